@@ -1,0 +1,135 @@
+// /auth: sign in with an ATProto handle, the callback, the development hand-off, sign out,
+// and the client's public metadata and keys.
+import express, { Router, type Request, type Response } from 'express';
+import type { AppContext } from '../context.ts';
+import { randomToken, sha256Hex } from '../lib/secrets.ts';
+import { noStore, rateLimit, singleString } from '../web/http.ts';
+import { safeReturnTo } from '../web/return-to.ts';
+import { checkSignInBinding, completeSignIn, SIGNUP_TICKET_TTL_SECONDS, type SignInOutcome } from '../accounts/complete-sign-in.ts';
+import { SESSION_COOKIE, sessionCookieOptions } from '../accounts/session-cookie.ts';
+import { finishSignIn, normaliseLoginInput, SignInFailed, startSignIn, type AtprotoIdentity, type SignInState } from './sign-in.ts';
+
+export const SIGNUP_COOKIE = 'signup_ticket';
+const HANDOFF_TTL_SECONDS = 120;
+const BINDING_TTL_SECONDS = 30 * 60;
+
+interface HandoffPayload {
+  identity: AtprotoIdentity;
+  state: SignInState;
+}
+
+export function atprotoRoutes(ctx: AppContext): Router {
+  const { config } = ctx;
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+  const bindingCookie = config.production ? '__Host-signin_binding' : 'signin_binding';
+  const shortCookie = (maxAgeSeconds: number) => ({
+    httpOnly: true,
+    secure: config.production,
+    sameSite: 'lax' as const,
+    path: '/',
+    maxAge: maxAgeSeconds * 1000,
+  });
+
+  router.get('/auth/client-metadata.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.clientMetadata);
+  });
+  router.get('/auth/jwks.json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.jwks);
+  });
+
+  function renderLogin(req: Request, res: Response, view: { returnTo: string | undefined; handle: unknown; problem?: string }) {
+    res.render('login', {
+      title: 'Sign in',
+      csrfToken: ctx.csrf.token(req, res),
+      returnTo: view.returnTo ?? '',
+      handle: singleString(view.handle) ?? '',
+      problem: view.problem,
+    });
+  }
+
+  router.get('/auth/login', noStore, (req, res) => {
+    const returnTo = safeReturnTo(req.query.return_to, config);
+    if (res.locals.user) return res.redirect(303, returnTo ?? '/account');
+    renderLogin(req, res, { returnTo, handle: req.query.handle });
+  });
+
+  router.post('/auth/login', noStore, rateLimit('login', config.rateLimits.loginPerMinute), form, ctx.csrf.protect, async (req, res) => {
+    const body = req.body as Record<string, unknown>;
+    const returnTo = safeReturnTo(body.return_to, config);
+    const identifier = normaliseLoginInput(body.handle);
+    if (!identifier) {
+      res.status(400);
+      return renderLogin(req, res, {
+        returnTo,
+        handle: body.handle,
+        problem: 'Enter your handle (for example alice.bsky.social), your DID, or your server address.',
+      });
+    }
+    const binding = randomToken();
+    try {
+      const url = await startSignIn(ctx.atproto, identifier, { returnTo, bindingHash: sha256Hex(binding) });
+      res.cookie(bindingCookie, binding, shortCookie(BINDING_TTL_SECONDS));
+      res.redirect(303, url.href);
+    } catch (err) {
+      if (!(err instanceof SignInFailed)) throw err;
+      ctx.log.info({ reqId: req.id, identifier, cause: String(err.cause) }, 'sign-in could not start');
+      res.status(400);
+      renderLogin(req, res, { returnTo, handle: body.handle, problem: err.message });
+    }
+  });
+
+  router.get('/auth/callback', noStore, rateLimit('callback', config.rateLimits.loginPerMinute), async (req, res) => {
+    const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
+    const outcome = await finishSignIn(ctx.atproto, params);
+    if (outcome.kind === 'cancelled') return res.render('cancelled', { title: 'Sign-in cancelled' });
+    if (!config.production) {
+      // The loopback client's callback is on 127.0.0.1, but the session belongs on PUBLIC_URL:
+      // pass the result over with a single-use, 2-minute ticket.
+      const payload: HandoffPayload = { identity: outcome.identity, state: outcome.state };
+      const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TTL_SECONDS);
+      return res.redirect(303, `${config.publicUrl}/auth/handoff?ticket=${encodeURIComponent(ticket)}`);
+    }
+    checkSignInBinding(outcome.state, req.cookies?.[bindingCookie]);
+    sendOutcome(res, await completeSignIn(ctx, outcome.identity, outcome.state, req.get('user-agent') ?? null));
+  });
+
+  if (!config.production) {
+    router.get('/auth/handoff', noStore, async (req, res) => {
+      const value = singleString(req.query.ticket);
+      const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
+      if (!ticket) throw new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.');
+      checkSignInBinding(ticket.payload.state, req.cookies?.[bindingCookie]);
+      sendOutcome(res, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null));
+    });
+  }
+
+  function sendOutcome(res: Response, outcome: SignInOutcome): void {
+    res.clearCookie(bindingCookie, { ...shortCookie(0), maxAge: undefined });
+    if (outcome.kind === 'session') {
+      res.cookie(SESSION_COOKIE, outcome.sessionToken, { ...sessionCookieOptions(config), maxAge: config.sessionTtlSeconds * 1000 });
+      res.redirect(303, outcome.returnTo);
+    } else {
+      res.cookie(SIGNUP_COOKIE, outcome.signupTicket, shortCookie(SIGNUP_TICKET_TTL_SECONDS));
+      res.redirect(303, '/auth/signup');
+    }
+  }
+
+  router.post('/auth/logout', noStore, form, ctx.csrf.protect, async (req, res) => {
+    const user = res.locals.user;
+    res.clearCookie(SESSION_COOKIE, sessionCookieOptions(config));
+    if (user) {
+      ctx.sessions.revoke(user.sessionId);
+      try {
+        // Revokes the tokens at the PDS and forgets them here.
+        await ctx.atproto.revoke(user.did);
+      } catch (err) {
+        ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
+      }
+      ctx.log.info({ did: user.did }, 'signed out');
+    }
+    res.redirect(303, '/');
+  });
+
+  return router;
+}

@@ -1,0 +1,212 @@
+// Configuration: read once at start-up from the environment (and an optional .env file),
+// validated with zod, and passed down as a typed object. Nothing else reads process.env.
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+export const DEFAULT_RESERVED_USERNAMES = [
+  'www', 'api', 'auth', 'admin', 'administrator', 'root', 'mail', 'email', 'smtp', 'imap', 'mx',
+  'mcp', 'oauth', 'sso', 'id', 'identity', 'account', 'accounts', 'static', 'assets', 'cdn', 'img',
+  'media', 'files', 'login', 'logout', 'signin', 'signup', 'register', 'status', 'health', 'healthz',
+  'docs', 'doc', 'help', 'support', 'blog', 'about', 'security', 'abuse', 'postmaster', 'hostmaster',
+  'webmaster', 'dev', 'staging', 'test', 'app', 'dashboard', 'billing', 'wiki', 'wikis', 'robot',
+  'platform', 'system', 'internal', 'localhost', 'ns1', 'ns2', 'ftp',
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const positiveInt = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const httpUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    try {
+      const u = new URL(v.trim());
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+      return u.href.replace(/\/$/, '');
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${v}"` });
+      return z.NEVER;
+    }
+  });
+
+const envSchema = z.object({
+  PORT: positiveInt(3000).refine((n) => n < 65536, 'must be a port number'),
+  HOST: optionalString,
+  PUBLIC_URL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const raw = v === undefined || v.trim() === '' ? undefined : v.trim();
+      if (raw === undefined) return undefined;
+      let u: URL;
+      try {
+        u = new URL(raw);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be an origin like https://example.com, got "${raw}"` });
+        return z.NEVER;
+      }
+      // The issuer identifier (RFC 8414 §2) is compared byte for byte by clients: keep it a bare origin.
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== raw) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a bare origin (scheme://host[:port], no path, no trailing slash), got "${raw}"`,
+        });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  DATA_DIR: optionalString,
+  DATABASE_FILE: optionalString,
+  PLATFORM_KEYS_FILE: optionalString,
+  ATPROTO_CLIENT_KEYS_FILE: optionalString,
+  ATPROTO_PLC_URL: httpUrl,
+  ATPROTO_HANDLE_RESOLVER: httpUrl,
+  COOKIE_DOMAIN: optionalString,
+  RESERVED_USERNAMES: optionalString,
+  TRUST_PROXY: optionalString,
+  ACCESS_TOKEN_TTL_SECONDS: positiveInt(3600),
+  REFRESH_TOKEN_TTL_SECONDS: positiveInt(60 * 60 * 24 * 30),
+  REFRESH_GRACE_SECONDS: positiveInt(60),
+  SESSION_TTL_SECONDS: positiveInt(60 * 60 * 24),
+  CLIENT_IDLE_PURGE_SECONDS: positiveInt(60 * 60 * 24 * 7),
+  RATE_LIMIT_LOGIN_PER_MINUTE: positiveInt(20),
+  RATE_LIMIT_REGISTER_PER_MINUTE: positiveInt(120),
+  RATE_LIMIT_TOKEN_PER_MINUTE: positiveInt(600),
+  RATE_LIMIT_DISCOVERY_PER_MINUTE: positiveInt(1200),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
+  PLATFORM_NAME: optionalString,
+});
+
+export interface Config {
+  port: number;
+  /** Interface to listen on; undefined means all interfaces. */
+  host: string | undefined;
+  /** Apex origin, also the OAuth issuer: `https://wiki.example` (no trailing slash). */
+  publicUrl: string;
+  /** `https:` or `http:`. */
+  scheme: 'http:' | 'https:';
+  /** host[:port] of the apex; wiki hosts are `{slug}.{apexHost}`. */
+  apexHost: string;
+  /** https PUBLIC_URL ⇒ production: explicit keys, Secure cookies, confidential ATProto client. */
+  production: boolean;
+  dataDir: string;
+  databaseFile: string;
+  platformKeysFile: string;
+  atprotoClientKeysFile: string;
+  atprotoPlcUrl: string | undefined;
+  atprotoHandleResolver: string | undefined;
+  cookieDomain: string | undefined;
+  reservedUsernames: ReadonlySet<string>;
+  /** Express "trust proxy" value: which peers may set X-Forwarded-*. */
+  trustProxy: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  refreshGraceSeconds: number;
+  sessionTtlSeconds: number;
+  clientIdlePurgeSeconds: number;
+  rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; discoveryPerMinute: number };
+  logLevel: string;
+  platformName: string;
+}
+
+/** Reads `.env` (if present) into process.env without overriding variables already set. */
+export function loadDotEnv(file = '.env'): void {
+  if (fs.existsSync(file)) process.loadEnvFile(file);
+}
+
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const publicUrl = e.PUBLIC_URL ?? `http://localhost:${e.PORT}`;
+  const url = new URL(publicUrl);
+  const production = url.protocol === 'https:';
+  if (!production && !isLoopbackHostname(url.hostname)) {
+    throw new ConfigError(
+      `Invalid configuration:\n  PUBLIC_URL: an http URL is only allowed for local development on localhost, got "${publicUrl}"; use https in production`,
+    );
+  }
+  const dataDir = path.resolve(e.DATA_DIR ?? './data');
+  if (production) {
+    const missing = (['PLATFORM_KEYS_FILE', 'ATPROTO_CLIENT_KEYS_FILE'] as const).filter((k) => !e[k]);
+    if (missing.length > 0) {
+      throw new ConfigError(
+        `Invalid configuration:\n${missing.map((k) => `  ${k}: required when PUBLIC_URL is https (production never generates keys); create them with \`npm run admin -- keys generate\``).join('\n')}`,
+      );
+    }
+  }
+  const cookieDomain = e.COOKIE_DOMAIN;
+  if (cookieDomain !== undefined) {
+    const bare = cookieDomain.replace(/^\./, '');
+    if (url.hostname !== bare && !url.hostname.endsWith(`.${bare}`)) {
+      throw new ConfigError(
+        `Invalid configuration:\n  COOKIE_DOMAIN: "${cookieDomain}" does not cover the PUBLIC_URL host "${url.hostname}"`,
+      );
+    }
+  }
+  const reserved = e.RESERVED_USERNAMES
+    ? e.RESERVED_USERNAMES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+    : DEFAULT_RESERVED_USERNAMES;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl,
+    scheme: url.protocol as 'http:' | 'https:',
+    apexHost: url.host,
+    production,
+    dataDir,
+    databaseFile: e.DATABASE_FILE ? path.resolve(e.DATABASE_FILE) : path.join(dataDir, 'robot-auth.sqlite'),
+    platformKeysFile: e.PLATFORM_KEYS_FILE ? path.resolve(e.PLATFORM_KEYS_FILE) : path.join(dataDir, 'keys', 'platform-keys.json'),
+    atprotoClientKeysFile: e.ATPROTO_CLIENT_KEYS_FILE
+      ? path.resolve(e.ATPROTO_CLIENT_KEYS_FILE)
+      : path.join(dataDir, 'keys', 'atproto-client-keys.json'),
+    atprotoPlcUrl: e.ATPROTO_PLC_URL,
+    atprotoHandleResolver: e.ATPROTO_HANDLE_RESOLVER,
+    cookieDomain,
+    reservedUsernames: new Set(reserved),
+    trustProxy: e.TRUST_PROXY ?? 'loopback',
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    refreshGraceSeconds: e.REFRESH_GRACE_SECONDS,
+    sessionTtlSeconds: e.SESSION_TTL_SECONDS,
+    clientIdlePurgeSeconds: e.CLIENT_IDLE_PURGE_SECONDS,
+    rateLimits: {
+      loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
+      registerPerMinute: e.RATE_LIMIT_REGISTER_PER_MINUTE,
+      tokenPerMinute: e.RATE_LIMIT_TOKEN_PER_MINUTE,
+      discoveryPerMinute: e.RATE_LIMIT_DISCOVERY_PER_MINUTE,
+    },
+    logLevel: e.LOG_LEVEL,
+    platformName: e.PLATFORM_NAME ?? 'robot.wtf',
+  };
+}
+
+export function isLoopbackHostname(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}

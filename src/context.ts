@@ -1,0 +1,60 @@
+// The application context: everything a request handler may use, built once at start-up and
+// passed down explicitly (no module-level singletons).
+import type { NodeOAuthClient } from '@atproto/oauth-client-node';
+import type { Config } from './config/env.ts';
+import { loadOrCreateKeyFile, loadPlatformKeys, type PlatformKeys } from './config/keys.ts';
+import { openDatabase, type Db } from './db/open.ts';
+import { migrate } from './db/migrate.ts';
+import { createAtprotoClient } from './atproto/client.ts';
+import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
+import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
+import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
+import { createWikisRepo, type WikisRepo } from './wikis/wikis.repo.ts';
+import { createCsrf, type Csrf } from './web/csrf.ts';
+import { createLogger, type Logger } from './web/log.ts';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  log: Logger;
+  platformKeys: PlatformKeys;
+  atproto: NodeOAuthClient;
+  csrf: Csrf;
+  users: UsersRepo;
+  wikis: WikisRepo;
+  sessions: SessionsRepo;
+  tickets: TicketsRepo;
+  close(): void;
+}
+
+export interface ContextOptions {
+  log?: Logger;
+  /** Open this database instead of config.databaseFile (tests use ':memory:'). */
+  db?: Db;
+}
+
+export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
+  const log = options.log ?? createLogger(config.logLevel);
+  const mayGenerateKeys = !config.production;
+  const platformKeys = await loadPlatformKeys(await loadOrCreateKeyFile(config.platformKeysFile, 'RS256', mayGenerateKeys));
+  const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
+  const db = options.db ?? openDatabase(config.databaseFile);
+  const applied = migrate(db);
+  if (applied.length > 0) log.info({ applied }, 'database migrated');
+  const atproto = await createAtprotoClient(config, db, atprotoKeys);
+  return {
+    config,
+    db,
+    log,
+    platformKeys,
+    atproto,
+    csrf: createCsrf(config, platformKeys),
+    users: createUsersRepo(db),
+    wikis: createWikisRepo(db),
+    sessions: createSessionsRepo(db),
+    tickets: createTicketsRepo(db),
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}

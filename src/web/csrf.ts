@@ -1,0 +1,48 @@
+// CSRF protection for every form: csrf-csrf's signed double-submit cookie, bound to the browser
+// session when there is one. Cross-site form posts are also refused by Sec-Fetch-Site/Origin
+// (defence in depth for browsers that send them).
+import crypto from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { doubleCsrf } from 'csrf-csrf';
+import type { Config } from '../config/env.ts';
+import type { PlatformKeys } from '../config/keys.ts';
+import { SESSION_COOKIE } from '../accounts/session-cookie.ts';
+import { InvalidCsrfToken } from './errors.ts';
+
+export interface Csrf {
+  /** Token to put in a form's hidden `_csrf` field (sets the cookie when needed). */
+  token(req: Request, res: Response): string;
+  /** Middleware for POST routes. */
+  protect: RequestHandler;
+}
+
+export function createCsrf(config: Config, keys: PlatformKeys): Csrf {
+  // Derived from the platform signing keys' private parts, so there is no extra secret to configure;
+  // after a key rotation, forms rendered under the previous key still validate.
+  const secrets = keys.all.map((key) =>
+    Buffer.from(crypto.hkdfSync('sha256', key.secretSeed, 'robot-auth', 'csrf', 32)).toString('base64url'),
+  );
+  const { generateCsrfToken, validateRequest } = doubleCsrf({
+    getSecret: () => secrets,
+    // Bound to the session cookie when signed in; anonymous forms (sign-in) get a cookie-bound token.
+    getSessionIdentifier: (req) => (typeof req.cookies?.[SESSION_COOKIE] === 'string' ? req.cookies[SESSION_COOKIE] : ''),
+    // __Host- cookies cannot be set by a sibling wiki host (cookie tossing) and need Secure.
+    cookieName: config.production ? '__Host-csrf' : 'csrf',
+    cookieOptions: { httpOnly: true, sameSite: 'lax', secure: config.production, path: '/' },
+    getCsrfTokenFromRequest: (req) => {
+      const body = req.body as Record<string, unknown> | undefined;
+      return typeof body?._csrf === 'string' ? body._csrf : undefined;
+    },
+  });
+  const apexOrigin = config.publicUrl;
+  return {
+    token: (req, res) => generateCsrfToken(req, res, { overwrite: false, validateOnReuse: false }),
+    protect: (req: Request, _res: Response, next: NextFunction) => {
+      const site = req.get('sec-fetch-site');
+      const origin = req.get('origin');
+      const crossSite = site === 'cross-site' || (origin !== undefined && origin !== 'null' && origin !== apexOrigin);
+      if (crossSite || !validateRequest(req)) return next(new InvalidCsrfToken());
+      next();
+    },
+  };
+}
