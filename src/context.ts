@@ -10,6 +10,8 @@ import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
 import { createWikisRepo, type WikisRepo } from './wikis/wikis.repo.ts';
+import { createGrantsRepo, type GrantsRepo } from './oauth/grants/grants.repo.ts';
+import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
 
@@ -24,6 +26,8 @@ export interface AppContext {
   wikis: WikisRepo;
   sessions: SessionsRepo;
   tickets: TicketsRepo;
+  grants: GrantsRepo;
+  revokedAccessTokens: RevokedAccessTokensRepo;
   close(): void;
 }
 
@@ -53,6 +57,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
     wikis: createWikisRepo(db),
     sessions: createSessionsRepo(db),
     tickets: createTicketsRepo(db),
+    grants: createGrantsRepo(db),
+    revokedAccessTokens: createRevokedAccessTokensRepo(db),
     close() {
       if (db.open) db.close();
     },

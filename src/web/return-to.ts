@@ -9,7 +9,9 @@ export function safeReturnTo(value: unknown, config: Pick<Config, 'publicUrl'>):
   if (value.startsWith('/')) {
     if (value.startsWith('//')) return undefined;
     const resolved = new URL(value, config.publicUrl);
-    return resolved.origin === config.publicUrl ? resolved.pathname + resolved.search + resolved.hash : undefined;
+    const relative = resolved.pathname + resolved.search + resolved.hash;
+    // Dot segments can normalise to a protocol-relative `//host` (`/..//evil.example`): refuse that too.
+    return resolved.origin === config.publicUrl && !relative.startsWith('//') ? relative : undefined;
   }
   let url: URL;
   try {

@@ -1,0 +1,121 @@
+// Grants: one user × one client × one wiki, with the scopes the user approved. The grant is the
+// unit of revocation; refresh tokens hang off it (ON DELETE CASCADE) and access tokens name it.
+import type { Db } from '../../db/open.ts';
+import { nowSeconds } from '../../db/open.ts';
+
+export interface Grant {
+  id: string;
+  clientId: string;
+  userDid: string;
+  wikiSlug: string;
+  resource: string;
+  scope: string;
+  createdAt: number;
+  lastUsedAt: number;
+  expiresAt: number;
+  revokedAt: number | null;
+}
+
+/** A live grant joined with what the resource needs to answer "who is calling". */
+export interface LiveGrant extends Grant {
+  handle: string;
+}
+
+interface GrantRow {
+  id: string;
+  client_id: string;
+  user_did: string;
+  wiki_slug: string;
+  resource: string;
+  scope: string;
+  created_at: number;
+  last_used_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+const toGrant = (r: GrantRow): Grant => ({
+  id: r.id,
+  clientId: r.client_id,
+  userDid: r.user_did,
+  wikiSlug: r.wiki_slug,
+  resource: r.resource,
+  scope: r.scope,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+  expiresAt: r.expires_at,
+  revokedAt: r.revoked_at,
+});
+
+export interface ConnectedApp extends Grant {
+  clientName: string | null;
+  clientKind: 'registered' | 'metadata_document';
+}
+
+export type GrantsRepo = ReturnType<typeof createGrantsRepo>;
+
+export function createGrantsRepo(db: Db) {
+  const insert = db.prepare<[string, string, string, string, string, string, number, number, number]>(
+    `INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const byId = db.prepare<[string], GrantRow>('SELECT * FROM oauth_grants WHERE id = ?');
+  const live = db.prepare<[string, number], GrantRow & { handle: string }>(
+    `SELECT g.*, u.handle FROM oauth_grants g JOIN users u ON u.did = g.user_did
+     WHERE g.id = ? AND g.revoked_at IS NULL AND g.expires_at > ?`,
+  );
+  const revoke = db.prepare<[number, string]>('UPDATE oauth_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
+  const deleteRefresh = db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id = ?');
+  const touch = db.prepare<[number, string]>('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
+  const listForUser = db.prepare<[string, number], GrantRow & { client_metadata: string; client_kind: 'registered' | 'metadata_document' }>(
+    `SELECT g.*, c.metadata AS client_metadata, c.kind AS client_kind
+     FROM oauth_grants g JOIN oauth_clients c ON c.client_id = g.client_id
+     WHERE g.user_did = ? AND g.revoked_at IS NULL AND g.expires_at > ?
+     ORDER BY g.created_at DESC`,
+  );
+  const liveIdsForUser = db.prepare<[string], { id: string }>('SELECT id FROM oauth_grants WHERE user_did = ? AND revoked_at IS NULL');
+
+  const revokeGrant = db.transaction((id: string): boolean => {
+    const changed = revoke.run(nowSeconds(), id).changes === 1;
+    deleteRefresh.run(id);
+    return changed;
+  });
+
+  return {
+    insert(grant: Omit<Grant, 'createdAt' | 'lastUsedAt' | 'revokedAt'>): void {
+      const now = nowSeconds();
+      insert.run(grant.id, grant.clientId, grant.userDid, grant.wikiSlug, grant.resource, grant.scope, now, now, grant.expiresAt);
+    },
+    findById(id: string): Grant | undefined {
+      const row = byId.get(id);
+      return row && toGrant(row);
+    },
+    /** The grant if it is neither revoked nor expired. */
+    findLive(id: string): LiveGrant | undefined {
+      const row = live.get(id, nowSeconds());
+      return row && { ...toGrant(row), handle: row.handle };
+    },
+    /** Revokes the grant and deletes its refresh tokens; true if it was live. */
+    revoke(id: string): boolean {
+      return revokeGrant(id);
+    },
+    touch(id: string): void {
+      touch.run(nowSeconds(), id);
+    },
+    listConnectedApps(userDid: string): ConnectedApp[] {
+      return listForUser.all(userDid, nowSeconds()).map((r) => {
+        const metadata = JSON.parse(r.client_metadata) as { client_name?: string };
+        return { ...toGrant(r), clientName: metadata.client_name ?? null, clientKind: r.client_kind };
+      });
+    },
+    /** Revokes one of the user's grants; false when it is not theirs or already revoked. */
+    revokeForUser(id: string, userDid: string): boolean {
+      const grant = byId.get(id);
+      if (!grant || grant.user_did !== userDid) return false;
+      return revokeGrant(id);
+    },
+    revokeAllForUser(userDid: string): number {
+      return liveIdsForUser.all(userDid).filter((r) => revokeGrant(r.id)).length;
+    },
+  };
+}
