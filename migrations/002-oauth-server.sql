@@ -52,6 +52,8 @@ CREATE TABLE authorization_codes (
   user_did TEXT NOT NULL REFERENCES users(did) ON DELETE CASCADE,
   wiki_slug TEXT NOT NULL REFERENCES wikis(slug) ON DELETE CASCADE,
   redirect_uri TEXT NOT NULL,
+  -- OAuth 2.1 §4.1.3: redirect_uri is required at the token endpoint iff it was sent to /authorize.
+  redirect_uri_sent INTEGER NOT NULL CHECK (redirect_uri_sent IN (0, 1)),
   code_challenge TEXT NOT NULL,
   resource TEXT NOT NULL,
   scope TEXT NOT NULL,

@@ -12,6 +12,14 @@ import { loadSignedInUser } from './accounts/current-user.ts';
 import { accountRoutes } from './accounts/routes.ts';
 import { atprotoRoutes } from './atproto/routes.ts';
 import { errorHandler, notFoundHandler } from './web/error-handler.ts';
+import { authorizeRoutes } from './oauth/authorize/authorize.route.ts';
+import { metadataRoutes } from './oauth/metadata/metadata.route.ts';
+import { OAUTH_PATHS } from './oauth/paths.ts';
+import { registrationHandlers } from './oauth/register/register.route.ts';
+import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
+import { tokenHandlers } from './oauth/token/token.route.ts';
+import { verifyRoutes } from './resource/verify.route.ts';
+import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -64,10 +72,26 @@ export function createApp(ctx: AppContext): express.Express {
       crossOriginResourcePolicy: { policy: 'same-site' },
     }),
   );
+
+  // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
+  const token = tokenHandlers(ctx);
+  const register = registrationHandlers(ctx);
+
+  // Wiki hosts ({slug}.PLATFORM_DOMAIN): protected-resource metadata, /mcp, and the /authorize,
+  // /token, /register fallbacks. Everything else on a wiki host ends there (404).
+  app.use(verifyRoutes(ctx));
+  app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
+
+  // The apex: the authorization server and the pages.
+  app.use(metadataRoutes(ctx));
+  app.post(OAUTH_PATHS.token, ...token);
+  app.post(OAUTH_PATHS.register, ...register);
+  app.use(revokeRoutes(ctx));
+
   app.use('/static', express.static(path.join(ROOT, 'public'), { maxAge: '1h', index: false }));
   app.use(cookieParser());
   app.use(loadSignedInUser(ctx));
-
+  app.use(authorizeRoutes(ctx));
   app.use(atprotoRoutes(ctx));
   app.use(accountRoutes(ctx));
 

@@ -11,6 +11,11 @@ import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
 import { createWikisRepo, type WikisRepo } from './wikis/wikis.repo.ts';
 import { createGrantsRepo, type GrantsRepo } from './oauth/grants/grants.repo.ts';
+import { createAuthorizationRequestsRepo, type AuthorizationRequestsRepo } from './oauth/authorize/authorization-requests.repo.ts';
+import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts';
+import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
+import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
+import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
 import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
@@ -27,7 +32,13 @@ export interface AppContext {
   sessions: SessionsRepo;
   tickets: TicketsRepo;
   grants: GrantsRepo;
+  authorizationRequests: AuthorizationRequestsRepo;
+  codes: CodesRepo;
+  refreshTokens: RefreshTokensRepo;
   revokedAccessTokens: RevokedAccessTokensRepo;
+  clients: ClientsRepo;
+  /** Registered clients and (fetched, cached) client ID metadata documents. */
+  clientResolver: ClientResolver;
   close(): void;
 }
 
@@ -46,6 +57,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
   const atproto = await createAtprotoClient(config, db, atprotoKeys);
+  const clients = createClientsRepo(db);
   return {
     config,
     db,
@@ -58,7 +70,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
     sessions: createSessionsRepo(db),
     tickets: createTicketsRepo(db),
     grants: createGrantsRepo(db),
+    authorizationRequests: createAuthorizationRequestsRepo(db),
+    codes: createCodesRepo(db),
+    refreshTokens: createRefreshTokensRepo(db),
     revokedAccessTokens: createRevokedAccessTokensRepo(db),
+    clients,
+    clientResolver: createClientResolver({ clients, log, allowPrivateAddresses: !config.production }),
     close() {
       if (db.open) db.close();
     },

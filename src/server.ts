@@ -3,6 +3,7 @@ import http from 'node:http';
 import { ConfigError, loadDotEnv, parseConfig } from './config/env.ts';
 import { createContext } from './context.ts';
 import { createApp } from './app.ts';
+import { purgeExpired } from './db/purge.ts';
 
 async function main(): Promise<void> {
   loadDotEnv();
@@ -16,10 +17,24 @@ async function main(): Promise<void> {
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production }, 'listening');
   console.log(`robot-auth is listening on ${config.publicUrl}`);
 
+  // Bounded growth: expired codes, states, sessions, tokens and idle registrations go away.
+  const purge = () => {
+    try {
+      const purged = purgeExpired(ctx.db, { clientIdleSeconds: config.clientIdlePurgeSeconds });
+      ctx.log.info({ purged }, 'purged expired rows');
+    } catch (err) {
+      ctx.log.error({ err }, 'purge failed');
+    }
+  };
+  const purgeTimer = setInterval(purge, 10 * 60 * 1000);
+  purgeTimer.unref();
+  purge();
+
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
+    clearInterval(purgeTimer);
     ctx.log.info({ signal }, 'shutting down');
     // Stop accepting, let in-flight requests finish, then close the database.
     server.close(() => {

@@ -5,6 +5,7 @@ import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
 import { SIGNUP_COOKIE } from '../atproto/routes.ts';
+import { displayNameFor } from '../oauth/clients/client.ts';
 import { createSessionToken, SESSION_COOKIE, sessionCookieOptions } from './session-cookie.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
 import { deriveUsername } from './username.ts';
@@ -36,7 +37,27 @@ export function accountRoutes(ctx: AppContext): Router {
       url: wikiOrigin(config, w.slug),
       mcpUrl: wikiMcpUrl(config, w.slug),
     }));
-    res.render('account', { title: 'Your account', account, wikis, csrfToken: ctx.csrf.token(req, res) });
+    const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
+      id: grant.id,
+      clientName: displayNameFor(grant.clientId, grant.clientName),
+      unverified: grant.clientKind === 'registered',
+      wiki: grant.wikiSlug,
+      scopes: grant.scope.split(' '),
+      approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
+      lastUsedAt: new Date(grant.lastUsedAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
+    }));
+    res.render('account', { title: 'Your account', account, wikis, apps, csrfToken: ctx.csrf.token(req, res) });
+  });
+
+  // Connected apps: revoking the grant ends its refresh tokens and, at the resource, its access tokens at once.
+  router.post('/account/apps/revoke', noStore, form, ctx.csrf.protect, (req, res) => {
+    const signedIn = res.locals.user;
+    if (!signedIn) throw new SignInRequired();
+    const grantId = (req.body as Record<string, unknown>).grant;
+    if (typeof grantId === 'string' && ctx.grants.revokeForUser(grantId, signedIn.did)) {
+      ctx.log.info({ did: signedIn.did, grantId }, 'connected app revoked by user');
+    }
+    res.redirect(303, '/account');
   });
 
   function signupTicket(req: Request) {

@@ -42,7 +42,7 @@ export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput 
 }
 
 export async function createAtprotoClient(config: Config, db: Db, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
-  const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(jwk as Parameters<typeof JoseKey.fromImportable>[0], jwk.kid))) : undefined;
+  const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
   return new NodeOAuthClient({
     clientMetadata: atprotoClientMetadata(config),
     ...(keyset ? { keyset } : {}),
@@ -55,4 +55,13 @@ export async function createAtprotoClient(config: Config, db: Db, clientKeys: Pr
     ...(config.atprotoHandleResolver ? { handleResolver: config.atprotoHandleResolver } : {}),
     ...(config.atprotoPlcUrl ? { plcDirectoryUrl: config.atprotoPlcUrl } : {}),
   });
+}
+
+/**
+ * Private JWKs must state their purpose with key_ops, not `use` (@atproto/jwk-jose warns on every
+ * start that `use` will be rejected, and deletes it from the object it is given).
+ */
+function signingJwk(jwk: PrivateJwk): Parameters<typeof JoseKey.fromImportable>[0] {
+  const { use: _use, ...rest } = jwk;
+  return { ...rest, key_ops: ['sign'] } as Parameters<typeof JoseKey.fromImportable>[0];
 }

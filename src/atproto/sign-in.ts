@@ -50,20 +50,36 @@ export function normaliseLoginInput(raw: unknown): string | undefined {
 }
 
 export async function startSignIn(client: NodeOAuthClient, identifier: string, state: SignInState): Promise<URL> {
+  const authorize = () =>
+    client.authorize(identifier, { scope: ATPROTO_SCOPE, state: JSON.stringify(state), signal: AbortSignal.timeout(15_000) });
   try {
-    return await client.authorize(identifier, {
-      scope: ATPROTO_SCOPE,
-      state: JSON.stringify(state),
-      signal: AbortSignal.timeout(15_000),
-    });
+    return await authorize();
   } catch (err) {
-    throw new SignInFailed(
-      identifier.startsWith('http')
-        ? `We could not reach a sign-in server at ${identifier}. Check the address and try again.`
-        : `We could not find "${identifier}". Check the spelling of your handle (for example alice.bsky.social) and try again.`,
-      err,
-    );
+    // The client caches DID documents for an hour: right after a handle change the cached document
+    // still names the old handle, and the bidirectional check refuses the new one. Resolving afresh
+    // refreshes the cache; then try once more.
+    const refreshed =
+      !identifier.startsWith('http') &&
+      (await client.identityResolver.resolve(identifier, { noCache: true, signal: AbortSignal.timeout(10_000) }).then(
+        () => true,
+        () => false,
+      ));
+    if (!refreshed) throw couldNotStart(identifier, err);
+    try {
+      return await authorize();
+    } catch (retryErr) {
+      throw couldNotStart(identifier, retryErr);
+    }
   }
+}
+
+function couldNotStart(identifier: string, cause: unknown): SignInFailed {
+  return new SignInFailed(
+    identifier.startsWith('http')
+      ? `We could not reach a sign-in server at ${identifier}. Check the address and try again.`
+      : `We could not find "${identifier}". Check the spelling of your handle (for example alice.bsky.social) and try again.`,
+    cause,
+  );
 }
 
 export type CallbackOutcome =

@@ -32,11 +32,15 @@ export interface OAuthClientRecord {
 }
 
 /** Name to show a person: the client's own name, or its client_id's host. */
-export function clientDisplayName(client: OAuthClientRecord): string {
-  if (client.metadata.client_name) return client.metadata.client_name;
+export function clientDisplayName(client: Pick<OAuthClientRecord, 'clientId' | 'metadata'>): string {
+  return displayNameFor(client.clientId, client.metadata.client_name);
+}
+
+export function displayNameFor(clientId: string, clientName: string | null | undefined): string {
+  if (clientName) return clientName;
   try {
-    return new URL(client.clientId).host || client.clientId;
+    return new URL(clientId).host || clientId;
   } catch {
-    return client.clientId;
+    return clientId;
   }
 }

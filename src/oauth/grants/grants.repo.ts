@@ -67,6 +67,7 @@ export function createGrantsRepo(db: Db) {
   const revoke = db.prepare<[number, string]>('UPDATE oauth_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
   const deleteRefresh = db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id = ?');
   const touch = db.prepare<[number, string]>('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
+  const extend = db.prepare<[number, number, string]>('UPDATE oauth_grants SET expires_at = max(expires_at, ?), last_used_at = ? WHERE id = ?');
   const listForUser = db.prepare<[string, number], GrantRow & { client_metadata: string; client_kind: 'registered' | 'metadata_document' }>(
     `SELECT g.*, c.metadata AS client_metadata, c.kind AS client_kind
      FROM oauth_grants g JOIN oauth_clients c ON c.client_id = g.client_id
@@ -101,6 +102,10 @@ export function createGrantsRepo(db: Db) {
     },
     touch(id: string): void {
       touch.run(nowSeconds(), id);
+    },
+    /** Keeps a grant alive as long as its newest refresh token (sliding expiry). */
+    extend(id: string, expiresAt: number): void {
+      extend.run(expiresAt, nowSeconds(), id);
     },
     listConnectedApps(userDid: string): ConnectedApp[] {
       return listForUser.all(userDid, nowSeconds()).map((r) => {

@@ -1,0 +1,39 @@
+// Bounded growth: rows that can no longer matter are deleted on a schedule (server.ts) and by the
+// admin CLI. Kept a while after expiry where a late replay must still be recognised.
+import type { Db } from './open.ts';
+import { nowSeconds } from './open.ts';
+import { AUTH_STATE_TTL_SECONDS } from '../atproto/stores.ts';
+
+/** Consumed codes stay this long after expiry so a replay still revokes its grant. */
+const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
+/** Revoked browser sessions and grants are kept a day for the account page and logs. */
+const REVOKED_KEEP_SECONDS = 24 * 60 * 60;
+
+export interface PurgeOptions {
+  /** Registered clients that never obtained a token are deleted after this long. */
+  clientIdleSeconds: number;
+}
+
+export function purgeExpired(db: Db, options: PurgeOptions): Record<string, number> {
+  const now = nowSeconds();
+  const statements: [string, string, unknown[]][] = [
+    ['atproto_auth_states', 'DELETE FROM atproto_auth_states WHERE created_at <= ?', [now - AUTH_STATE_TTL_SECONDS]],
+    ['sign_in_tickets', 'DELETE FROM sign_in_tickets WHERE expires_at <= ?', [now]],
+    ['sessions', 'DELETE FROM sessions WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
+    ['authorization_requests', 'DELETE FROM authorization_requests WHERE expires_at <= ?', [now]],
+    ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= ?', [now - CODE_REPLAY_WINDOW_SECONDS]],
+    ['refresh_tokens', 'DELETE FROM refresh_tokens WHERE expires_at <= ?', [now]],
+    ['oauth_grants', 'DELETE FROM oauth_grants WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
+    ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= ?', [now]],
+    [
+      'oauth_clients',
+      "DELETE FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL AND created_at <= ?",
+      [now - options.clientIdleSeconds],
+    ],
+  ];
+  const counts: Record<string, number> = {};
+  db.transaction(() => {
+    for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
+  })();
+  return counts;
+}

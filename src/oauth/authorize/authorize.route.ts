@@ -1,0 +1,60 @@
+// GET /auth/oauth/authorize → validate, keep the request server-side, go to the consent page
+// (through Bluesky sign-in when needed). GET/POST /auth/oauth/consent → show, then decide.
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
+import type { AppContext } from '../../context.ts';
+import { noStore, rateLimit, singleString } from '../../web/http.ts';
+import { OAUTH_PATHS } from '../paths.ts';
+import { AuthorizationErrorRedirect } from './authorization-response.ts';
+import { decideConsent, describeConsent, loadConsent, AuthorizationRequestExpired } from './consent.ts';
+import { validateAuthorizationRequest } from './validate-authorization-request.ts';
+
+const AUTHORIZE_PATH = OAUTH_PATHS.authorize;
+const CONSENT_PATH = OAUTH_PATHS.consent;
+
+export function authorizeRoutes(ctx: AppContext): Router {
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+  const limit = rateLimit('authorize', ctx.config.rateLimits.tokenPerMinute);
+
+  router.get(AUTHORIZE_PATH, noStore, limit, async (req, res) => {
+    const pending = await validateAuthorizationRequest(ctx, req.query);
+    const requestId = ctx.authorizationRequests.insert(pending);
+    res.redirect(303, consentUrl(requestId));
+  });
+
+  router.get(CONSENT_PATH, noStore, async (req, res) => {
+    const requestId = singleString(req.query.request);
+    if (!requestId) throw new AuthorizationRequestExpired();
+    const user = res.locals.user;
+    if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
+    const { pending, client } = await loadConsent(ctx, requestId);
+    res.render('consent', {
+      title: 'Allow access?',
+      consent: describeConsent(ctx, requestId, pending, client, user),
+      csrfToken: ctx.csrf.token(req, res),
+    });
+  });
+
+  router.post(CONSENT_PATH, noStore, limit, form, ctx.csrf.protect, (req, res) => {
+    const body = req.body as Record<string, unknown>;
+    const requestId = singleString(body.request);
+    if (!requestId) throw new AuthorizationRequestExpired();
+    const user = res.locals.user;
+    if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
+    const decision = body.decision === 'allow' ? 'allow' : 'deny';
+    const { redirectTo } = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
+    res.redirect(303, redirectTo);
+  });
+
+  // Errors after the redirect URI was verified go back to the client (with iss and state).
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!(err instanceof AuthorizationErrorRedirect)) return next(err);
+    ctx.log.info({ reqId: req.id, code: err.error.code, msg: err.error.message }, 'authorization request refused');
+    res.set('Cache-Control', 'no-store').redirect(303, err.location);
+  });
+  return router;
+}
+
+function consentUrl(requestId: string): string {
+  return `${CONSENT_PATH}?request=${encodeURIComponent(requestId)}`;
+}

@@ -1,0 +1,97 @@
+// Authorization codes (OAuth 2.1 §4.1.2): random, single use, short-lived, stored hashed, bound to
+// client, redirect URI, PKCE challenge, resource, scopes and user.
+import type { Db } from '../../db/open.ts';
+import { nowSeconds } from '../../db/open.ts';
+import { randomToken, sha256Hex } from '../../lib/secrets.ts';
+
+export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+
+export interface AuthorizationCode {
+  hash: string;
+  clientId: string;
+  userDid: string;
+  wikiSlug: string;
+  redirectUri: string;
+  redirectUriSent: boolean;
+  codeChallenge: string;
+  resource: string;
+  scope: string;
+  expiresAt: number;
+  consumedAt: number | null;
+  grantId: string | null;
+}
+
+interface CodeRow {
+  hash: string;
+  client_id: string;
+  user_did: string;
+  wiki_slug: string;
+  redirect_uri: string;
+  redirect_uri_sent: number;
+  code_challenge: string;
+  resource: string;
+  scope: string;
+  expires_at: number;
+  consumed_at: number | null;
+  grant_id: string | null;
+}
+
+const toCode = (r: CodeRow): AuthorizationCode => ({
+  hash: r.hash,
+  clientId: r.client_id,
+  userDid: r.user_did,
+  wikiSlug: r.wiki_slug,
+  redirectUri: r.redirect_uri,
+  redirectUriSent: r.redirect_uri_sent === 1,
+  codeChallenge: r.code_challenge,
+  resource: r.resource,
+  scope: r.scope,
+  expiresAt: r.expires_at,
+  consumedAt: r.consumed_at,
+  grantId: r.grant_id,
+});
+
+export type CodesRepo = ReturnType<typeof createCodesRepo>;
+
+export function createCodesRepo(db: Db) {
+  const insert = db.prepare<[string, string, string, string, string, number, string, string, string, number, number]>(
+    `INSERT INTO authorization_codes
+       (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const byHash = db.prepare<[string], CodeRow>('SELECT * FROM authorization_codes WHERE hash = ?');
+  const consume = db.prepare<[number, string]>('UPDATE authorization_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL');
+  const setGrant = db.prepare<[string, string]>('UPDATE authorization_codes SET grant_id = ? WHERE hash = ?');
+  return {
+    /** Returns the code's value; only its hash is stored. */
+    insert(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): string {
+      const value = randomToken(32);
+      const now = nowSeconds();
+      insert.run(
+        sha256Hex(value),
+        code.clientId,
+        code.userDid,
+        code.wikiSlug,
+        code.redirectUri,
+        code.redirectUriSent ? 1 : 0,
+        code.codeChallenge,
+        code.resource,
+        code.scope,
+        now,
+        now + AUTHORIZATION_CODE_TTL_SECONDS,
+      );
+      return value;
+    },
+    findByValue(value: string): AuthorizationCode | undefined {
+      const row = byHash.get(sha256Hex(value));
+      return row && toCode(row);
+    },
+    /** Marks the code used; false when another request used it first. */
+    consume(hash: string): boolean {
+      return consume.run(nowSeconds(), hash).changes === 1;
+    },
+    recordGrant(hash: string, grantId: string): void {
+      setGrant.run(grantId, hash);
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// The consent decision: what the page shows, and what Allow / Deny do. Returns data; the route
+// renders and redirects.
+import type { AppContext } from '../../context.ts';
+import type { SignedInUser } from '../../accounts/session-cookie.ts';
+import { AppError } from '../../web/errors.ts';
+import { wikiMcpUrl } from '../../wikis/urls.ts';
+import { clientDisplayName, type OAuthClientRecord } from '../clients/client.ts';
+import { AccessDenied } from '../errors.ts';
+import { formatScope, SCOPE_DESCRIPTIONS } from '../scopes.ts';
+import type { PendingAuthorization } from './authorization-requests.repo.ts';
+import { AuthorizationErrorRedirect, authorizationResponseUrl } from './authorization-response.ts';
+
+export class AuthorizationRequestExpired extends AppError {
+  constructor() {
+    super(400, 'invalid_request', 'This approval page has expired or was already used. Go back to the app and connect again.', {
+      title: 'This request has expired',
+    });
+  }
+}
+
+export interface ConsentView {
+  requestId: string;
+  clientName: string;
+  clientId: string;
+  /** Dynamically registered clients named themselves: nothing vouches for the name. */
+  unverified: boolean;
+  redirectHost: string;
+  scopes: { scope: string; description: string }[];
+  /** The wiki named by the request, when the signed-in person owns it. */
+  wiki: { slug: string; mcpUrl: string } | undefined;
+  /** Set when the request names a wiki the person does not own. */
+  foreignWiki: string | undefined;
+  /** The person's wikis to pick from when the request named none. */
+  choices: { slug: string; mcpUrl: string }[];
+}
+
+export async function loadConsent(ctx: AppContext, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
+  const pending = ctx.authorizationRequests.find(requestId);
+  if (!pending) throw new AuthorizationRequestExpired();
+  const client = await ctx.clientResolver.resolve(pending.clientId);
+  if (!client) throw new AuthorizationRequestExpired();
+  return { pending, client };
+}
+
+export function describeConsent(
+  ctx: AppContext,
+  requestId: string,
+  pending: PendingAuthorization,
+  client: OAuthClientRecord,
+  user: SignedInUser,
+): ConsentView {
+  const owned = ctx.wikis.listByOwner(user.did).map((w) => ({ slug: w.slug, mcpUrl: wikiMcpUrl(ctx.config, w.slug) }));
+  const named = pending.wikiSlug === undefined ? undefined : ctx.wikis.findBySlug(pending.wikiSlug);
+  const ownsNamed = named !== undefined && named.ownerDid === user.did;
+  return {
+    requestId,
+    clientName: clientDisplayName(client),
+    clientId: client.clientId,
+    unverified: client.kind === 'registered',
+    redirectHost: redirectHostOf(pending.redirectUri),
+    scopes: pending.scopes.map((scope) => ({ scope, description: SCOPE_DESCRIPTIONS[scope] })),
+    wiki: named && ownsNamed ? { slug: named.slug, mcpUrl: wikiMcpUrl(ctx.config, named.slug) } : undefined,
+    foreignWiki: pending.wikiSlug !== undefined && !ownsNamed ? pending.wikiSlug : undefined,
+    choices: pending.wikiSlug === undefined ? owned : [],
+  };
+}
+
+/** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
+export function decideConsent(
+  ctx: AppContext,
+  requestId: string,
+  user: SignedInUser,
+  decision: 'allow' | 'deny',
+  chosenSlug: string | undefined,
+): { redirectTo: string } {
+  const pending = ctx.authorizationRequests.consume(requestId);
+  if (!pending) throw new AuthorizationRequestExpired();
+  const issuer = ctx.config.publicUrl;
+  const denied = (message: string) =>
+    new AuthorizationErrorRedirect(pending.redirectUri, issuer, pending.state, new AccessDenied(message)).location;
+
+  if (decision === 'deny') {
+    ctx.log.info({ did: user.did, clientId: pending.clientId }, 'authorization denied by user');
+    return { redirectTo: denied('The user denied the request.') };
+  }
+  const slug = pending.wikiSlug ?? chosenSlug;
+  const wiki = slug === undefined ? undefined : ctx.wikis.findBySlug(slug);
+  if (!wiki || wiki.ownerDid !== user.did) {
+    return { redirectTo: denied('The user does not own that wiki.') };
+  }
+  const resource = wikiMcpUrl(ctx.config, wiki.slug);
+  const code = ctx.codes.insert({
+    clientId: pending.clientId,
+    userDid: user.did,
+    wikiSlug: wiki.slug,
+    redirectUri: pending.redirectUri,
+    redirectUriSent: pending.redirectUriSent,
+    codeChallenge: pending.codeChallenge,
+    resource,
+    scope: formatScope(pending.scopes),
+  });
+  ctx.log.info({ did: user.did, clientId: pending.clientId, wiki: wiki.slug }, 'authorization approved');
+  return { redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }) };
+}
+
+function redirectHostOf(uri: string): string {
+  try {
+    const url = new URL(uri);
+    return url.host || `${url.protocol}${url.pathname}`;
+  } catch {
+    return uri;
+  }
+}

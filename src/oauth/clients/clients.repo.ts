@@ -1,0 +1,88 @@
+// OAuth clients: RFC 7591 registrations (kept across restarts, secrets stored as SHA-256 hashes
+// only) and cached client ID metadata documents. Registrations that never obtain a token are purged.
+import type { Db } from '../../db/open.ts';
+import { nowSeconds } from '../../db/open.ts';
+import { randomToken } from '../../lib/secrets.ts';
+import type { ClientMetadata, OAuthClientRecord } from './client.ts';
+
+/** A cached metadata document also knows when it was fetched and when it must be fetched again. */
+export interface CachedClientRecord extends OAuthClientRecord {
+  fetchedAt: number | null;
+  staleAt: number | null;
+}
+
+interface ClientRow {
+  client_id: string;
+  kind: 'registered' | 'metadata_document';
+  secret_hash: string | null;
+  metadata: string;
+  created_at: number;
+  fetched_at: number | null;
+  stale_at: number | null;
+  first_token_at: number | null;
+  last_used_at: number | null;
+}
+
+const toClient = (r: ClientRow): CachedClientRecord => ({
+  clientId: r.client_id,
+  kind: r.kind,
+  secretHash: r.secret_hash,
+  metadata: JSON.parse(r.metadata) as ClientMetadata,
+  createdAt: r.created_at,
+  firstTokenAt: r.first_token_at,
+  lastUsedAt: r.last_used_at,
+  fetchedAt: r.fetched_at,
+  staleAt: r.stale_at,
+});
+
+/** Prefix of the client_ids we issue: never an https URL, so never mistaken for a metadata document. */
+export const REGISTERED_CLIENT_ID_PREFIX = 'rc_';
+
+export type ClientsRepo = ReturnType<typeof createClientsRepo>;
+
+export function createClientsRepo(db: Db) {
+  const insert = db.prepare<[string, string | null, string, number]>(
+    `INSERT INTO oauth_clients (client_id, kind, secret_hash, metadata, created_at)
+     VALUES (?, 'registered', ?, ?, ?)`,
+  );
+  const byId = db.prepare<[string], ClientRow>('SELECT * FROM oauth_clients WHERE client_id = ?');
+  // A registered client can never be overwritten by a document (kind guard on the update).
+  const upsertDocument = db.prepare<[{ clientId: string; metadata: string; fetchedAt: number; staleAt: number }]>(
+    `INSERT INTO oauth_clients (client_id, kind, secret_hash, metadata, created_at, fetched_at, stale_at)
+     VALUES (@clientId, 'metadata_document', NULL, @metadata, @fetchedAt, @fetchedAt, @staleAt)
+     ON CONFLICT (client_id) DO UPDATE SET metadata = @metadata, fetched_at = @fetchedAt, stale_at = @staleAt
+     WHERE kind = 'metadata_document'`,
+  );
+  const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
+    'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
+  );
+  const purgeIdle = db.prepare<[number]>(
+    "DELETE FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL AND created_at <= ?",
+  );
+
+  return {
+    /** RFC 7591 §3.2.1: a new client with a random client_id. `secretHash` is null for public clients. */
+    insertRegistered(metadata: ClientMetadata, secretHash: string | null): OAuthClientRecord {
+      const clientId = REGISTERED_CLIENT_ID_PREFIX + randomToken(16);
+      const now = nowSeconds();
+      insert.run(clientId, secretHash, JSON.stringify(metadata), now);
+      return { clientId, kind: 'registered', secretHash, metadata, createdAt: now, firstTokenAt: null, lastUsedAt: null };
+    },
+    find(clientId: string): CachedClientRecord | undefined {
+      const row = byId.get(clientId);
+      return row && toClient(row);
+    },
+    /** Stores a freshly fetched metadata document (insert or refresh of the cached copy). */
+    upsertDocument(clientId: string, metadata: ClientMetadata, fetchedAt: number, staleAt: number): void {
+      upsertDocument.run({ clientId, metadata: JSON.stringify(metadata), fetchedAt, staleAt });
+    },
+    /** Called when a token is issued: the client is in use and will not be purged. */
+    markTokenIssued(clientId: string): void {
+      markTokenIssued.run({ clientId, now: nowSeconds() });
+    },
+    /** Deletes registrations that never obtained a token within `idleSeconds`; returns how many. */
+    purgeIdleRegistrations(idleSeconds: number): number {
+      return purgeIdle.run(nowSeconds() - idleSeconds).changes;
+    },
+  };
+}

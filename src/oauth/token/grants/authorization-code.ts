@@ -1,0 +1,53 @@
+// OAuth 2.1 §4.1.3: exchange a code. The code must be unexpired, unused, for this client and
+// redirect URI, with a matching PKCE verifier and resource. A second use fails and revokes what
+// the first use issued (RFC 6749 §10.5, RFC 9700 §4.5).
+import type { AppContext } from '../../../context.ts';
+import { nowSeconds } from '../../../db/open.ts';
+import { randomToken } from '../../../lib/secrets.ts';
+import type { OAuthClientRecord } from '../../clients/client.ts';
+import { InvalidGrant } from '../../errors.ts';
+import { checkPkce } from '../pkce.ts';
+import { checkResourceMatches } from '../resource-param.ts';
+import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
+import type { TokenParams } from '../token-params.ts';
+
+export const AUTHORIZATION_CODE_PARAMETERS = ['code', 'code_verifier', 'redirect_uri', 'resource'] as const;
+
+export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
+  const value = params.required('code');
+  const { grant, refreshToken, scope } = ctx.db.transaction(() => {
+    const code = ctx.codes.findByValue(value);
+    if (!code) throw new InvalidGrant('The authorization code is invalid.');
+    if (code.consumedAt !== null) {
+      if (code.grantId) ctx.grants.revoke(code.grantId);
+      ctx.log.warn({ clientId: code.clientId, grantId: code.grantId }, 'authorization code replayed; grant revoked');
+      throw new InvalidGrant('The authorization code was already used.');
+    }
+    if (code.expiresAt <= nowSeconds()) throw new InvalidGrant('The authorization code has expired.');
+    if (code.clientId !== client.clientId) throw new InvalidGrant('The authorization code was issued to another client.');
+    const redirectUri = params.optional('redirect_uri');
+    if (redirectUri !== undefined ? redirectUri !== code.redirectUri : code.redirectUriSent) {
+      throw new InvalidGrant('redirect_uri does not match the authorization request.');
+    }
+    checkPkce(params.optional('code_verifier'), code.codeChallenge);
+    checkResourceMatches(params.optional('resource'), code.resource);
+    if (!ctx.codes.consume(code.hash)) throw new InvalidGrant('The authorization code was already used.');
+
+    const grantId = randomToken(16);
+    const expiresAt = nowSeconds() + ctx.config.refreshTokenTtlSeconds;
+    ctx.grants.insert({
+      id: grantId,
+      clientId: client.clientId,
+      userDid: code.userDid,
+      wikiSlug: code.wikiSlug,
+      resource: code.resource,
+      scope: code.scope,
+      expiresAt,
+    });
+    ctx.codes.recordGrant(code.hash, grantId);
+    ctx.clients.markTokenIssued(client.clientId);
+    const refreshToken = ctx.refreshTokens.insert(grantId, ctx.config.refreshTokenTtlSeconds);
+    return { grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
+  }).immediate();
+  return buildTokenResponse(ctx, grant, scope, refreshToken);
+}

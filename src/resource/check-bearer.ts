@@ -1,0 +1,109 @@
+// The protected resource's bearer check (RFC 6750, RFC 9068 §4, RFC 8707): who is calling this
+// wiki, with which scopes. Each rule is a named step; each failure is a typed error carrying its
+// WWW-Authenticate challenge.
+import type { AppContext } from '../context.ts';
+import { nowSeconds } from '../db/open.ts';
+import type { LiveGrant } from '../oauth/grants/grants.repo.ts';
+import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
+import { verifyAccessTokenJwt, type AccessTokenClaims } from '../oauth/tokens/access-token.ts';
+import { wikiMcpUrl } from '../wikis/urls.ts';
+import { InsufficientScope, InvalidToken } from './errors.ts';
+import { resourceMetadataUrl } from './prm.ts';
+import { requireWiki } from './require-wiki.ts';
+
+export type BearerDeps = Pick<AppContext, 'config' | 'platformKeys' | 'grants' | 'revokedAccessTokens' | 'wikis'>;
+
+/** Who is calling, once the token has passed every check. */
+export interface Caller {
+  did: string;
+  handle: string;
+  /** The wiki's slug. */
+  wiki: string;
+  scopes: WikiScope[];
+  clientId: string;
+  grantId: string;
+  jti: string;
+}
+
+/** How often a grant's last-used time is written at most (it is shown on the account page). */
+const TOUCH_INTERVAL_SECONDS = 60;
+
+export type BearerCredentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
+
+/**
+ * RFC 6750 §2.1 — `Authorization: Bearer <b64token>`, the scheme case-insensitive (RFC 9110 §11.1),
+ * exactly one token. Another scheme counts as no token (RFC 6750 §3.1: no error code then).
+ */
+export function bearerCredentials(authorization: string | undefined): BearerCredentials {
+  const header = authorization?.trim() ?? '';
+  if (header === '') return { kind: 'none' };
+  const [scheme = '', ...rest] = header.split(/[ \t]+/);
+  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' };
+  const token = rest.length === 1 ? rest[0] : undefined;
+  return token !== undefined && /^[A-Za-z0-9\-._~+/]+=*$/.test(token) ? { kind: 'token', token } : { kind: 'malformed' };
+}
+
+/** RFC 9068 §4 and RFC 8707 — signature, typ, issuer, expiry, and an audience that is this wiki's MCP URL. */
+async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: string, metadata: string): Promise<AccessTokenClaims> {
+  const claims = await verifyAccessTokenJwt({ config: deps.config, keys: deps.platformKeys }, token, audience);
+  if (!claims) throw new InvalidToken(metadata, 'The access token is invalid, has expired or is not for this wiki.');
+  return claims;
+}
+
+/**
+ * RFC 7009 §2.2 / the grant as the unit of revocation — the token's grant must be live and bound to
+ * the same resource, user and client; revoking the grant or the token takes effect at once.
+ */
+function checkGrantLive(deps: BearerDeps, claims: AccessTokenClaims, metadata: string): LiveGrant {
+  const grant = deps.grants.findLive(claims.grantId);
+  const matches = grant !== undefined && grant.resource === claims.resource && grant.userDid === claims.did && grant.clientId === claims.clientId;
+  if (!matches || deps.revokedAccessTokens.isRevoked(claims.jti)) {
+    throw new InvalidToken(metadata, 'The access token has been revoked.');
+  }
+  return grant;
+}
+
+/** RFC 6750 §3.1 — a token without the scope the request needs gets 403 insufficient_scope. */
+function checkScope(scopes: readonly WikiScope[], required: WikiScope, metadata: string): void {
+  if (!scopes.includes(required)) throw new InsufficientScope(metadata, required);
+}
+
+/** The token's scopes, narrowed to what the grant still allows. */
+function effectiveScopes(claims: AccessTokenClaims, grant: LiveGrant): WikiScope[] {
+  const granted = new Set(grant.scope.split(' '));
+  return claims.scopes.filter((s): s is WikiScope => isWikiScope(s) && granted.has(s));
+}
+
+/** Records that the grant is in use, at most once a minute. */
+function touchGrant(deps: BearerDeps, grant: LiveGrant): void {
+  if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) deps.grants.touch(grant.id);
+}
+
+/**
+ * Checks the bearer token of a request to wiki `slug` and returns the caller. Throws WikiNotFound
+ * (404) for an unknown wiki, InvalidToken (401) and InsufficientScope (403) otherwise.
+ */
+export async function checkBearer(deps: BearerDeps, authorization: string | undefined, slug: string, requiredScope: WikiScope): Promise<Caller> {
+  const wiki = requireWiki(deps, slug);
+  const metadata = resourceMetadataUrl(deps.config, wiki.slug);
+  const credentials = bearerCredentials(authorization);
+  if (credentials.kind === 'none') throw InvalidToken.missing(metadata);
+  if (credentials.kind === 'malformed') {
+    // RFC 6750 §3.1 would allow 400 invalid_request; MCP clients re-authorize only on a 401.
+    throw new InvalidToken(metadata, 'The Authorization header must be Bearer followed by one access token.');
+  }
+  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, wiki.slug), metadata);
+  const grant = checkGrantLive(deps, claims, metadata);
+  const scopes = effectiveScopes(claims, grant);
+  checkScope(scopes, requiredScope, metadata);
+  touchGrant(deps, grant);
+  return {
+    did: claims.did,
+    handle: grant.handle,
+    wiki: wiki.slug.toLowerCase(),
+    scopes,
+    clientId: claims.clientId,
+    grantId: grant.id,
+    jti: claims.jti,
+  };
+}

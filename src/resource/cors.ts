@@ -1,0 +1,32 @@
+// CORS for browser-based MCP clients (Fetch standard, CORS protocol). Wiki hosts authenticate with
+// bearer tokens only, never cookies, so any origin may call them without credentials mode.
+import type { RequestHandler } from 'express';
+
+export interface CorsPolicy {
+  methods: readonly string[];
+  allowHeaders?: readonly string[];
+  exposeHeaders?: readonly string[];
+}
+
+/** Sets the CORS response headers; answers a preflight (OPTIONS) with 204 itself. */
+export function cors(policy: CorsPolicy): RequestHandler {
+  const methods = [...policy.methods, 'OPTIONS'].join(', ');
+  return (req, res, next) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    if (policy.exposeHeaders?.length) res.set('Access-Control-Expose-Headers', policy.exposeHeaders.join(', '));
+    if (req.method !== 'OPTIONS') return next();
+    res.set({ 'Access-Control-Allow-Methods': methods, 'Access-Control-Max-Age': '600' });
+    if (policy.allowHeaders?.length) res.set('Access-Control-Allow-Headers', policy.allowHeaders.join(', '));
+    res.status(204).end();
+  };
+}
+
+/** Protected resource metadata: plain GETs from anywhere. */
+export const metadataCors = cors({ methods: ['GET', 'HEAD'] });
+
+/** The MCP endpoint: browser clients must read the challenge and send the MCP headers (MCP 2025-11-25 transports). */
+export const mcpCors = cors({
+  methods: ['GET', 'POST', 'DELETE'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'],
+  exposeHeaders: ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version'],
+});

@@ -1,0 +1,18 @@
+// The wiki a request is for must exist: unknown wikis get a 404 (JSON on API paths), never a
+// challenge that sends clients into an OAuth flow for a resource that is not there.
+import type { AppContext } from '../context.ts';
+import type { Wiki } from '../wikis/wikis.repo.ts';
+import { NotFound } from '../web/errors.ts';
+
+export class WikiNotFound extends NotFound {
+  constructor(slug: string | undefined) {
+    super(slug === undefined ? 'This is not a wiki address.' : `There is no wiki named "${slug}".`);
+  }
+}
+
+/** The wiki with this slug; throws WikiNotFound when the host named none or it does not exist. */
+export function requireWiki(ctx: Pick<AppContext, 'wikis'>, slug: string | undefined): Wiki {
+  const wiki = slug === undefined ? undefined : ctx.wikis.findBySlug(slug);
+  if (!wiki) throw new WikiNotFound(slug);
+  return wiki;
+}

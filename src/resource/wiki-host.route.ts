@@ -1,0 +1,111 @@
+// Everything a wiki host (`{slug}.{apex host}`) answers from this service: its protected resource
+// metadata (RFC 9728), its MCP endpoint behind the bearer check, and the /authorize, /token and
+// /register aliases some clients build on the MCP origin. Any other path on a wiki host is a 404;
+// other hosts pass through untouched.
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { AppContext } from '../context.ts';
+import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
+import { apiResponses } from '../web/error-handler.ts';
+import { NotFound } from '../web/errors.ts';
+import { noStore, rateLimit } from '../web/http.ts';
+import { slugFromHost } from '../wikis/urls.ts';
+import { checkBearer, type Caller } from './check-bearer.ts';
+import { mcpCors, metadataCors } from './cors.ts';
+import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
+import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
+import { requireWiki } from './require-wiki.ts';
+import { VERIFY_PATH } from './verify.route.ts';
+import { OAUTH_PATHS } from '../oauth/paths.ts';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      /** The wiki named by the Host header (wiki hosts only). */
+      wikiSlug?: string;
+      /** Set by the bearer check. */
+      caller?: Caller;
+    }
+  }
+}
+
+/** The MCP endpoint; `/mcp/` is served alike (the router is not strict), never redirected. */
+export const MCP_PATH = '/mcp';
+
+export interface WikiHostOptions {
+  /** The issuer's POST /token chain, served again on wiki hosts. */
+  tokenHandlers: RequestHandler[];
+  /** The issuer's POST /register chain, served again on wiki hosts. */
+  registerHandlers: RequestHandler[];
+}
+
+
+/** Paths whose 404 is JSON even for a browser. */
+const API_PATHS = /^\/(?:\.well-known\/|mcp(?:\/|$)|token\/?$|register\/?$|authorize\/?$)/i;
+
+function wikiSlugOf(res: Response): string {
+  const slug = res.locals.wikiSlug;
+  if (slug === undefined) throw new Error('wiki host route reached without a wiki slug');
+  return slug;
+}
+
+/** RFC 6750 §3 — sets res.locals.caller, or fails with 401/403 (404 for an unknown wiki). */
+function requireBearer(ctx: AppContext, scope: WikiScope): RequestHandler {
+  return async (req, res, next) => {
+    res.locals.caller = await checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope);
+    next();
+  };
+}
+
+/** Serves the MCP request for the checked caller; GET (the SSE stream) is not offered. */
+const serveMcp: RequestHandler = async (req, res) => {
+  const caller = res.locals.caller;
+  if (!caller) throw new Error('MCP request reached without a caller');
+  if (req.method === 'GET' || req.method === 'HEAD') throw new EventStreamNotOffered();
+  await serveMcpRequest(caller, req, res);
+};
+
+/** The issuer's authorization endpoint with the same query string, byte for byte. */
+export function issuerAuthorizeUrl(publicUrl: string, req: Request): string {
+  const q = req.originalUrl.indexOf('?');
+  return `${publicUrl}${OAUTH_PATHS.authorize}${q === -1 ? '' : req.originalUrl.slice(q)}`;
+}
+
+const notFoundOnWikiHost: RequestHandler = (req, res, next) => {
+  if (API_PATHS.test(req.path) || req.accepts(['html', 'json']) === 'json') res.locals.api = true;
+  next(new NotFound());
+};
+
+export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestHandler {
+  const { config } = ctx;
+  const router = Router();
+  const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute);
+  const mcpLimit = rateLimit('wiki-mcp', config.rateLimits.discoveryPerMinute * 10);
+  const json = express.json({ limit: '1mb' });
+
+  router.options([PRM_PATH, PRM_ROOT_PATH], metadataCors);
+  router.get([PRM_PATH, PRM_ROOT_PATH], metadataCors, apiResponses, discoveryLimit, (_req, res) => {
+    const wiki = requireWiki(ctx, wikiSlugOf(res));
+    res.set('Cache-Control', 'public, max-age=300').json(protectedResourceMetadata(config, wiki.slug));
+  });
+
+  // Every request without a valid token, `initialize` and `server/discover` included, gets the 401 challenge.
+  router.all(MCP_PATH, mcpCors, noStore, apiResponses, mcpLimit, requireBearer(ctx, WIKI_READ), json, serveMcp);
+
+  // Some Claude.ai versions build these on the MCP origin when the AS lives elsewhere.
+  router.get('/authorize', noStore, (req, res) => {
+    res.redirect(302, issuerAuthorizeUrl(config.publicUrl, req));
+  });
+  router.post('/token', apiResponses, ...opts.tokenHandlers);
+  router.post('/register', apiResponses, ...opts.registerHandlers);
+
+  router.use(notFoundOnWikiHost);
+
+  return (req, res, next) => {
+    const slug = slugFromHost(config, req.get('host'));
+    // forward_auth subrequests keep the wiki's Host: leave /auth/verify to verifyRoutes.
+    if (slug === undefined || req.path === VERIFY_PATH) return next();
+    res.locals.wikiSlug = slug;
+    router(req, res, next);
+  };
+}

@@ -1,0 +1,125 @@
+// Plays a browser against the running test app and the local PDS: one cookie jar per "browser"
+// (the jar ignores domains, which is fine here: localhost and 127.0.0.1 are the same app).
+import { expect, inject } from 'vitest';
+import { approveAtPds, httpRequest, type CookieJar, type HttpResponse } from '../support/pds.ts';
+import type { TestApp } from '../support/app.ts';
+
+export interface Browser {
+  jar: CookieJar;
+  get(pathOrUrl: string): Promise<HttpResponse>;
+  post(pathOrUrl: string, form: Record<string, string>, headers?: Record<string, string>): Promise<HttpResponse>;
+}
+
+export function browser(app: TestApp, jar: CookieJar = new Map()): Browser {
+  const url = (p: string) => (/^https?:/.test(p) ? p : `${app.url}${p}`);
+  return {
+    jar,
+    get: (p) => httpRequest(url(p), { jar }),
+    post: (p, form, headers = {}) =>
+      httpRequest(url(p), {
+        method: 'POST',
+        jar,
+        body: new URLSearchParams(form).toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+      }),
+  };
+}
+
+/** Value of a form field (`<input name=… value=…>`), HTML entities decoded. */
+export function fieldValue(html: string, name: string): string | undefined {
+  const tag = html.match(new RegExp(`<input[^>]*\\bname="${name}"[^>]*>`))?.[0];
+  const value = tag?.match(/\bvalue="([^"]*)"/)?.[1];
+  return value === undefined ? undefined : decodeEntities(value);
+}
+
+/** The visible text of a page: tags dropped, entities decoded, whitespace collapsed. */
+export function pageText(html: string): string {
+  return decodeEntities(html.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim();
+}
+
+function decodeEntities(s: string): string {
+  return s
+    .replace(/&#34;|&quot;/g, '"')
+    .replace(/&#39;|&#x27;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** The Set-Cookie line for one cookie, if the response set it. */
+export function setCookieLine(res: HttpResponse, name: string): string | undefined {
+  return res.headers['set-cookie']?.find((line) => line.startsWith(`${name}=`));
+}
+
+export function location(res: HttpResponse): string {
+  const value = res.headers.location;
+  if (!value) throw new Error(`expected a redirect, got HTTP ${res.status}: ${res.body.slice(0, 500)}`);
+  return value;
+}
+
+/** GET /auth/login then POST it; returns the PDS authorize URL. */
+export async function startLogin(b: Browser, handle: string, opts: { returnTo?: string; bodyReturnTo?: string } = {}): Promise<string> {
+  const page = await b.get(`/auth/login${opts.returnTo === undefined ? '' : `?return_to=${encodeURIComponent(opts.returnTo)}`}`);
+  expect(page.status).toBe(200);
+  const csrf = fieldValue(page.body, '_csrf');
+  expect(csrf).toBeTruthy();
+  const form: Record<string, string> = { handle, _csrf: csrf! };
+  const returnTo = opts.bodyReturnTo ?? fieldValue(page.body, 'return_to');
+  if (returnTo !== undefined) form.return_to = returnTo;
+  const res = await b.post('/auth/login', form);
+  expect(res.status, res.body.slice(0, 500)).toBe(303);
+  const authorizeUrl = new URL(location(res));
+  expect(authorizeUrl.origin).toBe(new URL(inject('pdsUrl')).origin);
+  expect(authorizeUrl.pathname).toBe('/oauth/authorize');
+  expect(authorizeUrl.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+  return authorizeUrl.href;
+}
+
+export interface SignInResult {
+  /** The PDS's redirect to our callback (http://127.0.0.1:PORT/auth/callback?…). */
+  callbackUrl: string;
+  /** The hand-off on PUBLIC_URL: 303 to /auth/signup (first time) or to the return_to/account. */
+  handoff: HttpResponse;
+}
+
+/** Full sign-in up to and including the hand-off. */
+export async function signIn(
+  app: TestApp,
+  b: Browser,
+  account: { handle: string; password: string },
+  opts: { returnTo?: string; bodyReturnTo?: string; loginAs?: string } = {},
+): Promise<SignInResult> {
+  const authorizeUrl = await startLogin(b, opts.loginAs ?? account.handle, opts);
+  const callbackUrl = await approveAtPds(authorizeUrl, account);
+  expect(callbackUrl.startsWith(`http://127.0.0.1:${app.port}/auth/callback?`)).toBe(true);
+  const callback = await b.get(callbackUrl);
+  expect(callback.status, callback.body.slice(0, 500)).toBe(303);
+  const handoffUrl = location(callback);
+  expect(handoffUrl.startsWith(`${app.url}/auth/handoff?ticket=`)).toBe(true);
+  const handoff = await b.get(handoffUrl);
+  expect(handoff.status, handoff.body.slice(0, 500)).toBe(303);
+  return { callbackUrl, handoff };
+}
+
+/** GET /auth/signup and POST the chosen (or suggested) username. */
+export async function chooseUsername(b: Browser, username?: string): Promise<{ suggested: string | undefined; res: HttpResponse }> {
+  const page = await b.get('/auth/signup');
+  expect(page.status, page.body.slice(0, 500)).toBe(200);
+  const suggested = fieldValue(page.body, 'username');
+  const res = await b.post('/auth/signup', { _csrf: fieldValue(page.body, '_csrf') ?? '', username: username ?? suggested ?? '' });
+  return { suggested, res };
+}
+
+/** First sign-in + signup with the suggested (or given) username; ends signed in. */
+export async function signUpNew(
+  app: TestApp,
+  b: Browser,
+  account: { handle: string; password: string },
+  username?: string,
+): Promise<HttpResponse> {
+  const { handoff } = await signIn(app, b, account);
+  expect(location(handoff)).toBe('/auth/signup');
+  const { res } = await chooseUsername(b, username);
+  expect(res.status, pageText(res.body).slice(0, 500)).toBe(303);
+  return res;
+}

@@ -1,0 +1,101 @@
+// The clients table: registrations persist, secrets are stored as hashes only, documents are
+// cached and refreshed in place, and registrations that never obtained a token are purged.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nowSeconds } from '../../../src/db/open.ts';
+import { sha256Hex } from '../../../src/lib/secrets.ts';
+import type { ClientMetadata } from '../../../src/oauth/clients/client.ts';
+import { createTestContext, type TestContext } from './test-context.ts';
+
+const metadata: ClientMetadata = {
+  redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
+  token_endpoint_auth_method: 'client_secret_post',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  client_name: 'Claude',
+};
+
+let t: TestContext;
+beforeEach(async () => {
+  t = await createTestContext();
+});
+afterEach(() => t.close());
+
+const setCreatedAt = (clientId: string, createdAt: number) =>
+  t.ctx.db.prepare('UPDATE oauth_clients SET created_at = ? WHERE client_id = ?').run(createdAt, clientId);
+
+describe('registered clients', () => {
+  it('inserts with a random rc_ client_id and finds it again; unknown ids are undefined', () => {
+    const a = t.ctx.clients.insertRegistered(metadata, sha256Hex('secret'));
+    const b = t.ctx.clients.insertRegistered(metadata, null);
+    expect(a.clientId).toMatch(/^rc_[A-Za-z0-9_-]{20,}$/);
+    expect(a.clientId).not.toBe(b.clientId);
+    const found = t.ctx.clients.find(a.clientId);
+    expect(found).toMatchObject({ clientId: a.clientId, kind: 'registered', secretHash: sha256Hex('secret'), metadata, firstTokenAt: null });
+    expect(t.ctx.clients.find(b.clientId)?.secretHash).toBeNull();
+    expect(t.ctx.clients.find('rc_nope')).toBeUndefined();
+  });
+
+  it('survives closing and reopening the database', async () => {
+    const a = t.ctx.clients.insertRegistered(metadata, sha256Hex('secret'));
+    const ctx = await t.reopen();
+    expect(ctx.clients.find(a.clientId)?.metadata).toEqual(metadata);
+  });
+
+  it('markTokenIssued sets first_token_at once and last_used_at every time', () => {
+    const a = t.ctx.clients.insertRegistered(metadata, null);
+    t.ctx.clients.markTokenIssued(a.clientId);
+    const first = t.ctx.clients.find(a.clientId);
+    expect(first?.firstTokenAt).toBeGreaterThan(0);
+    t.ctx.db.prepare('UPDATE oauth_clients SET first_token_at = 100, last_used_at = 100 WHERE client_id = ?').run(a.clientId);
+    t.ctx.clients.markTokenIssued(a.clientId);
+    const again = t.ctx.clients.find(a.clientId);
+    expect(again?.firstTokenAt).toBe(100);
+    expect(again?.lastUsedAt).toBeGreaterThanOrEqual(nowSeconds() - 1);
+  });
+});
+
+describe('purgeIdleRegistrations', () => {
+  it('deletes old registrations that never obtained a token (and their pending requests), keeps the rest', () => {
+    const week = 7 * 24 * 3600;
+    const old = nowSeconds() - week - 10;
+    const idleOld = t.ctx.clients.insertRegistered(metadata, null);
+    const usedOld = t.ctx.clients.insertRegistered(metadata, null);
+    const idleNew = t.ctx.clients.insertRegistered(metadata, null);
+    setCreatedAt(idleOld.clientId, old);
+    setCreatedAt(usedOld.clientId, old);
+    t.ctx.clients.markTokenIssued(usedOld.clientId);
+    const documentId = 'https://app.example/client.json';
+    t.ctx.clients.upsertDocument(documentId, { ...metadata, token_endpoint_auth_method: 'none' }, old, old + 60);
+    setCreatedAt(documentId, old);
+    t.ctx.db
+      .prepare('INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run('h1', idleOld.clientId, '{}', old, nowSeconds() + 600);
+
+    expect(t.ctx.clients.purgeIdleRegistrations(week)).toBe(1);
+
+    expect(t.ctx.clients.find(idleOld.clientId)).toBeUndefined();
+    expect(t.ctx.clients.find(usedOld.clientId)).toBeDefined();
+    expect(t.ctx.clients.find(idleNew.clientId)).toBeDefined();
+    expect(t.ctx.clients.find(documentId)).toBeDefined();
+    expect(t.ctx.db.prepare('SELECT count(*) AS n FROM authorization_requests').get()).toEqual({ n: 0 });
+    expect(t.ctx.clients.purgeIdleRegistrations(week)).toBe(0);
+  });
+});
+
+describe('metadata documents', () => {
+  const url = 'https://claude.ai/oauth/claude-code-client-metadata';
+  const doc: ClientMetadata = { ...metadata, token_endpoint_auth_method: 'none', client_name: 'Claude Code' };
+
+  it('upsertDocument inserts, then refreshes in place keeping created_at', () => {
+    t.ctx.clients.upsertDocument(url, doc, 1000, 4600);
+    expect(t.ctx.clients.find(url)).toMatchObject({ kind: 'metadata_document', secretHash: null, createdAt: 1000, fetchedAt: 1000, staleAt: 4600, metadata: doc });
+    t.ctx.clients.upsertDocument(url, { ...doc, client_name: 'Claude Code 2' }, 5000, 8600);
+    expect(t.ctx.clients.find(url)).toMatchObject({ createdAt: 1000, fetchedAt: 5000, staleAt: 8600, metadata: { client_name: 'Claude Code 2' } });
+  });
+
+  it('never overwrites a registered client that has the same id', () => {
+    const reg = t.ctx.clients.insertRegistered(metadata, sha256Hex('s'));
+    t.ctx.clients.upsertDocument(reg.clientId, doc, 1000, 4600);
+    expect(t.ctx.clients.find(reg.clientId)).toMatchObject({ kind: 'registered', secretHash: sha256Hex('s'), metadata });
+  });
+});

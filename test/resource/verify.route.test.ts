@@ -1,0 +1,107 @@
+// /auth/verify — Caddy forward_auth: 200 with X-Auth-* for a valid token, the wiki's challenge otherwise.
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALICE_HOST, ALICE_PRM, BOB_HOST, CLIENT_ID, createResourceFixture, type ResourceFixture } from './support.ts';
+
+let f: ResourceFixture;
+beforeAll(async () => {
+  f = await createResourceFixture();
+});
+afterAll(() => f.close());
+
+/** As Caddy sends it: GET to the auth service, original Host kept, X-Forwarded-* set. */
+function forwardAuth(forwardedHost: string, authorization?: string, query = '') {
+  const req = request(f.app)
+    .get(`/auth/verify${query}`)
+    .set('Host', forwardedHost)
+    .set('X-Forwarded-Host', forwardedHost)
+    .set('X-Forwarded-Proto', 'http')
+    .set('X-Forwarded-Method', 'GET')
+    .set('X-Forwarded-Uri', '/wiki/Home');
+  if (authorization !== undefined) req.set('Authorization', authorization);
+  return req;
+}
+
+describe('GET /auth/verify', () => {
+  it('200 with the caller in X-Auth-* headers, not cacheable', async () => {
+    const { token } = await f.mint(f.aliceGrant);
+    const res = await forwardAuth(ALICE_HOST, `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-auth-did']).toBe(f.alice.did);
+    expect(res.headers['x-auth-handle']).toBe(f.alice.handle);
+    expect(res.headers['x-auth-wiki']).toBe('alice');
+    expect(res.headers['x-auth-scopes']).toBe('wiki:read wiki:write');
+    expect(res.headers['x-auth-client-id']).toBe(CLIENT_ID);
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('401 without a token, with the forwarded wiki’s challenge', async () => {
+    const res = await forwardAuth(ALICE_HOST);
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toBe(`Bearer resource_metadata="${ALICE_PRM}", scope="wiki:read wiki:write"`);
+    expect(res.headers['x-auth-did']).toBeUndefined();
+  });
+
+  it('401 invalid_token for a bad token', async () => {
+    const res = await forwardAuth(ALICE_HOST, 'Bearer nope');
+    expect(res.status).toBe(401);
+    expect(res.headers['www-authenticate']).toContain('error="invalid_token"');
+  });
+
+  it('403 insufficient_scope when ?scope=wiki:write is needed and the token has wiki:read only', async () => {
+    const { token } = await f.mint(f.aliceReadOnlyGrant);
+    const res = await forwardAuth(ALICE_HOST, `Bearer ${token}`, '?scope=wiki:write');
+    expect(res.status).toBe(403);
+    expect(res.headers['www-authenticate']).toBe(
+      `Bearer resource_metadata="${ALICE_PRM}", scope="wiki:write", error="insufficient_scope", error_description="This request needs the wiki:write scope."`,
+    );
+    expect((await forwardAuth(ALICE_HOST, `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it('takes the wiki from X-Forwarded-Host, not from Host', async () => {
+    const { token } = await f.mint(f.bobGrant);
+    const viaApex = (forwarded: string) =>
+      request(f.app).get('/auth/verify').set('Host', 'localhost:3000').set('X-Forwarded-Host', forwarded).set('Authorization', `Bearer ${token}`);
+    const atBob = await viaApex(BOB_HOST);
+    expect(atBob.status).toBe(200);
+    expect(atBob.headers['x-auth-wiki']).toBe('bob');
+    const atAlice = await viaApex(ALICE_HOST);
+    expect(atAlice.status).toBe(401);
+    expect(atAlice.headers['www-authenticate']).toContain(`resource_metadata="${ALICE_PRM}"`);
+  });
+
+  it('falls back to Host without X-Forwarded-Host', async () => {
+    const { token } = await f.mint(f.aliceGrant);
+    const res = await request(f.app).get('/auth/verify').set('Host', ALICE_HOST).set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-auth-wiki']).toBe('alice');
+  });
+
+  it('accepts the original method too', async () => {
+    const { token } = await f.mint(f.aliceGrant);
+    const res = await request(f.app).post('/auth/verify').set('Host', ALICE_HOST).set('Authorization', `Bearer ${token}`);
+    expect(res.status).toBe(200);
+  });
+
+  it('404 JSON for an unknown wiki or a host that is no wiki', async () => {
+    for (const host of ['nobody.localhost:3000', 'localhost:3000']) {
+      const res = await forwardAuth(host, 'Bearer x');
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^application\/json/);
+      expect(res.body.error).toBe('not_found');
+    }
+  });
+
+  it('400 for a scope that is not a wiki scope', async () => {
+    const res = await forwardAuth(ALICE_HOST, 'Bearer x', '?scope=admin');
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
+  });
+
+  it('a revoked grant is refused at once', async () => {
+    const { token } = await f.mint(f.bobGrant);
+    expect((await forwardAuth(BOB_HOST, `Bearer ${token}`)).status).toBe(200);
+    f.ctx.grants.revoke(f.bobGrant.id);
+    expect((await forwardAuth(BOB_HOST, `Bearer ${token}`)).status).toBe(401);
+  });
+});
