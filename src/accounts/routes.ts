@@ -8,7 +8,7 @@ import { SIGNUP_COOKIE } from '../atproto/routes.ts';
 import { displayNameFor } from '../oauth/clients/client.ts';
 import { createSessionToken, SESSION_COOKIE, sessionCookieOptions } from './session-cookie.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
-import { deriveUsername } from './username.ts';
+import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
 
 class SignupExpired extends AppError {
@@ -80,7 +80,7 @@ export function accountRoutes(ctx: AppContext): Router {
 
   router.get('/auth/signup', noStore, (req, res) => {
     const ticket = signupTicket(req);
-    renderSignup(req, res, ticket.payload.handle, deriveUsername(ticket.payload.handle));
+    renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
   router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute), form, ctx.csrf.protect, async (req, res) => {
@@ -88,7 +88,7 @@ export function accountRoutes(ctx: AppContext): Router {
     const requested = typeof (req.body as Record<string, unknown>).username === 'string' ? String(req.body.username) : '';
     const result = signUp(ctx, ticket.did, ticket.payload, requested);
     if (!result.ok) {
-      res.status(409);
+      res.status(result.conflict ? 409 : 400);
       return renderSignup(req, res, ticket.payload.handle, requested.trim().toLowerCase().slice(0, 63), result.problem);
     }
     // The ticket is used up only once the account exists, so a refused name can be retried.

@@ -4,15 +4,16 @@ import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
 
-export type SignupResult = { ok: true; user: User } | { ok: false; problem: string };
+/** `conflict`: the name is fine but someone has it (HTTP 409); otherwise the name itself is refused (400). */
+export type SignupResult = { ok: true; user: User } | { ok: false; problem: string; conflict: boolean };
 
 export function signUp(ctx: AppContext, did: string, ticket: SignupTicketPayload, requestedName: string): SignupResult {
   const username = requestedName.trim().toLowerCase();
   const problem = usernameProblem(username, ctx.config.reservedUsernames);
-  if (problem) return { ok: false, problem };
-  if (ctx.users.findByDid(did)) return { ok: false, problem: 'You already have an account. Please sign in again.' };
+  if (problem) return { ok: false, problem, conflict: false };
+  if (ctx.users.findByDid(did)) return { ok: false, problem: 'You already have an account. Please sign in again.', conflict: true };
   const result = ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
-  if (result === 'taken') return { ok: false, problem: `"${username}" is already taken. Please choose another name.` };
+  if (result === 'taken') return { ok: false, problem: `"${username}" is already taken. Please choose another name.`, conflict: true };
   ctx.log.info({ did, username }, 'user signed up');
   return { ok: true, user: result };
 }

@@ -16,6 +16,11 @@ export function deriveUsername(handle: string): string {
     .replace(/-+$/, '');
 }
 
+/** The suggestion for the signup form; nothing when the handle could not be verified. */
+export function suggestedUsername(handle: string): string {
+  return handle === 'handle.invalid' ? '' : deriveUsername(handle);
+}
+
 /** Returns a plain message when the name cannot be used, or undefined when it can (availability aside). */
 export function usernameProblem(name: string, reserved: ReadonlySet<string>): string | undefined {
   if (name.length < USERNAME_MIN) return `A username needs at least ${USERNAME_MIN} characters.`;

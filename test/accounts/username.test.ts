@@ -1,7 +1,7 @@
 // Usernames double as wiki slugs (`{username}.{apex}`): DNS label rules, lowercase, 3–63 characters.
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RESERVED_USERNAMES } from '../../src/config/env.ts';
-import { deriveUsername, USERNAME_MAX, USERNAME_MIN, usernameProblem } from '../../src/accounts/username.ts';
+import { deriveUsername, suggestedUsername, USERNAME_MAX, USERNAME_MIN, usernameProblem } from '../../src/accounts/username.ts';
 
 const reserved: ReadonlySet<string> = new Set(DEFAULT_RESERVED_USERNAMES);
 
@@ -97,5 +97,14 @@ describe('usernameProblem: DNS label rules, 3–63 characters, lowercase, not re
     }
     expect(usernameProblem('admin', new Set(['other']))).toBeUndefined();
     expect(usernameProblem('zebra', new Set(['zebra']))).toMatch(/"zebra" is reserved/);
+  });
+});
+
+describe('suggestedUsername', () => {
+  it('suggests nothing when the handle could not be verified', () => {
+    expect(suggestedUsername('handle.invalid')).toBe('');
+  });
+  it('suggests the first label otherwise', () => {
+    expect(suggestedUsername('alice.bsky.social')).toBe('alice');
   });
 });

@@ -296,7 +296,7 @@ describe.concurrent('choosing a username', () => {
   it('a reserved username is refused with a message, and another name can then be chosen', async () => {
     const { account, b } = await atSignup('resv');
     const { res } = await chooseUsername(b, 'admin');
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(400);
     expect(pageText(res.body)).toContain('"admin" is reserved');
     expect(fieldValue(res.body, 'username')).toBe('admin');
     expect(userRow(account.did)).toBeUndefined();
@@ -325,7 +325,7 @@ describe.concurrent('choosing a username', () => {
   it('a badly formed username is refused with the rule it breaks', async () => {
     const { account, b } = await atSignup('badnm');
     const { res } = await chooseUsername(b, '-x-');
-    expect(res.status).toBe(409);
+    expect(res.status).toBe(400);
     expect(pageText(res.body)).toContain('do not start or end with a hyphen');
     expect(userRow(account.did)).toBeUndefined();
   });
