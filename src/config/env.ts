@@ -99,6 +99,9 @@ const envSchema = z.object({
   PLATFORM_NAME: optionalString,
 });
 
+/** Every environment variable the service reads (documented in .env.example). */
+export const ENV_VARIABLES = Object.keys(envSchema.shape);
+
 export interface Config {
   port: number;
   /** Interface to listen on; undefined means all interfaces. */
