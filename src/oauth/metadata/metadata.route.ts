@@ -23,5 +23,8 @@ export function metadataRoutes(ctx: AppContext): Router {
   router.get(OAUTH_PATHS.jwks, ...discovery, (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(ctx.platformKeys.publicJwks);
   });
+  // RFC 8615: well-known URIs are read by programs. Anything else there (another method, a PRM the
+  // issuer does not have, a path-suffixed variant) falls through to a JSON 404, never an HTML page.
+  router.use('/.well-known', apiResponses);
   return router;
 }

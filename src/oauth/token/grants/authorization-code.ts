@@ -15,13 +15,13 @@ export const AUTHORIZATION_CODE_PARAMETERS = ['code', 'code_verifier', 'redirect
 
 export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
   const value = params.required('code');
-  const { grant, refreshToken, scope } = ctx.db.transaction(() => {
+  const outcome = ctx.db.transaction(() => {
     const code = ctx.codes.findByValue(value);
     if (!code) throw new InvalidGrant('The authorization code is invalid.');
     if (code.consumedAt !== null) {
+      // Returned, not thrown: a throw would roll the revocation back with the transaction.
       if (code.grantId) ctx.grants.revoke(code.grantId);
-      ctx.log.warn({ clientId: code.clientId, grantId: code.grantId }, 'authorization code replayed; grant revoked');
-      throw new InvalidGrant('The authorization code was already used.');
+      return { kind: 'replayed' as const, replayed: code };
     }
     if (code.expiresAt <= nowSeconds()) throw new InvalidGrant('The authorization code has expired.');
     if (code.clientId !== client.clientId) throw new InvalidGrant('The authorization code was issued to another client.');
@@ -47,7 +47,11 @@ export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthCl
     ctx.codes.recordGrant(code.hash, grantId);
     ctx.clients.markTokenIssued(client.clientId);
     const refreshToken = ctx.refreshTokens.insert(grantId, ctx.config.refreshTokenTtlSeconds);
-    return { grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
+    return { kind: 'issued' as const, grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
   }).immediate();
-  return buildTokenResponse(ctx, grant, scope, refreshToken);
+  if (outcome.kind === 'replayed') {
+    ctx.log.warn({ clientId: outcome.replayed.clientId, grantId: outcome.replayed.grantId }, 'authorization code replayed; grant revoked');
+    throw new InvalidGrant('The authorization code was already used.');
+  }
+  return buildTokenResponse(ctx, outcome.grant, outcome.scope, outcome.refreshToken);
 }

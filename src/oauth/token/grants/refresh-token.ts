@@ -15,7 +15,7 @@ export const REFRESH_TOKEN_PARAMETERS = ['refresh_token', 'scope', 'resource'] a
 
 export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
   const value = params.required('refresh_token');
-  const { grant, refreshToken, scope } = ctx.db.transaction(() => {
+  const outcome = ctx.db.transaction(() => {
     const now = nowSeconds();
     const presented = ctx.refreshTokens.findByValue(value);
     if (!presented || presented.expiresAt <= now) throw new InvalidGrant('The refresh token is invalid or expired.');
@@ -24,9 +24,9 @@ export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRec
     if (grant.clientId !== client.clientId) throw new InvalidGrant('The refresh token was issued to another client.');
 
     if (presented.rotatedAt !== null && now - presented.rotatedAt > ctx.config.refreshGraceSeconds) {
+      // Returned, not thrown: a throw would roll the revocation back with the transaction.
       ctx.grants.revoke(grant.id);
-      ctx.log.warn({ clientId: client.clientId, grantId: grant.id, did: grant.userDid }, 'refresh token reused after rotation; grant revoked');
-      throw new InvalidGrant('The refresh token was already used.');
+      return { kind: 'replayed' as const, replayed: grant };
     }
     checkResourceMatches(params.optional('resource'), grant.resource);
     const scope = narrowScope(params.optional('scope'), grant.scope);
@@ -34,9 +34,14 @@ export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRec
     ctx.refreshTokens.markRotated(presented.hash);
     const refreshToken = ctx.refreshTokens.insert(grant.id, ctx.config.refreshTokenTtlSeconds);
     ctx.grants.extend(grant.id, now + ctx.config.refreshTokenTtlSeconds);
-    return { grant, refreshToken, scope };
+    return { kind: 'issued' as const, grant, refreshToken, scope };
   }).immediate();
-  return buildTokenResponse(ctx, grant, scope, refreshToken);
+  if (outcome.kind === 'replayed') {
+    const { replayed } = outcome;
+    ctx.log.warn({ clientId: client.clientId, grantId: replayed.id, did: replayed.userDid }, 'refresh token reused after rotation; grant revoked');
+    throw new InvalidGrant('The refresh token was already used.');
+  }
+  return buildTokenResponse(ctx, outcome.grant, outcome.scope, outcome.refreshToken);
 }
 
 /** RFC 6749 §6: a refresh may ask for fewer scopes, never more. */

@@ -1,0 +1,292 @@
+// A Claude Code-like MCP client connecting a wiki, with a real (headless) Chromium playing the
+// person: the client registers with a loopback redirect and waits on 127.0.0.1; the person opens
+// the /authorize URL, signs in with Bluesky at the real local PDS, signs up, and allows on our
+// consent page; the client receives code, state and iss, exchanges the code with PKCE and calls
+// whoami. On failure a screenshot goes to test-results/.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { loopbackFetch } from '../support/loopback-fetch.ts';
+import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
+
+const RESULTS_DIR = path.resolve('test-results');
+const pdsUrl = inject('pdsUrl');
+
+/** The client's loopback listener: records each callback's query, like Claude Code's local server. */
+interface CallbackServer {
+  port: number;
+  /** Resolves with the query of the next request to /callback. */
+  next(): Promise<URLSearchParams>;
+  close(): Promise<void>;
+}
+
+async function startCallbackServer(): Promise<CallbackServer> {
+  const received: URLSearchParams[] = [];
+  const waiting: ((q: URLSearchParams) => void)[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/callback') {
+      const waiter = waiting.shift();
+      if (waiter) waiter(url.searchParams);
+      else received.push(url.searchParams);
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Authentication complete</h1><p>You can close this window.</p>');
+      return;
+    }
+    // A page on another site that tries to frame the given URL (clickjacking).
+    if (url.pathname === '/frame') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(`<iframe id="victim" src="${(url.searchParams.get('src') ?? '').replace(/"/g, '&quot;')}" width="800" height="600"></iframe>`);
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    next: () => {
+      const ready = received.shift();
+      return ready ? Promise.resolve(ready) : new Promise((resolve) => waiting.push(resolve));
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+let app: TestApp;
+let chrome: Browser;
+let callback: CallbackServer;
+let context: BrowserContext;
+let account: PdsAccount;
+let client: { clientId: string };
+
+beforeAll(async () => {
+  fs.mkdirSync(RESULTS_DIR, { recursive: true });
+  [app, chrome, callback, account] = await Promise.all([
+    startTestApp(),
+    chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--disable-quic',
+      ],
+    }),
+    startCallbackServer(),
+    createPdsAccount(pdsUrl, { handlePrefix: 'cc' }),
+  ]);
+  context = await chrome.newContext();
+  // Claude Code registers a public client whose loopback port changes from run to run.
+  const registered = await fetch(`${app.url}${OAUTH_PATHS.register}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_name: 'Claude Code (wiki)',
+      redirect_uris: ['http://localhost:54321/callback'],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      application_type: 'native',
+    }),
+  });
+  expect(registered.status).toBe(201);
+  client = { clientId: ((await registered.json()) as { client_id: string }).client_id };
+});
+
+afterAll(async () => {
+  await context?.close();
+  await chrome?.close();
+  await callback?.close();
+  await app?.close();
+});
+
+/** Runs `steps` on a page of the shared context; on failure saves a full-page screenshot named after the test. */
+async function onPage(name: string, steps: (page: Page) => Promise<void>): Promise<void> {
+  const page = await context.newPage();
+  try {
+    await steps(page);
+  } catch (err) {
+    const file = path.join(RESULTS_DIR, `${name}-failure.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+    throw new Error(`${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})`, { cause: err });
+  } finally {
+    await page.close();
+  }
+}
+
+interface Authorization {
+  url: string;
+  state: string;
+  verifier: string;
+  redirectUri: string;
+}
+
+/** What the client opens in the browser: PKCE S256, state, and (when it knows it) the wiki. */
+function authorization(resource: string | undefined): Authorization {
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  const state = crypto.randomBytes(16).toString('base64url');
+  // Registered with port 54321; this run listens elsewhere, on 127.0.0.1 (RFC 8252 §7.3).
+  const redirectUri = `http://127.0.0.1:${callback.port}/callback`;
+  const params = new URLSearchParams({
+    response_type: 'code',
+    client_id: client.clientId,
+    redirect_uri: redirectUri,
+    code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+    scope: 'wiki:read wiki:write',
+    state,
+    ...(resource === undefined ? {} : { resource }),
+  });
+  return { url: `${app.url}${OAUTH_PATHS.authorize}?${params}`, state, verifier, redirectUri };
+}
+
+/** The client's side after the callback: code → tokens (PKCE), then whoami on the wiki's MCP endpoint. */
+async function exchangeAndCallWhoami(auth: Authorization, query: URLSearchParams) {
+  const tokenRes = await fetch(`${app.url}${OAUTH_PATHS.token}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: query.get('code') ?? '',
+      code_verifier: auth.verifier,
+      redirect_uri: auth.redirectUri,
+      client_id: client.clientId,
+    }),
+  });
+  const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string; token_type: string };
+  expect(tokenRes.status, JSON.stringify(tokens)).toBe(200);
+  expect(tokens.token_type).toBe('Bearer');
+  expect(tokens.refresh_token).toBeTruthy();
+  const { aud } = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as { aud: string };
+
+  const mcp = await loopbackFetch(app.port)(aud, {
+    method: 'POST',
+    headers: {
+      accept: 'application/json, text/event-stream',
+      'content-type': 'application/json',
+      'mcp-protocol-version': '2025-11-25',
+      authorization: `Bearer ${tokens.access_token}`,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+  });
+  expect(mcp.status).toBe(200);
+  const body = (await mcp.json()) as { result: { structuredContent: { did: string; handle: string; wiki: string; scopes: string[] } } };
+  return { aud, me: body.result.structuredContent };
+}
+
+// One person's journey: the later tests continue in the browser the first one signed in.
+describe('a Claude Code-like client connects a wiki through a real browser', () => {
+  it('first time: /authorize → Bluesky sign-in at the PDS → signup → consent → Allow → the loopback gets code, state and iss → tokens → whoami', async () => {
+    const pdsOrigin = new URL(pdsUrl).origin;
+    // A first-time user has no wiki yet, so the client cannot name one (Claude Code 2.1.25x+ may omit resource anyway).
+    const auth = authorization(undefined);
+    await onPage('consent-first-time', async (page) => {
+      await page.goto(auth.url);
+
+      // Not signed in: our login page, which will come back to this request.
+      await page.waitForURL((url) => url.pathname === '/auth/login');
+      await page.getByLabel('Handle').fill(account.handle);
+      await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
+
+      // The PDS's own pages: password, then its consent.
+      await page.waitForURL((url) => url.origin === pdsOrigin);
+      await page.locator('input[name="password"]').fill(account.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('button', { name: 'Authorize' }).click();
+
+      // First time here: create the account (its first wiki comes with it).
+      await page.waitForURL(`${app.url}/auth/signup`);
+      await page.getByRole('button', { name: 'Create my account' }).click();
+
+      // Our consent page, for the very request the client started.
+      await page.waitForURL((url) => url.origin === app.url && url.pathname === OAUTH_PATHS.consent);
+      const main = page.locator('main');
+      await expect.poll(() => main.textContent()).toContain('Claude Code (wiki)');
+      const text = (await main.textContent()) ?? '';
+      expect(text).toMatch(/unverified/i);
+      expect(text).toContain(`127.0.0.1:${callback.port}`);
+      expect(text).toContain('Read the pages of your wiki');
+      const username = app.ctx.users.findByDid(account.did)!.username;
+      await expect.poll(() => page.getByRole('radio', { name: new RegExp(username) }).isChecked()).toBe(true);
+
+      const received = callback.next();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL((url) => url.href.startsWith(auth.redirectUri));
+      const query = await received;
+      expect(query.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(query.get('state')).toBe(auth.state);
+      expect(query.get('iss')).toBe(app.url);
+      expect(query.has('error')).toBe(false);
+
+      const { aud, me } = await exchangeAndCallWhoami(auth, query);
+      expect(aud).toBe(`http://${username}.localhost:${app.port}/mcp`);
+      expect(me).toEqual({ did: account.did, handle: account.handle, wiki: username, scopes: ['wiki:read', 'wiki:write'] });
+    });
+  });
+
+  it('signed in already, with resource: straight to consent, Allow, and the token is for that wiki', async () => {
+    const username = app.ctx.users.findByDid(account.did)!.username;
+    const mcpUrl = `http://${username}.localhost:${app.port}/mcp`;
+    const auth = authorization(mcpUrl);
+    await onPage('consent-returning', async (page) => {
+      await page.goto(auth.url);
+      await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);
+      expect(await page.locator('main').textContent()).toContain(mcpUrl);
+      const received = callback.next();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      const query = await received;
+      expect(query.get('state')).toBe(auth.state);
+      expect(query.get('iss')).toBe(app.url);
+      const { aud, me } = await exchangeAndCallWhoami(auth, query);
+      expect(aud).toBe(mcpUrl);
+      expect(me.did).toBe(account.did);
+    });
+  });
+
+  it('Deny: the loopback gets access_denied with state and iss, and no code', async () => {
+    const username = app.ctx.users.findByDid(account.did)!.username;
+    const auth = authorization(`http://${username}.localhost:${app.port}/mcp`);
+    await onPage('consent-deny', async (page) => {
+      await page.goto(auth.url);
+      await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);
+      const received = callback.next();
+      await page.getByRole('button', { name: 'Deny' }).click();
+      const query = await received;
+      expect(query.get('error')).toBe('access_denied');
+      expect(query.get('state')).toBe(auth.state);
+      expect(query.get('iss')).toBe(app.url);
+      expect(query.has('code')).toBe(false);
+    });
+  });
+
+  it('another site cannot frame the consent page (clickjacking)', async () => {
+    // A pending request, as an attacker would start it; the frame would show its consent page (or sign-in).
+    const start = await fetch(authorization(undefined).url, { redirect: 'manual' });
+    expect(start.status).toBe(303);
+    const consentUrl = new URL(start.headers.get('location') ?? '', app.url).href;
+    await onPage('consent-framed', async (page) => {
+      const blocked = page.waitForEvent('framenavigated', {
+        predicate: (f) => f !== page.mainFrame() && f.url().startsWith('chrome-error:'),
+        timeout: 5000,
+      });
+      await page.goto(`http://127.0.0.1:${callback.port}/frame?src=${encodeURIComponent(consentUrl)}`);
+      // Chromium replaces the framed response with its error page (frame-ancestors 'none' / X-Frame-Options DENY).
+      await blocked;
+      const frame = page.frameLocator('#victim');
+      expect(await frame.getByRole('button', { name: 'Allow' }).count()).toBe(0);
+      expect(await frame.getByRole('button', { name: 'Sign in with Bluesky' }).count()).toBe(0);
+    });
+  });
+});
+
