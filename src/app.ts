@@ -20,6 +20,7 @@ import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
 import { tokenHandlers } from './oauth/token/token.route.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
+import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -80,6 +81,7 @@ export function createApp(ctx: AppContext): express.Express {
   // Wiki hosts ({slug}.PLATFORM_DOMAIN): protected-resource metadata, /mcp, and the /authorize,
   // /token, /register fallbacks. Everything else on a wiki host ends there (404).
   app.use(verifyRoutes(ctx));
+  app.use(tlsAskRoutes(ctx)); // Caddy's on-demand TLS `ask` (GET /internal/tls-ask), on its local address
   app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
 
   // The apex: the authorization server and the pages.

@@ -1,0 +1,316 @@
+// Real Caddy running the shipped Caddyfile for the deploy tests: the binary (a missing one is a failure
+// with a clear message, never a skip), `caddy validate`/`adapt`/`run` with the environment the
+// Caddyfile reads, a recording upstream standing in for a wiki's MCP or web server, raw HTTP requests
+// with any Host header (Node does not resolve `*.localhost`), and seeded wiki rows with minted tokens.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import http, { type IncomingHttpHeaders } from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AppContext } from '../../src/context.ts';
+import { nowSeconds } from '../../src/db/open.ts';
+import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
+import { wikiMcpUrl } from '../../src/wikis/urls.ts';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The file that ships: the tests never use a copy or a variant of it. */
+export const CADDYFILE = path.join(REPO_ROOT, 'Caddyfile');
+
+const CADDY_MISSING = [
+  'Caddy is not installed: the deploy tests run the shipped Caddyfile with a real caddy binary.',
+  'Install it (Debian: `apt-get install -y caddy`, which provides /usr/bin/caddy; CI does this), or point',
+  'CADDY_BIN at a caddy executable.',
+].join(' ');
+
+/** The caddy executable: $CADDY_BIN, /usr/bin/caddy, or `caddy` on PATH. Throws a clear error when there is none. */
+export function caddyBinary(): string {
+  const candidates = [
+    process.env.CADDY_BIN,
+    '/usr/bin/caddy',
+    ...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((dir) => path.join(dir, 'caddy')),
+  ];
+  for (const candidate of candidates) {
+    if (candidate === undefined || candidate === '') continue;
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // try the next one
+    }
+  }
+  throw new Error(CADDY_MISSING);
+}
+
+/**
+ * A private home for one Caddy run: certificates, locks and autosaved config go to a temporary
+ * directory, never to the user's ~/.local/share/caddy.
+ */
+export function caddyHome(): { env: Record<string, string>; remove(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-caddy-'));
+  return {
+    env: { HOME: dir, XDG_DATA_HOME: path.join(dir, 'data'), XDG_CONFIG_HOME: path.join(dir, 'config') },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Only what the Caddyfile reads, plus PATH: a developer's own PLATFORM_DOMAIN or WIKI_*_UPSTREAM must
+ * not leak into a test. `extra` values win.
+ */
+function caddyProcessEnv(home: Record<string, string>, extra: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', ...home, ...extra };
+}
+
+export interface CaddyResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `caddy <args…>` with the shipped Caddyfile's environment, run to completion. */
+export function runCaddy(args: string[], env: Record<string, string>): CaddyResult {
+  const home = caddyHome();
+  try {
+    const result = spawnSync(caddyBinary(), args, { env: caddyProcessEnv(home.env, env), encoding: 'utf8', timeout: 30_000 });
+    if (result.error) throw result.error;
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  } finally {
+    home.remove();
+  }
+}
+
+/** `caddy adapt` of the shipped Caddyfile: the JSON config Caddy would run. */
+export function adaptCaddyfile(env: Record<string, string>): unknown {
+  const result = runCaddy(['adapt', '--config', CADDYFILE, '--adapter', 'caddyfile'], env);
+  if (result.status !== 0) throw new Error(`caddy adapt failed (${result.status}):\n${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+export interface RunningCaddy {
+  port: number;
+  /** Caddy's log so far (stderr). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/** Resolves once something accepts TCP connections on 127.0.0.1:port; rejects if `exited` says the process is gone. */
+async function waitForPort(port: number, exited: () => string | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const gone = exited();
+    if (gone !== undefined) throw new Error(gone);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * `caddy run` of the shipped Caddyfile on 127.0.0.1:port over plain http (SITE_SCHEME=http, so no
+ * certificates and no :80/:443), admin endpoint off, its own temporary home.
+ */
+export async function startCaddy(port: number, env: Record<string, string>): Promise<RunningCaddy> {
+  const home = caddyHome();
+  const child: ChildProcess = spawn(caddyBinary(), ['run', '--config', CADDYFILE, '--adapter', 'caddyfile'], {
+    env: caddyProcessEnv(home.env, { SITE_SCHEME: 'http', CADDY_BIND: '127.0.0.1', CADDY_ADMIN: 'off', ...env }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  const append = (chunk: Buffer) => {
+    log = (log + chunk.toString('utf8')).slice(-20_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  let exitedWith: string | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedWith = `caddy exited (code ${code}, signal ${signal})`;
+      resolve();
+    });
+    child.once('error', (err) => {
+      exitedWith = `caddy could not start: ${err.message}`;
+      resolve();
+    });
+  });
+  const stop = async () => {
+    if (exitedWith === undefined) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    home.remove();
+  };
+  try {
+    await waitForPort(port, () => (exitedWith === undefined ? undefined : `${exitedWith} before listening:\n${log}`), 15_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, log: () => log, stop };
+}
+
+export interface RecordedRequest {
+  method: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Recorder {
+  /** host:port, as WIKI_MCP_UPSTREAM / WIKI_WEB_UPSTREAM take it. */
+  address: string;
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+/** A stand-in for a wiki's own server: records every request and answers 200 `{"upstream": name}`. */
+export async function startRecorder(name: string): Promise<Recorder> {
+  const requests: RecordedRequest[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'Content-Type': 'application/json', Server: `${name}-upstream` });
+      res.end(JSON.stringify({ upstream: name }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    requests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface RawRequest {
+  host: string;
+  path: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** The client's source address (any 127.0.0.0/8 address works on Linux). */
+  localAddress?: string;
+}
+
+/** One HTTP/1.1 request to 127.0.0.1:port with exactly this Host header and path (sent as is, not normalized). */
+export function send(port: number, r: RawRequest): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: r.method ?? 'GET',
+        path: r.path,
+        headers: { ...r.headers, host: r.host },
+        localAddress: r.localAddress,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
+/**
+ * The partition key express-rate-limit puts in `RateLimit-Policy: "name"; …; pk=:…:` (IETF
+ * ratelimit-headers draft 8): the first 12 hex digits of SHA-256 of the limiter key, base64. The
+ * key is req.ip for IPv4, so this names the client address the app saw.
+ */
+export function rateLimitPartitionKey(ip: string): string {
+  return Buffer.from(createHash('sha256').update(ip).digest('hex').slice(0, 12)).toString('base64');
+}
+
+/** The pk of the RateLimit-Policy header, or undefined. */
+export function partitionKeyOf(res: RawResponse): string | undefined {
+  const policy = res.headers['ratelimit-policy'];
+  const value = Array.isArray(policy) ? policy.join(', ') : policy;
+  return value?.match(/pk=:([^:]+):/)?.[1];
+}
+
+export const CLIENT_ID = 'deploy-test-client';
+
+export interface SeededGrant {
+  id: string;
+  did: string;
+  wiki: string;
+  scope: string;
+}
+
+export interface SeededWikis {
+  alice: { did: string; handle: string };
+  aliceGrant: SeededGrant;
+  bobGrant: SeededGrant;
+  /** An access token for this grant, as the token endpoint would issue it. */
+  mint(grant: SeededGrant): Promise<string>;
+}
+
+/** Users alice and bob, their wikis `alice` and `bob`, one registered client and a grant each. */
+export function seedWikis(ctx: AppContext): SeededWikis {
+  const now = nowSeconds();
+  const alice = { did: 'did:plc:alice0000000000000000000', handle: 'alice.test' };
+  const bob = { did: 'did:plc:bob000000000000000000000', handle: 'bob.test' };
+  const insertUser = ctx.db.prepare(
+    'INSERT INTO users (did, handle, display_name, username, created_at, last_login_at) VALUES (?, ?, NULL, ?, ?, ?)',
+  );
+  insertUser.run(alice.did, alice.handle, 'alice', now, now);
+  insertUser.run(bob.did, bob.handle, 'bob', now, now);
+  const insertWiki = ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)');
+  insertWiki.run('alice', alice.did, now);
+  insertWiki.run('bob', bob.did, now);
+  ctx.db
+    .prepare("INSERT INTO oauth_clients (client_id, kind, secret_hash, metadata, created_at) VALUES (?, 'registered', NULL, ?, ?)")
+    .run(
+      CLIENT_ID,
+      JSON.stringify({
+        redirect_uris: ['http://localhost/cb'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      }),
+      now,
+    );
+  const grant = (id: string, did: string, wiki: string, scope: string): SeededGrant => {
+    ctx.grants.insert({ id, clientId: CLIENT_ID, userDid: did, wikiSlug: wiki, resource: wikiMcpUrl(ctx.config, wiki), scope, expiresAt: now + 3600 });
+    return { id, did, wiki, scope };
+  };
+  return {
+    alice,
+    aliceGrant: grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
+    bobGrant: grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
+    async mint(g) {
+      const issued = await signAccessToken(
+        { config: ctx.config, keys: ctx.platformKeys },
+        { did: g.did, resource: wikiMcpUrl(ctx.config, g.wiki), clientId: CLIENT_ID, scope: g.scope, grantId: g.id },
+      );
+      return issued.token;
+    },
+  };
+}
