@@ -21,6 +21,7 @@ import { tokenHandlers } from './oauth/token/token.route.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
+import { healthRoutes } from './web/health.route.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -31,6 +32,9 @@ export function createApp(ctx: AppContext): express.Express {
   app.set('views', path.join(ROOT, 'views'));
   app.set('view engine', 'ejs');
   app.locals.platformName = ctx.config.platformName;
+
+  // Before the request log, so health probes do not fill it; on every host.
+  app.use(healthRoutes(ctx));
 
   app.use(
     pinoHttp({

@@ -1,56 +1,124 @@
-// Entry point: config → context → app → listen; SIGTERM/SIGINT → graceful close.
+// Entry point: config → database (backup + migrations) → context → app → listen.
+// SIGTERM/SIGINT → graceful close: stop accepting, let in-flight requests finish, close the database.
+// SIGHUP → reload the platform signing keys (after `npm run admin -- keys rotate`).
 import http from 'node:http';
-import { ConfigError, loadDotEnv, parseConfig } from './config/env.ts';
-import { createContext } from './context.ts';
+import { ConfigError, loadDotEnv, parseConfig, type Config } from './config/env.ts';
+import { loadPlatformKeys, readKeyFile } from './config/keys.ts';
+import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
+import { migrateWithBackup } from './db/backup.ts';
+import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
+import { createLogger } from './web/log.ts';
+
+/** In-flight requests get this long to finish after SIGTERM (systemd's TimeoutStopSec is 20 s). */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 async function main(): Promise<void> {
   loadDotEnv();
   const config = parseConfig(process.env);
-  const ctx = await createContext(config);
-  const app = createApp(ctx);
-  const server = http.createServer(app);
+  const log = createLogger(config.logLevel);
+  const db = openDatabase(config.databaseFile);
+  // A newer release: back up, then migrate (createContext finds nothing left to apply).
+  await migrateWithBackup(db, { file: config.databaseFile, log });
+  const ctx = await createContext(config, { log, db });
+
+  const server = listenGracefully(createApp(ctx));
   // Keep-alive longer than a proxy's idle timeout avoids races on reused connections.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production }, 'listening');
+  ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
   console.log(`robot-auth is listening on ${config.publicUrl}`);
 
-  // Bounded growth: expired codes, states, sessions, tokens and idle registrations go away.
-  const purge = () => {
-    try {
-      const purged = purgeExpired(ctx.db, { clientIdleSeconds: config.clientIdlePurgeSeconds });
-      ctx.log.info({ purged }, 'purged expired rows');
-    } catch (err) {
-      ctx.log.error({ err }, 'purge failed');
-    }
-  };
-  const purgeTimer = setInterval(purge, 10 * 60 * 1000);
+  const purgeTimer = setInterval(() => purge(ctx, config), PURGE_INTERVAL_MS);
   purgeTimer.unref();
-  purge();
+  purge(ctx, config);
 
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
     clearInterval(purgeTimer);
-    ctx.log.info({ signal }, 'shutting down');
-    // Stop accepting, let in-flight requests finish, then close the database.
-    server.close(() => {
-      ctx.close();
-      process.exit(0);
-    });
-    server.closeIdleConnections();
-    setTimeout(() => {
-      ctx.log.warn('in-flight requests did not finish in 10 s; exiting');
+    ctx.log.info({ signal, inFlight: server.inFlight() }, 'shutting down');
+    const deadline = setTimeout(() => {
+      ctx.log.warn({ inFlight: server.inFlight() }, `in-flight requests did not finish in ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
       server.closeAllConnections();
       ctx.close();
       process.exit(1);
-    }, 10_000).unref();
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    server.drain(() => {
+      clearTimeout(deadline);
+      // Closing the last connection checkpoints the WAL into the database file and removes it.
+      ctx.close();
+      ctx.log.info('shut down cleanly');
+      process.exit(0);
+    });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    reloadPlatformKeys(ctx).catch((err: unknown) => ctx.log.error({ err }, 'key reload failed; still using the previous keys'));
+  });
+}
+
+/** Bounded growth: expired codes, states, sessions, tokens and idle registrations go away. */
+function purge(ctx: AppContext, config: Config): void {
+  try {
+    const purged = purgeExpired(ctx.db, { clientIdleSeconds: config.clientIdlePurgeSeconds });
+    ctx.log.info({ purged }, 'purged expired rows');
+  } catch (err) {
+    ctx.log.error({ err }, 'purge failed');
+  }
+}
+
+interface GracefulServer extends http.Server {
+  /** Requests whose responses have not finished. */
+  inFlight(): number;
+  /** Stops accepting, lets in-flight requests finish, closes every connection; then `done`. */
+  drain(done: () => void): void;
+}
+
+/**
+ * An HTTP server that can drain. `server.close()` alone waits for keep-alive connections (a proxy
+ * keeps them open for minutes) and closes only the idle ones it sees at that moment: a connection
+ * whose request is still running would stay open after its response. So, once draining, every
+ * response carries `Connection: close` (Node then closes the socket after it), and idle
+ * connections are closed as they appear.
+ */
+function listenGracefully(app: http.RequestListener): GracefulServer {
+  const active = new Set<http.ServerResponse>();
+  let draining = false;
+  const server = http.createServer((req, res) => {
+    active.add(res);
+    res.on('close', () => active.delete(res));
+    if (draining) res.setHeader('Connection', 'close');
+    app(req, res);
+  }) as GracefulServer;
+  server.inFlight = () => active.size;
+  server.drain = (done) => {
+    draining = true;
+    for (const res of active) if (!res.headersSent) res.setHeader('Connection', 'close');
+    server.close(() => done());
+    server.closeIdleConnections();
+    // A request that arrived on a kept-alive connection just before the close leaves it idle later.
+    const sweep = setInterval(() => server.closeIdleConnections(), 250);
+    sweep.unref();
+    server.once('close', () => clearInterval(sweep));
+  };
+  return server;
+}
+
+/**
+ * Re-reads the platform key file: the new first key signs from now on, the others verify, retired
+ * ones are left out. The PlatformKeys object is updated in place, because routers keep a reference
+ * to it from start-up. (CSRF secrets keep the keys of start-up until the next restart, which is harmless.)
+ */
+async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
+  const fresh = await loadPlatformKeys(readKeyFile(ctx.config.platformKeysFile));
+  Object.assign(ctx.platformKeys, fresh);
+  ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 
 main().catch((err: unknown) => {

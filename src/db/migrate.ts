@@ -39,6 +39,8 @@ export function pendingMigrations(db: Db, migrations: Migration[]): Migration[] 
 export function migrate(db: Db, migrations: Migration[] = readMigrations()): string[] {
   const applied: string[] = [];
   for (const m of pendingMigrations(db, migrations)) {
+    // IMMEDIATE: take the write lock up front (waiting out the busy timeout if the admin CLI writes),
+    // so the migration never fails half-way on a lock it could not upgrade to.
     db.transaction(() => {
       db.exec(m.sql);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
@@ -46,7 +48,7 @@ export function migrate(db: Db, migrations: Migration[] = readMigrations()): str
         m.name,
         Math.floor(Date.now() / 1000),
       );
-    })();
+    }).immediate();
     applied.push(m.name);
   }
   return applied;

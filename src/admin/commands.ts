@@ -1,0 +1,315 @@
+// The operator commands: one entry per command, with its help text, its options and what it prints.
+// The work itself lives in the functions it calls (users.ts, wikis.ts, keys.ts, db/backup.ts, …),
+// which the tests call directly.
+import fs from 'node:fs';
+import type { Config } from '../config/env.ts';
+import { backupDatabase, verifyBackup } from '../db/backup.ts';
+import { pendingMigrations, readMigrations } from '../db/migrate.ts';
+import { nowSeconds, type Db } from '../db/open.ts';
+import { purgeExpired } from '../db/purge.ts';
+import { listClients, type ClientSummary } from './clients.ts';
+import type { OpenAdminDatabaseOptions } from './database.ts';
+import { AdminError } from './errors.ts';
+import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
+import { generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
+import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
+import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder shown in help for a string option. */
+  value?: string;
+  description: string;
+  required?: boolean;
+}
+
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** What a command may use; the configuration and the database are opened on first use. */
+export interface CommandContext {
+  out(text: string): void;
+  config(): Config;
+  db(options?: OpenAdminDatabaseOptions): Db;
+}
+
+export interface Command {
+  /** One or two words: `users list`, `purge`. */
+  name: string;
+  /** Positional arguments, e.g. `FILE` (shown in help; their count is enforced). */
+  args?: string[];
+  summary: string;
+  details?: string;
+  options: Record<string, OptionSpec>;
+  /** Returns the exit status (0 when nothing is returned). */
+  run(input: { values: OptionValues; args: string[] }, ctx: CommandContext): Promise<number | void> | number | void;
+}
+
+const json: OptionSpec = { type: 'boolean', description: 'print JSON (snake_case keys, ISO 8601 times) for scripts' };
+const user = (description: string): OptionSpec => ({ type: 'string', value: 'USER', description, required: true });
+
+function printJson(ctx: CommandContext, value: unknown): void {
+  ctx.out(JSON.stringify(value, null, 2));
+}
+
+function printRows<T extends object>(ctx: CommandContext, values: OptionValues, rows: T[], columns: Column<T>[], empty: string): void {
+  if (values.json === true) printJson(ctx, rows.map(toJsonRecord));
+  else ctx.out(rows.length === 0 ? empty : formatTable(rows, columns));
+}
+
+const userColumns: Column<UserSummary>[] = [
+  { header: 'USERNAME', value: (u) => u.username },
+  { header: 'DID', value: (u) => u.did },
+  { header: 'HANDLE', value: (u) => u.handle },
+  { header: 'WIKIS', value: (u) => u.wikis },
+  { header: 'SESSIONS', value: (u) => u.liveSessions },
+  { header: 'GRANTS', value: (u) => u.liveGrants },
+  { header: 'CREATED', value: (u) => shortTime(u.createdAt) },
+  { header: 'LAST LOGIN', value: (u) => shortTime(u.lastLoginAt) },
+];
+
+const wikiColumns: Column<WikiSummary>[] = [
+  { header: 'SLUG', value: (w) => w.slug },
+  { header: 'OWNER', value: (w) => w.ownerUsername },
+  { header: 'GRANTS', value: (w) => w.liveGrants },
+  { header: 'CREATED', value: (w) => shortTime(w.createdAt) },
+  { header: 'MCP URL', value: (w) => w.mcpUrl },
+];
+
+const clientColumns: Column<ClientSummary>[] = [
+  { header: 'CLIENT ID', value: (c) => c.clientId },
+  { header: 'KIND', value: (c) => (c.kind === 'registered' ? 'registered' : 'document') },
+  { header: 'NAME', value: (c) => c.clientName },
+  { header: 'AUTH', value: (c) => c.tokenEndpointAuthMethod },
+  { header: 'GRANTS', value: (c) => c.liveGrants },
+  { header: 'CREATED', value: (c) => shortTime(c.createdAt) },
+  { header: 'FIRST TOKEN', value: (c) => shortTime(c.firstTokenAt) },
+  { header: 'LAST USED', value: (c) => shortTime(c.lastUsedAt) },
+];
+
+const keyColumns: Column<KeyStatus>[] = [
+  { header: 'KID', value: (k) => k.kid },
+  { header: 'ALG', value: (k) => k.alg },
+  { header: 'ROLE', value: (k) => k.role },
+  { header: 'RETIRE AFTER', value: (k) => shortTime(k.retireAfter) },
+];
+
+function stringValue(values: OptionValues, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string') throw new AdminError(`--${name} is required.`);
+  return value;
+}
+
+export const COMMANDS: Command[] = [
+  {
+    name: 'users list',
+    summary: 'list users with their wikis, live sessions and live grants',
+    options: { json },
+    run: ({ values }, ctx) => printRows(ctx, values, listUsers(ctx.db()), userColumns, 'No users.'),
+  },
+  {
+    name: 'wikis list',
+    summary: 'list wikis with their owner and MCP URL',
+    options: { user: { type: 'string', value: 'USER', description: 'only the wikis of this user (DID or username)' }, json },
+    run: ({ values }, ctx) => {
+      const owner = typeof values.user === 'string' ? values.user : undefined;
+      printRows(ctx, values, listWikis(ctx.db(), ctx.config(), { user: owner }), wikiColumns, 'No wikis.');
+    },
+  },
+  {
+    name: 'wikis create',
+    args: ['SLUG'],
+    summary: 'create a wiki for an existing user',
+    details:
+      'SLUG follows the username rules: 3-63 characters a-z, 0-9 and "-", not at either end, no "--" in\n' +
+      'third and fourth place, not a reserved name (RESERVED_USERNAMES), and not another user\'s username.\n' +
+      'The wiki is served at {scheme}://SLUG.{PUBLIC_URL host}, its MCP endpoint at …/mcp.',
+    options: { user: user('the owner: a DID (did:plc:…) or a username'), json },
+    run: ({ values, args }, ctx) => {
+      const wiki = createWiki(ctx.db(), ctx.config(), { slug: args[0]!, user: stringValue(values, 'user') });
+      if (values.json === true) printJson(ctx, toJsonRecord(wiki));
+      else ctx.out(`Created the wiki ${wiki.slug} for ${wiki.ownerUsername} (${wiki.ownerDid}).\nWiki: ${wiki.url}\nMCP:  ${wiki.mcpUrl}`);
+    },
+  },
+  {
+    name: 'clients list',
+    summary: 'list OAuth clients (dynamic registrations and cached metadata documents)',
+    details: 'Registrations that never obtained a token are purged after CLIENT_IDLE_PURGE_SECONDS.',
+    options: { json },
+    run: ({ values }, ctx) => printRows(ctx, values, listClients(ctx.db()), clientColumns, 'No clients.'),
+  },
+  {
+    name: 'sessions revoke',
+    summary: "sign a user out of every browser (revokes all of the user's sessions)",
+    options: { user: user('the user: a DID or a username') },
+    run: ({ values }, ctx) => {
+      const { user: u, revoked } = revokeSessions(ctx.db(), stringValue(values, 'user'));
+      ctx.out(`Revoked ${revoked} browser session${revoked === 1 ? '' : 's'} of ${u.username} (${u.did}).`);
+    },
+  },
+  {
+    name: 'grants revoke',
+    summary: "disconnect every app of a user (revokes all of the user's OAuth grants)",
+    details: 'Refresh tokens of the grants are deleted; their access tokens are refused from the next request on.',
+    options: { user: user('the user: a DID or a username') },
+    run: ({ values }, ctx) => {
+      const { user: u, revoked } = revokeGrants(ctx.db(), stringValue(values, 'user'));
+      ctx.out(`Revoked ${revoked} grant${revoked === 1 ? '' : 's'} of ${u.username} (${u.did}).`);
+    },
+  },
+  {
+    name: 'keys list',
+    summary: 'list the platform signing keys (PLATFORM_KEYS_FILE)',
+    options: { json },
+    run: ({ values }, ctx) => printRows(ctx, values, listKeys(ctx.config()), keyColumns, 'No keys.'),
+  },
+  {
+    name: 'keys rotate',
+    summary: 'add a new platform signing key; the previous one keeps verifying until its tokens expire',
+    details:
+      'The new RS256 key is put first in PLATFORM_KEYS_FILE. The previous signing key gets\n' +
+      'retire_after = now + max(ACCESS_TOKEN_TTL_SECONDS, SESSION_TTL_SECONDS) and stays in the JWKS until\n' +
+      'then. The service signs with the new key after a restart or SIGHUP (systemctl reload robot-auth):\n' +
+      'do that right away.',
+    options: {
+      'drop-previous': {
+        type: 'boolean',
+        description: 'the previous key is compromised: stop accepting it at the next reload (everyone signs in again)',
+      },
+    },
+    run: async ({ values }, ctx) => {
+      const dropPrevious = values['drop-previous'] === true;
+      const result = await rotatePlatformKeys(ctx.config(), { dropPrevious });
+      ctx.out(
+        [
+          `New signing key ${result.kid} written to ${result.file}.`,
+          dropPrevious
+            ? `The previous key ${result.previousKid} is retired: the service stops accepting it when it reloads.`
+            : `The previous key ${result.previousKid} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,
+          'Now restart or reload the service so it signs with the new key: systemctl reload robot-auth',
+        ].join('\n'),
+      );
+    },
+  },
+  {
+    name: 'keys retire',
+    summary: 'remove rotated-out keys whose tokens have all expired (past retire_after)',
+    options: { 'dry-run': { type: 'boolean', description: 'only say which keys would be removed' } },
+    run: ({ values }, ctx) => {
+      const dryRun = values['dry-run'] === true;
+      const result = retirePlatformKeys(ctx.config(), { dryRun });
+      if (result.retired.length === 0) {
+        const next = result.keys.filter((k) => k.retireAfter !== null).sort((a, b) => a.retireAfter! - b.retireAfter!)[0];
+        ctx.out(`No key to retire.${next ? ` Next: ${next.kid} after ${isoTime(next.retireAfter!)}.` : ''}`);
+        return;
+      }
+      ctx.out(
+        `${dryRun ? 'Would remove' : 'Removed'} ${result.retired.join(', ')} from ${result.file}.` +
+          (dryRun ? '' : '\nThe service stops publishing it at its next restart or reload (it already ignores keys past retire_after).'),
+      );
+    },
+  },
+  {
+    name: 'keys generate',
+    summary: 'create production key files: platform (RS256) and ATProto client (ES256)',
+    details: 'Writes DIR/platform-keys.json and DIR/atproto-client-keys.json, mode 0600. Never overwrites.',
+    options: { out: { type: 'string', value: 'DIR', description: 'directory for the two key files (created 0700)', required: true } },
+    run: async ({ values }, ctx) => {
+      const keys = await generateProductionKeys(stringValue(values, 'out'));
+      ctx.out(
+        [
+          `Wrote ${keys.platformKeysFile} (RS256, kid ${keys.platformKid})`,
+          `  and ${keys.atprotoClientKeysFile} (ES256, kid ${keys.atprotoKid}), mode 0600.`,
+          'Set in the service environment:',
+          `PLATFORM_KEYS_FILE=${keys.platformKeysFile}`,
+          `ATPROTO_CLIENT_KEYS_FILE=${keys.atprotoClientKeysFile}`,
+        ].join('\n'),
+      );
+    },
+  },
+  {
+    name: 'purge',
+    summary: 'delete expired rows now (the service also does it every 10 minutes)',
+    options: { json },
+    run: ({ values }, ctx) => {
+      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: ctx.config().clientIdlePurgeSeconds });
+      if (values.json === true) return printJson(ctx, counts);
+      const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
+      ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));
+    },
+  },
+  {
+    name: 'backup create',
+    args: ['FILE'],
+    summary: 'copy the database to FILE with SQLite online backup (safe while the service runs)',
+    details: '`backup FILE` does the same. FILE must not exist; it is written mode 0600 as one self-contained file.',
+    options: {},
+    run: async ({ args }, ctx) => {
+      const result = await backupDatabase(ctx.db({ allowPendingMigrations: true }), args[0]!);
+      ctx.out(`Backed up ${ctx.config().databaseFile} to ${result.file} (${result.bytes} bytes). Check it with \`backup verify ${result.file}\`.`);
+    },
+  },
+  {
+    name: 'backup verify',
+    args: ['FILE'],
+    summary: 'check a backup: read-only open, PRAGMA integrity_check, migration versions',
+    details: 'Exits with status 1 when the file is not a sound SQLite database.',
+    options: { json },
+    run: ({ values, args }, ctx) => {
+      const result = verifyBackup(args[0]!);
+      if (values.json === true) {
+        printJson(ctx, { ...toJsonRecord(result), migrations: result.migrations.map(toJsonRecord) });
+      } else if (!result.ok) {
+        ctx.out(`${result.file}: NOT OK\n${result.problems.map((p) => `  ${p}`).join('\n')}`);
+      } else {
+        ctx.out(
+          [
+            `${result.file}: ok (integrity_check ok)`,
+            'migrations:',
+            ...result.migrations.map((m) => `  ${m.version} ${m.name} (applied ${shortTime(m.appliedAt)})`),
+            `pending:    ${result.pending.join(', ') || 'none'}${result.pending.length > 0 ? ' (applied at start-up after a restore)' : ''}`,
+            ...(result.unknown.length > 0 ? [`unknown:    ${result.unknown.join(', ')} (from a newer release)`] : []),
+            `rows:       ${Object.entries(result.counts).map(([table, n]) => `${table} ${n}`).join(', ')}`,
+          ].join('\n'),
+        );
+      }
+      return result.ok ? 0 : 1;
+    },
+  },
+  {
+    name: 'status',
+    summary: 'database file, schema version, row counts and signing keys at a glance',
+    options: { json },
+    run: ({ values }, ctx) => {
+      const config = ctx.config();
+      const db = ctx.db({ allowPendingMigrations: true });
+      const now = nowSeconds();
+      const count = (sql: string) => {
+        const statement = db.prepare(sql);
+        return ((sql.includes('@now') ? statement.get({ now }) : statement.get()) as { n: number }).n;
+      };
+      const status = {
+        databaseFile: config.databaseFile,
+        databaseBytes: fs.statSync(config.databaseFile).size,
+        walBytes: fs.existsSync(`${config.databaseFile}-wal`) ? fs.statSync(`${config.databaseFile}-wal`).size : 0,
+        appliedMigrations: (db.prepare('SELECT name FROM schema_migrations ORDER BY version').all() as { name: string }[]).map((r) => r.name),
+        pendingMigrations: pendingMigrations(db, readMigrations()).map((m) => m.name),
+        users: count('SELECT count(*) AS n FROM users'),
+        wikis: count('SELECT count(*) AS n FROM wikis'),
+        clients: count('SELECT count(*) AS n FROM oauth_clients'),
+        liveGrants: count('SELECT count(*) AS n FROM oauth_grants WHERE revoked_at IS NULL AND expires_at > @now'),
+        liveSessions: count('SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > @now'),
+        keys: fs.existsSync(config.platformKeysFile) ? listKeys(config, now) : [],
+      };
+      if (values.json === true) return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord) });
+      ctx.out(
+        [
+          `database:   ${status.databaseFile} (${status.databaseBytes} bytes, WAL ${status.walBytes} bytes)`,
+          `migrations: ${status.appliedMigrations.join(', ') || 'none'}; pending: ${status.pendingMigrations.join(', ') || 'none'}`,
+          `rows:       ${status.users} users, ${status.wikis} wikis, ${status.clients} clients, ${status.liveGrants} live grants, ${status.liveSessions} live sessions`,
+          `keys:       ${status.keys.map((k) => `${k.kid} (${k.role}${k.retireAfter === null ? '' : `, retire after ${shortTime(k.retireAfter)}`})`).join('; ') || 'none'}`,
+        ].join('\n'),
+      );
+    },
+  },
+];

@@ -1,0 +1,224 @@
+// Key rotation end to end: after `keys rotate` and a restart the JWKS serves both keys, new tokens
+// carry the new kid, and tokens and session cookies signed by the old key still work; once the old
+// key's retire_after has passed it is dropped (by the loader at start-up, and from the file by
+// `keys retire`). Plus `keys generate` for production.
+import fs from 'node:fs';
+import path from 'node:path';
+import * as jose from 'jose';
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { User } from '../../src/accounts/users.repo.ts';
+import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { createApp } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/env.ts';
+import { readKeyFile, writeKeyFile, type PrivateJwk } from '../../src/config/keys.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
+import { generateProductionKeys, listKeys, longestTokenLifetime, retirePlatformKeys, rotatePlatformKeys } from '../../src/admin/keys.ts';
+import { runCli } from '../../src/admin/program.ts';
+import { nowSeconds } from '../../src/db/open.ts';
+import { createLogger } from '../../src/web/log.ts';
+import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from './seed.ts';
+
+type App = ReturnType<typeof createApp>;
+
+let t: TempData;
+let alice: User;
+let clientId: string;
+let refreshToken: string;
+const contexts: AppContext[] = [];
+
+beforeEach(() => {
+  t = tempData();
+  alice = seedUser(t.db, 'alice');
+  clientId = seedClient(t.db);
+  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+});
+afterEach(() => {
+  for (const ctx of contexts.splice(0)) ctx.close();
+  t.cleanup();
+});
+
+/** A service start: a fresh context reads the key file as it is now. */
+async function start() {
+  const ctx = await createContext(t.config, { log: createLogger('silent') });
+  contexts.push(ctx);
+  return { ctx, app: createApp(ctx) };
+}
+
+async function refresh(app: App): Promise<string> {
+  const res = await request(app)
+    .post('/auth/oauth/token')
+    .type('form')
+    .send({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  refreshToken = (res.body as { refresh_token: string }).refresh_token;
+  return (res.body as { access_token: string }).access_token;
+}
+
+const verify = (app: App, token: string) =>
+  request(app).get('/auth/verify').set('X-Forwarded-Host', 'alice.localhost:3000').set('Authorization', `Bearer ${token}`);
+
+const jwksKids = async (app: App) => {
+  const res = await request(app).get('/.well-known/jwks.json');
+  expect(res.status).toBe(200);
+  return res.body as { keys: jose.JWK[] };
+};
+
+const kidOf = (token: string) => jose.decodeProtectedHeader(token).kid;
+
+function setRetireAfter(kid: string, retireAfter: number): void {
+  const keys = readKeyFile(t.config.platformKeysFile).map((k): PrivateJwk => (k.kid === kid ? { ...k, retire_after: retireAfter } : k));
+  writeKeyFile(t.config.platformKeysFile, keys);
+}
+
+describe('keys rotate', () => {
+  it('keeps the old key verifying until its tokens expire, and signs new tokens with the new key', async () => {
+    const first = await start();
+    const oldKid = first.ctx.platformKeys.current.kid;
+    const oldToken = await refresh(first.app);
+    expect(kidOf(oldToken)).toBe(oldKid);
+    const oldCookie = await createSessionToken({ config: t.config, keys: first.ctx.platformKeys, sessions: first.ctx.sessions }, alice, 'test');
+
+    const before = nowSeconds();
+    const rotation = await rotatePlatformKeys(t.config);
+    expect(rotation.previousKid).toBe(oldKid);
+    expect(rotation.retireAfter - before).toBeGreaterThanOrEqual(longestTokenLifetime(t.config));
+    expect(rotation.retireAfter - before).toBeLessThanOrEqual(longestTokenLifetime(t.config) + 2);
+    expect(longestTokenLifetime(t.config)).toBe(Math.max(t.config.accessTokenTtlSeconds, t.config.sessionTtlSeconds));
+    expect(fs.statSync(t.config.platformKeysFile).mode & 0o777).toBe(0o600);
+
+    // The restart: the service reads the rotated file.
+    first.ctx.close();
+    const second = await start();
+    const jwks = await jwksKids(second.app);
+    expect(jwks.keys.map((k) => k.kid)).toEqual([rotation.kid, oldKid]);
+    for (const key of jwks.keys) {
+      expect(Object.keys(key).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+    }
+    const newToken = await refresh(second.app);
+    expect(kidOf(newToken)).toBe(rotation.kid);
+    expect((await verify(second.app, oldToken)).status).toBe(200);
+    expect((await verify(second.app, newToken)).status).toBe(200);
+    // The browser session signed before the rotation is still signed in.
+    const account = await request(second.app).get('/account').set('Cookie', `${SESSION_COOKIE}=${oldCookie}`);
+    expect(account.status).toBe(200);
+  });
+
+  it('drops the old key once retire_after has passed: at start-up, and from the file with keys retire', async () => {
+    const first = await start();
+    const oldKid = first.ctx.platformKeys.current.kid;
+    const oldToken = await refresh(first.app);
+    const { kid: newKid } = await rotatePlatformKeys(t.config);
+
+    // Not yet: nothing to retire.
+    expect(retirePlatformKeys(t.config).retired).toEqual([]);
+    expect(readKeyFile(t.config.platformKeysFile).map((k) => k.kid)).toEqual([newKid, oldKid]);
+
+    setRetireAfter(oldKid, nowSeconds() - 1);
+    expect(listKeys(t.config).map((k) => k.role)).toEqual(['signing', 'retired']);
+    const later = await start();
+    expect((await jwksKids(later.app)).keys.map((k) => k.kid)).toEqual([newKid]);
+    expect((await verify(later.app, oldToken)).status).toBe(401);
+    expect((await verify(later.app, await refresh(later.app))).status).toBe(200);
+
+    // The loader ignored it; `keys retire` removes it from the file (a dry run does not).
+    const dry = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'retire', '--dry-run'], dry.io)).toBe(0);
+    expect(dry.stdout()).toBe(`Would remove ${oldKid} from ${t.config.platformKeysFile}.`);
+    expect(readKeyFile(t.config.platformKeysFile)).toHaveLength(2);
+    const real = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'retire'], real.io)).toBe(0);
+    expect(real.stdout()).toContain(`Removed ${oldKid}`);
+    expect(readKeyFile(t.config.platformKeysFile).map((k) => k.kid)).toEqual([newKid]);
+  });
+
+  it('a second rotation keeps the earlier retire_after of older keys; the signing key is never retired', async () => {
+    await start();
+    const a = await rotatePlatformKeys(t.config, { now: 1_000 });
+    const b = await rotatePlatformKeys(t.config, { now: 2_000 });
+    const keys = listKeys(t.config, 1_500);
+    expect(keys.map((k) => k.kid)).toEqual([b.kid, a.kid, a.previousKid]);
+    expect(keys.map((k) => k.retireAfter)).toEqual([null, 2_000 + longestTokenLifetime(t.config), 1_000 + longestTokenLifetime(t.config)]);
+    // A signing key carrying a stale retire_after (edited by hand) still signs.
+    setRetireAfter(b.kid, 1);
+    const result = retirePlatformKeys(t.config, { now: 10_000_000_000 });
+    expect(result.retired).toEqual([a.kid, a.previousKid]);
+    expect(result.keys.map((k) => [k.kid, k.role])).toEqual([[b.kid, 'signing']]);
+  });
+
+  it('--drop-previous retires a compromised key at once: its tokens fail after the reload', async () => {
+    const first = await start();
+    const oldKid = first.ctx.platformKeys.current.kid;
+    const oldToken = await refresh(first.app);
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io)).toBe(0);
+    expect(capture.stdout()).toContain(`The previous key ${oldKid} is retired`);
+    first.ctx.close();
+    const second = await start();
+    expect((await jwksKids(second.app)).keys.map((k) => k.kid)).not.toContain(oldKid);
+    expect((await verify(second.app, oldToken)).status).toBe(401);
+    // The refresh token is opaque: the client gets a token signed by the new key.
+    expect((await verify(second.app, await refresh(second.app))).status).toBe(200);
+  });
+
+  it('prints what it did and what to do next, through the CLI', async () => {
+    await start();
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
+    const [newKid, oldKid] = readKeyFile(t.config.platformKeysFile).map((k) => k.kid);
+    expect(capture.stdout()).toMatch(new RegExp(`^New signing key ${newKid} written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
+    expect(capture.stdout()).toContain('systemctl reload robot-auth');
+    const list = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
+    expect(JSON.parse(list.stdout())).toEqual([
+      { kid: newKid, alg: 'RS256', role: 'signing', retire_after: null },
+      { kid: oldKid, alg: 'RS256', role: 'verifying', retire_after: expect.stringMatching(/Z$/) },
+    ]);
+  });
+
+  it('refuses when there is no key file', async () => {
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate'], capture.io)).toBe(1);
+    expect(capture.stderr()).toMatch(/There is no platform key file at .*platform-keys\.json/);
+  });
+});
+
+describe('keys generate', () => {
+  it('writes an RS256 platform key and an ES256 ATProto key, mode 0600, that a production service loads', async () => {
+    const dir = path.join(t.dir, 'etc', 'keys');
+    const keys = await generateProductionKeys(dir);
+    expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
+    expect(fs.readdirSync(dir).sort()).toEqual(['atproto-client-keys.json', 'platform-keys.json']);
+    for (const file of [keys.platformKeysFile, keys.atprotoClientKeysFile]) expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    expect(readKeyFile(keys.platformKeysFile)).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: keys.platformKid })]);
+    expect(readKeyFile(keys.atprotoClientKeysFile)).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: keys.atprotoKid })]);
+
+    const config = parseConfig({
+      PUBLIC_URL: 'https://example.org',
+      DATA_DIR: t.dir,
+      PLATFORM_KEYS_FILE: keys.platformKeysFile,
+      ATPROTO_CLIENT_KEYS_FILE: keys.atprotoClientKeysFile,
+      LOG_LEVEL: 'silent',
+    });
+    const ctx = await createContext(config, { log: createLogger('silent') });
+    contexts.push(ctx);
+    expect(ctx.platformKeys.current.kid).toBe(keys.platformKid);
+  });
+
+  it('refuses to overwrite either file and leaves both as they were', async () => {
+    const dir = path.join(t.dir, 'keys-out');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'atproto-client-keys.json'), 'precious');
+    const capture = captureIo({}, t.dir);
+    expect(await runCli(['keys', 'generate', '--out', dir], capture.io)).toBe(1);
+    expect(capture.stderr()).toMatch(/Refusing to overwrite .*atproto-client-keys\.json/);
+    expect(fs.readdirSync(dir)).toEqual(['atproto-client-keys.json']);
+    expect(fs.readFileSync(path.join(dir, 'atproto-client-keys.json'), 'utf8')).toBe('precious');
+  });
+
+  it('needs --out', async () => {
+    const capture = captureIo({}, t.dir);
+    expect(await runCli(['keys', 'generate'], capture.io)).toBe(2);
+    expect(capture.stderr()).toMatch(/needs --out DIR/);
+  });
+});
