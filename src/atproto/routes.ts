@@ -68,7 +68,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
     }
     const binding = randomToken();
     try {
-      const url = await startSignIn(ctx.atproto, identifier, { returnTo, bindingHash: sha256Hex(binding) });
+      const url = await startSignIn(ctx, identifier, { returnTo, bindingHash: sha256Hex(binding) });
       res.cookie(bindingCookie, binding, shortCookie(BINDING_TTL_SECONDS));
       res.redirect(303, url.href);
     } catch (err) {
@@ -95,7 +95,8 @@ export function atprotoRoutes(ctx: AppContext): Router {
   });
 
   if (!config.production) {
-    router.get('/auth/handoff', noStore, async (req, res) => {
+    // Every sign-in passes here once, right after the callback: the same per-address budget.
+    router.get('/auth/handoff', noStore, rateLimit('handoff', config.rateLimits.loginPerMinute), async (req, res) => {
       const value = singleString(req.query.ticket);
       const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
       if (!ticket) throw new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.');

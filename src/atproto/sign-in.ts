@@ -2,7 +2,9 @@
 // the PDS's callback into a verified identity. Returns data; routes.ts does the HTTP.
 import { OAuthCallbackError, type NodeOAuthClient, type OAuthSession } from '@atproto/oauth-client-node';
 import { AppError } from '../web/errors.ts';
+import type { Db } from '../db/open.ts';
 import { ATPROTO_SCOPE } from './client.ts';
+import { forgetAuthStates } from './stores.ts';
 
 /** What we keep, server-side, with the ATProto authorization state. */
 export interface SignInState {
@@ -49,9 +51,24 @@ export function normaliseLoginInput(raw: unknown): string | undefined {
   return handle.length <= 253 && HANDLE.test(handle) ? handle : undefined;
 }
 
-export async function startSignIn(client: NodeOAuthClient, identifier: string, state: SignInState): Promise<URL> {
-  const authorize = () =>
-    client.authorize(identifier, { scope: ATPROTO_SCOPE, state: JSON.stringify(state), signal: AbortSignal.timeout(15_000) });
+export async function startSignIn(
+  deps: { atproto: NodeOAuthClient; db: Db },
+  identifier: string,
+  state: SignInState,
+): Promise<URL> {
+  const client = deps.atproto;
+  // Unique per attempt (bindingHash is random), so it names this attempt's stored state.
+  const appState = JSON.stringify(state);
+  const authorize = async () => {
+    try {
+      return await client.authorize(identifier, { scope: ATPROTO_SCOPE, state: appState, signal: AbortSignal.timeout(15_000) });
+    } catch (err) {
+      // The library saves the authorization state before its PAR request and keeps it when the
+      // request fails: a refused sign-in must leave nothing behind.
+      forgetAuthStates(deps.db, appState);
+      throw err;
+    }
+  };
   try {
     return await authorize();
   } catch (err) {

@@ -27,6 +27,11 @@ export function createStateStore(db: Db): NodeSavedStateStore {
   };
 }
 
+/** Deletes the authorization states saved for one sign-in attempt, named by its app state. */
+export function forgetAuthStates(db: Db, appState: string): number {
+  return db.prepare("DELETE FROM atproto_auth_states WHERE json_extract(value, '$.appState') = ?").run(appState).changes;
+}
+
 export function createSessionStore(db: Db): NodeSavedSessionStore {
   const get = db.prepare<[string], { value: string }>('SELECT value FROM atproto_sessions WHERE did = ?');
   const set = db.prepare<[string, string, number]>(

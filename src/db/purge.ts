@@ -8,9 +8,17 @@ import { AUTH_STATE_TTL_SECONDS } from '../atproto/stores.ts';
 const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
 /** Revoked browser sessions and grants are kept a day for the account page and logs. */
 const REVOKED_KEEP_SECONDS = 24 * 60 * 60;
+/**
+ * An ATProto session of a DID that never chose a username (signup tickets live 15 minutes) is of
+ * no use after this; a user's own session is kept (sign-out revokes it at the PDS).
+ */
+const UNCLAIMED_ATPROTO_SESSION_SECONDS = 24 * 60 * 60;
 
 export interface PurgeOptions {
-  /** Registered clients that never obtained a token are deleted after this long. */
+  /**
+   * Clients (registered or cached metadata documents) that hold no grant and have not obtained a
+   * token for this long are deleted; a client that never obtained one counts from its registration.
+   */
   clientIdleSeconds: number;
 }
 
@@ -26,8 +34,19 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
     ['oauth_grants', 'DELETE FROM oauth_grants WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
     ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= ?', [now]],
     [
+      'atproto_sessions',
+      'DELETE FROM atproto_sessions WHERE updated_at <= ? AND did NOT IN (SELECT did FROM users)',
+      [now - UNCLAIMED_ATPROTO_SESSION_SECONDS],
+    ],
+    // After the grants (a client whose last grant expired above goes in the same pass). Nothing
+    // in flight may reference it: a pending request or code would be cascaded away.
+    [
       'oauth_clients',
-      "DELETE FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL AND created_at <= ?",
+      `DELETE FROM oauth_clients AS c
+       WHERE coalesce(c.last_used_at, c.created_at) <= ?
+         AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.client_id)
+         AND NOT EXISTS (SELECT 1 FROM authorization_requests r WHERE r.client_id = c.client_id)
+         AND NOT EXISTS (SELECT 1 FROM authorization_codes k WHERE k.client_id = c.client_id)`,
       [now - options.clientIdleSeconds],
     ],
   ];

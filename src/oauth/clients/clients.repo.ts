@@ -56,10 +56,6 @@ export function createClientsRepo(db: Db) {
   const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
     'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
   );
-  const purgeIdle = db.prepare<[number]>(
-    "DELETE FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL AND created_at <= ?",
-  );
-
   return {
     /** RFC 7591 §3.2.1: a new client with a random client_id. `secretHash` is null for public clients. */
     insertRegistered(metadata: ClientMetadata, secretHash: string | null): OAuthClientRecord {
@@ -79,10 +75,6 @@ export function createClientsRepo(db: Db) {
     /** Called when a token is issued: the client is in use and will not be purged. */
     markTokenIssued(clientId: string): void {
       markTokenIssued.run({ clientId, now: nowSeconds() });
-    },
-    /** Deletes registrations that never obtained a token within `idleSeconds`; returns how many. */
-    purgeIdleRegistrations(idleSeconds: number): number {
-      return purgeIdle.run(nowSeconds() - idleSeconds).changes;
     },
   };
 }

@@ -1,6 +1,6 @@
 // POST /auth/oauth/register (RFC 7591 §3): [JSON errors, no-store, rate limit, small JSON body,
 // register]. Open registration: anyone may register, and registrations that never obtain a token
-// are purged (ClientsRepo.purgeIdleRegistrations). The same handlers serve /register on wiki hosts.
+// are purged (src/db/purge.ts). The same handlers serve /register on wiki hosts.
 import express, { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../../context.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';

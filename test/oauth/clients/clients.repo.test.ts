@@ -1,7 +1,8 @@
 // The clients table: registrations persist, secrets are stored as hashes only, documents are
-// cached and refreshed in place, and registrations that never obtained a token are purged.
+// cached and refreshed in place, and idle clients are purged.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../../src/db/open.ts';
+import { purgeExpired } from '../../../src/db/purge.ts';
 import { sha256Hex } from '../../../src/lib/secrets.ts';
 import type { ClientMetadata } from '../../../src/oauth/clients/client.ts';
 import { createTestContext, type TestContext } from './test-context.ts';
@@ -54,31 +55,34 @@ describe('registered clients', () => {
   });
 });
 
-describe('purgeIdleRegistrations', () => {
-  it('deletes old registrations that never obtained a token (and their pending requests), keeps the rest', () => {
+describe('purging idle clients (purgeExpired)', () => {
+  it('deletes clients unused for the idle time with nothing in flight, keeps recently used ones', () => {
     const week = 7 * 24 * 3600;
     const old = nowSeconds() - week - 10;
     const idleOld = t.ctx.clients.insertRegistered(metadata, null);
     const usedOld = t.ctx.clients.insertRegistered(metadata, null);
     const idleNew = t.ctx.clients.insertRegistered(metadata, null);
-    setCreatedAt(idleOld.clientId, old);
-    setCreatedAt(usedOld.clientId, old);
+    const pendingOld = t.ctx.clients.insertRegistered(metadata, null);
+    for (const c of [idleOld, usedOld, pendingOld]) setCreatedAt(c.clientId, old);
     t.ctx.clients.markTokenIssued(usedOld.clientId);
     const documentId = 'https://app.example/client.json';
     t.ctx.clients.upsertDocument(documentId, { ...metadata, token_endpoint_auth_method: 'none' }, old, old + 60);
     setCreatedAt(documentId, old);
-    t.ctx.db
-      .prepare('INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
-      .run('h1', idleOld.clientId, '{}', old, nowSeconds() + 600);
+    const insertRequest = t.ctx.db.prepare(
+      'INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    insertRequest.run('expired', idleOld.clientId, '{}', old, old + 600);
+    insertRequest.run('pending', pendingOld.clientId, '{}', nowSeconds(), nowSeconds() + 600);
 
-    expect(t.ctx.clients.purgeIdleRegistrations(week)).toBe(1);
+    expect(purgeExpired(t.ctx.db, { clientIdleSeconds: week }).oauth_clients).toBe(2);
 
     expect(t.ctx.clients.find(idleOld.clientId)).toBeUndefined();
+    expect(t.ctx.clients.find(documentId)).toBeUndefined();
     expect(t.ctx.clients.find(usedOld.clientId)).toBeDefined();
     expect(t.ctx.clients.find(idleNew.clientId)).toBeDefined();
-    expect(t.ctx.clients.find(documentId)).toBeDefined();
-    expect(t.ctx.db.prepare('SELECT count(*) AS n FROM authorization_requests').get()).toEqual({ n: 0 });
-    expect(t.ctx.clients.purgeIdleRegistrations(week)).toBe(0);
+    // A person is on the consent page for this one right now.
+    expect(t.ctx.clients.find(pendingOld.clientId)).toBeDefined();
+    expect(purgeExpired(t.ctx.db, { clientIdleSeconds: week }).oauth_clients).toBe(0);
   });
 });
 

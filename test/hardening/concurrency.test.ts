@@ -1,0 +1,195 @@
+// Races: many clients refreshing one grant at once (in one process, and across two app instances
+// sharing the database), many exchanges of one code, many sign-ups for one username.
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNUP_TICKET_TTL_SECONDS, type SignupTicketPayload } from '../../src/accounts/complete-sign-in.ts';
+import { signUp } from '../../src/accounts/signup.ts';
+import {
+  anonymousCsrf,
+  authorize,
+  connectClient,
+  consent,
+  mcpCall,
+  NO_RATE_LIMITS,
+  pkcePair,
+  refresh,
+  REDIRECT_URI,
+  registerClient,
+  seedUser,
+  signedInBrowser,
+  startHardeningApp,
+  WHOAMI,
+  type HardeningApp,
+  type Tokens,
+} from './support.ts';
+
+const RACERS = 50;
+
+let app: HardeningApp;
+beforeAll(async () => {
+  app = await startHardeningApp();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+function grantIdOf(accessToken: string): string {
+  const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string };
+  return payload.gid;
+}
+
+interface RaceOutcome {
+  winners: Tokens[];
+  refused: number;
+}
+
+/** Sends every request at once and sorts the answers: tokens, or a clean invalid_grant. */
+async function race(requests: Promise<request.Response>[]): Promise<RaceOutcome> {
+  const responses = await Promise.all(requests);
+  const outcome: RaceOutcome = { winners: [], refused: 0 };
+  for (const res of responses) {
+    expect(res.status, res.text).toBeLessThan(500);
+    if (res.status === 200) {
+      outcome.winners.push(res.body as Tokens);
+    } else {
+      expect(res.status, res.text).toBe(400);
+      expect(res.body.error).toBe('invalid_grant');
+      outcome.refused++;
+    }
+  }
+  return outcome;
+}
+
+/** After a race: the grant is live, one new token of it works, and so does an access token. */
+async function expectGrantSurvives(target: { http(): ReturnType<typeof request> }, clientId: string, outcome: RaceOutcome, slug: string): Promise<void> {
+  expect(outcome.winners.length).toBeGreaterThanOrEqual(1);
+  const grantId = grantIdOf(outcome.winners[0]!.access_token);
+  const grant = app.ctx.grants.findLive(grantId);
+  expect(grant, 'the grant is still live').toBeDefined();
+  expect(new Set(outcome.winners.map((t) => t.refresh_token)).size).toBe(outcome.winners.length);
+  const next = await refresh(target, clientId, outcome.winners[outcome.winners.length - 1]!.refresh_token);
+  expect(next.status, next.text).toBe(200);
+  const who = await mcpCall(app, slug, (next.body as Tokens).access_token, WHOAMI);
+  expect(who.status, who.text).toBe(200);
+}
+
+describe('50 clients refreshing the same grant at once', () => {
+  it('in one process: one rotation, the others get tokens (grace) or a clean invalid_grant; the grant survives', async () => {
+    const user = seedUser(app.ctx);
+    const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
+    const grantId = grantIdOf(tokens.access_token);
+    const rowsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number };
+
+    const outcome = await race(Array.from({ length: RACERS }, () => refresh(app, client.clientId, tokens.refresh_token)));
+    expect(outcome.winners.length + outcome.refused).toBe(RACERS);
+
+    // Exactly one rotation of the presented token; one new token per success, nothing lost.
+    const presented = app.ctx.refreshTokens.findByValue(tokens.refresh_token);
+    expect(presented?.rotatedAt).not.toBeNull();
+    const rowsAfter = app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number };
+    expect(rowsAfter.n - rowsBefore.n).toBe(outcome.winners.length);
+    await expectGrantSurvives(app, client.clientId, outcome, user.username);
+  });
+
+  it('across two app instances on one database (worker thread): the same, with real parallel transactions', async () => {
+    const user = seedUser(app.ctx);
+    const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
+    const worker = new Worker(path.resolve(import.meta.dirname, 'app-worker.ts'), {
+      workerData: { DATA_DIR: app.dataDir, LOG_LEVEL: 'silent', ...NO_RATE_LIMITS },
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        worker.once('message', (m: { port: number }) => resolve(m.port));
+        worker.once('error', reject);
+      });
+      const other = { http: () => request(`http://127.0.0.1:${port}`) };
+      const outcome = await race(Array.from({ length: RACERS }, (_, i) => refresh(i % 2 === 0 ? app : other, client.clientId, tokens.refresh_token)));
+      expect(outcome.winners.length + outcome.refused).toBe(RACERS);
+      await expectGrantSurvives(other, client.clientId, outcome, user.username);
+    } finally {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    }
+  });
+
+  it('a second wave racing on the tokens of the first: still no false revocation', async () => {
+    const user = seedUser(app.ctx);
+    const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
+    const first = await race(Array.from({ length: 10 }, () => refresh(app, client.clientId, tokens.refresh_token)));
+    const second = await race(first.winners.flatMap((t) => Array.from({ length: 5 }, () => refresh(app, client.clientId, t.refresh_token))));
+    expect(second.refused).toBe(0);
+    await expectGrantSurvives(app, client.clientId, second, user.username);
+  });
+});
+
+describe('50 clients exchanging the same authorization code at once', () => {
+  it('exactly one gets tokens; the others get invalid_grant, and the replay revokes that grant (RFC 6749 §10.5)', async () => {
+    const user = seedUser(app.ctx);
+    const browser = await signedInBrowser(app, user);
+    const client = await registerClient(app);
+    const pkce = pkcePair();
+    const code = await consent(app, browser, await authorize(app, browser, client.clientId, pkce, user.username));
+    const grantsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM oauth_grants').get() as { n: number };
+    const exchange = () =>
+      app.http()
+        .post('/auth/oauth/token')
+        .type('form')
+        .send({ grant_type: 'authorization_code', code, code_verifier: pkce.verifier, redirect_uri: REDIRECT_URI, client_id: client.clientId });
+    const outcome = await race(Array.from({ length: RACERS }, exchange));
+    expect(outcome.winners).toHaveLength(1);
+    expect(outcome.refused).toBe(RACERS - 1);
+    const grantsAfter = app.ctx.db.prepare('SELECT count(*) AS n FROM oauth_grants').get() as { n: number };
+    expect(grantsAfter.n - grantsBefore.n).toBe(1);
+    const grant = app.ctx.grants.findById(grantIdOf(outcome.winners[0]!.access_token));
+    expect(grant?.revokedAt).not.toBeNull();
+  });
+});
+
+describe('many sign-ups racing for one username', () => {
+  const payload: SignupTicketPayload = { handle: 'racer.test', displayName: null, returnTo: undefined };
+  const did = (i: number, tag: string) => `did:plc:${tag}${String(i).padStart(3, '0')}`.padEnd(32, 'x');
+
+  it('50 calls of signUp(): exactly one wins, the others are told the name is taken', async () => {
+    const results = await Promise.all(Array.from({ length: RACERS }, async (_, i) => signUp(app.ctx, did(i, 'direct'), payload, 'contested')));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    for (const r of results.filter((r) => !r.ok)) expect(r).toMatchObject({ ok: false, conflict: true });
+    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM users WHERE username = 'contested'").get()).toEqual({ n: 1 });
+    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM wikis WHERE slug = 'contested'").get()).toEqual({ n: 1 });
+  });
+
+  it('50 browsers POSTing /auth/signup with their own tickets: one 303, 49 × 409, one account and one wiki', async () => {
+    const csrf = await anonymousCsrf(app);
+    const tickets = Array.from({ length: RACERS }, (_, i) => ({ did: did(i, 'http'), value: app.ctx.tickets.issue('signup', did(i, 'http'), payload, SIGNUP_TICKET_TTL_SECONDS) }));
+    const responses = await Promise.all(
+      tickets.map((t) =>
+        app.http().post('/auth/signup').type('form').set('Cookie', `${csrf.cookie}; signup_ticket=${t.value}`).send({ _csrf: csrf.token, username: 'racedname' }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 303)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(RACERS - 1);
+    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM users WHERE username = 'racedname'").get()).toEqual({ n: 1 });
+    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM wikis WHERE slug = 'racedname'").get()).toEqual({ n: 1 });
+    // The losers keep their tickets and can choose another name.
+    const winner = tickets[statuses.indexOf(303)]!;
+    for (const t of tickets) expect(app.ctx.tickets.peek('signup', t.value) === undefined).toBe(t === winner);
+  });
+
+  it('one browser submitting its signup 50 times with different names: one account for the DID', async () => {
+    const csrf = await anonymousCsrf(app);
+    const racer = did(0, 'double');
+    const ticket = app.ctx.tickets.issue('signup', racer, payload, SIGNUP_TICKET_TTL_SECONDS);
+    const responses = await Promise.all(
+      Array.from({ length: RACERS }, (_, i) =>
+        app.http().post('/auth/signup').type('form').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`).send({ _csrf: csrf.token, username: `double${i}` }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 303)).toHaveLength(1);
+    for (const s of statuses.filter((s) => s !== 303)) expect([400, 409]).toContain(s);
+    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE did = ?').get(racer)).toEqual({ n: 1 });
+    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM wikis WHERE owner_did = ?').get(racer)).toEqual({ n: 1 });
+  });
+});

@@ -1,0 +1,379 @@
+// Shared pieces of the hardening suite: a whole app (createApp) on a temporary data directory,
+// listening on 127.0.0.1 so supertest reuses one server; row-count and content snapshots of every
+// table; seeded users, sessions, clients and grants; and the OAuth flow driven over HTTP.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { expect, inject } from 'vitest';
+import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { createApp } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/env.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
+import type { Db } from '../../src/db/open.ts';
+import { createLogger } from '../../src/web/log.ts';
+
+/** PUBLIC_URL of every hardening app: the default, so wiki hosts are `{slug}.localhost:3000`. */
+export const ISSUER = 'http://localhost:3000';
+export const APEX_HOST = 'localhost:3000';
+export const wikiHost = (slug: string): string => `${slug}.${APEX_HOST}`;
+export const wikiMcpUrl = (slug: string): string => `http://${wikiHost(slug)}/mcp`;
+
+/** Limits high enough that only the rate-limit tests ever see a 429. */
+export const NO_RATE_LIMITS = {
+  RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+  RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
+  RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
+  RATE_LIMIT_DISCOVERY_PER_MINUTE: '1000000',
+};
+
+export interface HardeningApp {
+  ctx: AppContext;
+  dataDir: string;
+  server: http.Server;
+  /** A supertest client bound to the listening server. */
+  http(): ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/**
+ * The real app (createApp) on a fresh data directory, listening on 127.0.0.1. Handle and DID
+ * resolution go to the local PDS and PLC, so no sign-in attempt ever leaves the machine.
+ */
+export async function startHardeningApp(env: Record<string, string> = {}): Promise<HardeningApp> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-hardening-'));
+  const config = parseConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    ATPROTO_PLC_URL: inject('plcUrl'),
+    ATPROTO_HANDLE_RESOLVER: inject('pdsUrl'),
+    ...NO_RATE_LIMITS,
+    ...env,
+  });
+  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
+  const server = http.createServer(createApp(ctx));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    ctx,
+    dataDir,
+    server,
+    http: () => request(server),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      ctx.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Database snapshots
+// ---------------------------------------------------------------------------
+
+export function tableNames(db: Db): string[] {
+  const rows = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as {
+    name: string;
+  }[];
+  return rows.map((r) => r.name);
+}
+
+/** `SELECT count(*)` of every table. */
+export function rowCounts(db: Db): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const name of tableNames(db)) {
+    counts[name] = (db.prepare(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n;
+  }
+  return counts;
+}
+
+/** A digest of every row of every table: it changes on any insert, update or delete. */
+export function contentDigest(db: Db): string {
+  const hash = crypto.createHash('sha256');
+  for (const name of tableNames(db)) {
+    hash.update(`\u0000${name}\u0000`);
+    for (const row of db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()) hash.update(JSON.stringify(row));
+  }
+  return hash.digest('hex');
+}
+
+/** Tables whose row count differs between two snapshots, with before → after. */
+export function countChanges(before: Record<string, number>, after: Record<string, number>): Record<string, string> {
+  const changed: Record<string, string> = {};
+  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (before[name] !== after[name]) changed[name] = `${before[name]} → ${after[name]}`;
+  }
+  return changed;
+}
+
+/** Runs `action` and fails when it changed any row of any table. */
+export async function expectNoWrites<T>(db: Db, action: () => Promise<T>, label = ''): Promise<T> {
+  const counts = rowCounts(db);
+  const digest = contentDigest(db);
+  const result = await action();
+  expect(countChanges(counts, rowCounts(db)), `row counts changed ${label}`).toEqual({});
+  expect(contentDigest(db), `rows changed ${label}`).toBe(digest);
+  return result;
+}
+
+// ---------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------
+
+/** RFC 6749 §5.2 and friends: every error code an API endpoint of ours may answer with. */
+export const OAUTH_ERROR_CODES = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'invalid_target',
+  'invalid_redirect_uri',
+  'invalid_client_metadata',
+  'too_many_requests',
+]);
+
+/** What the assertions read of a response (supertest's, or one built from node:http). */
+export interface CheckedResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** Parsed JSON (supertest's `body`), shape unknown until checked. */
+  body: unknown;
+}
+
+/** No response header may carry a line break or a header smuggled in through one. */
+export function expectCleanHeaders(res: CheckedResponse): void {
+  for (const [name, value] of Object.entries(res.headers)) {
+    for (const v of Array.isArray(value) ? value : [String(value)]) {
+      expect(v, `header ${name}`).not.toMatch(/[\r\n\u0000]/);
+    }
+  }
+  expect(res.headers['x-injected'], 'a header injected through a parameter').toBeUndefined();
+  for (const line of [res.headers['set-cookie'] ?? []].flat()) expect(line).not.toMatch(/^injected=/i);
+}
+
+/** A JSON API error: RFC 6749 §5.2 body with a known `error`, never cached. */
+export function expectJsonError(res: CheckedResponse, statuses: readonly number[], codes: ReadonlySet<string> = OAUTH_ERROR_CODES): void {
+  expect(statuses, `status ${res.status}: ${(res.text ?? '').slice(0, 300)}`).toContain(res.status);
+  expect(res.headers['content-type'], (res.text ?? '').slice(0, 300)).toMatch(/^application\/json/);
+  const body = res.body as { error?: unknown; error_description?: unknown };
+  expect(typeof body.error === 'string' && codes.has(body.error), `error code ${String(body.error)}`).toBe(true);
+  if (body.error_description !== undefined) expect(typeof body.error_description).toBe('string');
+  expect(res.headers['cache-control']).toMatch(/no-store/);
+  if (res.status === 401) expect(res.headers['www-authenticate']).toMatch(/^(Basic|Bearer)\b/);
+  if (res.status === 429) expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+}
+
+/** A browser error: the HTML error page with its status, never a stack trace. */
+export function expectErrorPage(res: CheckedResponse, statuses: readonly number[]): void {
+  expect(statuses, `status ${res.status}: ${res.text.slice(0, 300)}`).toContain(res.status);
+  expect(res.headers['content-type']).toMatch(/^text\/html/);
+  expect(res.text).not.toMatch(/\bat .*\.(ts|js):\d+|node_modules|SqliteError|TypeError/);
+  expect(res.text).toContain(String(res.headers['x-request-id']));
+}
+
+/**
+ * RFC 6750 §3 / RFC 9110 §11.6.1 — `Bearer` followed by comma-separated auth-params whose values
+ * are quoted-strings (escapes allowed), with resource_metadata on this wiki's PRM.
+ */
+export function expectBearerChallenge(res: CheckedResponse, slug: string): void {
+  const header = String(res.headers['www-authenticate'] ?? '');
+  const param = String.raw`[a-z_]+="(?:[^"\\\x00-\x1f\x7f]|\\[\x20-\x7e])*"`;
+  expect(header).toMatch(new RegExp(`^Bearer ${param}(?:, ${param})*$`));
+  expect(header).toContain(`resource_metadata="http://${wikiHost(slug)}/.well-known/oauth-protected-resource/mcp"`);
+}
+
+/** Every 5xx is a bug: fail with the body so the cause is visible. */
+export function expectNot5xx(res: CheckedResponse, label = ''): void {
+  expect(res.status, `${label} → ${res.status}: ${(res.text ?? '').slice(0, 500)}`).toBeLessThan(500);
+}
+
+// ---------------------------------------------------------------------------
+// Cookies and forms
+// ---------------------------------------------------------------------------
+
+/** Name → value of the cookies a response set (deletions drop the name). */
+export function cookiesFrom(res: request.Response, jar: Map<string, string> = new Map()): Map<string, string> {
+  for (const line of [res.headers['set-cookie'] ?? []].flat()) {
+    const [pair = ''] = line.split(';');
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const value = pair.slice(eq + 1);
+    if (value === '' || /;\s*expires=Thu, 01 Jan 1970/i.test(line)) jar.delete(pair.slice(0, eq));
+    else jar.set(pair.slice(0, eq), value);
+  }
+  return jar;
+}
+
+export function cookieHeader(jar: Map<string, string>): string {
+  return [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
+}
+
+/** The value of a hidden form field (`_csrf`, `request`). */
+export function formField(html: string, name: string): string | undefined {
+  const tag = html.match(new RegExp(`<input[^>]*\\bname="${name}"[^>]*>`))?.[0];
+  return tag?.match(/\bvalue="([^"]*)"/)?.[1]?.replace(/&#34;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** An anonymous CSRF token and its cookie, as the sign-in page hands them out. */
+export async function anonymousCsrf(app: HardeningApp): Promise<{ token: string; cookie: string }> {
+  const page = await app.http().get('/auth/login');
+  expect(page.status).toBe(200);
+  const token = formField(page.text, '_csrf');
+  const jar = cookiesFrom(page);
+  if (!token || !jar.has('csrf')) throw new Error('the sign-in page gave no CSRF token');
+  return { token, cookie: `csrf=${jar.get('csrf')}` };
+}
+
+// ---------------------------------------------------------------------------
+// Seeds
+// ---------------------------------------------------------------------------
+
+export interface SeededUser {
+  did: string;
+  handle: string;
+  username: string;
+}
+
+let seq = 0;
+
+/** A user with their first wiki (slug = username), as signup creates them. */
+export function seedUser(ctx: AppContext, username = `user${++seq}${crypto.randomBytes(3).toString('hex')}`): SeededUser {
+  const did = `did:plc:${crypto.randomBytes(12).toString('hex')}`;
+  const handle = `${username}.test`;
+  const created = ctx.users.insertWithFirstWiki({ did, handle, displayName: null, username });
+  if (created === 'taken') throw new Error(`username ${username} is taken`);
+  return { did, handle, username };
+}
+
+export interface BrowserSession {
+  user: SeededUser;
+  /** platform_token=…; csrf=… */
+  cookie: string;
+  /** The session-bound CSRF token for this browser's forms. */
+  csrf: string;
+}
+
+/** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
+export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
+  const token = await createSessionToken({ config: app.ctx.config, keys: app.ctx.platformKeys, sessions: app.ctx.sessions }, user, 'hardening');
+  const jar = new Map([[SESSION_COOKIE, token]]);
+  const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
+  expect(page.status, page.text.slice(0, 300)).toBe(200);
+  cookiesFrom(page, jar);
+  const csrf = formField(page.text, '_csrf');
+  if (!csrf) throw new Error('the account page gave no CSRF token');
+  return { user, cookie: cookieHeader(jar), csrf };
+}
+
+export interface PkcePair {
+  verifier: string;
+  challenge: string;
+}
+
+export function pkcePair(): PkcePair {
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  return { verifier, challenge: crypto.createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+
+export interface RegisteredClient {
+  clientId: string;
+  clientSecret: string | undefined;
+}
+
+/** RFC 7591 over HTTP: a public client (auth method none) unless told otherwise. */
+export async function registerClient(app: HardeningApp, metadata: Record<string, unknown> = {}): Promise<RegisteredClient> {
+  const res = await app.http()
+    .post('/auth/oauth/register')
+    .send({ client_name: 'Hardening', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', ...metadata });
+  expect(res.status, res.text).toBe(201);
+  const body = res.body as { client_id: string; client_secret?: string };
+  return { clientId: body.client_id, clientSecret: body.client_secret };
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  scope: string;
+}
+
+/** GET /authorize → the consent page's request id (the browser is signed in). */
+export async function authorize(app: HardeningApp, browser: BrowserSession, clientId: string, pkce: PkcePair, slug: string): Promise<string> {
+  const query = new URLSearchParams({
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT_URI,
+    code_challenge: pkce.challenge,
+    code_challenge_method: 'S256',
+    scope: 'wiki:read wiki:write',
+    state: 'st',
+    resource: wikiMcpUrl(slug),
+  });
+  const res = await app.http().get(`/auth/oauth/authorize?${query}`).set('Cookie', browser.cookie);
+  expect(res.status, res.text.slice(0, 300)).toBe(303);
+  const location = new URL(String(res.headers.location), ISSUER);
+  expect(location.pathname).toBe('/auth/oauth/consent');
+  const requestId = location.searchParams.get('request');
+  if (!requestId) throw new Error('no request id in the consent URL');
+  return requestId;
+}
+
+/** GET the consent page (as a browser would), then POST Allow; returns the code. */
+export async function consent(app: HardeningApp, browser: BrowserSession, requestId: string): Promise<string> {
+  const page = await app.http().get(`/auth/oauth/consent?request=${encodeURIComponent(requestId)}`).set('Cookie', browser.cookie);
+  expect(page.status, page.text.slice(0, 300)).toBe(200);
+  const res = await app.http()
+    .post('/auth/oauth/consent')
+    .set('Cookie', browser.cookie)
+    .type('form')
+    .send({ _csrf: formField(page.text, '_csrf') ?? browser.csrf, request: requestId, decision: 'allow' });
+  expect(res.status, res.text.slice(0, 300)).toBe(303);
+  const code = new URL(String(res.headers.location)).searchParams.get('code');
+  if (!code) throw new Error(`consent gave no code: ${String(res.headers.location)}`);
+  return code;
+}
+
+export async function exchangeCode(app: HardeningApp, clientId: string, code: string, pkce: PkcePair): Promise<Tokens> {
+  const res = await app.http()
+    .post('/auth/oauth/token')
+    .type('form')
+    .send({ grant_type: 'authorization_code', code, code_verifier: pkce.verifier, redirect_uri: REDIRECT_URI, client_id: clientId });
+  expect(res.status, res.text).toBe(200);
+  return res.body as Tokens;
+}
+
+export function refresh(app: Pick<HardeningApp, 'http'>, clientId: string, refreshToken: string) {
+  return app.http().post('/auth/oauth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
+}
+
+/** register → authorize → consent → token, all over HTTP. */
+export async function connectClient(
+  app: HardeningApp,
+  browser: BrowserSession,
+  slug = browser.user.username,
+): Promise<{ client: RegisteredClient; tokens: Tokens }> {
+  const client = await registerClient(app);
+  const pkce = pkcePair();
+  const requestId = await authorize(app, browser, client.clientId, pkce, slug);
+  const code = await consent(app, browser, requestId);
+  return { client, tokens: await exchangeCode(app, client.clientId, code, pkce) };
+}
+
+/** A JSON-RPC call to a wiki's MCP endpoint with a bearer token. */
+export function mcpCall(app: HardeningApp, slug: string, accessToken: string, body: unknown) {
+  return app.http()
+    .post('/mcp')
+    .set('Host', wikiHost(slug))
+    .set('Authorization', `Bearer ${accessToken}`)
+    .set('Accept', 'application/json, text/event-stream')
+    .set('Content-Type', 'application/json')
+    .send(JSON.stringify(body));
+}
+
+export const WHOAMI = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
