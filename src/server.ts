@@ -27,14 +27,10 @@ async function main(): Promise<void> {
   const server = listenGracefully(createApp(ctx));
   // Keep-alive longer than a proxy's idle timeout avoids races on reused connections.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
-  console.log(`robot-auth is listening on ${config.publicUrl}`);
-
   const purgeTimer = setInterval(() => purge(ctx, config), PURGE_INTERVAL_MS);
   purgeTimer.unref();
-  purge(ctx, config);
 
+  // Signal handlers go in before the port opens: a SIGTERM right after "listening" is a graceful stop.
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
@@ -61,6 +57,11 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     reloadPlatformKeys(ctx).catch((err: unknown) => ctx.log.error({ err }, 'key reload failed; still using the previous keys'));
   });
+
+  purge(ctx, config);
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
+  console.log(`robot-auth is listening on ${config.publicUrl}`);
 }
 
 /** Bounded growth: expired codes, states, sessions, tokens and idle registrations go away. */
