@@ -4,18 +4,17 @@
 // consent page; the client receives code, state and iss, exchanges the code with PKCE and calls
 // whoami. On failure a screenshot goes to test-results/.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
+import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
 
-const RESULTS_DIR = path.resolve('test-results');
 const pdsUrl = inject('pdsUrl');
 
 /** The client's loopback listener: records each callback's query, like Claude Code's local server. */
@@ -68,21 +67,9 @@ let account: PdsAccount;
 let client: { clientId: string };
 
 beforeAll(async () => {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
   [app, chrome, callback, account] = await Promise.all([
     startTestApp(),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    }),
+    launchChromium(),
     startCallbackServer(),
     createPdsAccount(pdsUrl, { handlePrefix: 'cc' }),
   ]);

@@ -1,40 +1,27 @@
 // The sign-in journey in a real (headless) Chromium: our pages, the PDS's sign-in and consent pages,
 // the 127.0.0.1 callback, the hand-off to localhost, signup and the account page. On failure a
 // screenshot goes to test-results/.
-import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deriveUsername } from '../../src/accounts/username.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount } from '../support/pds.ts';
+import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
 
 // Used only inside page.evaluate callbacks, which run in the page (tsconfig has no DOM lib).
 declare const document: { documentElement: { scrollWidth: number } };
 declare function getComputedStyle(el: unknown): { maxWidth: string; fontSize: string; borderTopColor: string; backgroundColor: string };
 
-const RESULTS_DIR = path.resolve('test-results');
 const pdsUrl = inject('pdsUrl');
 
 let app: TestApp;
 let browser: Browser;
 
 beforeAll(async () => {
-  fs.mkdirSync(RESULTS_DIR, { recursive: true });
   [app, browser] = await Promise.all([
     startTestApp(),
-    chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    }),
+    launchChromium(),
   ]);
 });
 afterAll(async () => {

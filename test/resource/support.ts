@@ -1,11 +1,9 @@
 // A resource-side test app: a real context (temporary data dir), seeded rows, token minting, and
 // an Express app with wikiHostRoutes + verifyRoutes + the shared error handler, as app.ts mounts them.
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
-import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
@@ -143,35 +141,4 @@ export const INITIALIZE = {
 
 export const SERVER_DISCOVER = { jsonrpc: '2.0', id: 1, method: 'server/discover', params: {} };
 
-/**
- * Node does not resolve `*.localhost`: a fetch for the MCP client that connects to 127.0.0.1:port
- * and sends the URL's host as the Host header. Bodies are read whole (the server answers JSON).
- */
-export function loopbackFetch(port: number): FetchLike {
-  return async (input, init = {}) => {
-    const url = new URL(input);
-    const headers: Record<string, string> = { ...Object.fromEntries(new Headers(init.headers).entries()), host: url.host };
-    if (init.body !== undefined && init.body !== null && typeof init.body !== 'string') throw new Error('loopbackFetch sends string bodies only');
-    const body = init.body ?? undefined;
-    return new Promise<Response>((resolve, reject) => {
-      const req = http.request(
-        { host: '127.0.0.1', port, method: init.method ?? 'GET', path: url.pathname + url.search, headers, signal: init.signal ?? undefined },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const responseHeaders = new Headers();
-            for (const [name, value] of Object.entries(res.headers)) {
-              for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) responseHeaders.append(name, v);
-            }
-            const data = Buffer.concat(chunks);
-            resolve(new Response(data.length === 0 ? null : data, { status: res.statusCode ?? 500, headers: responseHeaders }));
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  };
-}
+export { loopbackFetch } from '../support/loopback-fetch.ts';
