@@ -1,0 +1,88 @@
+// How much CPU other processes used during a run (Linux /proc): the machine's busy time minus the
+// bench's own processes', in cores. On a shared 2-core machine a test suite running beside the
+// bench distorts every figure; runs with more than NOISY_CORES of foreign load are repeated.
+import fs from 'node:fs';
+
+/** Foreign load above which a run counts as disturbed. */
+export const NOISY_CORES = 0.15;
+
+/** Linux USER_HZ: /proc times are in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+interface Sample {
+  wallMs: number;
+  busyTicks: number;
+  ownTicks: number;
+  serverTicks: number;
+}
+
+export interface NoiseReading {
+  /** Average cores other processes used. */
+  foreignCores: number;
+  /** CPU seconds the app process (server child, all its threads) used. */
+  serverCpuSeconds: number;
+}
+
+function machineBusyTicks(): number | undefined {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, ...fields] = line.trim().split(/\s+/);
+    const n = fields.map(Number);
+    // user nice system idle iowait irq softirq steal …: interrupt time (loopback traffic is mostly
+    // softirq, ours) is left out, as it is attributed to no process.
+    const [user = 0, nice = 0, system = 0] = n;
+    return user + nice + system;
+  } catch {
+    return undefined;
+  }
+}
+
+function processTicks(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) in parentheses.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[11]) + Number(rest[12]); // utime, stime (fields 14 and 15)
+  } catch {
+    return 0;
+  }
+}
+
+export class CpuNoise {
+  private start: Sample | undefined;
+  private readonly pids: () => number[];
+  private readonly serverPid: () => number;
+
+  /** `pids`: the bench's own processes (their CPU time is not noise); `serverPid`: the app's. */
+  constructor(pids: () => number[], serverPid: () => number) {
+    this.pids = pids;
+    this.serverPid = serverPid;
+  }
+
+  private sample(): Sample | undefined {
+    const busy = machineBusyTicks();
+    if (busy === undefined) return undefined;
+    return {
+      wallMs: performance.now(),
+      busyTicks: busy,
+      ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0),
+      serverTicks: processTicks(this.serverPid()),
+    };
+  }
+
+  begin(): void {
+    this.start = this.sample();
+  }
+
+  /** What happened since begin(); undefined where /proc is not there. */
+  end(): NoiseReading | undefined {
+    const end = this.sample();
+    if (!this.start || !end) return undefined;
+    const seconds = (end.wallMs - this.start.wallMs) / 1000;
+    const foreign = end.busyTicks - this.start.busyTicks - (end.ownTicks - this.start.ownTicks);
+    return {
+      foreignCores: Math.max(0, foreign / TICKS_PER_SECOND / seconds),
+      serverCpuSeconds: (end.serverTicks - this.start.serverTicks) / TICKS_PER_SECOND,
+    };
+  }
+}

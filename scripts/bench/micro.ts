@@ -1,0 +1,106 @@
+// In-process costs of the pieces behind the load figures, one at a time, on one core (run it
+// pinned: `taskset -c 1 node scripts/bench/micro.ts`). Used to attribute the misses in
+// docs/benchmarks.md; not part of `npm run bench`.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as jose from 'jose';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import { z } from 'zod';
+import { parseConfig } from '../../src/config/env.ts';
+import { createContext } from '../../src/context.ts';
+import { nowSeconds } from '../../src/db/open.ts';
+import { signAccessToken, verifyAccessTokenJwt } from '../../src/oauth/tokens/access-token.ts';
+import { checkBearer } from '../../src/resource/check-bearer.ts';
+import { createWikiMcpServer, MCP_SERVER_INFO } from '../../src/resource/mcp/mcp-server.ts';
+import { accessTokenInput, createPools } from './pools.ts';
+import { buildDatabase, grantUser, SMALL, wikiSlug } from './seed.ts';
+
+async function time(name: string, n: number, fn: () => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(200, n); i++) await fn();
+  const started = performance.now();
+  for (let i = 0; i < n; i++) await fn();
+  console.log(`${name.padEnd(60)} ${(((performance.now() - started) / n) * 1000).toFixed(1).padStart(7)} µs`);
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-micro-'));
+try {
+  buildDatabase(path.join(dir, 'app.sqlite'), SMALL);
+  const ctx = await createContext(parseConfig({ DATA_DIR: dir, DATABASE_FILE: path.join(dir, 'app.sqlite'), LOG_LEVEL: 'silent' }));
+  const deps = { config: ctx.config, keys: ctx.platformKeys };
+  const input = accessTokenInput(SMALL, 5);
+  const { token } = await signAccessToken(deps, input);
+  const slug = wikiSlug(grantUser(SMALL, 5));
+  const [header, payload, signature] = token.split('.');
+  const signingInput = Buffer.from(`${header}.${payload}`);
+  const sig = Buffer.from(signature ?? '', 'base64url');
+  const publicKey = crypto.createPublicKey({ key: ctx.platformKeys.current.publicJwk as crypto.JsonWebKey, format: 'jwk' });
+  const privateJwk = (JSON.parse(fs.readFileSync(ctx.config.platformKeysFile, 'utf8')) as { keys: crypto.JsonWebKey[] }).keys[0];
+  const privateKey = crypto.createPrivateKey({ key: privateJwk ?? {}, format: 'jwk' });
+  const ec = await jose.generateKeyPair('ES256');
+
+  console.log('Bearer check');
+  await time('verifyAccessTokenJwt (jose.jwtVerify, WebCrypto RS256)', 5000, () => verifyAccessTokenJwt(deps, token, input.resource));
+  await time('crypto.verify RS256, synchronous (signature only)', 5000, () => crypto.verify('sha256', signingInput, publicKey, sig));
+  await time('checkBearer (whole: wiki, JWT, grant, revocation, scopes)', 5000, () => checkBearer(ctx, `Bearer ${token}`, slug, 'wiki:read'));
+  await time('grants.findLive', 20000, () => ctx.grants.findLive(input.grantId));
+  await time('wikis.findBySlug', 20000, () => ctx.wikis.findBySlug(slug));
+  await time('revokedAccessTokens.isRevoked', 20000, () => ctx.revokedAccessTokens.isRevoked('none'));
+
+  console.log('Signing');
+  await time('signAccessToken (jose SignJWT, WebCrypto RS256)', 2000, () => signAccessToken(deps, input));
+  await time('crypto.sign RS256, synchronous (signature only)', 2000, () => crypto.sign('sha256', signingInput, privateKey));
+  await time('jose SignJWT ES256 (same claims)', 2000, () =>
+    new jose.SignJWT({ client_id: input.clientId, scope: input.scope, gid: input.grantId })
+      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
+      .setIssuer(ctx.config.publicUrl)
+      .setSubject(input.did)
+      .setAudience(input.resource)
+      .setJti('jti')
+      .setIssuedAt()
+      .setExpirationTime('3600s')
+      .sign(ec.privateKey),
+  );
+
+  console.log('SQLite (WAL, synchronous=NORMAL, as the app opens it)');
+  const values = createPools(ctx, SMALL).refreshPool(5500).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');
+  let next = 0;
+  await time('refresh transaction (5 statements, no signing)', 5000, () => {
+    const value = values[next++] ?? '';
+    ctx.db
+      .transaction(() => {
+        const presented = ctx.refreshTokens.findByValue(value);
+        if (!presented) throw new Error('missing token');
+        const grant = ctx.grants.findLive(presented.grantId);
+        if (!grant) throw new Error('missing grant');
+        ctx.refreshTokens.markRotated(presented.hash);
+        ctx.refreshTokens.insert(grant.id, 2_592_000);
+        ctx.grants.extend(grant.id, nowSeconds() + 2_592_000);
+      })
+      .immediate();
+  });
+  ctx.db.exec('CREATE TABLE micro_scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
+  const insert = ctx.db.prepare('INSERT INTO micro_scratch VALUES (?, ?, ?, ?)');
+  await time('one-insert write transaction (the baseline)', 5000, () =>
+    ctx.db.transaction(() => insert.run(crypto.randomBytes(16).toString('hex'), 'g', 1, 2)).immediate(),
+  );
+
+  console.log('MCP');
+  const caller = { did: input.did, handle: 'h', wiki: slug, scopes: ['wiki:read' as const], clientId: input.clientId, grantId: input.grantId, jti: 'j' };
+  await time('createWikiMcpServer (as now: a new Ajv per server)', 2000, () => createWikiMcpServer(caller));
+  const shared = new AjvJsonSchemaValidator();
+  await time('the same with one shared jsonSchemaValidator', 2000, () => {
+    const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} }, jsonSchemaValidator: shared });
+    server.registerTool(
+      'whoami',
+      { title: 'Who am I', description: 'x', outputSchema: { did: z.string(), handle: z.string(), wiki: z.string(), scopes: z.array(z.string()) } },
+      () => ({ content: [], structuredContent: {} }),
+    );
+    return server;
+  });
+  ctx.close();
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}

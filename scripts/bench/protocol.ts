@@ -1,0 +1,49 @@
+// Messages between the bench runner (parent) and a bench child (server.ts, memory.ts) over the
+// Node IPC channel. Every request carries an id; the child answers with the same id.
+
+export interface AccessTokenForWiki {
+  token: string;
+  /** The wiki host the token is for (its audience's host). */
+  host: string;
+}
+
+export interface LoopBaseline {
+  ops: number;
+  seconds: number;
+  opsPerSecond: number;
+  meanMs: number;
+  /** Filled in by the runner: CPU time of the child (all threads) per op, µs. */
+  cpuUsPerOp?: number;
+  foreignCores?: number;
+}
+
+export type ChildRequest =
+  /** `count` fresh refresh tokens (distinct grants where possible) as ready /token request bodies. */
+  | { id: number; type: 'refresh-pool'; count: number }
+  /** `count` fresh authorization codes (S256 challenge of BENCH_CODE_VERIFIER) as ready /token request bodies. */
+  | { id: number; type: 'code-pool'; count: number }
+  /** `count` access tokens for grants spread over the database. */
+  | { id: number; type: 'access-tokens'; count: number }
+  /** Signs the same access token as /token does, one at a time, for `seconds`. */
+  | { id: number; type: 'sign-baseline'; seconds: number }
+  /** The same, each signature followed by one SQLite write transaction (an insert) on a scratch file. */
+  | { id: number; type: 'sign-write-baseline'; seconds: number }
+  | { id: number; type: 'memory' }
+  /** V8 CPU profile of this process from now on (--profile). */
+  | { id: number; type: 'profile-start' }
+  /** Stops the profile and writes it to `file`. */
+  | { id: number; type: 'profile-stop'; file: string }
+  | { id: number; type: 'exit' };
+
+export type ChildRequestBody = ChildRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+
+export type ChildResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
+
+export interface ReadyMessage {
+  type: 'ready';
+  appPort: number;
+  barePort: number;
+}
+
+/** A fixed PKCE verifier (RFC 7636 §4.1: 43–128 unreserved characters). */
+export const BENCH_CODE_VERIFIER = 'bench-code-verifier-0123456789-abcdefghijklmnopqrstuvwxyz';

@@ -1,0 +1,347 @@
+// Turns the measured runs into rows (each figure beside its baseline from the same run, as a
+// ratio), the target checks (PASS/MISS), the printed tables and the JSON file.
+import type { CaseId, LoadCase } from './cases.ts';
+import type { DbSizeReport } from './db-size.ts';
+import type { RunResult } from './load.ts';
+import type { MemoryReport } from './memory.ts';
+import type { LoopBaseline } from './protocol.ts';
+import type { PreparedDatabase, Scale } from './seed.ts';
+
+export interface CaseResult {
+  id: CaseId;
+  label: string;
+  runs: RunResult[];
+  /** Set when the probe request failed: the case was not measured. */
+  failed?: string;
+  /** Requests that found their pool of single-use values empty (should be 0). */
+  exhausted: number;
+}
+
+export interface SizeResult {
+  name: 'small' | 'large';
+  scale: Scale;
+  database: PreparedDatabase;
+  baselines: { sign: LoopBaseline; signWrite: LoopBaseline };
+  cases: CaseResult[];
+}
+
+export interface Row {
+  size: string;
+  caseId: CaseId;
+  label: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  bare?: { id: CaseId; rps: number; p50: number; p99: number };
+  /** Cost relative to the bare Express route: bare req/s ÷ this req/s (1 = as cheap). */
+  vsBare?: number;
+  /** Token cases: signing-loop tokens/s ÷ this req/s. */
+  vsSign?: number;
+  /** Token cases: (sign + one write transaction) loop ops/s ÷ this req/s. */
+  vsSignWrite?: number;
+  failures: number;
+  /** App CPU per request (µs), all threads. */
+  cpuUs?: number;
+  bareCpuUs?: number;
+  /** Cores other processes used during this run (max of this run and its bare run). */
+  foreignCores?: number;
+}
+
+export interface Check {
+  target: string;
+  subject: string;
+  value: number;
+  limit: number;
+  unit: string;
+  pass: boolean;
+  note?: string;
+}
+
+export interface ScaleRow {
+  caseId: CaseId;
+  connections: number;
+  smallRps: number;
+  largeRps: number;
+  /** small req/s ÷ large req/s (>1: slower on the large database). */
+  rpsFactor: number;
+  smallP99: number;
+  largeP99: number;
+  /** large p99 ÷ small p99. */
+  p99Factor: number;
+}
+
+export const TARGETS = {
+  bearerVsBare: 1.5,
+  refreshVsSignWrite: 2,
+  p99AtC64Ms: 50,
+  largeDegradation: 1.5,
+  /** p99 differences smaller than this are noise at loopback latencies, never a degradation. */
+  p99NoiseFloorMs: 1,
+} as const;
+
+export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
+  const rows: Row[] = [];
+  for (const size of sizes) {
+    const byId = new Map(size.cases.map((c) => [c.id, c]));
+    for (const def of cases) {
+      const result = byId.get(def.id);
+      if (!result || def.app !== 'app') continue;
+      for (const run of result.runs) {
+        const bareRun = def.bare ? byId.get(def.bare)?.runs.find((r) => r.connections === run.connections) : undefined;
+        const row: Row = {
+          size: size.name,
+          caseId: def.id,
+          label: def.label,
+          connections: run.connections,
+          rps: run.rps,
+          p50: run.p50,
+          p99: run.p99,
+          failures: run.non2xx + run.errors,
+          foreignCores: run.foreignCores,
+          cpuUs: run.cpuUsPerRequest,
+        };
+        if (bareRun && def.bare) {
+          row.bare = { id: def.bare, rps: bareRun.rps, p50: bareRun.p50, p99: bareRun.p99 };
+          row.vsBare = bareRun.rps / run.rps;
+          row.bareCpuUs = bareRun.cpuUsPerRequest;
+          if (bareRun.foreignCores !== undefined) row.foreignCores = Math.max(row.foreignCores ?? 0, bareRun.foreignCores);
+        }
+        if (def.issuesTokens) {
+          row.vsSign = size.baselines.sign.opsPerSecond / run.rps;
+          row.vsSignWrite = size.baselines.signWrite.opsPerSecond / run.rps;
+        }
+        rows.push(row);
+      }
+    }
+  }
+  return rows;
+}
+
+export function buildScaleRows(rows: Row[]): ScaleRow[] {
+  const out: ScaleRow[] = [];
+  for (const large of rows.filter((r) => r.size === 'large')) {
+    const small = rows.find((r) => r.size === 'small' && r.caseId === large.caseId && r.connections === large.connections);
+    if (!small) continue;
+    out.push({
+      caseId: large.caseId,
+      connections: large.connections,
+      smallRps: small.rps,
+      largeRps: large.rps,
+      rpsFactor: small.rps / large.rps,
+      smallP99: small.p99,
+      largeP99: large.p99,
+      p99Factor: large.p99 / small.p99,
+    });
+  }
+  return out;
+}
+
+export function evaluate(rows: Row[], scaleRows: ScaleRow[], cases: LoadCase[], sizes: SizeResult[]): Check[] {
+  const checks: Check[] = [];
+  const def = (id: CaseId) => cases.find((c) => c.id === id);
+  for (const row of rows) {
+    const subject = `${row.size} ${row.caseId} c=${row.connections}`;
+    if (row.failures > 0) {
+      checks.push({ target: 'every request answered 2xx', subject, value: row.failures, limit: 0, unit: 'failed', pass: false });
+    }
+    if (def(row.caseId)?.bearer && row.vsBare !== undefined) {
+      checks.push({
+        target: `bearer check within ${TARGETS.bearerVsBare}× of the bare route`,
+        subject,
+        value: row.vsBare,
+        limit: TARGETS.bearerVsBare,
+        unit: '×',
+        pass: row.vsBare <= TARGETS.bearerVsBare,
+        note: row.cpuUs !== undefined && row.bareCpuUs !== undefined ? `CPU per request ${(row.cpuUs / row.bareCpuUs).toFixed(2)}× the bare route's` : undefined,
+      });
+    }
+    if (row.caseId === 'refresh' && row.vsSignWrite !== undefined) {
+      const size = sizes.find((s) => s.name === row.size);
+      checks.push({
+        target: `refresh within ${TARGETS.refreshVsSignWrite}× of sign + one write transaction`,
+        subject,
+        value: row.vsSignWrite,
+        limit: TARGETS.refreshVsSignWrite,
+        unit: '×',
+        pass: row.vsSignWrite <= TARGETS.refreshVsSignWrite,
+        note: size
+          ? `baseline ${fmtRate(size.baselines.signWrite.opsPerSecond)}/s` +
+            (row.cpuUs !== undefined && size.baselines.signWrite.cpuUsPerOp !== undefined
+              ? `; CPU per request ${(row.cpuUs / size.baselines.signWrite.cpuUsPerOp).toFixed(2)}× the baseline's`
+              : '')
+          : undefined,
+      });
+    }
+    if (row.connections === 64) {
+      checks.push({ target: `p99 under ${TARGETS.p99AtC64Ms} ms at concurrency 64`, subject, value: row.p99, limit: TARGETS.p99AtC64Ms, unit: 'ms', pass: row.p99 < TARGETS.p99AtC64Ms });
+    }
+  }
+  for (const s of scaleRows) {
+    const subject = `${s.caseId} c=${s.connections}`;
+    const p99Counts = s.largeP99 - s.smallP99 >= TARGETS.p99NoiseFloorMs;
+    const worst = Math.max(s.rpsFactor, p99Counts ? s.p99Factor : 0);
+    checks.push({
+      target: `no figure more than ${TARGETS.largeDegradation}× worse on the large database`,
+      subject,
+      value: worst,
+      limit: TARGETS.largeDegradation,
+      unit: '×',
+      pass: worst <= TARGETS.largeDegradation,
+      note: `req/s ${s.rpsFactor.toFixed(2)}×, p99 ${s.p99Factor.toFixed(2)}×${p99Counts ? '' : ` (not counted: less than ${TARGETS.p99NoiseFloorMs} ms worse)`}`,
+    });
+  }
+  return checks;
+}
+
+// ---------- formatting ----------
+
+export function fmtRate(n: number): string {
+  return n >= 100 ? Math.round(n).toString() : n.toFixed(1);
+}
+
+export function fmtMs(n: number): string {
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toString();
+}
+
+const fmtX = (n: number | undefined): string => (n === undefined ? '' : `${n.toFixed(2)}×`);
+
+export function fmtBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
+/** A plain-text table: first column left-aligned, the others right-aligned. */
+export function table(header: string[], body: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i <= 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function checkMark(checks: Check[], row: Row): string {
+  const subject = `${row.size} ${row.caseId} c=${row.connections}`;
+  const mine = checks.filter((c) => c.subject === subject);
+  return mine.map((c) => (c.pass ? 'PASS' : 'MISS')).join(' ');
+}
+
+export function renderTables(result: { sizes: SizeResult[]; rows: Row[]; scaleRows: ScaleRow[]; checks: Check[]; memory?: MemoryReport; dbSize?: DbSizeReport }): string {
+  const out: string[] = [];
+  out.push('Baselines (bench child, one core, no load running)');
+  out.push(
+    table(
+      ['size', 'baseline', 'ops/s', 'mean ms', 'cpu µs', 'noise'],
+      result.sizes.flatMap((s) =>
+        (
+          [
+            ['jose sign (the access token /token issues)', s.baselines.sign],
+            ['sign + one SQLite write transaction', s.baselines.signWrite],
+          ] as const
+        ).map(([name, b]) => [
+          s.name,
+          name,
+          fmtRate(b.opsPerSecond),
+          fmtMs(b.meanMs),
+          b.cpuUsPerOp === undefined ? '' : String(Math.round(b.cpuUsPerOp)),
+          b.foreignCores === undefined ? '' : b.foreignCores.toFixed(2),
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
+  out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
+  out.push('and its bare run, > 0.15 is disturbed)');
+  out.push(
+    table(
+      ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
+      result.rows.map((r) => [
+        r.size,
+        r.label,
+        String(r.connections),
+        fmtRate(r.rps),
+        fmtMs(r.p50),
+        fmtMs(r.p99),
+        r.bare ? fmtRate(r.bare.rps) : '',
+        r.bare ? fmtMs(r.bare.p50) : '',
+        r.bare ? fmtMs(r.bare.p99) : '',
+        fmtX(r.vsBare),
+        fmtX(r.vsSign),
+        fmtX(r.vsSignWrite),
+        r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
+        r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
+        r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
+        checkMark(result.checks, r),
+      ]),
+    ),
+  );
+  const failed = result.sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`));
+  if (failed.length > 0) out.push('', 'Not measured (probe failed):', ...failed.map((f) => `  ${f}`));
+  const bare = result.sizes.flatMap((s) =>
+    s.cases.filter((c) => c.id.startsWith('bare-')).flatMap((c) => c.runs.map((r) => [s.name, c.label, String(r.connections), fmtRate(r.rps), fmtMs(r.p50), fmtMs(r.p99)])),
+  );
+  if (bare.length > 0) {
+    out.push('', 'Bare Express routes (same child process, same core)');
+    out.push(table(['size', 'route', 'conc', 'req/s', 'p50 ms', 'p99 ms'], bare));
+  }
+  if (result.scaleRows.length > 0) {
+    out.push('', 'Scale (large database ÷ small database)');
+    out.push(
+      table(
+        ['case', '', 'conc', 'small req/s', 'large req/s', 'req/s ×', 'small p99', 'large p99', 'p99 ×'],
+        result.scaleRows.map((s) => [
+          s.caseId,
+          '',
+          String(s.connections),
+          fmtRate(s.smallRps),
+          fmtRate(s.largeRps),
+          fmtX(s.rpsFactor),
+          fmtMs(s.smallP99),
+          fmtMs(s.largeP99),
+          fmtX(s.p99Factor),
+        ]),
+      ),
+    );
+  }
+  if (result.memory) {
+    const m = result.memory;
+    out.push('', `Memory: ${m.issuances} token issuances, ${m.method}, ${m.chains} refresh chains side by side`);
+    out.push(
+      table(
+        ['figure', '', 'value'],
+        [
+          ['RSS before', '', fmtBytes(m.rssBefore)],
+          ['RSS after', '', fmtBytes(m.rssAfter)],
+          ['RSS after GC', '', fmtBytes(m.rssAfterGc)],
+          ['RSS peak', '', fmtBytes(m.rssPeak)],
+          ['heap used before / after GC', '', `${fmtBytes(m.heapUsedBefore)} / ${fmtBytes(m.heapUsedAfterGc)}`],
+          ['V8 heap committed after GC', '', fmtBytes(m.heapTotalAfterGc)],
+          ['external (Buffers) after GC', '', fmtBytes(m.externalAfterGc)],
+          ['RSS at each tenth', '', m.rssTimeline.map((b) => (b / 2 ** 20).toFixed(0)).join(' ') + ' MiB'],
+          ['issuances/s', '', fmtRate(m.issuancesPerSecond)],
+          ['refresh_tokens rows after', '', String(m.refreshTokenRows)],
+        ],
+      ),
+    );
+  }
+  if (result.dbSize) {
+    const d = result.dbSize;
+    out.push('', `Database size: ${d.scale.grants} grants (one refresh token each), ${d.scale.users} users/wikis, ${d.scale.clients} clients, ${d.codes} codes`);
+    const snap = (name: string, s: DbSizeReport['before']) => [name, '', fmtBytes(s.fileBytes), fmtBytes(s.usedBytes), fmtBytes(s.grantBytes), String(s.rows.grants), String(s.rows.refreshTokens)];
+    out.push(
+      table(
+        ['state', '', 'file', 'pages in use', 'grant+token tables', 'grants', 'refresh tokens'],
+        [snap('before', d.before), snap('half expired, after purgeExpired', d.afterPurge), snap('after VACUUM', d.afterVacuum)],
+      ),
+    );
+    out.push(`per 100,000 grants: ${fmtBytes(d.grantBytesPer100k)} (grant + refresh-token tables and indexes); purgeExpired took ${d.purgeSeconds.toFixed(2)} s for ${d.purged.oauth_grants ?? 0} grants (${d.purgeSecondsWithCodeGrantIndex.toFixed(2)} s with an index on authorization_codes(grant_id))`);
+  }
+  out.push('', 'Targets');
+  for (const c of result.checks) {
+    const value = c.unit === 'ms' ? `${fmtMs(c.value)} ms` : c.unit === '×' ? `${c.value.toFixed(2)}×` : `${c.value} ${c.unit}`;
+    const limit = c.unit === 'ms' ? `< ${c.limit} ms` : c.unit === '×' ? `≤ ${c.limit}×` : `${c.limit}`;
+    out.push(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.target}: ${c.subject} ${value} (${limit})${c.note ? `; ${c.note}` : ''}`);
+  }
+  const missed = result.checks.filter((c) => !c.pass).length;
+  out.push(`  ${result.checks.length - missed} PASS, ${missed} MISS`);
+  return out.join('\n');
+}

@@ -1,0 +1,157 @@
+// Bench child: the real app (createApp, exactly as server.ts builds it) on a seeded database, and a
+// bare Express app with one route per shape of response, both on 127.0.0.1. It answers the runner's
+// IPC requests: fresh refresh tokens and codes (inserted here, values handed back), access tokens,
+// and the signing baselines measured on this process's core while no load runs.
+// Environment: BENCH_DATABASE_FILE, DATA_DIR, BENCH_SCALE (JSON), plus the app's own configuration
+// (LOG_LEVEL, RATE_LIMIT_*_PER_MINUTE, ...), read with parseConfig like the real server.
+import fs from 'node:fs';
+import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import express from 'express';
+import { createApp } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/env.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
+import { nowSeconds, openDatabase } from '../../src/db/open.ts';
+import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
+import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadata.ts';
+import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
+import { answerRequests, listen, requireEnv } from './child-util.ts';
+import { accessTokenInput, createPools } from './pools.ts';
+import type { ChildRequest, LoopBaseline, ReadyMessage } from './protocol.ts';
+import { clientId, SCOPE, userDid, userHandle, wikiSlug, type Scale } from './seed.ts';
+
+async function loop(seconds: number, op: () => Promise<unknown>): Promise<LoopBaseline> {
+  for (let i = 0; i < 50; i++) await op(); // warm-up
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  let ops = 0;
+  while (performance.now() < until) {
+    await op();
+    ops++;
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  return { ops, seconds: elapsed, opsPerSecond: ops / elapsed, meanMs: (elapsed * 1000) / ops };
+}
+
+/** The bare Express app: the same response shapes with nothing behind them. */
+async function bareApp(ctx: AppContext, scale: Scale): Promise<express.Express> {
+  const sample = await signAccessToken({ config: ctx.config, keys: ctx.platformKeys }, accessTokenInput(scale, 0));
+  const tokenResponse = {
+    access_token: sample.token,
+    token_type: 'Bearer',
+    expires_in: sample.expiresIn,
+    refresh_token: randomToken(32),
+    scope: SCOPE,
+  };
+  const who = { did: userDid(0), handle: userHandle(0), wiki: wikiSlug(0), scopes: SCOPE.split(' ') };
+  const authHeaders = {
+    'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
+    'X-Auth-Did': who.did,
+    'X-Auth-Handle': who.handle,
+    'X-Auth-Wiki': who.wiki,
+    'X-Auth-Scopes': SCOPE,
+    'X-Auth-Client-Id': clientId(0),
+  };
+  const whoamiResult = { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
+  const metadata = authorizationServerMetadata(ctx.config);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.post('/bare/token', express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 }), (_req, res) => {
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json(tokenResponse);
+  });
+  app.all('/bare/verify', (_req, res) => {
+    res.status(200).set(authHeaders).end();
+  });
+  app.post('/bare/mcp', express.json({ limit: '1mb' }), (req, res) => {
+    const id = (req.body as { id?: unknown }).id ?? null;
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' }).json({ result: whoamiResult, jsonrpc: '2.0', id });
+  });
+  app.get('/bare/json', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(metadata);
+  });
+  return app;
+}
+
+async function main(): Promise<void> {
+  const scale = JSON.parse(requireEnv('BENCH_SCALE')) as Scale;
+  const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
+  const ctx = await createContext(config);
+  const pools = createPools(ctx, scale);
+
+  const appServer = http.createServer(createApp(ctx));
+  appServer.keepAliveTimeout = 65_000; // as server.ts
+  const bareServer = http.createServer(await bareApp(ctx, scale));
+  bareServer.keepAliveTimeout = 65_000;
+  const appPort = await listen(appServer);
+  const barePort = await listen(bareServer);
+
+  // The "one SQLite write transaction" of the refresh baseline: same pragmas as the app's file.
+  const scratch = openDatabase(path.join(config.dataDir, 'scratch.sqlite'));
+  scratch.exec('CREATE TABLE IF NOT EXISTS scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
+  const scratchInsert = scratch.prepare('INSERT INTO scratch (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+  const scratchWrite = scratch.transaction((hash: string) => {
+    const now = nowSeconds();
+    scratchInsert.run(hash, 'grant', now, now + 3600);
+  });
+  const signInput = accessTokenInput(scale, 0);
+  const sign = () => signAccessToken({ config: ctx.config, keys: ctx.platformKeys }, signInput);
+
+  let profiler: Session | undefined;
+
+  const handle = async (msg: ChildRequest): Promise<unknown> => {
+    switch (msg.type) {
+      case 'refresh-pool':
+        return pools.refreshPool(msg.count);
+      case 'code-pool':
+        return pools.codePool(msg.count);
+      case 'access-tokens':
+        return pools.accessTokens(msg.count);
+      case 'sign-baseline':
+        return loop(msg.seconds, sign);
+      case 'sign-write-baseline':
+        return loop(msg.seconds, async () => {
+          await sign();
+          scratchWrite.immediate(sha256Hex(randomToken(32)));
+        });
+      case 'memory':
+        return process.memoryUsage();
+      case 'profile-start':
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.setSamplingInterval', { interval: 250 });
+        await profiler.post('Profiler.start');
+        return true;
+      case 'profile-stop': {
+        if (!profiler) throw new Error('no profile running');
+        const { profile } = await profiler.post('Profiler.stop');
+        profiler.disconnect();
+        profiler = undefined;
+        fs.mkdirSync(path.dirname(msg.file), { recursive: true });
+        fs.writeFileSync(msg.file, JSON.stringify(profile));
+        return msg.file;
+      }
+      case 'exit':
+        appServer.closeAllConnections();
+        bareServer.closeAllConnections();
+        appServer.close();
+        bareServer.close();
+        scratch.close();
+        ctx.close();
+        // Let the reply go out, then leave (a --cpu-prof profile is written on exit).
+        setImmediate(() => process.exit(0));
+        return true;
+    }
+  };
+
+  answerRequests(handle);
+  process.send?.({ type: 'ready', appPort, barePort } satisfies ReadyMessage);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
