@@ -16,6 +16,7 @@ import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts
 import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
 import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
 import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
+import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tokens/access-token.ts';
 import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
@@ -25,6 +26,7 @@ export interface AppContext {
   db: Db;
   log: Logger;
   platformKeys: PlatformKeys;
+  accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
   users: UsersRepo;
@@ -63,6 +65,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     db,
     log,
     platformKeys,
+    accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys),
     users: createUsersRepo(db),

@@ -6,6 +6,11 @@ import { AUTH_STATE_TTL_SECONDS } from '../atproto/stores.ts';
 
 /** Consumed codes stay this long after expiry so a replay still revokes its grant. */
 const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
+/**
+ * Rotated refresh tokens are kept this long so that a replay is still recognised (and revokes its
+ * grant); without a limit a grant refreshed hourly would keep ~720 rows for its 30 days.
+ */
+const ROTATED_REFRESH_KEEP_SECONDS = 7 * 24 * 60 * 60;
 /** Revoked browser sessions and grants are kept a day for the account page and logs. */
 const REVOKED_KEEP_SECONDS = 24 * 60 * 60;
 /**
@@ -30,7 +35,11 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
     ['sessions', 'DELETE FROM sessions WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
     ['authorization_requests', 'DELETE FROM authorization_requests WHERE expires_at <= ?', [now]],
     ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= ?', [now - CODE_REPLAY_WINDOW_SECONDS]],
-    ['refresh_tokens', 'DELETE FROM refresh_tokens WHERE expires_at <= ?', [now]],
+    [
+      'refresh_tokens',
+      'DELETE FROM refresh_tokens WHERE expires_at <= ? OR rotated_at <= ?',
+      [now, now - ROTATED_REFRESH_KEEP_SECONDS],
+    ],
     ['oauth_grants', 'DELETE FROM oauth_grants WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
     ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= ?', [now]],
     [

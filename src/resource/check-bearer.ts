@@ -5,13 +5,13 @@ import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import type { LiveGrant } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
-import { verifyAccessTokenJwt, type AccessTokenClaims } from '../oauth/tokens/access-token.ts';
+import type { AccessTokenClaims } from '../oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../wikis/urls.ts';
 import { InsufficientScope, InvalidToken } from './errors.ts';
 import { resourceMetadataUrl } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
 
-export type BearerDeps = Pick<AppContext, 'config' | 'platformKeys' | 'grants' | 'revokedAccessTokens' | 'wikis'>;
+export type BearerDeps = Pick<AppContext, 'config' | 'accessTokens' | 'grants' | 'revokedAccessTokens' | 'wikis'>;
 
 /** Who is calling, once the token has passed every check. */
 export interface Caller {
@@ -45,7 +45,7 @@ export function bearerCredentials(authorization: string | undefined): BearerCred
 
 /** RFC 9068 §4 and RFC 8707 — signature, typ, issuer, expiry, and an audience that is this wiki's MCP URL. */
 async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: string, metadata: string): Promise<AccessTokenClaims> {
-  const claims = await verifyAccessTokenJwt({ config: deps.config, keys: deps.platformKeys }, token, audience);
+  const claims = await deps.accessTokens.verify(token, audience);
   if (!claims) throw new InvalidToken(metadata, 'The access token is invalid, has expired or is not for this wiki.');
   return claims;
 }

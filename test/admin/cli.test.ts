@@ -294,7 +294,8 @@ describe('the CLI itself', () => {
       db.close();
       const capture = captureIo({ DATA_DIR: old.dir }, old.dir);
       expect(await runCli(['users', 'list'], capture.io)).toBe(1);
-      expect(capture.stderr()).toMatch(/older than this code \(pending: 002-oauth-server\.sql\)\. Restart the service/);
+      const pending = readMigrations().slice(1).map((m) => m.name).join(', ');
+      expect(capture.stderr()).toContain(`older than this code (pending: ${pending}). Restart the service`);
       const backup = captureIo({ DATA_DIR: old.dir }, old.dir);
       expect(await runCli(['backup', path.join(old.dir, 'before-upgrade.sqlite')], backup.io)).toBe(0);
       expect(fs.existsSync(path.join(old.dir, 'before-upgrade.sqlite'))).toBe(true);

@@ -9,7 +9,6 @@ import type { OAuthClientRecord } from '../clients/client.ts';
 import { authenticateClient } from '../token/client-auth.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { readTokenParams } from '../token/token-params.ts';
-import { verifyAccessTokenJwt } from '../tokens/access-token.ts';
 
 export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string): Promise<void> {
   const refresh = ctx.refreshTokens.findByValue(token);
@@ -20,7 +19,7 @@ export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, to
     }
     return;
   }
-  const claims = await verifyAccessTokenJwt({ config: ctx.config, keys: ctx.platformKeys }, token, undefined);
+  const claims = await ctx.accessTokens.verify(token, undefined);
   if (claims && claims.clientId === client.clientId) {
     ctx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
     ctx.log.info({ clientId: client.clientId, jti: claims.jti }, 'access token revoked by client');

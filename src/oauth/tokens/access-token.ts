@@ -85,3 +85,39 @@ export async function verifyAccessTokenJwt(
     return undefined;
   }
 }
+
+export interface AccessTokenVerifier {
+  /** Like verifyAccessTokenJwt, remembering tokens already verified (see createAccessTokenVerifier). */
+  verify(token: string, expectedAudience: string | undefined): Promise<AccessTokenClaims | undefined>;
+}
+
+/**
+ * MCP clients send the same access token with every call for up to an hour, and checking its RS256
+ * signature is most of the cost of a bearer check. Tokens whose signature and claims were verified
+ * are remembered (bounded, least recently used out) until they expire or their key is withdrawn.
+ * Only the JWT check is cached: grant liveness and revocation are still read per request.
+ */
+export function createAccessTokenVerifier(deps: { config: Config; keys: PlatformKeys }, maxEntries = 10_000): AccessTokenVerifier {
+  const verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
+  return {
+    async verify(token, expectedAudience) {
+      const hit = verified.get(token);
+      if (hit) {
+        verified.delete(token);
+        const keyStillTrusted = deps.keys.all.some((k) => k.kid === hit.kid);
+        if (keyStillTrusted && hit.claims.expiresAt > Date.now() / 1000) {
+          verified.set(token, hit);
+          return expectedAudience === undefined || hit.claims.resource === expectedAudience ? hit.claims : undefined;
+        }
+      }
+      const claims = await verifyAccessTokenJwt(deps, token, undefined);
+      if (!claims) return undefined;
+      const { kid } = jose.decodeProtectedHeader(token);
+      if (typeof kid === 'string') {
+        verified.set(token, { claims, kid });
+        if (verified.size > maxEntries) verified.delete(verified.keys().next().value!);
+      }
+      return expectedAudience === undefined || claims.resource === expectedAudience ? claims : undefined;
+    },
+  };
+}

@@ -3,6 +3,7 @@
 import type { Request, Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { ErrorCode, isJSONRPCRequest, type JSONRPCErrorResponse } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { AppError } from '../../web/errors.ts';
@@ -22,8 +23,14 @@ export function whoami(caller: Caller): WhoAmI {
   return { did: caller.did, handle: caller.handle, wiki: caller.wiki, scopes: [...caller.scopes] };
 }
 
+/**
+ * One JSON Schema validator for every per-request server: it only caches compiled schemas, and
+ * building a new one (an Ajv instance) cost most of a whoami call (see docs/benchmarks.md).
+ */
+const schemaValidator = new AjvJsonSchemaValidator();
+
 export function createWikiMcpServer(caller: Caller): McpServer {
-  const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} } });
+  const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} }, jsonSchemaValidator: schemaValidator });
   server.registerTool(
     'whoami',
     {
