@@ -11,9 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/context.ts';
-import { nowSeconds } from '../../src/db/open.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
+import { CLIENT_ID, seedAliceAndBob } from '../resource/support.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The file that ships: the tests never use a copy or a variant of it. */
@@ -255,7 +255,7 @@ export function partitionKeyOf(res: RawResponse): string | undefined {
   return value?.match(/pk=:([^:]+):/)?.[1];
 }
 
-export const CLIENT_ID = 'deploy-test-client';
+export { CLIENT_ID };
 
 export interface SeededGrant {
   id: string;
@@ -274,29 +274,7 @@ export interface SeededWikis {
 
 /** Users alice and bob, their wikis `alice` and `bob`, one registered client and a grant each. */
 export function seedWikis(ctx: AppContext): SeededWikis {
-  const now = nowSeconds();
-  const alice = { did: 'did:plc:alice0000000000000000000', handle: 'alice.test' };
-  const bob = { did: 'did:plc:bob000000000000000000000', handle: 'bob.test' };
-  const insertUser = ctx.db.prepare(
-    'INSERT INTO users (did, handle, display_name, username, created_at, last_login_at) VALUES (?, ?, NULL, ?, ?, ?)',
-  );
-  insertUser.run(alice.did, alice.handle, 'alice', now, now);
-  insertUser.run(bob.did, bob.handle, 'bob', now, now);
-  const insertWiki = ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)');
-  insertWiki.run('alice', alice.did, now);
-  insertWiki.run('bob', bob.did, now);
-  ctx.db
-    .prepare("INSERT INTO oauth_clients (client_id, kind, secret_hash, metadata, created_at) VALUES (?, 'registered', NULL, ?, ?)")
-    .run(
-      CLIENT_ID,
-      JSON.stringify({
-        redirect_uris: ['http://localhost/cb'],
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      }),
-      now,
-    );
+  const { now, alice, bob } = seedAliceAndBob(ctx);
   const grant = (id: string, did: string, wiki: string, scope: string): SeededGrant => {
     ctx.grants.insert({ id, clientId: CLIENT_ID, userDid: did, wikiSlug: wiki, resource: wikiMcpUrl(ctx.config, wiki), scope, expiresAt: now + 3600 });
     return { id, did, wiki, scope };

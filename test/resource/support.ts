@@ -57,9 +57,8 @@ const stub =
     res.json({ stub: name });
   };
 
-export async function createResourceFixture(): Promise<ResourceFixture> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-resource-'));
-  const ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+/** Users alice and bob, their wikis `alice` and `bob`, and one registered public client (CLIENT_ID). */
+export function seedAliceAndBob(ctx: AppContext): { now: number; alice: SeededUser; bob: SeededUser } {
   const now = nowSeconds();
   const alice = { did: 'did:plc:alice0000000000000000000', handle: 'alice.test' };
   const bob = { did: 'did:plc:bob000000000000000000000', handle: 'bob.test' };
@@ -83,6 +82,13 @@ export async function createResourceFixture(): Promise<ResourceFixture> {
       }),
       now,
     );
+  return { now, alice, bob };
+}
+
+export async function createResourceFixture(): Promise<ResourceFixture> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-resource-'));
+  const ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
+  const { now, alice, bob } = seedAliceAndBob(ctx);
   const seedGrant = (id: string, user: SeededUser, wiki: string, scope: string): GrantSeed => {
     ctx.grants.insert({
       id,
