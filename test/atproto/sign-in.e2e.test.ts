@@ -17,7 +17,7 @@ import {
   signUpNew,
   startLogin,
   type Browser,
-} from './flow.ts';
+} from '../support/browser-flow.ts';
 
 const pdsUrl = inject('pdsUrl');
 

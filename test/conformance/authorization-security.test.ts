@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
-import { browser, fieldValue, location, pageText, signIn, type Browser } from '../atproto/flow.ts';
+import { browser, fieldValue, location, pageText, signIn, type Browser } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import { createPdsAccount, type HttpResponse } from '../support/pds.ts';
 import {

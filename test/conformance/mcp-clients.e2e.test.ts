@@ -10,7 +10,7 @@ import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { MemoryOAuthProvider } from '../support/mcp-oauth-client.ts';
-import { browser, fieldValue, location, signUpNew, type Browser } from '../atproto/flow.ts';
+import { browser, fieldValue, location, signUpNew, type Browser } from '../support/browser-flow.ts';
 
 let app: TestApp;
 let account: PdsAccount;

@@ -8,7 +8,7 @@ import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-c
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
-import { browser, fieldValue, location, type Browser } from '../atproto/flow.ts';
+import { browser, fieldValue, location, type Browser } from '../support/browser-flow.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { httpRequest, type HttpResponse } from '../support/pds.ts';
 

@@ -1,8 +1,8 @@
 // Plays a browser against the running test app and the local PDS: one cookie jar per "browser"
 // (the jar ignores domains, which is fine here: localhost and 127.0.0.1 are the same app).
 import { expect, inject } from 'vitest';
-import { approveAtPds, httpRequest, type CookieJar, type HttpResponse } from '../support/pds.ts';
-import type { TestApp } from '../support/app.ts';
+import { approveAtPds, httpRequest, type CookieJar, type HttpResponse } from './pds.ts';
+import type { TestApp } from './app.ts';
 
 export interface Browser {
   jar: CookieJar;
