@@ -1,12 +1,9 @@
 // createApp(ctx): the Express application, with every feature router mounted. It never listens:
 // server.ts does, and tests drive it in-process with supertest.
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import cookieParser from 'cookie-parser';
-import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { AppContext } from './context.ts';
 import { loadSignedInUser } from './accounts/current-user.ts';
 import { accountRoutes } from './accounts/routes.ts';
@@ -22,6 +19,8 @@ import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
 import { healthRoutes } from './web/health.route.ts';
+import { requestLog } from './web/request-log.ts';
+import { securityHeaders } from './web/security-headers.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -36,47 +35,8 @@ export function createApp(ctx: AppContext): express.Express {
   // Before the request log, so health probes do not fill it; on every host.
   app.use(healthRoutes(ctx));
 
-  app.use(
-    pinoHttp({
-      logger: ctx.log,
-      // Request ids are ours, never taken from the client.
-      genReqId: (_req, res) => {
-        const id = crypto.randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; headers: Record<string, string> }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.replace(/([?&](code|ticket|state|token)=)[^&]*/g, '$1…'),
-          host: req.headers.host,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
-  app.use(
-    helmet({
-      // Server-rendered pages with no scripts at all. No form-action: Chrome applies it to the
-      // redirect after a form post, which must be free to go to a PDS or an OAuth client.
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'none'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          baseUri: ["'none'"],
-          frameAncestors: ["'none'"],
-        },
-      },
-      strictTransportSecurity: ctx.config.production ? { maxAge: 31536000, includeSubDomains: true } : false,
-      referrerPolicy: { policy: 'no-referrer' },
-      frameguard: { action: 'deny' },
-      crossOriginResourcePolicy: { policy: 'same-site' },
-    }),
-  );
+  app.use(requestLog(ctx.log));
+  app.use(securityHeaders(ctx.config.production));
 
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
   const token = tokenHandlers(ctx);

@@ -4,15 +4,14 @@
 // analysis in docs/benchmarks.md; not part of `npm run bench`.
 //   node scripts/bench/middleware.ts
 import { execFileSync, spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import { apiResponses } from '../../src/web/error-handler.ts';
 import { noStore, rateLimit } from '../../src/web/http.ts';
 import { createLogger } from '../../src/web/log.ts';
+import { requestLog } from '../../src/web/request-log.ts';
+import { securityHeaders } from '../../src/web/security-headers.ts';
 import { listen } from './child-util.ts';
 import { runLoad } from './load.ts';
 
@@ -28,42 +27,10 @@ async function serve(level: string, layers: number): Promise<void> {
   const app = express();
   app.disable('x-powered-by');
   if (layers >= 1) {
-    // As app.ts (request logs go to /dev/null: the parent ignores stdout).
-    app.use(
-      pinoHttp({
-        logger: createLogger(level),
-        genReqId: (_req, res) => {
-          const id = crypto.randomUUID();
-          res.setHeader('X-Request-Id', id);
-          return id;
-        },
-        customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-        serializers: {
-          req: (req: { id: unknown; method: string; url: string; headers: Record<string, string> }) => ({
-            id: req.id,
-            method: req.method,
-            url: req.url.replace(/([?&](code|ticket|state|token)=)[^&]*/g, '$1…'),
-            host: req.headers.host,
-          }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-      }),
-    );
+    // The app's own request log (request logs go to /dev/null: the parent ignores stdout).
+    app.use(requestLog(createLogger(level)));
   }
-  if (layers >= 2) {
-    app.use(
-      helmet({
-        contentSecurityPolicy: {
-          useDefaults: false,
-          directives: { defaultSrc: ["'none'"], styleSrc: ["'self'"], imgSrc: ["'self'", 'data:'], baseUri: ["'none'"], frameAncestors: ["'none'"] },
-        },
-        strictTransportSecurity: false,
-        referrerPolicy: { policy: 'no-referrer' },
-        frameguard: { action: 'deny' },
-        crossOriginResourcePolicy: { policy: 'same-site' },
-      }),
-    );
-  }
+  if (layers >= 2) app.use(securityHeaders(false));
   const chain = layers >= 3 ? [noStore, apiResponses, rateLimit('verify', 1_000_000_000)] : [];
   app.get('/x', ...chain, (_req, res) => {
     res.status(200).set({ 'X-Auth-Did': 'did:plc:bench', 'X-Auth-Handle': 'bench.test' }).end();
