@@ -13,7 +13,7 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
-import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
+import { launchChromium, RESULTS_DIR, signInWithBluesky } from '../support/chromium.ts';
 
 const pdsUrl = inject('pdsUrl');
 
@@ -183,14 +183,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
 
       // Not signed in: our login page, which will come back to this request.
       await page.waitForURL((url) => url.pathname === '/auth/login');
-      await page.getByLabel('Handle').fill(account.handle);
-      await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
-
-      // The PDS's own pages: password, then its consent.
-      await page.waitForURL((url) => url.origin === pdsOrigin);
-      await page.locator('input[name="password"]').fill(account.password);
-      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await page.getByRole('button', { name: 'Authorize' }).click();
+      await signInWithBluesky(page, account, pdsOrigin);
 
       // First time here: create the account (its first wiki comes with it).
       await page.waitForURL(`${app.url}/auth/signup`);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deriveUsername } from '../../src/accounts/username.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount } from '../support/pds.ts';
-import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
+import { launchChromium, RESULTS_DIR, signInWithBluesky } from '../support/chromium.ts';
 
 // Used only inside page.evaluate callbacks, which run in the page (tsconfig has no DOM lib).
 declare const document: { documentElement: { scrollWidth: number } };
@@ -64,14 +64,7 @@ describe('sign-in in a real browser', () => {
 
     await onPage('first-sign-in', null, async (page) => {
       await page.goto(`${app.url}/auth/login`);
-      await page.getByLabel('Handle').fill(account.handle);
-      await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
-
-      // The PDS's own pages: password, then consent.
-      await page.waitForURL((url) => url.origin === pdsOrigin);
-      await page.locator('input[name="password"]').fill(account.password);
-      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-      await page.getByRole('button', { name: 'Authorize' }).click();
+      await signInWithBluesky(page, account, pdsOrigin);
 
       // Back through 127.0.0.1/auth/callback and the hand-off, to signup on PUBLIC_URL.
       await page.waitForURL(`${app.url}/auth/signup`);

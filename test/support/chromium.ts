@@ -2,7 +2,7 @@
 // here). The flags keep it off the network, which is closed on these machines.
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const RESULTS_DIR = path.resolve('test-results');
 
@@ -20,4 +20,18 @@ export function launchChromium(): Promise<Browser> {
       '--disable-quic',
     ],
   });
+}
+
+/**
+ * From our login page, as a person does: type the handle, go to the PDS, enter the password and
+ * approve there. Ends when the PDS has sent the browser back towards the app.
+ */
+export async function signInWithBluesky(page: Page, account: { handle: string; password: string }, pdsOrigin: string): Promise<void> {
+  await page.getByLabel('Handle').fill(account.handle);
+  await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
+  // The PDS's own pages: password, then its consent.
+  await page.waitForURL((url) => url.origin === pdsOrigin);
+  await page.locator('input[name="password"]').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('button', { name: 'Authorize' }).click();
 }
