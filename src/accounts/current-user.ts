@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
-import { SignInRequired } from '../web/errors.ts';
 import { readSessionToken, SESSION_COOKIE, type SignedInUser } from './session-cookie.ts';
 
 declare global {
@@ -21,7 +20,3 @@ export function loadSignedInUser(ctx: AppContext): RequestHandler {
     next();
   };
 }
-
-export const requireSignedIn: RequestHandler = (_req, res, next) => {
-  next(res.locals.user ? undefined : new SignInRequired());
-};

@@ -11,9 +11,3 @@ export function optionalParam(params: Params, name: string): string | undefined 
   if (value.length > 2048) throw new InvalidRequest(`The "${name}" parameter is too long.`);
   return value;
 }
-
-export function requiredParam(params: Params, name: string): string {
-  const value = optionalParam(params, name);
-  if (value === undefined) throw new InvalidRequest(`The "${name}" parameter is required.`);
-  return value;
-}

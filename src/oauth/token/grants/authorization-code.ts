@@ -11,8 +11,6 @@ import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
-export const AUTHORIZATION_CODE_PARAMETERS = ['code', 'code_verifier', 'redirect_uri', 'resource'] as const;
-
 export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
   const value = params.required('code');
   const outcome = ctx.db.transaction(() => {

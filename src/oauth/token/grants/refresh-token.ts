@@ -11,8 +11,6 @@ import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
-export const REFRESH_TOKEN_PARAMETERS = ['refresh_token', 'scope', 'resource'] as const;
-
 export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
   const value = params.required('refresh_token');
   const outcome = ctx.db.transaction(() => {
