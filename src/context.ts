@@ -2,10 +2,12 @@
 // passed down explicitly (no module-level singletons).
 import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import type { Config } from './config/env.ts';
-import { loadOrCreateKeyFile, loadPlatformKeys, type PlatformKeys } from './config/keys.ts';
+import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
+import { cookieNames } from './accounts/cookies.ts';
+import { sessionIdentifier } from './accounts/current-user.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -25,7 +27,10 @@ export interface AppContext {
   config: Config;
   db: Db;
   log: Logger;
+  /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
   platformKeys: PlatformKeys;
+  /** The wikis' identity-token key set (src/accounts/identity-token.ts): never trusted for access tokens. */
+  identityKeys: PlatformKeys;
   accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
@@ -53,7 +58,7 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
   const mayGenerateKeys = !config.production;
-  const platformKeys = await loadPlatformKeys(await loadOrCreateKeyFile(config.platformKeysFile, 'RS256', mayGenerateKeys));
+  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys);
   const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
@@ -65,9 +70,10 @@ export async function createContext(config: Config, options: ContextOptions = {}
     db,
     log,
     platformKeys,
+    identityKeys,
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
-    csrf: createCsrf(config, platformKeys),
+    csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
     users: createUsersRepo(db),
     wikis: createWikisRepo(db),
     sessions: createSessionsRepo(db),

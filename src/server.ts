@@ -117,8 +117,10 @@ function listenGracefully(app: http.RequestListener): GracefulServer {
  * to it from start-up. (CSRF secrets keep the keys of start-up until the next restart, which is harmless.)
  */
 async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
-  const fresh = await loadPlatformKeys(readKeyFile(ctx.config.platformKeysFile));
+  const jwks = readKeyFile(ctx.config.platformKeysFile);
+  const fresh = await loadPlatformKeys(jwks);
   Object.assign(ctx.platformKeys, fresh);
+  Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
   ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 

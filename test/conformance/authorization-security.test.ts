@@ -361,7 +361,7 @@ describe('CSRF on the consent form (RFC 9700 §4.7)', () => {
     const before = codeCount();
     expectErrorPage(await b.post(OAUTH_PATHS.consent, { _csrf: 'forged', request, decision: 'allow' }), 403);
     // The attacker's own browser: the victim's form token, but not the victim's cookies.
-    const attacker = browser(app, new Map([...b.jar].filter(([name]) => name === 'platform_token')));
+    const attacker = browser(app, new Map([...b.jar].filter(([name]) => name === 'session')));
     expectErrorPage(await attacker.post(OAUTH_PATHS.consent, { _csrf: fieldValue(page.body, '_csrf')!, request, decision: 'allow' }), 403);
     expectErrorPage(
       await b.post(OAUTH_PATHS.consent, { _csrf: fieldValue(page.body, '_csrf')!, request, decision: 'allow' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }),

@@ -13,10 +13,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames } from '../../src/accounts/cookies.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import { createSessionsRepo } from '../../src/accounts/sessions.repo.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
-import { loadPlatformKeys, readKeyFile } from '../../src/config/keys.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { freePort } from '../support/app.ts';
@@ -69,7 +69,7 @@ async function refresh(url: string, clientId: string, refreshToken: string): Pro
 const verify = (url: string, slug: string, accessToken: string) =>
   fetch(`${url}/auth/verify`, { headers: { 'X-Forwarded-Host': `${slug}.localhost:${port}`, Authorization: `Bearer ${accessToken}` } });
 
-const account = (url: string, cookie: string) => fetch(`${url}/account`, { headers: { Cookie: `${SESSION_COOKIE}=${cookie}` }, redirect: 'manual' });
+const account = (url: string, cookie: string) => fetch(`${url}/account`, { headers: { Cookie: `${cookieNames({ production: false }).session}=${cookie}` }, redirect: 'manual' });
 
 describe('kill -9 under load', () => {
   it('loses nothing a client saw succeed', async () => {
@@ -92,8 +92,7 @@ describe('kill -9 under load', () => {
     expect(first.status).toBe(200);
     const firstBody = (await first.json()) as { access_token: string; refresh_token: string };
     chains[0]!.token = firstBody.refresh_token;
-    const keys = await loadPlatformKeys(readKeyFile(config.platformKeysFile));
-    const cookie = await createSessionToken({ config, keys, sessions: createSessionsRepo(db) }, users[0]!, 'crash test');
+    const cookie = createSession({ config, sessions: createSessionsRepo(db) }, users[0]!, 'crash test');
     expect((await verify(url, chains[0]!.slug, firstBody.access_token)).status).toBe(200);
     expect((await account(url, cookie)).status).toBe(200);
 

@@ -1,7 +1,7 @@
 // The consent decision: what the page shows, and what Allow / Deny do. Returns data; the route
 // renders and redirects.
 import type { AppContext } from '../../context.ts';
-import type { SignedInUser } from '../../accounts/session-cookie.ts';
+import type { SignedInUser } from '../../accounts/session.ts';
 import { AppError } from '../../web/errors.ts';
 import { wikiMcpUrl } from '../../wikis/urls.ts';
 import { clientDisplayName, type OAuthClientRecord } from '../clients/client.ts';
