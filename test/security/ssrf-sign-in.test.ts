@@ -234,3 +234,32 @@ describe('an attacker origin whose metadata points PAR and token at loopback (pr
     });
   }
 });
+
+describe('identity resolution goes through the same policy (production mode)', () => {
+  // Nothing can listen on port 443 here, so these two show the policy's refusal in the log (what
+  // stops the request before any connection); the attack tests above show that nothing is reached.
+  it('a did:web on a name resolving to loopback: its DID document fetch is refused by the policy, the person sees a plain 400', async () => {
+    const did = `did:web:${LOOPBACK_NAME}`;
+    const before = logLines.length;
+
+    const res = await postLogin(did);
+
+    expect(res.status).toBe(400);
+    expect(res.text).toContain(`We could not find &#34;${did}&#34;`);
+    const refused = logLines.slice(before).filter((l) => l.msg.startsWith('outbound request refused'));
+    // The first attempt and the fresh retry in startSignIn: both go through the policy.
+    expect(refused).toHaveLength(2);
+    for (const line of refused) {
+      expect(line).toMatchObject({ target: `https://${LOOPBACK_NAME}`, path: '/.well-known/did.json' });
+      expect(String(line.reason)).toMatch(/^admin\.probe\.internal resolves to a non-public address \(127\.0\.0\.1\)/);
+    }
+  });
+
+  it('a handle on a name resolving to loopback: its /.well-known/atproto-did is refused by the policy', async () => {
+    const before = logLines.length;
+    const res = await postLogin(LOOPBACK_NAME);
+    expect(res.status).toBe(400);
+    const refused = logLines.slice(before).find((l) => l.msg.startsWith('outbound request refused'));
+    expect(refused).toMatchObject({ target: `https://${LOOPBACK_NAME}`, path: '/.well-known/atproto-did' });
+  });
+});
