@@ -63,7 +63,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
-  const atproto = await createAtprotoClient(config, db, atprotoKeys);
+  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys);
   const clients = createClientsRepo(db);
   return {
     config,
@@ -84,7 +84,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
     refreshTokens: createRefreshTokensRepo(db),
     revokedAccessTokens: createRevokedAccessTokensRepo(db),
     clients,
-    clientResolver: createClientResolver({ clients, log, allowPrivateAddresses: !config.production }),
+    clientResolver: createClientResolver({
+      clients,
+      log,
+      allowPrivateAddresses: !config.production,
+      privateHosts: config.outboundPrivateHosts,
+    }),
     close() {
       if (db.open) db.close();
     },

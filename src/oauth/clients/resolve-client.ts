@@ -13,8 +13,10 @@ export interface ClientResolverOptions {
   log: Pick<Logger, 'info' | 'warn'>;
   /** Development and tests only: fetch documents from loopback and private addresses. */
   allowPrivateAddresses: boolean;
+  /** OUTBOUND_PRIVATE_HOSTS: names exempt from the public-address rule (still https). */
+  privateHosts?: readonly string[];
   /** Extra PEM certificates to trust besides the system roots. */
-  caCertificates?: string;
+  caCertificates?: string | undefined;
   /** Whole fetch, DNS to last byte. Default 5 s. */
   fetchTimeoutMs?: number;
   /** Largest document accepted. Default 10 KiB. */
@@ -43,6 +45,7 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   const { clients, log } = options;
   const fetchOptions = {
     allowPrivateAddresses: options.allowPrivateAddresses,
+    privateHosts: options.privateHosts,
     caCertificates: options.caCertificates,
     timeoutMs: options.fetchTimeoutMs ?? 5000,
     maxBytes: options.maxBytes ?? 10 * 1024,
