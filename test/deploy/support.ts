@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/context.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
-import { CLIENT_ID, seedAliceAndBob } from '../resource/support.ts';
+import { freePort, startTestApp, type TestApp } from '../support/app.ts';
+import { CLIENT_ID, INITIALIZE, MCP_POST_HEADERS, seedAliceAndBob } from '../resource/support.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The file that ships: the tests never use a copy or a variant of it. */
@@ -266,6 +267,7 @@ export interface SeededGrant {
 
 export interface SeededWikis {
   alice: { did: string; handle: string };
+  bob: { did: string; handle: string };
   aliceGrant: SeededGrant;
   bobGrant: SeededGrant;
   /** An access token for this grant, as the token endpoint would issue it. */
@@ -281,6 +283,7 @@ export function seedWikis(ctx: AppContext): SeededWikis {
   };
   return {
     alice,
+    bob,
     aliceGrant: grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
     bobGrant: grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
     async mint(g) {
@@ -292,3 +295,66 @@ export function seedWikis(ctx: AppContext): SeededWikis {
     },
   };
 }
+
+/** App + Caddy (+ optional wiki upstreams) for one describe block. */
+export interface Stack {
+  app: TestApp;
+  caddy: RunningCaddy;
+  seeded: SeededWikis;
+  apex: string;
+  alice: string;
+  viaCaddy(r: RawRequest): Promise<RawResponse>;
+  /** Straight to the app, bypassing Caddy (same Host). */
+  direct(r: RawRequest): Promise<RawResponse>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** More variables for the Caddyfile (they win over the stack's own). */
+  caddyEnv?: Record<string, string>;
+  /** More variables for the app. */
+  appEnv?: Record<string, string>;
+}
+
+export async function startStack(upstreams: { mcp?: Recorder; web?: Recorder }, opts: StackOptions = {}): Promise<Stack> {
+  caddyBinary();
+  const caddyPort = await freePort();
+  const app = await startTestApp({ PUBLIC_URL: `http://localhost:${caddyPort}`, ...opts.appEnv });
+  let caddy: RunningCaddy;
+  try {
+    const seeded = seedWikis(app.ctx);
+    caddy = await startCaddy(caddyPort, {
+      PLATFORM_DOMAIN: `localhost:${caddyPort}`,
+      APP_ADDRESS: `127.0.0.1:${app.port}`,
+      ...(upstreams.mcp ? { WIKI_MCP_UPSTREAM: upstreams.mcp.address } : {}),
+      ...(upstreams.web ? { WIKI_WEB_UPSTREAM: upstreams.web.address } : {}),
+      ...opts.caddyEnv,
+    });
+    return {
+      app,
+      caddy,
+      seeded,
+      apex: `localhost:${caddyPort}`,
+      alice: `alice.localhost:${caddyPort}`,
+      viaCaddy: (r) => send(caddyPort, r),
+      direct: (r) => send(app.port, r),
+      async close() {
+        await caddy.stop();
+        await app.close();
+      },
+    };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}
+
+/** An MCP `initialize` POST to a wiki host's /mcp. */
+export const mcpPost = (host: string, headers: Record<string, string> = {}): RawRequest => ({
+  host,
+  path: '/mcp',
+  method: 'POST',
+  headers: { ...MCP_POST_HEADERS, ...headers },
+  body: JSON.stringify(INITIALIZE),
+});
+
