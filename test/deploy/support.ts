@@ -92,6 +92,8 @@ export function adaptCaddyfile(env: Record<string, string>): unknown {
 
 export interface RunningCaddy {
   port: number;
+  /** The caddy process id. */
+  pid: number;
   /** Caddy's log so far (stderr). */
   log(): string;
   stop(): Promise<void>;
@@ -158,7 +160,7 @@ export async function startCaddy(port: number, env: Record<string, string>): Pro
     await stop();
     throw err;
   }
-  return { port, log: () => log, stop };
+  return { port, pid: child.pid ?? -1, log: () => log, stop };
 }
 
 export interface RecordedRequest {
@@ -358,3 +360,30 @@ export const mcpPost = (host: string, headers: Record<string, string> = {}): Raw
   body: JSON.stringify(INITIALIZE),
 });
 
+
+/**
+ * The TCP ports a process listens on (Linux): its socket inodes (/proc/PID/fd) matched against the
+ * LISTEN entries of /proc/net/tcp and tcp6. Only that process's sockets count, whatever else runs here.
+ */
+export function listeningTcpPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // cols: sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      if (cols.length < 10 || cols[3] !== '0A' || !inodes.has(cols[9] ?? '')) continue;
+      ports.add(Number.parseInt(cols[1]?.split(':')[1] ?? '', 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
+}
