@@ -4,7 +4,7 @@
 // (PUBLIC_URL=http://localhost:<caddy port>), so wiki hosts are alice.localhost:<caddy port>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
-import { INITIALIZE, MCP_POST_HEADERS } from '../resource/support.ts';
+import { INITIALIZE } from '../resource/support.ts';
 import {
   adaptCaddyfile,
   CADDYFILE,
@@ -14,9 +14,6 @@ import {
   partitionKeyOf,
   rateLimitPartitionKey,
   runCaddy,
-  seedWikis,
-  send,
-  startCaddy,
   startRecorder,
   startStack,
   type RawRequest,
