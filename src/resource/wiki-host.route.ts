@@ -8,7 +8,7 @@ import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
 import { noStore, rateLimit } from '../web/http.ts';
-import { slugFromHost } from '../wikis/urls.ts';
+import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { mcpCors, metadataCors } from './cors.ts';
 import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
@@ -102,9 +102,10 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   router.use(notFoundOnWikiHost);
 
   return (req, res, next) => {
-    const slug = slugFromHost(config, req.get('host'));
     // forward_auth subrequests keep the wiki's Host: leave /auth/verify to verifyRoutes.
-    if (slug === undefined || req.path === VERIFY_PATH) return next();
+    if (req.path === VERIFY_PATH) return next();
+    const slug = wikiSlugOfRequest(config, req);
+    if (slug === undefined) return next();
     res.locals.wikiSlug = slug;
     router(req, res, next);
   };
