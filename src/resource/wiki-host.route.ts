@@ -10,7 +10,7 @@ import { NotFound } from '../web/errors.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
-import { mcpCors, metadataCors } from './cors.ts';
+import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
 import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
@@ -96,8 +96,9 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   router.get('/authorize', noStore, (req, res) => {
     res.redirect(302, issuerAuthorizeUrl(config.publicUrl, req));
   });
-  router.post('/token', apiResponses, ...opts.tokenHandlers);
-  router.post('/register', apiResponses, ...opts.registerHandlers);
+  router.options(['/token', '/register'], oauthClientCors);
+  router.post('/token', oauthClientCors, apiResponses, ...opts.tokenHandlers);
+  router.post('/register', oauthClientCors, apiResponses, ...opts.registerHandlers);
 
   router.use(notFoundOnWikiHost);
 
