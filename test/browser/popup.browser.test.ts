@@ -4,7 +4,8 @@
 // That only works if no page on the way sends `Cross-Origin-Opener-Policy: same-origin` (helmet's
 // default), which would sever the opener for good. The flow's pages send `unsafe-none`; every other
 // page keeps `same-origin` (src/web/security-headers.ts). Real Chromium; the client registered by DCR
-// with its callback on that other origin.
+// with its callback on that other origin. (Not covered, because it is not ours: a person who is not
+// signed in goes through their PDS, whose pages send `same-origin` too, and the opener is lost there.)
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium } from 'playwright-core';
