@@ -15,6 +15,7 @@ import { OAUTH_PATHS } from './oauth/paths.ts';
 import { registrationHandlers } from './oauth/register/register.route.ts';
 import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
 import { tokenHandlers } from './oauth/token/token.route.ts';
+import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
@@ -49,6 +50,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
 
   // The apex: the authorization server and the pages.
+  app.all([OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke], oauthClientCors); // browser MCP clients; preflights end here
   app.use(metadataRoutes(ctx));
   app.post(OAUTH_PATHS.token, ...token);
   app.post(OAUTH_PATHS.register, ...register);

@@ -10,6 +10,7 @@ import { migrateWithBackup } from './db/backup.ts';
 import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
 import { createLogger } from './web/log.ts';
+import { applyServerTimeouts } from './web/server-timeouts.ts';
 
 /** In-flight requests get this long to finish after SIGTERM (systemd's TimeoutStopSec is 20 s). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -25,8 +26,8 @@ async function main(): Promise<void> {
   const ctx = await createContext(config, { log, db });
 
   const server = listenGracefully(createApp(ctx));
-  // Keep-alive longer than a proxy's idle timeout avoids races on reused connections.
-  server.keepAliveTimeout = 65_000;
+  // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
+  applyServerTimeouts(server);
   const purgeTimer = setInterval(() => purge(ctx, config), PURGE_INTERVAL_MS);
   purgeTimer.unref();
 

@@ -58,7 +58,7 @@ async function refresh(app: App): Promise<string> {
 }
 
 const verify = (app: App, token: string) =>
-  request(app).get('/auth/verify').set('X-Forwarded-Host', 'alice.localhost:3000').set('Authorization', `Bearer ${token}`);
+  request(app).get('/auth/verify').set('Host', 'alice.localhost:3000').set('Authorization', `Bearer ${token}`);
 
 const jwksKids = async (app: App) => {
   const res = await request(app).get('/.well-known/jwks.json');

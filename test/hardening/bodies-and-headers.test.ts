@@ -214,14 +214,14 @@ describe('header injection through parameters', () => {
     expect(res.headers.location).toBe(`${ISSUER}/auth/oauth/authorize?state=%0d%0aX-Injected:%201&x=%22%3E%3C`);
   });
 
-  it('X-Forwarded-Host and scope on /auth/verify cannot shape the challenge', async () => {
+  it('Host and scope on /auth/verify cannot shape the challenge', async () => {
     for (const host of ['alice.localhost:3000", error="x', 'alice.localhost:3000\\', 'ALICE.localhost:3000']) {
-      const res = await app.http().get('/auth/verify').set('X-Forwarded-Host', host).set('Authorization', 'Bearer "quoted"');
+      const res = await app.http().get('/auth/verify').set('Host', host).set('Authorization', 'Bearer "quoted"');
       expectCleanHeaders(res);
       if (res.status === 401) expectBearerChallenge(res, 'alice');
       else expectJsonError(res, [404], new Set(['not_found']));
     }
-    const scoped = await app.http().get(`/auth/verify?scope=${encodeURIComponent('wiki:read"\r\nX-Injected: 1')}`).set('X-Forwarded-Host', wikiHost('alice'));
+    const scoped = await app.http().get(`/auth/verify?scope=${encodeURIComponent('wiki:read"\r\nX-Injected: 1')}`).set('Host', wikiHost('alice'));
     expectJsonError(scoped, [400], new Set(['invalid_request']));
     expectCleanHeaders(scoped);
   });

@@ -121,7 +121,7 @@ const endpoints = (): LimitedEndpoint[] => [
     name: 'GET /auth/verify (ten times the discovery budget)',
     budget: LIMIT * 10,
     format: 'json',
-    send: (ip) => app.http().get('/auth/verify').set('X-Forwarded-Host', wikiHost('alice')).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${tokens.access_token}`),
+    send: (ip) => app.http().get('/auth/verify').set('Host', wikiHost('alice')).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${tokens.access_token}`),
   },
 ];
 

@@ -10,6 +10,7 @@
 // response is sent, and survives a crash of the process. An OS crash or power cut can lose the last
 // transactions before a WAL checkpoint (they were not fsynced); that is the documented trade-off.
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,8 +67,17 @@ async function refresh(url: string, clientId: string, refreshToken: string): Pro
   });
 }
 
+/** As Caddy's forward_auth asks: the wiki's own Host (fetch cannot set Host, so node:http). */
 const verify = (url: string, slug: string, accessToken: string) =>
-  fetch(`${url}/auth/verify`, { headers: { 'X-Forwarded-Host': `${slug}.localhost:${port}`, Authorization: `Bearer ${accessToken}` } });
+  new Promise<{ status: number }>((resolve, reject) => {
+    const target = new URL('/auth/verify', url);
+    http
+      .get({ hostname: target.hostname, port: target.port, path: target.pathname, headers: { Host: `${slug}.localhost:${port}`, Authorization: `Bearer ${accessToken}` } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0 });
+      })
+      .on('error', reject);
+  });
 
 const account = (url: string, cookie: string) => fetch(`${url}/account`, { headers: { Cookie: `${cookieNames({ production: false }).session}=${cookie}` }, redirect: 'manual' });
 
