@@ -10,7 +10,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser as Chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames } from '../../src/accounts/cookies.ts';
+
+/** These tests run the app in development mode (http), where the apex session cookie has no __Host- prefix. */
+const SESSION_COOKIE = cookieNames({ production: false }).session;
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import type { TestApp } from '../support/app.ts';
 import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
