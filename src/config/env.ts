@@ -97,6 +97,17 @@ const envSchema = z.object({
   RATE_LIMIT_DISCOVERY_PER_MINUTE: positiveInt(1200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
   PLATFORM_NAME: optionalString,
+  CLIENT_ID_METADATA_DOCUMENTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v.trim() === '' ? 'on' : v.trim().toLowerCase();
+      if (value !== 'on' && value !== 'off') {
+        ctx.addIssue({ code: 'custom', message: `must be on or off, got "${v}"` });
+        return z.NEVER;
+      }
+      return value === 'on';
+    }),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -132,6 +143,8 @@ export interface Config {
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; discoveryPerMinute: number };
   logLevel: string;
   platformName: string;
+  /** CLIENT_ID_METADATA_DOCUMENTS: accept https client_ids (advertised in AS metadata); off → DCR only. */
+  clientIdMetadataDocuments: boolean;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -206,6 +219,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME ?? 'robot.wtf',
+    clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
   };
 }
 
