@@ -13,6 +13,7 @@ import type { PlatformKeys } from '../../src/config/keys.ts';
 import { signAccessToken, verifyAccessTokenJwt } from '../../src/oauth/tokens/access-token.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createWikiIdentityCheck } from '../support/wiki-identity-check.ts';
+import { loopbackFetch } from '../support/loopback-fetch.ts';
 
 let app: TestApp;
 let whoIsThis: ReturnType<typeof createWikiIdentityCheck>;
@@ -71,8 +72,9 @@ describe('the access-token verifier', () => {
   it('refuses an identity token, at /auth/verify and in the verifier', async () => {
     const identity = await signIdentityToken(app.ctx, alice);
     expect(await verifyAccessTokenJwt(accessDeps(), identity, undefined)).toBeUndefined();
-    const res = await fetch(`${app.url}/auth/verify`, {
-      headers: { 'X-Forwarded-Host': `${alice.username}.localhost:${app.port}`, Authorization: `Bearer ${identity}` },
+    // Caddy keeps the wiki's Host on the forward_auth request; the app decides the wiki from it.
+    const res = await loopbackFetch(app.port)(`http://${alice.username}.localhost:${app.port}/auth/verify`, {
+      headers: { Authorization: `Bearer ${identity}` },
     });
     expect(res.status).toBe(401);
   });

@@ -148,7 +148,7 @@ beforeAll(async () => {
   pdsMetadata = await (await fetch(`${pdsOrigin}/.well-known/oauth-authorization-server`)).text();
 
   const keysDir = path.join(certDir, 'keys');
-  writeKeyFile(path.join(keysDir, 'platform.json'), [await generatePrivateJwk('RS256')]);
+  writeKeyFile(path.join(keysDir, 'platform.json'), [await generatePrivateJwk('RS256', 'access'), await generatePrivateJwk('RS256', 'identity')]);
   writeKeyFile(path.join(keysDir, 'atproto.json'), [await generatePrivateJwk('ES256')]);
   logLines = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) });
