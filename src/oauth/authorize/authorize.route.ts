@@ -4,7 +4,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { AppContext } from '../../context.ts';
 import { noStore, rateLimit, singleString } from '../../web/http.ts';
 import { OAUTH_PATHS } from '../paths.ts';
-import { AuthorizationErrorRedirect } from './authorization-response.ts';
+import { AuthorizationRefusedBeforeConsent } from './refused-before-consent.ts';
 import { decideConsent, describeConsent, loadConsent, AuthorizationRequestExpired } from './consent.ts';
 import { validateAuthorizationRequest } from './validate-authorization-request.ts';
 
@@ -46,11 +46,22 @@ export function authorizeRoutes(ctx: AppContext): Router {
     res.redirect(303, redirectTo);
   });
 
-  // Errors after the redirect URI was verified go back to the client (with iss and state).
+  // RFC 9700 §4.11.2: a request refused before the person acted is a page, never a redirect.
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!(err instanceof AuthorizationErrorRedirect)) return next(err);
-    ctx.log.info({ reqId: req.id, code: err.error.code, msg: err.error.message }, 'authorization request refused');
-    res.set('Cache-Control', 'no-store').redirect(303, err.location);
+    if (!(err instanceof AuthorizationRefusedBeforeConsent)) return next(err);
+    ctx.log.info(
+      { reqId: req.id, clientId: err.clientId, code: err.code, msg: err.message },
+      'authorization request refused before consent; shown as a page (the client must fix its request)',
+    );
+    res.status(err.status).set('Cache-Control', 'no-store').render('authorize-error', {
+      title: err.title ?? 'This app sent an invalid request',
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      clientName: err.clientName,
+      backLink: err.backLink,
+      requestId: String(req.id ?? ''),
+    });
   });
   return router;
 }
