@@ -35,15 +35,22 @@ export function authorizeRoutes(ctx: AppContext): Router {
     });
   });
 
-  router.post(CONSENT_PATH, noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  router.post(CONSENT_PATH, noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const requestId = singleString(body.request);
     if (!requestId) throw new AuthorizationRequestExpired();
     const user = res.locals.user;
     if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
     const decision = body.decision === 'allow' ? 'allow' : 'deny';
-    const { redirectTo } = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
-    res.redirect(303, redirectTo);
+    const outcome = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
+    if (outcome.kind === 'redirect') return res.redirect(303, outcome.redirectTo);
+    // Allow without a wiki: the same page again, saying what is missing (the request is still pending).
+    const { pending, client } = await loadConsent(ctx, requestId);
+    res.status(400).render('consent', {
+      title: 'Choose a wiki',
+      consent: describeConsent(ctx, requestId, pending, client, user, { choiceMissing: true }),
+      csrfToken: ctx.csrf.token(req, res),
+    });
   });
 
   // RFC 9700 §4.11.2: a request refused before the person acted is a page, never a redirect.
