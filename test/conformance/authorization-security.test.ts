@@ -13,7 +13,10 @@ import { createPdsAccount, type HttpResponse } from '../support/pds.ts';
 import {
   authorizeParams,
   authorizeUrl,
+  decodeJwt,
+  exchangeCode,
   newPkce,
+  obtainCode,
   openConsent,
   registerClaudeAi,
   registerClaudeCode,
@@ -21,6 +24,7 @@ import {
   seedPerson,
   startConformanceApp,
   submitConsent,
+  tokenRequest,
   type Person,
   type RegisteredClient,
 } from './support.ts';
@@ -425,6 +429,29 @@ describe('a wiki that is not yours', () => {
     const done = await submitConsent(alice.browser, page, 'allow', { wiki: 'bob' });
     expectErrorRedirect(done, claudeCode.redirectUri, 'access_denied', String(params.state));
     expect(codeCount()).toBe(before);
+  });
+});
+
+describe('one spelling of the resource at /authorize and /token (RFC 8707 §2, issue 10 item 6)', () => {
+  it('an odd spelling at both ends (scheme and host case, trailing slash) gives a token for that wiki', async () => {
+    const odd = `HTTP://Alice.LocalHost:${app.port}/mcp/`;
+    const issued = await obtainCode(claudeCode, alice, app, { resource: odd });
+    expect(app.ctx.codes.findByValue(issued.code)).toMatchObject({ wikiSlug: 'alice', resource: alice.mcpUrl });
+    const tokens = await exchangeCode(app, claudeCode, issued, { resource: `http://ALICE.localhost:${app.port}/mcp/` });
+    expect(decodeJwt(tokens.access_token).payload.aud).toBe(alice.mcpUrl);
+  });
+
+  it("another wiki's resource at /token is still invalid_target", async () => {
+    const issued = await obtainCode(claudeCode, alice, app);
+    const res = await tokenRequest(app, claudeCode, {
+      grant_type: 'authorization_code',
+      code: issued.code,
+      code_verifier: issued.pkce.verifier,
+      redirect_uri: issued.redirectUri,
+      resource: `HTTP://BOB.localhost:${app.port}/mcp/`,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_target');
   });
 });
 
