@@ -43,7 +43,7 @@ export interface ConsentView {
   choiceMissing: boolean;
 }
 
-export async function loadConsent(ctx: AppContext, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
+export async function loadConsent(ctx: Pick<AppContext, 'authorizationRequests' | 'clientResolver'>, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
   const pending = ctx.authorizationRequests.find(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
   const client = await ctx.clientResolver.resolve(pending.clientId);
@@ -52,7 +52,7 @@ export async function loadConsent(ctx: AppContext, requestId: string): Promise<{
 }
 
 export function describeConsent(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'config' | 'wikis'>,
   requestId: string,
   pending: PendingAuthorization,
   client: OAuthClientRecord,
@@ -88,7 +88,7 @@ export type ConsentDecision =
 
 /** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
 export function decideConsent(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
