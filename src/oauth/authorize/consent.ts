@@ -88,7 +88,7 @@ export type ConsentDecision =
 
 /** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
 export function decideConsent(
-  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
+  ctx: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
@@ -99,6 +99,17 @@ export function decideConsent(
     const waiting = ctx.authorizationRequests.find(requestId);
     if (waiting && waiting.wikiSlug === undefined) return { kind: 'choose_wiki' };
   }
+  // Taking the request and issuing the code are one write: both happen or neither.
+  return ctx.db.transaction(() => decidePending(ctx, requestId, user, decision, chosenSlug)).immediate();
+}
+
+function decidePending(
+  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
+  requestId: string,
+  user: SignedInUser,
+  decision: 'allow' | 'deny',
+  chosenSlug: string | undefined,
+): ConsentDecision {
   const pending = ctx.authorizationRequests.consume(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
   const issuer = ctx.config.publicUrl;
