@@ -4,6 +4,7 @@
 // an error before the person's own Allow or Deny is a page (400, no Location) with a labelled link;
 // only the person's click sends them back (Deny → access_denied, with state and iss).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds } from '../../src/db/open.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, location, pageText } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
@@ -80,6 +81,25 @@ describe('a DCR client registered with https://evil.example/cb cannot use /autho
     expect(next.origin).toBe(app.url);
     expect(next.pathname).toBe(OAUTH_PATHS.authorize);
     expectPageNotRedirect(await alice.browser.get(`${next.pathname}${next.search}`));
+  });
+
+  it('the same for a client ID metadata document that names https://evil.example/cb', async () => {
+    const clientId = 'https://evil.example/client.json';
+    const now = nowSeconds();
+    // As if just fetched from evil.example (the cached copy the resolver serves while fresh).
+    app.ctx.clients.upsertDocument(
+      clientId,
+      { redirect_uris: ['https://evil.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
+      now,
+      now + 3600,
+    );
+    const documentClient: RegisteredClient = { clientId, clientSecret: undefined, redirectUri: 'https://evil.example/cb', authMethod: 'none' };
+    for (const [, overrides] of broken()) {
+      const params = authorizeParams(documentClient, alice, newPkce(), overrides);
+      const q = new URLSearchParams();
+      for (const [name, value] of Object.entries(params)) if (typeof value === 'string') q.append(name, value);
+      expectPageNotRedirect(await alice.browser.get(`${OAUTH_PATHS.authorize}?${q}`));
+    }
   });
 
   it('a valid request still goes to consent, and only the person’s Deny sends them back, with state and iss', async () => {
