@@ -20,6 +20,7 @@ import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
 import { healthRoutes } from './web/health.route.ts';
+import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
 
@@ -38,6 +39,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use(requestLog(ctx.log));
   app.use(securityHeaders(ctx.config.production));
+  app.use(headerLimits); // before anything parses a header (credentials, cookies, hosts)
 
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
   const token = tokenHandlers(ctx);

@@ -11,6 +11,7 @@ import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
 import { createLogger } from './web/log.ts';
 import { applyServerTimeouts } from './web/server-timeouts.ts';
+import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
 
 /** In-flight requests get this long to finish after SIGTERM (systemd's TimeoutStopSec is 20 s). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -92,7 +93,7 @@ interface GracefulServer extends http.Server {
 function listenGracefully(app: http.RequestListener): GracefulServer {
   const active = new Set<http.ServerResponse>();
   let draining = false;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
     active.add(res);
     res.on('close', () => active.delete(res));
     if (draining) res.setHeader('Connection', 'close');

@@ -11,6 +11,7 @@ import { parseConfig, type Config } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
 import { createLogger, type Logger } from '../../src/web/log.ts';
+import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 
 export interface TestApp {
   /** http://localhost:PORT (PUBLIC_URL, the issuer). */
@@ -46,7 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     ...env,
   });
   const ctx = await createContext(config, { log: options.log ?? createLogger(config.logLevel) });
-  const server = http.createServer(createApp(ctx));
+  const server = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
   await new Promise<void>((resolve) => server.listen(port, resolve));
   return {
     url: config.publicUrl,

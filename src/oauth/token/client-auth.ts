@@ -9,6 +9,7 @@ import { sha256Hex, timingSafeEqualStrings } from '../../lib/secrets.ts';
 import type { OAuthClientRecord, TokenEndpointAuthMethod } from '../clients/client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
 import { authenticateByAssertion, hasClientAssertion } from './client-assertion.ts';
+import { parseBasicAuthorization } from '../../web/authorization-header.ts';
 
 interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
@@ -27,11 +28,11 @@ function formDecode(value: string): string {
 
 /** RFC 7617 — the id and secret of an `Authorization: Basic` header, or undefined when there is none. */
 function readBasicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Basic(?:[ \t]+(\S*))?[ \t]*$/i.exec(header);
+  const parsed = parseBasicAuthorization(header);
   // Another scheme is not client authentication: leave it alone.
-  if (!match) return undefined;
-  const token = match[1] ?? '';
+  if (parsed.kind === 'other') return undefined;
+  if (parsed.kind === 'malformed') throw new InvalidClient('The Basic credentials are not a single token.');
+  const token = parsed.token;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) throw new InvalidClient('The Basic credentials are not valid base64.');
   const decoded = Buffer.from(token, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
