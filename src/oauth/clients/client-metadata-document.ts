@@ -4,7 +4,7 @@
 import { OAuthError } from '../errors.ts';
 import { parseClientMetadata } from '../register/client-metadata.schema.ts';
 import type { ClientMetadata } from './client.ts';
-import { safeFetch, SafeFetchError, type SafeFetchOptions } from './safe-fetch.ts';
+import { safeFetch, SafeFetchError, type SafeFetchOptions } from '../../lib/outbound/safe-fetch.ts';
 
 export class ClientMetadataDocumentError extends Error {
   override name = 'ClientMetadataDocumentError';

@@ -2,6 +2,7 @@
 // client we registered (looked up), or an https URL whose metadata document we fetch and cache for
 // a bounded time. A stale copy is served when refreshing it fails; never fetched and failing means
 // unknown.
+import type { LookupFunction } from 'node:net';
 import { nowSeconds } from '../../db/open.ts';
 import type { Logger } from '../../web/log.ts';
 import type { OAuthClientRecord } from './client.ts';
@@ -13,8 +14,12 @@ export interface ClientResolverOptions {
   log: Pick<Logger, 'info' | 'warn'>;
   /** Development and tests only: fetch documents from loopback and private addresses. */
   allowPrivateAddresses: boolean;
+  /** OUTBOUND_PRIVATE_HOSTS: names exempt from the public-address rule (still https). */
+  privateHosts?: readonly string[];
   /** Extra PEM certificates to trust besides the system roots. */
-  caCertificates?: string;
+  caCertificates?: string | undefined;
+  /** Name resolver under the address check (tests pin names); default dns.lookup. */
+  lookup?: LookupFunction | undefined;
   /** Whole fetch, DNS to last byte. Default 5 s. */
   fetchTimeoutMs?: number;
   /** Largest document accepted. Default 10 KiB. */
@@ -43,7 +48,9 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   const { clients, log } = options;
   const fetchOptions = {
     allowPrivateAddresses: options.allowPrivateAddresses,
+    privateHosts: options.privateHosts,
     caCertificates: options.caCertificates,
+    lookup: options.lookup,
     timeoutMs: options.fetchTimeoutMs ?? 5000,
     maxBytes: options.maxBytes ?? 10 * 1024,
   };
