@@ -17,6 +17,7 @@ import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts
 import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
 import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
 import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
+import { clientAssertionVerifierFor, type ClientAssertionVerifier } from './oauth/token/client-assertion.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tokens/access-token.ts';
 import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
@@ -42,6 +43,8 @@ export interface AppContext {
   clients: ClientsRepo;
   /** Registered clients and (fetched, cached) client ID metadata documents. */
   clientResolver: ClientResolver;
+  /** private_key_jwt client assertions (RFC 7523): key sets fetched and cached, jti used once. */
+  clientAssertions: ClientAssertionVerifier;
   close(): void;
 }
 
@@ -86,8 +89,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
       log,
       allowPrivateAddresses: !config.production,
       privateHosts: config.outboundPrivateHosts,
+      documentsEnabled: config.clientIdMetadataDocuments,
       ...options.outbound,
     }),
+    clientAssertions: clientAssertionVerifierFor(
+      { db, config },
+      { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
+    ),
     close() {
       if (db.open) db.close();
     },

@@ -121,6 +121,17 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
   PLATFORM_NAME: optionalString,
   OUTBOUND_PRIVATE_HOSTS: hostList,
+  CLIENT_ID_METADATA_DOCUMENTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v.trim() === '' ? 'on' : v.trim().toLowerCase();
+      if (value !== 'on' && value !== 'off') {
+        ctx.addIssue({ code: 'custom', message: `must be on or off, got "${v}"` });
+        return z.NEVER;
+      }
+      return value === 'on';
+    }),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -158,6 +169,8 @@ export interface Config {
   platformName: string;
   /** Host names (or host:port) that outbound fetches may reach on private addresses in production. */
   outboundPrivateHosts: readonly string[];
+  /** CLIENT_ID_METADATA_DOCUMENTS: accept https client_ids (advertised in AS metadata); off → DCR only. */
+  clientIdMetadataDocuments: boolean;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -244,6 +257,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME ?? 'robot.wtf',
     outboundPrivateHosts: e.OUTBOUND_PRIVATE_HOSTS,
+    clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
   };
 }
 

@@ -5,6 +5,7 @@ import type { SignedInUser } from '../../accounts/session-cookie.ts';
 import { AppError } from '../../web/errors.ts';
 import { wikiMcpUrl } from '../../wikis/urls.ts';
 import { clientDisplayName, type OAuthClientRecord } from '../clients/client.ts';
+import { isPrivateUseSchemeRedirect } from '../clients/redirect-uri.ts';
 import { AccessDenied } from '../errors.ts';
 import { formatScope, SCOPE_DESCRIPTIONS } from '../scopes.ts';
 import type { PendingAuthorization } from './authorization-requests.repo.ts';
@@ -32,6 +33,8 @@ export interface ConsentView {
   foreignWiki: string | undefined;
   /** The person's wikis to pick from when the request named none. */
   choices: { slug: string; mcpUrl: string }[];
+  /** RFC 8252 §7.1: the redirect goes to an app on this device through this private-use scheme. */
+  nativeAppScheme: string | undefined;
 }
 
 export async function loadConsent(ctx: AppContext, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
@@ -62,6 +65,7 @@ export function describeConsent(
     wiki: named && ownsNamed ? { slug: named.slug, mcpUrl: wikiMcpUrl(ctx.config, named.slug) } : undefined,
     foreignWiki: pending.wikiSlug !== undefined && !ownsNamed ? pending.wikiSlug : undefined,
     choices: pending.wikiSlug === undefined ? owned : [],
+    nativeAppScheme: isPrivateUseSchemeRedirect(pending.redirectUri) ? new URL(pending.redirectUri).protocol.slice(0, -1) : undefined,
   };
 }
 

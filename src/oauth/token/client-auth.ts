@@ -2,11 +2,13 @@
 // client_secret_basic (Authorization: Basic, id and secret form-urlencoded), client_secret_post
 // (both in the body) or none (client_id alone). One method per request, the registered one, and
 // secrets compared in constant time; any failure is 401 invalid_client (RFC 6749 §5.2).
+// private_key_jwt (RFC 7523 §2.2) is verified in client-assertion.ts; this file only dispatches to it.
 import type { Request } from 'express';
 import type { AppContext } from '../../context.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../../lib/secrets.ts';
 import type { OAuthClientRecord, TokenEndpointAuthMethod } from '../clients/client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
+import { assertionClientId, hasClientAssertion, readClientAssertion } from './client-assertion.ts';
 
 interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
@@ -71,7 +73,26 @@ function presentedCredentials(req: Request): PresentedCredentials {
   throw new InvalidClient('The request does not say which client is calling (no client_id).');
 }
 
-export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver'>, req: Request): Promise<OAuthClientRecord> {
+/** RFC 7523 §2.2 — a client that sent client_assertion: private_key_jwt and nothing else. */
+async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+  const { assertion, bodyClientId } = readClientAssertion(req);
+  const clientId = assertionClientId(assertion);
+  if (bodyClientId !== undefined && bodyClientId !== clientId) {
+    throw new InvalidClient('client_id in the body is not the client the assertion names (iss/sub).');
+  }
+  const client = await ctx.clientResolver.resolve(clientId);
+  if (!client) throw new InvalidClient('This client is not registered here (or no longer). Register again.');
+  if (client.metadata.token_endpoint_auth_method !== 'private_key_jwt') {
+    throw new InvalidClient(
+      `This client registered token_endpoint_auth_method ${client.metadata.token_endpoint_auth_method} but authenticated with private_key_jwt.`,
+    );
+  }
+  await ctx.clientAssertions.verify(client, assertion);
+  return client;
+}
+
+export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+  if (hasClientAssertion(req.body)) return authenticateByAssertion(ctx, req);
   const presented = presentedCredentials(req);
   const client = await ctx.clientResolver.resolve(presented.clientId);
   // Clients such as Claude register again when told their client_id is unknown.
