@@ -2,81 +2,23 @@
 // with openssl here, trusted through caCertificates): cached with a bounded TTL, refused when
 // invalid, redirected, oversize or slow, served stale when the server is down, and never fetched
 // from a private address unless allowPrivateAddresses.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../../src/db/open.ts';
 import { createClientResolver, type ClientResolverOptions } from '../../../src/oauth/clients/resolve-client.ts';
 import { createTestContext, type TestContext } from './test-context.ts';
+import { createTestCertificate, json, startDocServer as startServer, type DocServer, type TestCertificate } from './https-stand-in.ts';
 
-type Route = (req: IncomingMessage, res: ServerResponse) => void;
-
-interface DocServer {
-  origin: string;
-  routes: Map<string, Route>;
-  /** Requests per path. */
-  hits: Map<string, number>;
-  /** TCP connections accepted. */
-  connections: number;
-  close(): Promise<void>;
-}
-
-let certDir: string;
-let key: string;
+let certificate: TestCertificate;
 let cert: string;
 
 beforeAll(() => {
-  certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-cert-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  key = fs.readFileSync(path.join(certDir, 'key.pem'), 'utf8');
-  cert = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+  certificate = createTestCertificate();
+  cert = certificate.cert;
 });
-afterAll(() => fs.rmSync(certDir, { recursive: true, force: true }));
+afterAll(() => certificate.remove());
 
-async function startDocServer(): Promise<DocServer> {
-  const routes = new Map<string, Route>();
-  const hits = new Map<string, number>();
-  const server = https.createServer({ key, cert }, (req, res) => {
-    const p = req.url ?? '/';
-    hits.set(p, (hits.get(p) ?? 0) + 1);
-    const route = routes.get(p);
-    if (route) route(req, res);
-    else res.writeHead(404).end('not found');
-  });
-  const state = { connections: 0 };
-  server.on('connection', () => {
-    state.connections += 1;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `https://127.0.0.1:${port}`,
-    routes,
-    hits,
-    get connections() {
-      return state.connections;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const json = (body: unknown, headers: Record<string, string> = {}): Route => (_req, res) => {
-  res.writeHead(200, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
-};
+const startDocServer = () => startServer(certificate);
 
 const documentFor = (clientId: string, extra: Record<string, unknown> = {}) => ({
   client_id: clientId,
