@@ -7,8 +7,10 @@
 //     https through Caddy) signs a person up and in, in Chromium, which trusts the test CA;
 //   - MCP clients (the real @modelcontextprotocol/sdk client) go through discovery, consent in
 //     Chromium, token, /mcp through Caddy's forward_auth to the wiki MCP upstream, and refresh:
-//     Claude.ai identified by its metadata document, Claude Code (DCR, `none`, loopback redirect),
-//     and a confidential DCR client (Claude.ai's DCR body, client_secret_post).
+//     Claude.ai and Claude Code identified by their metadata documents (served by a claude.ai
+//     stand-in), and the DCR registrations of both (Claude Code: `none` + loopback redirect;
+//     Claude.ai: confidential, client_secret_post). The bodies are the published ones
+//     (test/fixtures/clients/), with https://claude.ai replaced by the stand-in's origin.
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -20,7 +22,7 @@ import { deriveUsername } from '../../src/accounts/username.ts';
 import { launchChromium, RESULTS_DIR, signInWithBluesky, type LaunchedChromium } from '../support/chromium.ts';
 import { MemoryOAuthProvider } from '../support/mcp-oauth-client.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
-import { CHROMIUM_HOST_RULES, startProductionStack, type ProductionStack } from './stack.ts';
+import { CHROMIUM_HOST_RULES, clientFixture, startProductionStack, type ProductionStack } from './stack.ts';
 
 let stack: ProductionStack;
 let chromium: LaunchedChromium;
@@ -159,53 +161,54 @@ async function whoami(provider: MemoryOAuthProvider, mcpUrl: string) {
 
 interface ClientKind {
   kind: string;
+  /** The name the consent page shows. */
   clientName: string;
+  /** The redirect URI this run of the client uses. */
   redirectUri: () => string;
-  metadata: (redirectUri: string) => OAuthClientMetadata;
+  /** What the SDK would register (DCR); for document clients, the document's own fields. */
+  metadata: () => OAuthClientMetadata;
   /** Set: identifies itself by this document URL instead of registering. */
   documentUrl?: () => string;
   confidential: boolean;
 }
 
+/** A published client's metadata (test/fixtures/clients/) with https://claude.ai → the stand-in. */
+function fixture(name: string): OAuthClientMetadata {
+  return clientFixture(name, stack.claudeOrigin) as unknown as OAuthClientMetadata;
+}
+
+/** Claude Code listens on a random loopback port; its document lists the port-less URI. */
+const claudeCodePort = 40000 + Math.floor(Math.random() * 20000);
+
 const KINDS: ClientKind[] = [
   {
-    kind: 'Claude.ai, identified by its client ID metadata document (served by the claude.ai stand-in)',
+    kind: 'Claude.ai, identified by its client ID metadata document (the exact published one, on the claude.ai stand-in)',
     clientName: 'Claude',
-    redirectUri: () => `${stack.claudeOrigin}/api/mcp/auth_callback`,
+    redirectUri: () => (fixture('claude-ai.cimd').redirect_uris as string[])[0]!,
     documentUrl: () => `${stack.claudeOrigin}/oauth/mcp-oauth-client-metadata`,
-    metadata: (redirect) => ({
-      client_name: 'Claude',
-      redirect_uris: [redirect],
-      grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    }),
+    metadata: () => fixture('claude-ai.cimd'),
     confidential: false,
   },
   {
-    kind: 'Claude Code-style public client (DCR, none, loopback redirect on a random port)',
-    clientName: 'Claude Code (robot-auth)',
-    redirectUri: () => `http://localhost:${40000 + Math.floor(Math.random() * 20000)}/callback`,
-    metadata: (redirect) => ({
-      client_name: 'Claude Code (robot-auth)',
-      redirect_uris: [redirect],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    }),
+    kind: 'Claude Code, identified by its client ID metadata document (port-less loopback redirect, random port)',
+    clientName: 'Claude Code',
+    redirectUri: () => `http://localhost:${claudeCodePort}/callback`,
+    documentUrl: () => `${stack.claudeOrigin}/oauth/claude-code-client-metadata`,
+    metadata: () => fixture('claude-code.cimd'),
     confidential: false,
   },
   {
-    kind: "confidential DCR client (Claude.ai's DCR body: client_secret_post, https redirect)",
+    kind: "Claude Code's DCR registration (none, loopback redirect)",
+    clientName: 'Claude Code (wiki)',
+    redirectUri: () => (fixture('claude-code.dcr').redirect_uris as string[])[0]!,
+    metadata: () => fixture('claude-code.dcr'),
+    confidential: false,
+  },
+  {
+    kind: "Claude.ai's DCR registration (confidential: client_secret_post, https redirect on the stand-in)",
     clientName: 'Claude',
-    redirectUri: () => `${stack.claudeOrigin}/api/mcp/auth_callback`,
-    metadata: (redirect) => ({
-      client_name: 'Claude',
-      redirect_uris: [redirect],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'client_secret_post',
-    }),
+    redirectUri: () => (fixture('claude-ai.dcr').redirect_uris as string[])[0]!,
+    metadata: () => fixture('claude-ai.dcr'),
     confidential: true,
   },
 ];
@@ -218,7 +221,7 @@ describe.each(KINDS)('$kind', (k) => {
   beforeAll(() => {
     redirect = k.redirectUri();
     mcpUrl = stack.wikiMcpUrl(username);
-    provider = new MemoryOAuthProvider(redirect, k.metadata(redirect), k.documentUrl ? { clientMetadataUrl: k.documentUrl() } : {});
+    provider = new MemoryOAuthProvider(redirect, k.metadata(), k.documentUrl ? { clientMetadataUrl: k.documentUrl() } : {});
   });
 
   it('discovers the AS from the 401, gets consent in Chromium, exchanges the code, and calls /mcp through forward_auth', async () => {
@@ -253,7 +256,8 @@ describe.each(KINDS)('$kind', (k) => {
       expect(r.headers['x-auth-wiki']).toBe(username);
       expect(r.headers['x-auth-client-id']).toBe(info!.client_id);
     }
-    if (k.documentUrl) expect(stack.claudeRequests).toContain('/oauth/mcp-oauth-client-metadata');
+    // A document client's metadata came from the stand-in, fetched by the product over https.
+    if (k.documentUrl) expect(stack.claudeRequests).toContain(new URL(k.documentUrl()).pathname);
   });
 
   it('refreshes (rotating the refresh token) and keeps working', async () => {

@@ -38,22 +38,24 @@ const PDS_START = path.join(ROOT, 'test/pds/start-tls.mjs');
 /** For Chromium: the same pinning as pin-hosts.mjs gives the node children. */
 export const CHROMIUM_HOST_RULES = `MAP *${DOMAIN_SUFFIX} 127.0.0.1`;
 
+const CLIENT_FIXTURES = path.join(ROOT, 'test/fixtures/clients');
+
 /**
- * Claude.ai's published client ID metadata document (issue 10, as served since mid-2026), verbatim
- * except that client_id, client_uri and the redirect URI name the stand-in's origin instead of
- * https://claude.ai: a document's client_id must be its own URL, and the stand-in is what serves it.
+ * A real client's published metadata (test/fixtures/clients/NAME.json: Claude.ai's document is the
+ * exact one quoted in issue 10) with its origin https://claude.ai replaced by `origin` everywhere
+ * (client_id, client_uri, an https redirect URI): a document's client_id must be the URL it is
+ * served from, and the stand-in is what serves it here. Nothing else is changed.
  */
-export function claudeAiDocument(origin: string): Record<string, unknown> {
-  return {
-    client_id: `${origin}/oauth/mcp-oauth-client-metadata`,
-    client_name: 'Claude',
-    client_uri: origin,
-    redirect_uris: [`${origin}/api/mcp/auth_callback`],
-    grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'none',
-  };
+export function clientFixture(name: string, origin: string): Record<string, unknown> {
+  const text = fs.readFileSync(path.join(CLIENT_FIXTURES, `${name}.json`), 'utf8');
+  return JSON.parse(text.replaceAll('https://claude.ai', origin)) as Record<string, unknown>;
 }
+
+/** Documents the claude.ai stand-in serves: path → fixture. */
+const STAND_IN_DOCUMENTS: Record<string, string> = {
+  '/oauth/mcp-oauth-client-metadata': 'claude-ai.cimd',
+  '/oauth/claude-code-client-metadata': 'claude-code.cimd',
+};
 
 export interface RecordedRequest {
   method: string;
@@ -216,8 +218,8 @@ async function distinctFreePorts(n: number): Promise<number[]> {
 }
 
 /**
- * https://claude.probe.internal:PORT: serves Claude.ai's client metadata document (adjusted to this
- * origin, see claudeAiDocument) and the callback page its redirect URI names.
+ * https://claude.probe.internal:PORT: serves Claude.ai's and Claude Code's client metadata documents
+ * (adjusted to this origin, see clientFixture) and the callback page Claude.ai's redirect URI names.
  */
 async function startClaudeStandIn(ca: TestCa): Promise<{ port: number; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
@@ -225,9 +227,10 @@ async function startClaudeStandIn(ca: TestCa): Promise<{ port: number; requests:
   const server = https.createServer({ cert: fs.readFileSync(ca.certFile), key: fs.readFileSync(ca.keyFile) }, (req, res) => {
     const url = req.url ?? '/';
     requests.push(url);
-    if (url === '/oauth/mcp-oauth-client-metadata') {
+    const document = STAND_IN_DOCUMENTS[url];
+    if (document !== undefined) {
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
-      res.end(JSON.stringify(claudeAiDocument(origin)));
+      res.end(JSON.stringify(clientFixture(document, origin)));
     } else if (url.startsWith('/api/mcp/auth_callback')) {
       res.writeHead(200, { 'content-type': 'text/html' });
       res.end('<!doctype html><title>Claude</title><p>Connected.</p>');
