@@ -288,3 +288,47 @@ describe('no access without a token, in production too', () => {
     expect(stack.upstreamRequests.length).toBe(seen);
   });
 });
+
+describe('what strangers name stays out of reach: only OUTBOUND_PRIVATE_HOSTS is exempt', () => {
+  it('a client_id document on a pinned name that is not on the list is refused with an error page, and never connected to', async () => {
+    const before = stack.trap.connections();
+    const clientId = `https://elsewhere.probe.internal:${stack.trap.port}/oauth/client.json`;
+    const redirect = `https://elsewhere.probe.internal:${stack.trap.port}/callback`;
+    await onPage(person, 'unlisted-document', async (page) => {
+      const authorize = new URL(`${stack.publicUrl}/auth/oauth/authorize`);
+      for (const [k, v] of Object.entries({
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: redirect,
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+        resource: stack.wikiMcpUrl(username),
+        state: 'x',
+      })) authorize.searchParams.set(k, v);
+      const response = await page.goto(authorize.href);
+      // An error page here, not a redirect to the unverified redirect_uri (RFC 9700 §4.11.2).
+      expect(response?.status()).toBeGreaterThanOrEqual(400);
+      expect(new URL(page.url()).origin).toBe(stack.publicUrl);
+    });
+    expect(stack.trap.connections()).toBe(before);
+  });
+
+  it('typing an https origin instead of a handle at sign-in does not make the product connect to it', async () => {
+    const before = stack.trap.connections();
+    const fresh = await chromium.newContext();
+    try {
+      await onPage(fresh, 'unlisted-origin-sign-in', async (page) => {
+        await page.goto(`${stack.publicUrl}/auth/login`);
+        await page.getByLabel('Handle').fill(`https://elsewhere.probe.internal:${stack.trap.port}`);
+        await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
+        await page.waitForLoadState();
+        // Still on our own pages, with a message; never sent to the named origin.
+        expect(new URL(page.url()).origin).toBe(stack.publicUrl);
+        expect(await page.locator('main').textContent()).toBeTruthy();
+      });
+    } finally {
+      await fresh.close();
+    }
+    expect(stack.trap.connections()).toBe(before);
+  });
+});

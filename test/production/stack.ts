@@ -72,6 +72,12 @@ export interface ProductionStack {
   claudeOrigin: string;
   /** Paths the claude.ai stand-in was asked for. */
   claudeRequests: string[];
+  /**
+   * A TCP listener on loopback that counts connections: https://{any}.probe.internal:{trapPort}
+   * resolves to it (the names are pinned), so a URL on it that is NOT in OUTBOUND_PRIVATE_HOSTS
+   * shows whether the product tried to reach it anyway.
+   */
+  trap: { port: number; connections(): number };
   /** What reached the wiki MCP upstream through Caddy's forward_auth. */
   upstreamRequests: RecordedRequest[];
   server: ServerProcess;
@@ -107,6 +113,8 @@ export async function startProductionStack(): Promise<ProductionStack> {
     stoppers.push(claude.close);
     const upstream = await startForwardingRecorder(`127.0.0.1:${appPort}`);
     stoppers.push(upstream.close);
+    const trap = await startConnectionTrap();
+    stoppers.push(trap.close);
 
     const pdsTmp = path.join(dir, 'pds-tmp');
     fs.mkdirSync(pdsTmp);
@@ -176,6 +184,7 @@ export async function startProductionStack(): Promise<ProductionStack> {
       claudeOrigin: `https://${CLAUDE_HOST}:${claude.port}`,
       claudeRequests: claude.requests,
       upstreamRequests: upstream.requests,
+      trap: { port: trap.port, connections: trap.connections },
       server,
       wikiMcpUrl: (slug) => `https://${slug}.${APEX_HOST}:${caddyPort}/mcp`,
       fetch: loopbackFetch(undefined, { ca: ca.caPem }),
@@ -248,6 +257,28 @@ async function startClaudeStandIn(ca: TestCa): Promise<{ port: number; requests:
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Accepts TCP connections, counts them and closes them at once. */
+async function startConnectionTrap(): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  let count = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    count += 1;
+    socket.destroy();
+  });
+  server.on('connection', (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    connections: () => count,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
