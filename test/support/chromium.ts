@@ -84,8 +84,11 @@ export async function launchChromium(options: ChromiumOptions = {}): Promise<Lau
 export async function signInWithBluesky(page: Page, account: { handle: string; password: string }, pdsOrigin: string): Promise<void> {
   await page.getByLabel('Handle').fill(account.handle);
   await page.getByRole('button', { name: 'Sign in with Bluesky' }).click();
-  // The PDS's own pages: password, then its consent.
-  await page.waitForURL((url) => url.origin === pdsOrigin);
+  // The PDS's own pages: password, then its consent. When the app refuses instead, say what it said.
+  await page.waitForURL((url) => url.origin === pdsOrigin, { timeout: 15_000 }).catch(async (err: unknown) => {
+    const shown = await page.locator('main').innerText().catch(() => '(no page text)');
+    throw new Error(`the app did not send the browser to the PDS (${pdsOrigin}); it shows: ${shown.slice(0, 500)}`, { cause: err });
+  });
   await page.locator('input[name="password"]').fill(account.password);
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.getByRole('button', { name: 'Authorize' }).click();
