@@ -75,9 +75,19 @@ function appRequests(pathname: string): Array<{ host?: string; status?: number }
 }
 
 describe('production sign-in: the confidential ATProto client against a PDS over https', () => {
-  it('the PDS and PLC are https on their public names (what the product is told to use)', () => {
+  it('the PDS and PLC are https on their public names, and the app publishes a confidential client through Caddy', async () => {
     expect(stack.pds.url).toMatch(/^https:\/\/pds\.probe\.internal:\d+$/);
     expect(stack.pds.plcUrl).toMatch(/^https:\/\/plc\.probe\.internal:\d+$/);
+    const res = await stack.fetch(`${stack.publicUrl}/auth/client-metadata.json`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({
+      client_id: `${stack.publicUrl}/auth/client-metadata.json`,
+      application_type: 'web',
+      token_endpoint_auth_method: 'private_key_jwt',
+      dpop_bound_access_tokens: true,
+      redirect_uris: [`${stack.publicUrl}/auth/callback`],
+      jwks_uri: `${stack.publicUrl}/auth/jwks.json`,
+    });
   });
 
   it('a first-time person signs in with Bluesky and signs up in Chromium; the account page shows their DID and handle', async () => {
@@ -325,7 +335,9 @@ describe('what strangers name stays out of reach: only OUTBOUND_PRIVATE_HOSTS is
         expect((await answer).status()).toBe(400);
         expect(stack.trap.connections()).toBe(before);
         // Still on our own pages, with a plain message; never sent to the named origin.
-        await expect.poll(() => page.locator('h1').textContent()).toBe('Sign-in failed');
+        await expect
+          .poll(() => page.locator('main').innerText())
+          .toContain(`We could not reach a sign-in server at https://elsewhere.probe.internal:${stack.trap.port}`);
         expect(new URL(page.url()).origin).toBe(stack.publicUrl);
       });
     } finally {
