@@ -6,7 +6,6 @@ import { loadOrCreateKeyFile, loadPlatformKeys, type PlatformKeys } from './conf
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
-import type { OutboundPolicy } from './lib/outbound/policy.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -52,8 +51,6 @@ export interface ContextOptions {
   log?: Logger;
   /** Open this database instead of config.databaseFile (tests use ':memory:'). */
   db?: Db;
-  /** Tests only: trust this extra CA and resolve names with this lookup in every SSRF-safe fetch. */
-  outbound?: Pick<OutboundPolicy, 'caCertificates' | 'lookup'>;
 }
 
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
@@ -64,7 +61,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
-  const atproto = await createAtprotoClient({ config, db, log, outbound: options.outbound }, atprotoKeys);
+  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys);
   const clients = createClientsRepo(db);
   return {
     config,
@@ -90,7 +87,6 @@ export async function createContext(config: Config, options: ContextOptions = {}
       allowPrivateAddresses: !config.production,
       privateHosts: config.outboundPrivateHosts,
       documentsEnabled: config.clientIdMetadataDocuments,
-      ...options.outbound,
     }),
     clientAssertions: clientAssertionVerifierFor(
       { db, config },

@@ -64,8 +64,6 @@ export interface AtprotoClientDeps {
   config: Config;
   db: Db;
   log: Pick<Logger, 'warn'>;
-  /** Tests only: an extra trusted CA and a name resolver under the address check. */
-  outbound?: Pick<OutboundPolicy, 'caCertificates' | 'lookup'> | undefined;
 }
 
 export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
@@ -80,7 +78,7 @@ export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: P
     requestLock: requestLocalLock,
     // Development talks to a local PDS over http; production never does.
     allowHttp: !config.production,
-    fetch: createSafeFetch({ ...atprotoOutboundPolicy(config), ...deps.outbound, ...ATPROTO_FETCH_LIMITS, log: deps.log }),
+    fetch: createSafeFetch({ ...atprotoOutboundPolicy(config), ...ATPROTO_FETCH_LIMITS, log: deps.log }),
     ...(config.atprotoHandleResolver ? { handleResolver: config.atprotoHandleResolver } : {}),
     ...(config.atprotoPlcUrl ? { plcDirectoryUrl: config.atprotoPlcUrl } : {}),
   });

@@ -10,7 +10,7 @@ import { inject } from 'vitest';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
-import { createLogger } from '../../src/web/log.ts';
+import { createLogger, type Logger } from '../../src/web/log.ts';
 
 export interface TestApp {
   /** http://localhost:PORT (PUBLIC_URL, the issuer). */
@@ -33,7 +33,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/** `log`: where the app logs (tests that assert on the operator's log lines pass their own). */
+export async function startTestApp(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestApp> {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-test-'));
   const config = parseConfig({
@@ -44,7 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
+  const ctx = await createContext(config, { log: options.log ?? createLogger(config.logLevel) });
   const server = http.createServer(createApp(ctx));
   await new Promise<void>((resolve) => server.listen(port, resolve));
   return {

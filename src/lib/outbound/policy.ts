@@ -49,14 +49,23 @@ export function lookupFor(url: URL, policy: OutboundPolicy): net.LookupFunction 
   const port = url.port === '' ? (url.protocol === 'https:' ? '443' : '80') : url.port;
   const exempt = policy.privateHosts ?? [];
   if (net.isIP(host) === 0 && (exempt.includes(host) || exempt.includes(`${host}:${port}`))) return resolve;
+  if (net.isIP(host) === 0) return publicOnly(resolve, port);
   // The socket does no lookup for an IP literal, so the lookup check would not run: check here.
-  if (net.isIP(host) !== 0 && !isPublicUnicastAddress(host)) throw new OutboundRefused(`${host} is not a public address`);
-  if (port !== '443') throw new OutboundRefused(`port ${port} is not fetched; only 443 (unless the host is in OUTBOUND_PRIVATE_HOSTS)`);
-  return publicOnly(resolve);
+  if (!isPublicUnicastAddress(host)) throw new OutboundRefused(`${host} is not a public address`);
+  const wrongPort = portProblem(port);
+  if (wrongPort) throw new OutboundRefused(wrongPort);
+  return resolve;
 }
 
-/** A socket lookup that fails when any address of the name is not public unicast. */
-function publicOnly(resolve: net.LookupFunction): net.LookupFunction {
+function portProblem(port: string): string | undefined {
+  return port === '443' ? undefined : `port ${port} is not fetched; only 443 (unless the host is in OUTBOUND_PRIVATE_HOSTS)`;
+}
+
+/**
+ * A socket lookup that fails when any address of the name is not public unicast, or (checked
+ * second, so the address is what a refusal names) when the port is not 443.
+ */
+function publicOnly(resolve: net.LookupFunction, port: string): net.LookupFunction {
   return (hostname, options, callback) => {
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) {
@@ -68,6 +77,11 @@ function publicOnly(resolve: net.LookupFunction): net.LookupFunction {
       const first = list[0];
       if (refused || !first) {
         callback(new OutboundRefused(`${hostname} resolves to a non-public address (${refused?.address ?? 'none'})`), '');
+        return;
+      }
+      const wrongPort = portProblem(port);
+      if (wrongPort) {
+        callback(new OutboundRefused(wrongPort), '');
         return;
       }
       if (options.all) callback(null, list);

@@ -2,7 +2,6 @@
 // client we registered (looked up), or an https URL whose metadata document we fetch and cache for
 // a bounded time. A stale copy is served when refreshing it fails; never fetched and failing means
 // unknown.
-import type { LookupFunction } from 'node:net';
 import { nowSeconds } from '../../db/open.ts';
 import type { Logger } from '../../web/log.ts';
 import type { OAuthClientRecord } from './client.ts';
@@ -19,8 +18,6 @@ export interface ClientResolverOptions {
   privateHosts?: readonly string[];
   /** Extra PEM certificates to trust besides the system roots. */
   caCertificates?: string | undefined;
-  /** Name resolver under the address check (tests pin names); default dns.lookup. */
-  lookup?: LookupFunction | undefined;
   /** Whole fetch, DNS to last byte. Default 5 s. */
   fetchTimeoutMs?: number;
   /** Largest document accepted. Default 10 KiB. */
@@ -58,7 +55,6 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
     allowPrivateAddresses: options.allowPrivateAddresses,
     privateHosts: options.privateHosts,
     caCertificates: options.caCertificates,
-    lookup: options.lookup,
     timeoutMs: options.fetchTimeoutMs ?? 5000,
     maxBytes: options.maxBytes ?? 10 * 1024,
   };
