@@ -61,11 +61,14 @@ const TITLES: Record<DocumentFailure['kind'], string> = {
   disabled: 'This app cannot connect this way',
 };
 
-/** Rendered as a page on /authorize (never redirected: the client is not verified). */
+/**
+ * Rendered as a page on /authorize (never redirected: the client is not verified). A 4xx even when
+ * the fetch failed, so the error page shows the explanation (5xx pages show no details).
+ */
 export class ClientDocumentUnusable extends AppError {
   constructor(clientId: string, failure: DocumentFailure | undefined) {
     const kind = failure?.kind ?? 'unreachable';
-    super(kind === 'unreachable' ? 502 : 400, kind === 'unreachable' ? 'temporarily_unavailable' : 'invalid_client', documentFailureForPerson(clientId, failure), {
+    super(400, kind === 'unreachable' ? 'temporarily_unavailable' : 'invalid_client', documentFailureForPerson(clientId, failure), {
       title: TITLES[kind],
     });
   }

@@ -152,6 +152,24 @@ export function createClientAssertionVerifier({ db, config, jwks }: ClientAssert
   };
 }
 
+/** RFC 7523 §2.2 — a client that sent client_assertion: private_key_jwt and nothing else. */
+export async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+  const { assertion, bodyClientId } = readClientAssertion(req);
+  const clientId = assertionClientId(assertion);
+  if (bodyClientId !== undefined && bodyClientId !== clientId) {
+    throw new InvalidClient('client_id in the body is not the client the assertion names (iss/sub).');
+  }
+  const client = await ctx.clientResolver.resolve(clientId);
+  if (!client) throw new InvalidClient('This client is not registered here (or no longer). Register again.');
+  if (client.metadata.token_endpoint_auth_method !== 'private_key_jwt') {
+    throw new InvalidClient(
+      `This client registered token_endpoint_auth_method ${client.metadata.token_endpoint_auth_method} but authenticated with private_key_jwt.`,
+    );
+  }
+  await ctx.clientAssertions.verify(client, assertion);
+  return client;
+}
+
 /** Builds the verifier from the context's pieces (the JWKS cache shares the document fetch limits). */
 export function clientAssertionVerifierFor(
   deps: Pick<AppContext, 'db' | 'config'>,

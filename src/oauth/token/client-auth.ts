@@ -8,7 +8,7 @@ import type { AppContext } from '../../context.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../../lib/secrets.ts';
 import type { OAuthClientRecord, TokenEndpointAuthMethod } from '../clients/client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
-import { assertionClientId, hasClientAssertion, readClientAssertion } from './client-assertion.ts';
+import { authenticateByAssertion, hasClientAssertion } from './client-assertion.ts';
 
 interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
@@ -71,24 +71,6 @@ function presentedCredentials(req: Request): PresentedCredentials {
   }
   if (bodyClientId !== undefined) return { method: 'none', clientId: bodyClientId, secret: undefined };
   throw new InvalidClient('The request does not say which client is calling (no client_id).');
-}
-
-/** RFC 7523 §2.2 — a client that sent client_assertion: private_key_jwt and nothing else. */
-async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
-  const { assertion, bodyClientId } = readClientAssertion(req);
-  const clientId = assertionClientId(assertion);
-  if (bodyClientId !== undefined && bodyClientId !== clientId) {
-    throw new InvalidClient('client_id in the body is not the client the assertion names (iss/sub).');
-  }
-  const client = await ctx.clientResolver.resolve(clientId);
-  if (!client) throw new InvalidClient('This client is not registered here (or no longer). Register again.');
-  if (client.metadata.token_endpoint_auth_method !== 'private_key_jwt') {
-    throw new InvalidClient(
-      `This client registered token_endpoint_auth_method ${client.metadata.token_endpoint_auth_method} but authenticated with private_key_jwt.`,
-    );
-  }
-  await ctx.clientAssertions.verify(client, assertion);
-  return client;
 }
 
 export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
