@@ -15,10 +15,8 @@ import { serveDocument, startHarness, type Harness } from './harness.ts';
 
 /** A provider that, like Claude Code, names its metadata document URL. */
 class DocumentProvider extends MemoryOAuthProvider {
-  readonly clientMetadataUrl: string;
   constructor(redirectUrl: string, metadata: OAuthClientMetadata, clientMetadataUrl: string) {
-    super(redirectUrl, metadata);
-    this.clientMetadataUrl = clientMetadataUrl;
+    super(redirectUrl, metadata, { clientMetadataUrl });
   }
 }
 
