@@ -85,7 +85,9 @@ describe('client ID metadata documents (narrowed, never refused for what we mere
     const text = pageText(page.body);
     expect(text).toContain('Claude');
     expect(text).toContain('Read the pages of your wiki');
-    expect(text).not.toContain('unverified');
+    // Issue 9 finding 7: a document proves only who publishes it, so the page names that host and
+    // still calls the app unverified.
+    expect(text).toContain(`Claude from ${new URL(String(doc.client_id)).host} unverified`);
   });
 
   for (const fixture of ['chatgpt.cimd.json', 'chatgpt-legacy.cimd.json']) {
