@@ -6,6 +6,8 @@ import { loadOrCreateKeyFile, loadPlatformKeys, type PlatformKeys } from './conf
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
+import { sealAtprotoStores } from './atproto/stores.ts';
+import { createSealer, readSealingJwks, type Sealer } from './lib/sealing.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -26,6 +28,8 @@ export interface AppContext {
   db: Db;
   log: Logger;
   platformKeys: PlatformKeys;
+  /** Seals the ATProto stores' secrets at rest (key derived from the platform key file). */
+  sealer: Sealer;
   accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
@@ -58,13 +62,17 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
-  const atproto = await createAtprotoClient(config, db, atprotoKeys);
+  const sealer = createSealer(readSealingJwks(config.platformKeysFile));
+  const sealed = sealAtprotoStores(db, { sealer, log });
+  if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
+  const atproto = await createAtprotoClient(config, db, atprotoKeys, { sealer, log });
   const clients = createClientsRepo(db);
   return {
     config,
     db,
     log,
     platformKeys,
+    sealer,
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys),
@@ -78,7 +86,12 @@ export async function createContext(config: Config, options: ContextOptions = {}
     refreshTokens: createRefreshTokensRepo(db),
     revokedAccessTokens: createRevokedAccessTokensRepo(db),
     clients,
-    clientResolver: createClientResolver({ clients, log, allowPrivateAddresses: !config.production }),
+    clientResolver: createClientResolver({
+      clients,
+      log,
+      allowPrivateAddresses: !config.production,
+      maxCachedDocuments: config.maxCachedClientDocuments,
+    }),
     close() {
       if (db.open) db.close();
     },

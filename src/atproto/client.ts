@@ -13,7 +13,7 @@ import {
 import type { Config } from '../config/env.ts';
 import type { PrivateJwk } from '../config/keys.ts';
 import type { Db } from '../db/open.ts';
-import { createSessionStore, createStateStore } from './stores.ts';
+import { createSessionStore, createStateStore, type StoreSealing } from './stores.ts';
 
 export const ATPROTO_SCOPE = 'atproto';
 
@@ -41,13 +41,13 @@ export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput 
   };
 }
 
-export async function createAtprotoClient(config: Config, db: Db, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
+export async function createAtprotoClient(config: Config, db: Db, clientKeys: PrivateJwk[], sealing: StoreSealing): Promise<NodeOAuthClient> {
   const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
   return new NodeOAuthClient({
     clientMetadata: atprotoClientMetadata(config),
     ...(keyset ? { keyset } : {}),
-    stateStore: createStateStore(db),
-    sessionStore: createSessionStore(db),
+    stateStore: createStateStore(db, sealing),
+    sessionStore: createSessionStore(db, sealing),
     // One process serves everything, so an in-process lock keeps token refreshes for a DID serial.
     requestLock: requestLocalLock,
     // Development talks to a local PDS over http; production never does.

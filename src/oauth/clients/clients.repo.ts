@@ -53,6 +53,13 @@ export function createClientsRepo(db: Db) {
      ON CONFLICT (client_id) DO UPDATE SET metadata = @metadata, fetched_at = @fetchedAt, stale_at = @staleAt
      WHERE kind = 'metadata_document'`,
   );
+  // Counts that stop at `limit` (src/oauth/clients/client-caps.ts), over the oauth_clients_idle index.
+  const unusedRegistered = db.prepare<[number], { n: number }>(
+    "SELECT count(*) AS n FROM (SELECT 1 FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL LIMIT ?)",
+  );
+  const documents = db.prepare<[number], { n: number }>(
+    "SELECT count(*) AS n FROM (SELECT 1 FROM oauth_clients WHERE kind = 'metadata_document' LIMIT ?)",
+  );
   const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
     'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
   );
@@ -71,6 +78,14 @@ export function createClientsRepo(db: Db) {
     /** Stores a freshly fetched metadata document (insert or refresh of the cached copy). */
     upsertDocument(clientId: string, metadata: ClientMetadata, fetchedAt: number, staleAt: number): void {
       upsertDocument.run({ clientId, metadata: JSON.stringify(metadata), fetchedAt, staleAt });
+    },
+    /** Registrations that never obtained a token, counted up to `limit`. */
+    countUnusedRegistered(limit: number): number {
+      return unusedRegistered.get(limit)!.n;
+    },
+    /** Cached metadata documents, counted up to `limit`. */
+    countDocuments(limit: number): number {
+      return documents.get(limit)!.n;
     },
     /** Called when a token is issued: the client is in use and will not be purged. */
     markTokenIssued(clientId: string): void {
