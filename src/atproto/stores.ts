@@ -116,8 +116,8 @@ export function sealAtprotoStores(db: Db, { sealer, log }: StoreSealing): SealPa
   db.transaction(() => {
     for (const [table, { keyColumn, aad }] of Object.entries(TABLES) as [SealedTable, (typeof TABLES)[SealedTable]][]) {
       const rows = db
-        .prepare<[string], { key: string; value: string }>(`SELECT ${keyColumn} AS key, value FROM ${table} WHERE substr(value, 1, length(?1)) <> ?1`)
-        .all(sealer.currentPrefix);
+        .prepare<[number, string], { key: string; value: string }>(`SELECT ${keyColumn} AS key, value FROM ${table} WHERE substr(value, 1, ?) <> ?`)
+        .all(sealer.currentPrefix.length, sealer.currentPrefix);
       const update = db.prepare<[string, string]>(`UPDATE ${table} SET value = ? WHERE ${keyColumn} = ?`);
       const remove = db.prepare<[string]>(`DELETE FROM ${table} WHERE ${keyColumn} = ?`);
       for (const row of rows) {
