@@ -5,7 +5,7 @@
 //  - Past MAX_UNUSED_CLIENTS never-used registrations, /register answers 503 temporarily_unavailable
 //    with Retry-After; past MAX_CACHED_CLIENT_DOCUMENTS cached documents, a document not cached yet
 //    is not fetched and /authorize answers 503. Clients that exist keep working.
-// The counts stop at the cap (`LIMIT cap` over an index), so a check costs O(cap), whatever the table size.
+// The counts are maintained by triggers (migrations/005-sealed-stores-and-client-counts.sql), so a check costs O(1) whatever the table size.
 import type { Config } from '../../config/env.ts';
 import type { Logger } from '../../web/log.ts';
 import { TemporarilyUnavailable } from '../errors.ts';
@@ -22,7 +22,7 @@ export interface CapDeps {
 /** Throws 503 when MAX_UNUSED_CLIENTS never-used registrations exist already. */
 export function assertRoomForRegistration(deps: CapDeps & { config: Pick<Config, 'maxUnusedClients' | 'unusedClientPurgeSeconds'> }): void {
   const cap = deps.config.maxUnusedClients;
-  if (deps.clients.countUnusedRegistered(cap) < cap) return;
+  if (deps.clients.countUnusedRegistered() < cap) return;
   deps.log.warn(
     { cap, unusedClientPurgeSeconds: deps.config.unusedClientPurgeSeconds },
     'client registration cap reached: /register answers 503 until unused registrations are purged. ' +
@@ -37,7 +37,7 @@ export function assertRoomForRegistration(deps: CapDeps & { config: Pick<Config,
 /** Throws 503 when a document not cached yet would exceed MAX_CACHED_CLIENT_DOCUMENTS. */
 export function assertRoomForDocument(deps: CapDeps & { maxCachedDocuments: number }, clientId: string): void {
   const cap = deps.maxCachedDocuments;
-  if (deps.clients.countDocuments(cap) < cap) return;
+  if (deps.clients.countDocuments() < cap) return;
   deps.log.warn(
     { cap, clientId },
     'client metadata document cap reached: a new document was refused (503); cached ones keep working. ' +
