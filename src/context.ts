@@ -8,6 +8,8 @@ import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
+import { sealAtprotoStores } from './atproto/stores.ts';
+import { createSealer, readSealingJwks, type Sealer } from './lib/sealing.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -32,6 +34,8 @@ export interface AppContext {
   platformKeys: PlatformKeys;
   /** The wikis' identity-token key set (src/accounts/identity-token.ts): never trusted for access tokens. */
   identityKeys: PlatformKeys;
+  /** Seals the ATProto stores' secrets at rest (key derived from the platform key file). */
+  sealer: Sealer;
   accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
@@ -66,7 +70,10 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
-  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys);
+  const sealer = createSealer(readSealingJwks(config.platformKeysFile));
+  const sealed = sealAtprotoStores(db, { sealer, log });
+  if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
+  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
   const clients = createClientsRepo(db);
   return {
     config,
@@ -74,6 +81,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     log,
     platformKeys,
     identityKeys,
+    sealer,
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
@@ -93,6 +101,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       allowPrivateAddresses: !config.production,
       privateHosts: config.outboundPrivateHosts,
       documentsEnabled: config.clientIdMetadataDocuments,
+      maxCachedDocuments: config.maxCachedClientDocuments,
     }),
     clientAssertions: clientAssertionVerifierFor(
       { db, config },

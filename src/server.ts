@@ -69,7 +69,11 @@ async function main(): Promise<void> {
 /** Bounded growth: expired codes, states, sessions, tokens and idle registrations go away. */
 function purge(ctx: AppContext, config: Config): void {
   try {
-    const purged = purgeExpired(ctx.db, { clientIdleSeconds: config.clientIdlePurgeSeconds });
+    const purged = purgeExpired(ctx.db, {
+      clientIdleSeconds: config.clientIdlePurgeSeconds,
+      unusedClientSeconds: config.unusedClientPurgeSeconds,
+      atprotoSealing: { sealer: ctx.sealer, log: ctx.log },
+    });
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');

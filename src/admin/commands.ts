@@ -135,7 +135,7 @@ export const COMMANDS: Command[] = [
   {
     name: 'clients list',
     summary: 'list OAuth clients (dynamic registrations and cached metadata documents)',
-    details: 'Registrations that never obtained a token are purged after CLIENT_IDLE_PURGE_SECONDS.',
+    details: 'Clients that never obtained a token are purged after UNUSED_CLIENT_PURGE_SECONDS, idle ones after CLIENT_IDLE_PURGE_SECONDS.',
     options: { json },
     run: ({ values }, ctx) => printRows(ctx, values, listClients(ctx.db()), clientColumns, 'No clients.'),
   },
@@ -249,7 +249,8 @@ export const COMMANDS: Command[] = [
     summary: 'delete expired rows now (the service also does it every 10 minutes)',
     options: { json },
     run: ({ values }, ctx) => {
-      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: ctx.config().clientIdlePurgeSeconds });
+      const { clientIdlePurgeSeconds, unusedClientPurgeSeconds } = ctx.config();
+      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds });
       if (values.json === true) return printJson(ctx, counts);
       const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
       ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));

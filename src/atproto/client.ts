@@ -20,7 +20,7 @@ import type { OutboundPolicy } from '../lib/outbound/policy.ts';
 import type { Logger } from '../web/log.ts';
 import type { PrivateJwk } from '../config/keys.ts';
 import type { Db } from '../db/open.ts';
-import { createSessionStore, createStateStore } from './stores.ts';
+import { createSessionStore, createStateStore, type StoreSealing } from './stores.ts';
 
 export const ATPROTO_SCOPE = 'atproto';
 
@@ -66,14 +66,14 @@ export interface AtprotoClientDeps {
   log: Pick<Logger, 'warn'>;
 }
 
-export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
+export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[], sealing: StoreSealing): Promise<NodeOAuthClient> {
   const { config, db } = deps;
   const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
   return new NodeOAuthClient({
     clientMetadata: atprotoClientMetadata(config),
     ...(keyset ? { keyset } : {}),
-    stateStore: createStateStore(db),
-    sessionStore: createSessionStore(db),
+    stateStore: createStateStore(db, sealing),
+    sessionStore: createSessionStore(db, sealing),
     // One process serves everything, so an in-process lock keeps token refreshes for a DID serial.
     requestLock: requestLocalLock,
     // Development talks to a local PDS over http; production never does.

@@ -11,6 +11,9 @@ export const DEFAULT_RESERVED_USERNAMES = [
   'docs', 'doc', 'help', 'support', 'blog', 'about', 'security', 'abuse', 'postmaster', 'hostmaster',
   'webmaster', 'dev', 'staging', 'test', 'app', 'dashboard', 'billing', 'wiki', 'wikis', 'robot',
   'platform', 'system', 'internal', 'localhost', 'ns1', 'ns2', 'ftp',
+  // Names that other software looks up on subdomains (mail autoconfiguration, MTA-STS, proxy
+  // auto-discovery, name servers): a wiki there could answer for the whole domain.
+  'autoconfig', 'autodiscover', 'mta-sts', 'wpad', 'pop', 'pop3', 'imaps', 'ns3', 'ns4',
 ];
 
 export class ConfigError extends Error {
@@ -132,6 +135,9 @@ const envSchema = z.object({
       }
       return value === 'on';
     }),
+  UNUSED_CLIENT_PURGE_SECONDS: positiveInt(60 * 60),
+  MAX_UNUSED_CLIENTS: positiveInt(10_000),
+  MAX_CACHED_CLIENT_DOCUMENTS: positiveInt(10_000),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -163,7 +169,17 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   refreshGraceSeconds: number;
   sessionTtlSeconds: number;
+  /** A client that obtained tokens, holds no grant and has not been used for this long is deleted. */
   clientIdlePurgeSeconds: number;
+  /** A client (registration or cached metadata document) that never obtained a token is deleted this long after it appeared. */
+  unusedClientPurgeSeconds: number;
+  /**
+   * Past this many registrations that never obtained a token, /register answers 503 (src/oauth/clients/client-caps.ts).
+   * Default 10,000: a registration is at most ~17 KB stored (16 KB body), so ≤ 170 MB, a few % of a 10 GB VM disk.
+   */
+  maxUnusedClients: number;
+  /** Past this many cached client ID metadata documents, a new one is refused (503). Default 10,000: ≤ 110 MB at 10 KiB each. */
+  maxCachedClientDocuments: number;
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; discoveryPerMinute: number };
   logLevel: string;
   platformName: string;
@@ -220,9 +236,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       );
     }
   }
-  const reserved = e.RESERVED_USERNAMES
-    ? e.RESERVED_USERNAMES.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
-    : DEFAULT_RESERVED_USERNAMES;
+  // The operator's list extends the built-in one: it can never un-reserve `www` or `autodiscover`.
+  const reserved = [
+    ...DEFAULT_RESERVED_USERNAMES,
+    ...(e.RESERVED_USERNAMES ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean),
+  ];
   return {
     port: e.PORT,
     // Development may fetch from private addresses (the local PDS is on loopback): listening on
@@ -248,6 +266,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     refreshGraceSeconds: e.REFRESH_GRACE_SECONDS,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,
     clientIdlePurgeSeconds: e.CLIENT_IDLE_PURGE_SECONDS,
+    unusedClientPurgeSeconds: e.UNUSED_CLIENT_PURGE_SECONDS,
+    maxUnusedClients: e.MAX_UNUSED_CLIENTS,
+    maxCachedClientDocuments: e.MAX_CACHED_CLIENT_DOCUMENTS,
     rateLimits: {
       loginPerMinute: e.RATE_LIMIT_LOGIN_PER_MINUTE,
       registerPerMinute: e.RATE_LIMIT_REGISTER_PER_MINUTE,

@@ -2,7 +2,7 @@
 // admin CLI. Kept a while after expiry where a late replay must still be recognised.
 import type { Db } from './open.ts';
 import { nowSeconds } from './open.ts';
-import { AUTH_STATE_TTL_SECONDS } from '../atproto/stores.ts';
+import { AUTH_STATE_TTL_SECONDS, sealAtprotoStores, type StoreSealing } from '../atproto/stores.ts';
 
 /** Consumed codes stay this long after expiry so a replay still revokes its grant. */
 const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
@@ -21,10 +21,18 @@ const UNCLAIMED_ATPROTO_SESSION_SECONDS = 24 * 60 * 60;
 
 export interface PurgeOptions {
   /**
-   * Clients (registered or cached metadata documents) that hold no grant and have not obtained a
-   * token for this long are deleted; a client that never obtained one counts from its registration.
+   * CLIENT_IDLE_PURGE_SECONDS: clients (registered or cached metadata documents) that hold no grant
+   * and have not obtained a token for this long are deleted.
    */
   clientIdleSeconds: number;
+  /**
+   * UNUSED_CLIENT_PURGE_SECONDS: a client that never obtained a token is deleted this long after it
+   * appeared (registered or first fetched), so open registration cannot fill the disk (issue 9,
+   * finding 9). Left out: the same as clientIdleSeconds.
+   */
+  unusedClientSeconds?: number;
+  /** When given, the ATProto stores are re-sealed with the current key (src/atproto/stores.ts). */
+  atprotoSealing?: StoreSealing;
 }
 
 export function purgeExpired(db: Db, options: PurgeOptions): Record<string, number> {
@@ -54,16 +62,21 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
     [
       'oauth_clients',
       `DELETE FROM oauth_clients AS c
-       WHERE coalesce(c.last_used_at, c.created_at) <= ?
+       WHERE ((c.first_token_at IS NULL AND c.created_at <= ?) OR coalesce(c.last_used_at, c.created_at) <= ?)
          AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.client_id)
          AND NOT EXISTS (SELECT 1 FROM authorization_requests r WHERE r.client_id = c.client_id)
          AND NOT EXISTS (SELECT 1 FROM authorization_codes k WHERE k.client_id = c.client_id)`,
-      [now - options.clientIdleSeconds],
+      [now - (options.unusedClientSeconds ?? options.clientIdleSeconds), now - options.clientIdleSeconds],
     ],
   ];
   const counts: Record<string, number> = {};
   db.transaction(() => {
     for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
   })();
+  if (options.atprotoSealing) {
+    const { sealed, resealed, deleted } = sealAtprotoStores(db, options.atprotoSealing);
+    counts.atproto_secrets_resealed = sealed + resealed;
+    counts.atproto_secrets_unreadable = deleted;
+  }
   return counts;
 }

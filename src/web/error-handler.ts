@@ -29,14 +29,16 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next) => {
     const known = err instanceof AppError ? err : fromHttpError(err);
     const requestId = String(req.id ?? '');
-    if (known && known.status < 500) {
+    // A deliberate 503 (temporarily_unavailable: a capacity cap) says why; any other 5xx is a bug.
+    const shown = known !== undefined && (known.status < 500 || (err instanceof AppError && known.status === 503));
+    if (shown) {
       log.info({ reqId: requestId, status: known.status, code: known.code, msg: known.message, cause: known.cause }, 'request refused');
     } else {
       log.error({ reqId: requestId, err }, 'request failed');
     }
     const status = known && known.status < 500 ? known.status : (known?.status ?? 500);
     const code = known?.code ?? 'server_error';
-    const message = known && known.status < 500 ? known.message : 'Something went wrong on our side. Please try again in a moment.';
+    const message = shown ? known.message : 'Something went wrong on our side. Please try again in a moment.';
     if (res.headersSent) {
       req.socket.destroy();
       return;

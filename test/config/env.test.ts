@@ -59,8 +59,9 @@ describe('defaults: an empty environment is a working local development setup', 
     expect(parseConfig({ PORT: '4123' })).toMatchObject({ port: 4123, publicUrl: 'http://localhost:4123', apexHost: 'localhost:4123' });
   });
 
-  it('reads a custom reserved-username list, lowercased and trimmed', () => {
-    expect([...parseConfig({ RESERVED_USERNAMES: ' Admin, ops ,,root' }).reservedUsernames]).toEqual(['admin', 'ops', 'root']);
+  it('reads a custom reserved-username list, lowercased and trimmed, added to the built-in one', () => {
+    const reserved = parseConfig({ RESERVED_USERNAMES: ' Admin, ops ,,Zebra' }).reservedUsernames;
+    expect([...reserved].sort()).toEqual([...new Set([...DEFAULT_RESERVED_USERNAMES, 'admin', 'ops', 'zebra'])].sort());
   });
 });
 

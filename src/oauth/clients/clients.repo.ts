@@ -53,6 +53,8 @@ export function createClientsRepo(db: Db) {
      ON CONFLICT (client_id) DO UPDATE SET metadata = @metadata, fetched_at = @fetchedAt, stale_at = @staleAt
      WHERE kind = 'metadata_document'`,
   );
+  // Maintained by triggers (migrations/005-sealed-stores-and-client-counts.sql): O(1) for the caps in src/oauth/clients/client-caps.ts.
+  const count = db.prepare<[string], { n: number }>('SELECT n FROM oauth_client_counts WHERE name = ?');
   const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
     'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
   );
@@ -71,6 +73,14 @@ export function createClientsRepo(db: Db) {
     /** Stores a freshly fetched metadata document (insert or refresh of the cached copy). */
     upsertDocument(clientId: string, metadata: ClientMetadata, fetchedAt: number, staleAt: number): void {
       upsertDocument.run({ clientId, metadata: JSON.stringify(metadata), fetchedAt, staleAt });
+    },
+    /** Registrations that never obtained a token. */
+    countUnusedRegistered(): number {
+      return count.get('unused_registered')?.n ?? 0;
+    },
+    /** Cached metadata documents. */
+    countDocuments(): number {
+      return count.get('metadata_document')?.n ?? 0;
     },
     /** Called when a token is issued: the client is in use and will not be purged. */
     markTokenIssued(clientId: string): void {

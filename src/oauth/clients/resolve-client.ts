@@ -8,10 +8,13 @@ import type { OAuthClientRecord } from './client.ts';
 import type { CachedClientRecord, ClientsRepo } from './clients.repo.ts';
 import { ClientMetadataDocumentError, fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
 import { documentFailureLog, type DocumentFailure } from './document-failure.ts';
+import { assertRoomForDocument } from './client-caps.ts';
 
 export interface ClientResolverOptions {
   clients: ClientsRepo;
   log: Pick<Logger, 'info' | 'warn'>;
+  /** MAX_CACHED_CLIENT_DOCUMENTS: a document not cached yet is refused (503) past this. Default: no cap. */
+  maxCachedDocuments?: number;
   /** Development and tests only: fetch documents from loopback and private addresses. */
   allowPrivateAddresses: boolean;
   /** OUTBOUND_PRIVATE_HOSTS: names exempt from the public-address rule (still https). */
@@ -121,6 +124,9 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       if (cached && (retryAt.get(clientId) ?? 0) > now) return cached;
       const pending = inFlight.get(clientId);
       if (pending) return pending;
+      if (!cached && options.maxCachedDocuments !== undefined) {
+        assertRoomForDocument({ clients, log, maxCachedDocuments: options.maxCachedDocuments }, clientId);
+      }
       const started = refresh(clientId, cached).finally(() => inFlight.delete(clientId));
       inFlight.set(clientId, started);
       return started;

@@ -6,6 +6,7 @@ import type { AppContext } from '../../context.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import { apiResponses } from '../../web/error-handler.ts';
 import { noStore, rateLimit } from '../../web/http.ts';
+import { assertRoomForRegistration } from '../clients/client-caps.ts';
 import { parseClientMetadata } from './client-metadata.schema.ts';
 import { registrationResponse } from './registration-response.ts';
 
@@ -15,9 +16,10 @@ export const REGISTRATION_PATH = '/auth/oauth/register';
 const MAX_BODY = '16kb';
 
 /** RFC 7591 §3.2.1 — stores the client (secret hashed) and answers 201 with its metadata. */
-function registerClient(ctx: Pick<AppContext, 'clients' | 'log'>): RequestHandler {
+function registerClient(ctx: Pick<AppContext, 'clients' | 'log' | 'config'>): RequestHandler {
   return (req, res) => {
     const metadata = parseClientMetadata(req.body);
+    assertRoomForRegistration(ctx);
     // A secret (256 bits) is issued only to clients that authenticate with one; only its hash is
     // stored. Public (none) and private_key_jwt clients get none.
     const usesSecret = metadata.token_endpoint_auth_method === 'client_secret_basic' || metadata.token_endpoint_auth_method === 'client_secret_post';

@@ -1,0 +1,74 @@
+// The counts behind the registration caps (migrations/005-sealed-stores-and-client-counts.sql) are
+// maintained by triggers; they must equal a real count after every kind of write, including the
+// purge's deletions and an upgrade of a database that already holds clients.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/env.ts';
+import { createContext, type AppContext } from '../../src/context.ts';
+import { migrate, readMigrations } from '../../src/db/migrate.ts';
+import { nowSeconds, openDatabase } from '../../src/db/open.ts';
+import { purgeExpired } from '../../src/db/purge.ts';
+import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
+
+let ctx: AppContext;
+let dir: string;
+const metadata = { redirect_uris: ['https://a.example/cb'], token_endpoint_auth_method: 'none' } as unknown as ClientMetadata;
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-counts-'));
+  ctx = await createContext(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }));
+});
+afterEach(() => {
+  ctx.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function realCounts(db = ctx.db) {
+  const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  return {
+    unused: n("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL"),
+    documents: n("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'metadata_document'"),
+  };
+}
+const maintained = () => ({ unused: ctx.clients.countUnusedRegistered(), documents: ctx.clients.countDocuments() });
+
+describe('maintained client counts', () => {
+  it('follow registration, first token, document insert and refresh, deletion and the purge', () => {
+    const a = ctx.clients.insertRegistered(metadata, null);
+    ctx.clients.insertRegistered(metadata, null);
+    const now = nowSeconds();
+    ctx.clients.upsertDocument('https://d1.example/c.json', metadata, now, now + 60);
+    ctx.clients.upsertDocument('https://d1.example/c.json', metadata, now, now + 120);
+    ctx.clients.upsertDocument('https://d2.example/c.json', metadata, now, now + 60);
+    expect(maintained()).toEqual({ unused: 2, documents: 2 });
+    ctx.clients.markTokenIssued(a.clientId);
+    ctx.clients.markTokenIssued(a.clientId);
+    expect(maintained()).toEqual({ unused: 1, documents: 2 });
+    expect(maintained()).toEqual(realCounts());
+    ctx.db.prepare('UPDATE oauth_clients SET created_at = created_at - 7200').run();
+    purgeExpired(ctx.db, { clientIdleSeconds: 7 * 86400, unusedClientSeconds: 3600 });
+    expect(maintained()).toEqual({ unused: 0, documents: 0 });
+    expect(maintained()).toEqual(realCounts());
+    expect(ctx.clients.find(a.clientId)).toBeDefined();
+  });
+
+  it('start from the real counts when a database that holds clients is upgraded', () => {
+    const file = path.join(dir, 'old.sqlite');
+    const db = openDatabase(file);
+    try {
+      migrate(db, readMigrations().filter((m) => m.version < 5));
+      const insert = db.prepare("INSERT INTO oauth_clients (client_id, kind, metadata, created_at, first_token_at) VALUES (?, ?, '{}', 0, ?)");
+      insert.run('rc_1', 'registered', null);
+      insert.run('rc_2', 'registered', 5);
+      insert.run('https://x.example/c.json', 'metadata_document', null);
+      migrate(db);
+      const row = (name: string) => (db.prepare('SELECT n FROM oauth_client_counts WHERE name = ?').get(name) as { n: number }).n;
+      expect({ unused: row('unused_registered'), documents: row('metadata_document') }).toEqual(realCounts(db));
+      expect(realCounts(db)).toEqual({ unused: 1, documents: 1 });
+    } finally {
+      db.close();
+    }
+  });
+});
