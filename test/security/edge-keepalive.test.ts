@@ -12,7 +12,7 @@ import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyServerTimeouts, KEEP_ALIVE_TIMEOUT_MS } from '../../src/web/server-timeouts.ts';
 import { freePort } from '../support/app.ts';
-import { adaptCaddyfile, caddyBinary, send, startCaddy, type RunningCaddy } from './support.ts';
+import { adaptCaddyfile, caddyBinary, send, startCaddy, type RunningCaddy } from '../deploy/support.ts';
 
 /** Every keep_alive.idle_timeout (nanoseconds) of each upstream transport in a Caddy JSON config, with the handler count. */
 function upstreamIdleTimeouts(config: unknown): { proxies: number; idle: (number | undefined)[] } {
