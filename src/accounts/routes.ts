@@ -83,7 +83,7 @@ export function accountRoutes(ctx: AppContext): Router {
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
-  router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute), form, ctx.csrf.protect, async (req, res) => {
+  router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute, config), form, ctx.csrf.protect, async (req, res) => {
     const ticket = signupTicket(req);
     const requested = typeof (req.body as Record<string, unknown>).username === 'string' ? String(req.body.username) : '';
     const result = signUp(ctx, ticket.did, ticket.payload, requested);
