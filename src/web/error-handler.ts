@@ -29,14 +29,16 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next) => {
     const known = err instanceof AppError ? err : fromHttpError(err);
     const requestId = String(req.id ?? '');
-    if (known && known.status < 500) {
+    // A deliberate 503 (come back later: e.g. sign-ups paused) is not a failure: its message is for the person.
+    const refusal = known !== undefined && (known.status < 500 || (known.status === 503 && err instanceof AppError));
+    if (refusal) {
       log.info({ reqId: requestId, status: known.status, code: known.code, msg: known.message, cause: known.cause }, 'request refused');
     } else {
       log.error({ reqId: requestId, err }, 'request failed');
     }
-    const status = known && known.status < 500 ? known.status : (known?.status ?? 500);
+    const status = known?.status ?? 500;
     const code = known?.code ?? 'server_error';
-    const message = known && known.status < 500 ? known.message : 'Something went wrong on our side. Please try again in a moment.';
+    const message = refusal ? known.message : 'Something went wrong on our side. Please try again in a moment.';
     if (res.headersSent) {
       req.socket.destroy();
       return;
