@@ -3,6 +3,7 @@
 // user of a deployment (600 a minute). Now a refresh spends its grant's and its client's budgets, and
 // the address pays only for requests nobody vouched for (src/web/rate-limits.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/env.ts';
 import { nowSeconds } from '../../src/db/open.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { registerClient, seedUser, startHardeningApp, type HardeningApp, type Tokens } from '../hardening/support.ts';
@@ -16,8 +17,14 @@ let clientId: string;
 let refreshTokens: string[];
 
 beforeAll(async () => {
-  // The shipped per-address budget for /token, and the shipped keyed budgets; no trusted networks.
-  app = await startHardeningApp({ RATE_LIMIT_TOKEN_PER_MINUTE: '600' });
+  // The shipped per-address budget for /token and the shipped keyed budgets; no trusted networks.
+  const shipped = parseConfig({});
+  app = await startHardeningApp({
+    RATE_LIMIT_TOKEN_PER_MINUTE: String(shipped.rateLimits.tokenPerMinute),
+    RATE_LIMIT_CLIENT_PER_MINUTE: String(shipped.keyedRateLimits.clientPerMinute),
+    RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: String(shipped.keyedRateLimits.refreshPerGrantPerMinute),
+  });
+  expect(app.ctx.config.rateLimits.tokenPerMinute, 'fewer than the users, so an address key alone would refuse some').toBeLessThan(USERS);
   clientId = (await registerClient(app)).clientId;
   // 2,000 people who each connected Claude to their wiki: one grant and one refresh token each.
   const { ctx } = app;
@@ -91,5 +98,5 @@ describe('refreshes from one shared address', () => {
     // The same address and the same client, another grant: still served.
     const otherUser = await refresh(other);
     expect(otherUser.status, otherUser.text).not.toBe(429);
-  });
+  }, 120_000);
 });
