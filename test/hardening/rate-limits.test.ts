@@ -26,6 +26,7 @@ import {
   type Tokens,
 } from './support.ts';
 import type { Test } from 'supertest';
+import { parseConfig } from '../../src/config/env.ts';
 
 const LIMIT = 3;
 const LOW_LIMITS = {
@@ -310,5 +311,16 @@ describe('RATE_LIMIT_TRUSTED_NETWORKS', () => {
     const refused = await refreshFrom(from, client.clientId, theirs, trusting);
     expectJsonError(refused, [429], new Set(['too_many_requests']));
     expect(refused.headers['ratelimit-policy']).toContain(`q=${LIMIT * 2}`);
+  });
+});
+
+describe('RATE_LIMIT_TRUSTED_NETWORKS is validated at start-up', () => {
+  it('accepts IPv4 and IPv6 CIDR lists and refuses anything else, naming the entry', () => {
+    const ok = parseConfig({ RATE_LIMIT_TRUSTED_NETWORKS: ' 160.79.104.0/21 , 2001:db8::/32 ' }).rateLimitTrustedNetworks;
+    expect(ok.map(([range, bits]) => `${range.toString()}/${bits}`)).toEqual(['160.79.104.0/21', '2001:db8::/32']);
+    expect(parseConfig({}).rateLimitTrustedNetworks).toEqual([]);
+    for (const bad of ['160.79.104.0', '160.79.104.0/33', 'anthropic.com/21', '2001:db8::/129', '160.79.104.0/21;rm']) {
+      expect(() => parseConfig({ RATE_LIMIT_TRUSTED_NETWORKS: bad }), bad).toThrow(/RATE_LIMIT_TRUSTED_NETWORKS: must be a comma-separated list of CIDR ranges/);
+    }
   });
 });
