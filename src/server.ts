@@ -9,6 +9,7 @@ import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
+import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 import { createLogger } from './web/log.ts';
 
 /** In-flight requests get this long to finish after SIGTERM (systemd's TimeoutStopSec is 20 s). */
@@ -68,6 +69,8 @@ async function main(): Promise<void> {
 function purge(ctx: AppContext, config: Config): void {
   try {
     const purged = purgeExpired(ctx.db, { clientIdleSeconds: config.clientIdlePurgeSeconds });
+    // Sealed refresh successors whose grace window closed (rotation sweeps them too; this covers a quiet server).
+    purged.refresh_successors_sealed = dropClosedGraceWindows(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');
