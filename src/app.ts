@@ -15,10 +15,12 @@ import { OAUTH_PATHS } from './oauth/paths.ts';
 import { registrationHandlers } from './oauth/register/register.route.ts';
 import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
 import { tokenHandlers } from './oauth/token/token.route.ts';
+import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
 import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
 import { healthRoutes } from './web/health.route.ts';
+import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
 
@@ -37,6 +39,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use(requestLog(ctx.log));
   app.use(securityHeaders(ctx.config.production));
+  app.use(headerLimits); // before anything parses a header (credentials, cookies, hosts)
 
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
   const token = tokenHandlers(ctx);
@@ -49,6 +52,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
 
   // The apex: the authorization server and the pages.
+  app.all([OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke], oauthClientCors); // browser MCP clients; preflights end here
   app.use(metadataRoutes(ctx));
   app.post(OAUTH_PATHS.token, ...token);
   app.post(OAUTH_PATHS.register, ...register);

@@ -2,10 +2,12 @@
 // passed down explicitly (no module-level singletons).
 import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import type { Config } from './config/env.ts';
-import { loadOrCreateKeyFile, loadPlatformKeys, type PlatformKeys } from './config/keys.ts';
+import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
+import { cookieNames } from './accounts/cookies.ts';
+import { sessionIdentifier } from './accounts/current-user.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -16,6 +18,7 @@ import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts
 import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
 import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
 import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
+import { clientAssertionVerifierFor, type ClientAssertionVerifier } from './oauth/token/client-assertion.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tokens/access-token.ts';
 import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
@@ -25,7 +28,10 @@ export interface AppContext {
   config: Config;
   db: Db;
   log: Logger;
+  /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
   platformKeys: PlatformKeys;
+  /** The wikis' identity-token key set (src/accounts/identity-token.ts): never trusted for access tokens. */
+  identityKeys: PlatformKeys;
   accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
@@ -41,6 +47,8 @@ export interface AppContext {
   clients: ClientsRepo;
   /** Registered clients and (fetched, cached) client ID metadata documents. */
   clientResolver: ClientResolver;
+  /** private_key_jwt client assertions (RFC 7523): key sets fetched and cached, jti used once. */
+  clientAssertions: ClientAssertionVerifier;
   close(): void;
 }
 
@@ -53,21 +61,22 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
   const mayGenerateKeys = !config.production;
-  const platformKeys = await loadPlatformKeys(await loadOrCreateKeyFile(config.platformKeysFile, 'RS256', mayGenerateKeys));
+  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys);
   const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
-  const atproto = await createAtprotoClient(config, db, atprotoKeys);
+  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys);
   const clients = createClientsRepo(db);
   return {
     config,
     db,
     log,
     platformKeys,
+    identityKeys,
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
-    csrf: createCsrf(config, platformKeys),
+    csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
     users: createUsersRepo(db),
     wikis: createWikisRepo(db),
     sessions: createSessionsRepo(db),
@@ -78,7 +87,17 @@ export async function createContext(config: Config, options: ContextOptions = {}
     refreshTokens: createRefreshTokensRepo(db),
     revokedAccessTokens: createRevokedAccessTokensRepo(db),
     clients,
-    clientResolver: createClientResolver({ clients, log, allowPrivateAddresses: !config.production }),
+    clientResolver: createClientResolver({
+      clients,
+      log,
+      allowPrivateAddresses: !config.production,
+      privateHosts: config.outboundPrivateHosts,
+      documentsEnabled: config.clientIdMetadataDocuments,
+    }),
+    clientAssertions: clientAssertionVerifierFor(
+      { db, config },
+      { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
+    ),
     close() {
       if (db.open) db.close();
     },

@@ -11,6 +11,8 @@ import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
 import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 import { createLogger } from './web/log.ts';
+import { applyServerTimeouts } from './web/server-timeouts.ts';
+import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
 
 /** In-flight requests get this long to finish after SIGTERM (systemd's TimeoutStopSec is 20 s). */
 const SHUTDOWN_DEADLINE_MS = 10_000;
@@ -26,8 +28,8 @@ async function main(): Promise<void> {
   const ctx = await createContext(config, { log, db });
 
   const server = listenGracefully(createApp(ctx));
-  // Keep-alive longer than a proxy's idle timeout avoids races on reused connections.
-  server.keepAliveTimeout = 65_000;
+  // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
+  applyServerTimeouts(server);
   const purgeTimer = setInterval(() => purge(ctx, config), PURGE_INTERVAL_MS);
   purgeTimer.unref();
 
@@ -94,7 +96,7 @@ interface GracefulServer extends http.Server {
 function listenGracefully(app: http.RequestListener): GracefulServer {
   const active = new Set<http.ServerResponse>();
   let draining = false;
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
     active.add(res);
     res.on('close', () => active.delete(res));
     if (draining) res.setHeader('Connection', 'close');
@@ -120,8 +122,10 @@ function listenGracefully(app: http.RequestListener): GracefulServer {
  * to it from start-up. (CSRF secrets keep the keys of start-up until the next restart, which is harmless.)
  */
 async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
-  const fresh = await loadPlatformKeys(readKeyFile(ctx.config.platformKeysFile));
+  const jwks = readKeyFile(ctx.config.platformKeysFile);
+  const fresh = await loadPlatformKeys(jwks);
   Object.assign(ctx.platformKeys, fresh);
+  Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
   ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 

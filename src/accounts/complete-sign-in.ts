@@ -1,12 +1,34 @@
-// What happens once the PDS has vouched for a DID: a known user gets a session; a first-time user
-// gets a short-lived signup ticket. Returns data; the route sets cookies and redirects.
+// What happens once the PDS has vouched for a DID: a known user gets a session (and the wikis'
+// identity token); a first-time user gets a short-lived signup ticket. Returns data; the route sets
+// cookies (src/accounts/cookies.ts) and redirects.
+// return_to rule (issue 9 finding 10): after sign-in, only the apex or a wiki the person OWNS;
+// anything else falls back to the account page.
+import type { Config } from '../config/env.ts';
 import type { AppContext } from '../context.ts';
 import type { AtprotoIdentity, SignInState } from '../atproto/sign-in.ts';
 import { SignInFailed } from '../atproto/sign-in.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../lib/secrets.ts';
-import { createSessionToken } from './session-cookie.ts';
+import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
+import type { WikisRepo } from '../wikis/wikis.repo.ts';
+import { SIGNUP_TICKET_TTL_SECONDS } from './cookies.ts';
+import { signIdentityToken } from './identity-token.ts';
+import { createSession } from './session.ts';
 
-export const SIGNUP_TICKET_TTL_SECONDS = 15 * 60;
+export { SIGNUP_TICKET_TTL_SECONDS };
+export const ACCOUNT_PAGE = '/account';
+
+/** Where to send a person after sign-in: `returnTo` when it is the apex or a wiki they own, else the account page. */
+export function returnToAfterSignIn(
+  deps: { config: Pick<Config, 'publicUrl'>; wikis: WikisRepo },
+  did: string,
+  returnTo: unknown,
+): string {
+  const safe = safeReturnTo(returnTo, deps.config);
+  if (safe === undefined) return ACCOUNT_PAGE;
+  const target = returnToTarget(safe, deps.config);
+  if (target.kind === 'apex') return safe;
+  return deps.wikis.findBySlug(target.slug)?.ownerDid === did ? safe : ACCOUNT_PAGE;
+}
 
 export interface SignupTicketPayload {
   handle: string;
@@ -15,7 +37,7 @@ export interface SignupTicketPayload {
 }
 
 export type SignInOutcome =
-  | { kind: 'session'; sessionToken: string; returnTo: string }
+  | { kind: 'session'; sessionSecret: string; identityToken: string; returnTo: string }
   | { kind: 'signup'; signupTicket: string };
 
 /**
@@ -29,16 +51,17 @@ export function checkSignInBinding(state: SignInState, bindingCookie: unknown): 
 }
 
 export async function completeSignIn(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'config' | 'users' | 'wikis' | 'sessions' | 'tickets' | 'identityKeys' | 'log'>,
   identity: AtprotoIdentity,
   state: SignInState,
   userAgent: string | null,
 ): Promise<SignInOutcome> {
   const user = ctx.users.recordLogin(identity.did, identity.handle, identity.displayName);
   if (user) {
-    const sessionToken = await createSessionToken({ config: ctx.config, keys: ctx.platformKeys, sessions: ctx.sessions }, user, userAgent);
+    const sessionSecret = createSession(ctx, user, userAgent);
+    const identityToken = await signIdentityToken(ctx, user);
     ctx.log.info({ did: user.did, username: user.username }, 'signed in');
-    return { kind: 'session', sessionToken, returnTo: state.returnTo ?? '/account' };
+    return { kind: 'session', sessionSecret, identityToken, returnTo: returnToAfterSignIn(ctx, user.did, state.returnTo) };
   }
   const payload: SignupTicketPayload = { handle: identity.handle, displayName: identity.displayName, returnTo: state.returnTo };
   const signupTicket = ctx.tickets.issue('signup', identity.did, payload, SIGNUP_TICKET_TTL_SECONDS);

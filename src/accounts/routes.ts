@@ -1,15 +1,25 @@
-// Pages of the signed-in person: start page, signup (first sign-in), account.
+// Pages of the signed-in person: start page, signup (first sign-in), account, sign-out, and the
+// wikis' identity-token refresh (GET /auth/wiki-session) with its public keys.
+import cors from 'cors';
 import express, { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
-import { SIGNUP_COOKIE } from '../atproto/routes.ts';
 import { displayNameFor } from '../oauth/clients/client.ts';
-import { createSessionToken, SESSION_COOKIE, sessionCookieOptions } from './session-cookie.ts';
-import type { SignupTicketPayload } from './complete-sign-in.ts';
+import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
+import { clearSignInCookies, clearSignupCookie, cookieNames, readHostCookie, setIdentityCookie, setSessionCookie } from './cookies.ts';
+import { returnToAfterSignIn, type SignupTicketPayload } from './complete-sign-in.ts';
+import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './identity-token.ts';
+import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
+
+class NotAWiki extends AppError {
+  constructor() {
+    super(400, 'invalid_return_to', 'This link does not lead back to a wiki of this site.', { title: 'Unknown wiki' });
+  }
+}
 
 class SignupExpired extends AppError {
   constructor() {
@@ -61,9 +71,9 @@ export function accountRoutes(ctx: AppContext): Router {
   });
 
   function signupTicket(req: Request) {
-    const value: unknown = req.cookies?.[SIGNUP_COOKIE];
-    const ticket = typeof value === 'string' ? ctx.tickets.peek<SignupTicketPayload>('signup', value) : undefined;
-    if (!ticket || typeof value !== 'string') throw new SignupExpired();
+    const value = readHostCookie(req, cookieNames(config).signup);
+    const ticket = value === undefined ? undefined : ctx.tickets.peek<SignupTicketPayload>('signup', value);
+    if (!ticket || value === undefined) throw new SignupExpired();
     return { value, ...ticket };
   }
 
@@ -93,10 +103,55 @@ export function accountRoutes(ctx: AppContext): Router {
     }
     // The ticket is used up only once the account exists, so a refused name can be retried.
     ctx.tickets.consume('signup', ticket.value);
-    const token = await createSessionToken({ config, keys: ctx.platformKeys, sessions: ctx.sessions }, result.user, req.get('user-agent') ?? null);
-    res.clearCookie(SIGNUP_COOKIE, { httpOnly: true, secure: config.production, sameSite: 'lax', path: '/' });
-    res.cookie(SESSION_COOKIE, token, { ...sessionCookieOptions(config), maxAge: config.sessionTtlSeconds * 1000 });
-    res.redirect(303, ticket.payload.returnTo ?? '/account');
+    const sessionSecret = createSession(ctx, result.user, req.get('user-agent') ?? null);
+    const identityToken = await signIdentityToken(ctx, result.user);
+    clearSignupCookie(res, config);
+    setSessionCookie(res, config, sessionSecret);
+    setIdentityCookie(res, config, identityToken);
+    res.redirect(303, returnToAfterSignIn(ctx, result.user.did, ticket.payload.returnTo));
+  });
+
+  // Sign-out ends both: the session row is revoked, the host-only session cookie and the wikis'
+  // identity cookie (on COOKIE_DOMAIN) are cleared. Identity tokens already copied elsewhere live out
+  // their short lifetime (IDENTITY_TOKEN_TTL_SECONDS) and are not refreshed any more.
+  router.post('/auth/logout', noStore, form, ctx.csrf.protect, async (req, res) => {
+    const user = res.locals.user;
+    clearSignInCookies(res, config);
+    if (user) {
+      ctx.sessions.revoke(user.sessionId);
+      try {
+        // Revokes the tokens at the PDS and forgets them here.
+        await ctx.atproto.revoke(user.did);
+      } catch (err) {
+        ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
+      }
+      ctx.log.info({ did: user.did }, 'signed out');
+    }
+    res.redirect(303, '/');
+  });
+
+  // The wikis' identity-token refresh: with a live apex session, a fresh identity cookie and a 303
+  // back to the wiki (an existing wiki host of this deployment only, never elsewhere); without one,
+  // the sign-in page, which comes back here. A session revoked by sign-out or `users revoke-sessions`
+  // gets no new token, and the stale identity cookie is cleared.
+  router.get(WIKI_SESSION_PATH, noStore, rateLimit('wiki-session', config.rateLimits.loginPerMinute, config), async (req, res) => {
+    const returnTo = safeReturnTo(req.query.return_to, config);
+    const target = returnTo === undefined ? undefined : returnToTarget(returnTo, config);
+    const wiki = target?.kind === 'wiki' ? ctx.wikis.findBySlug(target.slug) : undefined;
+    if (!returnTo || !wiki) throw new NotAWiki();
+    const signedIn = res.locals.user;
+    if (!signedIn) {
+      clearSignInCookies(res, config);
+      const back = `${WIKI_SESSION_PATH}?return_to=${encodeURIComponent(returnTo)}`;
+      return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(back)}`);
+    }
+    setIdentityCookie(res, config, await signIdentityToken(ctx, signedIn));
+    res.redirect(303, returnTo);
+  });
+
+  // The identity token's public keys: the "identity" key set only (never the access-token keys).
+  router.get(IDENTITY_JWKS_PATH, cors(), (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(ctx.identityKeys.publicJwks);
   });
 
   return router;

@@ -1,3 +1,4 @@
+// Apex sessions. `id` is the SHA-256 of the cookie's secret (src/accounts/session.ts), never the secret.
 import type { Db } from '../db/open.ts';
 import { nowSeconds } from '../db/open.ts';
 
@@ -10,6 +11,9 @@ export function createSessionsRepo(db: Db) {
   const live = db.prepare<[string, string, number], { id: string }>(
     'SELECT id FROM sessions WHERE id = ? AND did = ? AND revoked_at IS NULL AND expires_at > ?',
   );
+  const liveById = db.prepare<[string, number], { did: string }>(
+    'SELECT did FROM sessions WHERE id = ? AND revoked_at IS NULL AND expires_at > ?',
+  );
   const revoke = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
   const revokeAll = db.prepare<[number, string]>('UPDATE sessions SET revoked_at = ? WHERE did = ? AND revoked_at IS NULL');
   return {
@@ -19,6 +23,10 @@ export function createSessionsRepo(db: Db) {
     },
     isLive(id: string, did: string): boolean {
       return live.get(id, did, nowSeconds()) !== undefined;
+    },
+    /** The DID of a live session, or undefined when unknown, expired or revoked. */
+    liveDid(id: string): string | undefined {
+      return liveById.get(id, nowSeconds())?.did;
     },
     revoke(id: string): void {
       revoke.run(nowSeconds(), id);

@@ -8,12 +8,19 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 /** Suggested username from an ATProto handle: its first DNS label, cleaned up to the rules. */
 export function deriveUsername(handle: string): string {
   const first = handle.trim().replace(/^@/, '').toLowerCase().split('.')[0] ?? '';
-  return first
+  const cleaned = first
     .replace(/[^a-z0-9-]/g, '-')
-    .replace(/-+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, USERNAME_MAX)
-    .replace(/-+$/, '');
+    .replace(/-+/g, '-');
+  return trimHyphens(trimHyphens(cleaned).slice(0, USERNAME_MAX));
+}
+
+/** Without leading and trailing hyphens; string operations, as `/^-+|-+$/` backtracks (recheck). */
+function trimHyphens(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && value[start] === '-') start++;
+  while (end > start && value[end - 1] === '-') end--;
+  return value.slice(start, end);
 }
 
 /** The suggestion for the signup form; nothing when the handle could not be verified. */

@@ -11,7 +11,7 @@ import { listClients, type ClientSummary } from './clients.ts';
 import type { OpenAdminDatabaseOptions } from './database.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
-import { generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
+import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
 
@@ -90,6 +90,7 @@ const clientColumns: Column<ClientSummary>[] = [
 const keyColumns: Column<KeyStatus>[] = [
   { header: 'KID', value: (k) => k.kid },
   { header: 'ALG', value: (k) => k.alg },
+  { header: 'PURPOSE', value: (k) => k.purpose },
   { header: 'ROLE', value: (k) => k.role },
   { header: 'RETIRE AFTER', value: (k) => shortTime(k.retireAfter) },
 ];
@@ -165,30 +166,46 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'keys rotate',
-    summary: 'add a new platform signing key; the previous one keeps verifying until its tokens expire',
+    summary: 'add a new platform signing key (access or identity); the previous one keeps verifying until its tokens expire',
     details:
-      'The new RS256 key is put first in PLATFORM_KEYS_FILE. The previous signing key gets\n' +
-      'retire_after = now + max(ACCESS_TOKEN_TTL_SECONDS, SESSION_TTL_SECONDS) and stays in the JWKS until\n' +
-      'then. The service signs with the new key after a restart or SIGHUP (systemctl reload robot-auth):\n' +
-      'do that right away.',
+      'The new RS256 key is put first among the keys of its purpose in PLATFORM_KEYS_FILE (access: MCP access\n' +
+      'tokens, the default; identity: the wikis\' identity token). The previous signing key of that purpose gets\n' +
+      'retire_after = now + the longest lifetime of what it signs (ACCESS_TOKEN_TTL_SECONDS, or 15 minutes for\n' +
+      'identity tokens) and stays published until then. The service signs with the new key after a restart or\n' +
+      'SIGHUP (systemctl reload robot-auth): do that right away.',
     options: {
+      purpose: { type: 'string', value: 'access|identity', description: 'which key set to rotate (default access)' },
       'drop-previous': {
         type: 'boolean',
-        description: 'the previous key is compromised: stop accepting it at the next reload (everyone signs in again)',
+        description: 'a key is compromised: stop accepting EVERY older key of that purpose at the next reload',
       },
     },
     run: async ({ values }, ctx) => {
       const dropPrevious = values['drop-previous'] === true;
-      const result = await rotatePlatformKeys(ctx.config(), { dropPrevious });
+      const purpose = values.purpose === undefined ? 'access' : values.purpose;
+      if (purpose !== 'access' && purpose !== 'identity') throw new AdminError('--purpose must be access or identity.');
+      const result = await rotatePlatformKeys(ctx.config(), { dropPrevious, purpose });
       ctx.out(
         [
-          `New signing key ${result.kid} written to ${result.file}.`,
+          `New ${purpose} signing key ${result.kid} written to ${result.file}.`,
           dropPrevious
-            ? `The previous key ${result.previousKid} is retired: the service stops accepting it when it reloads.`
-            : `The previous key ${result.previousKid} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,
+            ? `Retired ${result.droppedKids.join(', ') || 'no older key'}: the service stops accepting them when it reloads.`
+            : `The previous key ${result.previousKid ?? '(none)'} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,
           'Now restart or reload the service so it signs with the new key: systemctl reload robot-auth',
         ].join('\n'),
       );
+    },
+  },
+  {
+    name: 'keys add-identity',
+    summary: 'upgrade a key file from before the key split: add the key that signs wiki identity tokens',
+    details:
+      'Appends an RS256 key with purpose "identity" to PLATFORM_KEYS_FILE. Its keys without a purpose stay\n' +
+      'access-token keys. Production refuses to start until the file has an identity key.',
+    options: {},
+    run: async (_args, ctx) => {
+      const result = await addIdentityKey(ctx.config());
+      ctx.out(`Added identity-token key ${result.kid} to ${result.file}.\nNow start (or restart) the service: systemctl restart robot-auth`);
     },
   },
   {
@@ -218,7 +235,7 @@ export const COMMANDS: Command[] = [
       const keys = await generateProductionKeys(stringValue(values, 'out'));
       ctx.out(
         [
-          `Wrote ${keys.platformKeysFile} (RS256, kid ${keys.platformKid})`,
+          `Wrote ${keys.platformKeysFile} (RS256: access kid ${keys.platformKid}, identity kid ${keys.identityKid})`,
           `  and ${keys.atprotoClientKeysFile} (ES256, kid ${keys.atprotoKid}), mode 0600.`,
           'Set in the service environment:',
           `PLATFORM_KEYS_FILE=${keys.platformKeysFile}`,

@@ -1,12 +1,19 @@
-// Signing keys for operators: list, rotate and retire the platform keys, and generate the two
-// production key files. The service reads the key files at start-up (and on SIGHUP).
+// Signing keys for operators: list, rotate and retire the platform keys (per purpose: access tokens
+// or wiki identity tokens, see src/config/keys.ts), add the identity key a legacy file lacks, and
+// generate the two production key files. The service reads the key files at start-up (and on SIGHUP).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/env.ts';
+import { IDENTITY_TOKEN_TTL_SECONDS } from '../accounts/cookies.ts';
 import {
   generatePrivateJwk,
   isRetired,
+  isSigningKey,
+  keysOfPurpose,
   partitionRetiredKeys,
+  purposeOf,
+  type KeyPurpose,
   readKeyFile,
   rotateKeys,
   writeKeyFile,
@@ -19,20 +26,26 @@ import { AdminError } from './errors.ts';
 export interface KeyStatus {
   kid: string;
   alg: string;
-  /** signing: the first key; verifying: rotated out, still published; retired: past retire_after, ignored. */
+  /** access: MCP access tokens (and legacy keys without a purpose); identity: the wikis' identity token. */
+  purpose: KeyPurpose;
+  /** signing: the first key of its purpose; verifying: rotated out, still published; retired: past retire_after, ignored. */
   role: 'signing' | 'verifying' | 'retired';
   retireAfter: number | null;
 }
 
-type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'sessionTtlSeconds'>;
+type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds'>;
 
 function keyStatuses(keys: PrivateJwk[], now: number): KeyStatus[] {
-  return keys.map((key, i) => ({
-    kid: key.kid,
-    alg: key.alg ?? 'RS256',
-    role: i === 0 ? 'signing' : isRetired(key, i, now) ? 'retired' : 'verifying',
-    retireAfter: key.retire_after ?? null,
-  }));
+  return keys.map((key) => {
+    const signing = isSigningKey(keys, key);
+    return {
+      kid: key.kid,
+      alg: key.alg ?? 'RS256',
+      purpose: purposeOf(key),
+      role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : 'verifying',
+      retireAfter: key.retire_after ?? null,
+    };
+  });
 }
 
 function readPlatformKeys(file: string): PrivateJwk[] {
@@ -49,41 +62,71 @@ export function listKeys(config: Pick<Config, 'platformKeysFile'>, now = nowSeco
   return keyStatuses(readPlatformKeys(config.platformKeysFile), now);
 }
 
-/** The longest a token signed now can stay valid: access tokens and session cookies are both signed. */
-export function longestTokenLifetime(config: Pick<Config, 'accessTokenTtlSeconds' | 'sessionTtlSeconds'>): number {
-  return Math.max(config.accessTokenTtlSeconds, config.sessionTtlSeconds);
+/** The longest a token signed now by a key of this purpose can stay valid (sessions are not signed: they are rows). */
+export function longestTokenLifetime(config: Pick<Config, 'accessTokenTtlSeconds'>, purpose: KeyPurpose = 'access'): number {
+  return purpose === 'identity' ? IDENTITY_TOKEN_TTL_SECONDS : config.accessTokenTtlSeconds;
 }
 
 export interface RotationResult {
   file: string;
+  purpose: KeyPurpose;
   /** The new signing key. */
   kid: string;
   /** The key it replaces, now verifying only, and when it may go. */
-  previousKid: string;
+  previousKid: string | undefined;
+  /** With dropPrevious: every non-signing key of that purpose, now retired. */
+  droppedKids: string[];
   retireAfter: number;
   keys: KeyStatus[];
 }
 
 export interface RotateOptions {
   now?: number;
+  /** Which key set to rotate (default access). */
+  purpose?: KeyPurpose;
   /**
-   * A compromised key: retire the previous key at once instead of after its tokens expire. Sessions
-   * and access tokens it signed stop working at the next reload (people sign in again; MCP clients
-   * refresh, as refresh tokens are opaque and not signed).
+   * A compromised key: retire EVERY non-signing key of that purpose at once, not only the one just
+   * replaced, instead of after their tokens expire. Tokens they signed stop working at the next reload
+   * (MCP clients refresh, as refresh tokens are opaque and not signed; wikis send people to refresh
+   * their identity token).
    */
   dropPrevious?: boolean;
 }
 
-/** Prepends a fresh RS256 key; the previous signing key verifies until now + the longest token lifetime. */
+/** Prepends a fresh RS256 key of one purpose; its previous signing key verifies until now + the longest token lifetime. */
 export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptions = {}): Promise<RotationResult> {
   const now = options.now ?? nowSeconds();
+  const purpose = options.purpose ?? 'access';
   const file = config.platformKeysFile;
   const keys = readPlatformKeys(file);
-  const fresh = await generatePrivateJwk('RS256');
-  const retireAfter = options.dropPrevious ? now : now + longestTokenLifetime(config);
-  const rotated = rotateKeys(keys, fresh, retireAfter);
+  const fresh = await generatePrivateJwk('RS256', purpose);
+  const retireAfter = options.dropPrevious ? now : now + longestTokenLifetime(config, purpose);
+  const rotated = rotateKeys(keys, fresh, retireAfter, options.dropPrevious === true);
   writeKeyFile(file, rotated);
-  return { file, kid: fresh.kid, previousKid: keys[0]!.kid, retireAfter, keys: keyStatuses(rotated, now) };
+  const previous = keysOfPurpose(keys, purpose);
+  return {
+    file,
+    purpose,
+    kid: fresh.kid,
+    previousKid: previous[0]?.kid,
+    droppedKids: options.dropPrevious ? previous.map((k) => k.kid) : [],
+    retireAfter,
+    keys: keyStatuses(rotated, now),
+  };
+}
+
+/**
+ * The upgrade step for a key file from before the key split (only legacy/access keys): appends an
+ * identity-token key. The service refuses to start in production until this has been run.
+ */
+export async function addIdentityKey(config: Pick<Config, 'platformKeysFile'>): Promise<{ file: string; kid: string }> {
+  const file = config.platformKeysFile;
+  const keys = readPlatformKeys(file);
+  const existing = keysOfPurpose(keys, 'identity')[0];
+  if (existing) throw new AdminError(`${file} already has an identity-token key (${existing.kid}). To replace it, use \`keys rotate --purpose identity\`.`);
+  const fresh = await generatePrivateJwk('RS256', 'identity');
+  writeKeyFile(file, [...keys, fresh]);
+  return { file, kid: fresh.kid };
 }
 
 export interface RetireResult {
@@ -107,6 +150,7 @@ export const ATPROTO_CLIENT_KEYS_FILENAME = 'atproto-client-keys.json';
 export interface GeneratedKeys {
   platformKeysFile: string;
   platformKid: string;
+  identityKid: string;
   atprotoClientKeysFile: string;
   atprotoKid: string;
 }
@@ -125,16 +169,18 @@ export async function generateProductionKeys(dir: string): Promise<GeneratedKeys
     throw new AdminError(`Refusing to overwrite ${existing.join(' and ')}. To replace the platform key, use \`keys rotate\`.`);
   }
   fs.mkdirSync(target, { recursive: true, mode: 0o700 });
-  const platform = await generatePrivateJwk('RS256');
+  const platform = await generatePrivateJwk('RS256', 'access');
+  const identity = await generatePrivateJwk('RS256', 'identity');
   const atproto = await generatePrivateJwk('ES256');
-  createKeyFile(platformKeysFile, [platform]);
+  createKeyFile(platformKeysFile, [platform, identity]);
   createKeyFile(atprotoClientKeysFile, [atproto]);
-  return { platformKeysFile, platformKid: platform.kid, atprotoClientKeysFile, atprotoKid: atproto.kid };
+  return { platformKeysFile, platformKid: platform.kid, identityKid: identity.kid, atprotoClientKeysFile, atprotoKid: atproto.kid };
 }
 
 /** Writes a new key file, mode 0600, failing if it exists (the link is the atomic no-clobber step). */
 function createKeyFile(file: string, keys: PrivateJwk[]): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // A random temp name created exclusively: a planted file or symlink can neither be followed nor guessed.
+  const tmp = `${file}.${crypto.randomBytes(12).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
   try {
     // Run as root into a directory the service's user owns: hand the file to that user.

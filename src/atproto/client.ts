@@ -3,6 +3,10 @@
 // metadata document, authenticating with private_key_jwt (ES256). Development: the ATProto
 // loopback client (client_id http://localhost?…), which PDSes accept without fetching metadata;
 // its redirect URI must use 127.0.0.1, hence the hand-off step in routes.ts.
+// Every request the client makes (handle, DID document, PDS and authorization-server metadata,
+// PAR, token, revocation, the session's XRPC calls) has a target a stranger chose, so all of them
+// go through the SSRF-safe fetch (src/lib/outbound/): in production public https addresses on
+// port 443 only, plus the hosts named in OUTBOUND_PRIVATE_HOSTS.
 import {
   buildAtprotoLoopbackClientMetadata,
   JoseKey,
@@ -11,6 +15,9 @@ import {
   type OAuthClientMetadataInput,
 } from '@atproto/oauth-client-node';
 import type { Config } from '../config/env.ts';
+import { createSafeFetch } from '../lib/outbound/fetch.ts';
+import type { OutboundPolicy } from '../lib/outbound/policy.ts';
+import type { Logger } from '../web/log.ts';
 import type { PrivateJwk } from '../config/keys.ts';
 import type { Db } from '../db/open.ts';
 import { createSessionStore, createStateStore } from './stores.ts';
@@ -41,7 +48,26 @@ export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput 
   };
 }
 
-export async function createAtprotoClient(config: Config, db: Db, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
+/** Deadline and body cap of each request: DID documents, metadata and profile records are small. */
+const ATPROTO_FETCH_LIMITS = { timeoutMs: 10_000, maxBytes: 256 * 1024 };
+
+/** What the ATProto client may reach: development anything (the local PDS is on loopback). */
+export function atprotoOutboundPolicy(config: Pick<Config, 'production' | 'outboundPrivateHosts'>): OutboundPolicy {
+  return {
+    allowPrivateAddresses: !config.production,
+    allowHttp: !config.production,
+    privateHosts: config.outboundPrivateHosts,
+  };
+}
+
+export interface AtprotoClientDeps {
+  config: Config;
+  db: Db;
+  log: Pick<Logger, 'warn'>;
+}
+
+export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[]): Promise<NodeOAuthClient> {
+  const { config, db } = deps;
   const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
   return new NodeOAuthClient({
     clientMetadata: atprotoClientMetadata(config),
@@ -52,6 +78,7 @@ export async function createAtprotoClient(config: Config, db: Db, clientKeys: Pr
     requestLock: requestLocalLock,
     // Development talks to a local PDS over http; production never does.
     allowHttp: !config.production,
+    fetch: createSafeFetch({ ...atprotoOutboundPolicy(config), ...ATPROTO_FETCH_LIMITS, log: deps.log }),
     ...(config.atprotoHandleResolver ? { handleResolver: config.atprotoHandleResolver } : {}),
     ...(config.atprotoPlcUrl ? { plcDirectoryUrl: config.atprotoPlcUrl } : {}),
   });

@@ -1,17 +1,17 @@
-// /auth: sign in with an ATProto handle, the callback, the development hand-off, sign out,
-// and the client's public metadata and keys.
+// /auth: sign in with an ATProto handle, the callback, the development hand-off, and the client's
+// public metadata and keys. This file only turns a callback into a verified identity; the session,
+// every cookie's policy and the return_to rule belong to src/accounts/ (sign-out too).
 import express, { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { randomToken, sha256Hex } from '../lib/secrets.ts';
 import { noStore, rateLimit, singleString } from '../web/http.ts';
 import { safeReturnTo } from '../web/return-to.ts';
-import { checkSignInBinding, completeSignIn, SIGNUP_TICKET_TTL_SECONDS, type SignInOutcome } from '../accounts/complete-sign-in.ts';
-import { SESSION_COOKIE, sessionCookieOptions } from '../accounts/session-cookie.ts';
+import { checkSignInBinding, completeSignIn, returnToAfterSignIn } from '../accounts/complete-sign-in.ts';
+import { cookieNames, readHostCookie, setBindingCookie } from '../accounts/cookies.ts';
+import { sendSignInOutcome } from '../accounts/sign-in-response.ts';
 import { finishSignIn, normaliseLoginInput, SignInFailed, startSignIn, type AtprotoIdentity, type SignInState } from './sign-in.ts';
 
-export const SIGNUP_COOKIE = 'signup_ticket';
 const HANDOFF_TTL_SECONDS = 120;
-const BINDING_TTL_SECONDS = 30 * 60;
 
 interface HandoffPayload {
   identity: AtprotoIdentity;
@@ -22,14 +22,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
   const { config } = ctx;
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
-  const bindingCookie = config.production ? '__Host-signin_binding' : 'signin_binding';
-  const shortCookie = (maxAgeSeconds: number) => ({
-    httpOnly: true,
-    secure: config.production,
-    sameSite: 'lax' as const,
-    path: '/',
-    maxAge: maxAgeSeconds * 1000,
-  });
+  const bindingCookie = cookieNames(config).binding;
 
   router.get('/auth/client-metadata.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.clientMetadata);
@@ -50,7 +43,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
 
   router.get('/auth/login', noStore, (req, res) => {
     const returnTo = safeReturnTo(req.query.return_to, config);
-    if (res.locals.user) return res.redirect(303, returnTo ?? '/account');
+    if (res.locals.user) return res.redirect(303, returnToAfterSignIn(ctx, res.locals.user.did, returnTo));
     renderLogin(req, res, { returnTo, handle: req.query.handle });
   });
 
@@ -69,7 +62,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
     const binding = randomToken();
     try {
       const url = await startSignIn(ctx, identifier, { returnTo, bindingHash: sha256Hex(binding) });
-      res.cookie(bindingCookie, binding, shortCookie(BINDING_TTL_SECONDS));
+      setBindingCookie(res, config, binding);
       res.redirect(303, url.href);
     } catch (err) {
       if (!(err instanceof SignInFailed)) throw err;
@@ -90,8 +83,8 @@ export function atprotoRoutes(ctx: AppContext): Router {
       const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TTL_SECONDS);
       return res.redirect(303, `${config.publicUrl}/auth/handoff?ticket=${encodeURIComponent(ticket)}`);
     }
-    checkSignInBinding(outcome.state, req.cookies?.[bindingCookie]);
-    sendOutcome(res, await completeSignIn(ctx, outcome.identity, outcome.state, req.get('user-agent') ?? null));
+    checkSignInBinding(outcome.state, readHostCookie(req, bindingCookie));
+    sendSignInOutcome(res, config, await completeSignIn(ctx, outcome.identity, outcome.state, req.get('user-agent') ?? null));
   });
 
   if (!config.production) {
@@ -100,37 +93,10 @@ export function atprotoRoutes(ctx: AppContext): Router {
       const value = singleString(req.query.ticket);
       const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
       if (!ticket) throw new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.');
-      checkSignInBinding(ticket.payload.state, req.cookies?.[bindingCookie]);
-      sendOutcome(res, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null));
+      checkSignInBinding(ticket.payload.state, readHostCookie(req, bindingCookie));
+      sendSignInOutcome(res, config, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null));
     });
   }
-
-  function sendOutcome(res: Response, outcome: SignInOutcome): void {
-    res.clearCookie(bindingCookie, { ...shortCookie(0), maxAge: undefined });
-    if (outcome.kind === 'session') {
-      res.cookie(SESSION_COOKIE, outcome.sessionToken, { ...sessionCookieOptions(config), maxAge: config.sessionTtlSeconds * 1000 });
-      res.redirect(303, outcome.returnTo);
-    } else {
-      res.cookie(SIGNUP_COOKIE, outcome.signupTicket, shortCookie(SIGNUP_TICKET_TTL_SECONDS));
-      res.redirect(303, '/auth/signup');
-    }
-  }
-
-  router.post('/auth/logout', noStore, form, ctx.csrf.protect, async (req, res) => {
-    const user = res.locals.user;
-    res.clearCookie(SESSION_COOKIE, sessionCookieOptions(config));
-    if (user) {
-      ctx.sessions.revoke(user.sessionId);
-      try {
-        // Revokes the tokens at the PDS and forgets them here.
-        await ctx.atproto.revoke(user.did);
-      } catch (err) {
-        ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
-      }
-      ctx.log.info({ did: user.did }, 'signed out');
-    }
-    res.redirect(303, '/');
-  });
 
   return router;
 }

@@ -73,6 +73,29 @@ const cidrList = z
     return networks;
   });
 
+/**
+ * OUTBOUND_PRIVATE_HOSTS: comma-separated exact host names, each optionally with `:port`, lower-cased.
+ * Names only: no wildcards, no IP addresses or ranges (name the host, e.g. in /etc/hosts).
+ */
+const hostList = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    const entries = (v ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    for (const entry of entries) {
+      const [name = '', port, extra] = entry.split(':');
+      const validPort = port === undefined || (/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535);
+      if (extra !== undefined || !validPort || !isHostName(name)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${entry}" is not a host name or host:port (exact names only: no wildcards, IP addresses or ranges)`,
+        });
+        return z.NEVER;
+      }
+    }
+    return [...new Set(entries)];
+  });
+
 const envSchema = z.object({
   PORT: positiveInt(3000).refine((n) => n < 65536, 'must be a port number'),
   HOST: optionalString,
@@ -128,6 +151,18 @@ const envSchema = z.object({
   // stream of sign-ups (or ~50 throwaway accounts) can never spend the week's quota. In wildcard-dns
   // mode no per-wiki certificate is issued: raise it to what you are prepared to host.
   NEW_WIKIS_PER_DAY: positiveInt(7),
+  OUTBOUND_PRIVATE_HOSTS: hostList,
+  CLIENT_ID_METADATA_DOCUMENTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v.trim() === '' ? 'on' : v.trim().toLowerCase();
+      if (value !== 'on' && value !== 'off') {
+        ctx.addIssue({ code: 'custom', message: `must be on or off, got "${v}"` });
+        return z.NEVER;
+      }
+      return value === 'on';
+    }),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -135,7 +170,7 @@ export const ENV_VARIABLES = Object.keys(envSchema.shape);
 
 export interface Config {
   port: number;
-  /** Interface to listen on; undefined means all interfaces. */
+  /** Interface to listen on; undefined means all interfaces. Development defaults to 127.0.0.1. */
   host: string | undefined;
   /** Apex origin, also the OAuth issuer: `https://wiki.example` (no trailing slash). */
   publicUrl: string;
@@ -169,6 +204,10 @@ export interface Config {
   rateLimitTrustedNetworks: readonly TrustedNetwork[];
   /** At most this many wikis are created per rolling 24 hours (src/wikis/new-wiki-cap.ts). */
   newWikisPerDay: number;
+  /** Host names (or host:port) that outbound fetches may reach on private addresses in production. */
+  outboundPrivateHosts: readonly string[];
+  /** CLIENT_ID_METADATA_DOCUMENTS: accept https client_ids (advertised in AS metadata); off → DCR only. */
+  clientIdMetadataDocuments: boolean;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -200,6 +239,15 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       );
     }
   }
+  if (production) {
+    // Production fetches over https only (src/lib/outbound/policy.ts): say so now, not at first sign-in.
+    const plain = (['ATPROTO_PLC_URL', 'ATPROTO_HANDLE_RESOLVER'] as const).filter((k) => e[k]?.startsWith('http:'));
+    if (plain.length > 0) {
+      throw new ConfigError(
+        `Invalid configuration:\n${plain.map((k) => `  ${k}: must be https when PUBLIC_URL is https (production never fetches over http)`).join('\n')}`,
+      );
+    }
+  }
   const cookieDomain = e.COOKIE_DOMAIN;
   if (cookieDomain !== undefined) {
     const bare = cookieDomain.replace(/^\./, '');
@@ -214,7 +262,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     : DEFAULT_RESERVED_USERNAMES;
   return {
     port: e.PORT,
-    host: e.HOST,
+    // Development may fetch from private addresses (the local PDS is on loopback): listening on
+    // every interface would make it an SSRF relay for the whole LAN.
+    host: e.HOST ?? (production ? undefined : '127.0.0.1'),
     publicUrl,
     scheme: url.protocol as 'http:' | 'https:',
     apexHost: url.host,
@@ -250,10 +300,18 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     rateLimitTrustedNetworks: e.RATE_LIMIT_TRUSTED_NETWORKS,
     newWikisPerDay: e.NEW_WIKIS_PER_DAY,
+    outboundPrivateHosts: e.OUTBOUND_PRIVATE_HOSTS,
+    clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
   };
 }
 
 export function isLoopbackHostname(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens, not all-numeric. */
+function isHostName(name: string): boolean {
+  if (name.length === 0 || name.length > 253 || /^[\d.]+$/.test(name)) return false;
+  return name.split('.').every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
 }

@@ -1,11 +1,18 @@
-// Signing keys. Two key sets, each a JSON file holding a private JWKS (`{"keys": [...]}`):
-//  - platform keys (RS256): sign session cookies and MCP access tokens; published at /.well-known/jwks.json.
-//    The first key signs; the others only verify, so a rotated-out key keeps validating until its tokens expire.
-//    Rotation (`npm run admin -- keys rotate`) prepends a new key and stamps the one it replaces with
-//    `retire_after` (seconds since the epoch): when every token it signed has expired. From then on the
-//    loader ignores it and `keys retire` deletes it from the file.
+// Signing keys. Two key files, each a JSON file holding a private JWKS (`{"keys": [...]}`):
+//  - platform keys (RS256), PLATFORM_KEYS_FILE. Each key names its `purpose`, and a token kind is
+//    only ever verified with keys of its own purpose (finding 11, "each token kind its own key"):
+//      "access":   MCP access tokens (RFC 9068); the only keys at the AS metadata's jwks_uri.
+//                  A key WITHOUT `purpose` is a legacy key (from before the split) and counts as "access".
+//      "identity": the wikis' identity token (src/accounts/identity-token.ts); published at
+//                  IDENTITY_JWKS_PATH only. A legacy file has none: development adds one, production
+//                  refuses to start until `npm run admin -- keys add-identity` has added it.
+//    Within a purpose the first key signs; the others only verify, so a rotated-out key keeps validating
+//    until its tokens expire. Rotation (`npm run admin -- keys rotate [--purpose identity]`) prepends a
+//    new key and stamps the one it replaces with `retire_after` (seconds since the epoch): when every
+//    token it signed has expired. From then on the loader ignores it and `keys retire` deletes it.
 //  - ATProto client keys (ES256): `private_key_jwt` client authentication towards PDSes (production only).
 // In development missing files are generated (mode 0600); in production they must exist.
+// Files are written through a random, exclusively created temp file (never through a symlink).
 import crypto, { type webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,17 +27,29 @@ const privateJwkSchema = z
     alg: z.string().optional(),
     d: z.string().min(1),
     retire_after: z.number().int().nonnegative().optional(),
+    purpose: z.enum(['access', 'identity']).optional(),
   })
   .passthrough();
 const keyFileSchema = z.object({ keys: z.array(privateJwkSchema).min(1) });
 
 type CryptoKey = webcrypto.CryptoKey;
 
+/** What a platform key signs. A key file entry without `purpose` is a legacy key: "access". */
+export type KeyPurpose = 'access' | 'identity';
+export const KEY_PURPOSES: readonly KeyPurpose[] = ['access', 'identity'];
+export const ADD_IDENTITY_KEY_COMMAND = 'npm run admin -- keys add-identity';
+
+export function purposeOf(jwk: Pick<PrivateJwk, 'purpose'>): KeyPurpose {
+  return jwk.purpose ?? 'access';
+}
+
 export type PrivateJwk = jose.JWK & {
   kid: string;
   d: string;
   /** Seconds since the epoch after which no token this key signed can still be valid (rotated-out keys only). */
   retire_after?: number;
+  /** Absent on legacy keys, which are access-token keys. */
+  purpose?: KeyPurpose;
 };
 
 export interface SigningKey {
@@ -44,22 +63,23 @@ export interface SigningKey {
   secretSeed: Buffer;
 }
 
+/** The keys of one purpose (see KeyPurpose); `PlatformKeys` is the access-token set. */
 export interface PlatformKeys {
   /** The key that signs new tokens. */
   current: SigningKey;
   /** Every key that may verify (current first). */
   all: SigningKey[];
-  /** Public JWKS for /.well-known/jwks.json. */
+  /** Public JWKS (access: /.well-known/jwks.json; identity: IDENTITY_JWKS_PATH). */
   publicJwks: { keys: jose.JWK[] };
   /** Verifier keyed by `kid` for jose.jwtVerify. */
   verificationKeySet: ReturnType<typeof jose.createLocalJWKSet>;
 }
 
-export async function generatePrivateJwk(alg: 'RS256' | 'ES256'): Promise<PrivateJwk> {
+export async function generatePrivateJwk(alg: 'RS256' | 'ES256', purpose?: KeyPurpose): Promise<PrivateJwk> {
   const { privateKey } = await jose.generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
   const jwk = await jose.exportJWK(privateKey);
   const kid = await jose.calculateJwkThumbprint(jwk);
-  return { ...jwk, kid, alg, use: 'sig', d: jwk.d ?? '' };
+  return { ...jwk, kid, alg, use: 'sig', d: jwk.d ?? '', ...(purpose ? { purpose } : {}) };
 }
 
 export function readKeyFile(file: string): PrivateJwk[] {
@@ -82,15 +102,39 @@ export function readKeyFile(file: string): PrivateJwk[] {
   return parsed.data.keys as PrivateJwk[];
 }
 
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a key file atomically and privately: a temp file with a random name in the same directory,
+ * created exclusively (`wx`: never through an existing file or symlink) with mode 0600, fsynced, then
+ * renamed over the target. Refuses a target that is a symlink (it would not be the file the service reads).
+ */
 export function writeKeyFile(file: string, keys: PrivateJwk[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  // Write then rename: a crash never leaves a half-written key file.
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify({ keys }, null, 2)}\n`, { mode: 0o600 });
-  // Run as root (an operator forgetting `sudo -u`), keep the file readable by the service that owns it.
-  const owner = fs.existsSync(file) ? fs.statSync(file) : undefined;
-  if (owner && process.getuid?.() === 0) fs.chownSync(tmp, owner.uid, owner.gid);
-  fs.renameSync(tmp, file);
+  if (isSymlink(file)) throw new ConfigError(`Refusing to write key file ${file}: it is a symbolic link. Replace it with a regular file.`);
+  const tmp = `${file}.${crypto.randomBytes(12).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'wx', 0o600);
+  try {
+    try {
+      fs.writeFileSync(fd, `${JSON.stringify({ keys }, null, 2)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    // Run as root (an operator forgetting `sudo -u`), keep the file readable by the service that owns it.
+    const owner = fs.existsSync(file) ? fs.statSync(file) : undefined;
+    if (owner && process.getuid?.() === 0) fs.chownSync(tmp, owner.uid, owner.gid);
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
 }
 
 /** Loads a key file, creating it with one fresh key when allowed (development only). */
@@ -106,42 +150,94 @@ export async function toSigningKey(jwk: PrivateJwk, defaultAlg: string): Promise
   const alg = jwk.alg ?? defaultAlg;
   const privateKey = (await jose.importJWK(jwk, alg)) as CryptoKey;
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, k: _k, ...publicJwk } = jwk;
-  const { retire_after: retireAfter, ...published } = publicJwk;
+  const { retire_after: retireAfter, purpose: _purpose, ...published } = publicJwk;
   const secretSeed = Buffer.from(crypto.hkdfSync('sha256', jwk.d, jwk.kid, 'robot-auth secret seed', 32));
   return { kid: jwk.kid, alg, privateKey, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, secretSeed };
 }
 
-/** A rotated-out key whose tokens have all expired; the first (signing) key never is. */
-export function isRetired(jwk: Pick<PrivateJwk, 'retire_after'>, index: number, now: number): boolean {
-  return index > 0 && jwk.retire_after !== undefined && jwk.retire_after <= now;
+/** The keys of one purpose, in file order (the first signs). */
+export function keysOfPurpose(keys: PrivateJwk[], purpose: KeyPurpose): PrivateJwk[] {
+  return keys.filter((k) => purposeOf(k) === purpose);
+}
+
+/** A rotated-out key whose tokens have all expired; the signing key (first of its purpose) never is. */
+export function isRetired(jwk: Pick<PrivateJwk, 'retire_after'>, isSigning: boolean, now: number): boolean {
+  return !isSigning && jwk.retire_after !== undefined && jwk.retire_after <= now;
+}
+
+/** Whether `key` is the first key of its purpose in `keys` (the one that signs). */
+export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk): boolean {
+  return keys.find((k) => purposeOf(k) === purposeOf(key)) === key;
 }
 
 /**
- * Key rotation: `fresh` becomes the signing key; the key it replaces keeps verifying until
- * `retireAfter` (now + the longest lifetime of a token it signs). Keys rotated out earlier keep their
- * own, earlier, retire_after. The running service signs with the new key only once it reloads the file
+ * Key rotation within one purpose: `fresh` (of that purpose) becomes its signing key; the key it
+ * replaces keeps verifying until `retireAfter` (now + the longest lifetime of a token it signs). Keys
+ * rotated out earlier keep their own, earlier, retire_after, unless `retireAllOthers` (a compromised
+ * key): then EVERY non-signing key of that purpose is retired at `retireAfter`. Keys of the other
+ * purpose are untouched. The running service signs with the new key only once it reloads the file
  * (restart or SIGHUP), so do that right after rotating.
  */
-export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: number): PrivateJwk[] {
-  const [previous, ...older] = keys;
-  if (!previous) return [fresh];
-  return [fresh, { ...previous, retire_after: retireAfter }, ...older];
+export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: number, retireAllOthers = false): PrivateJwk[] {
+  const purpose = purposeOf(fresh);
+  const previous = keysOfPurpose(keys, purpose)[0];
+  const rotated = keys.map((k): PrivateJwk => {
+    if (purposeOf(k) !== purpose) return k;
+    if (k === previous) return { ...k, retire_after: retireAfter };
+    if (retireAllOthers) return { ...k, retire_after: Math.min(k.retire_after ?? retireAfter, retireAfter) };
+    return k;
+  });
+  return [fresh, ...rotated];
 }
 
 /** Splits a key file's keys into those still needed and those whose tokens have all expired. */
 export function partitionRetiredKeys(keys: PrivateJwk[], now: number): { kept: PrivateJwk[]; retired: PrivateJwk[] } {
   const kept: PrivateJwk[] = [];
   const retired: PrivateJwk[] = [];
-  keys.forEach((key, i) => (isRetired(key, i, now) ? retired : kept).push(key));
+  for (const key of keys) (isRetired(key, isSigningKey(keys, key), now) ? retired : kept).push(key);
   return { kept, retired };
 }
 
-/** Loads the platform keys, leaving out rotated-out keys past their retire_after. */
-export async function loadPlatformKeys(jwks: PrivateJwk[], now = Math.floor(Date.now() / 1000)): Promise<PlatformKeys> {
+/** Loads the keys of one purpose (default: access tokens), leaving out rotated-out keys past their retire_after. */
+export async function loadPlatformKeys(
+  jwks: PrivateJwk[],
+  now = Math.floor(Date.now() / 1000),
+  purpose: KeyPurpose = 'access',
+): Promise<PlatformKeys> {
   const { kept } = partitionRetiredKeys(jwks, now);
-  const all = await Promise.all(kept.map((k) => toSigningKey(k, 'RS256')));
+  const all = await Promise.all(keysOfPurpose(kept, purpose).map((k) => toSigningKey(k, 'RS256')));
   const current = all[0];
-  if (!current) throw new ConfigError('Platform key file holds no key');
+  if (!current) {
+    throw new ConfigError(
+      purpose === 'identity'
+        ? `The platform key file holds no identity-token key (purpose "identity"). Add one with \`${ADD_IDENTITY_KEY_COMMAND}\`, then restart.`
+        : 'Platform key file holds no access-token key',
+    );
+  }
   const publicJwks = { keys: all.map((k) => k.publicJwk) };
   return { current, all, publicJwks, verificationKeySet: jose.createLocalJWKSet(publicJwks) };
+}
+
+export interface PlatformKeySets {
+  access: PlatformKeys;
+  identity: PlatformKeys;
+}
+
+/**
+ * Both platform key sets from PLATFORM_KEYS_FILE. A file from before the split has no identity key:
+ * development appends one (and writes the file); production refuses with the command that adds it.
+ */
+export async function loadPlatformKeySets(file: string, mayGenerate: boolean, now = Math.floor(Date.now() / 1000)): Promise<PlatformKeySets> {
+  let jwks = await loadOrCreateKeyFile(file, 'RS256', mayGenerate);
+  if (keysOfPurpose(jwks, 'identity').length === 0) {
+    if (!mayGenerate) {
+      throw new ConfigError(
+        `Platform key file ${file} has no identity-token key (purpose "identity"), which wiki identity tokens need since the key split. ` +
+          `Add one with \`${ADD_IDENTITY_KEY_COMMAND}\` (as the service user), then start the service again.`,
+      );
+    }
+    jwks = [...jwks, await generatePrivateJwk('RS256', 'identity')];
+    writeKeyFile(file, jwks);
+  }
+  return { access: await loadPlatformKeys(jwks, now, 'access'), identity: await loadPlatformKeys(jwks, now, 'identity') };
 }

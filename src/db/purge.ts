@@ -42,6 +42,8 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
     ],
     ['oauth_grants', 'DELETE FROM oauth_grants WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
     ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= ?', [now]],
+    // An expired assertion is refused for its exp anyway: its jti need not be remembered.
+    ['client_assertion_jtis', 'DELETE FROM client_assertion_jtis WHERE expires_at <= ?', [now]],
     [
       'atproto_sessions',
       'DELETE FROM atproto_sessions WHERE updated_at <= ? AND did NOT IN (SELECT did FROM users)',

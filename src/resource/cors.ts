@@ -1,5 +1,10 @@
 // CORS for browser-based MCP clients (Fetch standard, CORS protocol). Wiki hosts authenticate with
-// bearer tokens only, never cookies, so any origin may call them without credentials mode.
+// bearer tokens only, never cookies, so any origin may call them without credentials mode. The same
+// holds for the OAuth endpoints a client calls itself (/token, /register, /revoke: client
+// authentication is in the body or the Authorization header, and these endpoints never read a
+// cookie), so MCP Inspector and other clients running in a browser page can call them directly.
+// `Access-Control-Allow-Origin: *` and never Allow-Credentials: a browser then sends no cookies
+// with the request, and would not expose the answer to a page that asked for credentials.
 import type { RequestHandler } from 'express';
 
 export interface CorsPolicy {
@@ -29,4 +34,11 @@ export const mcpCors = cors({
   methods: ['GET', 'POST', 'DELETE'],
   allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'],
   exposeHeaders: ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version'],
+});
+
+/** /token, /register and /revoke (issuer and wiki-host fallbacks), called by browser-based MCP clients. */
+export const oauthClientCors = cors({
+  methods: ['POST'],
+  allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Protocol-Version'],
+  exposeHeaders: ['WWW-Authenticate', 'Retry-After'],
 });

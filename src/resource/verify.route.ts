@@ -1,26 +1,21 @@
 // GET /auth/verify — Caddy forward_auth for wiki hosts: the proxy forwards the original request's
-// headers (Authorization, X-Forwarded-Host, …) here; 2xx lets the request through with the
+// headers (Host unchanged, Authorization, X-Forwarded-*) here; 2xx lets the request through with the
 // X-Auth-* headers (copy them upstream with copy_headers), anything else goes back to the client
 // as is (401/403 with the wiki's WWW-Authenticate challenge, 404 for an unknown wiki).
-import { Router, type Request } from 'express';
+// The wiki is the one the Host header names, the Host the wiki server also sees; a request whose
+// X-Forwarded-Host disagrees is refused with 400 (wikiSlugOfRequest in src/wikis/urls.ts).
+import { Router } from 'express';
 import type { AppContext } from '../context.ts';
-import type { Config } from '../config/env.ts';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest } from '../web/errors.ts';
 import { noStore, singleString } from '../web/http.ts';
 import { grantKeyedLimits } from '../web/rate-limits.ts';
-import { slugFromHost } from '../wikis/urls.ts';
+import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { WikiNotFound } from './require-wiki.ts';
 
 export const VERIFY_PATH = '/auth/verify';
-
-/** The wiki the proxied request was for: X-Forwarded-Host (set by the proxy), else Host. */
-export function forwardedWikiSlug(config: Pick<Config, 'apexHost'>, req: Request): string | undefined {
-  const forwarded = req.get('x-forwarded-host')?.split(',')[0]?.trim();
-  return slugFromHost(config, forwarded || req.get('host'));
-}
 
 /** `?scope=wiki:write` in the forward_auth URI names the scope a route needs; wiki:read by default. */
 export function requiredScopeFrom(value: unknown): WikiScope {
@@ -49,7 +44,7 @@ export function verifyRoutes(ctx: AppContext): Router {
   // forward_auth sends GET by default; any method is accepted in case the proxy keeps the original one.
   router.all(VERIFY_PATH, noStore, apiResponses, limits.address.check, async (req, res) => {
     const caller = await limits.spendFor(req, async () => {
-      const slug = forwardedWikiSlug(ctx.config, req);
+      const slug = wikiSlugOfRequest(ctx.config, req);
       if (slug === undefined) throw new WikiNotFound(undefined);
       return checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(req.query.scope));
     });

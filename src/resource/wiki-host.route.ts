@@ -9,9 +9,9 @@ import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
-import { slugFromHost } from '../wikis/urls.ts';
+import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
-import { mcpCors, metadataCors } from './cors.ts';
+import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
 import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
@@ -100,15 +100,17 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   router.get('/authorize', noStore, (req, res) => {
     res.redirect(302, issuerAuthorizeUrl(config.publicUrl, req));
   });
-  router.post('/token', apiResponses, ...opts.tokenHandlers);
-  router.post('/register', apiResponses, ...opts.registerHandlers);
+  router.options(['/token', '/register'], oauthClientCors);
+  router.post('/token', oauthClientCors, apiResponses, ...opts.tokenHandlers);
+  router.post('/register', oauthClientCors, apiResponses, ...opts.registerHandlers);
 
   router.use(notFoundOnWikiHost);
 
   return (req, res, next) => {
-    const slug = slugFromHost(config, req.get('host'));
     // forward_auth subrequests keep the wiki's Host: leave /auth/verify to verifyRoutes.
-    if (slug === undefined || req.path === VERIFY_PATH) return next();
+    if (req.path === VERIFY_PATH) return next();
+    const slug = wikiSlugOfRequest(config, req);
+    if (slug === undefined) return next();
     res.locals.wikiSlug = slug;
     router(req, res, next);
   };

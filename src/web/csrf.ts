@@ -6,7 +6,6 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { doubleCsrf } from 'csrf-csrf';
 import type { Config } from '../config/env.ts';
 import type { PlatformKeys } from '../config/keys.ts';
-import { SESSION_COOKIE } from '../accounts/session-cookie.ts';
 import { InvalidCsrfToken } from './errors.ts';
 
 export interface Csrf {
@@ -16,7 +15,14 @@ export interface Csrf {
   protect: RequestHandler;
 }
 
-export function createCsrf(config: Config, keys: PlatformKeys): Csrf {
+export interface CsrfOptions {
+  /** The double-submit cookie's name (the cookie policy lives in src/accounts/cookies.ts). */
+  cookieName: string;
+  /** What tokens are bound to: the browser session's cookie value, or '' when anonymous. */
+  sessionIdentifier(req: Request): string;
+}
+
+export function createCsrf(config: Pick<Config, 'production' | 'publicUrl'>, keys: PlatformKeys, options: CsrfOptions): Csrf {
   // Derived from the platform signing keys' private parts, so there is no extra secret to configure;
   // after a key rotation, forms rendered under the previous key still validate.
   const secrets = keys.all.map((key) =>
@@ -25,9 +31,9 @@ export function createCsrf(config: Config, keys: PlatformKeys): Csrf {
   const { generateCsrfToken, validateRequest } = doubleCsrf({
     getSecret: () => secrets,
     // Bound to the session cookie when signed in; anonymous forms (sign-in) get a cookie-bound token.
-    getSessionIdentifier: (req) => (typeof req.cookies?.[SESSION_COOKIE] === 'string' ? req.cookies[SESSION_COOKIE] : ''),
-    // __Host- cookies cannot be set by a sibling wiki host (cookie tossing) and need Secure.
-    cookieName: config.production ? '__Host-csrf' : 'csrf',
+    getSessionIdentifier: options.sessionIdentifier,
+    // __Host- cookies (production) cannot be set by a sibling wiki host (cookie tossing) and need Secure.
+    cookieName: options.cookieName,
     cookieOptions: { httpOnly: true, sameSite: 'lax', secure: config.production, path: '/' },
     getCsrfTokenFromRequest: (req) => {
       const body = req.body as Record<string, unknown> | undefined;

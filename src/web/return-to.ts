@@ -1,6 +1,18 @@
 // Open-redirect defence (RFC 9700 §4.11): a `return_to` is honoured only when it is a plain
-// relative path, or an absolute URL on the apex or on a wiki host of this deployment.
+// relative path, or an absolute URL on the apex or on a wiki host of this deployment. This is the
+// syntactic check; who may go where is decided by the caller with `returnToTarget` (after sign-in:
+// the apex or a wiki the person owns, src/accounts/complete-sign-in.ts).
 import type { Config } from '../config/env.ts';
+
+export type ReturnToTarget = { kind: 'apex' } | { kind: 'wiki'; slug: string };
+
+/** Where a value returned by safeReturnTo leads: the apex (relative or absolute), or a wiki host's slug. */
+export function returnToTarget(returnTo: string, config: Pick<Config, 'publicUrl'>): ReturnToTarget {
+  if (returnTo.startsWith('/')) return { kind: 'apex' };
+  const host = new URL(returnTo).hostname.toLowerCase();
+  const apexHost = new URL(config.publicUrl).hostname.toLowerCase();
+  return host === apexHost ? { kind: 'apex' } : { kind: 'wiki', slug: host.slice(0, -(apexHost.length + 1)) };
+}
 
 export function safeReturnTo(value: unknown, config: Pick<Config, 'publicUrl'>): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > 2048) return undefined;

@@ -1,11 +1,39 @@
 // The app's security headers (helmet). Server-rendered pages with no scripts at all. No
 // form-action: Chrome applies it to the redirect after a form post, which must be free to go to a
 // PDS or an OAuth client. HSTS only in production (https).
+//
+// Cross-Origin-Opener-Policy (HTML standard, "cross-origin opener policies"): `same-origin`
+// everywhere except the pages of the authorization flow, which send `unsafe-none`. Claude.ai and
+// other web MCP clients open /authorize in a popup and wait for the callback page on their own
+// origin to `window.opener.postMessage` the result; one `same-origin` page anywhere in the popup's
+// history severs the opener for good, and the client never hears back (issue 10, item 7).
 import type { RequestHandler } from 'express';
-import helmet from 'helmet';
+import helmet, { type HelmetOptions } from 'helmet';
+import { OAUTH_PATHS } from '../oauth/paths.ts';
+
+/**
+ * The pages a popup walks through between the client's /authorize and its callback: authorize (and
+ * the wiki-host /authorize alias), sign-in, the ATProto callback and the hand-off after the PDS,
+ * sign-up for a first-time person, and consent. Compared lower case without a trailing slash, as
+ * Express routes them.
+ */
+export const POPUP_FLOW_PATHS: ReadonlySet<string> = new Set([
+  OAUTH_PATHS.authorize,
+  '/authorize',
+  '/auth/login',
+  '/auth/callback',
+  '/auth/handoff',
+  '/auth/signup',
+  OAUTH_PATHS.consent,
+]);
+
+function isPopupFlowPath(path: string): boolean {
+  const p = path.toLowerCase();
+  return POPUP_FLOW_PATHS.has(p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
+}
 
 export function securityHeaders(production: boolean): RequestHandler {
-  return helmet({
+  const options: HelmetOptions = {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
@@ -20,5 +48,9 @@ export function securityHeaders(production: boolean): RequestHandler {
     referrerPolicy: { policy: 'no-referrer' },
     frameguard: { action: 'deny' },
     crossOriginResourcePolicy: { policy: 'same-site' },
-  });
+    crossOriginOpenerPolicy: { policy: 'same-origin' },
+  };
+  const everywhere = helmet(options);
+  const popupFlow = helmet({ ...options, crossOriginOpenerPolicy: { policy: 'unsafe-none' } });
+  return (req, res, next) => (isPopupFlowPath(req.path) ? popupFlow : everywhere)(req, res, next);
 }

@@ -1,17 +1,19 @@
 // Key rotation end to end: after `keys rotate` and a restart the JWKS serves both keys, new tokens
-// carry the new kid, and tokens and session cookies signed by the old key still work; once the old
-// key's retire_after has passed it is dropped (by the loader at start-up, and from the file by
-// `keys retire`). Plus `keys generate` for production.
+// carry the new kid, and tokens signed by the old key still work; once the old key's retire_after has
+// passed it is dropped (by the loader at start-up, and from the file by `keys retire`). Rotation is
+// per purpose (access tokens / wiki identity tokens). Plus `keys generate` for production and
+// `keys add-identity`, the upgrade step for a key file from before the key split.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as jose from 'jose';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { User } from '../../src/accounts/users.repo.ts';
-import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames } from '../../src/accounts/cookies.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/env.ts';
-import { readKeyFile, writeKeyFile, type PrivateJwk } from '../../src/config/keys.ts';
+import { generatePrivateJwk, keysOfPurpose, readKeyFile, writeKeyFile, type PrivateJwk } from '../../src/config/keys.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { generateProductionKeys, listKeys, longestTokenLifetime, retirePlatformKeys, rotatePlatformKeys } from '../../src/admin/keys.ts';
 import { runCli } from '../../src/admin/program.ts';
@@ -56,7 +58,7 @@ async function refresh(app: App): Promise<string> {
 }
 
 const verify = (app: App, token: string) =>
-  request(app).get('/auth/verify').set('X-Forwarded-Host', 'alice.localhost:3000').set('Authorization', `Bearer ${token}`);
+  request(app).get('/auth/verify').set('Host', 'alice.localhost:3000').set('Authorization', `Bearer ${token}`);
 
 const jwksKids = async (app: App) => {
   const res = await request(app).get('/.well-known/jwks.json');
@@ -77,14 +79,14 @@ describe('keys rotate', () => {
     const oldKid = first.ctx.platformKeys.current.kid;
     const oldToken = await refresh(first.app);
     expect(kidOf(oldToken)).toBe(oldKid);
-    const oldCookie = await createSessionToken({ config: t.config, keys: first.ctx.platformKeys, sessions: first.ctx.sessions }, alice, 'test');
+    const oldCookie = createSession(first.ctx, alice, 'test');
 
     const before = nowSeconds();
     const rotation = await rotatePlatformKeys(t.config);
     expect(rotation.previousKid).toBe(oldKid);
     expect(rotation.retireAfter - before).toBeGreaterThanOrEqual(longestTokenLifetime(t.config));
     expect(rotation.retireAfter - before).toBeLessThanOrEqual(longestTokenLifetime(t.config) + 2);
-    expect(longestTokenLifetime(t.config)).toBe(Math.max(t.config.accessTokenTtlSeconds, t.config.sessionTtlSeconds));
+    expect(longestTokenLifetime(t.config)).toBe(t.config.accessTokenTtlSeconds);
     expect(fs.statSync(t.config.platformKeysFile).mode & 0o777).toBe(0o600);
 
     // The restart: the service reads the rotated file.
@@ -99,8 +101,8 @@ describe('keys rotate', () => {
     expect(kidOf(newToken)).toBe(rotation.kid);
     expect((await verify(second.app, oldToken)).status).toBe(200);
     expect((await verify(second.app, newToken)).status).toBe(200);
-    // The browser session signed before the rotation is still signed in.
-    const account = await request(second.app).get('/account').set('Cookie', `${SESSION_COOKIE}=${oldCookie}`);
+    // Browser sessions are rows, not signed: a rotation does not sign anyone out.
+    const account = await request(second.app).get('/account').set('Cookie', `${cookieNames(t.config).session}=${oldCookie}`);
     expect(account.status).toBe(200);
   });
 
@@ -112,10 +114,15 @@ describe('keys rotate', () => {
 
     // Not yet: nothing to retire.
     expect(retirePlatformKeys(t.config).retired).toEqual([]);
-    expect(readKeyFile(t.config.platformKeysFile).map((k) => k.kid)).toEqual([newKid, oldKid]);
+    const accessKids = () => keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'access').map((k) => k.kid);
+    expect(accessKids()).toEqual([newKid, oldKid]);
 
     setRetireAfter(oldKid, nowSeconds() - 1);
-    expect(listKeys(t.config).map((k) => k.role)).toEqual(['signing', 'retired']);
+    expect(listKeys(t.config).map((k) => [k.purpose, k.role])).toEqual([
+      ['access', 'signing'],
+      ['access', 'retired'],
+      ['identity', 'signing'],
+    ]);
     const later = await start();
     expect((await jwksKids(later.app)).keys.map((k) => k.kid)).toEqual([newKid]);
     expect((await verify(later.app, oldToken)).status).toBe(401);
@@ -125,25 +132,25 @@ describe('keys rotate', () => {
     const dry = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'retire', '--dry-run'], dry.io)).toBe(0);
     expect(dry.stdout()).toBe(`Would remove ${oldKid} from ${t.config.platformKeysFile}.`);
-    expect(readKeyFile(t.config.platformKeysFile)).toHaveLength(2);
+    expect(readKeyFile(t.config.platformKeysFile)).toHaveLength(3);
     const real = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'retire'], real.io)).toBe(0);
     expect(real.stdout()).toContain(`Removed ${oldKid}`);
-    expect(readKeyFile(t.config.platformKeysFile).map((k) => k.kid)).toEqual([newKid]);
+    expect(accessKids()).toEqual([newKid]);
   });
 
   it('a second rotation keeps the earlier retire_after of older keys; the signing key is never retired', async () => {
     await start();
     const a = await rotatePlatformKeys(t.config, { now: 1_000 });
     const b = await rotatePlatformKeys(t.config, { now: 2_000 });
-    const keys = listKeys(t.config, 1_500);
+    const keys = listKeys(t.config, 1_500).filter((k) => k.purpose === 'access');
     expect(keys.map((k) => k.kid)).toEqual([b.kid, a.kid, a.previousKid]);
     expect(keys.map((k) => k.retireAfter)).toEqual([null, 2_000 + longestTokenLifetime(t.config), 1_000 + longestTokenLifetime(t.config)]);
     // A signing key carrying a stale retire_after (edited by hand) still signs.
     setRetireAfter(b.kid, 1);
     const result = retirePlatformKeys(t.config, { now: 10_000_000_000 });
     expect(result.retired).toEqual([a.kid, a.previousKid]);
-    expect(result.keys.map((k) => [k.kid, k.role])).toEqual([[b.kid, 'signing']]);
+    expect(result.keys.filter((k) => k.purpose === 'access').map((k) => [k.kid, k.role])).toEqual([[b.kid, 'signing']]);
   });
 
   it('--drop-previous retires a compromised key at once: its tokens fail after the reload', async () => {
@@ -152,7 +159,7 @@ describe('keys rotate', () => {
     const oldToken = await refresh(first.app);
     const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io)).toBe(0);
-    expect(capture.stdout()).toContain(`The previous key ${oldKid} is retired`);
+    expect(capture.stdout()).toContain(`Retired ${oldKid}:`);
     first.ctx.close();
     const second = await start();
     expect((await jwksKids(second.app)).keys.map((k) => k.kid)).not.toContain(oldKid);
@@ -165,21 +172,101 @@ describe('keys rotate', () => {
     await start();
     const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
-    const [newKid, oldKid] = readKeyFile(t.config.platformKeysFile).map((k) => k.kid);
-    expect(capture.stdout()).toMatch(new RegExp(`^New signing key ${newKid} written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
+    const [newKid, oldKid, identityKid] = readKeyFile(t.config.platformKeysFile).map((k) => k.kid);
+    expect(capture.stdout()).toMatch(new RegExp(`^New access signing key ${newKid} written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
     expect(capture.stdout()).toContain('systemctl reload robot-auth');
     const list = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
     expect(JSON.parse(list.stdout())).toEqual([
-      { kid: newKid, alg: 'RS256', role: 'signing', retire_after: null },
-      { kid: oldKid, alg: 'RS256', role: 'verifying', retire_after: expect.stringMatching(/Z$/) },
+      { kid: newKid, alg: 'RS256', purpose: 'access', role: 'signing', retire_after: null },
+      { kid: oldKid, alg: 'RS256', purpose: 'access', role: 'verifying', retire_after: expect.stringMatching(/Z$/) },
+      { kid: identityKid, alg: 'RS256', purpose: 'identity', role: 'signing', retire_after: null },
     ]);
+  });
+
+  it('--drop-previous retires EVERY non-signing key of that purpose, not only the one it replaces', async () => {
+    const first = await start();
+    const identityKid = first.ctx.identityKeys.current.kid;
+    const original = first.ctx.platformKeys.current.kid;
+    const a = await rotatePlatformKeys(t.config);
+    const b = await rotatePlatformKeys(t.config);
+    expect(listKeys(t.config).filter((k) => k.role === 'verifying').map((k) => k.kid)).toEqual([a.kid, original]);
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io)).toBe(0);
+    const statuses = listKeys(t.config);
+    const newest = statuses[0]!;
+    expect(statuses.map((k) => [k.kid, k.purpose, k.role])).toEqual([
+      [newest.kid, 'access', 'signing'],
+      [b.kid, 'access', 'retired'],
+      [a.kid, 'access', 'retired'],
+      [original, 'access', 'retired'],
+      [identityKid, 'identity', 'signing'],
+    ]);
+    first.ctx.close();
+    const second = await start();
+    expect((await jwksKids(second.app)).keys.map((k) => k.kid)).toEqual([newest.kid]);
+    // The other purpose is untouched.
+    expect(second.ctx.identityKeys.current.kid).toBe(identityKid);
+  });
+
+  it('--purpose identity rotates the identity key only; the access-token JWKS never shows it', async () => {
+    const first = await start();
+    const accessKid = first.ctx.platformKeys.current.kid;
+    const oldIdentity = first.ctx.identityKeys.current.kid;
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate', '--purpose', 'identity'], capture.io)).toBe(0);
+    const second = await start();
+    expect(second.ctx.platformKeys.current.kid).toBe(accessKid);
+    expect(second.ctx.identityKeys.all.map((k) => k.kid)).toEqual([second.ctx.identityKeys.current.kid, oldIdentity]);
+    expect(second.ctx.identityKeys.current.kid).not.toBe(oldIdentity);
+    expect((await jwksKids(second.app)).keys.map((k) => k.kid)).toEqual([accessKid]);
+    const identityJwks = await request(second.app).get('/auth/wiki-identity/jwks.json');
+    expect((identityJwks.body as { keys: jose.JWK[] }).keys.map((k) => k.kid)).toEqual(second.ctx.identityKeys.all.map((k) => k.kid));
+    expect(await runCli(['keys', 'rotate', '--purpose', 'session'], captureIo({ DATA_DIR: t.dir }, t.dir).io)).toBe(1);
   });
 
   it('refuses when there is no key file', async () => {
     const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(1);
     expect(capture.stderr()).toMatch(/There is no platform key file at .*platform-keys\.json/);
+  });
+});
+
+describe('keys add-identity: upgrading a key file from before the key split', () => {
+  it('production refuses to start without an identity key, naming the command; after it, the legacy key still signs access tokens', async () => {
+    const dir = path.join(t.dir, 'legacy');
+    const keys = await generateProductionKeys(dir);
+    // A file as written before the split: one RS256 key, no `purpose`.
+    const legacy = await generatePrivateJwk('RS256');
+    fs.rmSync(keys.platformKeysFile);
+    writeKeyFile(keys.platformKeysFile, [legacy]);
+    const env = { PUBLIC_URL: 'https://example.org', DATA_DIR: t.dir, PLATFORM_KEYS_FILE: keys.platformKeysFile, ATPROTO_CLIENT_KEYS_FILE: keys.atprotoClientKeysFile, LOG_LEVEL: 'silent' };
+    const config = parseConfig(env);
+    await expect(createContext(config, { log: createLogger('silent') })).rejects.toThrow(
+      /has no identity-token key .*`npm run admin -- keys add-identity`/,
+    );
+    expect(readKeyFile(keys.platformKeysFile)).toHaveLength(1); // production never writes keys itself
+
+    const capture = captureIo(env, t.dir);
+    expect(await runCli(['keys', 'add-identity'], capture.io)).toBe(0);
+    expect(capture.stdout()).toMatch(/^Added identity-token key \S+ to .*platform-keys\.json/);
+    expect(fs.statSync(keys.platformKeysFile).mode & 0o777).toBe(0o600);
+    const ctx = await createContext(config, { log: createLogger('silent') });
+    contexts.push(ctx);
+    expect(ctx.platformKeys.all.map((k) => k.kid)).toEqual([legacy.kid]);
+    expect(ctx.identityKeys.all.map((k) => k.kid)).not.toContain(legacy.kid);
+
+    const again = captureIo(env, t.dir);
+    expect(await runCli(['keys', 'add-identity'], again.io)).toBe(1);
+    expect(again.stderr()).toMatch(/already has an identity-token key/);
+  });
+
+  it('development adds the missing identity key by itself', async () => {
+    const legacy = await generatePrivateJwk('RS256');
+    writeKeyFile(t.config.platformKeysFile, [legacy]);
+    const { ctx } = await start();
+    expect(ctx.platformKeys.current.kid).toBe(legacy.kid);
+    expect(keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'identity')).toHaveLength(1);
   });
 });
 
@@ -190,7 +277,10 @@ describe('keys generate', () => {
     expect(fs.statSync(dir).mode & 0o777).toBe(0o700);
     expect(fs.readdirSync(dir).sort()).toEqual(['atproto-client-keys.json', 'platform-keys.json']);
     for (const file of [keys.platformKeysFile, keys.atprotoClientKeysFile]) expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(readKeyFile(keys.platformKeysFile)).toEqual([expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: keys.platformKid })]);
+    expect(readKeyFile(keys.platformKeysFile)).toEqual([
+      expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: keys.platformKid, purpose: 'access' }),
+      expect.objectContaining({ kty: 'RSA', alg: 'RS256', kid: keys.identityKid, purpose: 'identity' }),
+    ]);
     expect(readKeyFile(keys.atprotoClientKeysFile)).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: keys.atprotoKid })]);
 
     const config = parseConfig({
@@ -203,6 +293,7 @@ describe('keys generate', () => {
     const ctx = await createContext(config, { log: createLogger('silent') });
     contexts.push(ctx);
     expect(ctx.platformKeys.current.kid).toBe(keys.platformKid);
+    expect(ctx.identityKeys.current.kid).toBe(keys.identityKid);
   });
 
   it('refuses to overwrite either file and leaves both as they were', async () => {

@@ -102,7 +102,7 @@ describe('a production app', () => {
     atprotoKeys = [await generatePrivateJwk('ES256'), await generatePrivateJwk('ES256')];
     platformKey = await generatePrivateJwk('RS256');
     writeKeyFile(config.atprotoClientKeysFile, atprotoKeys);
-    writeKeyFile(config.platformKeysFile, [platformKey]);
+    writeKeyFile(config.platformKeysFile, [platformKey, await generatePrivateJwk('RS256', 'identity')]);
     const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args.join(' ')));
     try {
       ctx = await createContext(config, { db: openDatabase(':memory:'), log: createLogger('silent') });

@@ -3,7 +3,9 @@
 // One app for the file; tests run concurrently, each with its own PDS account(s) and cookie jar.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deriveUsername } from '../../src/accounts/username.ts';
-import { SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames, IDENTITY_COOKIE } from '../../src/accounts/cookies.ts';
+
+const SESSION_COOKIE = cookieNames({ production: false }).session;
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { approveAtPds, createPdsAccount, putProfileAtPds, updateHandleAtPds, type PdsAccount } from '../support/pds.ts';
 import {
@@ -118,6 +120,9 @@ describe.concurrent('sign-out', () => {
     expect(res.status).toBe(303);
     expect(location(res)).toBe('/');
     expect(b.jar.has(SESSION_COOKIE)).toBe(false);
+    // Sign-out ends both: the wikis' identity cookie is cleared too.
+    expect(setCookieLine(res, IDENTITY_COOKIE)).toMatch(/^platform_identity=;.*expires=Thu, 01 Jan 1970/i);
+    expect(b.jar.has(IDENTITY_COOKIE)).toBe(false);
 
     const replay = browser(app, new Map([[SESSION_COOKIE, oldCookie]]));
     const after = await replay.get('/account');
@@ -402,12 +407,14 @@ describe.concurrent('return_to', () => {
     expect(location(res)).toBe('/account?welcome=1');
   });
 
-  it('is honoured for a wiki host of this deployment', async () => {
+  it('is honoured for a wiki the person owns, and not for a wiki of someone else', async () => {
     const account = await newAccount('retwiki');
     await signUpNew(app, browser(app), account);
-    const target = `http://somewiki.localhost:${app.port}/page`;
+    const target = `http://${userRow(account.did)!.username}.localhost:${app.port}/page`;
     const { handoff } = await signIn(app, browser(app), account, { returnTo: target });
     expect(location(handoff)).toBe(target);
+    const other = await signIn(app, browser(app), account, { returnTo: `http://somewiki.localhost:${app.port}/page` });
+    expect(location(other.handoff)).toBe('/account');
   });
 
   it('is ignored when it points at another site, in the query and in the form', async () => {
@@ -449,6 +456,12 @@ describe.concurrent('cookies and security headers', () => {
     expect(line2).toMatch(/; httponly/);
     expect(line2).toMatch(/; samesite=lax/);
     expect(line2).not.toMatch(/; secure/);
+
+    // The wikis' identity cookie comes with it: short-lived, HttpOnly, SameSite=Lax.
+    const identity = setCookieLine(again.handoff, IDENTITY_COOKIE)!.toLowerCase();
+    expect(identity).toMatch(/; max-age=900/);
+    expect(identity).toMatch(/; httponly/);
+    expect(identity).toMatch(/; samesite=lax/);
   });
 
   it('the sign-in helper cookies are HttpOnly too', async () => {

@@ -120,14 +120,14 @@ interface Authorization {
 }
 
 /** What the client opens in the browser: PKCE S256, state, and (when it knows it) the wiki. */
-function authorization(resource: string | undefined): Authorization {
+function authorization(resource: string | undefined, clientId: string = client.clientId): Authorization {
   const verifier = crypto.randomBytes(32).toString('base64url');
   const state = crypto.randomBytes(16).toString('base64url');
   // Registered with port 54321; this run listens elsewhere, on 127.0.0.1 (RFC 8252 §7.3).
   const redirectUri = `http://127.0.0.1:${callback.port}/callback`;
   const params = new URLSearchParams({
     response_type: 'code',
-    client_id: client.clientId,
+    client_id: clientId,
     redirect_uri: redirectUri,
     code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
     code_challenge_method: 'S256',
@@ -139,7 +139,7 @@ function authorization(resource: string | undefined): Authorization {
 }
 
 /** The client's side after the callback: code → tokens (PKCE), then whoami on the wiki's MCP endpoint. */
-async function exchangeAndCallWhoami(auth: Authorization, query: URLSearchParams) {
+async function exchangeAndCallWhoami(auth: Authorization, query: URLSearchParams, clientId: string = client.clientId) {
   const tokenRes = await fetch(`${app.url}${OAUTH_PATHS.token}`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -148,7 +148,7 @@ async function exchangeAndCallWhoami(auth: Authorization, query: URLSearchParams
       code: query.get('code') ?? '',
       code_verifier: auth.verifier,
       redirect_uri: auth.redirectUri,
-      client_id: client.clientId,
+      client_id: clientId,
     }),
   });
   const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string; token_type: string };
@@ -196,6 +196,9 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
       const text = (await main.textContent()) ?? '';
       expect(text).toMatch(/unverified/i);
       expect(text).toContain(`127.0.0.1:${callback.port}`);
+      // Every redirect URI it registered is loopback: the person is told, in plain words.
+      await expect.poll(() => page.locator('.loopback-warning').isVisible()).toBe(true);
+      expect(text).toContain('This app will receive the authorization on this computer (localhost)');
       expect(text).toContain('Read the pages of your wiki');
       const username = app.ctx.users.findByDid(account.did)!.username;
       await expect.poll(() => page.getByRole('radio', { name: new RegExp(username) }).isChecked()).toBe(true);
@@ -247,6 +250,65 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
       expect(query.get('state')).toBe(auth.state);
       expect(query.get('iss')).toBe(app.url);
       expect(query.has('code')).toBe(false);
+    });
+  });
+
+  it("a metadata-document client (Claude Code's document): its own name, the host that published it, unverified, the loopback warning", async () => {
+    const clientId = 'https://claude.ai/oauth/claude-code-client-metadata';
+    const now = Math.floor(Date.now() / 1000);
+    // As if just fetched from claude.ai (the cached copy the resolver serves while fresh).
+    app.ctx.clients.upsertDocument(
+      clientId,
+      {
+        client_name: 'Claude Code',
+        redirect_uris: ['http://localhost/callback', 'http://127.0.0.1/callback'],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+      },
+      now,
+      now + 3600,
+    );
+    const username = app.ctx.users.findByDid(account.did)!.username;
+    const auth = authorization(`http://${username}.localhost:${app.port}/mcp`, clientId);
+    await onPage('consent-metadata-document', async (page) => {
+      await page.goto(auth.url);
+      await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);
+      const who = page.locator('.who-asks');
+      expect(await who.locator('.client-name').textContent()).toBe('Claude Code');
+      expect((await who.locator('.client-host').textContent())?.replace(/\s+/g, ' ').trim()).toBe('from claude.ai');
+      expect(await who.locator('.badge').textContent()).toBe('unverified');
+      expect(await page.locator('.loopback-warning').isVisible()).toBe(true);
+      const received = callback.next();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      const query = await received;
+      const { aud } = await exchangeAndCallWhoami(auth, query, clientId);
+      expect(aud).toBe(`http://${username}.localhost:${app.port}/mcp`);
+    });
+  });
+
+  it('several wikis and no resource: nothing preselected, Allow without a choice stays on the page, the chosen wiki is the audience', async () => {
+    const username = app.ctx.users.findByDid(account.did)!.username;
+    const second = `${username}-two`;
+    app.ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(second, account.did, Math.floor(Date.now() / 1000));
+    const auth = authorization(undefined);
+    await onPage('consent-choose-wiki', async (page) => {
+      await page.goto(auth.url);
+      await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);
+      const radios = page.getByRole('radio');
+      expect(await radios.count()).toBe(2);
+      for (const radio of await radios.all()) expect(await radio.isChecked()).toBe(false);
+      // The browser refuses the submit: still the consent page, and the choice is flagged as missing.
+      await page.getByRole('button', { name: 'Allow' }).click();
+      expect(new URL(page.url()).pathname).toBe(OAUTH_PATHS.consent);
+      expect(await page.locator('input[name="wiki"]:invalid').count()).toBe(2);
+      await page.getByRole('radio', { name: new RegExp(second) }).check();
+      const received = callback.next();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      const query = await received;
+      const { aud, me } = await exchangeAndCallWhoami(auth, query);
+      expect(aud).toBe(`http://${second}.localhost:${app.port}/mcp`);
+      expect(me.wiki).toBe(second);
     });
   });
 

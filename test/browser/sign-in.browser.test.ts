@@ -78,7 +78,7 @@ describe('sign-in in a real browser', () => {
       expect(await page.locator('main').evaluate((el) => getComputedStyle(el).maxWidth)).not.toBe('none');
 
       const cookies = await page.context().cookies(app.url);
-      const session = cookies.find((c) => c.name === 'platform_token');
+      const session = cookies.find((c) => c.name === 'session');
       expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', domain: 'localhost' });
     });
   });

@@ -21,7 +21,8 @@ describe('defaults: an empty environment is a working local development setup', 
 
   it('listens on port 3000 and is its own issuer on http://localhost:3000', () => {
     expect(config.port).toBe(3000);
-    expect(config.host).toBeUndefined();
+    // Loopback only: development fetches from private addresses, so it must not be a LAN relay.
+    expect(config.host).toBe('127.0.0.1');
     expect(config.publicUrl).toBe('http://localhost:3000');
     expect(config.scheme).toBe('http:');
     expect(config.apexHost).toBe('localhost:3000');

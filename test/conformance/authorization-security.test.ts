@@ -1,6 +1,7 @@
 // The authorization endpoint and the consent page against the attacks of RFC 9700: open
 // redirectors and code theft through unverified redirect URIs (§4.1), loopback redirects (RFC 8252
-// §7.3), error responses that carry state and iss (RFC 6749 §4.1.2.1, RFC 9207), PKCE downgrade
+// §7.3), errors before consent shown as a page, never redirected (§4.11.2), responses after the
+// person’s decision that carry state and iss (RFC 6749 §4.1.2.1, RFC 9207), PKCE downgrade
 // (§2.1.1), CSRF on the consent form (§4.7), clickjacking (§4.16), open redirects through return_to
 // (§4.11), and consent that is single-use, per person and per wiki.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,7 +13,10 @@ import { createPdsAccount, type HttpResponse } from '../support/pds.ts';
 import {
   authorizeParams,
   authorizeUrl,
+  decodeJwt,
+  exchangeCode,
   newPkce,
+  obtainCode,
   openConsent,
   registerClaudeAi,
   registerClaudeCode,
@@ -20,6 +24,7 @@ import {
   seedPerson,
   startConformanceApp,
   submitConsent,
+  tokenRequest,
   type Person,
   type RegisteredClient,
 } from './support.ts';
@@ -152,7 +157,7 @@ describe('other redirect URIs must match exactly (RFC 9700 §4.1.3)', () => {
   });
 });
 
-describe('once the redirect URI is trusted, every error goes back to it with error, state and iss (RFC 6749 §4.1.2.1, RFC 9207)', () => {
+describe('before the person has acted, an error is a page with a labelled link back, never a redirect (RFC 9700 §4.11.2)', () => {
   const errorCases = (): [string, Record<string, string | string[] | undefined>, string][] => [
     ['code_challenge missing (PKCE is required)', { code_challenge: undefined }, 'invalid_request'],
     ['code_challenge_method=plain (downgrade)', { code_challenge_method: 'plain' }, 'invalid_request'],
@@ -169,6 +174,7 @@ describe('once the redirect URI is trusted, every error goes back to it with err
     ['scope given twice', { scope: ['wiki:read', 'wiki:write'] }, 'invalid_request'],
     ['code_challenge given twice', { code_challenge: [newPkce().challenge, newPkce().challenge] }, 'invalid_request'],
     ['resource given twice', { resource: [alice.mcpUrl, bob.mcpUrl] }, 'invalid_request'],
+    ['state given twice', { state: ['one', 'two'] }, 'invalid_request'],
   ];
 
   it('for a Claude Code-style loopback client on another port, and a Claude.ai-style client alike', async () => {
@@ -181,8 +187,16 @@ describe('once the redirect URI is trusted, every error goes back to it with err
         const state = `st-${Math.random().toString(36).slice(2)}`;
         const res = await alice.browser.get(authorizeUrl(app, authorizeParams(client, alice, newPkce(), { redirect_uri: redirectUri, state, ...overrides })));
         try {
-          expectErrorRedirect(res, redirectUri, error, state);
+          expectErrorPage(res);
           expect(res.headers['cache-control']).toMatch(/no-store/);
+          // The wire code is named for the developer; the link back is to the app's origin only, clearly labelled.
+          expect(pageText(res.body)).toContain(error);
+          const origin = new URL(redirectUri).origin;
+          expect(res.body).toContain(`href="${origin}/"`);
+          expect(pageText(res.body)).toContain(`go to ${new URL(redirectUri).host}`);
+          // No automatic way there: no refresh, no script, and the state is not handed on.
+          expect(res.body).not.toMatch(/http-equiv|<script/i);
+          expect(res.body).not.toContain(state);
         } catch (err) {
           problems.push(`${client === claudeCode ? 'loopback' : 'https'} / ${name}: ${(err as Error).message.split('\n')[0]} (${res.status} ${res.headers.location ?? ''})`);
         }
@@ -191,14 +205,10 @@ describe('once the redirect URI is trusted, every error goes back to it with err
     expect(problems).toEqual([]);
   });
 
-  it('state given twice: invalid_request, iss, and no state echoed', async () => {
-    const res = await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { state: ['one', 'two'] })));
-    expectErrorRedirect(res, claudeCode.redirectUri, 'invalid_request', undefined);
-  });
-
-  it('without state, the error still carries iss', async () => {
+  it('without state, still a page and no Location', async () => {
     const res = await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { state: undefined, scope: 'nope' })));
-    expectErrorRedirect(res, claudeCode.redirectUri, 'invalid_scope', undefined);
+    expectErrorPage(res);
+    expect(pageText(res.body)).toContain('invalid_scope');
   });
 
   it('no request is stored for an invalid authorization request', async () => {
@@ -361,7 +371,7 @@ describe('CSRF on the consent form (RFC 9700 §4.7)', () => {
     const before = codeCount();
     expectErrorPage(await b.post(OAUTH_PATHS.consent, { _csrf: 'forged', request, decision: 'allow' }), 403);
     // The attacker's own browser: the victim's form token, but not the victim's cookies.
-    const attacker = browser(app, new Map([...b.jar].filter(([name]) => name === 'platform_token')));
+    const attacker = browser(app, new Map([...b.jar].filter(([name]) => name === 'session')));
     expectErrorPage(await attacker.post(OAUTH_PATHS.consent, { _csrf: fieldValue(page.body, '_csrf')!, request, decision: 'allow' }), 403);
     expectErrorPage(
       await b.post(OAUTH_PATHS.consent, { _csrf: fieldValue(page.body, '_csrf')!, request, decision: 'allow' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }),
@@ -419,6 +429,29 @@ describe('a wiki that is not yours', () => {
     const done = await submitConsent(alice.browser, page, 'allow', { wiki: 'bob' });
     expectErrorRedirect(done, claudeCode.redirectUri, 'access_denied', String(params.state));
     expect(codeCount()).toBe(before);
+  });
+});
+
+describe('one spelling of the resource at /authorize and /token (RFC 8707 §2, issue 10 item 6)', () => {
+  it('an odd spelling at both ends (scheme and host case, trailing slash) gives a token for that wiki', async () => {
+    const odd = `HTTP://Alice.LocalHost:${app.port}/mcp/`;
+    const issued = await obtainCode(claudeCode, alice, app, { resource: odd });
+    expect(app.ctx.codes.findByValue(issued.code)).toMatchObject({ wikiSlug: 'alice', resource: alice.mcpUrl });
+    const tokens = await exchangeCode(app, claudeCode, issued, { resource: `http://ALICE.localhost:${app.port}/mcp/` });
+    expect(decodeJwt(tokens.access_token).payload.aud).toBe(alice.mcpUrl);
+  });
+
+  it("another wiki's resource at /token is still invalid_target", async () => {
+    const issued = await obtainCode(claudeCode, alice, app);
+    const res = await tokenRequest(app, claudeCode, {
+      grant_type: 'authorization_code',
+      code: issued.code,
+      code_verifier: issued.pkce.verifier,
+      redirect_uri: issued.redirectUri,
+      resource: `HTTP://BOB.localhost:${app.port}/mcp/`,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_target');
   });
 });
 

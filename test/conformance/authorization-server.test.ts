@@ -66,8 +66,9 @@ describe('authorization server metadata (RFC 8414)', () => {
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
   });
 
-  it('client authentication: none, client_secret_post and client_secret_basic, at the token and revocation endpoints', () => {
-    const methods = ['client_secret_basic', 'client_secret_post', 'none'];
+  it('client authentication: none, client_secret_post, client_secret_basic and private_key_jwt (ES256, RS256), at the token and revocation endpoints', () => {
+    const methods = ['client_secret_basic', 'client_secret_post', 'none', 'private_key_jwt'];
+    expect(metadata.token_endpoint_auth_signing_alg_values_supported).toEqual(['ES256', 'RS256']);
     expect([...(metadata.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(methods);
     expect([...(metadata.revocation_endpoint_auth_methods_supported as string[])].sort()).toEqual(methods);
   });

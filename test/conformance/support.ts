@@ -4,7 +4,8 @@
 // cookie-keeping browser would (node:http, redirects not followed).
 import crypto from 'node:crypto';
 import { expect } from 'vitest';
-import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames } from '../../src/accounts/cookies.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
@@ -42,9 +43,9 @@ export async function seedPerson(app: TestApp, username: string): Promise<Person
   const handle = `${username}.test`;
   const user = app.ctx.users.insertWithFirstWiki({ did, handle, displayName: null, username });
   if (user === 'taken') throw new Error(`seedPerson: username ${username} is taken`);
-  const token = await createSessionToken({ config: app.config, keys: app.ctx.platformKeys, sessions: app.ctx.sessions }, user, 'conformance');
+  const token = createSession(app.ctx, user, 'conformance');
   const b = browser(app);
-  b.jar.set(SESSION_COOKIE, token);
+  b.jar.set(cookieNames(app.config).session, token);
   return { did, handle, username, mcpUrl: wikiMcpUrl(app.config, username), browser: b };
 }
 

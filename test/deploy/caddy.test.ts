@@ -4,25 +4,22 @@
 // (PUBLIC_URL=http://localhost:<caddy port>), so wiki hosts are alice.localhost:<caddy port>.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
-import { freePort, startTestApp, type TestApp } from '../support/app.ts';
-import { INITIALIZE, MCP_POST_HEADERS } from '../resource/support.ts';
+import { INITIALIZE } from '../resource/support.ts';
 import {
   adaptCaddyfile,
   CADDYFILE,
   caddyBinary,
   CLIENT_ID,
+  mcpPost,
   partitionKeyOf,
   rateLimitPartitionKey,
   runCaddy,
-  seedWikis,
-  send,
-  startCaddy,
   startRecorder,
+  startStack,
   type RawRequest,
   type RawResponse,
   type Recorder,
-  type RunningCaddy,
-  type SeededWikis,
+  type Stack,
 } from './support.ts';
 
 /** Every value in a JSON tree (depth first), for assertions that do not depend on Caddy's exact JSON layout. */
@@ -96,7 +93,8 @@ describe('the shipped Caddyfile, as production loads it', () => {
     expect(onDemand.map((p) => p.subjects)).toEqual([['*.wiki.example']]);
     // Caddy 2.6 writes `ask`, 2.8+ a `permission` module with `endpoint`: the URL is what matters.
     expect(JSON.stringify(config)).toContain('"http://127.0.0.1:3000/internal/tls-ask"');
-    expect(stringsUnder(config, 'listen')).toContain('localhost:2019'); // the admin endpoint, loopback only
+    // The admin endpoint is a unix socket, never a TCP port (test/security/edge-admin.test.ts).
+    expect(stringsUnder(config, 'listen')).toContain('unix//run/caddy/admin.sock');
   });
 
   it('with no wiki upstreams, every request goes to the app (APP_ADDRESS), the ask endpoint included', () => {
@@ -125,59 +123,6 @@ describe('the shipped Caddyfile, as production loads it', () => {
       expect(result.stderr).toContain('dns.providers.cloudflare');
     }
   });
-});
-
-/** App + Caddy (+ optional wiki upstreams) for one describe block. */
-interface Stack {
-  app: TestApp;
-  caddy: RunningCaddy;
-  seeded: SeededWikis;
-  apex: string;
-  alice: string;
-  viaCaddy(r: RawRequest): Promise<RawResponse>;
-  /** Straight to the app, bypassing Caddy (same Host). */
-  direct(r: RawRequest): Promise<RawResponse>;
-  close(): Promise<void>;
-}
-
-async function startStack(upstreams: { mcp?: Recorder; web?: Recorder }): Promise<Stack> {
-  caddyBinary();
-  const caddyPort = await freePort();
-  const app = await startTestApp({ PUBLIC_URL: `http://localhost:${caddyPort}` });
-  let caddy: RunningCaddy;
-  try {
-    const seeded = seedWikis(app.ctx);
-    caddy = await startCaddy(caddyPort, {
-      PLATFORM_DOMAIN: `localhost:${caddyPort}`,
-      APP_ADDRESS: `127.0.0.1:${app.port}`,
-      ...(upstreams.mcp ? { WIKI_MCP_UPSTREAM: upstreams.mcp.address } : {}),
-      ...(upstreams.web ? { WIKI_WEB_UPSTREAM: upstreams.web.address } : {}),
-    });
-    return {
-      app,
-      caddy,
-      seeded,
-      apex: `localhost:${caddyPort}`,
-      alice: `alice.localhost:${caddyPort}`,
-      viaCaddy: (r) => send(caddyPort, r),
-      direct: (r) => send(app.port, r),
-      async close() {
-        await caddy.stop();
-        await app.close();
-      },
-    };
-  } catch (err) {
-    await app.close();
-    throw err;
-  }
-}
-
-const mcpPost = (host: string, headers: Record<string, string> = {}): RawRequest => ({
-  host,
-  path: '/mcp',
-  method: 'POST',
-  headers: { ...MCP_POST_HEADERS, ...headers },
-  body: JSON.stringify(INITIALIZE),
 });
 
 describe('Caddy in front of the app and a wiki’s own MCP and web servers', () => {

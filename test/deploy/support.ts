@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/context.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
-import { CLIENT_ID, seedAliceAndBob } from '../resource/support.ts';
+import { freePort, startTestApp, type TestApp } from '../support/app.ts';
+import { CLIENT_ID, INITIALIZE, MCP_POST_HEADERS, seedAliceAndBob } from '../resource/support.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The file that ships: the tests never use a copy or a variant of it. */
@@ -91,6 +92,8 @@ export function adaptCaddyfile(env: Record<string, string>): unknown {
 
 export interface RunningCaddy {
   port: number;
+  /** The caddy process id. */
+  pid: number;
   /** Caddy's log so far (stderr). */
   log(): string;
   stop(): Promise<void>;
@@ -157,7 +160,7 @@ export async function startCaddy(port: number, env: Record<string, string>): Pro
     await stop();
     throw err;
   }
-  return { port, log: () => log, stop };
+  return { port, pid: child.pid ?? -1, log: () => log, stop };
 }
 
 export interface RecordedRequest {
@@ -266,6 +269,7 @@ export interface SeededGrant {
 
 export interface SeededWikis {
   alice: { did: string; handle: string };
+  bob: { did: string; handle: string };
   aliceGrant: SeededGrant;
   bobGrant: SeededGrant;
   /** An access token for this grant, as the token endpoint would issue it. */
@@ -281,6 +285,7 @@ export function seedWikis(ctx: AppContext): SeededWikis {
   };
   return {
     alice,
+    bob,
     aliceGrant: grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
     bobGrant: grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
     async mint(g) {
@@ -291,4 +296,94 @@ export function seedWikis(ctx: AppContext): SeededWikis {
       return issued.token;
     },
   };
+}
+
+/** App + Caddy (+ optional wiki upstreams) for one describe block. */
+export interface Stack {
+  app: TestApp;
+  caddy: RunningCaddy;
+  seeded: SeededWikis;
+  apex: string;
+  alice: string;
+  viaCaddy(r: RawRequest): Promise<RawResponse>;
+  /** Straight to the app, bypassing Caddy (same Host). */
+  direct(r: RawRequest): Promise<RawResponse>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** More variables for the Caddyfile (they win over the stack's own). */
+  caddyEnv?: Record<string, string>;
+  /** More variables for the app. */
+  appEnv?: Record<string, string>;
+}
+
+export async function startStack(upstreams: { mcp?: Recorder; web?: Recorder }, opts: StackOptions = {}): Promise<Stack> {
+  caddyBinary();
+  const caddyPort = await freePort();
+  const app = await startTestApp({ PUBLIC_URL: `http://localhost:${caddyPort}`, ...opts.appEnv });
+  let caddy: RunningCaddy;
+  try {
+    const seeded = seedWikis(app.ctx);
+    caddy = await startCaddy(caddyPort, {
+      PLATFORM_DOMAIN: `localhost:${caddyPort}`,
+      APP_ADDRESS: `127.0.0.1:${app.port}`,
+      ...(upstreams.mcp ? { WIKI_MCP_UPSTREAM: upstreams.mcp.address } : {}),
+      ...(upstreams.web ? { WIKI_WEB_UPSTREAM: upstreams.web.address } : {}),
+      ...opts.caddyEnv,
+    });
+    return {
+      app,
+      caddy,
+      seeded,
+      apex: `localhost:${caddyPort}`,
+      alice: `alice.localhost:${caddyPort}`,
+      viaCaddy: (r) => send(caddyPort, r),
+      direct: (r) => send(app.port, r),
+      async close() {
+        await caddy.stop();
+        await app.close();
+      },
+    };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}
+
+/** An MCP `initialize` POST to a wiki host's /mcp. */
+export const mcpPost = (host: string, headers: Record<string, string> = {}): RawRequest => ({
+  host,
+  path: '/mcp',
+  method: 'POST',
+  headers: { ...MCP_POST_HEADERS, ...headers },
+  body: JSON.stringify(INITIALIZE),
+});
+
+
+/**
+ * The TCP ports a process listens on (Linux): its socket inodes (/proc/PID/fd) matched against the
+ * LISTEN entries of /proc/net/tcp and tcp6. Only that process's sockets count, whatever else runs here.
+ */
+export function listeningTcpPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+      if (inode) inodes.add(inode);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const ports = new Set<number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // cols: sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+      if (cols.length < 10 || cols[3] !== '0A' || !inodes.has(cols[9] ?? '')) continue;
+      ports.add(Number.parseInt(cols[1]?.split(':')[1] ?? '', 16));
+    }
+  }
+  return [...ports].sort((a, b) => a - b);
 }

@@ -167,7 +167,7 @@ describe('a huge body to /mcp without a token', () => {
 describe('header injection through parameters', () => {
   const CRLF = ['\r\nX-Injected: 1', '%0d%0aX-Injected:%201', '\r\nSet-Cookie: injected=1', '\n\nbody', '\u2028', '\u0085'];
 
-  it.each(CRLF)('state %j on /authorize stays inside the Location query', async (evil) => {
+  it.each(CRLF)('state %j on a refused /authorize reaches no header (a page, no Location: RFC 9700 §4.11.2)', async (evil) => {
     const query = new URLSearchParams({
       response_type: 'code',
       client_id: client.clientId,
@@ -178,12 +178,10 @@ describe('header injection through parameters', () => {
       state: evil,
     });
     const res = await app.http().get(`/auth/oauth/authorize?${query}`);
-    expect(res.status).toBe(303);
+    expect(res.status).toBe(400);
     expectCleanHeaders(res);
-    const location = new URL(String(res.headers.location));
-    expect(location.searchParams.get('state')).toBe(evil);
-    expect(location.searchParams.get('error')).toBe('invalid_scope');
-    expect(location.searchParams.get('iss')).toBe(ISSUER);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.text).toContain('invalid_scope');
   });
 
   it.each(CRLF)('return_to %j on the sign-in page and form is dropped, never echoed into a header', async (evil) => {
@@ -214,14 +212,14 @@ describe('header injection through parameters', () => {
     expect(res.headers.location).toBe(`${ISSUER}/auth/oauth/authorize?state=%0d%0aX-Injected:%201&x=%22%3E%3C`);
   });
 
-  it('X-Forwarded-Host and scope on /auth/verify cannot shape the challenge', async () => {
+  it('Host and scope on /auth/verify cannot shape the challenge', async () => {
     for (const host of ['alice.localhost:3000", error="x', 'alice.localhost:3000\\', 'ALICE.localhost:3000']) {
-      const res = await app.http().get('/auth/verify').set('X-Forwarded-Host', host).set('Authorization', 'Bearer "quoted"');
+      const res = await app.http().get('/auth/verify').set('Host', host).set('Authorization', 'Bearer "quoted"');
       expectCleanHeaders(res);
       if (res.status === 401) expectBearerChallenge(res, 'alice');
       else expectJsonError(res, [404], new Set(['not_found']));
     }
-    const scoped = await app.http().get(`/auth/verify?scope=${encodeURIComponent('wiki:read"\r\nX-Injected: 1')}`).set('X-Forwarded-Host', wikiHost('alice'));
+    const scoped = await app.http().get(`/auth/verify?scope=${encodeURIComponent('wiki:read"\r\nX-Injected: 1')}`).set('Host', wikiHost('alice'));
     expectJsonError(scoped, [400], new Set(['invalid_request']));
     expectCleanHeaders(scoped);
   });

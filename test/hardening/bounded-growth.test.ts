@@ -5,7 +5,7 @@
 // "time passes" (Date is faked for purgeExpired only) and the counts are compared.
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { SIGNUP_TICKET_TTL_SECONDS } from '../../src/accounts/complete-sign-in.ts';
-import { createSessionToken } from '../../src/accounts/session-cookie.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
 import { LONG_TEST_TIMEOUT_MS } from './arbitraries.ts';
 import { createPdsAccount } from '../support/pds.ts';
@@ -90,7 +90,7 @@ async function traffic(iterations: number, realLoginEvery: number): Promise<{ ap
     // Sign-ins: a browser session, hand-off and signup tickets, a sign-in started and never
     // finished (and, now and then, one started for real at the PDS), an ATProto session of a
     // DID that never chose a username.
-    await createSessionToken({ config: app.ctx.config, keys: app.ctx.platformKeys, sessions: app.ctx.sessions }, owner, 'loop');
+    createSession(app.ctx, owner, 'loop');
     app.ctx.tickets.issue('handoff', `did:plc:handoff${i}`, {}, 120);
     app.ctx.tickets.issue('signup', `did:plc:signup${i}`, { handle: 'x.test', displayName: null, returnTo: undefined }, SIGNUP_TICKET_TTL_SECONDS);
     app.ctx.db

@@ -137,7 +137,7 @@ function mcp(ip: string, accessToken: string, slug = 'alice'): Test {
 }
 
 function verify(ip: string, accessToken: string, slug = 'alice'): Test {
-  return app.http().get('/auth/verify').set('X-Forwarded-Host', wikiHost(slug)).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${accessToken}`);
+  return app.http().get('/auth/verify').set('Host', wikiHost(slug)).set('X-Forwarded-For', ip).set('Authorization', `Bearer ${accessToken}`);
 }
 
 const refreshFrom = (ip: string, clientId: string, refreshToken: string, target: HardeningApp = app) =>

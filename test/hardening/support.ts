@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import request from 'supertest';
 import { expect, inject } from 'vitest';
-import { createSessionToken, SESSION_COOKIE } from '../../src/accounts/session-cookie.ts';
+import { cookieNames } from '../../src/accounts/cookies.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
@@ -257,7 +258,7 @@ export function seedUser(ctx: AppContext, username = `user${++seq}${crypto.rando
 
 export interface BrowserSession {
   user: SeededUser;
-  /** platform_token=…; csrf=… */
+  /** session=…; csrf=… (the apex session cookie, development name) */
   cookie: string;
   /** The session-bound CSRF token for this browser's forms. */
   csrf: string;
@@ -265,8 +266,8 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const token = await createSessionToken({ config: app.ctx.config, keys: app.ctx.platformKeys, sessions: app.ctx.sessions }, user, 'hardening');
-  const jar = new Map([[SESSION_COOKIE, token]]);
+  const token = createSession(app.ctx, user, 'hardening');
+  const jar = new Map([[cookieNames(app.ctx.config).session, token]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);
   cookiesFrom(page, jar);

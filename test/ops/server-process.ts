@@ -23,11 +23,13 @@ export interface StartOptions {
   port: number;
   logLevel?: string;
   env?: Record<string, string>;
+  /** Node options before the script, e.g. `--import` preloads (the production suite pins DNS names). */
+  nodeArgs?: string[];
 }
 
 /** Starts the server and resolves once it listens (it prints `robot-auth is listening on …`). */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), SERVER], {
     // The data directory as working directory: no developer .env is picked up.
     cwd: options.dataDir,
     env: {

@@ -24,7 +24,7 @@ const START_SCRIPT = fileURLToPath(new URL('./start.mjs', import.meta.url))
 const START_TIMEOUT_MS = 60_000
 const STOP_TIMEOUT_MS = 10_000
 
-interface PdsInfo {
+export interface PdsInfo {
   pdsUrl: string
   plcUrl: string
 }
@@ -54,8 +54,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return teardown
 }
 
-/** Resolves with the child's first stdout line (parsed), forwarding its stderr. */
-function waitForReady(child: ChildProcess): Promise<PdsInfo> {
+/** Resolves with the child's first stdout line (parsed), forwarding its stderr. Also used by test/production/. */
+export function waitForReady(child: ChildProcess): Promise<PdsInfo> {
   const { stdout, stderr } = child
   if (!stdout || !stderr) throw new Error('PDS child was spawned without piped stdio')
 
@@ -115,7 +115,7 @@ function isPdsInfo(value: unknown): value is PdsInfo {
 }
 
 /** SIGTERM, wait for exit, SIGKILL if the PDS has not closed after STOP_TIMEOUT_MS. */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   // No pid: spawn itself failed, there is nothing to stop.
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))

@@ -58,16 +58,32 @@ describe('GET /auth/verify', () => {
     expect((await forwardAuth(ALICE_HOST, `Bearer ${token}`)).status).toBe(200);
   });
 
-  it('takes the wiki from X-Forwarded-Host, not from Host', async () => {
+  it('takes the wiki from Host (the one Caddy routes by and the wiki sees), never from X-Forwarded-Host', async () => {
     const { token } = await f.mint(f.bobGrant);
-    const viaApex = (forwarded: string) =>
-      request(f.app).get('/auth/verify').set('Host', 'localhost:3000').set('X-Forwarded-Host', forwarded).set('Authorization', `Bearer ${token}`);
-    const atBob = await viaApex(BOB_HOST);
+    const at = (host: string, forwarded?: string) => {
+      const req = request(f.app).get('/auth/verify').set('Host', host).set('Authorization', `Bearer ${token}`);
+      return forwarded === undefined ? req : req.set('X-Forwarded-Host', forwarded);
+    };
+    const atBob = await at(BOB_HOST, BOB_HOST);
     expect(atBob.status).toBe(200);
     expect(atBob.headers['x-auth-wiki']).toBe('bob');
-    const atAlice = await viaApex(ALICE_HOST);
+    const atAlice = await at(ALICE_HOST);
     expect(atAlice.status).toBe(401);
     expect(atAlice.headers['www-authenticate']).toContain(`resource_metadata="${ALICE_PRM}"`);
+    // Host and X-Forwarded-Host disagree (in any entry, either way round, apex included): 400, no identity.
+    for (const [host, forwarded] of [
+      [ALICE_HOST, BOB_HOST],
+      [BOB_HOST, ALICE_HOST],
+      [ALICE_HOST, `${ALICE_HOST}, ${BOB_HOST}`],
+      ['localhost:3000', BOB_HOST],
+    ] as const) {
+      const res = await at(host, forwarded);
+      expect(res.status, `${host} / ${forwarded}`).toBe(400);
+      expect(res.body).toMatchObject({ error: 'invalid_request' });
+      expect(res.headers['x-auth-did']).toBeUndefined();
+    }
+    // The same host spelled differently (case, port, trailing dot) is not a disagreement.
+    expect((await at(BOB_HOST, 'BOB.localhost.')).status).toBe(200);
   });
 
   it('falls back to Host without X-Forwarded-Host', async () => {

@@ -10,7 +10,8 @@ import { inject } from 'vitest';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
-import { createLogger } from '../../src/web/log.ts';
+import { createLogger, type Logger } from '../../src/web/log.ts';
+import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 
 export interface TestApp {
   /** http://localhost:PORT (PUBLIC_URL, the issuer). */
@@ -33,7 +34,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+/** `log`: where the app logs (tests that assert on the operator's log lines pass their own). */
+export async function startTestApp(env: Record<string, string> = {}, options: { log?: Logger } = {}): Promise<TestApp> {
   const port = await freePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-test-'));
   const config = parseConfig({
@@ -46,8 +48,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     NEW_WIKIS_PER_DAY: '1000000',
     ...env,
   });
-  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
-  const server = http.createServer(createApp(ctx));
+  const ctx = await createContext(config, { log: options.log ?? createLogger(config.logLevel) });
+  const server = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
   await new Promise<void>((resolve) => server.listen(port, resolve));
   return {
     url: config.publicUrl,

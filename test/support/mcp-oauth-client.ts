@@ -12,10 +12,13 @@ export class MemoryOAuthProvider implements OAuthClientProvider {
 
   readonly redirectUrl: string;
   readonly clientMetadata: OAuthClientMetadata;
+  /** Set: the client identifies itself by this metadata document URL (as Claude.ai does) instead of registering. */
+  readonly clientMetadataUrl: string | undefined;
 
-  constructor(redirectUrl: string, clientMetadata: OAuthClientMetadata) {
+  constructor(redirectUrl: string, clientMetadata: OAuthClientMetadata, options: { clientMetadataUrl?: string } = {}) {
     this.redirectUrl = redirectUrl;
     this.clientMetadata = clientMetadata;
+    this.clientMetadataUrl = options.clientMetadataUrl;
   }
 
   clientInformation() {

@@ -11,7 +11,7 @@ export function authorizationResponseUrl(redirectUri: string, issuer: string, pa
   return url.href;
 }
 
-/** An error to send back to a verified redirect URI (OAuth 2.1 §4.1.2.1). */
+/** An error sent back to the client after the person decided (OAuth 2.1 §4.1.2.1); never before (RFC 9700 §4.11.2). */
 export class AuthorizationErrorRedirect extends Error {
   readonly location: string;
   readonly error: OAuthError;

@@ -4,7 +4,7 @@ import express, { Router, type NextFunction, type Request, type Response } from 
 import type { AppContext } from '../../context.ts';
 import { noStore, rateLimit, singleString } from '../../web/http.ts';
 import { OAUTH_PATHS } from '../paths.ts';
-import { AuthorizationErrorRedirect } from './authorization-response.ts';
+import { AuthorizationRefusedBeforeConsent } from './refused-before-consent.ts';
 import { decideConsent, describeConsent, loadConsent, AuthorizationRequestExpired } from './consent.ts';
 import { validateAuthorizationRequest } from './validate-authorization-request.ts';
 
@@ -35,22 +35,40 @@ export function authorizeRoutes(ctx: AppContext): Router {
     });
   });
 
-  router.post(CONSENT_PATH, noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  router.post(CONSENT_PATH, noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const requestId = singleString(body.request);
     if (!requestId) throw new AuthorizationRequestExpired();
     const user = res.locals.user;
     if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
     const decision = body.decision === 'allow' ? 'allow' : 'deny';
-    const { redirectTo } = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
-    res.redirect(303, redirectTo);
+    const outcome = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
+    if (outcome.kind === 'redirect') return res.redirect(303, outcome.redirectTo);
+    // Allow without a wiki: the same page again, saying what is missing (the request is still pending).
+    const { pending, client } = await loadConsent(ctx, requestId);
+    res.status(400).render('consent', {
+      title: 'Choose a wiki',
+      consent: describeConsent(ctx, requestId, pending, client, user, { choiceMissing: true }),
+      csrfToken: ctx.csrf.token(req, res),
+    });
   });
 
-  // Errors after the redirect URI was verified go back to the client (with iss and state).
+  // RFC 9700 §4.11.2: a request refused before the person acted is a page, never a redirect.
   router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
-    if (!(err instanceof AuthorizationErrorRedirect)) return next(err);
-    ctx.log.info({ reqId: req.id, code: err.error.code, msg: err.error.message }, 'authorization request refused');
-    res.set('Cache-Control', 'no-store').redirect(303, err.location);
+    if (!(err instanceof AuthorizationRefusedBeforeConsent)) return next(err);
+    ctx.log.info(
+      { reqId: req.id, clientId: err.clientId, code: err.code, msg: err.message },
+      'authorization request refused before consent; shown as a page (the client must fix its request)',
+    );
+    res.status(err.status).set('Cache-Control', 'no-store').render('authorize-error', {
+      title: err.title ?? 'This app sent an invalid request',
+      status: err.status,
+      code: err.code,
+      message: err.message,
+      clientName: err.clientName,
+      backLink: err.backLink,
+      requestId: String(req.id ?? ''),
+    });
   });
   return router;
 }

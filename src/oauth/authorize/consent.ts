@@ -1,14 +1,18 @@
 // The consent decision: what the page shows, and what Allow / Deny do. Returns data; the route
-// renders and redirects.
+// renders and redirects. Who is asking: client-identity.ts. With no `resource` and several wikis,
+// nothing is preselected and Allow without a choice is refused (issue 10 item 6); the chosen wiki
+// is bound to the code, hence to the token's audience.
 import type { AppContext } from '../../context.ts';
-import type { SignedInUser } from '../../accounts/session-cookie.ts';
+import type { SignedInUser } from '../../accounts/session.ts';
 import { AppError } from '../../web/errors.ts';
 import { wikiMcpUrl } from '../../wikis/urls.ts';
-import { clientDisplayName, type OAuthClientRecord } from '../clients/client.ts';
+import type { OAuthClientRecord } from '../clients/client.ts';
+import { isPrivateUseSchemeRedirect } from '../clients/redirect-uri.ts';
 import { AccessDenied } from '../errors.ts';
 import { formatScope, SCOPE_DESCRIPTIONS } from '../scopes.ts';
 import type { PendingAuthorization } from './authorization-requests.repo.ts';
 import { AuthorizationErrorRedirect, authorizationResponseUrl } from './authorization-response.ts';
+import { describeClientIdentity, type ClientIdentity } from './client-identity.ts';
 
 export class AuthorizationRequestExpired extends AppError {
   constructor() {
@@ -22,7 +26,9 @@ export interface ConsentView {
   requestId: string;
   clientName: string;
   clientId: string;
-  /** Dynamically registered clients named themselves: nothing vouches for the name. */
+  /** Who is asking, as far as anything shows it (client-identity.ts). */
+  client: ClientIdentity;
+  /** Nothing vouches for the client's name (every client today). */
   unverified: boolean;
   redirectHost: string;
   scopes: { scope: string; description: string }[];
@@ -32,9 +38,15 @@ export interface ConsentView {
   foreignWiki: string | undefined;
   /** The person's wikis to pick from when the request named none. */
   choices: { slug: string; mcpUrl: string }[];
+  /** The one wiki to preselect: only when there is exactly one choice. */
+  preselected: string | undefined;
+  /** Set when Allow was pressed without choosing a wiki. */
+  choiceMissing: boolean;
+  /** RFC 8252 §7.1: the redirect goes to an app on this device through this private-use scheme. */
+  nativeAppScheme: string | undefined;
 }
 
-export async function loadConsent(ctx: AppContext, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
+export async function loadConsent(ctx: Pick<AppContext, 'authorizationRequests' | 'clientResolver'>, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
   const pending = ctx.authorizationRequests.find(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
   const client = await ctx.clientResolver.resolve(pending.clientId);
@@ -43,36 +55,65 @@ export async function loadConsent(ctx: AppContext, requestId: string): Promise<{
 }
 
 export function describeConsent(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'config' | 'wikis'>,
   requestId: string,
   pending: PendingAuthorization,
   client: OAuthClientRecord,
   user: SignedInUser,
+  options: { choiceMissing?: boolean } = {},
 ): ConsentView {
   const owned = ctx.wikis.listByOwner(user.did).map((w) => ({ slug: w.slug, mcpUrl: wikiMcpUrl(ctx.config, w.slug) }));
   const named = pending.wikiSlug === undefined ? undefined : ctx.wikis.findBySlug(pending.wikiSlug);
   const ownsNamed = named !== undefined && named.ownerDid === user.did;
+  const identity = describeClientIdentity(client);
+  const choices = pending.wikiSlug === undefined ? owned : [];
   return {
     requestId,
-    clientName: clientDisplayName(client),
+    clientName: identity.name,
     clientId: client.clientId,
-    unverified: client.kind === 'registered',
+    client: identity,
+    unverified: identity.unverified,
     redirectHost: redirectHostOf(pending.redirectUri),
     scopes: pending.scopes.map((scope) => ({ scope, description: SCOPE_DESCRIPTIONS[scope] })),
     wiki: named && ownsNamed ? { slug: named.slug, mcpUrl: wikiMcpUrl(ctx.config, named.slug) } : undefined,
     foreignWiki: pending.wikiSlug !== undefined && !ownsNamed ? pending.wikiSlug : undefined,
-    choices: pending.wikiSlug === undefined ? owned : [],
+    choices,
+    preselected: choices.length === 1 ? choices[0]!.slug : undefined,
+    choiceMissing: options.choiceMissing === true,
+    nativeAppScheme: isPrivateUseSchemeRedirect(pending.redirectUri) ? new URL(pending.redirectUri).protocol.slice(0, -1) : undefined,
   };
 }
 
+export type ConsentDecision =
+  /** Back to the client: a code, or access_denied. */
+  | { kind: 'redirect'; redirectTo: string }
+  /** Allow without a wiki chosen: show the page again; the request stays pending. */
+  | { kind: 'choose_wiki' };
+
 /** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
 export function decideConsent(
-  ctx: AppContext,
+  ctx: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
   chosenSlug: string | undefined,
-): { redirectTo: string } {
+): ConsentDecision {
+  // The form marks the choice required; a submit without one (old browser, forged post) is not a decision.
+  if (decision === 'allow' && chosenSlug === undefined) {
+    const waiting = ctx.authorizationRequests.find(requestId);
+    if (waiting && waiting.wikiSlug === undefined) return { kind: 'choose_wiki' };
+  }
+  // Taking the request and issuing the code are one write: both happen or neither.
+  return ctx.db.transaction(() => decidePending(ctx, requestId, user, decision, chosenSlug)).immediate();
+}
+
+function decidePending(
+  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
+  requestId: string,
+  user: SignedInUser,
+  decision: 'allow' | 'deny',
+  chosenSlug: string | undefined,
+): ConsentDecision {
   const pending = ctx.authorizationRequests.consume(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
   const issuer = ctx.config.publicUrl;
@@ -81,12 +122,12 @@ export function decideConsent(
 
   if (decision === 'deny') {
     ctx.log.info({ did: user.did, clientId: pending.clientId }, 'authorization denied by user');
-    return { redirectTo: denied('The user denied the request.') };
+    return { kind: 'redirect', redirectTo: denied('The user denied the request.') };
   }
   const slug = pending.wikiSlug ?? chosenSlug;
   const wiki = slug === undefined ? undefined : ctx.wikis.findBySlug(slug);
   if (!wiki || wiki.ownerDid !== user.did) {
-    return { redirectTo: denied('The user does not own that wiki.') };
+    return { kind: 'redirect', redirectTo: denied('The user does not own that wiki.') };
   }
   const resource = wikiMcpUrl(ctx.config, wiki.slug);
   const code = ctx.codes.insert({
@@ -100,7 +141,7 @@ export function decideConsent(
     scope: formatScope(pending.scopes),
   });
   ctx.log.info({ did: user.did, clientId: pending.clientId, wiki: wiki.slug }, 'authorization approved');
-  return { redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }) };
+  return { kind: 'redirect', redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }) };
 }
 
 function redirectHostOf(uri: string): string {

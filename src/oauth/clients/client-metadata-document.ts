@@ -1,13 +1,26 @@
 // draft-ietf-oauth-client-id-metadata-document §3–§4 — a client_id that is an https URL names a
 // JSON document of client metadata at that URL. Its client_id must be that URL exactly, it may not
-// carry a shared secret, and the rest follows the registration rules (RFC 7591 §2).
+// carry a shared secret, and the rest is narrowed like a registration (register/client-metadata.schema.ts).
+// A failure is either "unreachable" (network, DNS, TLS, an HTTP status, a timeout: the document was
+// never read) or "refused" (read, but not JSON, another client_id, or unsafe content).
 import { OAuthError } from '../errors.ts';
 import { parseClientMetadata } from '../register/client-metadata.schema.ts';
 import type { ClientMetadata } from './client.ts';
-import { safeFetch, SafeFetchError, type SafeFetchOptions } from './safe-fetch.ts';
+import { safeFetch, SafeFetchError, type SafeFetchOptions } from '../../lib/outbound/safe-fetch.ts';
+
+/** unreachable: we could not read the document; refused: we read it and it is not acceptable. */
+export type DocumentFailureKind = 'unreachable' | 'refused';
 
 export class ClientMetadataDocumentError extends Error {
   override name = 'ClientMetadataDocumentError';
+  readonly kind: DocumentFailureKind;
+  /** The HTTP status the host answered, when that is why it was unreachable. */
+  readonly httpStatus: number | undefined;
+  constructor(kind: DocumentFailureKind, message: string, options?: ErrorOptions & { httpStatus?: number }) {
+    super(message, options);
+    this.kind = kind;
+    this.httpStatus = options?.httpStatus;
+  }
 }
 
 const MAX_CLIENT_ID_URL_LENGTH = 2000;
@@ -44,27 +57,22 @@ export function validateClientMetadataDocument(clientId: string, body: Buffer): 
   try {
     document = JSON.parse(body.toString('utf8'));
   } catch {
-    throw new ClientMetadataDocumentError('the document is not JSON');
+    throw new ClientMetadataDocumentError('refused', 'the document is not JSON');
   }
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
-    throw new ClientMetadataDocumentError('the document is not a JSON object');
+    throw new ClientMetadataDocumentError('refused', 'the document is not a JSON object');
   }
   const fields = document as Record<string, unknown>;
   if (fields.client_id !== clientId) {
-    throw new ClientMetadataDocumentError(`the document's client_id (${JSON.stringify(fields.client_id)}) is not its own URL`);
+    throw new ClientMetadataDocumentError('refused', `the document's client_id (${JSON.stringify(fields.client_id)}) is not its own URL`);
   }
   if (fields.client_secret !== undefined || fields.client_secret_expires_at !== undefined) {
-    throw new ClientMetadataDocumentError('the document contains a client secret, which a public document must not');
-  }
-  // No shared secret is possible and we do not support private_key_jwt: public clients only.
-  const method = fields.token_endpoint_auth_method ?? 'none';
-  if (method !== 'none') {
-    throw new ClientMetadataDocumentError(`token_endpoint_auth_method "${String(method)}" is not supported for metadata documents; use none`);
+    throw new ClientMetadataDocumentError('refused', 'the document contains a client secret, which a public document must not');
   }
   try {
-    return parseClientMetadata({ ...fields, token_endpoint_auth_method: 'none' });
+    return parseClientMetadata(fields, 'document');
   } catch (err) {
-    if (err instanceof OAuthError) throw new ClientMetadataDocumentError(`${err.code}: ${err.message}`, { cause: err });
+    if (err instanceof OAuthError) throw new ClientMetadataDocumentError('refused', `${err.code}: ${err.message}`, { cause: err });
     throw err;
   }
 }
@@ -93,16 +101,24 @@ export async function fetchClientMetadataDocument(
   options: SafeFetchOptions,
 ): Promise<FetchedClientMetadataDocument> {
   const problem = clientIdUrlProblem(clientId);
-  if (problem) throw new ClientMetadataDocumentError(problem);
+  if (problem) throw new ClientMetadataDocumentError('refused', problem);
   let fetched;
   try {
     fetched = await safeFetch(new URL(clientId), options);
   } catch (err) {
-    if (err instanceof SafeFetchError) throw new ClientMetadataDocumentError(`fetching it failed: ${err.message}`, { cause: err });
+    if (err instanceof SafeFetchError) {
+      throw new ClientMetadataDocumentError('unreachable', `fetching it failed: ${err.message}`, { cause: err, httpStatus: httpStatusOf(err.message) });
+    }
     throw err;
   }
   return {
     metadata: validateClientMetadataDocument(clientId, fetched.body),
     maxAgeSeconds: cacheControlMaxAge(fetched.cacheControl),
   };
+}
+
+/** safe-fetch.ts words a non-200 answer "answered HTTP <status>". */
+function httpStatusOf(message: string): number | undefined {
+  const m = /^answered HTTP (\d{3})$/.exec(message);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
 }

@@ -1,5 +1,14 @@
 // RFC 9700 §4.1.3, OAuth 2.1 §2.3.1, RFC 8252 §7 — redirect URIs are registered in full and compared
 // as exact strings; only loopback redirects of native apps may vary their port.
+//
+// What may be registered:
+//  - https: anywhere (web clients, and vscode.dev/redirect);
+//  - http: only on loopback (localhost, 127.0.0.1, [::1]); a URI without a port matches any port;
+//  - a private-use scheme (RFC 8252 §7.1), e.g. cursor://anysphere.cursor-mcp/oauth/callback or
+//    com.example.app:/cb: only for PUBLIC native clients (checked in register/client-metadata.schema.ts),
+//    and never a scheme the browser or OS acts on itself (javascript:, data:, file:, blob:, …, see
+//    FORBIDDEN_SCHEMES). RFC 8252 recommends reverse-domain schemes but Cursor (cursor:) and VS Code
+//    (vscode:) use short ones, so we accept any scheme of 3+ characters outside the forbidden list.
 import type { OAuthClientRecord } from './client.ts';
 
 const MAX_REDIRECT_URI_LENGTH = 2000;
@@ -19,7 +28,27 @@ const FORBIDDEN_SCHEMES: ReadonlySet<string> = new Set([
   'ws:',
   'wss:',
   'ftp:',
+  // Handled by the browser or OS itself, never by the app that registered them.
+  'mailto:',
+  'tel:',
+  'sms:',
+  'intent:',
+  'view-source:',
+  'jar:',
+  'chrome:',
+  'edge:',
+  'resource:',
+  'urn:',
 ]);
+
+/** RFC 3986 §3.1 scheme syntax (lowercase, as URL.protocol spells it), at least 3 characters. */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+.-]{2,62}:$/;
+
+/** RFC 8252 §7.1 — whether a (valid) redirect URI uses a private-use scheme, i.e. neither http nor https. */
+export function isPrivateUseSchemeRedirect(uri: string): boolean {
+  const url = parseUrl(uri);
+  return url !== undefined && url.protocol !== 'https:' && url.protocol !== 'http:';
+}
 
 function parseUrl(value: string): URL | undefined {
   try {
@@ -32,7 +61,7 @@ function parseUrl(value: string): URL | undefined {
 /**
  * RFC 7591 §2, RFC 8252 §7.1/§7.3, RFC 9700 §2.1 — why a redirect URI may not be registered, or
  * undefined when it may: absolute, no fragment, no userinfo; https anywhere, http only on a loopback
- * host, or a private-use scheme in reverse-domain form (`com.example.app:/callback`).
+ * host, or a private-use scheme (`cursor://…`, `com.example.app:/callback`; public clients only).
  */
 export function redirectUriProblem(uri: string): string | undefined {
   if (uri.length === 0) return 'a redirect URI is empty';
@@ -51,10 +80,11 @@ export function redirectUriProblem(uri: string): string | undefined {
       ? undefined
       : `"${uri}" uses http on a host other than localhost, 127.0.0.1 or [::1]; use https`;
   }
-  // RFC 8252 §7.1: private-use schemes are reverse domain names, so they contain a dot.
-  if (!scheme.slice(0, -1).includes('.')) {
-    return `"${uri}" uses the scheme "${scheme.slice(0, -1)}"; native apps must use a reverse-domain scheme such as com.example.app:/callback`;
+  // RFC 8252 §7.1: a private-use scheme claimed by the app (cursor:, vscode:, com.example.app:).
+  if (!PRIVATE_USE_SCHEME.test(scheme)) {
+    return `"${uri}" uses the scheme "${scheme.slice(0, -1)}", which is not usable as a native app's private-use scheme`;
   }
+  if (url.pathname === '' && url.host === '') return `"${uri}" has nothing after its scheme`;
   return undefined;
 }
 

@@ -6,15 +6,18 @@ import { nowSeconds } from '../../db/open.ts';
 import type { Logger } from '../../web/log.ts';
 import type { OAuthClientRecord } from './client.ts';
 import type { CachedClientRecord, ClientsRepo } from './clients.repo.ts';
-import { fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
+import { ClientMetadataDocumentError, fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
+import { documentFailureLog, type DocumentFailure } from './document-failure.ts';
 
 export interface ClientResolverOptions {
   clients: ClientsRepo;
   log: Pick<Logger, 'info' | 'warn'>;
   /** Development and tests only: fetch documents from loopback and private addresses. */
   allowPrivateAddresses: boolean;
+  /** OUTBOUND_PRIVATE_HOSTS: names exempt from the public-address rule (still https). */
+  privateHosts?: readonly string[];
   /** Extra PEM certificates to trust besides the system roots. */
-  caCertificates?: string;
+  caCertificates?: string | undefined;
   /** Whole fetch, DNS to last byte. Default 5 s. */
   fetchTimeoutMs?: number;
   /** Largest document accepted. Default 10 KiB. */
@@ -23,11 +26,18 @@ export interface ClientResolverOptions {
   ttlSeconds?: number;
   /** After a failed refresh, the stale copy is served without retrying for this long. Default 60 s. */
   retryAfterFailureSeconds?: number;
+  /** CLIENT_ID_METADATA_DOCUMENTS: when false, URL client_ids are unknown (clients register by DCR). Default true. */
+  documentsEnabled?: boolean;
 }
 
 export interface ClientResolver {
   resolve(clientId: string): Promise<OAuthClientRecord | undefined>;
+  /** Why the last resolve of this URL client_id found nothing, for the page the person sees. */
+  failureFor(clientId: string): DocumentFailure | undefined;
 }
+
+/** Failures remembered for failureFor (bounded: the oldest half is dropped when full). */
+const MAX_REMEMBERED_FAILURES = 1000;
 
 /** Bounds on a document's cache lifetime, whatever its Cache-Control says. */
 export const MIN_DOCUMENT_TTL_SECONDS = 60;
@@ -43,6 +53,7 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   const { clients, log } = options;
   const fetchOptions = {
     allowPrivateAddresses: options.allowPrivateAddresses,
+    privateHosts: options.privateHosts,
     caCertificates: options.caCertificates,
     timeoutMs: options.fetchTimeoutMs ?? 5000,
     maxBytes: options.maxBytes ?? 10 * 1024,
@@ -53,6 +64,14 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   const inFlight = new Map<string, Promise<OAuthClientRecord | undefined>>();
   /** client_id → when a stale copy may be refreshed again after a failure. */
   const retryAt = new Map<string, number>();
+  const documentsEnabled = options.documentsEnabled ?? true;
+  const failures = new Map<string, DocumentFailure>();
+  function remember(clientId: string, failure: DocumentFailure): void {
+    if (failures.size >= MAX_REMEMBERED_FAILURES) {
+      for (const key of [...failures.keys()].slice(0, MAX_REMEMBERED_FAILURES / 2)) failures.delete(key);
+    }
+    failures.set(clientId, failure);
+  }
 
   async function refresh(clientId: string, cached: CachedClientRecord | undefined): Promise<OAuthClientRecord | undefined> {
     try {
@@ -60,6 +79,7 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       const now = nowSeconds();
       clients.upsertDocument(clientId, metadata, now, now + documentTtlSeconds(maxAgeSeconds, ttlSeconds));
       retryAt.delete(clientId);
+      failures.delete(clientId);
       log.info({ clientId, refreshed: cached !== undefined }, 'client metadata document fetched');
       return clients.find(clientId);
     } catch (err) {
@@ -67,10 +87,22 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       if (cached) {
         if (retryAt.size > 10_000) retryAt.clear();
         retryAt.set(clientId, nowSeconds() + retryAfterFailureSeconds);
-        log.warn({ clientId, reason, staleSince: cached.staleAt }, 'client metadata document could not be refreshed; serving the stale copy');
+        const kind = err instanceof ClientMetadataDocumentError ? err.kind : 'unreachable';
+        log.warn(
+          { clientId, reason, kind, staleSince: cached.staleAt },
+          kind === 'refused'
+            ? 'client metadata document was fetched again but refused; serving the stale copy'
+            : 'client metadata document could not be fetched again; serving the stale copy',
+        );
         return cached;
       }
-      log.warn({ clientId, reason }, 'client metadata document could not be fetched');
+      const failure: DocumentFailure =
+        err instanceof ClientMetadataDocumentError
+          ? { kind: err.kind, reason, httpStatus: err.httpStatus }
+          : { kind: 'unreachable', reason, httpStatus: undefined };
+      remember(clientId, failure);
+      const { fields, message } = documentFailureLog(clientId, failure);
+      log.warn(fields, message);
       return undefined;
     }
   }
@@ -78,6 +110,10 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   return {
     async resolve(clientId) {
       if (!looksLikeClientIdUrl(clientId)) return clients.find(clientId);
+      if (!documentsEnabled) {
+        remember(clientId, { kind: 'disabled', reason: 'CLIENT_ID_METADATA_DOCUMENTS=off', httpStatus: undefined });
+        return undefined;
+      }
       const cached = clients.find(clientId);
       if (cached && cached.kind !== 'metadata_document') return cached;
       const now = nowSeconds();
@@ -88,6 +124,9 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       const started = refresh(clientId, cached).finally(() => inFlight.delete(clientId));
       inFlight.set(clientId, started);
       return started;
+    },
+    failureFor(clientId) {
+      return failures.get(clientId);
     },
   };
 }

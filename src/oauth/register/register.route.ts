@@ -18,8 +18,10 @@ const MAX_BODY = '16kb';
 function registerClient(ctx: Pick<AppContext, 'clients' | 'log'>): RequestHandler {
   return (req, res) => {
     const metadata = parseClientMetadata(req.body);
-    // A secret (256 bits) is issued only to confidential clients; only its hash is stored.
-    const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : randomToken(32);
+    // A secret (256 bits) is issued only to clients that authenticate with one; only its hash is
+    // stored. Public (none) and private_key_jwt clients get none.
+    const usesSecret = metadata.token_endpoint_auth_method === 'client_secret_basic' || metadata.token_endpoint_auth_method === 'client_secret_post';
+    const secret = usesSecret ? randomToken(32) : undefined;
     const client = ctx.clients.insertRegistered(metadata, secret === undefined ? null : sha256Hex(secret));
     ctx.log.info(
       {

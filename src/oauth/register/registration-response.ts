@@ -1,6 +1,8 @@
 // RFC 7591 §3.2.1 — the registered metadata echoed back with client_id and client_id_issued_at;
 // client_secret and client_secret_expires_at (0: never expires) only for confidential clients.
-// Fields that are not set are left out, never sent as null.
+// Fields that are not set are left out, never sent as null. What is echoed is what was GRANTED
+// (RFC 7591 §3.2.1: "possibly with different values"): the narrowed grant types, response types and
+// scope, and the auth method chosen (register/client-metadata.schema.ts).
 import type { ClientMetadata, OAuthClientRecord } from '../clients/client.ts';
 
 export interface RegistrationResponse extends ClientMetadata {

@@ -2,11 +2,14 @@
 // client_secret_basic (Authorization: Basic, id and secret form-urlencoded), client_secret_post
 // (both in the body) or none (client_id alone). One method per request, the registered one, and
 // secrets compared in constant time; any failure is 401 invalid_client (RFC 6749 §5.2).
+// private_key_jwt (RFC 7523 §2.2) is verified in client-assertion.ts; this file only dispatches to it.
 import type { Request } from 'express';
 import type { AppContext } from '../../context.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../../lib/secrets.ts';
 import type { OAuthClientRecord, TokenEndpointAuthMethod } from '../clients/client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
+import { authenticateByAssertion, hasClientAssertion } from './client-assertion.ts';
+import { parseBasicAuthorization } from '../../web/authorization-header.ts';
 
 interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
@@ -25,11 +28,11 @@ function formDecode(value: string): string {
 
 /** RFC 7617 — the id and secret of an `Authorization: Basic` header, or undefined when there is none. */
 function readBasicCredentials(header: string | undefined): { clientId: string; secret: string } | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Basic(?:[ \t]+(\S*))?[ \t]*$/i.exec(header);
+  const parsed = parseBasicAuthorization(header);
   // Another scheme is not client authentication: leave it alone.
-  if (!match) return undefined;
-  const token = match[1] ?? '';
+  if (parsed.kind === 'other') return undefined;
+  if (parsed.kind === 'malformed') throw new InvalidClient('The Basic credentials are not a single token.');
+  const token = parsed.token;
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(token)) throw new InvalidClient('The Basic credentials are not valid base64.');
   const decoded = Buffer.from(token, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
@@ -71,7 +74,8 @@ function presentedCredentials(req: Request): PresentedCredentials {
   throw new InvalidClient('The request does not say which client is calling (no client_id).');
 }
 
-export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver'>, req: Request): Promise<OAuthClientRecord> {
+export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+  if (hasClientAssertion(req.body)) return authenticateByAssertion(ctx, req);
   const presented = presentedCredentials(req);
   const client = await ctx.clientResolver.resolve(presented.clientId);
   // Clients such as Claude register again when told their client_id is unknown.

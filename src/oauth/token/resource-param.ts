@@ -1,8 +1,9 @@
-// RFC 8707 §2.2: a `resource` sent to the token endpoint must be the one the grant is for
-// (a trailing slash is tolerated, as clients differ on it).
+// RFC 8707 §2.2: a `resource` sent to the token endpoint must be the one the grant is for, compared
+// in the one normal form of resource-indicator.ts (the same as /authorize uses).
 import { InvalidTarget } from '../errors.ts';
+import { sameResource } from '../resource-indicator.ts';
 
 export function checkResourceMatches(sent: string | undefined, bound: string): void {
   if (sent === undefined) return;
-  if (sent.replace(/\/$/, '') !== bound) throw new InvalidTarget(`This grant is for ${bound}, not ${sent}.`);
+  if (!sameResource(sent, bound)) throw new InvalidTarget(`This grant is for ${bound}, not ${sent}.`);
 }

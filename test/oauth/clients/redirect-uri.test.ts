@@ -15,6 +15,15 @@ describe('redirectUriProblem: what may be registered', () => {
     'http://[::1]:8080/cb',
     'com.example.app:/callback',
     'com.example.app://oauth/callback',
+    // RFC 8252 §7.1 private-use schemes of real native clients (public clients only: see the schema).
+    'cursor://anysphere.cursor-mcp/oauth/callback',
+    'vscode://vscode.github-authentication/did-authenticate',
+    'myapp:/callback',
+    // VS Code (DCR): its loopback and web redirects.
+    'http://127.0.0.1:33418/',
+    'http://127.0.0.1/',
+    'https://vscode.dev/redirect',
+    'https://insiders.vscode.dev/redirect',
   ])('accepts %s', (uri) => {
     expect(redirectUriProblem(uri)).toBeUndefined();
   });
@@ -33,7 +42,13 @@ describe('redirectUriProblem: what may be registered', () => {
     ['JavaScript:alert(1)//x.y', 'javascript scheme'],
     ['data:text/html,hi', 'data scheme'],
     ['file:///etc/passwd', 'file scheme'],
-    ['myapp:/callback', 'reverse-domain'],
+    ['ab:/callback', 'not usable as a native app'],
+    ['blob:https://app.example/x', 'blob scheme'],
+    ['vbscript:msgbox', 'vbscript scheme'],
+    ['about:blank', 'about scheme'],
+    ['mailto:a@app.example', 'mailto scheme'],
+    ['intent://scan/#Intent;scheme=zxing;end', 'fragment'],
+    ['view-source:https://app.example/', 'view-source scheme'],
     ['https://user:pw@app.example/cb', 'user name or password'],
     ['https://user@app.example/cb', 'user name or password'],
     ['http://user@localhost/cb', 'user name or password'],
@@ -57,6 +72,19 @@ describe('redirectUriMatches: exact, except loopback ports and names', () => {
     ['https://localhost:9999/cb', 'https://localhost:1234/cb', false],
     ['com.example.app:/callback', 'com.example.app:/callback', true],
     ['com.example.app:/other', 'com.example.app:/callback', false],
+    // Private-use schemes (Cursor): exact only, no case or path games.
+    ['cursor://anysphere.cursor-mcp/oauth/callback', 'cursor://anysphere.cursor-mcp/oauth/callback', true],
+    ['cursor://anysphere.cursor-mcp/oauth/callback/', 'cursor://anysphere.cursor-mcp/oauth/callback', false],
+    ['cursor://evil.example/oauth/callback', 'cursor://anysphere.cursor-mcp/oauth/callback', false],
+    ['CURSOR://anysphere.cursor-mcp/oauth/callback', 'cursor://anysphere.cursor-mcp/oauth/callback', false],
+    // VS Code: registers http://127.0.0.1:33418/ and http://127.0.0.1/, then uses another port when 33418 is busy.
+    ['http://127.0.0.1:59656/', 'http://127.0.0.1:33418/', true],
+    ['http://127.0.0.1:59656/', 'http://127.0.0.1/', true],
+    ['http://127.0.0.1:59656/x', 'http://127.0.0.1/', false],
+    ['https://vscode.dev/redirect', 'https://vscode.dev/redirect', true],
+    // Claude Code's document lists port-less loopback URIs; the CLI picks a random port.
+    ['http://localhost:52163/callback', 'http://localhost/callback', true],
+    ['http://127.0.0.1:52163/callback', 'http://127.0.0.1/callback', true],
     // RFC 8252 §7.3: any port on loopback.
     ['http://localhost:54321/callback', 'http://localhost:12345/callback', true],
     ['http://localhost:54321/callback', 'http://localhost/callback', true],

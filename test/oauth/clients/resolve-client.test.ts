@@ -2,81 +2,23 @@
 // with openssl here, trusted through caCertificates): cached with a bounded TTL, refused when
 // invalid, redirected, oversize or slow, served stale when the server is down, and never fetched
 // from a private address unless allowPrivateAddresses.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../../src/db/open.ts';
 import { createClientResolver, type ClientResolverOptions } from '../../../src/oauth/clients/resolve-client.ts';
 import { createTestContext, type TestContext } from './test-context.ts';
+import { createTestCertificate, json, startDocServer as startServer, type DocServer, type TestCertificate } from './https-stand-in.ts';
 
-type Route = (req: IncomingMessage, res: ServerResponse) => void;
-
-interface DocServer {
-  origin: string;
-  routes: Map<string, Route>;
-  /** Requests per path. */
-  hits: Map<string, number>;
-  /** TCP connections accepted. */
-  connections: number;
-  close(): Promise<void>;
-}
-
-let certDir: string;
-let key: string;
+let certificate: TestCertificate;
 let cert: string;
 
 beforeAll(() => {
-  certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-cert-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  key = fs.readFileSync(path.join(certDir, 'key.pem'), 'utf8');
-  cert = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+  certificate = createTestCertificate();
+  cert = certificate.cert;
 });
-afterAll(() => fs.rmSync(certDir, { recursive: true, force: true }));
+afterAll(() => certificate.remove());
 
-async function startDocServer(): Promise<DocServer> {
-  const routes = new Map<string, Route>();
-  const hits = new Map<string, number>();
-  const server = https.createServer({ key, cert }, (req, res) => {
-    const p = req.url ?? '/';
-    hits.set(p, (hits.get(p) ?? 0) + 1);
-    const route = routes.get(p);
-    if (route) route(req, res);
-    else res.writeHead(404).end('not found');
-  });
-  const state = { connections: 0 };
-  server.on('connection', () => {
-    state.connections += 1;
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `https://127.0.0.1:${port}`,
-    routes,
-    hits,
-    get connections() {
-      return state.connections;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-const json = (body: unknown, headers: Record<string, string> = {}): Route => (_req, res) => {
-  res.writeHead(200, { 'Content-Type': 'application/json', ...headers }).end(JSON.stringify(body));
-};
+const startDocServer = () => startServer(certificate);
 
 const documentFor = (clientId: string, extra: Record<string, unknown> = {}) => ({
   client_id: clientId,
@@ -90,12 +32,12 @@ const documentFor = (clientId: string, extra: Record<string, unknown> = {}) => (
 
 let t: TestContext;
 let docs: DocServer;
-let warnings: { msg: string; reason?: string }[];
+let warnings: { msg: string; reason?: string; kind?: string; httpStatus?: number }[];
 
 function resolverWith(options: Partial<ClientResolverOptions> = {}) {
   const log = pino({ level: 'info' }, {
     write(line: string) {
-      const entry = JSON.parse(line) as { level: number; msg: string; reason?: string };
+      const entry = JSON.parse(line) as { level: number; msg: string; reason?: string; kind?: string; httpStatus?: number };
       if (entry.level === 40) warnings.push(entry);
     },
   });
@@ -332,7 +274,7 @@ describe('serving a stale copy when the server is down', () => {
 
     const stale = await resolver.resolve(clientId);
     expect(stale).toMatchObject({ clientId, metadata: fresh?.metadata });
-    expect(warnings.map((w) => w.msg)).toEqual(['client metadata document could not be refreshed; serving the stale copy']);
+    expect(warnings.map((w) => w.msg)).toEqual(['client metadata document could not be fetched again; serving the stale copy']);
     expect(await resolver.resolve(clientId)).toMatchObject({ clientId });
     expect(warnings).toHaveLength(1); // within the retry pause: no second attempt
   });
@@ -342,7 +284,9 @@ describe('serving a stale copy when the server is down', () => {
     const clientId = `${down.origin}/doc`;
     await down.close();
     expect(await resolverWith().resolve(clientId)).toBeUndefined();
-    expect(warnings.map((w) => w.msg)).toEqual(['client metadata document could not be fetched']);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ kind: 'unreachable' });
+    expect(warnings[0]?.msg).toMatch(/^client metadata document could not be fetched \(.*ECONNREFUSED.*\)\. Check that this server can reach/);
   });
 
   it('a stale copy is also served when the refetched document became invalid', async () => {
@@ -374,5 +318,46 @@ describe('allowPrivateAddresses false', () => {
     const literal = serveValid('/doc');
     expect(await resolverWith({ allowPrivateAddresses: true }).resolve(literal)).toBeDefined();
     expect(docs.connections).toBe(1);
+  });
+});
+
+// Issue 10 item 9: "could not be fetched" and "fetched but refused" are different stories, for the
+// person (authorize page, test/oauth/clients/document-failure.test.ts) and for the operator (here).
+describe('unreachable versus refused, and what the operator is told', () => {
+  it('a document fetched but refused is logged as refused, never as "could not be fetched"', async () => {
+    const clientId = `${docs.origin}/mismatch`;
+    docs.routes.set('/mismatch', json(documentFor(`${docs.origin}/other`)));
+    const resolver = resolverWith();
+    expect(await resolver.resolve(clientId)).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ kind: 'refused' });
+    expect(warnings[0]?.msg).toContain('was fetched but refused');
+    expect(warnings[0]?.msg).not.toContain('could not be fetched');
+    expect(resolver.failureFor(clientId)).toMatchObject({ kind: 'refused', reason: expect.stringContaining('is not its own URL') });
+  });
+
+  it('a 403 from the host\'s edge is unreachable, and the log says to set CLIENT_ID_METADATA_DOCUMENTS=off', async () => {
+    docs.routes.set('/oauth/mcp-oauth-client-metadata', (_req, res) => res.writeHead(403, { 'Content-Type': 'text/html' }).end('Forbidden'));
+    const clientId = `${docs.origin}/oauth/mcp-oauth-client-metadata`;
+    const resolver = resolverWith();
+    expect(await resolver.resolve(clientId)).toBeUndefined();
+    expect(warnings[0]).toMatchObject({ kind: 'unreachable', httpStatus: 403 });
+    expect(warnings[0]?.msg).toContain("answered 403 to this server's address");
+    expect(warnings[0]?.msg).toContain('set CLIENT_ID_METADATA_DOCUMENTS=off so clients such as Claude register by DCR');
+    expect(resolver.failureFor(clientId)).toMatchObject({ kind: 'unreachable', httpStatus: 403 });
+  });
+
+  it('documentsEnabled false (CLIENT_ID_METADATA_DOCUMENTS=off): a URL client_id is unknown, nothing is fetched', async () => {
+    const clientId = serveValid('/doc');
+    const resolver = resolverWith({ documentsEnabled: false });
+    expect(await resolver.resolve(clientId)).toBeUndefined();
+    expect(docs.connections).toBe(0);
+    expect(resolver.failureFor(clientId)).toMatchObject({ kind: 'disabled' });
+    // Registered clients are unaffected.
+    const registered = t.ctx.clients.insertRegistered(
+      { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
+      null,
+    );
+    expect(await resolver.resolve(registered.clientId)).toMatchObject({ clientId: registered.clientId });
   });
 });

@@ -117,18 +117,18 @@ describe('refusals', () => {
     ['userinfo', { redirect_uris: ['https://a@app.example/cb'] }, 'invalid_redirect_uri'],
     ['a relative URI', { redirect_uris: ['/cb'] }, 'invalid_redirect_uri'],
     ['one bad among good', { redirect_uris: ['https://app.example/cb', 'http://evil.example/cb'] }, 'invalid_redirect_uri'],
-    ['private_key_jwt', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata'],
+    ['private_key_jwt without keys', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata'],
+    ['client_secret_jwt (a method we cannot verify)', { ...CLAUDE_AI, token_endpoint_auth_method: 'client_secret_jwt' }, 'invalid_client_metadata'],
+    ['a private-use scheme for a confidential client', { ...CLAUDE_AI, redirect_uris: ['cursor://anysphere.cursor-mcp/oauth/callback'] }, 'invalid_redirect_uri'],
+    ['private_key_jwt with a private key in jwks', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b', d: 'secret' }] } }, 'invalid_client_metadata'],
+    ['private_key_jwt with an http jwks_uri', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://app.example/jwks.json' }, 'invalid_client_metadata'],
+    ['private_key_jwt with both jwks and jwks_uri', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example/jwks.json', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] } }, 'invalid_client_metadata'],
+    ['private_key_jwt signed with HS256', { ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example/jwks.json', token_endpoint_auth_signing_alg: 'HS256' }, 'invalid_client_metadata'],
     ['implicit grant', { ...CLAUDE_AI, grant_types: ['implicit'] }, 'invalid_client_metadata'],
-    ['client_credentials grant', { ...CLAUDE_AI, grant_types: ['authorization_code', 'client_credentials'] }, 'invalid_client_metadata'],
     ['no authorization_code grant', { ...CLAUDE_AI, grant_types: ['refresh_token'] }, 'invalid_client_metadata'],
-    ['token response type', { ...CLAUDE_AI, response_types: ['code', 'token'] }, 'invalid_client_metadata'],
     ['empty response types', { ...CLAUDE_AI, response_types: [] }, 'invalid_client_metadata'],
     ['a 201-character name', { ...CLAUDE_AI, client_name: 'x'.repeat(201) }, 'invalid_client_metadata'],
     ['a non-string name', { ...CLAUDE_AI, client_name: 42 }, 'invalid_client_metadata'],
-    ['http client_uri', { ...CLAUDE_AI, client_uri: 'http://app.example' }, 'invalid_client_metadata'],
-    ['javascript logo_uri', { ...CLAUDE_AI, logo_uri: 'javascript:alert(1)' }, 'invalid_client_metadata'],
-    ['an unknown scope', { ...CLAUDE_AI, scope: 'wiki:read admin' }, 'invalid_client_metadata'],
-    ['an unknown application_type', { ...CLAUDE_AI, application_type: 'desktop' }, 'invalid_client_metadata'],
     ['a JSON array body', [CLAUDE_AI], 'invalid_client_metadata'],
   ])('%s → 400 %s', async (_why, body, error) => {
     const res = await register(body);
@@ -139,6 +139,62 @@ describe('refusals', () => {
   });
 
   it('a 200-character name is fine', async () => {
+    expect((await register({ ...CLAUDE_AI, client_name: 'é'.repeat(200) })).status).toBe(201);
+  });
+
+  it('only the grant types, response types and scopes we support are granted (RFC 7591 §2: narrowed, not refused)', async () => {
+    const res = await register({
+      ...CLAUDE_AI,
+      grant_types: ['authorization_code', 'client_credentials', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'refresh_token'],
+      response_types: ['code', 'token'],
+      scope: 'openid email profile wiki:read claudeai offline_access',
+      client_uri: 'http://app.example',
+      logo_uri: 'javascript:alert(1)',
+      application_type: 'desktop',
+    });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'wiki:read' });
+    for (const dropped of ['client_uri', 'logo_uri', 'application_type']) expect(res.body).not.toHaveProperty(dropped);
+    const stored = await t.ctx.clientResolver.resolve((res.body as { client_id: string }).client_id);
+    expect(stored?.metadata).toMatchObject({ grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], scope: 'wiki:read' });
+  });
+
+  it('scope values that are all unknown leave the client free to ask for every wiki scope', async () => {
+    const res = await register({ ...CLAUDE_AI, scope: 'claudeai' });
+    expect(res.status).toBe(201);
+    expect(res.body).not.toHaveProperty('scope');
+  });
+
+  it('a public native client may register a private-use scheme (Cursor): no secret, exact URI kept', async () => {
+    const res = await register({ ...CLAUDE_CODE, redirect_uris: ['cursor://anysphere.cursor-mcp/oauth/callback'] });
+    expect(res.status).toBe(201);
+    expect(res.body.redirect_uris).toEqual(['cursor://anysphere.cursor-mcp/oauth/callback']);
+    expect(res.body).not.toHaveProperty('client_secret');
+  });
+
+  it('a private_key_jwt client with inline jwks: no secret, keys kept public-only', async () => {
+    const key = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1', extra: 'dropped' };
+    const res = await register({ ...CLAUDE_AI, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [key] }, token_endpoint_auth_signing_alg: 'ES256' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ token_endpoint_auth_method: 'private_key_jwt', token_endpoint_auth_signing_alg: 'ES256' });
+    expect(res.body.jwks).toEqual({ keys: [{ kty: 'EC', crv: 'P-256', x: key.x, y: key.y, kid: 'k1' }] });
+    expect(res.body).not.toHaveProperty('client_secret');
+  });
+
+  it('token_endpoint_auth_methods_supported: the strongest usable method is chosen', async () => {
+    const withKeys = await register({
+      ...CLAUDE_AI,
+      token_endpoint_auth_method: 'none',
+      token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'],
+      jwks_uri: 'https://app.example/jwks.json',
+    });
+    expect(withKeys.body).toMatchObject({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example/jwks.json' });
+    const withoutKeys = await register({ ...CLAUDE_CODE, token_endpoint_auth_methods_supported: ['none', 'private_key_jwt'] });
+    expect(withoutKeys.body).toMatchObject({ token_endpoint_auth_method: 'none' });
+    expect(withoutKeys.body).not.toHaveProperty('token_endpoint_auth_methods_supported');
+  });
+
+  it('a 200-character name is fine (again, with the narrowing above)', async () => {
     expect((await register({ ...CLAUDE_AI, client_name: 'é'.repeat(200) })).status).toBe(201);
   });
 

@@ -4,6 +4,8 @@ import type { AppContext } from '../../../context.ts';
 import { AppError } from '../../../web/errors.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { findRegisteredRedirectUri } from '../../clients/redirect-uri.ts';
+import { looksLikeClientIdUrl } from '../../clients/client-metadata-document.ts';
+import { ClientDocumentUnusable } from '../../clients/document-failure.ts';
 import { optionalParam, type Params } from '../params.ts';
 
 /** Rendered as a page, never redirected. */
@@ -30,6 +32,10 @@ export async function checkClientAndRedirectUri(ctx: AppContext, params: Params)
   }
   if (!clientId) throw new UnverifiedAuthorizationRequest('The app did not say who it is (client_id is missing).');
   const client = await ctx.clientResolver.resolve(clientId);
+  if (!client && looksLikeClientIdUrl(clientId)) {
+    // Item 9: say whether the app's document could not be fetched, was refused, or is not accepted here.
+    throw new ClientDocumentUnusable(clientId, ctx.clientResolver.failureFor(clientId));
+  }
   if (!client) {
     throw new UnverifiedAuthorizationRequest(
       'This app is not registered here, or its registration could not be read. Remove the connection in the app and add it again.',

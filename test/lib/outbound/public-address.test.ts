@@ -1,6 +1,6 @@
 // SSRF defence: only globally routable unicast addresses may be fetched (RFC 6890).
 import { describe, expect, it } from 'vitest';
-import { isPublicUnicastAddress } from '../../../src/oauth/clients/public-address.ts';
+import { isPublicUnicastAddress } from '../../../src/lib/outbound/public-address.ts';
 
 describe('isPublicUnicastAddress', () => {
   it.each(['93.184.215.14', '8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '2a00:1450:4001:81a::200e', '::ffff:8.8.8.8'])(
