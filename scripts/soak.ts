@@ -136,6 +136,10 @@ async function startServer(pds: { pdsUrl: string; plcUrl: string }): Promise<Ser
       RATE_LIMIT_REGISTER_PER_MINUTE: '100000',
       RATE_LIMIT_TOKEN_PER_MINUTE: '100000',
       RATE_LIMIT_DISCOVERY_PER_MINUTE: '100000',
+      RATE_LIMIT_CLIENT_PER_MINUTE: '100000',
+      RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: '100000',
+      RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: '100000',
+      NEW_WIKIS_PER_DAY: '100000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

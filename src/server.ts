@@ -9,6 +9,7 @@ import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
+import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 import { createLogger } from './web/log.ts';
 import { applyServerTimeouts } from './web/server-timeouts.ts';
 import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
@@ -74,6 +75,8 @@ function purge(ctx: AppContext, config: Config): void {
       unusedClientSeconds: config.unusedClientPurgeSeconds,
       atprotoSealing: { sealer: ctx.sealer, log: ctx.log },
     });
+    // Sealed refresh successors whose grace window closed (rotation sweeps them too; this covers a quiet server).
+    purged.refresh_successors_sealed = dropClosedGraceWindows(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');

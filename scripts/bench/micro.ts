@@ -11,8 +11,8 @@ import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv
 import { z } from 'zod';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext } from '../../src/context.ts';
-import { nowSeconds } from '../../src/db/open.ts';
 import { signAccessToken, verifyAccessTokenJwt } from '../../src/oauth/tokens/access-token.ts';
+import { rotateRefreshToken } from '../../src/oauth/token/refresh-rotation.ts';
 import { checkBearer } from '../../src/resource/check-bearer.ts';
 import { createWikiMcpServer, MCP_SERVER_INFO } from '../../src/resource/mcp/mcp-server.ts';
 import { accessTokenInput, createPools } from './pools.ts';
@@ -67,19 +67,14 @@ try {
   console.log('SQLite (WAL, synchronous=NORMAL, as the app opens it)');
   const values = createPools(ctx, SMALL).refreshPool(5500).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');
   let next = 0;
-  await time('refresh transaction (5 statements, no signing)', 5000, () => {
-    const value = values[next++] ?? '';
-    ctx.db
-      .transaction(() => {
-        const presented = ctx.refreshTokens.findByValue(value);
-        if (!presented) throw new Error('missing token');
-        const grant = ctx.grants.findLive(presented.grantId);
-        if (!grant) throw new Error('missing grant');
-        ctx.refreshTokens.markRotated(presented.hash);
-        ctx.refreshTokens.insert(grant.id, 2_592_000);
-        ctx.grants.extend(grant.id, nowSeconds() + 2_592_000);
-      })
-      .immediate();
+  const clientIds = values.map((v) => {
+    const presented = ctx.refreshTokens.findByValue(v);
+    return (presented && ctx.grants.findById(presented.grantId)?.clientId) ?? '';
+  });
+  await time('refresh rotation (refresh-rotation.ts: one transaction, sealed successor, no signing)', 5000, () => {
+    const i = next++;
+    const outcome = rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
+    if (outcome.kind !== 'issued') throw new Error(`refresh not issued: ${outcome.kind}`);
   });
   ctx.db.exec('CREATE TABLE micro_scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
   const insert = ctx.db.prepare('INSERT INTO micro_scratch VALUES (?, ?, ?, ?)');

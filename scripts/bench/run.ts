@@ -119,6 +119,9 @@ function appEnv(dataDir: string, databaseFile: string, scale: Scale, extra: Reco
     RATE_LIMIT_REGISTER_PER_MINUTE: unlimited,
     RATE_LIMIT_TOKEN_PER_MINUTE: unlimited,
     RATE_LIMIT_DISCOVERY_PER_MINUTE: unlimited,
+    RATE_LIMIT_CLIENT_PER_MINUTE: unlimited,
+    RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
+    RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: unlimited,
     ...extra,
   };
 }

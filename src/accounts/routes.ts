@@ -93,7 +93,7 @@ export function accountRoutes(ctx: AppContext): Router {
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
-  router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute), form, ctx.csrf.protect, async (req, res) => {
+  router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute, config), form, ctx.csrf.protect, async (req, res) => {
     const ticket = signupTicket(req);
     const requested = typeof (req.body as Record<string, unknown>).username === 'string' ? String(req.body.username) : '';
     const result = signUp(ctx, ticket.did, ticket.payload, requested);
@@ -134,7 +134,7 @@ export function accountRoutes(ctx: AppContext): Router {
   // back to the wiki (an existing wiki host of this deployment only, never elsewhere); without one,
   // the sign-in page, which comes back here. A session revoked by sign-out or `users revoke-sessions`
   // gets no new token, and the stale identity cookie is cleared.
-  router.get(WIKI_SESSION_PATH, noStore, rateLimit('wiki-session', config.rateLimits.loginPerMinute), async (req, res) => {
+  router.get(WIKI_SESSION_PATH, noStore, rateLimit('wiki-session', config.rateLimits.loginPerMinute, config), async (req, res) => {
     const returnTo = safeReturnTo(req.query.return_to, config);
     const target = returnTo === undefined ? undefined : returnToTarget(returnTo, config);
     const wiki = target?.kind === 'wiki' ? ctx.wikis.findBySlug(target.slug) : undefined;

@@ -1,5 +1,7 @@
-// First-time signup: choose a username (also the slug of the first wiki).
+// First-time signup: choose a username (also the slug of the first wiki). The new wiki counts
+// against NEW_WIKIS_PER_DAY (src/wikis/new-wiki-cap.ts): the check and the insert are one transaction.
 import type { AppContext } from '../context.ts';
+import { logSignupsPaused, newWikisPausedUntil, SignupsPaused } from '../wikis/new-wiki-cap.ts';
 import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
@@ -7,12 +9,24 @@ import type { SignupTicketPayload } from './complete-sign-in.ts';
 /** `conflict`: the name is fine but someone has it (HTTP 409); otherwise the name itself is refused (400). */
 export type SignupResult = { ok: true; user: User } | { ok: false; problem: string; conflict: boolean };
 
+/** Throws SignupsPaused (503) past the daily cap on new wikis; nothing is written then. */
 export function signUp(ctx: AppContext, did: string, ticket: SignupTicketPayload, requestedName: string): SignupResult {
   const username = requestedName.trim().toLowerCase();
   const problem = usernameProblem(username, ctx.config.reservedUsernames);
   if (problem) return { ok: false, problem, conflict: false };
   if (ctx.users.findByDid(did)) return { ok: false, problem: 'You already have an account. Please sign in again.', conflict: true };
-  const result = ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
+  const outcome = ctx.db
+    .transaction(() => {
+      const pausedUntil = newWikisPausedUntil(ctx);
+      if (pausedUntil !== undefined) return { kind: 'paused' as const, pausedUntil };
+      return { kind: 'done' as const, result: ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username }) };
+    })
+    .immediate();
+  if (outcome.kind === 'paused') {
+    logSignupsPaused(ctx, outcome.pausedUntil, did);
+    throw new SignupsPaused(outcome.pausedUntil);
+  }
+  const { result } = outcome;
   if (result === 'taken') return { ok: false, problem: `"${username}" is already taken. Please choose another name.`, conflict: true };
   ctx.log.info({ did, username }, 'user signed up');
   return { ok: true, user: result };

@@ -47,7 +47,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
     renderLogin(req, res, { returnTo, handle: req.query.handle });
   });
 
-  router.post('/auth/login', noStore, rateLimit('login', config.rateLimits.loginPerMinute), form, ctx.csrf.protect, async (req, res) => {
+  router.post('/auth/login', noStore, rateLimit('login', config.rateLimits.loginPerMinute, config), form, ctx.csrf.protect, async (req, res) => {
     const body = req.body as Record<string, unknown>;
     const returnTo = safeReturnTo(body.return_to, config);
     const identifier = normaliseLoginInput(body.handle);
@@ -72,7 +72,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
     }
   });
 
-  router.get('/auth/callback', noStore, rateLimit('callback', config.rateLimits.loginPerMinute), async (req, res) => {
+  router.get('/auth/callback', noStore, rateLimit('callback', config.rateLimits.loginPerMinute, config), async (req, res) => {
     const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
     const outcome = await finishSignIn(ctx.atproto, params);
     if (outcome.kind === 'cancelled') return res.render('cancelled', { title: 'Sign-in cancelled' });
@@ -89,7 +89,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
 
   if (!config.production) {
     // Every sign-in passes here once, right after the callback: the same per-address budget.
-    router.get('/auth/handoff', noStore, rateLimit('handoff', config.rateLimits.loginPerMinute), async (req, res) => {
+    router.get('/auth/handoff', noStore, rateLimit('handoff', config.rateLimits.loginPerMinute, config), async (req, res) => {
       const value = singleString(req.query.ticket);
       const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
       if (!ticket) throw new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.');

@@ -2,6 +2,7 @@
 // validated with zod, and passed down as a typed object. Nothing else reads process.env.
 import fs from 'node:fs';
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 
 export const DEFAULT_RESERVED_USERNAMES = [
@@ -52,6 +53,27 @@ const httpUrl = z
       ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, got "${v}"` });
       return z.NEVER;
     }
+  });
+
+/** An address range, as ipaddr.js parses `a.b.c.d/n` or `x:y::/n`. */
+export type TrustedNetwork = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+/** A comma-separated list of CIDR ranges (IPv4 or IPv6); empty means none. */
+const cidrList = z
+  .string()
+  .optional()
+  .transform((v, ctx): TrustedNetwork[] => {
+    const entries = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const networks: TrustedNetwork[] = [];
+    for (const entry of entries) {
+      try {
+        networks.push(ipaddr.parseCIDR(entry));
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must be a comma-separated list of CIDR ranges like 160.79.104.0/21 or 2001:db8::/32, got "${entry}"` });
+        return z.NEVER;
+      }
+    }
+    return networks;
   });
 
 /**
@@ -123,6 +145,15 @@ const envSchema = z.object({
   RATE_LIMIT_DISCOVERY_PER_MINUTE: positiveInt(1200),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional().default('info'),
   PLATFORM_NAME: optionalString,
+  RATE_LIMIT_CLIENT_PER_MINUTE: positiveInt(6000),
+  RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: positiveInt(60),
+  RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: positiveInt(1200),
+  RATE_LIMIT_TRUSTED_NETWORKS: cidrList,
+  // Let's Encrypt issues at most 50 new certificates per registered domain per rolling week (renewals
+  // are exempt). In on-demand TLS mode every new wiki costs one: 7 a day is 49 a week, so a steady
+  // stream of sign-ups (or ~50 throwaway accounts) can never spend the week's quota. In wildcard-dns
+  // mode no per-wiki certificate is issued: raise it to what you are prepared to host.
+  NEW_WIKIS_PER_DAY: positiveInt(7),
   OUTBOUND_PRIVATE_HOSTS: hostList,
   CLIENT_ID_METADATA_DOCUMENTS: z
     .string()
@@ -183,6 +214,12 @@ export interface Config {
   rateLimits: { loginPerMinute: number; registerPerMinute: number; tokenPerMinute: number; discoveryPerMinute: number };
   logLevel: string;
   platformName: string;
+  /** Budgets keyed by who is asking, not by address (src/web/rate-limits.ts has the table). */
+  keyedRateLimits: { clientPerMinute: number; refreshPerGrantPerMinute: number; mcpPerGrantPerMinute: number };
+  /** Client addresses that skip every per-address limit (RATE_LIMIT_TRUSTED_NETWORKS). */
+  rateLimitTrustedNetworks: readonly TrustedNetwork[];
+  /** At most this many wikis are created per rolling 24 hours (src/wikis/new-wiki-cap.ts). */
+  newWikisPerDay: number;
   /** Host names (or host:port) that outbound fetches may reach on private addresses in production. */
   outboundPrivateHosts: readonly string[];
   /** CLIENT_ID_METADATA_DOCUMENTS: accept https client_ids (advertised in AS metadata); off → DCR only. */
@@ -277,6 +314,13 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     },
     logLevel: e.LOG_LEVEL,
     platformName: e.PLATFORM_NAME ?? 'robot.wtf',
+    keyedRateLimits: {
+      clientPerMinute: e.RATE_LIMIT_CLIENT_PER_MINUTE,
+      refreshPerGrantPerMinute: e.RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE,
+      mcpPerGrantPerMinute: e.RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE,
+    },
+    rateLimitTrustedNetworks: e.RATE_LIMIT_TRUSTED_NETWORKS,
+    newWikisPerDay: e.NEW_WIKIS_PER_DAY,
     outboundPrivateHosts: e.OUTBOUND_PRIVATE_HOSTS,
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
   };

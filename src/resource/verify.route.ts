@@ -9,7 +9,8 @@ import type { AppContext } from '../context.ts';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest } from '../web/errors.ts';
-import { noStore, rateLimit, singleString } from '../web/http.ts';
+import { noStore, singleString } from '../web/http.ts';
+import { grantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { WikiNotFound } from './require-wiki.ts';
@@ -37,14 +38,16 @@ export function authHeaders(caller: Caller): Record<string, string> {
 
 export function verifyRoutes(ctx: AppContext): Router {
   const router = Router();
-  // Every request to every wiki page passes through here: generous, per client address.
-  const limit = rateLimit('verify', ctx.config.rateLimits.discoveryPerMinute * 10);
+  // Every request to every wiki page passes through here: per grant, or per address without a valid token.
+  const limits = grantKeyedLimits(ctx.config, 'verify');
 
   // forward_auth sends GET by default; any method is accepted in case the proxy keeps the original one.
-  router.all(VERIFY_PATH, noStore, apiResponses, limit, async (req, res) => {
-    const slug = wikiSlugOfRequest(ctx.config, req);
-    if (slug === undefined) throw new WikiNotFound(undefined);
-    const caller = await checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(req.query.scope));
+  router.all(VERIFY_PATH, noStore, apiResponses, limits.address.check, async (req, res) => {
+    const caller = await limits.spendFor(req, async () => {
+      const slug = wikiSlugOfRequest(ctx.config, req);
+      if (slug === undefined) throw new WikiNotFound(undefined);
+      return checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(req.query.scope));
+    });
     res.status(200).set(authHeaders(caller)).end();
   });
   return router;

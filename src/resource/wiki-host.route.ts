@@ -8,6 +8,7 @@ import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
 import { noStore, rateLimit } from '../web/http.ts';
+import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
@@ -49,10 +50,13 @@ function wikiSlugOf(res: Response): string {
   return slug;
 }
 
-/** RFC 6750 §3 — sets res.locals.caller, or fails with 401/403 (404 for an unknown wiki). */
-function requireBearer(ctx: AppContext, scope: WikiScope): RequestHandler {
+/**
+ * RFC 6750 §3 — sets res.locals.caller, or fails with 401/403 (404 for an unknown wiki); a caller spends
+ * its grant's budget, a refused request its address's (src/web/rate-limits.ts).
+ */
+function requireBearer(ctx: AppContext, scope: WikiScope, limits: GrantKeyedLimits): RequestHandler {
   return async (req, res, next) => {
-    res.locals.caller = await checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope);
+    res.locals.caller = await limits.spendFor(req, () => checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope));
     next();
   };
 }
@@ -79,8 +83,8 @@ const notFoundOnWikiHost: RequestHandler = (req, res, next) => {
 export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestHandler {
   const { config } = ctx;
   const router = Router();
-  const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute);
-  const mcpLimit = rateLimit('wiki-mcp', config.rateLimits.discoveryPerMinute * 10);
+  const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
+  const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
   const json = express.json({ limit: '1mb' });
 
   router.options([PRM_PATH, PRM_ROOT_PATH], metadataCors);
@@ -90,7 +94,7 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   });
 
   // Every request without a valid token, `initialize` and `server/discover` included, gets the 401 challenge.
-  router.all(MCP_PATH, mcpCors, noStore, apiResponses, mcpLimit, requireBearer(ctx, WIKI_READ), json, serveMcp);
+  router.all(MCP_PATH, mcpCors, noStore, apiResponses, mcpLimits.address.check, requireBearer(ctx, WIKI_READ, mcpLimits), json, serveMcp);
 
   // Some Claude.ai versions build these on the MCP origin when the AS lives elsewhere.
   router.get('/authorize', noStore, (req, res) => {

@@ -36,7 +36,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     } else {
       log.error({ reqId: requestId, err }, 'request failed');
     }
-    const status = known && known.status < 500 ? known.status : (known?.status ?? 500);
+    const status = known?.status ?? 500;
     const code = known?.code ?? 'server_error';
     const message = shown ? known.message : 'Something went wrong on our side. Please try again in a moment.';
     if (res.headersSent) {

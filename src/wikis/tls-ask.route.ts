@@ -1,6 +1,7 @@
 // GET /internal/tls-ask?domain=… — the `ask` endpoint of Caddy's on-demand TLS: may Caddy obtain a
-// certificate for this name? 200 for the apex host and for `{slug}.{apex}` when that wiki exists, 404
-// for any other name. One primary-key read, no writes: cheap enough for every first handshake.
+// certificate for this name? 200 for the apex host and for `{slug}.{apex}` when that wiki exists and
+// was created within the daily cap on new wikis (new-wiki-cap.ts rule 4), 404 for any other name.
+// Two indexed reads, no writes: cheap enough for every first handshake.
 //
 // It is for the proxy only. Caddy calls it directly on the app's own address (the Host is then
 // APP_ADDRESS, so the router answers on any host): a peer outside TRUST_PROXY gets 403, and a request
@@ -11,11 +12,12 @@ import type { AppContext } from '../context.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest, Forbidden, NotFound } from '../web/errors.ts';
 import { noStore, singleString } from '../web/http.ts';
+import { createdWithinCap } from './new-wiki-cap.ts';
 import { slugFromHost } from './urls.ts';
 
 export const TLS_ASK_PATH = '/internal/tls-ask';
 
-type TlsAskDeps = Pick<AppContext, 'config' | 'wikis'>;
+type TlsAskDeps = Pick<AppContext, 'config' | 'wikis' | 'db'>;
 
 /** A DNS name as Caddy sends it (the TLS server name): lowercased, without a trailing dot; undefined if it is not one. */
 function normalizeDomain(domain: string): string | undefined {
@@ -25,7 +27,7 @@ function normalizeDomain(domain: string): string | undefined {
 
 /**
  * Whether this deployment serves `domain`: the apex hostname (PUBLIC_URL's host without its port: a
- * server name never has one) or the host of a wiki that exists.
+ * server name never has one) or the host of a wiki that exists and was not created past the cap.
  */
 export function mayIssueCertificate(deps: TlsAskDeps, domain: string): boolean {
   const name = normalizeDomain(domain);
@@ -33,7 +35,7 @@ export function mayIssueCertificate(deps: TlsAskDeps, domain: string): boolean {
   const apexHostname = new URL(deps.config.publicUrl).hostname.toLowerCase();
   if (name === apexHostname) return true;
   const slug = slugFromHost({ apexHost: apexHostname }, name);
-  return slug !== undefined && deps.wikis.findBySlug(slug) !== undefined;
+  return slug !== undefined && deps.wikis.findBySlug(slug) !== undefined && createdWithinCap(deps, slug);
 }
 
 type TrustProxyFn = (address: string, hop: number) => boolean;
@@ -53,7 +55,7 @@ export function tlsAskRoutes(ctx: TlsAskDeps): Router {
     if (!peerIsTrustedProxy(req)) throw new Forbidden('Only the proxy (TRUST_PROXY) may ask for certificates.');
     const domain = singleString(req.query.domain);
     if (domain === undefined) throw new BadRequest('The domain parameter is required, once.');
-    if (!mayIssueCertificate(ctx, domain)) throw new NotFound('This name is neither the apex nor an existing wiki.');
+    if (!mayIssueCertificate(ctx, domain)) throw new NotFound('This name is neither the apex nor an existing wiki created within the daily cap.');
     res.status(200).json({ domain: normalizeDomain(domain) });
   });
   return router;

@@ -20,6 +20,8 @@ export function startConformanceApp(env: Record<string, string> = {}): Promise<T
     RATE_LIMIT_REGISTER_PER_MINUTE: '100000',
     RATE_LIMIT_DISCOVERY_PER_MINUTE: '100000',
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
+    RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: '100000',
+    NEW_WIKIS_PER_DAY: '100000',
     ...env,
   });
 }

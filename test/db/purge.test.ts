@@ -17,7 +17,7 @@ beforeEach(async () => {
   ctx = await createContext(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }));
   const now = nowSeconds();
   ctx.db.prepare("INSERT INTO users VALUES ('did:plc:a', 'a.test', NULL, 'alice', ?, ?)").run(now, now);
-  ctx.db.prepare("INSERT INTO wikis VALUES ('alice', 'did:plc:a', ?)").run(now);
+  ctx.db.prepare("INSERT INTO wikis (slug, owner_did, created_at) VALUES ('alice', 'did:plc:a', ?)").run(now);
   ctx.db.prepare(`INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ('c', 'registered', '{}', ?)`).run(now);
   ctx.grants.insert({ id: 'g', clientId: 'c', userDid: 'did:plc:a', wikiSlug: 'alice', resource: 'r', scope: 'wiki:read', expiresAt: now + 30 * DAY });
 });

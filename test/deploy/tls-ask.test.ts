@@ -8,6 +8,8 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { openDatabase } from '../../src/db/open.ts';
 import { errorHandler } from '../../src/web/error-handler.ts';
 import { mayIssueCertificate, TLS_ASK_PATH, tlsAskRoutes } from '../../src/wikis/tls-ask.route.ts';
 import type { Wiki, WikisRepo } from '../../src/wikis/wikis.repo.ts';
@@ -23,7 +25,12 @@ describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', ()
     },
     listByOwner: () => [],
   };
-  const may = (domain: string) => mayIssueCertificate({ config, wikis }, domain);
+  // The same two wikis in a database, for the daily-cap check (created long ago, within the cap).
+  const db = openDatabase(':memory:');
+  migrate(db);
+  db.prepare("INSERT INTO users (did, handle, display_name, username, created_at, last_login_at) VALUES ('did:plc:x', 'x.test', NULL, 'x', 0, 0)").run();
+  for (const slug of ['alice', 'bob-2']) db.prepare("INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, 'did:plc:x', 0)").run(slug);
+  const may = (domain: string) => mayIssueCertificate({ config, wikis, db }, domain);
 
   it('allows the apex and existing wikis, whatever the case, with or without the root dot', () => {
     for (const domain of ['wiki.example', 'WIKI.EXAMPLE', 'wiki.example.', 'alice.wiki.example', 'Alice.Wiki.Example.', 'bob-2.wiki.example']) {

@@ -28,6 +28,11 @@ export const NO_RATE_LIMITS = {
   RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
   RATE_LIMIT_TOKEN_PER_MINUTE: '1000000',
   RATE_LIMIT_DISCOVERY_PER_MINUTE: '1000000',
+  RATE_LIMIT_CLIENT_PER_MINUTE: '1000000',
+  RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: '1000000',
+  RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: '1000000',
+  // The daily cap on new wikis: the suites seed many users (test/security/wiki-cap.test.ts tests it).
+  NEW_WIKIS_PER_DAY: '1000000',
 };
 
 export interface HardeningApp {

@@ -44,6 +44,8 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     ATPROTO_PLC_URL: inject('plcUrl'),
     ATPROTO_HANDLE_RESOLVER: inject('pdsUrl'),
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Suites sign many people up; the daily cap on new wikis has its own test (test/security/wiki-cap.test.ts).
+    NEW_WIKIS_PER_DAY: '1000000',
     ...env,
   });
   const ctx = await createContext(config, { log: options.log ?? createLogger(config.logLevel) });

@@ -14,7 +14,7 @@ const CONSENT_PATH = OAUTH_PATHS.consent;
 export function authorizeRoutes(ctx: AppContext): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
-  const limit = rateLimit('authorize', ctx.config.rateLimits.tokenPerMinute);
+  const limit = rateLimit('authorize', ctx.config.rateLimits.tokenPerMinute, ctx.config);
 
   router.get(AUTHORIZE_PATH, noStore, limit, async (req, res) => {
     const pending = await validateAuthorizationRequest(ctx, req.query);

@@ -11,7 +11,7 @@ import { authorizationServerMetadata } from './as-metadata.ts';
 export function metadataRoutes(ctx: AppContext): Router {
   const router = Router();
   const metadata = authorizationServerMetadata(ctx.config);
-  const discovery = [apiResponses, cors(), rateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute)];
+  const discovery = [apiResponses, cors(), rateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)];
   const serveMetadata = [
     ...discovery,
     (_req: Request, res: Response) => {

@@ -42,7 +42,7 @@ export function registrationHandlers(ctx: AppContext): RequestHandler[] {
   return [
     apiResponses,
     noStore,
-    rateLimit('register', ctx.config.rateLimits.registerPerMinute),
+    rateLimit('register', ctx.config.rateLimits.registerPerMinute, ctx.config),
     express.json({ limit: MAX_BODY }),
     registerClient(ctx),
   ];

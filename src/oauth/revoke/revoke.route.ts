@@ -4,40 +4,50 @@
 import express, { Router } from 'express';
 import type { AppContext } from '../../context.ts';
 import { apiResponses } from '../../web/error-handler.ts';
-import { noStore, rateLimit } from '../../web/http.ts';
+import { noStore } from '../../web/http.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
 import { authenticateClient } from '../token/client-auth.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { readTokenParams } from '../token/token-params.ts';
+import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
-export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string): Promise<void> {
+/** Revokes `token` if it is the client's; returns whether it was (the rate limit then charges the client). */
+export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string): Promise<boolean> {
   const refresh = ctx.refreshTokens.findByValue(token);
   if (refresh) {
     const grant = ctx.grants.findById(refresh.grantId);
-    if (grant?.clientId === client.clientId && ctx.grants.revoke(grant.id)) {
-      ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
-    }
-    return;
+    if (grant?.clientId !== client.clientId) return false;
+    if (ctx.grants.revoke(grant.id)) ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
+    return true;
   }
   const claims = await ctx.accessTokens.verify(token, undefined);
-  if (claims && claims.clientId === client.clientId) {
-    ctx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
-    ctx.log.info({ clientId: client.clientId, jti: claims.jti }, 'access token revoked by client');
-  }
+  if (!claims || claims.clientId !== client.clientId) return false;
+  ctx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
+  ctx.log.info({ clientId: client.clientId, jti: claims.jti }, 'access token revoked by client');
+  return true;
 }
 
 export function revokeRoutes(ctx: AppContext): Router {
+  // Keyed like /token (src/web/rate-limits.ts): the client when the token is its own, else the address.
+  const limits = tokenEndpointLimits(ctx.config, 'revoke');
   return Router().post(
     OAUTH_PATHS.revoke,
     apiResponses,
     noStore,
-    rateLimit('revoke', ctx.config.rateLimits.tokenPerMinute),
+    limits.address.check,
     express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 }),
     async (req, res) => {
-      const params = readTokenParams(req.body, req.get('content-type'));
-      const client = await authenticateClient(ctx, req);
-      await revokeToken(ctx, client, params.required('token'));
-      res.status(200).end();
+      let attributed = false;
+      try {
+        const params = readTokenParams(req.body, req.get('content-type'));
+        const client = await authenticateClient(ctx, req);
+        limits.client.check(client.clientId);
+        attributed = await revokeToken(ctx, client, params.required('token'));
+        if (attributed) limits.client.record(client.clientId);
+        res.status(200).end();
+      } finally {
+        if (!attributed) limits.address.spend(req);
+      }
     },
   );
 }

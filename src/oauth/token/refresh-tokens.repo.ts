@@ -1,4 +1,5 @@
-// Refresh tokens: opaque, stored hashed, one family per grant, rotated on every use.
+// Refresh tokens: opaque, stored hashed, one family per grant. The rules for when a token may be
+// used, rotated or counts as a replay live in refresh-rotation.ts; this file only reads and writes rows.
 import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
@@ -8,7 +9,32 @@ export interface RefreshToken {
   grantId: string;
   expiresAt: number;
   rotatedAt: number | null;
+  /** The hash of the one token issued in its place (set at rotation). */
+  successorHash: string | null;
+  /** That successor's value, sealed (refresh-seal.ts); only during the grace window. */
+  successorSealed: string | null;
 }
+
+interface RefreshTokenRow {
+  hash: string;
+  grant_id: string;
+  expires_at: number;
+  rotated_at: number | null;
+  successor_hash: string | null;
+  successor_sealed: string | null;
+}
+
+const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
+  hash: r.hash,
+  grantId: r.grant_id,
+  expiresAt: r.expires_at,
+  rotatedAt: r.rotated_at,
+  successorHash: r.successor_hash,
+  successorSealed: r.successor_sealed,
+});
+
+/** The stored form of a refresh token. */
+export const refreshTokenHash = (value: string): string => sha256Hex(value);
 
 export type RefreshTokensRepo = ReturnType<typeof createRefreshTokensRepo>;
 
@@ -16,25 +42,38 @@ export function createRefreshTokensRepo(db: Db) {
   const insert = db.prepare<[string, string, number, number]>(
     'INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)',
   );
-  const byHash = db.prepare<[string], { hash: string; grant_id: string; expires_at: number; rotated_at: number | null }>(
-    'SELECT hash, grant_id, expires_at, rotated_at FROM refresh_tokens WHERE hash = ?',
+  const byHash = db.prepare<[string], RefreshTokenRow>(
+    'SELECT hash, grant_id, expires_at, rotated_at, successor_hash, successor_sealed FROM refresh_tokens WHERE hash = ?',
   );
-  const rotate = db.prepare<[number, string]>('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL');
+  const rotate = db.prepare<[number, string, string, string]>(
+    'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ? AND rotated_at IS NULL',
+  );
+  const dropSealed = db.prepare<[number]>(
+    'UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
+  );
   return {
-    /** Returns the token's value; only its hash is stored. */
+    /** Returns the token's value; only its hash (refreshTokenHash) is stored. */
     insert(grantId: string, ttlSeconds: number): string {
       const value = randomToken(32);
       const now = nowSeconds();
-      insert.run(sha256Hex(value), grantId, now, now + ttlSeconds);
+      insert.run(refreshTokenHash(value), grantId, now, now + ttlSeconds);
       return value;
     },
     findByValue(value: string): RefreshToken | undefined {
-      const row = byHash.get(sha256Hex(value));
-      return row && { hash: row.hash, grantId: row.grant_id, expiresAt: row.expires_at, rotatedAt: row.rotated_at };
+      const row = byHash.get(refreshTokenHash(value));
+      return row && toRefreshToken(row);
     },
-    /** Marks the token as succeeded; false when it already was (compare-and-swap). */
-    markRotated(hash: string): boolean {
-      return rotate.run(nowSeconds(), hash).changes === 1;
+    findByHash(hash: string): RefreshToken | undefined {
+      const row = byHash.get(hash);
+      return row && toRefreshToken(row);
+    },
+    /** Records the token's one successor; false when it already had one (compare-and-swap). */
+    markRotated(hash: string, successorHash: string, successorSealed: string): boolean {
+      return rotate.run(nowSeconds(), successorHash, successorSealed, hash).changes === 1;
+    },
+    /** Drops every sealed successor of a token rotated at or before `rotatedBefore`; returns how many. */
+    dropSealedSuccessors(rotatedBefore: number): number {
+      return dropSealed.run(rotatedBefore).changes;
     },
   };
 }

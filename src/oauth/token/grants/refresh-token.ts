@@ -1,45 +1,41 @@
-// OAuth 2.1 §4.3, RFC 9700 §4.14: refresh tokens rotate on every use. The token just replaced
-// keeps working for a short grace period (a client may refresh twice in parallel, or crash before
-// saving the new token); presented after that, it is a replay and the whole grant is revoked.
-// All of it runs in one SQLite transaction, so concurrent refreshes cannot both rotate.
+// grant_type=refresh_token (RFC 6749 §6). When a token may be used, rotated or counts as a replay is
+// decided in ../refresh-rotation.ts; this handler checks the request's resource and scope against
+// the grant and turns the outcome into a token response or an error.
 import type { AppContext } from '../../../context.ts';
-import { nowSeconds } from '../../../db/open.ts';
+import { AppError } from '../../../web/errors.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant, InvalidScope } from '../../errors.ts';
 import { parseScope, formatScope } from '../../scopes.ts';
+import { rotateRefreshToken } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
 export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
   const value = params.required('refresh_token');
-  const outcome = ctx.db.transaction(() => {
-    const now = nowSeconds();
-    const presented = ctx.refreshTokens.findByValue(value);
-    if (!presented || presented.expiresAt <= now) throw new InvalidGrant('The refresh token is invalid or expired.');
-    const grant = ctx.grants.findLive(presented.grantId);
-    if (!grant) throw new InvalidGrant('The refresh token is invalid or expired.');
-    if (grant.clientId !== client.clientId) throw new InvalidGrant('The refresh token was issued to another client.');
-
-    if (presented.rotatedAt !== null && now - presented.rotatedAt > ctx.config.refreshGraceSeconds) {
-      // Returned, not thrown: a throw would roll the revocation back with the transaction.
-      ctx.grants.revoke(grant.id);
-      return { kind: 'replayed' as const, replayed: grant };
+  const requestedResource = params.optional('resource');
+  const requestedScope = params.optional('scope');
+  let scope = '';
+  const outcome = rotateRefreshToken(ctx, client.clientId, value, (grant) => {
+    try {
+      checkResourceMatches(requestedResource, grant.resource);
+      scope = narrowScope(requestedScope, grant.scope);
+      return undefined;
+    } catch (err) {
+      if (err instanceof AppError) return err;
+      throw err;
     }
-    checkResourceMatches(params.optional('resource'), grant.resource);
-    const scope = narrowScope(params.optional('scope'), grant.scope);
-    // First use rotates; a use within the grace period gets tokens too (no false revocation).
-    ctx.refreshTokens.markRotated(presented.hash);
-    const refreshToken = ctx.refreshTokens.insert(grant.id, ctx.config.refreshTokenTtlSeconds);
-    ctx.grants.extend(grant.id, now + ctx.config.refreshTokenTtlSeconds);
-    return { kind: 'issued' as const, grant, refreshToken, scope };
-  }).immediate();
+  });
+  if (outcome.kind === 'refused') throw outcome.error;
   if (outcome.kind === 'replayed') {
-    const { replayed } = outcome;
-    ctx.log.warn({ clientId: client.clientId, grantId: replayed.id, did: replayed.userDid }, 'refresh token reused after rotation; grant revoked');
+    const { grant, reason } = outcome;
+    ctx.log.warn(
+      { clientId: client.clientId, grantId: grant.id, did: grant.userDid, reason },
+      'refresh token reused after rotation; grant revoked (the client or a thief replayed an old token: the user must reconnect the app)',
+    );
     throw new InvalidGrant('The refresh token was already used.');
   }
-  return buildTokenResponse(ctx, outcome.grant, outcome.scope, outcome.refreshToken);
+  return buildTokenResponse(ctx, outcome.grant, scope, outcome.refreshToken);
 }
 
 /** RFC 6749 §6: a refresh may ask for fewer scopes, never more. */

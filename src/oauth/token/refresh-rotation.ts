@@ -1,0 +1,91 @@
+// Refresh token lifetime rules, all in this file (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2):
+//  1. A refresh token lives REFRESH_TOKEN_TTL_SECONDS; each use slides its grant's expiry to the new token's.
+//  2. Every use rotates: the presented token gets exactly one successor, and the successor is the
+//     family's only live branch.
+//  3. Grace: for REFRESH_GRACE_SECONDS after rotation (a client that refreshed twice in parallel, or
+//     crashed before saving the answer), presenting the old token again returns the SAME successor
+//     with a fresh access token; it never mints a second live refresh token. The successor's value is
+//     kept sealed with a server key (refresh-seal.ts) for that window only, then the ciphertext is dropped.
+//  4. Replay: a rotated token presented after the window, or after its successor has itself been
+//     rotated, revokes the whole grant (and with it every refresh and access token of the family).
+//  5. Rotated tokens are kept (hashed) for a week after rotation so a late replay is still recognised
+//     (db/purge.ts); revocation (RFC 7009) deletes the family.
+// It all runs in one IMMEDIATE SQLite transaction that returns an outcome; errors are thrown after commit.
+import type { AppContext } from '../../context.ts';
+import { nowSeconds } from '../../db/open.ts';
+import type { LiveGrant } from '../grants/grants.repo.ts';
+import { InvalidGrant } from '../errors.ts';
+import type { AppError } from '../../web/errors.ts';
+import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
+import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
+
+export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'platformKeys'>;
+
+export type RotationOutcome =
+  /** A successor to hand out: new (`reused: false`) or the one already issued within grace. */
+  | { kind: 'issued'; grant: LiveGrant; refreshToken: string; reused: boolean }
+  /** Nothing written: unknown, expired, another client's token, or refused by `check`. */
+  | { kind: 'refused'; error: AppError }
+  /** Rule 4: the grant has been revoked. */
+  | { kind: 'replayed'; grant: LiveGrant; reason: 'after_grace' | 'successor_rotated' };
+
+const invalid = (): RotationOutcome => ({ kind: 'refused', error: new InvalidGrant('The refresh token is invalid or expired.') });
+
+/**
+ * Applies rules 1–4 to the presented refresh token of `clientId`. `check` runs on the live grant
+ * before anything is written (the resource and scope of the request) and may refuse it.
+ */
+export function rotateRefreshToken(
+  deps: RotationDeps,
+  clientId: string,
+  value: string,
+  check: (grant: LiveGrant) => AppError | undefined,
+): RotationOutcome {
+  const { refreshTokens, grants, config } = deps;
+  return deps.db.transaction((): RotationOutcome => {
+    const now = nowSeconds();
+    const presented = refreshTokens.findByValue(value);
+    if (!presented || presented.expiresAt <= now) return invalid();
+    const grant = grants.findLive(presented.grantId);
+    if (!grant) return invalid();
+    if (grant.clientId !== clientId) return { kind: 'refused', error: new InvalidGrant('The refresh token was issued to another client.') };
+
+    let reused: string | undefined;
+    if (presented.rotatedAt !== null) {
+      if (now - presented.rotatedAt > config.refreshGraceSeconds) return replay(deps, grant, 'after_grace');
+      reused = graceSuccessor(deps, presented, now);
+      if (reused === undefined) return replay(deps, grant, 'successor_rotated');
+    }
+    const refused = check(grant);
+    if (refused) return { kind: 'refused', error: refused };
+    if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
+
+    const successor = refreshTokens.insert(grant.id, config.refreshTokenTtlSeconds);
+    const successorHash = refreshTokenHash(successor);
+    if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.platformKeys, successorHash, successor))) {
+      throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
+    }
+    grants.extend(grant.id, now + config.refreshTokenTtlSeconds);
+    dropClosedGraceWindows(deps, now);
+    return { kind: 'issued', grant, refreshToken: successor, reused: false };
+  }).immediate();
+}
+
+/** Rule 3: the successor's value, while it is live and unrotated and the window is open; else undefined. */
+function graceSuccessor(deps: RotationDeps, presented: RefreshToken, now: number): string | undefined {
+  if (presented.successorHash === null || presented.successorSealed === null) return undefined;
+  const successor = deps.refreshTokens.findByHash(presented.successorHash);
+  if (!successor || successor.rotatedAt !== null || successor.expiresAt <= now) return undefined;
+  return openSuccessor(deps.platformKeys, successor.hash, presented.successorSealed);
+}
+
+function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 'successor_rotated'): RotationOutcome {
+  // Returned, not thrown: a throw would roll the revocation back with the transaction.
+  deps.grants.revoke(grant.id);
+  return { kind: 'replayed', grant, reason };
+}
+
+/** Rule 3's end: drops the sealed successors whose grace window has closed. */
+export function dropClosedGraceWindows(deps: Pick<RotationDeps, 'refreshTokens' | 'config'>, now = nowSeconds()): number {
+  return deps.refreshTokens.dropSealedSuccessors(now - deps.config.refreshGraceSeconds - 1);
+}

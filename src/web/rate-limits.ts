@@ -1,0 +1,193 @@
+// Rate limits: whose budget each request spends (issue 10 item 5). Every window is one minute; a
+// refused request gets 429 with Retry-After and RateLimit headers, in the endpoint's own error format.
+//
+// | endpoint                                            | key                                  | budget per minute                                  |
+// |-----------------------------------------------------|--------------------------------------|----------------------------------------------------|
+// | POST /token, refresh_token with a known token       | the grant the token belongs to       | RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE (60)       |
+// |   …and every /token request with a known credential | the client (client_id)               | RATE_LIMIT_CLIENT_PER_MINUTE (6000)                |
+// | POST /revoke with a known token of the client       | the client                           | RATE_LIMIT_CLIENT_PER_MINUTE                       |
+// | POST /token, /revoke: anything else                 | the address                          | RATE_LIMIT_TOKEN_PER_MINUTE (600)                  |
+// | /mcp, /auth/verify with a valid access token        | the grant (the token's grant_id)     | RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE (1200), each   |
+// | /mcp, /auth/verify without one                      | the address                          | 10 × RATE_LIMIT_DISCOVERY_PER_MINUTE, each         |
+// | POST /register (apex and wiki hosts)                | the address                          | RATE_LIMIT_REGISTER_PER_MINUTE (120)               |
+// | AS metadata, JWKS, protected-resource metadata      | the address                          | RATE_LIMIT_DISCOVERY_PER_MINUTE (1200)             |
+// | /authorize + /consent                               | the address                          | RATE_LIMIT_TOKEN_PER_MINUTE                        |
+// | sign-in, callback, hand-off, signup                 | the address                          | RATE_LIMIT_LOGIN_PER_MINUTE (20)                   |
+//
+// - Addresses in RATE_LIMIT_TRUSTED_NETWORKS (e.g. Anthropic's egress range 160.79.104.0/21, from which
+//   all of Claude.ai's server-side requests come) skip every address budget; client and grant budgets
+//   still apply to them.
+// - "Known" means the credential checks out: a public client's client_id is no secret, so a request with
+//   an unknown code, refresh token or access token spends its address's budget, never the client's.
+//   Nobody can spend Claude.ai's client budget by sending its client_id, nor spread over invented
+//   client_ids to escape the address budget.
+// - On the keyed endpoints the address budget is checked before any work and spent only by requests
+//   that were not attributed to a client or grant.
+// - The address is Express's req.ip: X-Forwarded-For counts only from TRUST_PROXY peers.
+// Counters live in memory, per process, per app: a restart resets them.
+import type { Request, RequestHandler } from 'express';
+import { rateLimit as expressRateLimit } from 'express-rate-limit';
+import ipaddr from 'ipaddr.js';
+import type { Config, TrustedNetwork } from '../config/env.ts';
+import { AppError } from './errors.ts';
+
+const WINDOW_MS = 60_000;
+
+type TrustedNetworks = Pick<Config, 'rateLimitTrustedNetworks'>;
+
+/** Whether `address` lies in RATE_LIMIT_TRUSTED_NETWORKS (an IPv4-mapped IPv6 address counts as its IPv4 one). */
+export function isTrustedAddress(networks: readonly TrustedNetwork[], address: string | undefined): boolean {
+  if (networks.length === 0 || address === undefined || !ipaddr.isValid(address)) return false;
+  let ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  return networks.some(([range, bits]) => range.kind() === ip.kind() && ip.match(range, bits));
+}
+
+class TooManyRequests extends AppError {
+  constructor(name: string, limit: number, retryAfterSeconds: number) {
+    super(429, 'too_many_requests', 'Too many requests. Please wait a minute and try again.', {
+      headers: {
+        'Retry-After': String(retryAfterSeconds),
+        RateLimit: `"${name}";r=0;t=${retryAfterSeconds}`,
+        'RateLimit-Policy': `"${name}";q=${limit};w=${WINDOW_MS / 1000}`,
+      },
+      title: 'Slow down',
+    });
+  }
+}
+
+/** One named budget of `perMinute` requests per key per fixed one-minute window. */
+export class Budget {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+  private nextSweep = 0;
+
+  readonly name: string;
+  readonly perMinute: number;
+  private readonly now: () => number;
+
+  constructor(name: string, perMinute: number, now: () => number = Date.now) {
+    this.name = name;
+    this.perMinute = perMinute;
+    this.now = now;
+  }
+
+  private window(key: string): { count: number; resetAt: number } {
+    const now = this.now();
+    if (now >= this.nextSweep) {
+      for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
+      this.nextSweep = now + WINDOW_MS;
+    }
+    let w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      w = { count: 0, resetAt: now + WINDOW_MS };
+      this.windows.set(key, w);
+    }
+    return w;
+  }
+
+  private refuse(w: { resetAt: number }): TooManyRequests {
+    return new TooManyRequests(this.name, this.perMinute, Math.max(1, Math.ceil((w.resetAt - this.now()) / 1000)));
+  }
+
+  /** Throws 429 when `key` has nothing left, without spending. */
+  check(key: string): void {
+    const w = this.window(key);
+    if (w.count >= this.perMinute) throw this.refuse(w);
+  }
+
+  /** Spends one request of `key`'s budget; throws 429 when it was already spent. */
+  spend(key: string): void {
+    const w = this.window(key);
+    if (w.count >= this.perMinute) throw this.refuse(w);
+    w.count++;
+  }
+
+  /** Counts one request against `key` after the fact (never throws). */
+  record(key: string): void {
+    this.window(key).count++;
+  }
+}
+
+/**
+ * The address budget of a keyed endpoint: checked before the work, spent only by requests nobody
+ * vouched for, skipped entirely for trusted networks.
+ */
+export class AddressGate {
+  private readonly budget: Budget;
+  private readonly config: TrustedNetworks;
+
+  constructor(name: string, perMinute: number, config: TrustedNetworks) {
+    this.budget = new Budget(name, perMinute);
+    this.config = config;
+  }
+
+  private trusted(req: Request): boolean {
+    return isTrustedAddress(this.config.rateLimitTrustedNetworks, req.ip);
+  }
+
+  /** Middleware, before any work: 429 when the request's address has spent its budget. */
+  readonly check: RequestHandler = (req, _res, next) => {
+    if (!this.trusted(req)) this.budget.check(req.ip ?? '');
+    next();
+  };
+
+  /** Counts a request that was not attributed to a client or grant. */
+  spend(req: Request): void {
+    if (!this.trusted(req)) this.budget.record(req.ip ?? '');
+  }
+}
+
+/**
+ * A per-address limit (the rows keyed by address above), lifted for RATE_LIMIT_TRUSTED_NETWORKS.
+ * 429 carries Retry-After.
+ */
+export function rateLimit(name: string, perMinute: number, config: TrustedNetworks): RequestHandler {
+  return expressRateLimit({
+    windowMs: WINDOW_MS,
+    limit: perMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: name,
+    skip: (req) => isTrustedAddress(config.rateLimitTrustedNetworks, req.ip),
+    handler: (_req, res, next, options) => {
+      const retryAfter = String(Math.ceil(options.windowMs / 1000));
+      next(
+        new AppError(429, 'too_many_requests', 'Too many requests. Please wait a minute and try again.', {
+          headers: { 'Retry-After': res.getHeader('Retry-After')?.toString() ?? retryAfter },
+          title: 'Slow down',
+        }),
+      );
+    },
+  });
+}
+
+/** The budgets of an endpoint keyed by the access token's grant (/mcp, /auth/verify). */
+export interface GrantKeyedLimits {
+  address: AddressGate;
+  grant: Budget;
+  /**
+   * Runs the bearer check: a caller it returns spends its grant's budget (429 when spent), a
+   * request it refuses spends its address's.
+   */
+  spendFor<T extends { grantId: string }>(req: Request, identify: () => Promise<T>): Promise<T>;
+}
+
+export function grantKeyedLimits(config: Pick<Config, 'keyedRateLimits' | 'rateLimits' | 'rateLimitTrustedNetworks'>, name: string): GrantKeyedLimits {
+  const address = new AddressGate(name, config.rateLimits.discoveryPerMinute * 10, config);
+  const grant = new Budget(`${name}-grant`, config.keyedRateLimits.mcpPerGrantPerMinute);
+  return {
+    address,
+    grant,
+    async spendFor(req, identify) {
+      let caller;
+      try {
+        caller = await identify();
+      } catch (err) {
+        address.spend(req);
+        throw err;
+      }
+      grant.spend(caller.grantId);
+      return caller;
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// The daily cap on new wikis (issue 9 finding 11, "the certificate authority's quota"). In on-demand
+// TLS mode every new wiki costs one certificate, and Let's Encrypt issues at most 50 new ones per
+// registered domain per week: without a cap, ~50 throwaway sign-ups would spend the week's quota and
+// leave every later wiki without HTTPS. The rules:
+//  1. At most NEW_WIKIS_PER_DAY wikis are created per rolling 24 hours, all kinds counted, globally.
+//  2. Sign-up past the cap creates nothing and answers 503 "sign-ups are paused until …" with Retry-After
+//     (the moment the oldest wiki in the window leaves it); the operator's log line says what to do.
+//  3. The operator is not capped: `admin wikis create` marks its wikis `created_by = 'operator'`.
+//  4. The TLS `ask` (tls-ask.route.ts) approves a wiki only if it exists and either the operator made
+//     it, or it was among the first NEW_WIKIS_PER_DAY of the 24 hours before its creation: a wiki that
+//     slipped past the cap by another path never gets a certificate, so the ask cannot be used to burn them.
+// In wildcard-dns mode no per-wiki certificate is issued: the cap then only limits growth (raise it).
+import type { AppContext } from '../context.ts';
+import { nowSeconds } from '../db/open.ts';
+import { AppError } from '../web/errors.ts';
+
+export const CAP_WINDOW_SECONDS = 24 * 60 * 60;
+
+type CapDeps = Pick<AppContext, 'db' | 'config'>;
+
+/** Rule 1: undefined while a wiki may be created now; otherwise when the next one may (seconds since the epoch). */
+export function newWikisPausedUntil(deps: CapDeps, now = nowSeconds()): number | undefined {
+  // The cap-th newest wiki of the window: while it is in the window, the window is full.
+  const row = deps.db
+    .prepare<[number, number], { created_at: number }>('SELECT created_at FROM wikis WHERE created_at > ? ORDER BY created_at DESC LIMIT 1 OFFSET ?')
+    .get(now - CAP_WINDOW_SECONDS, deps.config.newWikisPerDay - 1);
+  return row === undefined ? undefined : row.created_at + CAP_WINDOW_SECONDS;
+}
+
+/** Rule 4: whether wiki `slug` was made by the operator or within the cap of its own day. */
+export function createdWithinCap(deps: CapDeps, slug: string): boolean {
+  const row = deps.db
+    .prepare<[string], { created_by: string; position: number }>(
+      `SELECT w.created_by,
+         (SELECT count(*) FROM wikis o
+          WHERE o.created_at > w.created_at - ${CAP_WINDOW_SECONDS}
+            AND (o.created_at < w.created_at OR (o.created_at = w.created_at AND o.rowid <= w.rowid))) AS position
+       FROM wikis w WHERE w.slug = ?`,
+    )
+    .get(slug);
+  return row !== undefined && (row.created_by === 'operator' || row.position <= deps.config.newWikisPerDay);
+}
+
+/** Rule 2, for the person: a plain page, 503 with Retry-After. */
+export class SignupsPaused extends AppError {
+  constructor(until: number, now = nowSeconds()) {
+    const when = new Date(until * 1000).toISOString().replace(/:\d\d\.\d{3}Z$/, ' UTC').replace('T', ' ');
+    super(
+      503,
+      'signups_paused',
+      `Sign-ups are paused until ${when}: this service creates only a limited number of new wikis each day. Your Bluesky sign-in worked; please come back then and choose your username.`,
+      { headers: { 'Retry-After': String(Math.max(1, until - now)) }, title: 'Sign-ups are paused' },
+    );
+  }
+}
+
+/** Rule 2, for the operator: what happened and what to do. */
+export function logSignupsPaused(deps: Pick<AppContext, 'log' | 'config'>, until: number, did: string): void {
+  deps.log.warn(
+    { did, newWikisPerDay: deps.config.newWikisPerDay, pausedUntil: new Date(until * 1000).toISOString() },
+    `new-wiki cap reached (NEW_WIKIS_PER_DAY=${deps.config.newWikisPerDay}): sign-ups paused until the oldest of today's wikis is 24 h old. ` +
+      'With CADDY_TLS_MODE=wildcard-dns raise NEW_WIKIS_PER_DAY; with on-demand TLS switch to wildcard-dns first ' +
+      "(Let's Encrypt allows 50 new certificates per domain per week), or create the wiki yourself with `admin wikis create`.",
+  );
+}

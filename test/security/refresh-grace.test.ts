@@ -1,0 +1,134 @@
+// Issue 9 finding 8: the refresh grace window must not fork the token family (RFC 9700 §4.14.2,
+// OAuth 2.1 §4.3.1; src/oauth/token/refresh-rotation.ts). Before the fix each reuse of a just-rotated
+// token within grace minted another live refresh token, each branch then rotated normally, and reuse
+// detection never fired. Now a reuse within grace returns the same successor, and anything else is a
+// replay that revokes the grant.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nowSeconds } from '../../src/db/open.ts';
+import { sha256Hex } from '../../src/lib/secrets.ts';
+import {
+  connectClient,
+  mcpCall,
+  refresh,
+  seedUser,
+  signedInBrowser,
+  startHardeningApp,
+  WHOAMI,
+  type HardeningApp,
+  type Tokens,
+} from '../hardening/support.ts';
+
+let app: HardeningApp;
+beforeAll(async () => {
+  app = await startHardeningApp();
+});
+afterAll(async () => {
+  await app?.close();
+});
+
+const grantIdOf = (accessToken: string): string =>
+  (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string }).gid;
+
+/** Refresh tokens of the grant that could still be used to mint a new branch: neither rotated nor expired. */
+const liveBranches = (grantId: string): number =>
+  (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NULL AND expires_at > ?').get(grantId, nowSeconds()) as { n: number }).n;
+
+async function connect(): Promise<{ clientId: string; tokens: Tokens; grantId: string; slug: string }> {
+  const user = seedUser(app.ctx);
+  const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
+  return { clientId: client.clientId, tokens, grantId: grantIdOf(tokens.access_token), slug: user.username };
+}
+
+async function refreshOk(clientId: string, token: string): Promise<Tokens> {
+  const res = await refresh(app, clientId, token);
+  expect(res.status, res.text).toBe(200);
+  return res.body as Tokens;
+}
+
+describe('reusing a rotated refresh token within the grace window', () => {
+  it('three uses of one token give the same successor and leave exactly one live branch', async () => {
+    const { clientId, tokens, grantId, slug } = await connect();
+    const answers = [await refreshOk(clientId, tokens.refresh_token), await refreshOk(clientId, tokens.refresh_token), await refreshOk(clientId, tokens.refresh_token)];
+
+    expect(new Set(answers.map((a) => a.refresh_token)).size, 'one successor, not three').toBe(1);
+    expect(answers[0]!.refresh_token).not.toBe(tokens.refresh_token);
+    // Each answer carries its own, working access token.
+    expect(new Set(answers.map((a) => a.access_token)).size).toBe(3);
+    for (const a of answers) expect((await mcpCall(app, slug, a.access_token, WHOAMI)).status).toBe(200);
+    expect(liveBranches(grantId)).toBe(1);
+
+    // The successor rotates normally; the family still has one live branch.
+    const next = await refreshOk(clientId, answers[1]!.refresh_token);
+    expect(liveBranches(grantId)).toBe(1);
+    // Within its own grace, the successor again yields the same next token.
+    expect((await refreshOk(clientId, answers[2]!.refresh_token)).refresh_token).toBe(next.refresh_token);
+    expect(liveBranches(grantId)).toBe(1);
+  });
+
+  it('once the successor has rotated, a grace reuse of the grandparent is a replay that revokes the grant', async () => {
+    const { clientId, tokens, grantId, slug } = await connect();
+    const child = await refreshOk(clientId, tokens.refresh_token);
+    const grandchild = await refreshOk(clientId, child.refresh_token);
+
+    const replay = await refresh(app, clientId, tokens.refresh_token);
+    expect(replay.status, replay.text).toBe(400);
+    expect(replay.body.error).toBe('invalid_grant');
+    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
+    expect(liveBranches(grantId)).toBe(0);
+    expect((await refresh(app, clientId, grandchild.refresh_token)).status).toBe(400);
+    expect((await mcpCall(app, slug, grandchild.access_token, WHOAMI)).status).toBe(401);
+  });
+
+  it('a use after the window is a replay that revokes the grant, and the sealed successor is gone', async () => {
+    const { clientId, tokens, grantId, slug } = await connect();
+    const child = await refreshOk(clientId, tokens.refresh_token);
+    const sealed = () =>
+      (app.ctx.db.prepare('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?').get(sha256Hex(tokens.refresh_token)) as { s: string | null }).s;
+    // While the window is open the successor is kept, sealed: never its plaintext.
+    expect(sealed()).toEqual(expect.any(String));
+    expect(sealed()).not.toContain(child.refresh_token);
+    expect(JSON.stringify(app.ctx.db.prepare('SELECT * FROM refresh_tokens WHERE grant_id = ?').all(grantId))).not.toContain(child.refresh_token);
+
+    app.ctx.db
+      .prepare('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?')
+      .run(nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, sha256Hex(tokens.refresh_token));
+    // Any rotation sweeps the ciphertexts whose window has closed.
+    const other = await connect();
+    await refreshOk(other.clientId, other.tokens.refresh_token);
+    expect(sealed()).toBeNull();
+
+    const late = await refresh(app, clientId, tokens.refresh_token);
+    expect(late.status, late.text).toBe(400);
+    expect(late.body.error).toBe('invalid_grant');
+    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
+    expect((await refresh(app, clientId, child.refresh_token)).status).toBe(400);
+    expect((await mcpCall(app, slug, child.access_token, WHOAMI)).status).toBe(401);
+  });
+
+  it('a tampered sealed successor is never handed out: the reuse is treated as a replay', async () => {
+    const { clientId, tokens, grantId } = await connect();
+    const child = await refreshOk(clientId, tokens.refresh_token);
+    const hash = sha256Hex(tokens.refresh_token);
+    const row = app.ctx.db.prepare('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?').get(hash) as { s: string };
+    const [iv, ct, tag, kid] = row.s.split('.');
+    const flipped = Buffer.from(ct!, 'base64url');
+    flipped[0] = flipped[0]! ^ 1;
+    app.ctx.db.prepare('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?').run([iv, flipped.toString('base64url'), tag, kid].join('.'), hash);
+    const res = await refresh(app, clientId, tokens.refresh_token);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).not.toContain(child.refresh_token);
+    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
+  });
+});
+
+describe('30 concurrent refreshes of one token', () => {
+  it('no 5xx, every answer carries the same successor, and the family keeps one live branch', async () => {
+    const { clientId, tokens, grantId, slug } = await connect();
+    const replies = await Promise.all(Array.from({ length: 30 }, () => refresh(app, clientId, tokens.refresh_token)));
+    for (const r of replies) expect(r.status, r.text).toBe(200);
+    expect(new Set(replies.map((r) => (r.body as Tokens).refresh_token)).size).toBe(1);
+    expect(liveBranches(grantId)).toBe(1);
+    const next = await refreshOk(clientId, (replies[0]!.body as Tokens).refresh_token);
+    expect((await mcpCall(app, slug, next.access_token, WHOAMI)).status).toBe(200);
+  });
+});
