@@ -23,6 +23,7 @@ const options: Record<string, OptionSpec> = {
   'backup-dir': { type: 'string', value: 'DIR', description: `where backups are written (default ${DEFAULT_BACKUP_DIR} if it exists)` },
   'backup-max-age-days': { type: 'string', value: 'N', description: 'warn when the newest backup is older (default 2)' },
   'key-max-age-days': { type: 'string', value: 'N', description: 'warn when the signing key is older: the rotation policy (default 90)' },
+  'tls-warn-days': { type: 'string', value: 'N', description: 'warn when a certificate expires within N days (default 14; Caddy renews 30 days ahead)' },
   timeout: { type: 'string', value: 'MS', description: 'deadline of each request (default 5000); a check gets twice that' },
   json: { type: 'boolean', description: 'print {ok, checks: [{name, title, status, seen, advice, ms}]}' },
 };
@@ -86,6 +87,7 @@ export function doctorTarget(config: Config, values: OptionValues, db: () => Db)
     backupDirs: backupDir === undefined ? [] : [backupDir],
     backupMaxAgeDays: positiveNumber(values, 'backup-max-age-days', 2),
     keyMaxAgeDays: positiveNumber(values, 'key-max-age-days', 90),
+    tlsWarnDays: positiveNumber(values, 'tls-warn-days', 14),
     timeoutMs: positiveNumber(values, 'timeout', 5000),
     now: () => Date.now(),
   };

@@ -51,6 +51,8 @@ export interface DoctorTarget {
   backupDirs: readonly string[];
   backupMaxAgeDays: number;
   keyMaxAgeDays: number;
+  /** A certificate expiring within this many days is a warning (default 14). */
+  tlsWarnDays: number;
   /** Deadline of each outbound exchange, and (×2) of each check. */
   timeoutMs: number;
   now(): number;

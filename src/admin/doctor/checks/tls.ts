@@ -1,12 +1,11 @@
 // TLS as a client sees it, for the apex and the wiki host: the chain verifies against the system's
 // trust store, the certificate names the host (RFC 6125 via tls.checkServerIdentity), and it does not
-// expire within 14 days (warn) or has not already expired (fail).
+// expire within --tls-warn-days, default 14 (warn) or has not already expired (fail).
 import tls from 'node:tls';
 import { explain } from '../explain.ts';
 import type { Check, CheckOutcome } from '../types.ts';
 import { hostsOf, type Host } from './hosts.ts';
 
-export const EXPIRY_WARNING_DAYS = 14;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 interface Seen {
@@ -38,7 +37,7 @@ function handshake(host: Host, timeoutMs: number): Promise<Seen> {
   });
 }
 
-async function checkHost(host: Host, timeoutMs: number, now: number): Promise<CheckOutcome> {
+async function checkHost(host: Host, timeoutMs: number, now: number, warnDays: number): Promise<CheckOutcome> {
   let seen: Seen;
   try {
     seen = await handshake(host, timeoutMs);
@@ -57,7 +56,7 @@ async function checkHost(host: Host, timeoutMs: number, now: number): Promise<Ch
     const e = explain(nameError, host.hostname);
     return { status: 'fail', seen: `${e.seen} (it names ${seen.certificate.subjectaltname ?? 'nothing'})`, advice: e.advice };
   }
-  if (days < EXPIRY_WARNING_DAYS) {
+  if (days < warnDays) {
     return {
       status: 'warn',
       seen: `${host.hostname}: the certificate expires in ${days} days (${seen.certificate.valid_to})`,
@@ -72,7 +71,7 @@ export const tlsCheck: Check = {
   title: 'TLS certificate: chain, names, expiry',
   requires: ['dns'],
   async run(target) {
-    const results = await Promise.all(hostsOf(target).map((host) => checkHost(host, target.timeoutMs, target.now())));
+    const results = await Promise.all(hostsOf(target).map((host) => checkHost(host, target.timeoutMs, target.now(), target.tlsWarnDays)));
     const worst = results.find((r) => r.status === 'fail') ?? results.find((r) => r.status === 'warn');
     if (worst) return worst;
     return { status: 'ok', seen: results.map((r) => r.seen).join('; ') };
