@@ -88,8 +88,8 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** `npm run admin -- doctor --json …` as the operator runs it on the VM, with the stand-ins' URLs. */
-async function doctor(args: string[] = [], env: Record<string, string> = {}): Promise<{ status: number | null; results: Result[]; stdout: string }> {
+/** `npm run admin -- doctor …` as the operator runs it on the VM, with the stand-ins' URLs (async: the document stand-in lives in this process). */
+async function runDoctorCli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const documentsOrigin = `https://${CLAUDE_HOST}:${documents.port}`;
   const child = spawn(
     process.execPath,
@@ -97,14 +97,11 @@ async function doctor(args: string[] = [], env: Record<string, string> = {}): Pr
       ...stack.nodeArgs,
       CLI,
       'doctor',
-      '--json',
       '--pds', stack.pds.url,
       '--claude-document', `${stack.claudeOrigin}/oauth/mcp-oauth-client-metadata`,
       '--chatgpt-document', `${documentsOrigin}/oauth/tU1UVEq8rRTK/client.json`,
       '--backup-dir', path.join(dir, 'backups'),
       '--timeout', '3000',
-      // The test CA's certificates live 2 days (ca.ts): below the default 14-day warning.
-      '--tls-warn-days', '1',
       ...args,
     ],
     { cwd: dir, env: { PATH: process.env.PATH ?? '', ...stack.env, ...stack.pinEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
@@ -116,13 +113,18 @@ async function doctor(args: string[] = [], env: Record<string, string> = {}): Pr
   const started = Date.now();
   const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   if (process.env.TEST_TIMINGS === '1') process.stderr.write(`[doctor] ${args.join(' ')}: ${Date.now() - started} ms\n`);
-  let parsed: { checks: Result[] };
+  return { status, stdout, stderr };
+}
+
+/** The same with --json, parsed. */
+async function doctor(args: string[] = [], env: Record<string, string> = {}): Promise<{ status: number | null; results: Result[] }> {
+  // The test CA's certificates live 2 days (ca.ts): below the default 14-day warning.
+  const { status, stdout, stderr } = await runDoctorCli(['--json', '--tls-warn-days', '1', ...args], env);
   try {
-    parsed = JSON.parse(stdout) as { checks: Result[] };
+    return { status, results: (JSON.parse(stdout) as { checks: Result[] }).checks };
   } catch {
     throw new Error(`doctor printed no JSON (exit ${status}):\n${stdout}\n${stderr}`);
   }
-  return { status, results: parsed.checks, stdout };
 }
 
 function byName(results: Result[]): Record<string, Result> {
@@ -154,11 +156,7 @@ describe('admin doctor against the production-mode stack', () => {
   });
 
   it('in text: one line per check, advice under a fail, a certificate expiring within 14 days is a warning', async () => {
-    const child = spawnSync(
-      process.execPath,
-      [...stack.nodeArgs, CLI, 'doctor', '--wiki', 'nosuchwikihere', '--pds', stack.pds.url, '--timeout', '3000', '--claude-document', `${stack.claudeOrigin}/oauth/mcp-oauth-client-metadata`],
-      { cwd: dir, env: { PATH: process.env.PATH ?? '', ...stack.env, ...stack.pinEnv }, encoding: 'utf8', timeout: 30_000 },
-    );
+    const child = await runDoctorCli(['--wiki', 'nosuchwikihere']);
     expect(child.status).toBe(1);
     expect(child.stdout).toMatch(/^fail {2}prm +https:\/\/nosuchwikihere\..*answered 404/m);
     expect(child.stdout).toMatch(/^ +→ check the slug \(`wikis list`\)/m);

@@ -10,7 +10,7 @@ export interface Explained {
 const BY_CODE: Record<string, (host: string) => Explained> = {
   ENOTFOUND: (host) => ({
     seen: `${host} does not resolve (no such name in DNS)`,
-    advice: `add an A/AAAA record for ${host} (wiki hosts need the wildcard *.{domain}), or fix the name in PUBLIC_URL`,
+    advice: `check the name; for this deployment's own names add an A/AAAA record (the apex, and the wildcard *.{apex} for wiki hosts)`,
   }),
   EAI_AGAIN: (host) => ({
     seen: `DNS did not answer for ${host} (temporary failure)`,

@@ -5,6 +5,7 @@
 // to some cloud address ranges: then the advice is CLIENT_ID_METADATA_DOCUMENTS=off (clients fall
 // back to dynamic registration).
 import { ClientMetadataDocumentError, fetchClientMetadataDocument } from '../../../oauth/clients/client-metadata-document.ts';
+import { explain } from '../explain.ts';
 import type { Check, CheckOutcome, DoctorTarget } from '../types.ts';
 
 /** The documents checked by default (override with --claude-document / --chatgpt-document). */
@@ -30,7 +31,8 @@ async function checkDocument(target: Pick<DoctorTarget, 'outboundPolicy' | 'time
       };
     }
     if (err.kind === 'refused') return { status: 'fail', seen, advice: `the document is not acceptable; only ${client}'s publisher can fix it (DCR still works)` };
-    return { status: 'fail', seen, advice: 'check DNS, the firewall and outbound https (port 443) from this machine' };
+    const known = explain(err, new URL(url).host);
+    return { status: 'fail', seen, advice: `${known.advice}; outbound https (port 443) from this machine must reach ${new URL(url).host}` };
   }
 }
 
