@@ -7,12 +7,13 @@ import http from 'node:http';
 import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backupsCheck } from '../../src/admin/doctor/checks/backups.ts';
 import { clockCheck } from '../../src/admin/doctor/checks/clock.ts';
 import { databaseCheck } from '../../src/admin/doctor/checks/database.ts';
 import { keyAgeCheck } from '../../src/admin/doctor/checks/key-age.ts';
-import { authParam } from '../../src/admin/doctor/checks/mcp.ts';
+import { authParam, forgedHeadersCheck, mcp401Check } from '../../src/admin/doctor/checks/mcp.ts';
 import { formatText } from '../../src/admin/doctor/print.ts';
 import { exitStatus, runDoctor } from '../../src/admin/doctor/run.ts';
 import type { Check, DoctorTarget } from '../../src/admin/doctor/types.ts';
@@ -167,5 +168,52 @@ describe('authParam', () => {
     expect(authParam(header, 'resource_metadata')).toBe('https://a.example.org/.well-known/oauth-protected-resource/mcp');
     expect(authParam(header, 'scope')).toBe('wiki:read');
     expect(authParam('Bearer realm="x"', 'resource_metadata')).toBeUndefined();
+  });
+});
+
+describe('the /mcp checks against a leaky proxy', () => {
+  // Made-up names pinned to loopback in this worker (the production suite's preload, test/production/pin-hosts.mjs).
+  async function pinNames(): Promise<void> {
+    process.env.PINNED_HOST_SUFFIX = '.doctor.internal';
+    const preload: string = pathToFileURL(path.resolve(import.meta.dirname, '../production/pin-hosts.mjs')).href;
+    await import(preload);
+  }
+
+  /**
+   * A wiki that trusts X-Auth-* behind a proxy that lets them through (no forward_auth): with the
+   * forged headers it serves the request (200); without them its 401 points at `pointer`.
+   */
+  async function leakyWiki(pointer: (host: string) => string): Promise<number> {
+    const server = http.createServer((req, res) => {
+      if (req.headers['x-auth-wiki'] !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":1,"result":{}}');
+        return;
+      }
+      res.writeHead(401, { 'www-authenticate': `Bearer error="invalid_token", resource_metadata="${pointer(req.headers.host ?? '')}"` }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  it('forged X-Auth-* headers that reach a wiki as a person fail the check with the urgent advice; a 401 passes', async () => {
+    await pinNames();
+    const port = await leakyWiki((host) => `http://${host}/.well-known/oauth-protected-resource/mcp`);
+    const t = target({ publicUrl: `http://auth.doctor.internal:${port}` });
+    const forged = await forgedHeadersCheck.run(t);
+    expect(forged.status).toBe('fail');
+    expect(forged.seen).toBe('forged identity headers without a token: 200');
+    expect(forged.advice).toMatch(/^ANYONE CAN ACT AS ANY USER/);
+    // Without the headers the same wiki answers a correct 401: that check passes.
+    expect(await mcp401Check.run(t)).toMatchObject({ status: 'ok' });
+  });
+
+  it('a 401 whose resource_metadata points elsewhere fails mcp-401', async () => {
+    await pinNames();
+    const port = await leakyWiki(() => 'https://other.example/.well-known/oauth-protected-resource/mcp');
+    const outcome = await mcp401Check.run(target({ publicUrl: `http://auth.doctor.internal:${port}` }));
+    expect(outcome.status).toBe('fail');
+    expect(outcome.seen).toContain('other.example');
+    expect(outcome.advice).toMatch(/resource_metadata="http:\/\/alice\.auth\.doctor\.internal:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
   });
 });

@@ -71,6 +71,9 @@ export const tlsCheck: Check = {
   title: 'TLS certificate: chain, names, expiry',
   requires: ['dns'],
   async run(target) {
+    if (new URL(target.publicUrl).protocol !== 'https:') {
+      return { status: 'warn', seen: `PUBLIC_URL ${target.publicUrl} is http: development, no TLS`, advice: 'production needs an https PUBLIC_URL behind Caddy' };
+    }
     const results = await Promise.all(hostsOf(target).map((host) => checkHost(host, target.timeoutMs, target.now(), target.tlsWarnDays)));
     const worst = results.find((r) => r.status === 'fail') ?? results.find((r) => r.status === 'warn');
     if (worst) return worst;
