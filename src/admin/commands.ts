@@ -14,6 +14,7 @@ import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './fo
 import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
+import { doctorCommand } from './doctor/command.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -330,4 +331,5 @@ export const COMMANDS: Command[] = [
       );
     },
   },
+  doctorCommand,
 ];

@@ -81,6 +81,11 @@ export interface ProductionStack {
   /** What reached the wiki MCP upstream through Caddy's forward_auth. */
   upstreamRequests: RecordedRequest[];
   server: ServerProcess;
+  /** The environment the app runs with (PUBLIC_URL, DATABASE_FILE, key files, …): the admin CLI's, too. */
+  env: Record<string, string>;
+  /** What the app's node children are started with: the DNS pinning preload and the test CA. */
+  nodeArgs: string[];
+  pinEnv: Record<string, string>;
   /** https://{slug}.auth.probe.internal:PORT/mcp */
   wikiMcpUrl(slug: string): string;
   /** fetch for clients in the test process: names to Caddy on loopback, the test CA trusted. */
@@ -186,6 +191,9 @@ export async function startProductionStack(): Promise<ProductionStack> {
       upstreamRequests: upstream.requests,
       trap: { port: trap.port, connections: trap.connections },
       server,
+      env: serverEnv,
+      nodeArgs: ['--import', PIN_HOSTS],
+      pinEnv,
       wikiMcpUrl: (slug) => `https://${slug}.${APEX_HOST}:${caddyPort}/mcp`,
       fetch: loopbackFetch(undefined, { ca: ca.caPem }),
       appLog: () => server.stdout(),

@@ -1,0 +1,31 @@
+// Key age against the rotation policy (--key-max-age-days, default 90): the current signing keys of
+// PLATFORM_KEYS_FILE. A JWK carries no creation time, so the age is the key file's last write: every
+// `keys rotate` rewrites it, so the signing key is AT LEAST that old (a later `keys retire` can make
+// the file younger than the key, never older). Past the policy: warn, with the rotation steps.
+import fs from 'node:fs';
+import type { Check } from '../types.ts';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const keyAgeCheck: Check = {
+  name: 'key-age',
+  title: 'signing key age against the rotation policy',
+  async run(target) {
+    let mtimeMs;
+    try {
+      mtimeMs = fs.statSync(target.platformKeysFile).mtimeMs;
+    } catch (err) {
+      return { status: 'fail', seen: `cannot read ${target.platformKeysFile}: ${(err as Error).message}`, advice: 'check PLATFORM_KEYS_FILE (and --env-file)' };
+    }
+    const days = Math.floor((target.now() - mtimeMs) / DAY_MS);
+    const seen = `${target.platformKeysFile} last rotated (written) ${days} days ago`;
+    if (days > target.keyMaxAgeDays) {
+      return {
+        status: 'warn',
+        seen,
+        advice: `past the ${target.keyMaxAgeDays}-day rotation policy: \`keys rotate\` (and --purpose identity), then \`systemctl reload robot-auth\` (docs/operations.md, Key rotation)`,
+      };
+    }
+    return { status: 'ok', seen };
+  },
+};
