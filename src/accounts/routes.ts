@@ -6,7 +6,7 @@ import type { AppContext } from '../context.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
-import { displayNameFor } from '../oauth/clients/client.ts';
+import { describeClientIdentity, type ClientIdentity } from '../oauth/authorize/client-identity.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
 import { clearSignInCookies, clearSignupCookie, cookieNames, readHostCookie, setIdentityCookie, setSessionCookie } from './cookies.ts';
 import { returnToAfterSignIn, type SignupTicketPayload } from './complete-sign-in.ts';
@@ -47,10 +47,11 @@ export function accountRoutes(ctx: AppContext): Router {
       url: wikiOrigin(config, w.slug),
       mcpUrl: wikiMcpUrl(config, w.slug),
     }));
+    // Who each app is, by the consent page's rule: every client is unverified; a metadata-document
+    // client is shown with the host of its client_id (issue 9 finding 7).
     const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
       id: grant.id,
-      clientName: displayNameFor(grant.clientId, grant.clientName),
-      unverified: grant.clientKind === 'registered',
+      ...shownIdentity(describeClientIdentity({ clientId: grant.clientId, kind: grant.clientKind, metadata: grant.clientMetadata })),
       wiki: grant.wikiSlug,
       scopes: grant.scope.split(' '),
       approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
@@ -155,4 +156,9 @@ export function accountRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+/** What the connected apps list shows of a client: the consent page's identity (client-identity.ts). */
+function shownIdentity(identity: ClientIdentity): { clientName: string; unverified: boolean; publishedBy: string | undefined } {
+  return { clientName: identity.name, unverified: identity.unverified, publishedBy: identity.publishedBy };
 }
