@@ -8,6 +8,7 @@ import { AppError, SignInRequired } from '../web/errors.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
 import { describeClientIdentity, type ClientIdentity } from '../oauth/authorize/client-identity.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
+import { refuseSignupWhilePaused } from '../wikis/new-wiki-cap.ts';
 import { clearSignInCookies, clearSignupCookie, cookieNames, readHostCookie, setIdentityCookie, setSessionCookie } from './cookies.ts';
 import { returnToAfterSignIn, type SignupTicketPayload } from './complete-sign-in.ts';
 import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './identity-token.ts';
@@ -91,6 +92,7 @@ export function accountRoutes(ctx: AppContext): Router {
 
   router.get('/auth/signup', noStore, (req, res) => {
     const ticket = signupTicket(req);
+    refuseSignupWhilePaused(ctx, ticket.did);
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
