@@ -17,7 +17,7 @@ import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { createSealer, readSealingJwks, type Sealer } from '../../src/lib/sealing.ts';
-import { generatePrivateJwk, writeKeyFile } from '../../src/config/keys.ts';
+import { writeTestKeyFiles } from '../support/key-files.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
 import { captureIo, seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from './seed.ts';
 
@@ -201,7 +201,7 @@ describe('revocation', () => {
 describe('purge', () => {
   /** The platform key file, as the service writes it on first start. */
   async function writePlatformKeys(): Promise<Sealer> {
-    writeKeyFile(t.config.platformKeysFile, [await generatePrivateJwk('RS256', 'access'), await generatePrivateJwk('RS256', 'identity')]);
+    await writeTestKeyFiles(t.config);
     return createSealer(readSealingJwks(t.config.platformKeysFile));
   }
 
