@@ -2,14 +2,14 @@
 // SIGTERM/SIGINT → graceful close: stop accepting, let in-flight requests finish, close the database.
 // SIGHUP → reload the platform signing keys (after `npm run admin -- keys rotate`).
 import http from 'node:http';
-import { ConfigError, loadDotEnv, parseConfig, type Config } from './config/env.ts';
+import { ConfigError, loadDotEnv, parseConfig } from './config/env.ts';
 import { loadPlatformKeys, readKeyFile } from './config/keys.ts';
 import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { openDatabase } from './db/open.ts';
-import { purgeExpired } from './db/purge.ts';
-import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
+import { createSealer, readSealingJwks } from './lib/sealing.ts';
+import { purgeNow } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
 import { applyServerTimeouts } from './web/server-timeouts.ts';
 import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
   applyServerTimeouts(server);
-  const purgeTimer = setInterval(() => purge(ctx, config), PURGE_INTERVAL_MS);
+  const purgeTimer = setInterval(() => purge(ctx), PURGE_INTERVAL_MS);
   purgeTimer.unref();
 
   // Signal handlers go in before the port opens: a SIGTERM right after "listening" is a graceful stop.
@@ -61,22 +61,16 @@ async function main(): Promise<void> {
     reloadPlatformKeys(ctx).catch((err: unknown) => ctx.log.error({ err }, 'key reload failed; still using the previous keys'));
   });
 
-  purge(ctx, config);
+  purge(ctx);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
   console.log(`robot-auth is listening on ${config.publicUrl}`);
 }
 
-/** Bounded growth: expired codes, states, sessions, tokens and idle registrations go away. */
-function purge(ctx: AppContext, config: Config): void {
+/** Bounded growth and re-sealing: the same pass as `admin purge` (src/maintenance.ts). */
+function purge(ctx: AppContext): void {
   try {
-    const purged = purgeExpired(ctx.db, {
-      clientIdleSeconds: config.clientIdlePurgeSeconds,
-      unusedClientSeconds: config.unusedClientPurgeSeconds,
-      atprotoSealing: { sealer: ctx.sealer, log: ctx.log },
-    });
-    // Sealed refresh successors whose grace window closed (rotation sweeps them too; this covers a quiet server).
-    purged.refresh_successors_sealed = dropClosedGraceWindows(ctx);
+    const purged = purgeNow(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');
@@ -130,6 +124,9 @@ async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
   const fresh = await loadPlatformKeys(jwks, undefined, 'access', ctx.config.accessTokenAlg); // refuses a signing key of another alg
   Object.assign(ctx.platformKeys, fresh);
   Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
+  // The ATProto stores' sealer too (in place: the stores keep a reference), so that `admin purge`,
+  // which seals with the key file's current key, never seals with a key the service does not hold.
+  Object.assign(ctx.sealer, createSealer(readSealingJwks(ctx.config.platformKeysFile)));
   ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 

@@ -6,8 +6,9 @@ import type { AppContext } from '../context.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
-import { displayNameFor } from '../oauth/clients/client.ts';
+import { describeClientIdentity, type ClientIdentity } from '../oauth/authorize/client-identity.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
+import { refuseSignupWhilePaused } from '../wikis/new-wiki-cap.ts';
 import { clearSignInCookies, clearSignupCookie, cookieNames, readHostCookie, setIdentityCookie, setSessionCookie } from './cookies.ts';
 import { returnToAfterSignIn, type SignupTicketPayload } from './complete-sign-in.ts';
 import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './identity-token.ts';
@@ -47,10 +48,11 @@ export function accountRoutes(ctx: AppContext): Router {
       url: wikiOrigin(config, w.slug),
       mcpUrl: wikiMcpUrl(config, w.slug),
     }));
+    // Who each app is, by the consent page's rule: every client is unverified; a metadata-document
+    // client is shown with the host of its client_id (issue 9 finding 7).
     const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
       id: grant.id,
-      clientName: displayNameFor(grant.clientId, grant.clientName),
-      unverified: grant.clientKind === 'registered',
+      ...shownIdentity(describeClientIdentity({ clientId: grant.clientId, kind: grant.clientKind, metadata: grant.clientMetadata })),
       wiki: grant.wikiSlug,
       scopes: grant.scope.split(' '),
       approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
@@ -90,6 +92,7 @@ export function accountRoutes(ctx: AppContext): Router {
 
   router.get('/auth/signup', noStore, (req, res) => {
     const ticket = signupTicket(req);
+    refuseSignupWhilePaused(ctx, ticket.did);
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
@@ -155,4 +158,9 @@ export function accountRoutes(ctx: AppContext): Router {
   });
 
   return router;
+}
+
+/** What the connected apps list shows of a client: the consent page's identity (client-identity.ts). */
+function shownIdentity(identity: ClientIdentity): { clientName: string; unverified: boolean; publishedBy: string | undefined } {
+  return { clientName: identity.name, unverified: identity.unverified, publishedBy: identity.publishedBy };
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config/env.ts';
 import { backupDatabase, verifyBackup } from '../db/backup.ts';
 import { pendingMigrations, readMigrations } from '../db/migrate.ts';
 import { nowSeconds, type Db } from '../db/open.ts';
-import { purgeExpired } from '../db/purge.ts';
+import { adminPurge } from './purge.ts';
 import { listClients, type ClientSummary } from './clients.ts';
 import type { OpenAdminDatabaseOptions } from './database.ts';
 import { AdminError } from './errors.ts';
@@ -271,11 +271,14 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'purge',
-    summary: 'delete expired rows now (the service also does it every 10 minutes)',
+    summary: 'delete expired rows and re-seal stored ATProto secrets now (the service also does it every 10 minutes)',
+    details:
+      'The same pass as the service (src/maintenance.ts): expired and idle rows, the ATProto stores re-sealed with\n' +
+      'the first access key of PLATFORM_KEYS_FILE (rows no key in the file opens are deleted), and refresh\n' +
+      'successors whose grace window closed. After `keys rotate`, reload the service first, then purge.',
     options: { json },
     run: ({ values }, ctx) => {
-      const { clientIdlePurgeSeconds, unusedClientPurgeSeconds } = ctx.config();
-      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds });
+      const counts = adminPurge(ctx.config(), ctx.db());
       if (values.json === true) return printJson(ctx, counts);
       const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
       ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));

@@ -63,3 +63,14 @@ export function logSignupsPaused(deps: Pick<AppContext, 'log' | 'config'>, until
       "(Let's Encrypt allows 50 new certificates per domain per week), or create the wiki yourself with `admin wikis create`.",
   );
 }
+
+/**
+ * Rule 2 up front: the username page (GET /auth/signup) says sign-ups are paused before the person
+ * picks a name, with the same 503 page and the same operator log line as a refused sign-up.
+ */
+export function refuseSignupWhilePaused(deps: CapDeps & Pick<AppContext, 'log'>, did: string): void {
+  const until = newWikisPausedUntil(deps);
+  if (until === undefined) return;
+  logSignupsPaused(deps, until, did);
+  throw new SignupsPaused(until);
+}

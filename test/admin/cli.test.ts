@@ -16,6 +16,8 @@ import { AdminError } from '../../src/admin/errors.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
+import { createSealer, readSealingJwks, type Sealer } from '../../src/lib/sealing.ts';
+import { writeTestKeyFiles } from '../support/key-files.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
 import { captureIo, seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from './seed.ts';
 
@@ -197,7 +199,14 @@ describe('revocation', () => {
 });
 
 describe('purge', () => {
+  /** The platform key file, as the service writes it on first start. */
+  async function writePlatformKeys(): Promise<Sealer> {
+    await writeTestKeyFiles(t.config);
+    return createSealer(readSealingJwks(t.config.platformKeysFile));
+  }
+
   it('deletes expired rows and prints how many per table', async () => {
+    await writePlatformKeys();
     seedSession(t.db, alice.did, -10);
     seedSession(t.db, alice.did);
     const { status, stdout } = await cli('purge');
@@ -206,6 +215,36 @@ describe('purge', () => {
     expect(stdout).toMatch(/\nsessions\s+1\n/);
     expect(countWhere('SELECT count(*) AS n FROM sessions')).toBe(1);
     expect(JSON.parse((await cli('purge', '--json')).stdout)).toMatchObject({ sessions: 0, refresh_tokens: 0 });
+  });
+
+  it("does the service's whole pass (src/maintenance.ts): re-seals the ATProto stores, drops closed grace windows' successors", async () => {
+    const sealer = await writePlatformKeys();
+    // A PDS session stored before sealing existed (or under an older key), and a refresh token
+    // rotated an hour ago whose successor is still kept sealed although its 60 s window closed.
+    t.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, ?)').run(alice.did, '{"tokenSet":"plain"}', nowSeconds());
+    const { grantId } = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    t.db
+      .prepare("UPDATE refresh_tokens SET rotated_at = ?, successor_hash = 'next', successor_sealed = 'sealed-successor' WHERE grant_id = ?")
+      .run(nowSeconds() - 3600, grantId);
+
+    const { status, stdout } = await cli('purge', '--json');
+    expect(status).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ atproto_secrets_resealed: 1, atproto_secrets_unreadable: 0, refresh_successors_sealed: 1 });
+    const { value } = t.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(alice.did) as { value: string };
+    expect(value.startsWith(sealer.currentPrefix)).toBe(true);
+    expect(sealer.open(value, `atproto_sessions\0${alice.did}`)).toMatchObject({ ok: true, plaintext: '{"tokenSet":"plain"}' });
+    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE successor_sealed IS NOT NULL')).toBe(0);
+    // The rotated token itself stays (a late replay must still be recognised).
+    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?', grantId)).toBe(1);
+  });
+
+  it('without the platform key file it changes nothing and says which file it needs', async () => {
+    seedSession(t.db, alice.did, -10);
+    const { status, stderr } = await cli('purge');
+    expect(status).toBe(1);
+    expect(stderr).toContain(t.config.platformKeysFile);
+    expect(stderr).toContain('PLATFORM_KEYS_FILE');
+    expect(countWhere('SELECT count(*) AS n FROM sessions')).toBe(1);
   });
 });
 

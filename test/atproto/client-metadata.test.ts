@@ -8,7 +8,8 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parseConfig, type Config } from '../../src/config/env.ts';
-import { generatePrivateJwk, writeKeyFile, type PrivateJwk } from '../../src/config/keys.ts';
+import type { PrivateJwk } from '../../src/config/keys.ts';
+import { writeTestKeyFiles } from '../support/key-files.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
 import { openDatabase } from '../../src/db/open.ts';
@@ -99,10 +100,9 @@ describe('a production app', () => {
   beforeAll(async () => {
     const config = productionConfig();
     // Two client keys, as during a rotation: both must be published.
-    atprotoKeys = [await generatePrivateJwk('ES256'), await generatePrivateJwk('ES256')];
-    platformKey = await generatePrivateJwk('RS256');
-    writeKeyFile(config.atprotoClientKeysFile, atprotoKeys);
-    writeKeyFile(config.platformKeysFile, [platformKey, await generatePrivateJwk('RS256', 'identity')]);
+    const keys = await writeTestKeyFiles(config, { atprotoKeys: 2 });
+    atprotoKeys = keys.atproto;
+    platformKey = keys.platform[0]!;
     const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(args.join(' ')));
     try {
       ctx = await createContext(config, { db: openDatabase(':memory:'), log: createLogger('silent') });

@@ -166,7 +166,8 @@ describe('before the person has acted, an error is a page with a labelled link b
     ['response_type=token (implicit)', { response_type: 'token' }, 'unsupported_response_type'],
     ['response_type missing', { response_type: undefined }, 'invalid_request'],
     ['response_mode=fragment', { response_mode: 'fragment' }, 'invalid_request'],
-    ['an unknown scope', { scope: 'wiki:read admin' }, 'invalid_scope'],
+    ['a scope that breaks the RFC 6749 §3.3 grammar (a quote)', { scope: 'wiki:read "admin"' }, 'invalid_scope'],
+    ['a scope with two spaces in a row', { scope: 'wiki:read  wiki:write' }, 'invalid_scope'],
     ['a resource that is not a wiki', { resource: 'https://evil.example/mcp' }, 'invalid_target'],
     ['the issuer as resource', { resource: `http://localhost:${app.port}/mcp` }, 'invalid_target'],
     ['a wiki that does not exist', { resource: `http://nosuchwiki.localhost:${app.port}/mcp` }, 'invalid_target'],
@@ -206,7 +207,7 @@ describe('before the person has acted, an error is a page with a labelled link b
   });
 
   it('without state, still a page and no Location', async () => {
-    const res = await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { state: undefined, scope: 'nope' })));
+    const res = await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { state: undefined, scope: 'no\\pe' })));
     expectErrorPage(res);
     expect(pageText(res.body)).toContain('invalid_scope');
   });

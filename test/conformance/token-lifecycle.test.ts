@@ -321,7 +321,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     expect((await callWhoami(app, 'alice', String(next.body.access_token))).status).toBe(200);
   });
 
-  it('a refresh may narrow the scope, never widen it (RFC 6749 §6)', async () => {
+  it('a refresh may narrow the scope, never widen it (RFC 6749 §6); unknown values are ignored', async () => {
     const full = await freshTokens();
     const narrow = await refresh(app, claudeCode, full.refresh_token, { scope: 'wiki:read' });
     expect(narrow.status, narrow.raw).toBe(200);
@@ -331,7 +331,17 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     const readOnly = await freshTokens(claudeCode, alice, { scope: 'wiki:read' });
     expect(readOnly.scope).toBe('wiki:read');
     expectOAuthError(await refresh(app, claudeCode, readOnly.refresh_token, { scope: 'wiki:read wiki:write' }), 400, 'invalid_scope');
-    expectOAuthError(await refresh(app, claudeCode, readOnly.refresh_token, { scope: 'wiki:admin' }), 400, 'invalid_scope');
+    expectOAuthError(await refresh(app, claudeCode, readOnly.refresh_token, { scope: 'wiki:write' }), 400, 'invalid_scope');
+    expectOAuthError(await refresh(app, claudeCode, readOnly.refresh_token, { scope: 'wiki:read\\' }), 400, 'invalid_scope');
+    // RFC 6749 §3.3: a value we do not know is ignored; nothing of ours left means the grant's scope.
+    const unknownOnly = await refresh(app, claudeCode, readOnly.refresh_token, { scope: 'wiki:admin' });
+    expect(unknownOnly.status, unknownOnly.raw).toBe(200);
+    expect(unknownOnly.body.scope).toBe('wiki:read');
+    const fullAgain = await freshTokens();
+    const withUnknown = await refresh(app, claudeCode, fullAgain.refresh_token, { scope: 'openid wiki:read profile' });
+    expect(withUnknown.status, withUnknown.raw).toBe(200);
+    expect(withUnknown.body.scope).toBe('wiki:read');
+    expect(decodeJwt(String(withUnknown.body.access_token)).payload.scope).toBe('wiki:read');
   });
 
   it('refresh with a different resource → invalid_target; offline_access in scope is accepted and ignored', async () => {

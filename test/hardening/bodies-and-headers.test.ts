@@ -174,7 +174,7 @@ describe('header injection through parameters', () => {
       redirect_uri: REDIRECT_URI,
       code_challenge: pkcePair().challenge,
       code_challenge_method: 'S256',
-      scope: 'admin',
+      scope: 'ad"min', // malformed (RFC 6749 §3.3): refused, as a page
       state: evil,
     });
     const res = await app.http().get(`/auth/oauth/authorize?${query}`);

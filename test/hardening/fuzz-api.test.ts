@@ -255,7 +255,7 @@ describe('GET /auth/oauth/authorize (OAuth 2.1 §4.1.1)', () => {
       redirect_uri: mostly(REDIRECT_URI, ['http://127.0.0.1:4321/callback', 'http://localhost:9/callback', 'http://127.0.0.1:9/other', 'http://[::1]:9/callback']),
       code_challenge: mostly(pkcePair().challenge, ['short', `${pkcePair().challenge}=`]),
       code_challenge_method: mostly('S256', ['plain', 's256']),
-      scope: mostly('wiki:read', ['wiki:write wiki:read', 'offline_access', 'admin', '']),
+      scope: mostly('wiki:read', ['wiki:write wiki:read', 'offline_access', 'admin', '', 'ad"min']),
       state: fc.option(nastyString, { nil: undefined }),
       resource: mostly(wikiMcpUrl('alice'), [`${wikiMcpUrl('alice')}/`, wikiMcpUrl('bob'), wikiMcpUrl('nobody'), 'https://alice.localhost:3000/mcp', 'http://alice.localhost:3000/mcp?x=1']),
       response_mode: fc.option(fc.constantFrom('query', 'fragment', 'form_post'), { nil: undefined }),

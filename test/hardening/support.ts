@@ -309,9 +309,9 @@ export interface Tokens {
   scope: string;
 }
 
-/** GET /authorize → the consent page's request id (the browser is signed in). */
-export async function authorize(app: HardeningApp, browser: BrowserSession, clientId: string, pkce: PkcePair, slug: string): Promise<string> {
-  const query = new URLSearchParams({
+/** A well-formed /authorize query for this client (REDIRECT_URI) and wiki; override any parameter. */
+export function authorizeQuery(clientId: string, slug: string, overrides: Record<string, string> = {}, pkce: PkcePair = pkcePair()): string {
+  return new URLSearchParams({
     response_type: 'code',
     client_id: clientId,
     redirect_uri: REDIRECT_URI,
@@ -320,7 +320,13 @@ export async function authorize(app: HardeningApp, browser: BrowserSession, clie
     scope: 'wiki:read wiki:write',
     state: 'st',
     resource: wikiMcpUrl(slug),
-  });
+    ...overrides,
+  }).toString();
+}
+
+/** GET /authorize → the consent page's request id (the browser is signed in). */
+export async function authorize(app: HardeningApp, browser: BrowserSession, clientId: string, pkce: PkcePair, slug: string): Promise<string> {
+  const query = authorizeQuery(clientId, slug, {}, pkce);
   const res = await app.http().get(`/auth/oauth/authorize?${query}`).set('Cookie', browser.cookie);
   expect(res.status, res.text.slice(0, 300)).toBe(303);
   const location = new URL(String(res.headers.location), ISSUER);

@@ -10,12 +10,14 @@ import { httpRequest } from '../support/pds.ts';
 import {
   authorizeParams,
   authorizeUrl,
+  decodeJwt,
   exchangeCode,
   newPkce,
   obtainCode,
   openConsent,
   refresh,
   seedPerson,
+  submitConsent,
   tokenRequest,
   type Person,
   type RegisteredClient,
@@ -188,5 +190,108 @@ describe('dynamic client registration bodies of real clients', () => {
     const reg = await register({ ...readFixture('cursor.dcr.json'), token_endpoint_auth_method: 'client_secret_basic' });
     expect(reg.status).toBe(400);
     expect(reg.body.error).toBe('invalid_redirect_uri');
+  });
+});
+
+describe('the scope values real clients send are narrowed, not refused (RFC 6749 §3.3, issue 10 item 1)', () => {
+  const BOTH = ['Read the pages of your wiki', 'Create and change pages of your wiki'];
+
+  /** /authorize with this scope → consent (checked) → Allow → code → token; returns the tokens. */
+  async function connect(client: RegisteredClient, scope: string | undefined, expectedPage: string[], missingPage: string[] = []) {
+    const pkce = newPkce();
+    const params = authorizeParams(client, person, pkce, { scope });
+    const page = await openConsent(person.browser, authorizeUrl(h.app, params));
+    const text = pageText(page.body);
+    for (const line of expectedPage) expect(text).toContain(line);
+    for (const line of missingPage) expect(text).not.toContain(line);
+    const done = await submitConsent(person.browser, page, 'allow');
+    expect(done.status, done.body.slice(0, 300)).toBe(303);
+    const redirect = new URL(String(done.headers.location));
+    const code = redirect.searchParams.get('code');
+    expect(code, redirect.href).toBeTruthy();
+    return exchangeCode(h.app, client, { code: code!, state: String(params.state), pkce, redirectUri: client.redirectUri, redirect });
+  }
+
+  const documentCases: [string, string, string | undefined][] = [
+    ["Claude.ai's document", 'claude-ai.cimd.json', 'claudeai'],
+    ["Claude Code's document", 'claude-code.cimd.json', 'wiki:read wiki:write offline_access'],
+    ["Claude.ai's document, no scope at all", 'claude-ai.cimd.json', undefined],
+  ];
+  it.each(documentCases)('%s (%s) with scope=%j: consent shows both wiki scopes, the token carries them', async (_name, fixture, scope) => {
+    const doc = serveDocument(h, fixture);
+    const client = documentClient(doc, fixture.startsWith('claude-code') ? 'http://127.0.0.1:47001/callback' : undefined);
+    const tokens = await connect(client, scope, BOTH);
+    expect(tokens.scope).toBe('wiki:read wiki:write');
+    expect(decodeJwt(tokens.access_token).payload.scope).toBe('wiki:read wiki:write');
+    // The client refreshes with what it asked for the first time: still accepted, same scope.
+    const refreshed = await refresh(h.app, client, tokens.refresh_token, scope ? { scope } : {});
+    expect(refreshed.status, refreshed.raw).toBe(200);
+    expect(refreshed.body.scope).toBe('wiki:read wiki:write');
+  });
+
+  it("ChatGPT's document with scope=openid email profile offline_access, through RS256 client assertions", async () => {
+    const key = await newSigningKey('RS256');
+    const doc = serveDocument(h, 'chatgpt.cimd.json', (d) => d, '/chatgpt-scopes');
+    serveJwks(h, new URL(String(doc.jwks_uri)).pathname, [key]);
+    const client = documentClient(doc);
+    const scope = 'openid email profile offline_access';
+    const issued = await obtainCode(client, person, h.app, { scope });
+    const reply = await postWithAssertion(h.app, OAUTH_PATHS.token, await signAssertion(h.app, client.clientId, key), {
+      grant_type: 'authorization_code',
+      code: issued.code,
+      code_verifier: issued.pkce.verifier,
+      redirect_uri: issued.redirectUri,
+      client_id: client.clientId,
+    });
+    expect(reply.status, reply.raw).toBe(200);
+    expect(reply.body.scope).toBe('wiki:read wiki:write');
+    const refreshed = await postWithAssertion(h.app, OAUTH_PATHS.token, await signAssertion(h.app, client.clientId, key), {
+      grant_type: 'refresh_token',
+      refresh_token: String(reply.body.refresh_token),
+      scope,
+    });
+    expect(refreshed.status, refreshed.raw).toBe(200);
+    expect(refreshed.body.scope).toBe('wiki:read wiki:write');
+  });
+
+  it('DCR bodies: each client asks for what it registered with, and gets wiki:read wiki:write', async () => {
+    for (const [name, redirectUri] of [
+      ['claude-ai.dcr.json', 'https://claude.ai/api/mcp/auth_callback'],
+      ['chatgpt.dcr.json', 'https://chatgpt.com/connector_platform_oauth_redirect'],
+      ['claude-code.dcr.json', 'http://localhost:61001/callback'],
+    ] as const) {
+      const body = readFixture(name);
+      const reg = await register(body);
+      expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+      const client: RegisteredClient = {
+        clientId: String(reg.body.client_id),
+        clientSecret: reg.body.client_secret as string | undefined,
+        redirectUri,
+        authMethod: reg.body.token_endpoint_auth_method as RegisteredClient['authMethod'],
+      };
+      const tokens = await connect(client, String(body.scope), BOTH);
+      expect(tokens.scope, name).toBe('wiki:read wiki:write');
+    }
+  });
+
+  it('a known scope plus unknown ones grants only the known one, and the consent page says so', async () => {
+    const client = documentClient(serveDocument(h, 'claude-ai.cimd.json'));
+    const tokens = await connect(client, 'openid wiki:read claudeai', ['Read the pages of your wiki'], ['Create and change pages of your wiki']);
+    expect(tokens.scope).toBe('wiki:read');
+    // A refresh cannot widen it: wiki:write is ours and not in the grant.
+    const wider = await refresh(h.app, client, tokens.refresh_token, { scope: 'wiki:read wiki:write' });
+    expect(wider.status).toBe(400);
+    expect(wider.body.error).toBe('invalid_scope');
+  });
+
+  it('a client registered for wiki:read only gets wiki:read, whatever it asks for', async () => {
+    const reg = await register({ ...readFixture('claude-code.dcr.json'), scope: 'wiki:read offline_access' });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(201);
+    expect(reg.body.scope).toBe('wiki:read');
+    const client: RegisteredClient = { clientId: String(reg.body.client_id), clientSecret: undefined, redirectUri: 'http://localhost:61002/callback', authMethod: 'none' };
+    for (const scope of ['wiki:write', 'wiki:read wiki:write', 'claudeai']) {
+      const tokens = await connect(client, scope, ['Read the pages of your wiki'], ['Create and change pages of your wiki']);
+      expect(tokens.scope, scope).toBe('wiki:read');
+    }
   });
 });

@@ -8,13 +8,12 @@ import { createApp } from '../../src/app.ts';
 import { redactUrl } from '../../src/web/request-log.ts';
 import {
   authorize,
+  authorizeQuery,
   pkcePair,
-  REDIRECT_URI,
   registerClient,
   seedUser,
   signedInBrowser,
   startHardeningApp,
-  wikiMcpUrl,
   type BrowserSession,
   type HardeningApp,
 } from '../hardening/support.ts';
@@ -38,19 +37,6 @@ afterAll(async () => {
   await app?.close();
 });
 
-function authorizeQuery(): string {
-  return new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: REDIRECT_URI,
-    code_challenge: pkcePair().challenge,
-    code_challenge_method: 'S256',
-    scope: 'wiki:read',
-    state: 'client-state',
-    resource: wikiMcpUrl(browser.user.username),
-  }).toString();
-}
-
 describe('request logs never hold the consent request id', () => {
   it('GET /auth/oauth/consent?request=… is logged with the id cut out', async () => {
     const requestId = await authorize(app, browser, clientId, pkcePair(), browser.user.username);
@@ -66,7 +52,7 @@ describe('request logs never hold the consent request id', () => {
   it('the sign-in redirect’s return_to, which carries the consent URL, is logged with the id cut out', async () => {
     lines.length = 0;
     // A person who is not signed in: /authorize → the consent page → sign-in with return_to.
-    const res = await logged.get(`/auth/oauth/authorize?${authorizeQuery()}`);
+    const res = await logged.get(`/auth/oauth/authorize?${authorizeQuery(clientId, browser.user.username, { scope: 'wiki:read', state: 'client-state' })}`);
     expect(res.status).toBe(303);
     const toLogin = await logged.get(String(res.headers.location));
     expect(toLogin.status).toBe(303);

@@ -18,6 +18,7 @@ import {
   decodeJwt,
   exchangeCode,
   newPkce,
+  obtainCode,
   openConsent,
   registerClaudeCode,
   registerClient,
@@ -112,6 +113,25 @@ describe('who is asking (issue 9 finding 7, issue 10 item 4)', () => {
       token_endpoint_auth_method: 'none',
     });
     expect((await consentText(mixed)).text).not.toContain('on this computer (localhost)');
+  });
+});
+
+describe('the account page lists connected apps by the same rule as the consent page (issue 9 finding 7)', () => {
+  it('a metadata-document app is "unverified" and shows the host of its client_id; a DCR app is unverified with no host', async () => {
+    const dave = await seedPerson(app, 'dave');
+    // An attacker's document calling itself "Claude": the list must not make it look like claude.ai's.
+    const fake = documentClient('https://evil.example/connected-claude.json', {
+      client_name: 'Claude',
+      redirect_uris: ['https://evil.example/cb'],
+    });
+    const dcr = await registerClient(app, { client_name: 'Notes helper', redirect_uris: ['https://notes.example/cb'], token_endpoint_auth_method: 'none' });
+    for (const client of [fake, dcr]) await exchangeCode(app, client, await obtainCode(client, dave, app));
+    const page = await dave.browser.get('/account');
+    expect(page.status).toBe(200);
+    const items = [...page.body.matchAll(/<li class="grant">([\s\S]*?)<\/li>/g)].map((m) => pageText(m[1]!));
+    expect(items).toHaveLength(2);
+    expect(items.find((t) => t.startsWith('Claude'))).toMatch(/^Claude from evil\.example unverified · wiki dave/);
+    expect(items.find((t) => t.startsWith('Notes helper'))).toMatch(/^Notes helper unverified · wiki dave/);
   });
 });
 

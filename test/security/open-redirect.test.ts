@@ -43,7 +43,7 @@ afterAll(async () => {
 
 const broken = (): [string, Record<string, string | undefined>][] => [
   ['response_type=x', { response_type: 'x' }],
-  ['an unknown scope', { scope: 'admin' }],
+  ['a malformed scope (RFC 6749 §3.3)', { scope: 'ad"min' }],
   ['no code_challenge', { code_challenge: undefined }],
   ['plain PKCE', { code_challenge_method: 'plain' }],
   ['a resource that is not a wiki here', { resource: 'https://evil.example/mcp' }],

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { purgeExpired } from '../../src/db/purge.ts';
 import { assertRoomForRegistration } from '../../src/oauth/clients/client-caps.ts';
 import {
+  authorizeQuery,
   authorize,
   connectClient,
   consent,
@@ -18,11 +19,11 @@ import {
   seedUser,
   signedInBrowser,
   startHardeningApp,
-  wikiMcpUrl,
   type HardeningApp,
 } from '../hardening/support.ts';
 
 const CAP = 3;
+const READ_ONLY = { scope: 'wiki:read' };
 const HOUR_MS = 60 * 60 * 1000;
 
 let apps: HardeningApp[] = [];
@@ -128,19 +129,6 @@ describe('cached client ID metadata documents are capped', () => {
     response_types: ['code'],
   };
 
-  function authorizeQuery(clientId: string, slug: string): string {
-    return new URLSearchParams({
-      response_type: 'code',
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
-      code_challenge: pkcePair().challenge,
-      code_challenge_method: 'S256',
-      scope: 'wiki:read',
-      state: 'st',
-      resource: wikiMcpUrl(slug),
-    }).toString();
-  }
-
   it('past MAX_CACHED_CLIENT_DOCUMENTS, a new document is refused with a 503 page; cached ones keep working; the purge frees room', async () => {
     const app = await cappedApp();
     const owner = seedUser(app.ctx);
@@ -150,7 +138,7 @@ describe('cached client ID metadata documents are capped', () => {
     for (const id of cached) app.ctx.clients.upsertDocument(id, { ...document, client_id: id } as typeof document, now, now + 3600);
 
     const refused = await app.http()
-      .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username)}`)
+      .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username, READ_ONLY)}`)
       .set('Accept', 'text/html')
       .set('Cookie', browser.cookie);
     expect(refused.status).toBe(503);
@@ -160,7 +148,7 @@ describe('cached client ID metadata documents are capped', () => {
     expect(refused.headers.location).toBeUndefined();
     expect(app.ctx.clients.find('https://new-app.example/client.json')).toBeUndefined();
 
-    const served = await app.http().get(`/auth/oauth/authorize?${authorizeQuery(cached[0]!, owner.username)}`).set('Cookie', browser.cookie);
+    const served = await app.http().get(`/auth/oauth/authorize?${authorizeQuery(cached[0]!, owner.username, READ_ONLY)}`).set('Cookie', browser.cookie);
     expect(served.status, served.text.slice(0, 300)).toBe(303);
     expect(String(served.headers.location)).toMatch(/^\/auth\/oauth\/consent\?request=/);
 
@@ -169,7 +157,7 @@ describe('cached client ID metadata documents are capped', () => {
     purgeAt(app, HOUR_MS + 60_000);
     expect(app.ctx.clients.countDocuments()).toBe(0);
     const afterPurge = await app.http()
-      .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username)}`)
+      .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username, READ_ONLY)}`)
       .set('Accept', 'text/html')
       .set('Cookie', browser.cookie);
     expect(afterPurge.status).not.toBe(503);

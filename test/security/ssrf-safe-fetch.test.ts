@@ -2,17 +2,14 @@
 // servers: what it refuses never gets a connection. Names are pinned with the policy's `lookup`
 // (the resolver under the address check, which is what runs in production), and the servers'
 // self-signed certificate is trusted through `caCertificates`.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createSafeFetch } from '../../src/lib/outbound/fetch.ts';
 import { OutboundRefused, type OutboundPolicy } from '../../src/lib/outbound/policy.ts';
 import { safeFetch, SafeFetchError } from '../../src/lib/outbound/safe-fetch.ts';
+import { createTestCertificate, type TestCertificate } from '../support/test-certificate.ts';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -22,7 +19,7 @@ interface TestServer {
   handler: Handler;
 }
 
-let certDir: string;
+let certificate: TestCertificate;
 let key: string;
 let cert: string;
 const servers: (http.Server | https.Server)[] = [];
@@ -79,15 +76,10 @@ async function refusedWith(promise: Promise<unknown>, reason: RegExp): Promise<v
 }
 
 beforeAll(async () => {
-  certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-ssrf-fetch-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'), '-days', '1',
-    '-subj', '/CN=pds.probe.internal', '-addext',
-    'subjectAltName=DNS:pds.probe.internal,DNS:other.probe.internal,DNS:sub.pds.probe.internal,DNS:localhost,IP:127.0.0.1,IP:::1',
-  ], { stdio: 'ignore' });
-  key = fs.readFileSync(path.join(certDir, 'key.pem'), 'utf8');
-  cert = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+  certificate = createTestCertificate([
+    'DNS:pds.probe.internal', 'DNS:other.probe.internal', 'DNS:sub.pds.probe.internal', 'DNS:localhost', 'IP:127.0.0.1', 'IP:::1',
+  ]);
+  ({ key, cert } = certificate);
   tlsServer = await startServer('https');
   plainServer = await startServer('http');
 });
@@ -95,7 +87,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const server of servers) server.closeAllConnections();
   await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
-  fs.rmSync(certDir, { recursive: true, force: true });
+  certificate.remove();
 });
 
 beforeEach(() => {

@@ -12,7 +12,6 @@
 // says what was refused and what to do.
 // Names and certificates are pinned process-wide (dns.lookup, the default CA list), as a preload
 // would do it, so the code under test runs exactly its production path.
-import { execFileSync } from 'node:child_process';
 import dns from 'node:dns';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -24,9 +23,10 @@ import tls from 'node:tls';
 import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { generatePrivateJwk, writeKeyFile } from '../../src/config/keys.ts';
 import { cookiesFrom, formField } from '../hardening/support.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { writeTestKeyFiles } from '../support/key-files.ts';
+import { createTestCertificate, type TestCertificate } from '../support/test-certificate.ts';
 
 const ATTACKER_HOST = 'attacker.probe.internal';
 /** Also pinned to 127.0.0.1, but not allowlisted: an attacker's DNS name for the loopback interface. */
@@ -41,7 +41,8 @@ interface Recorder {
   requests: string[];
 }
 
-let certDir: string;
+let certificate: TestCertificate | undefined;
+let keysDir: string | undefined;
 let key: string;
 let cert: string;
 let app: TestApp;
@@ -134,29 +135,23 @@ function trustTestCertificate(): void {
 }
 
 beforeAll(async () => {
-  certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-ssrf-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
-    '-days', '1', '-subj', `/CN=${ATTACKER_HOST}`, '-addext', `subjectAltName=DNS:${ATTACKER_HOST},DNS:${LOOPBACK_NAME},IP:127.0.0.1`,
-  ], { stdio: 'ignore' });
-  key = fs.readFileSync(path.join(certDir, 'key.pem'), 'utf8');
-  cert = fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8');
+  certificate = createTestCertificate([`DNS:${ATTACKER_HOST}`, `DNS:${LOOPBACK_NAME}`, 'IP:127.0.0.1']);
+  ({ key, cert } = certificate);
   pinAttackerName();
   trustTestCertificate();
   pdsOrigin = new URL(inject('pdsUrl')).origin;
   pdsMetadata = await (await fetch(`${pdsOrigin}/.well-known/oauth-authorization-server`)).text();
 
-  const keysDir = path.join(certDir, 'keys');
-  writeKeyFile(path.join(keysDir, 'platform.json'), [await generatePrivateJwk('RS256', 'access'), await generatePrivateJwk('RS256', 'identity')]);
-  writeKeyFile(path.join(keysDir, 'atproto.json'), [await generatePrivateJwk('ES256')]);
+  keysDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-ssrf-keys-'));
+  const keyFiles = { platformKeysFile: path.join(keysDir, 'platform.json'), atprotoClientKeysFile: path.join(keysDir, 'atproto.json') };
+  await writeTestKeyFiles(keyFiles);
   logLines = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logLines.push(JSON.parse(line) as (typeof logLines)[number]) });
   app = await startTestApp(
     {
       PUBLIC_URL,
-      PLATFORM_KEYS_FILE: path.join(keysDir, 'platform.json'),
-      ATPROTO_CLIENT_KEYS_FILE: path.join(keysDir, 'atproto.json'),
+      PLATFORM_KEYS_FILE: keyFiles.platformKeysFile,
+      ATPROTO_CLIENT_KEYS_FILE: keyFiles.atprotoClientKeysFile,
       // Production resolves handles and DIDs publicly; this test types an origin, so none are needed.
       ATPROTO_PLC_URL: '',
       ATPROTO_HANDLE_RESOLVER: '',
@@ -171,7 +166,8 @@ afterAll(async () => {
   for (const server of servers) server.closeAllConnections();
   await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   for (const undo of restore.reverse()) undo();
-  fs.rmSync(certDir, { recursive: true, force: true });
+  certificate?.remove();
+  if (keysDir) fs.rmSync(keysDir, { recursive: true, force: true });
 });
 
 /** Loads the login page and posts the form with its CSRF token, as a browser on the apex would. */

@@ -48,6 +48,12 @@ const ask = (domain: string) => {
 describe('the daily cap on new wikis', () => {
   it('sign-ups within the cap create wikis that get certificates; past it, sign-up pauses with a clear 503 page and writes nothing', async () => {
     for (let i = 0; i < CAP; i++) {
+      // Within the cap the username page is the form.
+      const csrf = await anonymousCsrf(app);
+      const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+      const form = await app.http().get('/auth/signup').set('Accept', 'text/html').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`);
+      expect(form.status).toBe(200);
+      expect(form.text).toContain('name="username"');
       const res = await signUpOverHttp(`early${i}`);
       expect(res.status, res.text.slice(0, 300)).toBe(303);
       expect((await ask(`early${i}.localhost`)).status).toBe(200);
@@ -64,6 +70,17 @@ describe('the daily cap on new wikis', () => {
     expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
     expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
     expect((await ask('toolate.localhost')).status).toBe(404);
+  });
+
+  it('past the cap, the username page says so up front (503, Retry-After), before the person picks a name', async () => {
+    const csrf = await anonymousCsrf(app);
+    const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+    const page = await app.http().get('/auth/signup').set('Accept', 'text/html').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`);
+    expect(page.status).toBe(503);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    expect(page.text).toContain('Sign-ups are paused until');
+    expect(page.text).not.toContain('name="username"');
+    expect(Number(page.headers['retry-after'])).toBeGreaterThan(24 * 3600 - 120);
   });
 
   it('the operator log line says what to do', () => {
@@ -92,6 +109,9 @@ describe('the daily cap on new wikis', () => {
   it('the window rolls: once the oldest wiki is a day old, sign-up opens again', async () => {
     const dayAgo = nowSeconds() - 24 * 3600;
     app.ctx.db.prepare("UPDATE wikis SET created_at = ? WHERE slug IN ('early0', 'early1', 'early2', 'sneaky', 'byoperator')").run(dayAgo);
+    const csrf = await anonymousCsrf(app);
+    const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+    expect((await app.http().get('/auth/signup').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`)).status).toBe(200);
     const res = await signUpOverHttp('nextday');
     expect(res.status, res.text.slice(0, 300)).toBe(303);
     expect((await ask('nextday.localhost')).status).toBe(200);

@@ -2,6 +2,7 @@
 // unit of revocation; refresh tokens hang off it (ON DELETE CASCADE) and access tokens name it.
 import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
+import type { ClientMetadata } from '../clients/client.ts';
 
 export interface Grant {
   id: string;
@@ -50,6 +51,8 @@ const toGrant = (r: GrantRow): Grant => ({
 export interface ConnectedApp extends Grant {
   clientName: string | null;
   clientKind: 'registered' | 'metadata_document';
+  /** The client's stored metadata, for describeClientIdentity (authorize/client-identity.ts). */
+  clientMetadata: ClientMetadata;
 }
 
 export type GrantsRepo = ReturnType<typeof createGrantsRepo>;
@@ -109,8 +112,8 @@ export function createGrantsRepo(db: Db) {
     },
     listConnectedApps(userDid: string): ConnectedApp[] {
       return listForUser.all(userDid, nowSeconds()).map((r) => {
-        const metadata = JSON.parse(r.client_metadata) as { client_name?: string };
-        return { ...toGrant(r), clientName: metadata.client_name ?? null, clientKind: r.client_kind };
+        const metadata = JSON.parse(r.client_metadata) as ClientMetadata;
+        return { ...toGrant(r), clientName: metadata.client_name ?? null, clientKind: r.client_kind, clientMetadata: metadata };
       });
     },
     /** Revokes one of the user's grants; false when it is not theirs or already revoked. */

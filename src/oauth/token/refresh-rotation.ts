@@ -86,6 +86,9 @@ function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 's
 }
 
 /** Rule 3's end: drops the sealed successors whose grace window has closed. */
-export function dropClosedGraceWindows(deps: Pick<RotationDeps, 'refreshTokens' | 'config'>, now = nowSeconds()): number {
+export function dropClosedGraceWindows(
+  deps: Pick<RotationDeps, 'refreshTokens'> & { config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
+  now = nowSeconds(),
+): number {
   return deps.refreshTokens.dropSealedSuccessors(now - deps.config.refreshGraceSeconds - 1);
 }

@@ -1,13 +1,10 @@
 // A REAL local https server standing in for the hosts that publish client ID metadata documents and
-// JWKS (claude.ai, chatgpt.com): a self-signed certificate made with openssl, trusted by the code
-// under test through caCertificates. Shared by the resolver, client-assertion and interop tests.
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+// JWKS (claude.ai, chatgpt.com): a self-signed certificate (test/support/test-certificate.ts), trusted
+// by the code under test through caCertificates. Shared by the resolver, client-assertion and interop tests.
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TestCertificate } from '../../support/test-certificate.ts';
 
 export type Route = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -21,26 +18,7 @@ export interface DocServer {
   close(): Promise<void>;
 }
 
-export interface TestCertificate {
-  key: string;
-  cert: string;
-  remove(): void;
-}
-
-/** A one-day self-signed EC certificate for localhost and 127.0.0.1. */
-export function createTestCertificate(): TestCertificate {
-  const certDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-cert-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem'),
-    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  return {
-    key: fs.readFileSync(path.join(certDir, 'key.pem'), 'utf8'),
-    cert: fs.readFileSync(path.join(certDir, 'cert.pem'), 'utf8'),
-    remove: () => fs.rmSync(certDir, { recursive: true, force: true }),
-  };
-}
+export { createTestCertificate, type TestCertificate } from '../../support/test-certificate.ts';
 
 export async function startDocServer({ key, cert }: Pick<TestCertificate, 'key' | 'cert'>): Promise<DocServer> {
   const routes = new Map<string, Route>();

@@ -1,19 +1,15 @@
-// RFC 6749 §3.3: the requested scopes must be ones we support (default: all of them), and within
-// what the client registered, if it registered any.
+// RFC 6749 §3.3 at /authorize: the grammar is enforced (invalid_scope, shown as a page: see
+// ../refused-before-consent.ts), everything else narrows. Values we do not know and values outside
+// what the client registered are ignored; when none of ours remains (or scope is absent), the
+// client's registered scopes apply, else wiki:read wiki:write. The consent page and the token
+// response's `scope` show the result. The rule itself lives in ../../scopes.ts.
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidScope } from '../../errors.ts';
-import { parseScope, type WikiScope } from '../../scopes.ts';
+import { clientScopes, grantScope, type WikiScope } from '../../scopes.ts';
 import { optionalParam, type Params } from '../params.ts';
 
 export function checkScope(params: Params, client: OAuthClientRecord): WikiScope[] {
-  const parsed = parseScope(optionalParam(params, 'scope'));
-  if ('unknown' in parsed) throw new InvalidScope(`Unknown scope: ${parsed.unknown.join(' ')}. Supported: wiki:read wiki:write.`);
-  const registered = client.metadata.scope?.trim() ? parseScope(client.metadata.scope) : undefined;
-  if (registered && 'scopes' in registered) {
-    const allowed = new Set(registered.scopes);
-    const scopes = parsed.scopes.filter((s) => allowed.has(s));
-    if (scopes.length === 0) throw new InvalidScope('None of the requested scopes is allowed for this client.');
-    return scopes;
-  }
-  return parsed.scopes;
+  const granted = grantScope(optionalParam(params, 'scope'), clientScopes(client.metadata.scope));
+  if (!granted) throw new InvalidScope('The scope parameter is malformed: space-separated values of printable ASCII, without quotes or backslashes (RFC 6749 §3.3).');
+  return granted.scopes;
 }

@@ -5,7 +5,7 @@ import type { AppContext } from '../../../context.ts';
 import { AppError } from '../../../web/errors.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant, InvalidScope } from '../../errors.ts';
-import { parseScope, formatScope } from '../../scopes.ts';
+import { formatScope, grantScope, SUPPORTED_SCOPES } from '../../scopes.ts';
 import { rotateRefreshToken } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
@@ -38,13 +38,15 @@ export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRec
   return buildTokenResponse(ctx, outcome.grant, scope, outcome.refreshToken);
 }
 
-/** RFC 6749 §6: a refresh may ask for fewer scopes, never more. */
+/**
+ * RFC 6749 §6: a refresh may ask for fewer scopes, never more (a known scope outside the grant is
+ * invalid_scope). Unknown values are ignored and no known value means the grant's scope, as at
+ * /authorize (../../scopes.ts).
+ */
 function narrowScope(requested: string | undefined, granted: string): string {
-  const parsed = parseScope(requested);
-  if ('unknown' in parsed) throw new InvalidScope(`Unknown scope: ${parsed.unknown.join(' ')}.`);
-  const explicit = (requested ?? '').split(' ').filter((s) => s !== '' && s !== 'offline_access');
-  if (explicit.length === 0) return granted;
-  const allowed = new Set(granted.split(' '));
-  if (parsed.scopes.some((s) => !allowed.has(s))) throw new InvalidScope('A refresh cannot add scopes to the grant.');
-  return formatScope(parsed.scopes);
+  const allowed = SUPPORTED_SCOPES.filter((s) => granted.split(' ').includes(s));
+  const result = grantScope(requested, allowed);
+  if (!result) throw new InvalidScope('The scope parameter is malformed (RFC 6749 §3.3).');
+  if (result.outside.length > 0) throw new InvalidScope(`A refresh cannot add scopes to the grant: ${formatScope(result.outside)}.`);
+  return formatScope(result.scopes);
 }

@@ -1,0 +1,28 @@
+// Scheduled maintenance: the one purge that the service runs every 10 minutes (server.ts) and the
+// operator runs with `admin purge` (admin/commands.ts), so the two cannot drift. One pass:
+//  1. expired and idle rows are deleted (db/purge.ts: codes, tokens, sessions, unused clients, …);
+//  2. the ATProto stores are re-sealed with the current platform key, and rows no key in the key
+//     file opens are deleted (atproto/stores.ts; issue 9 finding 10);
+//  3. sealed refresh successors whose grace window closed are dropped (oauth/token/refresh-rotation.ts
+//     rule 3; rotation sweeps them too, this covers a quiet server).
+// The sealer must be the one the service holds: the service passes its own; the CLI reads the same
+// key file (PLATFORM_KEYS_FILE), so run `admin purge` after the service has reloaded a rotated key.
+import type { AppContext } from './context.ts';
+import { purgeExpired } from './db/purge.ts';
+import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
+
+export type MaintenanceDeps = Pick<AppContext, 'db' | 'sealer' | 'refreshTokens'> & {
+  log: Pick<AppContext['log'], 'warn'>;
+  config: Pick<AppContext['config'], 'clientIdlePurgeSeconds' | 'unusedClientPurgeSeconds' | 'refreshGraceSeconds'>;
+};
+
+/** Runs the whole pass; returns how many rows each step deleted or re-sealed. */
+export function purgeNow(deps: MaintenanceDeps): Record<string, number> {
+  const purged = purgeExpired(deps.db, {
+    clientIdleSeconds: deps.config.clientIdlePurgeSeconds,
+    unusedClientSeconds: deps.config.unusedClientPurgeSeconds,
+    atprotoSealing: { sealer: deps.sealer, log: deps.log },
+  });
+  purged.refresh_successors_sealed = dropClosedGraceWindows({ refreshTokens: deps.refreshTokens, config: deps.config });
+  return purged;
+}
