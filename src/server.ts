@@ -11,6 +11,7 @@ import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
 import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 import { createLogger } from './web/log.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
 import { applyServerTimeouts } from './web/server-timeouts.ts';
 import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
 
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
   purge(ctx, config);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
+  if (config.metrics.port !== undefined) await startMetricsServer(ctx.metrics, { port: config.metrics.port, host: config.metrics.host }, ctx.log);
   console.log(`robot-auth is listening on ${config.publicUrl}`);
 }
 
@@ -74,6 +76,7 @@ function purge(ctx: AppContext, config: Config): void {
       clientIdleSeconds: config.clientIdlePurgeSeconds,
       unusedClientSeconds: config.unusedClientPurgeSeconds,
       atprotoSealing: { sealer: ctx.sealer, log: ctx.log },
+      auditRetentionDays: config.auditRetentionDays,
     });
     // Sealed refresh successors whose grace window closed (rotation sweeps them too; this covers a quiet server).
     purged.refresh_successors_sealed = dropClosedGraceWindows(ctx);

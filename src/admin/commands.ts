@@ -249,8 +249,8 @@ export const COMMANDS: Command[] = [
     summary: 'delete expired rows now (the service also does it every 10 minutes)',
     options: { json },
     run: ({ values }, ctx) => {
-      const { clientIdlePurgeSeconds, unusedClientPurgeSeconds } = ctx.config();
-      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds });
+      const { clientIdlePurgeSeconds, unusedClientPurgeSeconds, auditRetentionDays } = ctx.config();
+      const counts = purgeExpired(ctx.db(), { clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds, auditRetentionDays });
       if (values.json === true) return printJson(ctx, counts);
       const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
       ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));

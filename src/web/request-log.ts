@@ -65,7 +65,9 @@ export function requestLog(log: Logger): RequestHandler {
       res.setHeader('X-Request-Id', id);
       return id;
     },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    // Storage-fault 503s are logged once per kind per minute instead (src/db/faults.ts).
+    customLogLevel: (_req, res, err) =>
+      (res as { locals?: { storageFault?: unknown } }).locals?.storageFault !== undefined ? 'silent' : err || res.statusCode >= 500 ? 'error' : 'info',
     serializers: {
       req: (req: { id: unknown; method: string; url: string; headers: Record<string, string> }) => ({
         id: req.id,
