@@ -14,6 +14,7 @@ import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './fo
 import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
+import { auditCommand, recordAdminActions } from './audit.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -331,3 +332,6 @@ export const COMMANDS: Command[] = [
     },
   },
 ];
+
+COMMANDS.push(auditCommand);
+recordAdminActions(COMMANDS); // audit log entries for the commands that change something (src/admin/audit.ts)

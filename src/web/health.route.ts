@@ -19,9 +19,9 @@ export function healthRoutes(ctx: Pick<AppContext, 'db' | 'log'> & Partial<Pick<
     try {
       ctx.db.prepare('SELECT 1').get();
     } catch (err) {
-      const cause = storageFaultKind(err) ?? 'database_unavailable';
+      const cause = storageFaultKind(err);
       ctx.log.error({ err, cause }, 'health check failed: database unavailable');
-      res.status(503).json({ status: 'unavailable', cause });
+      res.status(503).json(cause === undefined ? { status: 'unavailable' } : { status: 'unavailable', cause });
       return;
     }
     const degraded = ctx.storage?.current();
