@@ -6,7 +6,7 @@ import { nowSeconds } from '../db/open.ts';
 import { createLogger } from '../web/log.ts';
 import type { Command, CommandContext, OptionValues } from './commands.ts';
 import { AdminError } from './errors.ts';
-import { formatTable, shortTime, toJsonRecord, type Column } from './format.ts';
+import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
 
 const columns: Column<AuditEntry>[] = [
   { header: 'TIME', value: (e) => shortTime(e.at) },
@@ -53,7 +53,7 @@ export const auditCommand: Command = {
       since: typeof values.since === 'string' ? parseSince(values.since) : undefined,
       limit,
     });
-    if (values.json === true) ctx.out(JSON.stringify(entries.map(toJsonRecord), null, 2));
+    if (values.json === true) ctx.out(JSON.stringify(entries.map(({ at, ...rest }) => ({ at: isoTime(at), ...toJsonRecord(rest) })), null, 2));
     else ctx.out(entries.length === 0 ? 'No audit events.' : formatTable(entries, columns));
   },
 };

@@ -82,8 +82,10 @@ export function createAuditLog(deps: { db: Db; log: Logger; metrics?: { auditEve
   let insert: Database.Transaction<(e: AuditEvent, at: number) => void> | undefined;
   let statement: Database.Statement<unknown[]> | undefined;
   return {
-    record(event) {
+    record(recorded) {
       const at = nowSeconds();
+      // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d: store a.b.c.d.
+      const event = recorded.address?.startsWith('::ffff:') && recorded.address.includes('.') ? { ...recorded, address: recorded.address.slice(7) } : recorded;
       log.info(
         { audit: event.event, did: event.did ?? undefined, clientId: event.clientId ?? undefined, wiki: event.wikiSlug ?? undefined, actor: event.actor, address: event.address ?? undefined, ...event.detail },
         `security event: ${event.event}`,
