@@ -23,6 +23,7 @@ import { healthRoutes } from './web/health.route.ts';
 import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
+import { requestMetrics } from './metrics/route-groups.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -34,6 +35,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.set('view engine', 'ejs');
   app.locals.platformName = ctx.config.platformName;
 
+  app.use(requestMetrics(ctx.metrics)); // one histogram observation per response (src/metrics/)
   // Before the request log, so health probes do not fill it; on every host.
   app.use(healthRoutes(ctx));
 
@@ -66,6 +68,6 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(accountRoutes(ctx));
 
   app.use(notFoundHandler);
-  app.use(errorHandler(ctx.log));
+  app.use(errorHandler(ctx.log, ctx));
   return app;
 }

@@ -25,6 +25,10 @@ import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tok
 import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
+import { createMetrics, type Metrics } from './metrics/metrics.ts';
+import { createStorageHealth, type StorageHealth } from './db/faults.ts';
+import { instrumentWrites } from './db/instrument.ts';
+import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 
 export interface AppContext {
   config: Config;
@@ -53,6 +57,12 @@ export interface AppContext {
   clientResolver: ClientResolver;
   /** private_key_jwt client assertions (RFC 7523): key sets fetched and cached, jti used once. */
   clientAssertions: ClientAssertionVerifier;
+  /** Prometheus metrics (src/metrics/): tiny typed counters; the registry is served on METRICS_PORT. */
+  metrics: Metrics;
+  /** Storage faults seen on writes (src/db/faults.ts): /healthz `degraded`, 503s. */
+  storage: StorageHealth;
+  /** The audit log of security events (src/audit/audit-log.ts). */
+  audit: AuditLog;
   close(): void;
 }
 
@@ -73,6 +83,9 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
+  const metrics = createMetrics();
+  const storage = createStorageHealth({ log, metrics });
+  instrumentWrites(db, { metrics, storage });
   const sealer = createSealer(readSealingJwks(config.platformKeysFile));
   const sealed = sealAtprotoStores(db, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
@@ -98,9 +111,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
     refreshTokens: createRefreshTokensRepo(db),
     revokedAccessTokens: createRevokedAccessTokensRepo(db),
     clients,
+    metrics,
+    storage,
+    audit: createAuditLog({ db, log, metrics }),
     clientResolver: createClientResolver({
       clients,
       log,
+      metrics,
       allowPrivateAddresses: !config.production,
       privateHosts: config.outboundPrivateHosts,
       documentsEnabled: config.clientIdMetadataDocuments,

@@ -3,7 +3,8 @@
 //  1. expired and idle rows are deleted (db/purge.ts: codes, tokens, sessions, unused clients, …);
 //  2. the ATProto stores are re-sealed with the current platform key, and rows no key in the key
 //     file opens are deleted (atproto/stores.ts; issue 9 finding 10);
-//  3. sealed refresh successors whose grace window closed are dropped (oauth/token/refresh-rotation.ts
+//  3. audit log entries older than AUDIT_RETENTION_DAYS are deleted (audit/; issue 13);
+//  4. sealed refresh successors whose grace window closed are dropped (oauth/token/refresh-rotation.ts
 //     rule 3; rotation sweeps them too, this covers a quiet server).
 // The sealer must be the one the service holds: the service passes its own; the CLI reads the same
 // key file (PLATFORM_KEYS_FILE), so run `admin purge` after the service has reloaded a rotated key.
@@ -13,7 +14,7 @@ import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 
 export type MaintenanceDeps = Pick<AppContext, 'db' | 'sealer' | 'refreshTokens'> & {
   log: Pick<AppContext['log'], 'warn'>;
-  config: Pick<AppContext['config'], 'clientIdlePurgeSeconds' | 'unusedClientPurgeSeconds' | 'refreshGraceSeconds'>;
+  config: Pick<AppContext['config'], 'clientIdlePurgeSeconds' | 'unusedClientPurgeSeconds' | 'refreshGraceSeconds' | 'auditRetentionDays'>;
 };
 
 /** Runs the whole pass; returns how many rows each step deleted or re-sealed. */
@@ -22,6 +23,7 @@ export function purgeNow(deps: MaintenanceDeps): Record<string, number> {
     clientIdleSeconds: deps.config.clientIdlePurgeSeconds,
     unusedClientSeconds: deps.config.unusedClientPurgeSeconds,
     atprotoSealing: { sealer: deps.sealer, log: deps.log },
+    auditRetentionDays: deps.config.auditRetentionDays,
   });
   purged.refresh_successors_sealed = dropClosedGraceWindows({ refreshTokens: deps.refreshTokens, config: deps.config });
   return purged;

@@ -11,6 +11,8 @@ import { openDatabase } from './db/open.ts';
 import { createSealer, readSealingJwks } from './lib/sealing.ts';
 import { purgeNow } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
+import { openWhenStorageAllows } from './db/unavailable-at-start.ts';
 import { applyServerTimeouts } from './web/server-timeouts.ts';
 import { HTTP_SERVER_OPTIONS } from './web/header-limits.ts';
 
@@ -22,10 +24,22 @@ async function main(): Promise<void> {
   loadDotEnv();
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel);
-  const db = openDatabase(config.databaseFile);
-  // A newer release: back up, then migrate (createContext finds nothing left to apply).
-  await migrateWithBackup(db, { file: config.databaseFile, log });
-  const ctx = await createContext(config, { log, db });
+  // A storage fault at start (corrupt file, read-only or full disk) answers 503 until it clears.
+  const ctx = await openWhenStorageAllows(
+    async () => {
+      const db = openDatabase(config.databaseFile);
+      try {
+        // A newer release: back up, then migrate (createContext finds nothing left to apply).
+        await migrateWithBackup(db, { file: config.databaseFile, log });
+        return await createContext(config, { log, db });
+      } catch (err) {
+        if (db.open) db.close();
+        throw err;
+      }
+    },
+    { port: config.port, host: config.host, databaseFile: config.databaseFile },
+    log,
+  );
 
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
@@ -64,6 +78,12 @@ async function main(): Promise<void> {
   purge(ctx);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
+  if (config.metrics.port !== undefined) {
+    // Metrics are not worth an outage: a taken port is logged and the service runs on.
+    await startMetricsServer(ctx.metrics, { port: config.metrics.port, host: config.metrics.host }, ctx.log).catch((err: unknown) =>
+      ctx.log.error({ err, port: config.metrics.port, host: config.metrics.host }, 'metrics listener could not start (METRICS_PORT taken?); serving without /metrics'),
+    );
+  }
   console.log(`robot-auth is listening on ${config.publicUrl}`);
 }
 

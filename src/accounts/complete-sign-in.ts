@@ -51,16 +51,19 @@ export function checkSignInBinding(state: SignInState, bindingCookie: unknown): 
 }
 
 export async function completeSignIn(
-  ctx: Pick<AppContext, 'config' | 'users' | 'wikis' | 'sessions' | 'tickets' | 'identityKeys' | 'log'>,
+  ctx: Pick<AppContext, 'config' | 'users' | 'wikis' | 'sessions' | 'tickets' | 'identityKeys' | 'log'> & Partial<Pick<AppContext, 'audit' | 'metrics'>>,
   identity: AtprotoIdentity,
   state: SignInState,
   userAgent: string | null,
+  origin: { address?: string } = {},
 ): Promise<SignInOutcome> {
+  ctx.metrics?.signIn('completed');
   const user = ctx.users.recordLogin(identity.did, identity.handle, identity.displayName);
   if (user) {
     const sessionSecret = createSession(ctx, user, userAgent);
     const identityToken = await signIdentityToken(ctx, user);
     ctx.log.info({ did: user.did, username: user.username }, 'signed in');
+    ctx.audit?.record({ event: 'sign_in', did: user.did, actor: 'person', address: origin.address, detail: { handle: identity.handle } });
     return { kind: 'session', sessionSecret, identityToken, returnTo: returnToAfterSignIn(ctx, user.did, state.returnTo) };
   }
   const payload: SignupTicketPayload = { handle: identity.handle, displayName: identity.displayName, returnTo: state.returnTo };

@@ -15,6 +15,7 @@ import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './iden
 import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
+import { recentActivity, recordRevokedByPerson } from '../audit/recent-activity.ts';
 
 class NotAWiki extends AppError {
   constructor() {
@@ -58,6 +59,7 @@ export function accountRoutes(ctx: AppContext): Router {
       approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
       lastUsedAt: new Date(grant.lastUsedAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
     }));
+    res.locals.recentActivity = recentActivity(ctx, account.did); // views/partials/recent-activity.ejs
     res.render('account', { title: 'Your account', account, wikis, apps, csrfToken: ctx.csrf.token(req, res) });
   });
 
@@ -68,6 +70,7 @@ export function accountRoutes(ctx: AppContext): Router {
     const grantId = (req.body as Record<string, unknown>).grant;
     if (typeof grantId === 'string' && ctx.grants.revokeForUser(grantId, signedIn.did)) {
       ctx.log.info({ did: signedIn.did, grantId }, 'connected app revoked by user');
+      recordRevokedByPerson(ctx, signedIn.did, grantId, req.ip);
     }
     res.redirect(303, '/account');
   });
@@ -106,6 +109,7 @@ export function accountRoutes(ctx: AppContext): Router {
     }
     // The ticket is used up only once the account exists, so a refused name can be retried.
     ctx.tickets.consume('signup', ticket.value);
+    ctx.audit.record({ event: 'signup', did: result.user.did, wikiSlug: result.user.username, actor: 'person', address: req.ip, detail: { handle: ticket.payload.handle } });
     const sessionSecret = createSession(ctx, result.user, req.get('user-agent') ?? null);
     const identityToken = await signIdentityToken(ctx, result.user);
     clearSignupCookie(res, config);
@@ -129,6 +133,7 @@ export function accountRoutes(ctx: AppContext): Router {
         ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
       }
       ctx.log.info({ did: user.did }, 'signed out');
+      ctx.audit.record({ event: 'sign_out', did: user.did, actor: 'person', address: req.ip });
     }
     res.redirect(303, '/');
   });

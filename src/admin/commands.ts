@@ -16,6 +16,7 @@ import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, r
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
 import { doctorCommand } from './doctor/command.ts';
+import { auditCommand, recordAdminActions } from './audit.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -360,3 +361,6 @@ export const COMMANDS: Command[] = [
   },
   doctorCommand,
 ];
+
+COMMANDS.push(auditCommand);
+recordAdminActions(COMMANDS); // audit log entries for the commands that change something (src/admin/audit.ts)

@@ -31,6 +31,19 @@ export function atprotoRoutes(ctx: AppContext): Router {
     res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.jwks);
   });
 
+  /** Sign-in failures by stage (robot_auth_sign_ins_total{stage="failed"}); the error goes on to the error page. */
+  const signInFailed = (reason: string) => (err: unknown): never => {
+    if (err instanceof SignInFailed) ctx.metrics.signIn('failed', reason);
+    throw err;
+  };
+  const countSignInFailure = (reason: string, check: () => void): void => {
+    try {
+      check();
+    } catch (err) {
+      signInFailed(reason)(err);
+    }
+  };
+
   function renderLogin(req: Request, res: Response, view: { returnTo: string | undefined; handle: unknown; problem?: string }) {
     res.render('login', {
       title: 'Sign in',
@@ -62,10 +75,12 @@ export function atprotoRoutes(ctx: AppContext): Router {
     const binding = randomToken();
     try {
       const url = await startSignIn(ctx, identifier, { returnTo, bindingHash: sha256Hex(binding) });
+      ctx.metrics.signIn('started');
       setBindingCookie(res, config, binding);
       res.redirect(303, url.href);
     } catch (err) {
       if (!(err instanceof SignInFailed)) throw err;
+      ctx.metrics.signIn('failed', 'start');
       ctx.log.info({ reqId: req.id, identifier, cause: String(err.cause) }, 'sign-in could not start');
       res.status(400);
       renderLogin(req, res, { returnTo, handle: body.handle, problem: err.message });
@@ -74,7 +89,8 @@ export function atprotoRoutes(ctx: AppContext): Router {
 
   router.get('/auth/callback', noStore, rateLimit('callback', config.rateLimits.loginPerMinute, config), async (req, res) => {
     const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
-    const outcome = await finishSignIn(ctx.atproto, params);
+    const outcome = await finishSignIn(ctx.atproto, params).catch(signInFailed('callback'));
+    if (outcome.kind === 'cancelled') ctx.metrics.signIn('failed', 'cancelled');
     if (outcome.kind === 'cancelled') return res.render('cancelled', { title: 'Sign-in cancelled' });
     if (!config.production) {
       // The loopback client's callback is on 127.0.0.1, but the session belongs on PUBLIC_URL:
@@ -83,8 +99,8 @@ export function atprotoRoutes(ctx: AppContext): Router {
       const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TTL_SECONDS);
       return res.redirect(303, `${config.publicUrl}/auth/handoff?ticket=${encodeURIComponent(ticket)}`);
     }
-    checkSignInBinding(outcome.state, readHostCookie(req, bindingCookie));
-    sendSignInOutcome(res, config, await completeSignIn(ctx, outcome.identity, outcome.state, req.get('user-agent') ?? null));
+    countSignInFailure('binding', () => checkSignInBinding(outcome.state, readHostCookie(req, bindingCookie)));
+    sendSignInOutcome(res, config, await completeSignIn(ctx, outcome.identity, outcome.state, req.get('user-agent') ?? null, { address: req.ip }));
   });
 
   if (!config.production) {
@@ -92,9 +108,9 @@ export function atprotoRoutes(ctx: AppContext): Router {
     router.get('/auth/handoff', noStore, rateLimit('handoff', config.rateLimits.loginPerMinute, config), async (req, res) => {
       const value = singleString(req.query.ticket);
       const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
-      if (!ticket) throw new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.');
-      checkSignInBinding(ticket.payload.state, readHostCookie(req, bindingCookie));
-      sendSignInOutcome(res, config, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null));
+      if (!ticket) throw signInFailed('handoff')(new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.'));
+      countSignInFailure('binding', () => checkSignInBinding(ticket.payload.state, readHostCookie(req, bindingCookie)));
+      sendSignInOutcome(res, config, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null, { address: req.ip }));
     });
   }
 

@@ -170,6 +170,22 @@ const envSchema = z.object({
   UNUSED_CLIENT_PURGE_SECONDS: positiveInt(60 * 60),
   MAX_UNUSED_CLIENTS: positiveInt(10_000),
   MAX_CACHED_CLIENT_DOCUMENTS: positiveInt(10_000),
+  // Prometheus metrics on their own listener (src/metrics/metrics-server.ts): a port, or `off`.
+  METRICS_PORT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v.trim() === '' ? '9464' : v.trim().toLowerCase();
+      if (value === 'off') return undefined;
+      const n = Number(value);
+      if (!Number.isInteger(n) || n <= 0 || n >= 65536) {
+        ctx.addIssue({ code: 'custom', message: `must be a port number or off, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
+  METRICS_HOST: optionalString,
+  AUDIT_RETENTION_DAYS: positiveInt(90),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -227,6 +243,10 @@ export interface Config {
   outboundPrivateHosts: readonly string[];
   /** CLIENT_ID_METADATA_DOCUMENTS: accept https client_ids (advertised in AS metadata); off → DCR only. */
   clientIdMetadataDocuments: boolean;
+  /** METRICS_PORT/METRICS_HOST: where /metrics listens (never the public port); undefined port: off. */
+  metrics: { port: number | undefined; host: string };
+  /** AUDIT_RETENTION_DAYS: audit log entries are purged after this many days. */
+  auditRetentionDays: number;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -327,6 +347,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     newWikisPerDay: e.NEW_WIKIS_PER_DAY,
     outboundPrivateHosts: e.OUTBOUND_PRIVATE_HOSTS,
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
+    metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST ?? '127.0.0.1' },
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
   };
 }
 

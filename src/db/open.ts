@@ -18,10 +18,16 @@ export function openDatabase(file: string): Db {
     createOwnerOnly(file);
   }
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+  } catch (err) {
+    // A corrupt file or a read-only disk fails here: do not leak the handle (start-up retries, db/unavailable-at-start.ts).
+    db.close();
+    throw err;
+  }
   return db;
 }
 

@@ -33,6 +33,8 @@ export interface PurgeOptions {
   unusedClientSeconds?: number;
   /** When given, the ATProto stores are re-sealed with the current key (src/atproto/stores.ts). */
   atprotoSealing?: StoreSealing;
+  /** AUDIT_RETENTION_DAYS: audit log entries older than this are deleted. Default 90. */
+  auditRetentionDays?: number;
 }
 
 export function purgeExpired(db: Db, options: PurgeOptions): Record<string, number> {
@@ -69,6 +71,7 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
       [now - (options.unusedClientSeconds ?? options.clientIdleSeconds), now - options.clientIdleSeconds],
     ],
   ];
+  statements.push(['audit_log', 'DELETE FROM audit_log WHERE at <= ?', [now - (options.auditRetentionDays ?? 90) * 24 * 60 * 60]]);
   const counts: Record<string, number> = {};
   db.transaction(() => {
     for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from './log.ts';
+import { VERIFY_PATH } from '../resource/verify.route.ts';
 
 /** Query parameters whose values are credentials or single-use handles. */
 const SECRET_PARAMS: ReadonlySet<string> = new Set([
@@ -65,7 +66,13 @@ export function requestLog(log: Logger): RequestHandler {
       res.setHeader('X-Request-Id', id);
       return id;
     },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
+    customLogLevel: (req, res, err) => {
+      // Storage-fault 503s are logged once per kind per minute instead (src/db/faults.ts).
+      if ((res as { locals?: { storageFault?: unknown } }).locals?.storageFault !== undefined) return 'silent';
+      if (err || res.statusCode >= 500) return 'error';
+      // Caddy's forward_auth calls /auth/verify on every wiki request: successes at debug (issue 13 item 4).
+      return res.statusCode < 400 && (req.url ?? '').startsWith(VERIFY_PATH) ? 'debug' : 'info';
+    },
     serializers: {
       req: (req: { id: unknown; method: string; url: string; headers: Record<string, string> }) => ({
         id: req.id,

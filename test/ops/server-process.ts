@@ -37,6 +37,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       PORT: String(options.port),
       DATA_DIR: options.dataDir,
       LOG_LEVEL: options.logLevel ?? 'silent',
+      // Tests start many servers at once: none of them takes the shared metrics port unless asked to.
+      METRICS_PORT: 'off',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,7 +42,7 @@ export function authorizeRoutes(ctx: AppContext): Router {
     const user = res.locals.user;
     if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
     const decision = body.decision === 'allow' ? 'allow' : 'deny';
-    const outcome = decideConsent(ctx, requestId, user, decision, singleString(body.wiki));
+    const outcome = decideConsent(ctx, requestId, user, decision, singleString(body.wiki), { address: req.ip });
     if (outcome.kind === 'redirect') return res.redirect(303, outcome.redirectTo);
     // Allow without a wiki: the same page again, saying what is missing (the request is still pending).
     const { pending, client } = await loadConsent(ctx, requestId);

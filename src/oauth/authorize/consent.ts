@@ -92,11 +92,12 @@ export type ConsentDecision =
 
 /** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
 export function decideConsent(
-  ctx: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
+  ctx: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'> & Partial<Pick<AppContext, 'audit'>>,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
   chosenSlug: string | undefined,
+  origin: { address?: string } = {},
 ): ConsentDecision {
   // The form marks the choice required; a submit without one (old browser, forged post) is not a decision.
   if (decision === 'allow' && chosenSlug === undefined) {
@@ -104,15 +105,16 @@ export function decideConsent(
     if (waiting && waiting.wikiSlug === undefined) return { kind: 'choose_wiki' };
   }
   // Taking the request and issuing the code are one write: both happen or neither.
-  return ctx.db.transaction(() => decidePending(ctx, requestId, user, decision, chosenSlug)).immediate();
+  return ctx.db.transaction(() => decidePending(ctx, requestId, user, decision, chosenSlug, origin)).immediate();
 }
 
 function decidePending(
-  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'>,
+  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'> & Partial<Pick<AppContext, 'audit'>>,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
   chosenSlug: string | undefined,
+  origin: { address?: string },
 ): ConsentDecision {
   const pending = ctx.authorizationRequests.consume(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
@@ -122,6 +124,7 @@ function decidePending(
 
   if (decision === 'deny') {
     ctx.log.info({ did: user.did, clientId: pending.clientId }, 'authorization denied by user');
+    ctx.audit?.record({ event: 'consent_denied', did: user.did, clientId: pending.clientId, wikiSlug: pending.wikiSlug ?? null, actor: 'person', address: origin.address });
     return { kind: 'redirect', redirectTo: denied('The user denied the request.') };
   }
   const slug = pending.wikiSlug ?? chosenSlug;
@@ -141,6 +144,7 @@ function decidePending(
     scope: formatScope(pending.scopes),
   });
   ctx.log.info({ did: user.did, clientId: pending.clientId, wiki: wiki.slug }, 'authorization approved');
+  ctx.audit?.record({ event: 'consent_given', did: user.did, clientId: pending.clientId, wikiSlug: wiki.slug, actor: 'person', address: origin.address, detail: { scope: formatScope(pending.scopes) } });
   return { kind: 'redirect', redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }) };
 }
 

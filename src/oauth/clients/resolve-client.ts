@@ -31,6 +31,8 @@ export interface ClientResolverOptions {
   retryAfterFailureSeconds?: number;
   /** CLIENT_ID_METADATA_DOCUMENTS: when false, URL client_ids are unknown (clients register by DCR). Default true. */
   documentsEnabled?: boolean;
+  /** Counts fetches by outcome (src/metrics/). */
+  metrics?: { clientDocument(outcome: 'fetched' | 'refused' | 'failed'): void };
 }
 
 export interface ClientResolver {
@@ -84,9 +86,11 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       retryAt.delete(clientId);
       failures.delete(clientId);
       log.info({ clientId, refreshed: cached !== undefined }, 'client metadata document fetched');
+      options.metrics?.clientDocument('fetched');
       return clients.find(clientId);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
+      options.metrics?.clientDocument(err instanceof ClientMetadataDocumentError && err.kind === 'refused' ? 'refused' : 'failed');
       if (cached) {
         if (retryAt.size > 10_000) retryAt.clear();
         retryAt.set(clientId, nowSeconds() + retryAfterFailureSeconds);

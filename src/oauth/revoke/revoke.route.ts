@@ -12,12 +12,16 @@ import { readTokenParams } from '../token/token-params.ts';
 import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
 /** Revokes `token` if it is the client's; returns whether it was (the rate limit then charges the client). */
-export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string): Promise<boolean> {
+export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string, address?: string): Promise<boolean> {
   const refresh = ctx.refreshTokens.findByValue(token);
   if (refresh) {
     const grant = ctx.grants.findById(refresh.grantId);
     if (grant?.clientId !== client.clientId) return false;
-    if (ctx.grants.revoke(grant.id)) ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
+    if (ctx.grants.revoke(grant.id)) {
+      ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
+      ctx.audit.record({ event: 'grant_revoked', did: grant.userDid, clientId: client.clientId, wikiSlug: grant.wikiSlug, actor: 'client', address, detail: { via: 'rfc7009' } });
+      ctx.metrics.grantRevoked('client');
+    }
     return true;
   }
   const claims = await ctx.accessTokens.verify(token, undefined);
@@ -42,7 +46,7 @@ export function revokeRoutes(ctx: AppContext): Router {
         const params = readTokenParams(req.body, req.get('content-type'));
         const client = await authenticateClient(ctx, req);
         limits.client.check(client.clientId);
-        attributed = await revokeToken(ctx, client, params.required('token'));
+        attributed = await revokeToken(ctx, client, params.required('token'), req.ip);
         if (attributed) limits.client.record(client.clientId);
         res.status(200).end();
       } finally {

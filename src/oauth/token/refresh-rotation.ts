@@ -19,7 +19,8 @@ import type { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
 import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
 
-export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'platformKeys'>;
+export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'platformKeys'> &
+  Partial<Pick<AppContext, 'audit' | 'metrics'>>;
 
 export type RotationOutcome =
   /** A successor to hand out: new (`reused: false`) or the one already issued within grace. */
@@ -40,6 +41,7 @@ export function rotateRefreshToken(
   clientId: string,
   value: string,
   check: (grant: LiveGrant) => AppError | undefined,
+  origin: { address?: string } = {},
 ): RotationOutcome {
   const { refreshTokens, grants, config } = deps;
   return deps.db.transaction((): RotationOutcome => {
@@ -52,9 +54,9 @@ export function rotateRefreshToken(
 
     let reused: string | undefined;
     if (presented.rotatedAt !== null) {
-      if (now - presented.rotatedAt > config.refreshGraceSeconds) return replay(deps, grant, 'after_grace');
+      if (now - presented.rotatedAt > config.refreshGraceSeconds) return replay(deps, grant, 'after_grace', origin);
       reused = graceSuccessor(deps, presented, now);
-      if (reused === undefined) return replay(deps, grant, 'successor_rotated');
+      if (reused === undefined) return replay(deps, grant, 'successor_rotated', origin);
     }
     const refused = check(grant);
     if (refused) return { kind: 'refused', error: refused };
@@ -79,9 +81,15 @@ function graceSuccessor(deps: RotationDeps, presented: RefreshToken, now: number
   return openSuccessor(deps.platformKeys, successor.hash, presented.successorSealed);
 }
 
-function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 'successor_rotated'): RotationOutcome {
+function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 'successor_rotated', origin: { address?: string }): RotationOutcome {
   // Returned, not thrown: a throw would roll the revocation back with the transaction.
   deps.grants.revoke(grant.id);
+  // In the same transaction: the revocation and its audit entries commit together (src/audit/audit-log.ts).
+  const who = { did: grant.userDid, clientId: grant.clientId, wikiSlug: grant.wikiSlug, address: origin.address };
+  deps.audit?.record({ event: 'refresh_replay_detected', ...who, actor: 'replay', detail: { reason } });
+  deps.audit?.record({ event: 'grant_revoked', ...who, actor: 'replay', detail: { reason: 'refresh_replay' } });
+  deps.metrics?.refreshReplay(reason);
+  deps.metrics?.grantRevoked('replay');
   return { kind: 'replayed', grant, reason };
 }
 

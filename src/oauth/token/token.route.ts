@@ -14,7 +14,8 @@ import { askerOf, tokenEndpointLimits } from './token-rate-limits.ts';
 import type { TokenResponse } from './token-response.ts';
 import { readTokenParams, type TokenParams } from './token-params.ts';
 
-type GrantHandler = (ctx: AppContext, client: OAuthClientRecord, params: TokenParams) => Promise<TokenResponse>;
+/** `origin.address`: the request's source address, for the audit log of a replay. */
+type GrantHandler = (ctx: AppContext, client: OAuthClientRecord, params: TokenParams, origin: { address?: string }) => Promise<TokenResponse>;
 
 const grantHandlers: Record<string, GrantHandler> = {
   authorization_code: exchangeAuthorizationCode,
@@ -44,7 +45,8 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
           attributed = true;
           limits.spend(asker);
         }
-        res.json(await handler(ctx, client, params));
+        res.json(await handler(ctx, client, params, { address: req.ip }));
+        ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
       } finally {
         if (!attributed) limits.address.spend(req);
       }

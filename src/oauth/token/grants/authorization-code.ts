@@ -11,7 +11,12 @@ import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
-export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
+export async function exchangeAuthorizationCode(
+  ctx: AppContext,
+  client: OAuthClientRecord,
+  params: TokenParams,
+  origin: { address?: string } = {},
+): Promise<TokenResponse> {
   const value = params.required('code');
   const outcome = ctx.db.transaction(() => {
     const code = ctx.codes.findByValue(value);
@@ -19,6 +24,12 @@ export async function exchangeAuthorizationCode(ctx: AppContext, client: OAuthCl
     if (code.consumedAt !== null) {
       // Returned, not thrown: a throw would roll the revocation back with the transaction.
       if (code.grantId) ctx.grants.revoke(code.grantId);
+      // In the same transaction as the revocation (src/audit/audit-log.ts).
+      const who = { did: code.userDid, clientId: code.clientId, wikiSlug: code.wikiSlug, address: origin.address };
+      ctx.audit.record({ event: 'code_replay_detected', ...who, actor: 'replay' });
+      if (code.grantId) ctx.audit.record({ event: 'grant_revoked', ...who, actor: 'replay', detail: { reason: 'code_replay' } });
+      ctx.metrics.codeReplay();
+      if (code.grantId) ctx.metrics.grantRevoked('replay');
       return { kind: 'replayed' as const, replayed: code };
     }
     if (code.expiresAt <= nowSeconds()) throw new InvalidGrant('The authorization code has expired.');

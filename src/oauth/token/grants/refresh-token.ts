@@ -11,7 +11,12 @@ import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
-export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRecord, params: TokenParams): Promise<TokenResponse> {
+export async function refreshAccessToken(
+  ctx: AppContext,
+  client: OAuthClientRecord,
+  params: TokenParams,
+  origin: { address?: string } = {},
+): Promise<TokenResponse> {
   const value = params.required('refresh_token');
   const requestedResource = params.optional('resource');
   const requestedScope = params.optional('scope');
@@ -25,7 +30,7 @@ export async function refreshAccessToken(ctx: AppContext, client: OAuthClientRec
       if (err instanceof AppError) return err;
       throw err;
     }
-  });
+  }, origin);
   if (outcome.kind === 'refused') throw outcome.error;
   if (outcome.kind === 'replayed') {
     const { grant, reason } = outcome;

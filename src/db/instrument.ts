@@ -1,0 +1,64 @@
+// The one place that sees every database write: `db.transaction(…)` functions and lone
+// `statement.run(…)` calls are wrapped here, once, when the context is built. Each OUTERMOST write
+// is timed (robot_auth_db_write_duration_seconds; writes nested in a transaction are part of it),
+// a storage fault is reported to StorageHealth (db/faults.ts), and a successful write ends
+// `degraded`. The repositories and call sites are untouched.
+import type Database from 'better-sqlite3';
+import type { Db } from './open.ts';
+import { storageFaultKind, type StorageHealth } from './faults.ts';
+
+export interface WriteObserver {
+  metrics: { databaseWrite(seconds: number): void };
+  storage: Pick<StorageHealth, 'fault' | 'writeSucceeded'>;
+}
+
+type AnyFn = (...args: unknown[]) => unknown;
+const INSTRUMENTED = Symbol('robot-auth.instrumented');
+
+export function instrumentWrites(db: Db, observer: WriteObserver): void {
+  const target = db as Db & { [INSTRUMENTED]?: true };
+  if (target[INSTRUMENTED]) return;
+  target[INSTRUMENTED] = true;
+  let depth = 0;
+
+  function timed<T>(run: () => T): T {
+    if (depth > 0) return run();
+    depth++;
+    const start = process.hrtime.bigint();
+    try {
+      const result = run();
+      observer.metrics.databaseWrite(Number(process.hrtime.bigint() - start) / 1e9);
+      observer.storage.writeSucceeded();
+      return result;
+    } catch (err) {
+      const kind = storageFaultKind(err);
+      if (kind !== undefined) observer.storage.fault(kind, err);
+      throw err;
+    } finally {
+      depth--;
+    }
+  }
+
+  const transaction = db.transaction.bind(db);
+  db.transaction = ((fn: AnyFn) => {
+    const tx = transaction(fn) as unknown as Database.Transaction<AnyFn>;
+    const wrap = (variant: AnyFn) => (...args: unknown[]) => timed(() => variant(...args));
+    const wrapped = wrap(tx) as Database.Transaction<AnyFn>;
+    wrapped.deferred = wrap(tx.deferred) as Database.Transaction<AnyFn>['deferred'];
+    wrapped.immediate = wrap(tx.immediate) as Database.Transaction<AnyFn>['immediate'];
+    wrapped.exclusive = wrap(tx.exclusive) as Database.Transaction<AnyFn>['exclusive'];
+    return wrapped;
+  }) as Db['transaction'];
+
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((source: string) => {
+    const statement = prepare(source) as Database.Statement<unknown[]>;
+    if (statement.reader) return statement;
+    const run = statement.run;
+    // Hot path: a statement inside a transaction (depth > 0) costs one comparison, no closure.
+    statement.run = function (this: unknown, ...args: unknown[]) {
+      return depth > 0 ? run.apply(statement, args) : timed(() => run.apply(statement, args));
+    } as typeof statement.run;
+    return statement;
+  }) as Db['prepare'];
+}
