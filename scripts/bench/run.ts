@@ -102,8 +102,10 @@ function selectedCases(): LoadCase[] {
   return CASES.filter((c) => wanted.has(c.id));
 }
 
+const benchStarted = performance.now();
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  const t = ((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[${t} s] ${line}\n`);
 }
 
 /** Pins this process (the load generator) to CPU 0 and says which CPU the children get. */
@@ -359,11 +361,11 @@ async function main(): Promise<void> {
     if (!flags['no-peer'] && !flags.only) comparison = await runComparison(tmp, cpu);
     if (!flags['no-memory']) memory = await runMemory(tmp, cpu);
     if (!flags['no-startup']) {
-      log('start-up: node src/server.ts on a migrated small database, 3 starts after a first one that makes its keys');
+      log(`start-up: node src/server.ts on a migrated small database, ${quick ? 1 : 3} start(s) after a first one that makes its keys`);
       const dir = fs.mkdtempSync(path.join(tmp, 'startup-'));
       const dbFile = path.join(dir, 'robot-auth.sqlite');
       prepareDatabase(dbFile, SMALL, path.join(RESULTS_DIR, 'cache'));
-      startup = await measureStartup(ROOT, dir, dbFile, cpu, logLevel);
+      startup = await measureStartup(ROOT, dir, dbFile, cpu, logLevel, quick ? 1 : 3);
       log(`  ${startup.attempts.map((a) => Math.round(a)).join(', ')} ms to the first answer; RSS ${(startup.idleRss / 2 ** 20).toFixed(0)} MiB idle`);
     }
     if (!flags['no-db-size']) {
