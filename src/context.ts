@@ -65,7 +65,10 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
   const mayGenerateKeys = !config.production;
-  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys);
+  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys, undefined, {
+    alg: config.accessTokenAlg,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
   const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);

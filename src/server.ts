@@ -127,7 +127,7 @@ function listenGracefully(app: http.RequestListener): GracefulServer {
  */
 async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
   const jwks = readKeyFile(ctx.config.platformKeysFile);
-  const fresh = await loadPlatformKeys(jwks);
+  const fresh = await loadPlatformKeys(jwks, undefined, 'access', ctx.config.accessTokenAlg); // refuses a signing key of another alg
   Object.assign(ctx.platformKeys, fresh);
   Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
   ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');

@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     scratchInsert.run(hash, 'grant', now, now + 3600);
   });
   const signInput = accessTokenInput(scale, 0);
-  const sign = () => signAccessToken({ config: ctx.config, keys: ctx.platformKeys }, signInput);
+  const sign = async () => signAccessToken({ config: ctx.config, keys: ctx.platformKeys }, signInput);
 
   let profiler: Session | undefined;
 

@@ -11,6 +11,7 @@ import { listClients, type ClientSummary } from './clients.ts';
 import type { OpenAdminDatabaseOptions } from './database.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
+import type { SigningAlg } from '../config/keys.ts';
 import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
@@ -95,6 +96,14 @@ const keyColumns: Column<KeyStatus>[] = [
   { header: 'RETIRE AFTER', value: (k) => shortTime(k.retireAfter) },
 ];
 
+/** `--alg`: RS256 or ES256, or undefined when not given. */
+function algValue(values: OptionValues): SigningAlg | undefined {
+  const value = values.alg;
+  if (value === undefined) return undefined;
+  if (value !== 'RS256' && value !== 'ES256') throw new AdminError('--alg must be RS256 or ES256.');
+  return value;
+}
+
 function stringValue(values: OptionValues, name: string): string {
   const value = values[name];
   if (typeof value !== 'string') throw new AdminError(`--${name} is required.`);
@@ -168,13 +177,17 @@ export const COMMANDS: Command[] = [
     name: 'keys rotate',
     summary: 'add a new platform signing key (access or identity); the previous one keeps verifying until its tokens expire',
     details:
-      'The new RS256 key is put first among the keys of its purpose in PLATFORM_KEYS_FILE (access: MCP access\n' +
+      'The new key is put first among the keys of its purpose in PLATFORM_KEYS_FILE (access: MCP access\n' +
       'tokens, the default; identity: the wikis\' identity token). The previous signing key of that purpose gets\n' +
       'retire_after = now + the longest lifetime of what it signs (ACCESS_TOKEN_TTL_SECONDS, or 15 minutes for\n' +
       'identity tokens) and stays published until then. The service signs with the new key after a restart or\n' +
-      'SIGHUP (systemctl reload robot-auth): do that right away.',
+      'SIGHUP (systemctl reload robot-auth): do that right away.\n' +
+      'An access key is of ACCESS_TOKEN_ALG unless --alg says otherwise. To switch RS256 -> ES256: set\n' +
+      'ACCESS_TOKEN_ALG=ES256 in the environment file, run `keys rotate --alg ES256`, restart. The RS256 keys\n' +
+      'keep verifying (and stay in the JWKS) until retire_after. Identity keys are always RS256.',
     options: {
       purpose: { type: 'string', value: 'access|identity', description: 'which key set to rotate (default access)' },
+      alg: { type: 'string', value: 'RS256|ES256', description: 'the new access key\'s algorithm (default ACCESS_TOKEN_ALG)' },
       'drop-previous': {
         type: 'boolean',
         description: 'a key is compromised: stop accepting EVERY older key of that purpose at the next reload',
@@ -184,14 +197,19 @@ export const COMMANDS: Command[] = [
       const dropPrevious = values['drop-previous'] === true;
       const purpose = values.purpose === undefined ? 'access' : values.purpose;
       if (purpose !== 'access' && purpose !== 'identity') throw new AdminError('--purpose must be access or identity.');
-      const result = await rotatePlatformKeys(ctx.config(), { dropPrevious, purpose });
+      const config = ctx.config();
+      const result = await rotatePlatformKeys(config, { dropPrevious, purpose, alg: algValue(values) });
+      const switching = purpose === 'access' && result.alg !== config.accessTokenAlg;
       ctx.out(
         [
-          `New ${purpose} signing key ${result.kid} written to ${result.file}.`,
+          `New ${purpose} signing key ${result.kid} (${result.alg}) written to ${result.file}.`,
           dropPrevious
             ? `Retired ${result.droppedKids.join(', ') || 'no older key'}: the service stops accepting them when it reloads.`
             : `The previous key ${result.previousKid ?? '(none)'} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,
-          'Now restart or reload the service so it signs with the new key: systemctl reload robot-auth',
+          switching
+            ? `ACCESS_TOKEN_ALG is ${config.accessTokenAlg}: set ACCESS_TOKEN_ALG=${result.alg} in the service environment, then restart ` +
+              '(systemctl restart robot-auth). Until then a reload refuses the new key and the service keeps its previous keys.'
+            : 'Now restart or reload the service so it signs with the new key: systemctl reload robot-auth',
         ].join('\n'),
       );
     },
@@ -228,18 +246,24 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'keys generate',
-    summary: 'create production key files: platform (RS256) and ATProto client (ES256)',
-    details: 'Writes DIR/platform-keys.json and DIR/atproto-client-keys.json, mode 0600. Never overwrites.',
-    options: { out: { type: 'string', value: 'DIR', description: 'directory for the two key files (created 0700)', required: true } },
+    summary: 'create production key files: platform (access RS256 or ES256, identity RS256) and ATProto client (ES256)',
+    details:
+      'Writes DIR/platform-keys.json and DIR/atproto-client-keys.json, mode 0600. Never overwrites.\n' +
+      'The access key is RS256 unless --alg ES256 (then set ACCESS_TOKEN_ALG=ES256 too).',
+    options: {
+      out: { type: 'string', value: 'DIR', description: 'directory for the two key files (created 0700)', required: true },
+      alg: { type: 'string', value: 'RS256|ES256', description: 'the access-token key\'s algorithm (default RS256)' },
+    },
     run: async ({ values }, ctx) => {
-      const keys = await generateProductionKeys(stringValue(values, 'out'));
+      const keys = await generateProductionKeys(stringValue(values, 'out'), algValue(values));
       ctx.out(
         [
-          `Wrote ${keys.platformKeysFile} (RS256: access kid ${keys.platformKid}, identity kid ${keys.identityKid})`,
+          `Wrote ${keys.platformKeysFile} (access ${keys.platformAlg} kid ${keys.platformKid}, identity RS256 kid ${keys.identityKid})`,
           `  and ${keys.atprotoClientKeysFile} (ES256, kid ${keys.atprotoKid}), mode 0600.`,
           'Set in the service environment:',
           `PLATFORM_KEYS_FILE=${keys.platformKeysFile}`,
           `ATPROTO_CLIENT_KEYS_FILE=${keys.atprotoClientKeysFile}`,
+          ...(keys.platformAlg === 'ES256' ? ['ACCESS_TOKEN_ALG=ES256'] : []),
         ].join('\n'),
       );
     },

@@ -1,12 +1,15 @@
 // Signing keys for operators: list, rotate and retire the platform keys (per purpose: access tokens
 // or wiki identity tokens, see src/config/keys.ts), add the identity key a legacy file lacks, and
 // generate the two production key files. The service reads the key files at start-up (and on SIGHUP).
+// Access keys are RS256 or ES256 (ACCESS_TOKEN_ALG, or --alg): switching is a rotation to a key of the
+// other kind; the old keys keep verifying until their retire_after. Identity keys are RS256 only.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/env.ts';
 import { IDENTITY_TOKEN_TTL_SECONDS } from '../accounts/cookies.ts';
 import {
+  algOf,
   generatePrivateJwk,
   isRetired,
   isSigningKey,
@@ -18,6 +21,7 @@ import {
   rotateKeys,
   writeKeyFile,
   type PrivateJwk,
+  type SigningAlg,
 } from '../config/keys.ts';
 import { nowSeconds } from '../db/open.ts';
 import { requireFileOwner } from './database.ts';
@@ -33,14 +37,14 @@ export interface KeyStatus {
   retireAfter: number | null;
 }
 
-type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds'>;
+type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'>;
 
 function keyStatuses(keys: PrivateJwk[], now: number): KeyStatus[] {
   return keys.map((key) => {
     const signing = isSigningKey(keys, key);
     return {
       kid: key.kid,
-      alg: key.alg ?? 'RS256',
+      alg: algOf(key),
       purpose: purposeOf(key),
       role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : 'verifying',
       retireAfter: key.retire_after ?? null,
@@ -72,6 +76,7 @@ export interface RotationResult {
   purpose: KeyPurpose;
   /** The new signing key. */
   kid: string;
+  alg: SigningAlg;
   /** The key it replaces, now verifying only, and when it may go. */
   previousKid: string | undefined;
   /** With dropPrevious: every non-signing key of that purpose, now retired. */
@@ -84,6 +89,8 @@ export interface RotateOptions {
   now?: number;
   /** Which key set to rotate (default access). */
   purpose?: KeyPurpose;
+  /** The new key's algorithm: access keys default to ACCESS_TOKEN_ALG; identity keys are RS256 only. */
+  alg?: SigningAlg;
   /**
    * A compromised key: retire EVERY non-signing key of that purpose at once, not only the one just
    * replaced, instead of after their tokens expire. Tokens they signed stop working at the next reload
@@ -93,13 +100,15 @@ export interface RotateOptions {
   dropPrevious?: boolean;
 }
 
-/** Prepends a fresh RS256 key of one purpose; its previous signing key verifies until now + the longest token lifetime. */
+/** Prepends a fresh key of one purpose; its previous signing key verifies until now + the longest token lifetime. */
 export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptions = {}): Promise<RotationResult> {
   const now = options.now ?? nowSeconds();
   const purpose = options.purpose ?? 'access';
+  const alg = options.alg ?? (purpose === 'access' ? config.accessTokenAlg : 'RS256');
+  if (purpose === 'identity' && alg !== 'RS256') throw new AdminError('Identity-token keys are RS256 only (wikis verify them as RS256); leave out --alg.');
   const file = config.platformKeysFile;
   const keys = readPlatformKeys(file);
-  const fresh = await generatePrivateJwk('RS256', purpose);
+  const fresh = await generatePrivateJwk(alg, purpose);
   const retireAfter = options.dropPrevious ? now : now + longestTokenLifetime(config, purpose);
   const rotated = rotateKeys(keys, fresh, retireAfter, options.dropPrevious === true);
   writeKeyFile(file, rotated);
@@ -108,6 +117,7 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
     file,
     purpose,
     kid: fresh.kid,
+    alg,
     previousKid: previous[0]?.kid,
     droppedKids: options.dropPrevious ? previous.map((k) => k.kid) : [],
     retireAfter,
@@ -150,17 +160,18 @@ export const ATPROTO_CLIENT_KEYS_FILENAME = 'atproto-client-keys.json';
 export interface GeneratedKeys {
   platformKeysFile: string;
   platformKid: string;
+  platformAlg: SigningAlg;
   identityKid: string;
   atprotoClientKeysFile: string;
   atprotoKid: string;
 }
 
 /**
- * Production keys: DIR/platform-keys.json (RS256) and DIR/atproto-client-keys.json (ES256), mode
+ * Production keys: DIR/platform-keys.json (an access key of `accessAlg`, an RS256 identity key) and DIR/atproto-client-keys.json (ES256), mode
  * 0600 in a directory created 0700. Refuses to overwrite either file: replacing a key signs every
  * user out and breaks the ATProto client; rotate instead.
  */
-export async function generateProductionKeys(dir: string): Promise<GeneratedKeys> {
+export async function generateProductionKeys(dir: string, accessAlg: SigningAlg = 'RS256'): Promise<GeneratedKeys> {
   const target = path.resolve(dir);
   const platformKeysFile = path.join(target, PLATFORM_KEYS_FILENAME);
   const atprotoClientKeysFile = path.join(target, ATPROTO_CLIENT_KEYS_FILENAME);
@@ -169,12 +180,12 @@ export async function generateProductionKeys(dir: string): Promise<GeneratedKeys
     throw new AdminError(`Refusing to overwrite ${existing.join(' and ')}. To replace the platform key, use \`keys rotate\`.`);
   }
   fs.mkdirSync(target, { recursive: true, mode: 0o700 });
-  const platform = await generatePrivateJwk('RS256', 'access');
+  const platform = await generatePrivateJwk(accessAlg, 'access');
   const identity = await generatePrivateJwk('RS256', 'identity');
   const atproto = await generatePrivateJwk('ES256');
   createKeyFile(platformKeysFile, [platform, identity]);
   createKeyFile(atprotoClientKeysFile, [atproto]);
-  return { platformKeysFile, platformKid: platform.kid, identityKid: identity.kid, atprotoClientKeysFile, atprotoKid: atproto.kid };
+  return { platformKeysFile, platformKid: platform.kid, platformAlg: accessAlg, identityKid: identity.kid, atprotoClientKeysFile, atprotoKid: atproto.kid };
 }
 
 /** Writes a new key file, mode 0600, failing if it exists (the link is the atomic no-clobber step). */

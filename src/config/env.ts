@@ -135,6 +135,7 @@ const envSchema = z.object({
   RESERVED_USERNAMES: optionalString,
   TRUST_PROXY: optionalString,
   ACCESS_TOKEN_TTL_SECONDS: positiveInt(3600),
+  ACCESS_TOKEN_ALG: z.enum(['RS256', 'ES256']).optional().default('RS256'),
   REFRESH_TOKEN_TTL_SECONDS: positiveInt(60 * 60 * 24 * 30),
   REFRESH_GRACE_SECONDS: positiveInt(60),
   SESSION_TTL_SECONDS: positiveInt(60 * 60 * 24),
@@ -197,6 +198,8 @@ export interface Config {
   /** Express "trust proxy" value: which peers may set X-Forwarded-*. */
   trustProxy: string;
   accessTokenTtlSeconds: number;
+  /** How MCP access tokens are signed (the first access key must be of this kind; see src/config/keys.ts). */
+  accessTokenAlg: 'RS256' | 'ES256';
   refreshTokenTtlSeconds: number;
   refreshGraceSeconds: number;
   sessionTtlSeconds: number;
@@ -299,6 +302,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     reservedUsernames: new Set(reserved),
     trustProxy: e.TRUST_PROXY ?? 'loopback',
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    accessTokenAlg: e.ACCESS_TOKEN_ALG,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
     refreshGraceSeconds: e.REFRESH_GRACE_SECONDS,
     sessionTtlSeconds: e.SESSION_TTL_SECONDS,

@@ -1,15 +1,21 @@
 // Signing keys. Two key files, each a JSON file holding a private JWKS (`{"keys": [...]}`):
-//  - platform keys (RS256), PLATFORM_KEYS_FILE. Each key names its `purpose`, and a token kind is
+//  - platform keys, PLATFORM_KEYS_FILE. Each key names its `purpose`, and a token kind is
 //    only ever verified with keys of its own purpose (finding 11, "each token kind its own key"):
 //      "access":   MCP access tokens (RFC 9068); the only keys at the AS metadata's jwks_uri.
+//                  RS256 (RSA) or ES256 (EC P-256), as ACCESS_TOKEN_ALG says: the first access key
+//                  signs and must be of that algorithm (the service refuses to start otherwise).
+//                  Access keys of the other algorithm still verify, and stay published, until
+//                  retired: that is how a switch (RS256 -> ES256 or back) keeps tokens working.
 //                  A key WITHOUT `purpose` is a legacy key (from before the split) and counts as "access".
-//      "identity": the wikis' identity token (src/accounts/identity-token.ts); published at
+//      "identity": the wikis' identity token (src/accounts/identity-token.ts), RS256 only; published at
 //                  IDENTITY_JWKS_PATH only. A legacy file has none: development adds one, production
 //                  refuses to start until `npm run admin -- keys add-identity` has added it.
 //    Within a purpose the first key signs; the others only verify, so a rotated-out key keeps validating
-//    until its tokens expire. Rotation (`npm run admin -- keys rotate [--purpose identity]`) prepends a
-//    new key and stamps the one it replaces with `retire_after` (seconds since the epoch): when every
-//    token it signed has expired. From then on the loader ignores it and `keys retire` deletes it.
+//    until its tokens expire. Rotation (`npm run admin -- keys rotate [--purpose identity] [--alg ES256]`)
+//    prepends a new key and stamps the one it replaces with `retire_after` (seconds since the epoch): when
+//    every token it signed has expired. From then on the loader ignores it and `keys retire` deletes it.
+//    A key's algorithm is fixed by the key (`alg`, else RSA -> RS256, EC P-256 -> ES256): a token is
+//    verified only with the key its `kid` names and only if its header `alg` is that key's.
 //  - ATProto client keys (ES256): `private_key_jwt` client authentication towards PDSes (production only).
 // In development missing files are generated (mode 0600); in production they must exist.
 // Files are written through a random, exclusively created temp file (never through a symlink).
@@ -52,10 +58,18 @@ export type PrivateJwk = jose.JWK & {
   purpose?: KeyPurpose;
 };
 
+/** The algorithms a platform key may have; access tokens use either (ACCESS_TOKEN_ALG), identity tokens RS256. */
+export type SigningAlg = 'RS256' | 'ES256';
+export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'ES256'];
+
 export interface SigningKey {
   kid: string;
-  alg: string;
+  alg: SigningAlg;
+  /** For jose (identity tokens, tests). */
   privateKey: CryptoKey;
+  /** For synchronous node:crypto sign/verify (access tokens, src/oauth/tokens/access-token.ts). */
+  privateKeyObject: crypto.KeyObject;
+  publicKeyObject: crypto.KeyObject;
   publicJwk: jose.JWK;
   /** Set once the key no longer signs: it is dropped after this time (seconds since the epoch). */
   retireAfter: number | undefined;
@@ -73,6 +87,10 @@ export interface PlatformKeys {
   publicJwks: { keys: jose.JWK[] };
   /** Verifier keyed by `kid` for jose.jwtVerify. */
   verificationKeySet: ReturnType<typeof jose.createLocalJWKSet>;
+  /** Every key that may verify, by `kid`. */
+  byKid: ReadonlyMap<string, SigningKey>;
+  /** The algorithms a token may carry: the signing key's, plus another only while a key of that kind is still loaded. */
+  acceptedAlgorithms: ReadonlySet<SigningAlg>;
 }
 
 export async function generatePrivateJwk(alg: 'RS256' | 'ES256', purpose?: KeyPurpose): Promise<PrivateJwk> {
@@ -146,13 +164,32 @@ export async function loadOrCreateKeyFile(file: string, alg: 'RS256' | 'ES256', 
   return readKeyFile(file);
 }
 
-export async function toSigningKey(jwk: PrivateJwk, defaultAlg: string): Promise<SigningKey> {
-  const alg = jwk.alg ?? defaultAlg;
+/** A key's algorithm: its `alg`, else the one its type implies (RSA: RS256, EC P-256: ES256). */
+export function algOf(jwk: Pick<PrivateJwk, 'alg' | 'kty' | 'crv'>): string {
+  return jwk.alg ?? (jwk.kty === 'EC' ? 'ES256' : 'RS256');
+}
+
+function checkedAlg(jwk: PrivateJwk): SigningAlg {
+  const alg = algOf(jwk);
+  const fits = (alg === 'RS256' && jwk.kty === 'RSA') || (alg === 'ES256' && jwk.kty === 'EC' && jwk.crv === 'P-256');
+  if (!fits) {
+    throw new ConfigError(
+      `Platform key ${jwk.kid} is ${jwk.kty}${jwk.crv ? ` ${jwk.crv}` : ''} with alg ${alg}: platform keys must be RSA (RS256) or EC P-256 (ES256).`,
+    );
+  }
+  return alg;
+}
+
+export async function toSigningKey(jwk: PrivateJwk): Promise<SigningKey> {
+  const alg = checkedAlg(jwk);
   const privateKey = (await jose.importJWK(jwk, alg)) as CryptoKey;
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, k: _k, ...publicJwk } = jwk;
   const { retire_after: retireAfter, purpose: _purpose, ...published } = publicJwk;
+  const keyMaterial = jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d } : { kty: 'RSA', n: jwk.n, e: jwk.e, d: jwk.d, p: jwk.p, q: jwk.q, dp: jwk.dp, dq: jwk.dq, qi: jwk.qi };
+  const privateKeyObject = crypto.createPrivateKey({ key: keyMaterial as crypto.JsonWebKey, format: 'jwk' });
+  const publicKeyObject = crypto.createPublicKey(privateKeyObject);
   const secretSeed = Buffer.from(crypto.hkdfSync('sha256', jwk.d, jwk.kid, 'robot-auth secret seed', 32));
-  return { kid: jwk.kid, alg, privateKey, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, secretSeed };
+  return { kid: jwk.kid, alg, privateKey, privateKeyObject, publicKeyObject, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, secretSeed };
 }
 
 /** The keys of one purpose, in file order (the first signs). */
@@ -198,14 +235,28 @@ export function partitionRetiredKeys(keys: PrivateJwk[], now: number): { kept: P
   return { kept, retired };
 }
 
-/** Loads the keys of one purpose (default: access tokens), leaving out rotated-out keys past their retire_after. */
+/** The command that makes a key of `alg` the access-token signing key. */
+export function rotateAccessKeyCommand(alg: SigningAlg): string {
+  return `npm run admin -- keys rotate --alg ${alg}`;
+}
+
+/**
+ * Loads the keys of one purpose (default: access tokens), leaving out rotated-out keys past their
+ * retire_after. `signingAlg`: the algorithm the signing key must have (ACCESS_TOKEN_ALG for access
+ * keys; identity keys are always RS256). A mismatch is a configuration error, never a silent switch.
+ */
 export async function loadPlatformKeys(
   jwks: PrivateJwk[],
   now = Math.floor(Date.now() / 1000),
   purpose: KeyPurpose = 'access',
+  signingAlg: SigningAlg = 'RS256',
 ): Promise<PlatformKeys> {
   const { kept } = partitionRetiredKeys(jwks, now);
-  const all = await Promise.all(keysOfPurpose(kept, purpose).map((k) => toSigningKey(k, 'RS256')));
+  const all = await Promise.all(keysOfPurpose(kept, purpose).map((k) => toSigningKey(k)));
+  if (purpose === 'identity') {
+    const ec = all.find((k) => k.alg !== 'RS256');
+    if (ec) throw new ConfigError(`Identity-token key ${ec.kid} is ${ec.alg}: wiki identity tokens are RS256 only. Rotate it with \`npm run admin -- keys rotate --purpose identity\`.`);
+  }
   const current = all[0];
   if (!current) {
     throw new ConfigError(
@@ -214,8 +265,22 @@ export async function loadPlatformKeys(
         : 'Platform key file holds no access-token key',
     );
   }
+  if (purpose === 'access' && current.alg !== signingAlg) {
+    throw new ConfigError(
+      `ACCESS_TOKEN_ALG=${signingAlg}, but the access-token signing key (the first access key, kid ${current.kid}) is ${current.alg}. ` +
+        `Either add a ${signingAlg} signing key with \`${rotateAccessKeyCommand(signingAlg)}\` (the ${current.alg} keys keep verifying until they retire) and restart, ` +
+        `or set ACCESS_TOKEN_ALG=${current.alg}.`,
+    );
+  }
   const publicJwks = { keys: all.map((k) => k.publicJwk) };
-  return { current, all, publicJwks, verificationKeySet: jose.createLocalJWKSet(publicJwks) };
+  return {
+    current,
+    all,
+    publicJwks,
+    verificationKeySet: jose.createLocalJWKSet(publicJwks),
+    byKid: new Map(all.map((k) => [k.kid, k])),
+    acceptedAlgorithms: new Set(all.map((k) => k.alg)),
+  };
 }
 
 export interface PlatformKeySets {
@@ -223,12 +288,30 @@ export interface PlatformKeySets {
   identity: PlatformKeys;
 }
 
+/** How access tokens are signed, and how long they live (for the retire_after of a key development replaces). */
+export interface AccessKeyOptions {
+  alg: SigningAlg;
+  ttlSeconds: number;
+}
+
 /**
  * Both platform key sets from PLATFORM_KEYS_FILE. A file from before the split has no identity key:
  * development appends one (and writes the file); production refuses with the command that adds it.
+ * Likewise an access signing key of another algorithm than `access.alg`: development rotates in one of
+ * the right kind (the old one verifies until its tokens expire); production refuses with the command.
  */
-export async function loadPlatformKeySets(file: string, mayGenerate: boolean, now = Math.floor(Date.now() / 1000)): Promise<PlatformKeySets> {
-  let jwks = await loadOrCreateKeyFile(file, 'RS256', mayGenerate);
+export async function loadPlatformKeySets(
+  file: string,
+  mayGenerate: boolean,
+  now = Math.floor(Date.now() / 1000),
+  access: AccessKeyOptions = { alg: 'RS256', ttlSeconds: 3600 },
+): Promise<PlatformKeySets> {
+  let jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
+  const signing = keysOfPurpose(partitionRetiredKeys(jwks, now).kept, 'access')[0];
+  if (mayGenerate && signing && algOf(signing) !== access.alg) {
+    jwks = rotateKeys(jwks, await generatePrivateJwk(access.alg, 'access'), now + access.ttlSeconds);
+    writeKeyFile(file, jwks);
+  }
   if (keysOfPurpose(jwks, 'identity').length === 0) {
     if (!mayGenerate) {
       throw new ConfigError(
@@ -239,5 +322,5 @@ export async function loadPlatformKeySets(file: string, mayGenerate: boolean, no
     jwks = [...jwks, await generatePrivateJwk('RS256', 'identity')];
     writeKeyFile(file, jwks);
   }
-  return { access: await loadPlatformKeys(jwks, now, 'access'), identity: await loadPlatformKeys(jwks, now, 'identity') };
+  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity') };
 }

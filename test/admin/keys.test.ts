@@ -41,8 +41,8 @@ afterEach(() => {
 });
 
 /** A service start: a fresh context reads the key file as it is now. */
-async function start() {
-  const ctx = await createContext(t.config, { log: createLogger('silent') });
+async function start(config = t.config) {
+  const ctx = await createContext(config, { log: createLogger('silent') });
   contexts.push(ctx);
   return { ctx, app: createApp(ctx) };
 }
@@ -173,7 +173,7 @@ describe('keys rotate', () => {
     const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
     const [newKid, oldKid, identityKid] = readKeyFile(t.config.platformKeysFile).map((k) => k.kid);
-    expect(capture.stdout()).toMatch(new RegExp(`^New access signing key ${newKid} written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
+    expect(capture.stdout()).toMatch(new RegExp(`^New access signing key ${newKid} \\(RS256\\) written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
     expect(capture.stdout()).toContain('systemctl reload robot-auth');
     const list = captureIo({ DATA_DIR: t.dir }, t.dir);
     expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
@@ -311,5 +311,97 @@ describe('keys generate', () => {
     const capture = captureIo({}, t.dir);
     expect(await runCli(['keys', 'generate'], capture.io)).toBe(2);
     expect(capture.stderr()).toMatch(/needs --out DIR/);
+  });
+});
+
+describe('ES256 access keys (ACCESS_TOKEN_ALG)', () => {
+  const es256 = () => parseConfig({ DATA_DIR: t.dir, LOG_LEVEL: 'silent', ACCESS_TOKEN_ALG: 'ES256' });
+  const algOfToken = (token: string) => jose.decodeProtectedHeader(token).alg;
+
+  it('switching RS256 -> ES256: rotate --alg ES256, restart; both kinds published and verifying until the RSA key retires', async () => {
+    const first = await start();
+    const rsaKid = first.ctx.platformKeys.current.kid;
+    const rsaToken = await refresh(first.app);
+    expect(algOfToken(rsaToken)).toBe('RS256');
+
+    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    expect(await runCli(['keys', 'rotate', '--alg', 'ES256'], capture.io)).toBe(0);
+    const ecKid = readKeyFile(t.config.platformKeysFile)[0]!.kid;
+    expect(capture.stdout()).toContain(`New access signing key ${ecKid} (ES256)`);
+    expect(capture.stdout()).toContain('set ACCESS_TOKEN_ALG=ES256'); // the running config still says RS256
+
+    // A restart that forgot ACCESS_TOKEN_ALG is refused in production (below); with it set:
+    first.ctx.close();
+    const second = await start(es256());
+    const jwks = (await jwksKids(second.app)).keys;
+    expect(jwks.map((k) => [k.kid, k.kty, k.alg])).toEqual([
+      [ecKid, 'EC', 'ES256'],
+      [rsaKid, 'RSA', 'RS256'],
+    ]);
+    expect(Object.keys(jwks[0]!).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    expect(jwks.map((k) => k.kid)).not.toContain(second.ctx.identityKeys.current.kid);
+    const ecToken = await refresh(second.app);
+    expect(jose.decodeProtectedHeader(ecToken)).toEqual({ alg: 'ES256', kid: ecKid, typ: 'at+jwt' });
+    expect((await verify(second.app, ecToken)).status).toBe(200);
+    expect((await verify(second.app, rsaToken)).status).toBe(200); // still published: still verifies
+
+    // Past the RSA key's retire_after: RS256 is no longer accepted at all, and `keys retire` deletes it.
+    setRetireAfter(rsaKid, nowSeconds() - 1);
+    const third = await start(es256());
+    expect((await jwksKids(third.app)).keys.map((k) => k.kid)).toEqual([ecKid]);
+    expect([...third.ctx.platformKeys.acceptedAlgorithms]).toEqual(['ES256']);
+    expect((await verify(third.app, rsaToken)).status).toBe(401);
+    expect((await verify(third.app, ecToken)).status).toBe(200);
+    expect(retirePlatformKeys(t.config).retired).toEqual([rsaKid]);
+    expect(listKeys(t.config).map((k) => [k.alg, k.purpose, k.role])).toEqual([
+      ['ES256', 'access', 'signing'],
+      ['RS256', 'identity', 'signing'],
+    ]);
+  });
+
+  it('keys rotate follows ACCESS_TOKEN_ALG without --alg; identity keys stay RS256', async () => {
+    await start(es256());
+    const capture = captureIo({ DATA_DIR: t.dir, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
+    expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
+    expect(capture.stdout()).toMatch(/^New access signing key \S+ \(ES256\)/);
+    expect(capture.stdout()).toContain('systemctl reload robot-auth');
+    const [fresh, previous] = keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'access');
+    expect([fresh?.kty, fresh?.crv, fresh?.alg, previous?.alg]).toEqual(['EC', 'P-256', 'ES256', 'ES256']);
+    await expect(rotatePlatformKeys(es256(), { purpose: 'identity', alg: 'ES256' })).rejects.toThrow(/RS256 only/);
+    const identity = captureIo({ DATA_DIR: t.dir, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
+    expect(await runCli(['keys', 'rotate', '--purpose', 'identity'], identity.io)).toBe(0);
+    expect(keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'identity').map((k) => k.alg)).toEqual(['RS256', 'RS256']);
+    expect(await runCli(['keys', 'rotate', '--alg', 'HS256'], captureIo({ DATA_DIR: t.dir }, t.dir).io)).toBe(1);
+  });
+
+  it('development rotates in a key of ACCESS_TOKEN_ALG by itself; the old one verifies until its tokens expire', async () => {
+    const first = await start();
+    const rsaKid = first.ctx.platformKeys.current.kid;
+    const second = await start(es256());
+    expect(second.ctx.platformKeys.current.alg).toBe('ES256');
+    expect(second.ctx.platformKeys.all.map((k) => k.kid)).toEqual([second.ctx.platformKeys.current.kid, rsaKid]);
+    const rsa = readKeyFile(t.config.platformKeysFile).find((k) => k.kid === rsaKid);
+    expect(rsa?.retire_after).toBeGreaterThan(nowSeconds());
+  });
+
+  it('keys generate --alg ES256: a production service with ACCESS_TOKEN_ALG=ES256 loads it; one without refuses, naming the fix', async () => {
+    const dir = path.join(t.dir, 'etc', 'keys');
+    const capture = captureIo({}, t.dir);
+    expect(await runCli(['keys', 'generate', '--out', dir, '--alg', 'ES256'], capture.io)).toBe(0);
+    expect(capture.stdout()).toContain('ACCESS_TOKEN_ALG=ES256');
+    const file = path.join(dir, 'platform-keys.json');
+    expect(readKeyFile(file).map((k) => [k.kty, k.alg, k.purpose])).toEqual([
+      ['EC', 'ES256', 'access'],
+      ['RSA', 'RS256', 'identity'],
+    ]);
+    const env = { PUBLIC_URL: 'https://example.org', DATA_DIR: t.dir, PLATFORM_KEYS_FILE: file, ATPROTO_CLIENT_KEYS_FILE: path.join(dir, 'atproto-client-keys.json'), LOG_LEVEL: 'silent' };
+    await expect(createContext(parseConfig(env), { log: createLogger('silent') })).rejects.toThrow(
+      /ACCESS_TOKEN_ALG=RS256, but the access-token signing key .* is ES256\. .*`npm run admin -- keys rotate --alg RS256`.*or set ACCESS_TOKEN_ALG=ES256/,
+    );
+    expect(readKeyFile(file)).toHaveLength(2); // production never writes keys itself
+    const ctx = await createContext(parseConfig({ ...env, ACCESS_TOKEN_ALG: 'ES256' }), { log: createLogger('silent') });
+    contexts.push(ctx);
+    expect(ctx.platformKeys.current.alg).toBe('ES256');
+    expect(ctx.identityKeys.current.alg).toBe('RS256');
   });
 });

@@ -1,12 +1,24 @@
-// Access tokens: JWTs per RFC 9068, signed with the current platform key, audience-bound to one
+// Access tokens: JWTs per RFC 9068, signed with the current platform access key, audience-bound to one
 // wiki's MCP URL (RFC 8707). They also name their grant (`gid`), so the resource can refuse them
 // the moment the grant is revoked.
-import * as jose from 'jose';
+//
+// Signed and verified synchronously with node:crypto (compact JWS, RFC 7515 §7.1): RS256 is RSASSA-PKCS1-v1_5
+// with SHA-256 and ES256 is ECDSA P-256 with SHA-256 and the 64-byte R||S signature (RFC 7518 §3.3, §3.4).
+// The algorithm is ACCESS_TOKEN_ALG's (src/config/keys.ts makes the signing key match it). Verification
+// (RFC 9068 §4) takes the key the header's `kid` names among OUR access keys only and requires the
+// header's `alg` to be that key's: `none`, HS256 (a public key used as an HMAC secret) and any
+// algorithm of no loaded key are refused. Measured against jose in scripts/bench/micro.ts.
+import crypto from 'node:crypto';
 import type { Config } from '../../config/env.ts';
-import type { PlatformKeys } from '../../config/keys.ts';
+import type { PlatformKeys, SigningKey } from '../../config/keys.ts';
 import { randomToken } from '../../lib/secrets.ts';
 
 export const ACCESS_TOKEN_TYP = 'at+jwt';
+/** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. */
+const CLOCK_TOLERANCE = 30;
+const MAX_TOKEN_LENGTH = 8192;
+/** One base64url segment (RFC 7515 §2: no padding). A single character class: linear. */
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 export interface AccessTokenInput {
   did: string;
@@ -32,92 +44,152 @@ export interface AccessTokenClaims {
   expiresAt: number;
 }
 
-export async function signAccessToken(
-  deps: { config: Config; keys: PlatformKeys },
-  input: AccessTokenInput,
-): Promise<IssuedAccessToken> {
+type AccessTokenDeps = { config: Pick<Config, 'publicUrl' | 'accessTokenTtlSeconds'>; keys: PlatformKeys };
+
+/** The encoded protected header per key, built once (RFC 9068 §2.1: typ at+jwt, and the kid). */
+const encodedHeaders = new WeakMap<SigningKey, string>();
+function encodedHeader(key: SigningKey): string {
+  let header = encodedHeaders.get(key);
+  if (header === undefined) {
+    header = Buffer.from(JSON.stringify({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP })).toString('base64url');
+    encodedHeaders.set(key, header);
+  }
+  return header;
+}
+
+function signatureOf(key: SigningKey, signingInput: string): Buffer {
+  return key.alg === 'ES256'
+    ? crypto.sign('sha256', Buffer.from(signingInput), { key: key.privateKeyObject, dsaEncoding: 'ieee-p1363' })
+    : crypto.sign('sha256', Buffer.from(signingInput), key.privateKeyObject); // PKCS#1 v1.5, the RSA default
+}
+
+function signatureIsValid(key: SigningKey, signingInput: string, signature: Buffer): boolean {
+  try {
+    if (key.alg === 'ES256') {
+      return signature.length === 64 && crypto.verify('sha256', Buffer.from(signingInput), { key: key.publicKeyObject, dsaEncoding: 'ieee-p1363' }, signature);
+    }
+    return crypto.verify('sha256', Buffer.from(signingInput), key.publicKeyObject, signature);
+  } catch {
+    return false;
+  }
+}
+
+export function signAccessToken(deps: AccessTokenDeps, input: AccessTokenInput): IssuedAccessToken {
   const key = deps.keys.current;
   const jti = randomToken(16);
   const expiresIn = deps.config.accessTokenTtlSeconds;
-  const token = await new jose.SignJWT({
+  const iat = Math.floor(Date.now() / 1000);
+  const payload = JSON.stringify({
+    iss: deps.config.publicUrl,
+    sub: input.did,
+    aud: input.resource,
+    exp: iat + expiresIn,
+    iat,
+    jti,
     client_id: input.clientId, // RFC 9068 §2.2: REQUIRED
     scope: input.scope, // RFC 9068 §2.2.3
     gid: input.grantId,
-  })
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: ACCESS_TOKEN_TYP }) // RFC 9068 §2.1
-    .setIssuer(deps.config.publicUrl)
-    .setSubject(input.did)
-    .setAudience(input.resource)
-    .setJti(jti)
-    .setIssuedAt()
-    .setExpirationTime(`${expiresIn}s`)
-    .sign(key.privateKey);
-  return { token, jti, expiresIn };
+  });
+  const signingInput = `${encodedHeader(key)}.${Buffer.from(payload).toString('base64url')}`;
+  return { token: `${signingInput}.${signatureOf(key, signingInput).toString('base64url')}`, jti, expiresIn };
 }
 
-/**
- * Verifies signature (our keys only, RS256 only: no `none`, no HMAC), `typ`, issuer, audience
- * and expiry (RFC 9068 §4). Returns undefined for any invalid token; says nothing about grant
- * liveness, which the resource checks against the database.
- */
-export async function verifyAccessTokenJwt(
-  deps: { config: Config; keys: PlatformKeys },
-  token: string,
-  /** The wiki MCP URL the token must be for; undefined only where any audience will do (revocation). */
-  expectedAudience: string | undefined,
-): Promise<AccessTokenClaims | undefined> {
-  if (token.length > 8192) return undefined;
+function parseJsonObject(segment: string): Record<string, unknown> | undefined {
   try {
-    const { payload } = await jose.jwtVerify(token, deps.keys.verificationKeySet, {
-      issuer: deps.config.publicUrl,
-      ...(expectedAudience === undefined ? {} : { audience: expectedAudience }),
-      typ: ACCESS_TOKEN_TYP,
-      algorithms: ['RS256'],
-      requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope'],
-      clockTolerance: 30,
-    });
-    const { sub, jti, exp, aud, client_id: clientId, scope, gid } = payload;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return undefined;
-    if (typeof clientId !== 'string' || typeof scope !== 'string' || typeof gid !== 'string') return undefined;
-    if (typeof aud !== 'string') return undefined;
-    return { did: sub, resource: aud, clientId, scopes: scope.split(' ').filter(Boolean), grantId: gid, jti, expiresAt: exp };
+    const value: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
   }
 }
 
-export interface AccessTokenVerifier {
-  /** Like verifyAccessTokenJwt, remembering tokens already verified (see createAccessTokenVerifier). */
-  verify(token: string, expectedAudience: string | undefined): Promise<AccessTokenClaims | undefined>;
+/** RFC 9068 §4: "at+jwt"; the media type form "application/at+jwt" means the same (RFC 7515 §4.1.9). */
+function isAccessTokenTyp(typ: unknown): boolean {
+  if (typeof typ !== 'string') return false;
+  const t = typ.toLowerCase();
+  return t === ACCESS_TOKEN_TYP || t === `application/${ACCESS_TOKEN_TYP}`;
 }
 
 /**
- * MCP clients send the same access token with every call for up to an hour, and checking its RS256
- * signature is most of the cost of a bearer check. Tokens whose signature and claims were verified
- * are remembered (bounded, least recently used out) until they expire or their key is withdrawn.
- * Only the JWT check is cached: grant liveness and revocation are still read per request.
+ * Verifies the signature (our access keys only, by `kid`, with that key's own algorithm), `typ`,
+ * issuer, audience and expiry (RFC 9068 §4). Returns undefined for any invalid token; says nothing
+ * about grant liveness, which the resource checks against the database.
  */
-export function createAccessTokenVerifier(deps: { config: Config; keys: PlatformKeys }, maxEntries = 10_000): AccessTokenVerifier {
-  const verified = new Map<string, { claims: AccessTokenClaims; kid: string }>();
+export function verifyAccessTokenJwt(
+  deps: { config: Pick<Config, 'publicUrl'>; keys: PlatformKeys },
+  token: string,
+  /** The wiki MCP URL the token must be for; undefined only where any audience will do (revocation). */
+  expectedAudience: string | undefined,
+): AccessTokenClaims | undefined {
+  if (token.length > MAX_TOKEN_LENGTH) return undefined;
+  const [encodedHeaderPart, encodedPayload, encodedSignature, extra] = token.split('.');
+  if (encodedHeaderPart === undefined || encodedPayload === undefined || encodedSignature === undefined || extra !== undefined) return undefined;
+  if (!BASE64URL.test(encodedHeaderPart) || !BASE64URL.test(encodedPayload) || !BASE64URL.test(encodedSignature)) return undefined;
+
+  const header = parseJsonObject(encodedHeaderPart);
+  if (!header || !isAccessTokenTyp(header.typ)) return undefined;
+  if (header.crit !== undefined) return undefined; // RFC 7515 §4.1.11: we understand no extension
+  const { alg, kid } = header;
+  if (typeof alg !== 'string' || typeof kid !== 'string') return undefined;
+  const key = deps.keys.byKid.get(kid);
+  // The key decides the algorithm, never the token (RFC 8725 §3.1): no `none`, no HMAC, no other curve.
+  if (!key || key.alg !== alg || !deps.keys.acceptedAlgorithms.has(key.alg)) return undefined;
+  const signature = Buffer.from(encodedSignature, 'base64url');
+  // One encoding per signature: a token whose last character differs only in unused bits is refused.
+  if (signature.toString('base64url') !== encodedSignature) return undefined;
+  if (!signatureIsValid(key, `${encodedHeaderPart}.${encodedPayload}`, signature)) return undefined;
+
+  const payload = parseJsonObject(encodedPayload);
+  if (!payload) return undefined;
+  const { iss, sub, aud, exp, iat, nbf, jti, client_id: clientId, scope, gid } = payload;
+  const now = Math.floor(Date.now() / 1000);
+  if (iss !== deps.config.publicUrl) return undefined;
+  if (typeof aud !== 'string' || (expectedAudience !== undefined && aud !== expectedAudience)) return undefined;
+  if (typeof exp !== 'number' || exp <= now - CLOCK_TOLERANCE) return undefined;
+  if (typeof iat !== 'number' || iat > now + CLOCK_TOLERANCE) return undefined;
+  if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + CLOCK_TOLERANCE)) return undefined;
+  if (typeof sub !== 'string' || typeof jti !== 'string' || typeof clientId !== 'string' || typeof scope !== 'string' || typeof gid !== 'string') {
+    return undefined;
+  }
+  return { did: sub, resource: aud, clientId, scopes: scope.split(' ').filter(Boolean), grantId: gid, jti, expiresAt: exp };
+}
+
+export interface AccessTokenVerifier {
+  /** Like verifyAccessTokenJwt, remembering tokens already verified (see createAccessTokenVerifier). */
+  verify(token: string, expectedAudience: string | undefined): AccessTokenClaims | undefined;
+}
+
+/**
+ * MCP clients send the same access token with every call for up to an hour. Tokens whose signature
+ * and claims were verified are remembered (bounded, least recently used out) until they expire or
+ * their key is withdrawn. Only the JWT check is cached: grant liveness and revocation are still read
+ * per request by the caller (src/resource/check-bearer.ts).
+ */
+export function createAccessTokenVerifier(deps: { config: Pick<Config, 'publicUrl'>; keys: PlatformKeys }, maxEntries = 10_000): AccessTokenVerifier {
+  const verified = new Map<string, { claims: AccessTokenClaims; key: SigningKey }>();
+  const forAudience = (claims: AccessTokenClaims, expectedAudience: string | undefined) =>
+    expectedAudience === undefined || claims.resource === expectedAudience ? claims : undefined;
   return {
-    async verify(token, expectedAudience) {
+    verify(token, expectedAudience) {
       const hit = verified.get(token);
       if (hit) {
         verified.delete(token);
-        const keyStillTrusted = deps.keys.all.some((k) => k.kid === hit.kid);
+        // The same key object as at verification: a reload that withdrew or replaced the key ends the entry.
+        const keyStillTrusted = deps.keys.byKid.get(hit.key.kid) === hit.key;
         if (keyStillTrusted && hit.claims.expiresAt > Date.now() / 1000) {
           verified.set(token, hit);
-          return expectedAudience === undefined || hit.claims.resource === expectedAudience ? hit.claims : undefined;
+          return forAudience(hit.claims, expectedAudience);
         }
       }
-      const claims = await verifyAccessTokenJwt(deps, token, undefined);
+      const claims = verifyAccessTokenJwt(deps, token, undefined);
       if (!claims) return undefined;
-      const { kid } = jose.decodeProtectedHeader(token);
-      if (typeof kid === 'string') {
-        verified.set(token, { claims, kid });
+      const kid = parseJsonObject(token.slice(0, token.indexOf('.')))?.kid;
+      const key = typeof kid === 'string' ? deps.keys.byKid.get(kid) : undefined;
+      if (key) {
+        verified.set(token, { claims, key });
         if (verified.size > maxEntries) verified.delete(verified.keys().next().value!);
       }
-      return expectedAudience === undefined || claims.resource === expectedAudience ? claims : undefined;
+      return forAudience(claims, expectedAudience);
     },
   };
 }
