@@ -191,54 +191,56 @@ export function renderTables(result: {
     );
     out.push('');
   }
-  out.push('Baselines (bench child, one core, no load running)');
-  out.push(
-    table(
-      ['size', 'baseline', 'ops/s', 'mean ms', 'cpu µs', 'noise'],
-      result.sizes.flatMap((s) =>
-        (
-          [
-            ['jose sign (the access token /token issues)', s.baselines.sign],
-            ['sign + one SQLite write transaction', s.baselines.signWrite],
-          ] as const
-        ).map(([name, b]) => [
-          s.name,
-          name,
-          fmtRate(b.opsPerSecond),
-          fmtMs(b.meanMs),
-          b.cpuUsPerOp === undefined ? '' : String(Math.round(b.cpuUsPerOp)),
-          b.foreignCores === undefined ? '' : b.foreignCores.toFixed(2),
+  if (result.sizes.length > 0) {
+    out.push('Baselines (bench child, one core, no load running)');
+    out.push(
+      table(
+        ['size', 'baseline', 'ops/s', 'mean ms', 'cpu µs', 'noise'],
+        result.sizes.flatMap((s) =>
+          (
+            [
+              ['jose sign (the access token /token issues)', s.baselines.sign],
+              ['sign + one SQLite write transaction', s.baselines.signWrite],
+            ] as const
+          ).map(([name, b]) => [
+            s.name,
+            name,
+            fmtRate(b.opsPerSecond),
+            fmtMs(b.meanMs),
+            b.cpuUsPerOp === undefined ? '' : String(Math.round(b.cpuUsPerOp)),
+            b.foreignCores === undefined ? '' : b.foreignCores.toFixed(2),
+          ]),
+        ),
+      ),
+    );
+    out.push('');
+    out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
+    out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
+    out.push('and its bare run, > 0.15 is disturbed)');
+    out.push(
+      table(
+        ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
+        result.rows.map((r) => [
+          r.size,
+          r.label,
+          String(r.connections),
+          fmtRate(r.rps),
+          fmtMs(r.p50),
+          fmtMs(r.p99),
+          r.bare ? fmtRate(r.bare.rps) : '',
+          r.bare ? fmtMs(r.bare.p50) : '',
+          r.bare ? fmtMs(r.bare.p99) : '',
+          fmtX(r.vsBare),
+          fmtX(r.vsSign),
+          fmtX(r.vsSignWrite),
+          r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
+          r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
+          r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
+          checkMark(result.checks, r),
         ]),
       ),
-    ),
-  );
-  out.push('');
-  out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
-  out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
-  out.push('and its bare run, > 0.15 is disturbed)');
-  out.push(
-    table(
-      ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
-      result.rows.map((r) => [
-        r.size,
-        r.label,
-        String(r.connections),
-        fmtRate(r.rps),
-        fmtMs(r.p50),
-        fmtMs(r.p99),
-        r.bare ? fmtRate(r.bare.rps) : '',
-        r.bare ? fmtMs(r.bare.p50) : '',
-        r.bare ? fmtMs(r.bare.p99) : '',
-        fmtX(r.vsBare),
-        fmtX(r.vsSign),
-        fmtX(r.vsSignWrite),
-        r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
-        r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
-        r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
-        checkMark(result.checks, r),
-      ]),
-    ),
-  );
+    );
+  }
   const failed = result.sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`));
   if (failed.length > 0) out.push('', 'Not measured (probe failed):', ...failed.map((f) => `  ${f}`));
   const bare = result.sizes.flatMap((s) =>

@@ -152,6 +152,8 @@ async function runCase(
   sizeName: string,
   profileDir: string | undefined,
   noise: CpuNoise,
+  levels: number[] = connectionLevels,
+  warm = true,
 ): Promise<CaseResult> {
   const port = def.app === 'app' ? ports.appPort : ports.barePort;
   const result: CaseResult = { id: def.id, label: def.label, runs: [], exhausted: 0 };
@@ -167,13 +169,13 @@ async function runCase(
     log(`  ${sizeName} ${def.id}: NOT MEASURED (${result.failed})`);
     return result;
   }
-  if (warmup > 0) {
+  if (warm && warmup > 0) {
     const w = await build(warmup, 16);
     await runLoad(port, w.requests, 16, warmup);
     await pause(200);
   }
   if (profileDir) await child.request({ type: 'profile-start' });
-  for (const connections of connectionLevels) {
+  for (const connections of levels) {
     // A run disturbed by other processes (a test suite on the same cores) is repeated, up to
     // --retries times; the least disturbed one is kept.
     let best: RunResult | undefined;
@@ -251,9 +253,18 @@ async function runSize(name: 'small' | 'large', tmp: string, cases: LoadCase[], 
 /** The pools of the comparison: sized from the app's signing rate, at most this many req/s (the peer's fastest figure in issue 11 is 2,469). */
 const COMPARISON_MAX_POOL_RATE = 20_000;
 
-/** One side of the comparison: the app child with ACCESS_TOKEN_ALG, or the oidc-provider child. */
-async function runSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, tmp: string, cpu: number | undefined): Promise<SideResult> {
-  const dir = fs.mkdtempSync(path.join(tmp, `${side}-${alg}-`));
+interface Side {
+  child: BenchChild;
+  ports: ReadyMessage;
+  poolRate: number;
+  noise: CpuNoise;
+  label: string;
+  defs: LoadCase[];
+  result: SideResult;
+}
+
+/** Starts one side of the comparison (the app child with ACCESS_TOKEN_ALG, or the oidc-provider child) and checks what it issues. */
+async function startSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, dir: string, cpu: number | undefined): Promise<Side | SideResult> {
   const label = `${side === 'robot-auth' ? 'app' : 'peer'} ${alg}`;
   let child: BenchChild;
   if (side === 'robot-auth') {
@@ -267,51 +278,82 @@ async function runSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, tmp: stri
       cpu,
     });
   }
+  let ports: ReadyMessage;
   try {
-    let ports: ReadyMessage;
-    try {
-      ports = await child.waitFor<ReadyMessage>('ready', 120_000);
-    } catch (err) {
-      // The app refusing ACCESS_TOKEN_ALG=ES256 at start (a branch without it) is "not available".
-      if (side === 'robot-auth' && alg !== 'RS256') return { available: false, reason: `the app did not start: ${String(err).split('\n')[0]}`, cases: [] };
-      throw err;
-    }
-    // Which algorithm does it really issue? (An app without the setting ignores the variable.)
-    const [body] = await child.request<string[]>({ type: 'refresh-pool', count: 1 });
-    const answer = await probe(ports.appPort, { method: 'POST', path: side === 'robot-auth' ? '/auth/oauth/token' : '/token', headers: { 'content-type': 'application/x-www-form-urlencoded', host: APEX_HOST }, body });
-    const issuedAlg = accessTokenAlg(answer.body);
-    if (issuedAlg !== alg) {
-      const reason = `asked for ${alg}, the token endpoint answered ${answer.status} with ${issuedAlg ?? 'no'} access token`;
-      if (side === 'robot-auth' && alg !== 'RS256' && answer.status === 200) return { available: false, reason: `${reason} (ACCESS_TOKEN_ALG is not implemented here)`, issuedAlg, cases: [] };
-      throw new Error(`${label}: ${reason}: ${answer.body.slice(0, 300)}`);
-    }
-    let poolRate = 10_000;
-    if (side === 'robot-auth') {
-      const sign = await child.request<{ opsPerSecond: number }>({ type: 'sign-baseline', seconds: 0.5 });
-      poolRate = Math.min(Math.max(2 * sign.opsPerSecond, 1000), COMPARISON_MAX_POOL_RATE);
-    }
-    const noise = new CpuNoise(
-      () => [process.pid, child.proc.pid ?? 0],
-      () => child.proc.pid ?? 0,
-    );
-    const defs = side === 'robot-auth' ? CASES.filter((c) => (COMPARED_CASE_IDS as readonly string[]).includes(c.id)) : PEER_CASES;
-    const cases: CaseResult[] = [];
-    for (const def of defs) cases.push(await runCase(def, child, ports, [], poolRate, label, undefined, noise));
-    return { available: true, issuedAlg, cases };
-  } finally {
+    ports = await child.waitFor<ReadyMessage>('ready', 120_000);
+  } catch (err) {
     await child.stop();
-    if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+    // The app refusing ACCESS_TOKEN_ALG=ES256 at start (a branch without it) is "not available".
+    if (side === 'robot-auth' && alg !== 'RS256') return { available: false, reason: `the app did not start: ${String(err).split('\n')[0]}`, cases: [] };
+    throw err;
   }
+  // Which algorithm does it really issue? (An app without the setting ignores the variable.)
+  const [body] = await child.request<string[]>({ type: 'refresh-pool', count: 1 });
+  const answer = await probe(ports.appPort, {
+    method: 'POST',
+    path: side === 'robot-auth' ? '/auth/oauth/token' : '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', host: APEX_HOST },
+    body,
+  });
+  const issuedAlg = accessTokenAlg(answer.body);
+  if (issuedAlg !== alg) {
+    await child.stop();
+    const reason = `asked for ${alg}, the token endpoint answered ${answer.status} with ${issuedAlg ?? 'no'} access token`;
+    if (side === 'robot-auth' && alg !== 'RS256' && answer.status === 200) return { available: false, reason: `${reason} (ACCESS_TOKEN_ALG is not implemented here)`, issuedAlg, cases: [] };
+    throw new Error(`${label}: ${reason}: ${answer.body.slice(0, 300)}`);
+  }
+  let poolRate = 10_000;
+  if (side === 'robot-auth') {
+    const sign = await child.request<{ opsPerSecond: number }>({ type: 'sign-baseline', seconds: 0.5 });
+    poolRate = Math.min(Math.max(2 * sign.opsPerSecond, 1000), COMPARISON_MAX_POOL_RATE);
+  }
+  const noise = new CpuNoise(
+    () => [process.pid, child.proc.pid ?? 0],
+    () => child.proc.pid ?? 0,
+  );
+  const defs = side === 'robot-auth' ? CASES.filter((c) => (COMPARED_CASE_IDS as readonly string[]).includes(c.id)) : PEER_CASES;
+  return { child, ports, poolRate, noise, label, defs, result: { available: true, issuedAlg, cases: [] } };
 }
 
+/**
+ * Both sides are started (both pinned to the same core; the idle one costs nothing), then each
+ * case runs at each concurrency on one side and straight after on the other, so the two figures
+ * of a ratio come from the same few seconds of a shared machine.
+ */
 async function runComparison(tmp: string, cpu: number | undefined): Promise<ComparisonResult[]> {
   const results: ComparisonResult[] = [];
   for (const alg of algs) {
-    log(`oidc-provider comparison, ${alg}: robot-auth (ACCESS_TOKEN_ALG=${alg}), then node-oidc-provider, on the small database's sizes`);
-    const app = await runSide('robot-auth', alg, tmp, cpu);
-    if (!app.available) log(`  robot-auth ${alg}: not available (${app.reason ?? ''})`);
-    const peer = await runSide('oidc-provider', alg, tmp, cpu);
-    results.push({ alg, app, peer });
+    log(`oidc-provider comparison, ${alg}: robot-auth (ACCESS_TOKEN_ALG=${alg}) and node-oidc-provider, turn about, small database`);
+    const dir = fs.mkdtempSync(path.join(tmp, `compare-${alg}-`));
+    const sides: Side[] = [];
+    try {
+      const app = await startSide('robot-auth', alg, dir, cpu);
+      if ('child' in app) sides.push(app);
+      const peer = await startSide('oidc-provider', alg, dir, cpu);
+      if ('child' in peer) sides.push(peer);
+      if (!('child' in app)) log(`  robot-auth ${alg}: not available (${app.reason ?? ''})`);
+      for (const caseId of COMPARED_CASE_IDS) {
+        for (const [i, conc] of connectionLevels.entries()) {
+          for (const s of sides) {
+            const def = s.defs.find((d) => d.id === caseId);
+            if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
+            if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
+            const r = await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0);
+            const kept = s.result.cases.find((c) => c.id === caseId);
+            if (!kept) s.result.cases.push(r);
+            else {
+              kept.runs.push(...r.runs);
+              kept.exhausted += r.exhausted;
+              kept.failed ??= r.failed;
+            }
+          }
+        }
+      }
+      results.push({ alg, app: 'child' in app ? app.result : app, peer: 'child' in peer ? peer.result : peer });
+    } finally {
+      for (const s of sides) await s.child.stop();
+      if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+    }
   }
   return results;
 }
