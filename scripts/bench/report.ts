@@ -199,7 +199,7 @@ export function renderTables(result: {
         result.sizes.flatMap((s) =>
           (
             [
-              ['jose sign (the access token /token issues)', s.baselines.sign],
+              ['sign (the access token /token issues, its ACCESS_TOKEN_ALG)', s.baselines.sign],
               ['sign + one SQLite write transaction', s.baselines.signWrite],
             ] as const
           ).map(([name, b]) => [
