@@ -34,6 +34,9 @@ export interface ComparisonRow {
   peerRps?: number;
   peerP50?: number;
   peerP99?: number;
+  /** CPU time of each side's process per 2xx answer, µs (the figure other load disturbs least). */
+  appCpuUs?: number;
+  peerCpuUs?: number;
   /** robot-auth req/s ÷ oidc-provider req/s (> 1: robot-auth is faster). */
   ratio?: number;
   /** Failed requests on either side. */
@@ -76,6 +79,8 @@ export function buildComparisonRows(results: ComparisonResult[], connections: nu
           peerRps: p?.rps,
           peerP50: p?.p50,
           peerP99: p?.p99,
+          appCpuUs: a?.cpuUsPerRequest,
+          peerCpuUs: p?.cpuUsPerRequest,
           ratio: a && p && p.rps > 0 ? a.rps / p.rps : undefined,
           failures: (a ? a.non2xx + a.errors : 0) + (p ? p.non2xx + p.errors : 0),
           note: notes.length > 0 ? notes.join('; ') : undefined,

@@ -166,7 +166,8 @@ export function renderTables(result: {
 }): string {
   const out: string[] = [];
   if (result.comparisonRows.length > 0) {
-    out.push('robot-auth vs node-oidc-provider 9.13 (same run, each on the same pinned core; ratio = robot-auth req/s ÷ oidc-provider req/s)');
+    out.push('robot-auth vs node-oidc-provider 9.13 (same run, each on the same pinned core, turn about; ratio = robot-auth req/s ÷ oidc-provider req/s;');
+    out.push('p99 in ms; cpu µs = the side\'s process CPU time per answer, the figure other load disturbs least)');
     for (const c of result.comparison) {
       const side = (name: string, s: ComparisonResult['app']) =>
         `${name} ${c.alg}: ${s.available ? `measured${s.issuedAlg ? ` (issued ${s.issuedAlg})` : ''}` : `not available (${s.reason ?? ''})`}`;
@@ -175,7 +176,7 @@ export function renderTables(result: {
     const opt = (n: number | undefined, f: (x: number) => string) => (n === undefined ? 'n/a' : f(n));
     out.push(
       table(
-        ['alg', 'case', 'conc', 'robot-auth req/s', 'oidc-provider req/s', 'robot-auth / oidc-provider', 'robot-auth p99', 'oidc-provider p99', 'failed'],
+        ['alg', 'case', 'conc', 'robot-auth req/s', 'oidc-provider req/s', 'robot-auth / oidc-provider', 'robot-auth p99', 'oidc-provider p99', 'robot-auth cpu µs', 'oidc-provider cpu µs', 'failed'],
         result.comparisonRows.map((r) => [
           r.alg,
           r.caseId,
@@ -185,6 +186,8 @@ export function renderTables(result: {
           opt(r.ratio, (x) => `${x.toFixed(2)}×`),
           opt(r.appP99, fmtMs),
           opt(r.peerP99, fmtMs),
+          opt(r.appCpuUs, (x) => String(Math.round(x))),
+          opt(r.peerCpuUs, (x) => String(Math.round(x))),
           String(r.failures),
         ]),
       ),

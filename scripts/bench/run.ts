@@ -67,7 +67,7 @@ if (flags.help) {
   --warmup=S              seconds of unrecorded load before each case (default 2; quick 0)
   --connections=1,16,64   concurrency levels
   --sizes=small,large     databases to run on (none: memory and database size only)
-  --only=refresh,verify   cases to run (their bare baselines come along): ${CASES.filter((c) => c.app === 'app').map((c) => c.id).join(', ')}
+  --only=refresh,verify   cases to run, without the oidc-provider comparison (their bare baselines come along): ${CASES.filter((c) => c.app === 'app').map((c) => c.id).join(', ')}
   --profile               V8 CPU profile of the bench child during each case's measured runs, to
                           bench-results/profiles-<time>/<size>-<case>.cpuprofile (see profile-summary.ts)
   --log-level=info        the app's LOG_LEVEL (request logs go to /dev/null; info is the production default)
