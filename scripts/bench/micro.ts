@@ -10,6 +10,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import { z } from 'zod';
 import { parseConfig } from '../../src/config/env.ts';
+import { generatePrivateJwk, loadPlatformKeys } from '../../src/config/keys.ts';
+import { randomToken } from '../../src/lib/secrets.ts';
 import { createContext } from '../../src/context.ts';
 import { signAccessToken, verifyAccessTokenJwt } from '../../src/oauth/tokens/access-token.ts';
 import { rotateRefreshToken } from '../../src/oauth/token/refresh-rotation.ts';
@@ -23,6 +25,26 @@ async function time(name: string, n: number, fn: () => unknown): Promise<void> {
   const started = performance.now();
   for (let i = 0; i < n; i++) await fn();
   console.log(`${name.padEnd(60)} ${(((performance.now() - started) / n) * 1000).toFixed(1).padStart(7)} µs`);
+}
+
+/**
+ * The cheapest of five batches of n calls, as CPU time of the whole process per call (user + system,
+ * every thread: jose's WebCrypto work runs on libuv's pool) and as wall time. On a shared, loaded
+ * machine the CPU figure is the steady one; the minimum over batches drops the batches that were preempted.
+ */
+async function best(name: string, n: number, fn: () => unknown): Promise<void> {
+  for (let i = 0; i < Math.min(200, n); i++) await fn();
+  let cpu = Infinity;
+  let wall = Infinity;
+  for (let batch = 0; batch < 5; batch++) {
+    const started = performance.now();
+    const usage = process.cpuUsage();
+    for (let i = 0; i < n; i++) await fn();
+    const used = process.cpuUsage(usage);
+    wall = Math.min(wall, ((performance.now() - started) * 1000) / n);
+    cpu = Math.min(cpu, (used.user + used.system) / n);
+  }
+  console.log(`${name.padEnd(60)} ${cpu.toFixed(1).padStart(7)} µs CPU ${wall.toFixed(1).padStart(7)} µs wall (best of 5 × ${n})`);
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-micro-'));
@@ -39,10 +61,39 @@ try {
   const publicKey = crypto.createPublicKey({ key: ctx.platformKeys.current.publicJwk as crypto.JsonWebKey, format: 'jwk' });
   const privateJwk = (JSON.parse(fs.readFileSync(ctx.config.platformKeysFile, 'utf8')) as { keys: crypto.JsonWebKey[] }).keys[0];
   const privateKey = crypto.createPrivateKey({ key: privateJwk ?? {}, format: 'jwk' });
-  const ec = await jose.generateKeyPair('ES256');
+
+  console.log('Access tokens per algorithm: this service (node:crypto, synchronous) against jose (WebCrypto)');
+  for (const alg of ['RS256', 'ES256'] as const) {
+    const keys = await loadPlatformKeys([await generatePrivateJwk(alg)], undefined, 'access', alg);
+    const algDeps = { config: ctx.config, keys };
+    const signed = signAccessToken(algDeps, input).token;
+    const joseSign = () =>
+      new jose.SignJWT({ client_id: input.clientId, scope: input.scope, gid: input.grantId })
+        .setProtectedHeader({ alg, kid: keys.current.kid, typ: 'at+jwt' })
+        .setIssuer(ctx.config.publicUrl)
+        .setSubject(input.did)
+        .setAudience(input.resource)
+        .setJti(randomToken(16))
+        .setIssuedAt()
+        .setExpirationTime(`${ctx.config.accessTokenTtlSeconds}s`)
+        .sign(keys.current.privateKey);
+    const joseVerify = () =>
+      jose.jwtVerify(signed, keys.verificationKeySet, {
+        issuer: ctx.config.publicUrl,
+        audience: input.resource,
+        typ: 'at+jwt',
+        algorithms: [alg],
+        requiredClaims: ['sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope'],
+        clockTolerance: 30,
+      });
+    await best(`${alg} sign: signAccessToken (node:crypto, sync, whole JWT)`, alg === 'RS256' ? 400 : 2000, () => signAccessToken(algDeps, input));
+    await best(`${alg} sign: jose SignJWT (WebCrypto, same claims)`, alg === 'RS256' ? 400 : 2000, joseSign);
+    await best(`${alg} verify: verifyAccessTokenJwt (node:crypto, sync, whole)`, 2000, () => verifyAccessTokenJwt(algDeps, signed, input.resource));
+    await best(`${alg} verify: jose.jwtVerify (WebCrypto, same checks)`, 2000, joseVerify);
+  }
 
   console.log('Bearer check');
-  await time('verifyAccessTokenJwt (jose.jwtVerify, WebCrypto RS256)', 5000, () => verifyAccessTokenJwt(deps, token, input.resource));
+  await time('verifyAccessTokenJwt (node:crypto RS256, the app\'s key)', 5000, () => verifyAccessTokenJwt(deps, token, input.resource));
   await time('crypto.verify RS256, synchronous (signature only)', 5000, () => crypto.verify('sha256', signingInput, publicKey, sig));
   await time('checkBearer (whole: wiki, JWT, grant, revocation, scopes)', 5000, () => checkBearer(ctx, `Bearer ${token}`, slug, 'wiki:read'));
   await time('grants.findLive', 20000, () => ctx.grants.findLive(input.grantId));
@@ -50,19 +101,8 @@ try {
   await time('revokedAccessTokens.isRevoked', 20000, () => ctx.revokedAccessTokens.isRevoked('none'));
 
   console.log('Signing');
-  await time('signAccessToken (jose SignJWT, WebCrypto RS256)', 2000, () => signAccessToken(deps, input));
+  await time('signAccessToken (node:crypto RS256, the app\'s key)', 2000, () => signAccessToken(deps, input));
   await time('crypto.sign RS256, synchronous (signature only)', 2000, () => crypto.sign('sha256', signingInput, privateKey));
-  await time('jose SignJWT ES256 (same claims)', 2000, () =>
-    new jose.SignJWT({ client_id: input.clientId, scope: input.scope, gid: input.grantId })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt' })
-      .setIssuer(ctx.config.publicUrl)
-      .setSubject(input.did)
-      .setAudience(input.resource)
-      .setJti('jti')
-      .setIssuedAt()
-      .setExpirationTime('3600s')
-      .sign(ec.privateKey),
-  );
 
   console.log('SQLite (WAL, synchronous=NORMAL, as the app opens it)');
   const values = createPools(ctx, SMALL).refreshPool(5500).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');

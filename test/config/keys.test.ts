@@ -9,6 +9,7 @@ import { ConfigError, parseConfig } from '../../src/config/env.ts';
 import {
   generatePrivateJwk,
   loadOrCreateKeyFile,
+  loadPlatformKeySets,
   loadPlatformKeys,
   readKeyFile,
   toSigningKey,
@@ -164,5 +165,52 @@ describe('writeKeyFile', () => {
     writeKeyFile(file, [await generatePrivateJwk('ES256')]);
     expect(modeOf(file)).toBe(0o600);
     expect(fs.readdirSync(path.dirname(file))).toEqual(['keys.json']);
+  });
+});
+
+describe('access keys of either algorithm (ACCESS_TOKEN_ALG)', () => {
+  it('a new development file gets an access key of ACCESS_TOKEN_ALG and an RS256 identity key', async () => {
+    const file = path.join(dir, 'keys', 'platform-keys.json');
+    const sets = await loadPlatformKeySets(file, true, undefined, { alg: 'ES256', ttlSeconds: 600 });
+    expect(sets.access.current.alg).toBe('ES256');
+    expect(sets.access.current.publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
+    expect(sets.identity.current.alg).toBe('RS256');
+    expect([...sets.access.acceptedAlgorithms]).toEqual(['ES256']);
+    expect(sets.access.byKid.get(sets.access.current.kid)).toBe(sets.access.current);
+  });
+
+  it('accepts the other algorithm only while a key of that kind is loaded; the signing key must be the configured kind', async () => {
+    const ec = await generatePrivateJwk('ES256', 'access');
+    const rsa = await generatePrivateJwk('RS256', 'access');
+    const both = await loadPlatformKeys([ec, rsa], undefined, 'access', 'ES256');
+    expect([...both.acceptedAlgorithms].sort()).toEqual(['ES256', 'RS256']);
+    expect(both.publicJwks.keys.map((k) => k.kty)).toEqual(['EC', 'RSA']);
+    const now = Math.floor(Date.now() / 1000);
+    const after = await loadPlatformKeys([ec, { ...rsa, retire_after: now - 1 }], now, 'access', 'ES256');
+    expect([...after.acceptedAlgorithms]).toEqual(['ES256']);
+    await expect(loadPlatformKeys([rsa, ec], undefined, 'access', 'ES256')).rejects.toThrow(
+      /ACCESS_TOKEN_ALG=ES256, but the access-token signing key .* is RS256\. .*keys rotate --alg ES256/,
+    );
+  });
+
+  it('refuses keys whose type and alg disagree, other curves, and EC identity keys', async () => {
+    const ec = await generatePrivateJwk('ES256', 'access');
+    await expect(toSigningKey({ ...ec, alg: 'RS256' })).rejects.toThrow(ConfigError);
+    await expect(toSigningKey({ ...ec, alg: 'HS256' })).rejects.toThrow(/must be RSA \(RS256\) or EC P-256 \(ES256\)/);
+    await expect(toSigningKey({ ...ec, crv: 'P-384' })).rejects.toThrow(ConfigError);
+    const rsa = await generatePrivateJwk('RS256');
+    await expect(toSigningKey({ ...rsa, alg: 'ES256' })).rejects.toThrow(ConfigError);
+    await expect(toSigningKey({ ...rsa, alg: 'PS256' })).rejects.toThrow(ConfigError);
+    const { alg: _alg, ...ecWithoutAlg } = ec;
+    expect((await toSigningKey(ecWithoutAlg as typeof ec)).alg).toBe('ES256'); // the type implies it
+    await expect(loadPlatformKeys([await generatePrivateJwk('ES256', 'identity')], undefined, 'identity')).rejects.toThrow(/RS256 only/);
+  });
+
+  it('production refuses a file whose signing access key is of the other kind, and writes nothing', async () => {
+    const file = path.join(dir, 'platform-keys.json');
+    writeKeyFile(file, [await generatePrivateJwk('RS256', 'access'), await generatePrivateJwk('RS256', 'identity')]);
+    const before = fs.readFileSync(file, 'utf8');
+    await expect(loadPlatformKeySets(file, false, undefined, { alg: 'ES256', ttlSeconds: 600 })).rejects.toThrow(/keys rotate --alg ES256/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(before);
   });
 });

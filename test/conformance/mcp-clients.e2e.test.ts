@@ -1,6 +1,7 @@
 // The whole product flow with the real MCP SDK client (what Claude Code is built on), the real app
 // and the real local PDS: discovery from a 401, registration, Bluesky sign-in, consent, code
-// exchange, calling whoami, refreshing, and being revoked from the account page.
+// exchange, calling whoami, refreshing, and being revoked from the account page. The app runs with
+// ACCESS_TOKEN_ALG=ES256 here (issue 11); the other conformance suites run with the default, RS256.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,7 +20,7 @@ let username: string;
 let mcpUrl: string;
 
 beforeAll(async () => {
-  app = await startTestApp();
+  app = await startTestApp({ ACCESS_TOKEN_ALG: 'ES256' });
   account = await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'mcp' });
   person = browser(app);
   await signUpNew(app, person, account);
@@ -99,6 +100,8 @@ describe.each([
     expect(back.searchParams.get('iss')).toBe(app.url);
     expect(back.searchParams.get('state')).toBe(authUrl.searchParams.get('state'));
     await first.transport.finishAuth(back.searchParams.get('code')!);
+    const header = JSON.parse(Buffer.from(provider.tokens()!.access_token.split('.')[0]!, 'base64url').toString()) as { alg: string; kid: string };
+    expect(header).toEqual({ alg: 'ES256', kid: app.ctx.platformKeys.current.kid, typ: 'at+jwt' });
 
     const me = await whoami(provider);
     const user = app.ctx.users.findByDid(account.did)!;

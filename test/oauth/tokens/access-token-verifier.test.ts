@@ -12,20 +12,20 @@ let config: Config;
 let keys: PlatformKeys;
 let dir: string;
 
-beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verifier-'));
-  config = parseConfig({ DATA_DIR: dir, ACCESS_TOKEN_TTL_SECONDS: '600' });
-  keys = await loadPlatformKeys([await generatePrivateJwk('RS256')]);
-});
-afterEach(() => {
-  vi.useRealTimers();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
 const mint = () =>
   signAccessToken({ config, keys }, { did: 'did:plc:alice', resource: ALICE, clientId: 'c1', scope: 'wiki:read', grantId: 'g1' });
 
-describe('createAccessTokenVerifier', () => {
+describe.each(['RS256', 'ES256'] as const)('createAccessTokenVerifier (%s)', (alg) => {
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'verifier-'));
+    config = parseConfig({ DATA_DIR: dir, ACCESS_TOKEN_TTL_SECONDS: '600', ACCESS_TOKEN_ALG: alg });
+    keys = await loadPlatformKeys([await generatePrivateJwk(alg)], undefined, 'access', alg);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('answers a repeated token from the cache with the same claims, and checks the audience every time', async () => {
     const verifier = createAccessTokenVerifier({ config, keys });
     const { token } = await mint();
@@ -47,7 +47,7 @@ describe('createAccessTokenVerifier', () => {
     const verifier = createAccessTokenVerifier({ config, keys });
     const { token } = await mint();
     expect(await verifier.verify(token, ALICE)).toBeDefined();
-    Object.assign(keys, await loadPlatformKeys([await generatePrivateJwk('RS256')]));
+    Object.assign(keys, await loadPlatformKeys([await generatePrivateJwk(alg)], undefined, 'access', alg));
     expect(await verifier.verify(token, ALICE)).toBeUndefined();
   });
 
@@ -56,5 +56,14 @@ describe('createAccessTokenVerifier', () => {
     const tokens = await Promise.all([mint(), mint(), mint()]);
     for (const { token } of tokens) expect(await verifier.verify(token, ALICE)).toBeDefined();
     expect(await verifier.verify(tokens[0]!.token, ALICE)).toBeDefined();
+  });
+
+  it('a reload that keeps the kid but replaces the key object ends the cached entry (the token is verified afresh)', async () => {
+    const verifier = createAccessTokenVerifier({ config, keys });
+    const { token } = mint();
+    expect(verifier.verify(token, ALICE)).toBeDefined();
+    const jwk = await generatePrivateJwk(alg);
+    Object.assign(keys, await loadPlatformKeys([{ ...jwk, kid: keys.current.kid }], undefined, 'access', alg));
+    expect(verifier.verify(token, ALICE)).toBeUndefined(); // same kid, other key: the signature no longer verifies
   });
 });
