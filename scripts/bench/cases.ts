@@ -53,6 +53,7 @@ export interface LoadCase {
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const TOKEN_PATH = '/auth/oauth/token';
+export const AS_METADATA_PATH = '/.well-known/oauth-authorization-server';
 
 export const WHOAMI_CALL = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
 const MCP_HEADERS = { accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': '2025-11-25' };
@@ -177,7 +178,7 @@ export const CASES: LoadCase[] = [
     app: 'app',
     bare: 'bare-json',
     expect: '"issuer"',
-    build: async () => fixed({ method: 'GET', path: '/.well-known/oauth-authorization-server', headers: { host: APEX_HOST } }),
+    build: async () => fixed({ method: 'GET', path: AS_METADATA_PATH, headers: { host: APEX_HOST } }),
   },
   {
     id: 'prm',
@@ -188,3 +189,41 @@ export const CASES: LoadCase[] = [
     build: async (b) => withTokens(b, (t) => ({ method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', headers: { host: t.host } })),
   },
 ];
+
+/** The peer's token endpoint (node-oidc-provider mounts it at /token). */
+const PEER_TOKEN_PATH = '/token';
+
+/**
+ * The cases measured on both sides of the oidc-provider comparison (issue 11 item 1). The app side
+ * runs the CASES of the same id; these are the peer's: the same bodies from its own pools, the
+ * same discovery document path (node-oidc-provider serves RFC 8414 metadata there too).
+ */
+export const COMPARED_CASE_IDS = ['refresh', 'authcode', 'as-metadata'] as const satisfies readonly CaseId[];
+export type ComparedCaseId = (typeof COMPARED_CASE_IDS)[number];
+
+export const PEER_CASES: LoadCase[] = [
+  {
+    id: 'refresh',
+    label: 'oidc-provider POST /token refresh_token',
+    app: 'app',
+    issuesTokens: true,
+    expect: '"refresh_token"',
+    build: async (b) => fromPool(PEER_TOKEN_PATH, await b.child.request<string[]>({ type: 'refresh-pool', count: poolSize(b) })),
+  },
+  {
+    id: 'authcode',
+    label: 'oidc-provider POST /token authorization_code',
+    app: 'app',
+    issuesTokens: true,
+    expect: '"refresh_token"',
+    build: async (b) => fromPool(PEER_TOKEN_PATH, await b.child.request<string[]>({ type: 'code-pool', count: poolSize(b) })),
+  },
+  {
+    id: 'as-metadata',
+    label: 'oidc-provider GET AS metadata',
+    app: 'app',
+    expect: '"issuer"',
+    build: async () => fixed({ method: 'GET', path: AS_METADATA_PATH, headers: { host: APEX_HOST } }),
+  },
+];
+

@@ -1,6 +1,9 @@
 // Turns the measured runs into rows (each figure beside its baseline from the same run, as a
-// ratio), the target checks (PASS/MISS), the printed tables and the JSON file.
+// ratio) and the printed tables (the targets and their checks are in targets.ts).
 import type { CaseId, LoadCase } from './cases.ts';
+import type { ComparisonResult, ComparisonRow } from './compare.ts';
+import type { StartupReport } from './startup.ts';
+import type { Check } from './targets.ts';
 import type { DbSizeReport } from './db-size.ts';
 import type { RunResult } from './load.ts';
 import type { MemoryReport } from './memory.ts';
@@ -15,6 +18,8 @@ export interface CaseResult {
   failed?: string;
   /** Requests that found their pool of single-use values empty (should be 0). */
   exhausted: number;
+  /** Token cases: the `alg` of the access token the probe request was answered with. */
+  accessTokenAlg?: string;
 }
 
 export interface SizeResult {
@@ -48,16 +53,6 @@ export interface Row {
   foreignCores?: number;
 }
 
-export interface Check {
-  target: string;
-  subject: string;
-  value: number;
-  limit: number;
-  unit: string;
-  pass: boolean;
-  note?: string;
-}
-
 export interface ScaleRow {
   caseId: CaseId;
   connections: number;
@@ -70,15 +65,6 @@ export interface ScaleRow {
   /** large p99 ÷ small p99. */
   p99Factor: number;
 }
-
-export const TARGETS = {
-  bearerVsBare: 1.5,
-  refreshVsSignWrite: 2,
-  p99AtC64Ms: 50,
-  largeDegradation: 1.5,
-  /** p99 differences smaller than this are noise at loopback latencies, never a degradation. */
-  p99NoiseFloorMs: 1,
-} as const;
 
 export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
   const rows: Row[] = [];
@@ -137,63 +123,6 @@ export function buildScaleRows(rows: Row[]): ScaleRow[] {
   return out;
 }
 
-export function evaluate(rows: Row[], scaleRows: ScaleRow[], cases: LoadCase[], sizes: SizeResult[]): Check[] {
-  const checks: Check[] = [];
-  const def = (id: CaseId) => cases.find((c) => c.id === id);
-  for (const row of rows) {
-    const subject = `${row.size} ${row.caseId} c=${row.connections}`;
-    if (row.failures > 0) {
-      checks.push({ target: 'every request answered 2xx', subject, value: row.failures, limit: 0, unit: 'failed', pass: false });
-    }
-    if (def(row.caseId)?.bearer && row.vsBare !== undefined) {
-      checks.push({
-        target: `bearer check within ${TARGETS.bearerVsBare}× of the bare route`,
-        subject,
-        value: row.vsBare,
-        limit: TARGETS.bearerVsBare,
-        unit: '×',
-        pass: row.vsBare <= TARGETS.bearerVsBare,
-        note: row.cpuUs !== undefined && row.bareCpuUs !== undefined ? `CPU per request ${(row.cpuUs / row.bareCpuUs).toFixed(2)}× the bare route's` : undefined,
-      });
-    }
-    if (row.caseId === 'refresh' && row.vsSignWrite !== undefined) {
-      const size = sizes.find((s) => s.name === row.size);
-      checks.push({
-        target: `refresh within ${TARGETS.refreshVsSignWrite}× of sign + one write transaction`,
-        subject,
-        value: row.vsSignWrite,
-        limit: TARGETS.refreshVsSignWrite,
-        unit: '×',
-        pass: row.vsSignWrite <= TARGETS.refreshVsSignWrite,
-        note: size
-          ? `baseline ${fmtRate(size.baselines.signWrite.opsPerSecond)}/s` +
-            (row.cpuUs !== undefined && size.baselines.signWrite.cpuUsPerOp !== undefined
-              ? `; CPU per request ${(row.cpuUs / size.baselines.signWrite.cpuUsPerOp).toFixed(2)}× the baseline's`
-              : '')
-          : undefined,
-      });
-    }
-    if (row.connections === 64) {
-      checks.push({ target: `p99 under ${TARGETS.p99AtC64Ms} ms at concurrency 64`, subject, value: row.p99, limit: TARGETS.p99AtC64Ms, unit: 'ms', pass: row.p99 < TARGETS.p99AtC64Ms });
-    }
-  }
-  for (const s of scaleRows) {
-    const subject = `${s.caseId} c=${s.connections}`;
-    const p99Counts = s.largeP99 - s.smallP99 >= TARGETS.p99NoiseFloorMs;
-    const worst = Math.max(s.rpsFactor, p99Counts ? s.p99Factor : 0);
-    checks.push({
-      target: `no figure more than ${TARGETS.largeDegradation}× worse on the large database`,
-      subject,
-      value: worst,
-      limit: TARGETS.largeDegradation,
-      unit: '×',
-      pass: worst <= TARGETS.largeDegradation,
-      note: `req/s ${s.rpsFactor.toFixed(2)}×, p99 ${s.p99Factor.toFixed(2)}×${p99Counts ? '' : ` (not counted: less than ${TARGETS.p99NoiseFloorMs} ms worse)`}`,
-    });
-  }
-  return checks;
-}
-
 // ---------- formatting ----------
 
 export function fmtRate(n: number): string {
@@ -224,56 +153,97 @@ function checkMark(checks: Check[], row: Row): string {
   return mine.map((c) => (c.pass ? 'PASS' : 'MISS')).join(' ');
 }
 
-export function renderTables(result: { sizes: SizeResult[]; rows: Row[]; scaleRows: ScaleRow[]; checks: Check[]; memory?: MemoryReport; dbSize?: DbSizeReport }): string {
+export function renderTables(result: {
+  sizes: SizeResult[];
+  rows: Row[];
+  scaleRows: ScaleRow[];
+  checks: Check[];
+  comparison: ComparisonResult[];
+  comparisonRows: ComparisonRow[];
+  memory?: MemoryReport;
+  dbSize?: DbSizeReport;
+  startup?: StartupReport;
+}): string {
   const out: string[] = [];
-  out.push('Baselines (bench child, one core, no load running)');
-  out.push(
-    table(
-      ['size', 'baseline', 'ops/s', 'mean ms', 'cpu µs', 'noise'],
-      result.sizes.flatMap((s) =>
-        (
-          [
-            ['jose sign (the access token /token issues)', s.baselines.sign],
-            ['sign + one SQLite write transaction', s.baselines.signWrite],
-          ] as const
-        ).map(([name, b]) => [
-          s.name,
-          name,
-          fmtRate(b.opsPerSecond),
-          fmtMs(b.meanMs),
-          b.cpuUsPerOp === undefined ? '' : String(Math.round(b.cpuUsPerOp)),
-          b.foreignCores === undefined ? '' : b.foreignCores.toFixed(2),
+  if (result.comparisonRows.length > 0) {
+    out.push('robot-auth vs node-oidc-provider 9.13 (same run, each on the same pinned core, turn about; ratio = robot-auth req/s ÷ oidc-provider req/s;');
+    out.push('p99 in ms; cpu µs = the side\'s process CPU time per answer, the figure other load disturbs least)');
+    for (const c of result.comparison) {
+      const side = (name: string, s: ComparisonResult['app']) =>
+        `${name} ${c.alg}: ${s.available ? `measured${s.issuedAlg ? ` (issued ${s.issuedAlg})` : ''}` : `not available (${s.reason ?? ''})`}`;
+      out.push(`  ${side('robot-auth', c.app)}; ${side('oidc-provider', c.peer)}`);
+    }
+    const opt = (n: number | undefined, f: (x: number) => string) => (n === undefined ? 'n/a' : f(n));
+    out.push(
+      table(
+        ['alg', 'case', 'conc', 'robot-auth req/s', 'oidc-provider req/s', 'robot-auth / oidc-provider', 'robot-auth p99', 'oidc-provider p99', 'robot-auth cpu µs', 'oidc-provider cpu µs', 'failed'],
+        result.comparisonRows.map((r) => [
+          r.alg,
+          r.caseId,
+          String(r.connections),
+          opt(r.appRps, fmtRate),
+          opt(r.peerRps, fmtRate),
+          opt(r.ratio, (x) => `${x.toFixed(2)}×`),
+          opt(r.appP99, fmtMs),
+          opt(r.peerP99, fmtMs),
+          opt(r.appCpuUs, (x) => String(Math.round(x))),
+          opt(r.peerCpuUs, (x) => String(Math.round(x))),
+          String(r.failures),
         ]),
       ),
-    ),
-  );
-  out.push('');
-  out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
-  out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
-  out.push('and its bare run, > 0.15 is disturbed)');
-  out.push(
-    table(
-      ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
-      result.rows.map((r) => [
-        r.size,
-        r.label,
-        String(r.connections),
-        fmtRate(r.rps),
-        fmtMs(r.p50),
-        fmtMs(r.p99),
-        r.bare ? fmtRate(r.bare.rps) : '',
-        r.bare ? fmtMs(r.bare.p50) : '',
-        r.bare ? fmtMs(r.bare.p99) : '',
-        fmtX(r.vsBare),
-        fmtX(r.vsSign),
-        fmtX(r.vsSignWrite),
-        r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
-        r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
-        r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
-        checkMark(result.checks, r),
-      ]),
-    ),
-  );
+    );
+    out.push('');
+  }
+  if (result.sizes.length > 0) {
+    out.push('Baselines (bench child, one core, no load running)');
+    out.push(
+      table(
+        ['size', 'baseline', 'ops/s', 'mean ms', 'cpu µs', 'noise'],
+        result.sizes.flatMap((s) =>
+          (
+            [
+              ['sign (the access token /token issues, its ACCESS_TOKEN_ALG)', s.baselines.sign],
+              ['sign + one SQLite write transaction', s.baselines.signWrite],
+            ] as const
+          ).map(([name, b]) => [
+            s.name,
+            name,
+            fmtRate(b.opsPerSecond),
+            fmtMs(b.meanMs),
+            b.cpuUsPerOp === undefined ? '' : String(Math.round(b.cpuUsPerOp)),
+            b.foreignCores === undefined ? '' : b.foreignCores.toFixed(2),
+          ]),
+        ),
+      ),
+    );
+    out.push('');
+    out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
+    out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
+    out.push('and its bare run, > 0.15 is disturbed)');
+    out.push(
+      table(
+        ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
+        result.rows.map((r) => [
+          r.size,
+          r.label,
+          String(r.connections),
+          fmtRate(r.rps),
+          fmtMs(r.p50),
+          fmtMs(r.p99),
+          r.bare ? fmtRate(r.bare.rps) : '',
+          r.bare ? fmtMs(r.bare.p50) : '',
+          r.bare ? fmtMs(r.bare.p99) : '',
+          fmtX(r.vsBare),
+          fmtX(r.vsSign),
+          fmtX(r.vsSignWrite),
+          r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
+          r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
+          r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
+          checkMark(result.checks, r),
+        ]),
+      ),
+    );
+  }
   const failed = result.sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`));
   if (failed.length > 0) out.push('', 'Not measured (probe failed):', ...failed.map((f) => `  ${f}`));
   const bare = result.sizes.flatMap((s) =>
@@ -323,6 +293,10 @@ export function renderTables(result: { sizes: SizeResult[]; rows: Row[]; scaleRo
       ),
     );
   }
+  if (result.startup) {
+    const st = result.startup;
+    out.push('', `Start-up (node src/server.ts on a migrated small database, pinned): ${st.attempts.map((a) => Math.round(a)).join(', ')} ms to the first 200 of ${st.firstPath} (median ${Math.round(st.startupMs)} ms); RSS ${fmtBytes(st.idleRss)} ${st.idleSeconds} s after it`);
+  }
   if (result.dbSize) {
     const d = result.dbSize;
     out.push('', `Database size: ${d.scale.grants} grants (one refresh token each), ${d.scale.users} users/wikis, ${d.scale.clients} clients, ${d.codes} codes`);
@@ -337,8 +311,16 @@ export function renderTables(result: { sizes: SizeResult[]; rows: Row[]; scaleRo
   }
   out.push('', 'Targets');
   for (const c of result.checks) {
-    const value = c.unit === 'ms' ? `${fmtMs(c.value)} ms` : c.unit === '×' ? `${c.value.toFixed(2)}×` : `${c.value} ${c.unit}`;
-    const limit = c.unit === 'ms' ? `< ${c.limit} ms` : c.unit === '×' ? `≤ ${c.limit}×` : `${c.limit}`;
+    const value = Number.isNaN(c.value)
+      ? 'n/a'
+      : c.unit === 'ms'
+        ? `${fmtMs(c.value)} ms`
+        : c.unit === '×' || c.unit === '× min'
+          ? `${c.value.toFixed(2)}×`
+          : c.unit === 'MiB'
+            ? `${c.value.toFixed(0)} MiB`
+            : `${c.value} ${c.unit}`;
+    const limit = c.unit === 'ms' ? `< ${c.limit} ms` : c.unit === '×' ? `≤ ${c.limit}×` : c.unit === '× min' ? `≥ ${c.limit}×` : c.unit === 'MiB' ? `< ${c.limit} MiB` : `${c.limit}`;
     out.push(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.target}: ${c.subject} ${value} (${limit})${c.note ? `; ${c.note}` : ''}`);
   }
   const missed = result.checks.filter((c) => !c.pass).length;

@@ -1,10 +1,14 @@
 // `npm run bench` — load benchmarks of the token endpoint, the bearer check and discovery, each
-// figure beside a baseline measured in the same run, on a small and a large seeded database; then
-// memory after many token issuances and database size before/after purging. Prints tables and
-// writes bench-results/bench-<timestamp>.json (and .txt). See docs/benchmarks.md.
+// figure beside a baseline measured in the same run, on a small and a large seeded database; the
+// same-run comparison with node-oidc-provider (RS256 and ES256; compare.ts, peer-oidc.ts); then
+// memory after many token issuances, start-up time and idle RSS of `node src/server.ts`, and
+// database size before/after purging. Every target (targets.ts) is printed PASS or MISS. Prints
+// tables and writes bench-results/bench-<timestamp>.json (and .txt). See docs/benchmarks.md.
+// Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
+// for a MISS, so CI runs `--quick` as a smoke check.
 //
-//   npm run bench                      full run (~8 min on 2 cores; the large database is cached)
-//   npm run bench -- --quick           smoke run (~1–2 min): 1 s runs, a 10× smaller large database
+//   npm run bench                      full run (~12 min on 2 cores; the large database is cached)
+//   npm run bench -- --quick           smoke run (~2 min): 1 s runs, a 10× smaller large database
 //   npm run bench -- --only verify,whoami --sizes small --profile   CPU profiles of the app child
 //
 // All load goes to 127.0.0.1 only; every run is bounded in time.
@@ -15,14 +19,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BenchChild } from './child.ts';
-import { CASES, type BuildContext, type LoadCase } from './cases.ts';
+import { CASES, COMPARED_CASE_IDS, PEER_CASES, type BuildContext, type LoadCase } from './cases.ts';
+import { accessTokenAlg, ALGS, buildComparisonRows, type Alg, type ComparisonResult, type SideResult } from './compare.ts';
 import { CpuNoise, NOISY_CORES } from './cpu-noise.ts';
 import { measureDbSize, type DbSizeReport } from './db-size.ts';
 import { probe, runLoad, type RunResult } from './load.ts';
 import type { MemoryReport } from './memory.ts';
 import type { AccessTokenForWiki, LoopBaseline, ReadyMessage } from './protocol.ts';
-import { buildRows, buildScaleRows, evaluate, fmtMs, fmtRate, renderTables, TARGETS, type CaseResult, type SizeResult } from './report.ts';
-import { LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
+import { buildRows, buildScaleRows, fmtMs, fmtRate, renderTables, type CaseResult, type SizeResult } from './report.ts';
+import { APEX_HOST, LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
+import { measureStartup, type StartupReport } from './startup.ts';
+import { evaluate, TARGETS } from './targets.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -44,6 +51,9 @@ const { values: flags } = parseArgs({
     issuances: { type: 'string' },
     'no-memory': { type: 'boolean', default: false },
     'no-db-size': { type: 'boolean', default: false },
+    'no-peer': { type: 'boolean', default: false },
+    algs: { type: 'string' },
+    'no-startup': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     retries: { type: 'string' },
     help: { type: 'boolean', default: false },
@@ -57,13 +67,15 @@ if (flags.help) {
   --warmup=S              seconds of unrecorded load before each case (default 2; quick 0)
   --connections=1,16,64   concurrency levels
   --sizes=small,large     databases to run on (none: memory and database size only)
-  --only=refresh,verify   cases to run (their bare baselines come along): ${CASES.filter((c) => c.app === 'app').map((c) => c.id).join(', ')}
+  --only=refresh,verify   cases to run, without the oidc-provider comparison (their bare baselines come along): ${CASES.filter((c) => c.app === 'app').map((c) => c.id).join(', ')}
   --profile               V8 CPU profile of the bench child during each case's measured runs, to
                           bench-results/profiles-<time>/<size>-<case>.cpuprofile (see profile-summary.ts)
   --log-level=info        the app's LOG_LEVEL (request logs go to /dev/null; info is the production default)
   --no-pin                do not pin the load generator and the app to separate CPUs
   --issuances=N           token issuances for the memory figure (default 100000; quick 5000)
-  --no-memory, --no-db-size   skip those parts
+  --algs=RS256,ES256      algorithms of the node-oidc-provider comparison (ACCESS_TOKEN_ALG of the app child)
+  --no-peer               skip the node-oidc-provider comparison
+  --no-memory, --no-db-size, --no-startup   skip those parts
   --retries=N             repeat a run disturbed by other processes' CPU use up to N times (default 2; quick 0;
                           at most ${RETRY_BUDGET_SECONDS} s of repeats in all)
   --keep                  keep the temporary directory`);
@@ -79,6 +91,7 @@ const issuances = Number(flags.issuances ?? (quick ? 5_000 : 100_000));
 const scales: Record<'small' | 'large', Scale> = { small: SMALL, large: quick ? QUICK_LARGE : LARGE };
 const logLevel = flags['log-level'];
 const retries = Number(flags.retries ?? (quick ? 0 : 2));
+const algs = (flags.algs ?? ALGS.join(',')).split(',').filter((a): a is Alg => (ALGS as readonly string[]).includes(a));
 let retrySecondsUsed = 0;
 
 function selectedCases(): LoadCase[] {
@@ -89,8 +102,10 @@ function selectedCases(): LoadCase[] {
   return CASES.filter((c) => wanted.has(c.id));
 }
 
+const benchStarted = performance.now();
 function log(line: string): void {
-  process.stderr.write(`${line}\n`);
+  const t = ((performance.now() - benchStarted) / 1000).toFixed(0).padStart(4);
+  process.stderr.write(`[${t} s] ${line}\n`);
 }
 
 /** Pins this process (the load generator) to CPU 0 and says which CPU the children get. */
@@ -137,6 +152,8 @@ async function runCase(
   sizeName: string,
   profileDir: string | undefined,
   noise: CpuNoise,
+  levels: number[] = connectionLevels,
+  warm = true,
 ): Promise<CaseResult> {
   const port = def.app === 'app' ? ports.appPort : ports.barePort;
   const result: CaseResult = { id: def.id, label: def.label, runs: [], exhausted: 0 };
@@ -146,18 +163,19 @@ async function runCase(
   const first = probeReq.requests[0];
   if (!first) throw new Error(`case ${def.id} has no request`);
   const answer = await probe(port, first);
+  if (def.issuesTokens) result.accessTokenAlg = accessTokenAlg(answer.body);
   if (answer.status < 200 || answer.status >= 300 || (def.expect && !answer.body.includes(def.expect))) {
     result.failed = `probe answered ${answer.status}: ${answer.body.slice(0, 300)}`;
     log(`  ${sizeName} ${def.id}: NOT MEASURED (${result.failed})`);
     return result;
   }
-  if (warmup > 0) {
+  if (warm && warmup > 0) {
     const w = await build(warmup, 16);
     await runLoad(port, w.requests, 16, warmup);
     await pause(200);
   }
   if (profileDir) await child.request({ type: 'profile-start' });
-  for (const connections of connectionLevels) {
+  for (const connections of levels) {
     // A run disturbed by other processes (a test suite on the same cores) is repeated, up to
     // --retries times; the least disturbed one is kept.
     let best: RunResult | undefined;
@@ -232,6 +250,120 @@ async function runSize(name: 'small' | 'large', tmp: string, cases: LoadCase[], 
   }
 }
 
+/** The pools of the comparison: sized from the app's signing rate, at most this many req/s (the peer's fastest figure in issue 11 is 2,469). */
+const COMPARISON_MAX_POOL_RATE = 20_000;
+/**
+ * The peer's pools: 2.4× its fastest figure in issue 11 (2,469 req/s, ES256). Not larger: unused
+ * pool entries stay in its in-memory store and would slow its garbage collection. A faster peer
+ * empties a pool; that is counted, fails the run and says to raise this.
+ */
+const PEER_POOL_RATE = 6_000;
+
+interface Side {
+  child: BenchChild;
+  ports: ReadyMessage;
+  poolRate: number;
+  noise: CpuNoise;
+  label: string;
+  defs: LoadCase[];
+  result: SideResult;
+}
+
+/** Starts one side of the comparison (the app child with ACCESS_TOKEN_ALG, or the oidc-provider child) and checks what it issues. */
+async function startSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, dir: string, cpu: number | undefined): Promise<Side | SideResult> {
+  const label = `${side === 'robot-auth' ? 'app' : 'peer'} ${alg}`;
+  let child: BenchChild;
+  if (side === 'robot-auth') {
+    const dbFile = path.join(dir, 'app.sqlite');
+    prepareDatabase(dbFile, SMALL, path.join(RESULTS_DIR, 'cache'));
+    child = new BenchChild({ script: path.join(HERE, 'server.ts'), env: appEnv(dir, dbFile, SMALL, { ACCESS_TOKEN_ALG: alg }), cpu });
+  } else {
+    child = new BenchChild({
+      script: path.join(HERE, 'peer-oidc.ts'),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, BENCH_ALG: alg, BENCH_GRANTS: String(SMALL.grants) },
+      cpu,
+    });
+  }
+  let ports: ReadyMessage;
+  try {
+    ports = await child.waitFor<ReadyMessage>('ready', 120_000);
+  } catch (err) {
+    await child.stop();
+    // The app refusing ACCESS_TOKEN_ALG=ES256 at start (a branch without it) is "not available".
+    if (side === 'robot-auth' && alg !== 'RS256') return { available: false, reason: `the app did not start: ${String(err).split('\n')[0]}`, cases: [] };
+    throw err;
+  }
+  // Which algorithm does it really issue? (An app without the setting ignores the variable.)
+  const [body] = await child.request<string[]>({ type: 'refresh-pool', count: 1 });
+  const answer = await probe(ports.appPort, {
+    method: 'POST',
+    path: side === 'robot-auth' ? '/auth/oauth/token' : '/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', host: APEX_HOST },
+    body,
+  });
+  const issuedAlg = accessTokenAlg(answer.body);
+  if (issuedAlg !== alg) {
+    await child.stop();
+    const reason = `asked for ${alg}, the token endpoint answered ${answer.status} with ${issuedAlg ?? 'no'} access token`;
+    if (side === 'robot-auth' && alg !== 'RS256' && answer.status === 200) return { available: false, reason: `${reason} (ACCESS_TOKEN_ALG is not implemented here)`, issuedAlg, cases: [] };
+    throw new Error(`${label}: ${reason}: ${answer.body.slice(0, 300)}`);
+  }
+  let poolRate = PEER_POOL_RATE;
+  if (side === 'robot-auth') {
+    const sign = await child.request<{ opsPerSecond: number }>({ type: 'sign-baseline', seconds: 0.5 });
+    poolRate = Math.min(Math.max(2 * sign.opsPerSecond, 1000), COMPARISON_MAX_POOL_RATE);
+  }
+  const noise = new CpuNoise(
+    () => [process.pid, child.proc.pid ?? 0],
+    () => child.proc.pid ?? 0,
+  );
+  const defs = side === 'robot-auth' ? CASES.filter((c) => (COMPARED_CASE_IDS as readonly string[]).includes(c.id)) : PEER_CASES;
+  return { child, ports, poolRate, noise, label, defs, result: { available: true, issuedAlg, cases: [] } };
+}
+
+/**
+ * Both sides are started (both pinned to the same core; the idle one costs nothing), then each
+ * case runs at each concurrency on one side and straight after on the other, so the two figures
+ * of a ratio come from the same few seconds of a shared machine.
+ */
+async function runComparison(tmp: string, cpu: number | undefined): Promise<ComparisonResult[]> {
+  const results: ComparisonResult[] = [];
+  for (const alg of algs) {
+    log(`oidc-provider comparison, ${alg}: robot-auth (ACCESS_TOKEN_ALG=${alg}) and node-oidc-provider, turn about, small database`);
+    const dir = fs.mkdtempSync(path.join(tmp, `compare-${alg}-`));
+    const sides: Side[] = [];
+    try {
+      const app = await startSide('robot-auth', alg, dir, cpu);
+      if ('child' in app) sides.push(app);
+      const peer = await startSide('oidc-provider', alg, dir, cpu);
+      if ('child' in peer) sides.push(peer);
+      if (!('child' in app)) log(`  robot-auth ${alg}: not available (${app.reason ?? ''})`);
+      for (const caseId of COMPARED_CASE_IDS) {
+        for (const [i, conc] of connectionLevels.entries()) {
+          for (const s of sides) {
+            const def = s.defs.find((d) => d.id === caseId);
+            if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
+            if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
+            const r = await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0);
+            const kept = s.result.cases.find((c) => c.id === caseId);
+            if (!kept) s.result.cases.push(r);
+            else {
+              kept.runs.push(...r.runs);
+              kept.exhausted += r.exhausted;
+              kept.failed ??= r.failed;
+            }
+          }
+        }
+      }
+      results.push({ alg, app: 'child' in app ? app.result : app, peer: 'child' in peer ? peer.result : peer });
+    } finally {
+      for (const s of sides) await s.child.stop();
+      if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
 async function runMemory(tmp: string, cpu: number | undefined): Promise<MemoryReport> {
   const dir = fs.mkdtempSync(path.join(tmp, 'memory-'));
   const dbFile = path.join(dir, 'app.sqlite');
@@ -268,11 +400,22 @@ async function main(): Promise<void> {
   );
 
   const sizes: SizeResult[] = [];
+  let comparison: ComparisonResult[] = [];
   let memory: MemoryReport | undefined;
+  let startup: StartupReport | undefined;
   let dbSize: DbSizeReport | undefined;
   try {
     for (const name of sizeNames) sizes.push(await runSize(name, tmp, cases, cpu, profileDir));
+    if (!flags['no-peer'] && !flags.only) comparison = await runComparison(tmp, cpu);
     if (!flags['no-memory']) memory = await runMemory(tmp, cpu);
+    if (!flags['no-startup']) {
+      log(`start-up: node src/server.ts on a migrated small database, ${quick ? 1 : 3} start(s) after a first one that makes its keys`);
+      const dir = fs.mkdtempSync(path.join(tmp, 'startup-'));
+      const dbFile = path.join(dir, 'robot-auth.sqlite');
+      prepareDatabase(dbFile, SMALL, path.join(RESULTS_DIR, 'cache'));
+      startup = await measureStartup(ROOT, dir, dbFile, cpu, logLevel, quick ? 1 : 3);
+      log(`  ${startup.attempts.map((a) => Math.round(a)).join(', ')} ms to the first answer; RSS ${(startup.idleRss / 2 ** 20).toFixed(0)} MiB idle`);
+    }
     if (!flags['no-db-size']) {
       log('database size: 100,000 grants, half expired, purgeExpired');
       const dir = fs.mkdtempSync(path.join(tmp, 'db-size-'));
@@ -284,9 +427,21 @@ async function main(): Promise<void> {
 
   const rows = buildRows(sizes, cases);
   const scaleRows = buildScaleRows(rows);
-  const checks = evaluate(rows, scaleRows, cases, sizes);
-  const text = renderTables({ sizes, rows, scaleRows, checks, memory, dbSize });
+  const comparisonRows = buildComparisonRows(comparison, connectionLevels);
+  const bearerCases = cases.filter((c) => c.bearer).map((c) => c.id);
+  const checks = evaluate({ rows, scaleRows, bearerCases, sizes, comparison: comparisonRows, memory, startup });
+  const text = renderTables({ sizes, rows, scaleRows, checks, comparison, comparisonRows, memory, dbSize, startup });
   const totalSeconds = (performance.now() - started) / 1000;
+  // A case errored: its probe failed, or requests failed. (A MISS is never an error; an algorithm
+  // a side cannot issue is "not available", not an error.)
+  const errors = [
+    ...sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`)),
+    ...rows.filter((r) => r.failures > 0).map((r) => `${r.size} ${r.caseId} c=${r.connections}: ${r.failures} failed requests`),
+    ...comparison.flatMap((c) =>
+      (['app', 'peer'] as const).flatMap((k) => c[k].cases.filter((x) => x.failed).map((x) => `comparison ${k} ${c.alg} ${x.id}: ${x.failed}`)),
+    ),
+    ...comparisonRows.filter((r) => r.failures > 0).map((r) => `comparison ${r.alg} ${r.caseId} c=${r.connections}: ${r.failures} failed requests`),
+  ];
   console.log(`\n${text}\n\nTotal ${totalSeconds.toFixed(0)} s.`);
 
   const json = {
@@ -304,14 +459,22 @@ async function main(): Promise<void> {
     sizes,
     rows,
     scaleRows,
+    comparison,
+    comparisonRows,
     checks,
     memory,
+    startup,
     dbSize,
+    errors,
   };
   const base = path.join(RESULTS_DIR, `bench-${stamp}`);
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
   fs.writeFileSync(`${base}.txt`, `${text}\n`);
   console.log(`Written ${path.relative(ROOT, base)}.json and .txt${profileDir ? `; CPU profiles in ${path.relative(ROOT, profileDir)}/` : ''}`);
+  if (errors.length > 0) {
+    console.error(`\n${errors.length} case(s) errored:\n${errors.map((e) => `  ${e}`).join('\n')}`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((err: unknown) => {
