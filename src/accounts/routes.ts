@@ -14,6 +14,8 @@ import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './iden
 import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
+import { accountActionRoutes, type RenderAccount } from './account-actions.routes.ts';
+import { accountPageData, DONE_MESSAGES } from './account-page.ts';
 
 class NotAWiki extends AppError {
   constructor() {
@@ -32,14 +34,15 @@ export function accountRoutes(ctx: AppContext): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 
-  router.get('/', (_req, res) => {
+  router.get('/', (req, res) => {
     if (res.locals.user) return res.redirect(303, '/account');
-    res.render('home', { title: 'Welcome' });
+    res.render('home', { title: 'Welcome', accountDeleted: req.query.deleted === '1' });
   });
 
-  router.get('/account', noStore, (req, res) => {
+  // The account page; also rendered by the actions (account-actions.routes.ts) with a problem.
+  const renderAccount: RenderAccount = (req, res, problem) => {
     const signedIn = res.locals.user;
-    if (!signedIn) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent('/account')}`);
+    if (!signedIn) throw new SignInRequired();
     const account = ctx.users.findByDid(signedIn.did);
     if (!account) throw new SignInRequired();
     const wikis = ctx.wikis.listByOwner(account.did).map((w) => ({
@@ -56,8 +59,24 @@ export function accountRoutes(ctx: AppContext): Router {
       approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
       lastUsedAt: new Date(grant.lastUsedAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
     }));
-    res.render('account', { title: 'Your account', account, wikis, apps, csrfToken: ctx.csrf.token(req, res) });
+    const done = typeof req.query.done === 'string' ? DONE_MESSAGES[req.query.done] : undefined;
+    res.render('account', {
+      title: 'Your account',
+      account,
+      wikis,
+      apps,
+      csrfToken: ctx.csrf.token(req, res),
+      ...accountPageData(ctx, account.did, signedIn.sessionId),
+      problem,
+      done: problem ? undefined : done,
+    });
+  };
+
+  router.get('/account', noStore, (req, res) => {
+    if (!res.locals.user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent('/account')}`);
+    renderAccount(req, res);
   });
+  router.use(accountActionRoutes(ctx, renderAccount));
 
   // Connected apps: revoking the grant ends its refresh tokens and, at the resource, its access tokens at once.
   router.post('/account/apps/revoke', noStore, form, ctx.csrf.protect, (req, res) => {
