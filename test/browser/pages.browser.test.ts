@@ -101,7 +101,6 @@ async function checkPage(name: string, url: string, state: State, expectedStatus
       expect(status, `${name} at ${width}px`).toBe(expectedStatus);
       expect(await page.locator('main').innerText()).toContain(mustContain);
       await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
-      if (name === 'account' && width === 1280) await page.screenshot({ path: path.resolve('docs', 'account-page.png'), fullPage: true });
       expect(await page.evaluate(() => document.documentElement.scrollWidth), `${name} scrolls sideways at ${width}px`).toBeLessThanOrEqual(width);
       expect(cspReports, `${name}: CSP violations`).toEqual([]);
     } finally {
@@ -115,6 +114,18 @@ async function checkPage(name: string, url: string, state: State, expectedStatus
     }
   }
 }
+
+describe('the axe check itself', () => {
+  it('reports a form field without a label and unreadable text (so a pass above means something)', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.setContent('<html lang="en"><title>x</title><main><input type="text"><p style="color:#ddd;background:#fff">faint</p></main></html>');
+    const found = await axeViolations(page);
+    await context.close();
+    expect(found.join('\n')).toMatch(/critical label/);
+    expect(found.join('\n')).toMatch(/serious color-contrast/);
+  });
+});
 
 describe('every page at 1280 and 390 px: screenshot, no sideways scroll, axe without serious or critical violations', () => {
   it('home', async () => checkPage('home', `${app.url}/`, undefined, 200, 'Sign in with Bluesky'));
@@ -146,6 +157,22 @@ describe('the account page in Chromium', () => {
       await expect.poll(() => copy.innerText()).toBe('Copied');
       expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(`claude mcp add --transport http ${username} ${wikiMcpUrl(app.config, username)}`);
       expect(cspReports).toEqual([]);
+      // The README's picture (docs/account-page.png): with an app connected (a grant recorded
+      // directly here, for the picture only; the connect flow itself is test/account/account.e2e.test.ts).
+      const client = await registerClaudeCode(app);
+      app.ctx.grants.insert({
+        id: `screenshot-${Date.now()}`,
+        clientId: client.clientId,
+        userDid: account.did,
+        wikiSlug: username,
+        resource: wikiMcpUrl(app.config, username),
+        scope: 'wiki:read wiki:write',
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
+      });
+      await page.reload();
+      await page.locator(`section[aria-labelledby="wiki-${username}"]`).getByText('Claude Code', { exact: true }).click();
+      expect(await page.locator('main').innerText()).toContain('Claude Code (wiki), connected just now');
+      await page.screenshot({ path: path.resolve('docs', 'account-page.png'), fullPage: true });
     } finally {
       await context.close();
     }
