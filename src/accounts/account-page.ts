@@ -67,7 +67,7 @@ export function accountPageData(deps: Pick<AppContext, 'config' | 'wikis' | 'gra
     current: s.id === currentSessionId,
   }));
   const limit = wikiLimit(deps.config);
-  return { connectWikis: wikis, sessions, wikiLimit: limit, mayCreateWiki: wikis.length < limit, platformHost: deps.config.apexHost };
+  return { connectWikis: wikis, sessions, wikiLimit: limit, mayCreateWiki: wikis.length < limit, platformHost: deps.config.apexHost, platformScheme: deps.config.scheme };
 }
 
 /** The messages a successful action redirects to (`/account?done=…`): fixed text, never user input. */
