@@ -5,7 +5,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
-import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
+import { wikiOrigin } from '../wikis/urls.ts';
 import { displayNameFor } from '../oauth/clients/client.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
 import { clearSignInCookies, clearSignupCookie, cookieNames, readHostCookie, setIdentityCookie, setSessionCookie } from './cookies.ts';
@@ -45,11 +45,6 @@ export function accountRoutes(ctx: AppContext): Router {
     if (!signedIn) throw new SignInRequired();
     const account = ctx.users.findByDid(signedIn.did);
     if (!account) throw new SignInRequired();
-    const wikis = ctx.wikis.listByOwner(account.did).map((w) => ({
-      slug: w.slug,
-      url: wikiOrigin(config, w.slug),
-      mcpUrl: wikiMcpUrl(config, w.slug),
-    }));
     const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
       id: grant.id,
       clientName: displayNameFor(grant.clientId, grant.clientName),
@@ -63,7 +58,6 @@ export function accountRoutes(ctx: AppContext): Router {
     res.render('account', {
       title: 'Your account',
       account,
-      wikis,
       apps,
       csrfToken: ctx.csrf.token(req, res),
       ...accountPageData(ctx, account.did, signedIn.sessionId),
