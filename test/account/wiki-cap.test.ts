@@ -40,3 +40,21 @@ describe('the CSP of the pages', () => {
     expect(page.body.match(/<script/g)).toHaveLength(1);
   });
 });
+
+describe('every account form needs its CSRF token', () => {
+  it.each(['/account/wikis', '/account/wikis/delete', '/account/sessions/revoke', '/account/sessions/revoke-others', '/account/delete'])(
+    'POST %s without the token (or cross-site) is refused with 403 and changes nothing',
+    async (action) => {
+      const person = await seedPerson(app, `csrf${Math.random().toString(36).slice(2, 8)}`);
+      const sessionsBefore = app.ctx.sessions.listLive(person.did).length;
+      const fields = { slug: person.username, confirm: person.username, session: 'x' };
+      expect((await person.browser.post(action, fields)).status).toBe(403);
+      const page = await person.browser.get('/account');
+      const token = fieldValue(page.body, '_csrf') ?? '';
+      expect((await person.browser.post(action, { _csrf: token, ...fields }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
+      expect(app.ctx.users.findByDid(person.did)).toBeDefined();
+      expect(app.ctx.wikis.findBySlug(person.username)).toBeDefined();
+      expect(app.ctx.sessions.listLive(person.did)).toHaveLength(sessionsBefore);
+    },
+  );
+});
