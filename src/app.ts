@@ -40,7 +40,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(healthRoutes(ctx));
 
   app.use(requestLog(ctx.log));
-  app.use(securityHeaders(ctx.config.production));
+  app.use(securityHeaders(ctx.config.production, ctx.config.publicUrl));
   app.use(headerLimits); // before anything parses a header (credentials, cookies, hosts)
 
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.

@@ -5,7 +5,7 @@ import express, { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { noStore, rateLimit } from '../web/http.ts';
 import { AppError, SignInRequired } from '../web/errors.ts';
-import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
+import { wikiOrigin } from '../wikis/urls.ts';
 import { describeClientIdentity, type ClientIdentity } from '../oauth/authorize/client-identity.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
 import { refuseSignupWhilePaused } from '../wikis/new-wiki-cap.ts';
@@ -16,6 +16,8 @@ import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
 import { recentActivity, recordRevokedByPerson } from '../audit/recent-activity.ts';
+import { accountActionRoutes, type RenderAccount } from './account-actions.routes.ts';
+import { accountPageData, DONE_MESSAGES } from './account-page.ts';
 
 class NotAWiki extends AppError {
   constructor() {
@@ -34,21 +36,17 @@ export function accountRoutes(ctx: AppContext): Router {
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 
-  router.get('/', (_req, res) => {
+  router.get('/', (req, res) => {
     if (res.locals.user) return res.redirect(303, '/account');
-    res.render('home', { title: 'Welcome' });
+    res.render('home', { title: 'Welcome', accountDeleted: req.query.deleted === '1' });
   });
 
-  router.get('/account', noStore, (req, res) => {
+  // The account page; also rendered by the actions (account-actions.routes.ts) with a problem.
+  const renderAccount: RenderAccount = (req, res, problem) => {
     const signedIn = res.locals.user;
-    if (!signedIn) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent('/account')}`);
+    if (!signedIn) throw new SignInRequired();
     const account = ctx.users.findByDid(signedIn.did);
     if (!account) throw new SignInRequired();
-    const wikis = ctx.wikis.listByOwner(account.did).map((w) => ({
-      slug: w.slug,
-      url: wikiOrigin(config, w.slug),
-      mcpUrl: wikiMcpUrl(config, w.slug),
-    }));
     // Who each app is, by the consent page's rule: every client is unverified; a metadata-document
     // client is shown with the host of its client_id (issue 9 finding 7).
     const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
@@ -59,9 +57,24 @@ export function accountRoutes(ctx: AppContext): Router {
       approvedAt: new Date(grant.createdAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
       lastUsedAt: new Date(grant.lastUsedAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
     }));
+    const done = typeof req.query.done === 'string' ? DONE_MESSAGES[req.query.done] : undefined;
     res.locals.recentActivity = recentActivity(ctx, account.did); // views/partials/recent-activity.ejs
-    res.render('account', { title: 'Your account', account, wikis, apps, csrfToken: ctx.csrf.token(req, res) });
+    res.render('account', {
+      title: 'Your account',
+      account,
+      apps,
+      csrfToken: ctx.csrf.token(req, res),
+      ...accountPageData(ctx, account.did, signedIn.sessionId),
+      problem,
+      done: problem ? undefined : done,
+    });
+  };
+
+  router.get('/account', noStore, (req, res) => {
+    if (!res.locals.user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent('/account')}`);
+    renderAccount(req, res);
   });
+  router.use(accountActionRoutes(ctx, renderAccount));
 
   // Connected apps: revoking the grant ends its refresh tokens and, at the resource, its access tokens at once.
   router.post('/account/apps/revoke', noStore, form, ctx.csrf.protect, (req, res) => {

@@ -31,6 +31,7 @@ export function readSession(deps: { sessions: SessionsRepo; users: UsersRepo }, 
   if (typeof secret !== 'string' || secret.length === 0 || secret.length > 256) return undefined;
   const sessionId = sha256Hex(secret);
   const did = deps.sessions.liveDid(sessionId);
+  if (did !== undefined) deps.sessions.touch(sessionId);
   const user = did === undefined ? undefined : deps.users.findByDid(did);
   return user && { did: user.did, handle: user.handle, username: user.username, sessionId };
 }

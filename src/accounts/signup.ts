@@ -2,6 +2,7 @@
 // against NEW_WIKIS_PER_DAY (src/wikis/new-wiki-cap.ts): the check and the insert are one transaction.
 import type { AppContext } from '../context.ts';
 import { logSignupsPaused, newWikisPausedUntil, SignupsPaused } from '../wikis/new-wiki-cap.ts';
+import { releaseName, reservedNameProblem } from '../wikis/reserved-names.ts';
 import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
@@ -17,11 +18,17 @@ export function signUp(ctx: AppContext, did: string, ticket: SignupTicketPayload
   if (ctx.users.findByDid(did)) return { ok: false, problem: 'You already have an account. Please sign in again.', conflict: true };
   const outcome = ctx.db
     .transaction(() => {
+      // A deleted wiki's or account's name is held for a while (src/wikis/reserved-names.ts).
+      const reserved = reservedNameProblem(ctx, username, did);
+      if (reserved) return { kind: 'reserved' as const, problem: reserved };
       const pausedUntil = newWikisPausedUntil(ctx);
       if (pausedUntil !== undefined) return { kind: 'paused' as const, pausedUntil };
-      return { kind: 'done' as const, result: ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username }) };
+      const result = ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
+      if (result !== 'taken') releaseName(ctx, username);
+      return { kind: 'done' as const, result };
     })
     .immediate();
+  if (outcome.kind === 'reserved') return { ok: false, problem: outcome.problem, conflict: true };
   if (outcome.kind === 'paused') {
     logSignupsPaused(ctx, outcome.pausedUntil, did);
     throw new SignupsPaused(outcome.pausedUntil);

@@ -17,6 +17,7 @@ import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './use
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
 import { doctorCommand } from './doctor/command.ts';
 import { auditCommand, recordAdminActions } from './audit.ts';
+import { listDeletedUsers, listDeletedWikis, type DeletedUser, type DeletedWiki } from './deletions.ts';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -77,6 +78,23 @@ const wikiColumns: Column<WikiSummary>[] = [
   { header: 'GRANTS', value: (w) => w.liveGrants },
   { header: 'CREATED', value: (w) => shortTime(w.createdAt) },
   { header: 'MCP URL', value: (w) => w.mcpUrl },
+];
+
+const deletedWikiColumns: Column<DeletedWiki>[] = [
+  { header: 'SLUG', value: (w) => w.slug },
+  { header: 'OWNER', value: (w) => w.ownerUsername },
+  { header: 'OWNER DID', value: (w) => w.ownerDid },
+  { header: 'WHY', value: (w) => (w.reason === 'owner' ? 'deleted by owner' : 'account deleted') },
+  { header: 'GRANTS REVOKED', value: (w) => w.grantsRevoked },
+  { header: 'DELETED', value: (w) => shortTime(w.deletedAt) },
+];
+
+const deletedUserColumns: Column<DeletedUser>[] = [
+  { header: 'USERNAME', value: (u) => u.username },
+  { header: 'DID', value: (u) => u.did },
+  { header: 'WIKIS', value: (u) => u.wikis },
+  { header: 'PDS REVOKED', value: (u) => (u.pdsRevoked ? 'yes' : 'no') },
+  { header: 'DELETED', value: (u) => shortTime(u.deletedAt) },
 ];
 
 const clientColumns: Column<ClientSummary>[] = [
@@ -142,6 +160,21 @@ export const COMMANDS: Command[] = [
       if (values.json === true) printJson(ctx, toJsonRecord(wiki));
       else ctx.out(`Created the wiki ${wiki.slug} for ${wiki.ownerUsername} (${wiki.ownerDid}).\nWiki: ${wiki.url}\nMCP:  ${wiki.mcpUrl}`);
     },
+  },
+  {
+    name: 'wikis deleted',
+    summary: 'list wikis deleted from the account page (remove their content from the wiki app)',
+    details:
+      'A person deletes a wiki, or their whole account, on the account page: the grants are revoked and the\n' +
+      'registry row is gone, but the pages live in the wiki app, which is not told. Remove them from there.',
+    options: { json },
+    run: ({ values }, ctx) => printRows(ctx, values, listDeletedWikis(ctx.db()), deletedWikiColumns, 'No deleted wikis.'),
+  },
+  {
+    name: 'users deleted',
+    summary: 'list accounts their owners deleted (username reserved for DELETED_USERNAME_RESERVE_DAYS)',
+    options: { json },
+    run: ({ values }, ctx) => printRows(ctx, values, listDeletedUsers(ctx.db()), deletedUserColumns, 'No deleted accounts.'),
   },
   {
     name: 'clients list',

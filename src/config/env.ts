@@ -40,6 +40,21 @@ const positiveInt = (fallback: number) =>
       return n;
     });
 
+/** Like positiveInt, but 0 is allowed (it means "none"/"off" for the variable that uses it). */
+const nonNegativeInt = (fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number (0 or more), got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const httpUrl = z
   .string()
   .optional()
@@ -186,6 +201,10 @@ const envSchema = z.object({
     }),
   METRICS_HOST: optionalString,
   AUDIT_RETENTION_DAYS: positiveInt(90),
+  // Issue 14 (src/wikis/create-wiki.ts, delete-wiki.ts; src/accounts/delete-account.ts).
+  WIKIS_PER_USER: nonNegativeInt(3),
+  DELETED_SLUG_RESERVE_DAYS: nonNegativeInt(30),
+  DELETED_USERNAME_RESERVE_DAYS: nonNegativeInt(90),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -247,6 +266,12 @@ export interface Config {
   metrics: { port: number | undefined; host: string };
   /** AUDIT_RETENTION_DAYS: audit log entries are purged after this many days. */
   auditRetentionDays: number;
+  /** WIKIS_PER_USER: how many wikis a person may have in all (0: only the first, made at signup). */
+  wikisPerUser: number;
+  /** DELETED_SLUG_RESERVE_DAYS: a deleted wiki's slug is held this long (only its last owner may take it back); 0 frees it at once. */
+  deletedSlugReserveDays: number;
+  /** DELETED_USERNAME_RESERVE_DAYS: a deleted account's username and wiki slugs are held this long; 0 frees them at once. */
+  deletedUsernameReserveDays: number;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -349,6 +374,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     clientIdMetadataDocuments: e.CLIENT_ID_METADATA_DOCUMENTS,
     metrics: { port: e.METRICS_PORT, host: e.METRICS_HOST ?? '127.0.0.1' },
     auditRetentionDays: e.AUDIT_RETENTION_DAYS,
+    wikisPerUser: e.WIKIS_PER_USER,
+    deletedSlugReserveDays: e.DELETED_SLUG_RESERVE_DAYS,
+    deletedUsernameReserveDays: e.DELETED_USERNAME_RESERVE_DAYS,
   };
 }
 

@@ -54,6 +54,8 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
     ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= ?', [now]],
     // An expired assertion is refused for its exp anyway: its jti need not be remembered.
     ['client_assertion_jtis', 'DELETE FROM client_assertion_jtis WHERE expires_at <= ?', [now]],
+    // A deleted wiki's or account's name, once its reservation is over (src/wikis/reserved-names.ts).
+    ['reserved_names', 'DELETE FROM reserved_names WHERE reserved_until <= ?', [now]],
     [
       'atproto_sessions',
       'DELETE FROM atproto_sessions WHERE updated_at <= ? AND did NOT IN (SELECT did FROM users)',

@@ -1,4 +1,6 @@
-// The app's security headers (helmet). Server-rendered pages with no scripts at all. No
+// The app's security headers (helmet). Server-rendered pages; the only script the CSP allows is
+// the account page's copy-button file, named by its full URL (CSP3 §6.7.2.7: a source with a path
+// matches that file only), so no other same-origin response can ever run as a script. No
 // form-action: Chrome applies it to the redirect after a form post, which must be free to go to a
 // PDS or an OAuth client. HSTS only in production (https).
 //
@@ -32,13 +34,18 @@ function isPopupFlowPath(path: string): boolean {
   return POPUP_FLOW_PATHS.has(p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p);
 }
 
-export function securityHeaders(production: boolean): RequestHandler {
+/** The one script file the pages may load (public/copy.js, served under /static). */
+export const COPY_SCRIPT_PATH = '/static/copy.js';
+
+/** `publicUrl`: the apex origin, which names the script file in script-src. */
+export function securityHeaders(production: boolean, publicUrl?: string): RequestHandler {
   const options: HelmetOptions = {
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
         defaultSrc: ["'none'"],
         styleSrc: ["'self'"],
+        ...(publicUrl === undefined ? {} : { scriptSrc: [`${publicUrl}${COPY_SCRIPT_PATH}`] }),
         imgSrc: ["'self'", 'data:'],
         baseUri: ["'none'"],
         frameAncestors: ["'none'"],

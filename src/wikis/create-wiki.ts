@@ -1,0 +1,62 @@
+// "Create a wiki" on the account page (issue 14). The rules, in the order they are checked:
+//  1. The slug follows the username rules (src/accounts/username.ts: a DNS label, RFC 1035 §2.3.1,
+//     3–63 characters, not a reserved name), as it is the first label of https://{slug}.PLATFORM_DOMAIN.
+//  2. A person has at most WIKIS_PER_USER wikis in all (0: only the first, made at signup).
+//  3. Within one transaction: the daily cap on new wikis (src/wikis/new-wiki-cap.ts) applies; the
+//     slug is neither an existing wiki, nor another person's username (their first wiki lives
+//     there), nor held after a deletion for someone else (src/wikis/reserved-names.ts).
+// Nothing is written unless every rule passes; the outcome is returned, never thrown, except the
+// cap's SignupsPaused-style 503, which the caller throws after the transaction.
+import type { AppContext } from '../context.ts';
+import { nowSeconds } from '../db/open.ts';
+import { usernameProblem } from '../accounts/username.ts';
+import { isUniqueViolation } from '../accounts/users.repo.ts';
+import { newWikisPausedUntil } from './new-wiki-cap.ts';
+import { releaseName, reservedNameProblem } from './reserved-names.ts';
+
+export type CreateWikiOutcome =
+  | { kind: 'created'; slug: string }
+  | { kind: 'refused'; problem: string; status: 400 | 403 | 409 }
+  | { kind: 'paused'; pausedUntil: number };
+
+/** WIKIS_PER_USER, where 0 means "only the first wiki". */
+export function wikiLimit(config: Pick<AppContext['config'], 'wikisPerUser'>): number {
+  return Math.max(1, config.wikisPerUser);
+}
+
+export function createWikiForUser(deps: Pick<AppContext, 'db' | 'config' | 'log'>, did: string, requestedSlug: string): CreateWikiOutcome {
+  const slug = requestedSlug.trim().toLowerCase();
+  const problem = usernameProblem(slug, deps.config.reservedUsernames);
+  if (problem) return { kind: 'refused', problem: problem.replace('A username', 'A wiki name'), status: 400 };
+  const limit = wikiLimit(deps.config);
+  const count = deps.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM wikis WHERE owner_did = ?');
+  const existing = deps.db.prepare<[string], { slug: string }>('SELECT slug FROM wikis WHERE slug = ?');
+  const namesake = deps.db.prepare<[string, string], { did: string }>('SELECT did FROM users WHERE username = ? AND did <> ?');
+  const insert = deps.db.prepare<[string, string, number]>("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'signup')");
+  let outcome: CreateWikiOutcome;
+  try {
+    outcome = deps.db
+      .transaction((): CreateWikiOutcome => {
+        if (count.get(did)!.n >= limit) {
+          return { kind: 'refused', problem: `You already have ${limit === 1 ? 'a wiki' : `${limit} wikis`}, the most this service allows per person.`, status: 403 };
+        }
+        if (existing.get(slug) || namesake.get(slug, did)) {
+          return { kind: 'refused', problem: `"${slug}" is already taken. Please choose another name.`, status: 409 };
+        }
+        const reserved = reservedNameProblem(deps, slug, did);
+        if (reserved) return { kind: 'refused', problem: reserved, status: 409 };
+        const pausedUntil = newWikisPausedUntil(deps);
+        if (pausedUntil !== undefined) return { kind: 'paused', pausedUntil };
+        insert.run(slug, did, nowSeconds());
+        releaseName(deps, slug);
+        return { kind: 'created', slug };
+      })
+      .immediate();
+  } catch (err) {
+    // Another writer took the slug between the check and the insert.
+    if (isUniqueViolation(err)) return { kind: 'refused', problem: `"${slug}" is already taken. Please choose another name.`, status: 409 };
+    throw err;
+  }
+  if (outcome.kind === 'created') deps.log.info({ did, slug }, 'wiki created from the account page');
+  return outcome;
+}
