@@ -57,6 +57,7 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
       res.status(outcome.status);
       return renderAccount(req, res, { form: 'delete-wiki', message: outcome.problem, slug: field(req, 'slug').trim().toLowerCase() });
     }
+    ctx.audit.record({ event: 'wiki_deleted', did: user.did, wikiSlug: field(req, 'slug').trim().toLowerCase(), actor: 'person', address: req.ip });
     res.redirect(303, '/account?done=wiki-deleted');
   });
 
@@ -80,7 +81,7 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
   // src/accounts/delete-account.ts
   router.post('/account/delete', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
-    const outcome = await deleteAccount(ctx, user.did, field(req, 'confirm'));
+    const outcome = await deleteAccount(ctx, user.did, field(req, 'confirm'), req.ip);
     if (outcome.kind === 'refused') {
       res.status(400);
       return renderAccount(req, res, { form: 'delete-account', message: outcome.problem });

@@ -9,8 +9,10 @@
 //     reservations held for this DID are released to nobody; signup tickets and the ATProto session
 //     are deleted; the users row is deleted, and with it (ON DELETE CASCADE) its sessions, grants,
 //     codes and refresh tokens; the deletion is recorded in deleted_users.
-// Afterwards no row names the DID except deleted_users, deleted_wikis (the operator's record) and
-// the username's reservation (test/account/delete-account.test.ts checks every table).
+//  4. The deletion is an audit event (account_deleted), written in the same transaction.
+// Afterwards no row names the DID except the operator's record — deleted_users, deleted_wikis and the
+// audit log, whose entries are deleted after AUDIT_RETENTION_DAYS like every other — and the
+// username's reservation (test/account/account.e2e.test.ts checks every column of every table).
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import { removeWikiRow } from '../wikis/delete-wiki.ts';
@@ -20,9 +22,9 @@ export type DeleteAccountOutcome =
   | { kind: 'deleted'; username: string; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }
   | { kind: 'refused'; problem: string };
 
-type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'atproto'>;
+type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'atproto' | 'audit'>;
 
-export async function deleteAccount(deps: Deps, did: string, confirmation: string): Promise<DeleteAccountOutcome> {
+export async function deleteAccount(deps: Deps, did: string, confirmation: string, address?: string): Promise<DeleteAccountOutcome> {
   const user = deps.db.prepare<[string], { username: string; created_at: number }>('SELECT username, created_at FROM users WHERE did = ?').get(did);
   if (!user) return { kind: 'refused', problem: 'This account no longer exists.' };
   if (confirmation.trim().toLowerCase() !== user.username.toLowerCase()) {
@@ -65,6 +67,13 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(did, user.username, user.created_at, now, wikis.map((w) => w.slug).join(','), grantsRevoked, sessionsRevoked, pdsRevoked ? 1 : 0);
+      deps.audit.record({
+        event: 'account_deleted',
+        did,
+        actor: 'person',
+        address: address ?? null,
+        detail: { username: user.username, wikis: wikis.map((w) => w.slug).join(','), grants_revoked: grantsRevoked, pds_revoked: pdsRevoked },
+      });
       return { wikis: wikis.map((w) => w.slug), grantsRevoked, sessionsRevoked };
     })
     .immediate();

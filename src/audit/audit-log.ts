@@ -23,6 +23,8 @@ export const AUDIT_EVENTS = [
   'code_replay_detected',
   'key_rotated',
   'admin_action',
+  'wiki_deleted',
+  'account_deleted',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 export type AuditActor = 'person' | 'client' | 'admin' | 'replay' | 'system';

@@ -16,6 +16,8 @@ const DESCRIPTIONS: Record<AuditEventName, string> = {
   code_replay_detected: 'An authorization code was reused: the app was disconnected',
   key_rotated: 'Signing key rotated',
   admin_action: 'Change by the administrator',
+  wiki_deleted: 'Deleted a wiki',
+  account_deleted: 'Deleted the account',
 };
 
 const BY: Record<string, string> = { person: 'by you', client: 'by the app', admin: 'by the administrator', replay: 'for your safety' };

@@ -7,6 +7,7 @@ import { deleteWikiForOwner } from '../../src/wikis/delete-wiki.ts';
 import { createWikiForUser } from '../../src/wikis/create-wiki.ts';
 import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createLogger } from '../../src/web/log.ts';
+import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { AppContext } from '../../src/context.ts';
 import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
 
@@ -33,7 +34,8 @@ describe('admin wikis deleted / users deleted', () => {
     expect(deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
     // No PDS here: the revocation there fails, the deletion goes ahead and says so.
     const atproto = { revoke: () => Promise.reject(new Error('unreachable')) } as unknown as AppContext['atproto'];
-    expect(await deleteAccount({ ...deps, atproto }, bob.did, 'bob')).toMatchObject({ kind: 'deleted', pdsRevoked: false });
+    const audit = createAuditLog({ db: t.db, log: deps.log });
+    expect(await deleteAccount({ ...deps, atproto, audit }, bob.did, 'bob')).toMatchObject({ kind: 'deleted', pdsRevoked: false });
 
     const wikis = await cli('wikis', 'deleted');
     expect(wikis.status).toBe(0);

@@ -172,7 +172,10 @@ describe('the account page in Chromium', () => {
       await page.reload();
       await page.locator(`section[aria-labelledby="wiki-${username}"]`).getByText('Claude Code', { exact: true }).click();
       expect(await page.locator('main').innerText()).toContain('Claude Code (wiki), connected just now');
-      await page.screenshot({ path: path.resolve('docs', 'account-page.png'), fullPage: true });
+      // Kept with the other artifacts; UPDATE_README_SCREENSHOT=1 npx vitest run test/browser/pages.browser.test.ts
+      // refreshes the README's copy (a test run never rewrites a tracked file by itself).
+      const picture = process.env.UPDATE_README_SCREENSHOT === '1' ? path.resolve('docs', 'account-page.png') : path.join(ARTIFACTS, 'account-page-readme.png');
+      await page.screenshot({ path: picture, fullPage: true });
     } finally {
       await context.close();
     }
