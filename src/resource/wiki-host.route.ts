@@ -7,7 +7,7 @@ import type { AppContext } from '../context.ts';
 import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
-import { noStore, rateLimit } from '../web/http.ts';
+import { noStore, precomputeJson, rateLimit, sendJson, type PrecomputedJson } from '../web/http.ts';
 import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
@@ -86,11 +86,23 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
   const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
   const json = express.json({ limit: '1mb' });
+  // Each wiki's PRM, serialised once; bounded (emptied when full: a miss only costs a serialisation).
+  const prmDocs = new Map<string, PrecomputedJson>();
+  const prmDocument = (slug: string): PrecomputedJson => {
+    let doc = prmDocs.get(slug);
+    if (doc === undefined) {
+      if (prmDocs.size >= 4096) prmDocs.clear();
+      doc = precomputeJson(protectedResourceMetadata(config, slug));
+      prmDocs.set(slug, doc);
+    }
+    return doc;
+  };
 
   router.options([PRM_PATH, PRM_ROOT_PATH], metadataCors);
   router.get([PRM_PATH, PRM_ROOT_PATH], metadataCors, apiResponses, discoveryLimit, (_req, res) => {
     const wiki = requireWiki(ctx, wikiSlugOf(res));
-    res.set('Cache-Control', 'public, max-age=300').json(protectedResourceMetadata(config, wiki.slug));
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    sendJson(res, prmDocument(wiki.slug));
   });
 
   // Every request without a valid token, `initialize` and `server/discover` included, gets the 401 challenge.
