@@ -7,6 +7,7 @@ import { loadPlatformKeys, readKeyFile } from './config/keys.ts';
 import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
+import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
 import { purgeExpired } from './db/purge.ts';
 import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   // A newer release: back up, then migrate (createContext finds nothing left to apply).
   await migrateWithBackup(db, { file: config.databaseFile, log });
   const ctx = await createContext(config, { log, db });
+  const checkpointer = startCheckpointer(db, config.databaseFile, log); // WAL checkpoints off the request path
 
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
@@ -48,11 +50,14 @@ async function main(): Promise<void> {
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     server.drain(() => {
-      clearTimeout(deadline);
-      // Closing the last connection checkpoints the WAL into the database file and removes it.
-      ctx.close();
-      ctx.log.info('shut down cleanly');
-      process.exit(0);
+      // The worker's connection first: closing the last connection checkpoints the WAL into the
+      // database file and removes it.
+      void checkpointer.stop().then(() => {
+        clearTimeout(deadline);
+        ctx.close();
+        ctx.log.info('shut down cleanly');
+        process.exit(0);
+      });
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
