@@ -12,7 +12,6 @@ import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
-import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
 import { VERIFY_PATH } from './verify.route.ts';
@@ -61,10 +60,19 @@ function requireBearer(ctx: AppContext, scope: WikiScope, limits: GrantKeyedLimi
   };
 }
 
+/**
+ * The built-in MCP server and its SDK load on the first MCP request, not at start-up: the SDK is
+ * ~30 MiB of RSS and ~0.15 s of start-up CPU that a process serving no MCP request never needs
+ * (docs/benchmarks.md, "Memory").
+ */
+let mcpServerModule: Promise<typeof import('./mcp/mcp-server.ts')> | undefined;
+const loadMcpServer = () => (mcpServerModule ??= import('./mcp/mcp-server.ts'));
+
 /** Serves the MCP request for the checked caller; GET (the SSE stream) is not offered. */
 const serveMcp: RequestHandler = async (req, res) => {
   const caller = res.locals.caller;
   if (!caller) throw new Error('MCP request reached without a caller');
+  const { EventStreamNotOffered, serveMcpRequest } = await loadMcpServer();
   if (req.method === 'GET' || req.method === 'HEAD') throw new EventStreamNotOffered();
   await serveMcpRequest(caller, req, res);
 };
