@@ -2,7 +2,7 @@
 // settings, side by side in one run: which of glibc's arenas, V8's young generation and the
 // ATProto/MCP libraries the RSS goes to. Each variant runs in a fresh process on a fresh copy of
 // the small database.
-//   node scripts/bench/profile-memory.ts [--issuances 20000]
+//   node scripts/bench/profile-memory.ts [--issuances 20000] [--variants 0,3]   (indexes into VARIANTS)
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,7 @@ import type { MemoryReport } from './memory.ts';
 import { buildDatabase, SMALL } from './seed.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const { values: flags } = parseArgs({ options: { issuances: { type: 'string', default: '20000' } } });
+const { values: flags } = parseArgs({ options: { issuances: { type: 'string', default: '20000' }, variants: { type: 'string' } } });
 
 interface Variant {
   name: string;
@@ -63,7 +63,8 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-memory-'));
 try {
   console.log(`${flags.issuances} issuances each; MiB`);
   console.log('variant                          RSS before  RSS after  after GC  peak  heap used  heap committed  external  issuances/s');
-  for (const v of VARIANTS) {
+  const chosen = flags.variants?.split(',');
+  for (const v of VARIANTS.filter((_, i) => !chosen || chosen.includes(String(i)))) {
     const r = await run(v, tmp);
     console.log(
       `${v.name.padEnd(32)} ${MiB(r.rssBefore).padStart(10)} ${MiB(r.rssAfter).padStart(10)} ${MiB(r.rssAfterGc).padStart(9)} ${MiB(r.rssPeak).padStart(5)} ${MiB(r.heapUsedAfterGc).padStart(10)} ${MiB(r.heapTotalAfterGc).padStart(15)} ${MiB(r.externalAfterGc).padStart(9)} ${r.issuancesPerSecond.toFixed(0).padStart(12)}`,

@@ -32,11 +32,14 @@ export type CheckpointMessage = { type: 'ready' } | { type: 'error'; message: st
 export function startCheckpointer(db: Db, file: string, log: Pick<Logger, 'error' | 'warn'>, intervalMs = CHECKPOINT_INTERVAL_MS): Checkpointer {
   db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   db.pragma('wal_autocheckpoint = 0');
+  // Its cost: ~20 MiB of RSS (a second V8 isolate); smaller resourceLimits did not lower it.
   const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs } });
   worker.unref();
   let stopping = false;
+  let fellBack = false;
   const fallBack = (why: string) => {
-    if (stopping || !db.open) return;
+    if (stopping || fellBack || !db.open) return;
+    fellBack = true;
     db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
     log.error({ why }, 'the WAL checkpoint worker stopped; SQLite checkpoints inside requests again (restart the service to move them back off the request path)');
   };
