@@ -7,6 +7,7 @@ import { loadPlatformKeys, readKeyFile } from './config/keys.ts';
 import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
+import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
 import { createSealer, readSealingJwks } from './lib/sealing.ts';
 import { purgeNow } from './maintenance.ts';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
     { port: config.port, host: config.host, databaseFile: config.databaseFile },
     log,
   );
+  const checkpointer = startCheckpointer(ctx.db, config.databaseFile, log); // WAL checkpoints off the request path
 
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
@@ -62,11 +64,14 @@ async function main(): Promise<void> {
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     server.drain(() => {
-      clearTimeout(deadline);
-      // Closing the last connection checkpoints the WAL into the database file and removes it.
-      ctx.close();
-      ctx.log.info('shut down cleanly');
-      process.exit(0);
+      // The worker's connection first: closing the last connection checkpoints the WAL into the
+      // database file and removes it.
+      void checkpointer.stop().then(() => {
+        clearTimeout(deadline);
+        ctx.close();
+        ctx.log.info('shut down cleanly');
+        process.exit(0);
+      });
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -39,7 +39,7 @@ export function placeOf(url: string): string {
 function main(): void {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { top: { type: 'string', default: '30' }, focus: { type: 'string' } },
+    options: { top: { type: 'string', default: '30' }, focus: { type: 'string' }, groups: { type: 'boolean', default: false } },
   });
   const file = positionals[0];
   if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [--top N] [--focus fn1,fn2]');
@@ -89,6 +89,56 @@ function main(): void {
     }
     print('Total (inclusive) time of focused functions', inclusive);
   }
+
+  if (values.groups) {
+    // Each sample goes to the group of the innermost frame on its stack that belongs to a group
+    // (middleware calls next() inside its own frame, so an outer match would swallow everything
+    // downstream of it); samples with no such frame are "everything else".
+    const grouped = new Map<string, number>();
+    const OTHER = 'everything else (Node HTTP, Express core, our handlers)';
+    for (const [id, t] of selfUs) {
+      if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+      const stack: CallFrame[] = [];
+      for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+        const f = byId.get(cur)?.callFrame;
+        if (f) stack.push(f);
+      }
+      let group: string | undefined = stack.some((f) => HARNESS.includes(placeOf(f.url))) ? HARNESS_GROUP : undefined;
+      for (const f of stack) {
+        if (group !== undefined) break;
+        const place = placeOf(f.url);
+        group = GROUPS.find((g) => g.places.includes(place) || g.functions.includes(f.functionName))?.name;
+        // Our own code and Express's core, reached before any group's frame, are the rest.
+        if (group === undefined && (place.startsWith('src/') || place === 'express')) group = OTHER;
+      }
+      add(grouped, group ?? OTHER, t);
+    }
+    console.log('\nPieces of the request path (innermost matching frame)');
+    for (const g of [HARNESS_GROUP, ...GROUPS.map((x) => x.name), OTHER]) {
+      const t = grouped.get(g) ?? 0;
+      if (t > 0) console.log(`${pct(t)}  ${g}`);
+    }
+  }
 }
+
+/** Samples with any of these on the stack are the profiler's or the bench child's own work (refilling pools). */
+const HARNESS = ['node:inspector', 'scripts/bench/server.ts', 'scripts/bench/pools.ts', 'scripts/bench/child-util.ts'];
+const HARNESS_GROUP = 'profiler and bench harness (not the request path)';
+
+/** The request path's pieces, as --groups reports them. */
+const GROUPS: Array<{ name: string; places: string[]; functions: string[] }> = [
+  { name: 'access-token signing (RS256)', places: [], functions: ['signAccessToken', 'rsaSignVerify'] },
+  { name: 'request log (pino)', places: ['pino', 'pino-http', '@pinojs/redact', 'sonic-boom', 'src/web/request-log.ts'], functions: [] },
+  { name: 'security headers (helmet)', places: ['helmet', 'src/web/security-headers.ts'], functions: [] },
+  { name: 'rate limiting', places: ['express-rate-limit', 'src/web/rate-limits.ts', 'src/oauth/token/token-rate-limits.ts'], functions: [] },
+  { name: 'SQLite (statements and commits)', places: ['better-sqlite3'], functions: [] },
+  { name: 'MCP SDK and its transport', places: ['@modelcontextprotocol/sdk', '@hono/node-server', 'zod', 'ajv'], functions: [] },
+  { name: 'bearer check (JWT verify, lookups)', places: ['src/resource/check-bearer.ts', 'jose'], functions: [] },
+  { name: 'body parsing', places: ['body-parser', 'raw-body', 'qs', 'iconv-lite'], functions: [] },
+  { name: 'JSON bodies and ETags', places: ['etag'], functions: ['stringify', 'json'] },
+  { name: 'routing (router, path matching)', places: ['router', 'path-to-regexp'], functions: [] },
+];
+
+
 
 main();

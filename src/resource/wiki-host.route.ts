@@ -7,12 +7,11 @@ import type { AppContext } from '../context.ts';
 import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
-import { noStore, rateLimit } from '../web/http.ts';
+import { noStore, precomputeJson, rateLimit, sendJson, type PrecomputedJson } from '../web/http.ts';
 import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
-import { EventStreamNotOffered, serveMcpRequest } from './mcp/mcp-server.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
 import { VERIFY_PATH } from './verify.route.ts';
@@ -61,10 +60,19 @@ function requireBearer(ctx: AppContext, scope: WikiScope, limits: GrantKeyedLimi
   };
 }
 
+/**
+ * The built-in MCP server and its SDK load on the first MCP request, not at start-up: the SDK is
+ * ~30 MiB of RSS and ~0.15 s of start-up CPU that a process serving no MCP request never needs
+ * (docs/benchmarks.md, "Memory").
+ */
+let mcpServerModule: Promise<typeof import('./mcp/mcp-server.ts')> | undefined;
+const loadMcpServer = () => (mcpServerModule ??= import('./mcp/mcp-server.ts'));
+
 /** Serves the MCP request for the checked caller; GET (the SSE stream) is not offered. */
 const serveMcp: RequestHandler = async (req, res) => {
   const caller = res.locals.caller;
   if (!caller) throw new Error('MCP request reached without a caller');
+  const { EventStreamNotOffered, serveMcpRequest } = await loadMcpServer();
   if (req.method === 'GET' || req.method === 'HEAD') throw new EventStreamNotOffered();
   await serveMcpRequest(caller, req, res);
 };
@@ -86,11 +94,23 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
   const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
   const json = express.json({ limit: '1mb' });
+  // Each wiki's PRM, serialised once; bounded (emptied when full: a miss only costs a serialisation).
+  const prmDocs = new Map<string, PrecomputedJson>();
+  const prmDocument = (slug: string): PrecomputedJson => {
+    let doc = prmDocs.get(slug);
+    if (doc === undefined) {
+      if (prmDocs.size >= 4096) prmDocs.clear();
+      doc = precomputeJson(protectedResourceMetadata(config, slug));
+      prmDocs.set(slug, doc);
+    }
+    return doc;
+  };
 
   router.options([PRM_PATH, PRM_ROOT_PATH], metadataCors);
   router.get([PRM_PATH, PRM_ROOT_PATH], metadataCors, apiResponses, discoveryLimit, (_req, res) => {
     const wiki = requireWiki(ctx, wikiSlugOf(res));
-    res.set('Cache-Control', 'public, max-age=300').json(protectedResourceMetadata(config, wiki.slug));
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    sendJson(res, prmDocument(wiki.slug));
   });
 
   // Every request without a valid token, `initialize` and `server/discover` included, gets the 401 challenge.

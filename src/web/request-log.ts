@@ -5,9 +5,7 @@
 // Headers (Referer, Cookie, Authorization) are never logged.
 import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Logger } from './log.ts';
-import { VERIFY_PATH } from '../resource/verify.route.ts';
 
 /** Query parameters whose values are credentials or single-use handles. */
 const SECRET_PARAMS: ReadonlySet<string> = new Set([
@@ -58,29 +56,44 @@ export function redactUrl(url: string, depth = 0): string {
   return `${url.slice(0, q)}?${parts.join('&')}`;
 }
 
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** Our request id (X-Request-Id), set by requestLog. */
+    id: string;
+  }
+}
+
+/** Successful forward_auth checks: one per request to every wiki page, which Caddy logs already (issue 13). */
+const QUIET_PATH = '/auth/verify';
+
+/**
+ * One line per finished request, in the shape pino-http wrote it (`req`, `res`, `responseTime`,
+ * "request completed" or "request aborted"), without pino-http's per-request child logger: at
+ * `error` for a 5xx, `debug` for a 2xx/3xx answer of /auth/verify, `info` otherwise. Measured
+ * (docs/benchmarks.md, "Where the time goes"): logging was ~28% of an /auth/verify request's CPU.
+ */
 export function requestLog(log: Logger): RequestHandler {
-  return pinoHttp({
-    logger: log,
-    genReqId: (_req, res) => {
-      const id = crypto.randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    customLogLevel: (req, res, err) => {
+  return (req, res, next) => {
+    const id = crypto.randomUUID();
+    req.id = id;
+    res.setHeader('X-Request-Id', id);
+    const start = performance.now();
+    const quiet = req.path === QUIET_PATH;
+    res.once('close', () => {
       // Storage-fault 503s are logged once per kind per minute instead (src/db/faults.ts).
-      if ((res as { locals?: { storageFault?: unknown } }).locals?.storageFault !== undefined) return 'silent';
-      if (err || res.statusCode >= 500) return 'error';
-      // Caddy's forward_auth calls /auth/verify on every wiki request: successes at debug (issue 13 item 4).
-      return res.statusCode < 400 && (req.url ?? '').startsWith(VERIFY_PATH) ? 'debug' : 'info';
-    },
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string; headers: Record<string, string> }) => ({
-        id: req.id,
-        method: req.method,
-        url: redactUrl(req.url),
-        host: req.headers.host,
-      }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
+      if (res.locals.storageFault !== undefined) return;
+      const status = res.statusCode;
+      const level = status >= 500 ? 'error' : status < 400 && quiet ? 'debug' : 'info';
+      if (!log.isLevelEnabled(level)) return;
+      log[level](
+        {
+          req: { id, method: req.method, url: redactUrl(req.originalUrl), host: req.headers.host },
+          res: { statusCode: status },
+          responseTime: Math.round(performance.now() - start),
+        },
+        res.writableFinished ? 'request completed' : 'request aborted',
+      );
+    });
+    next();
+  };
 }

@@ -4,24 +4,33 @@ import cors from 'cors';
 import { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../../context.ts';
 import { apiResponses } from '../../web/error-handler.ts';
-import { rateLimit } from '../../web/http.ts';
+import { precomputeJson, rateLimit, sendJson, type PrecomputedJson } from '../../web/http.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { authorizationServerMetadata } from './as-metadata.ts';
 
 export function metadataRoutes(ctx: AppContext): Router {
   const router = Router();
-  const metadata = authorizationServerMetadata(ctx.config);
+  // Serialised once (the JWKS again after a key reload, which replaces publicJwks).
+  const metadata = precomputeJson(authorizationServerMetadata(ctx.config));
+  let jwks: { source: unknown; doc: PrecomputedJson } | undefined;
+  const jwksDoc = (): PrecomputedJson => {
+    const source = ctx.platformKeys.publicJwks;
+    if (jwks?.source !== source) jwks = { source, doc: precomputeJson(source) };
+    return jwks.doc;
+  };
   const discovery = [apiResponses, cors(), rateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)];
   const serveMetadata = [
     ...discovery,
     (_req: Request, res: Response) => {
-      res.set('Cache-Control', 'public, max-age=300').json(metadata);
+      res.setHeader('Cache-Control', 'public, max-age=300');
+      sendJson(res, metadata);
     },
   ];
   router.get('/.well-known/oauth-authorization-server', ...serveMetadata);
   router.get('/.well-known/openid-configuration', ...serveMetadata);
   router.get(OAUTH_PATHS.jwks, ...discovery, (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(ctx.platformKeys.publicJwks);
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    sendJson(res, jwksDoc());
   });
   // RFC 8615: well-known URIs are read by programs. Anything else there (another method, a PRM the
   // issuer does not have, a path-suffixed variant) falls through to a JSON 404, never an HTML page.

@@ -1,0 +1,64 @@
+// WAL checkpoints off the request path (SQLite "Write-Ahead Logging", §6 Checkpointing; §7 WAL size).
+// By default SQLite checkpoints inside the commit that takes the WAL past 1000 pages: that request
+// copies the pages into the database file and fsyncs it (10–23 ms on the 580 MiB bench database,
+// docs/benchmarks.md). In the server, the app's connection turns automatic checkpoints off and a
+// worker thread with its own connection runs PASSIVE checkpoints every CHECKPOINT_INTERVAL_MS: a
+// PASSIVE checkpoint never blocks or waits for the writer or readers, so requests only append to
+// the WAL. After a complete checkpoint the next commit starts the WAL over from its beginning, and
+// journal_size_limit truncates a WAL file that a burst made larger than WAL_SIZE_LIMIT_BYTES.
+//
+// Durability is unchanged: synchronous stays as open.ts sets it (NORMAL: a commit is in the WAL before
+// the response; the checkpoint fsyncs the database file). If the worker stops, the app's connection
+// goes back to automatic checkpoints and the operator gets an error line. Only the server starts
+// this (src/server.ts); the admin CLI and tests keep SQLite's default.
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../web/log.ts';
+import type { Db } from './open.ts';
+
+export const CHECKPOINT_INTERVAL_MS = 1000;
+/** The WAL file is cut back to this size after a checkpoint that emptied it. */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** SQLite's default wal_autocheckpoint, restored if the worker stops. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
+
+export interface Checkpointer {
+  /** Stops the worker and closes its connection (before the app's own close, which then removes the WAL). */
+  stop(): Promise<void>;
+}
+
+/** Messages from the worker. */
+export type CheckpointMessage = { type: 'ready' } | { type: 'error'; message: string };
+
+export function startCheckpointer(db: Db, file: string, log: Pick<Logger, 'error' | 'warn'>, intervalMs = CHECKPOINT_INTERVAL_MS): Checkpointer {
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+  db.pragma('wal_autocheckpoint = 0');
+  // Its cost: ~20 MiB of RSS (a second V8 isolate); smaller resourceLimits did not lower it.
+  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs } });
+  worker.unref();
+  let stopping = false;
+  let fellBack = false;
+  const fallBack = (why: string) => {
+    if (stopping || fellBack || !db.open) return;
+    fellBack = true;
+    db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    log.error({ why }, 'the WAL checkpoint worker stopped; SQLite checkpoints inside requests again (restart the service to move them back off the request path)');
+  };
+  worker.on('message', (msg: CheckpointMessage) => {
+    if (msg.type === 'error') log.warn({ err: msg.message }, 'WAL checkpoint failed; retrying on the next interval');
+  });
+  worker.on('error', (err) => fallBack(String(err)));
+  worker.on('exit', (code) => fallBack(`exit code ${code}`));
+  return {
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (stopping) return resolve();
+        stopping = true;
+        const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
+        worker.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        worker.postMessage('stop');
+      }),
+  };
+}

@@ -1,0 +1,75 @@
+// WAL checkpoints off the request path (src/db/checkpoints.ts): with the worker running, commits no
+// longer checkpoint (the app's connection has wal_autocheckpoint 0) and the worker copies the WAL
+// into the database file within an interval; stop() closes its connection so the app's close
+// removes the WAL; if the worker dies, automatic checkpoints come back.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startCheckpointer } from '../../src/db/checkpoints.ts';
+import { openDatabase, type Db } from '../../src/db/open.ts';
+
+const dirs: string[] = [];
+function freshDb(): { db: Db; file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-ckpt-'));
+  dirs.push(dir);
+  const file = path.join(dir, 'db.sqlite');
+  const db = openDatabase(file);
+  db.exec('CREATE TABLE t (v BLOB)');
+  return { db, file };
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** ~8 MiB in 2,000 small transactions: far past SQLite's 1000-page automatic checkpoint. */
+function write(db: Db): void {
+  const insert = db.prepare('INSERT INTO t (v) VALUES (randomblob(4096))');
+  for (let i = 0; i < 2000; i++) insert.run();
+}
+
+const log = () => ({ error: vi.fn(), warn: vi.fn() });
+
+describe('startCheckpointer', () => {
+  it('with the worker, commits no longer checkpoint (nothing reaches the database file while it waits)', async () => {
+    const { db, file } = freshDb();
+    const checkpointer = startCheckpointer(db, file, log(), 60_000); // its first checkpoint is a minute away
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    const before = fs.statSync(file).size;
+    write(db);
+    expect(fs.statSync(file).size).toBe(before);
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(8 * 1024 * 1024);
+    await checkpointer.stop();
+    db.close();
+  });
+
+  it('the worker copies the WAL into the database file within an interval; stop() lets close remove the WAL', async () => {
+    const { db, file } = freshDb();
+    const l = log();
+    const checkpointer = startCheckpointer(db, file, l, 100);
+    write(db);
+    await expect.poll(() => fs.statSync(file).size, { timeout: 10_000, interval: 50 }).toBeGreaterThan(8 * 1024 * 1024);
+    await checkpointer.stop();
+    db.close();
+    expect(fs.existsSync(`${file}-wal`)).toBe(false);
+    expect(l.error).not.toHaveBeenCalled();
+  });
+
+  it('a worker that cannot run hands checkpoints back to SQLite and tells the operator', async () => {
+    const { db, file } = freshDb();
+    const l = log();
+    startCheckpointer(db, `${file}.missing`, l, 100);
+    await expect.poll(() => l.error.mock.calls.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(l.error).toHaveBeenCalledTimes(1);
+    expect(db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    db.close();
+  });
+
+  it('the default (no worker) checkpoints inside commits, as the admin CLI and tests keep it', () => {
+    const { db, file } = freshDb();
+    const before = fs.statSync(file).size;
+    write(db);
+    expect(fs.statSync(file).size).toBeGreaterThan(before);
+    db.close();
+  });
+});
