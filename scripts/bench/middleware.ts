@@ -17,9 +17,9 @@ import { runLoad } from './load.ts';
 
 const VARIANTS: { name: string; level: string; layers: number }[] = [
   { name: 'bare route', level: 'info', layers: 0 },
-  { name: '+ pino-http (LOG_LEVEL=info)', level: 'info', layers: 1 },
-  { name: '+ pino-http (LOG_LEVEL=warn)', level: 'warn', layers: 1 },
-  { name: '+ pino-http (info) + helmet', level: 'info', layers: 2 },
+  { name: '+ request log (LOG_LEVEL=info)', level: 'info', layers: 1 },
+  { name: '+ request log (LOG_LEVEL=warn)', level: 'warn', layers: 1 },
+  { name: '+ request log (info) + security headers', level: 'info', layers: 2 },
   { name: '+ noStore, apiResponses, rateLimit', level: 'info', layers: 3 },
 ];
 
