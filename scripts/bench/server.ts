@@ -12,10 +12,13 @@ import express from 'express';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
+import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
 import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadata.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
+import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
+import { applyServerTimeouts } from '../../src/web/server-timeouts.ts';
 import { answerRequests, listen, requireEnv } from './child-util.ts';
 import { accessTokenInput, createPools } from './pools.ts';
 import type { ChildRequest, LoopBaseline, ReadyMessage } from './protocol.ts';
@@ -79,12 +82,14 @@ async function main(): Promise<void> {
   const scale = JSON.parse(requireEnv('BENCH_SCALE')) as Scale;
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
+  // As server.ts runs it: WAL checkpoints in their worker, the same server options and timeouts.
+  startCheckpointer(ctx.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, scale);
 
-  const appServer = http.createServer(createApp(ctx));
-  appServer.keepAliveTimeout = 65_000; // as server.ts
+  const appServer = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
+  applyServerTimeouts(appServer);
   const bareServer = http.createServer(await bareApp(ctx, scale));
-  bareServer.keepAliveTimeout = 65_000;
+  applyServerTimeouts(bareServer);
   const appPort = await listen(appServer);
   const barePort = await listen(bareServer);
 
