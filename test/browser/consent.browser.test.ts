@@ -6,14 +6,13 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
 import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
-import { launchChromium, RESULTS_DIR, signInWithBluesky } from '../support/chromium.ts';
+import { launchChromium, signInWithBluesky, withFailureScreenshot } from '../support/chromium.ts';
 
 const pdsUrl = inject('pdsUrl');
 
@@ -102,11 +101,7 @@ afterAll(async () => {
 async function onPage(name: string, steps: (page: Page) => Promise<void>): Promise<void> {
   const page = await context.newPage();
   try {
-    await steps(page);
-  } catch (err) {
-    const file = path.join(RESULTS_DIR, `${name}-failure.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})`, { cause: err });
+    await withFailureScreenshot(page, name, steps);
   } finally {
     await page.close();
   }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deriveUsername } from '../../src/accounts/username.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount } from '../support/pds.ts';
-import { launchChromium, RESULTS_DIR, signInWithBluesky } from '../support/chromium.ts';
+import { launchChromium, RESULTS_DIR, signInWithBluesky, withFailureScreenshot } from '../support/chromium.ts';
 
 // Used only inside page.evaluate callbacks, which run in the page (tsconfig has no DOM lib).
 declare const document: { documentElement: { scrollWidth: number } };
@@ -34,11 +34,7 @@ async function onPage(name: string, viewport: { width: number; height: number } 
   const context = await browser.newContext(viewport ? { viewport } : {});
   const page = await context.newPage();
   try {
-    await steps(page);
-  } catch (err) {
-    const file = path.join(RESULTS_DIR, `${name}-failure.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})`, { cause: err });
+    await withFailureScreenshot(page, name, steps);
   } finally {
     await context.close();
   }

@@ -2,11 +2,10 @@
 // Chromium signs up with Bluesky at the local PDS, allows an app on the consent page, then signs in
 // again in a fresh browser; the "Recent activity" section lists the sign-in and the consent.
 import crypto from 'node:crypto';
-import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
-import { launchChromium, RESULTS_DIR, signInWithBluesky, type LaunchedChromium } from '../support/chromium.ts';
+import { launchChromium, signInWithBluesky, withFailureScreenshot, type LaunchedChromium } from '../support/chromium.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { registerClient } from '../conformance/support.ts';
@@ -31,11 +30,7 @@ async function onPage(context: BrowserContext, name: string, steps: (page: Page)
   // The client's redirect URI answers in the browser without leaving the machine.
   await page.route(`${REDIRECT}**`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: '<h1>App connected</h1>' }));
   try {
-    await steps(page);
-  } catch (err) {
-    const file = path.join(RESULTS_DIR, `${name}-failure.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-    throw new Error(`${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})`, { cause: err });
+    await withFailureScreenshot(page, name, steps);
   } finally {
     await page.close();
   }

@@ -11,7 +11,6 @@
 //     stand-in), and the DCR registrations of both (Claude Code: `none` + loopback redirect;
 //     Claude.ai: confidential, client_secret_post). The bodies are the published ones
 //     (test/fixtures/clients/), with https://claude.ai replaced by the stand-in's origin.
-import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
@@ -19,7 +18,7 @@ import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveUsername } from '../../src/accounts/username.ts';
-import { launchChromium, RESULTS_DIR, signInWithBluesky, type LaunchedChromium } from '../support/chromium.ts';
+import { launchChromium, signInWithBluesky, withFailureScreenshot, type LaunchedChromium } from '../support/chromium.ts';
 import { MemoryOAuthProvider } from '../support/mcp-oauth-client.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { CHROMIUM_HOST_RULES, clientFixture, startProductionStack, type ProductionStack } from './stack.ts';
@@ -50,14 +49,7 @@ afterAll(async () => {
 async function onPage<T>(context: BrowserContext, name: string, steps: (page: Page) => Promise<T>): Promise<T> {
   const page = await context.newPage();
   try {
-    return await steps(page);
-  } catch (err) {
-    const file = path.join(RESULTS_DIR, `production-${name}-failure.png`);
-    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
-    throw new Error(
-      `${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})\n--- app log (tail) ---\n${stack.appLog().slice(-4000)}`,
-      { cause: err },
-    );
+    return await withFailureScreenshot(page, `production-${name}`, steps, () => `--- app log (tail) ---\n${stack.appLog().slice(-4000)}`);
   } finally {
     await page.close();
   }

@@ -11,6 +11,21 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const RESULTS_DIR = path.resolve('test-results');
 
+/**
+ * Runs `steps` on `page`; when they fail, saves a full-page screenshot to
+ * test-results/`name`-failure.png and names it (and the page's URL, and `context()` if given) in the error.
+ */
+export async function withFailureScreenshot<T>(page: Page, name: string, steps: (page: Page) => Promise<T>, context?: () => string): Promise<T> {
+  try {
+    return await steps(page);
+  } catch (err) {
+    const file = path.join(RESULTS_DIR, `${name}-failure.png`);
+    await page.screenshot({ path: file, fullPage: true }).catch(() => undefined);
+    const extra = context ? `\n${context()}` : '';
+    throw new Error(`${(err as Error).message}\n(screenshot: ${file}, page: ${page.url()})${extra}`, { cause: err });
+  }
+}
+
 export interface ChromiumOptions {
   /** Chromium's --host-resolver-rules, e.g. `MAP *.probe.internal 127.0.0.1`. */
   hostResolverRules?: string;
