@@ -1,6 +1,7 @@
 // Network and TLS errors in plain words, each with what the operator can do about it. Node's codes
 // (getaddrinfo, connect, OpenSSL's X509_V_ERR_* names as Node reports them) are matched by name only.
-import { DeadlineError } from './http.ts';
+import { DeadlineError, doctorRequest, type DoctorRequest, type DoctorResponse } from './http.ts';
+import type { CheckOutcome } from './types.ts';
 
 export interface Explained {
   seen: string;
@@ -73,4 +74,14 @@ function codeOf(err: unknown): string | undefined {
     e = e.cause;
   }
   return undefined;
+}
+
+/** One request of a check: the answer, or (target unreachable, TLS refused, deadline) the check's `fail` in plain words. */
+export async function requestOrFail(url: string, options: DoctorRequest): Promise<{ res: DoctorResponse } | { outcome: CheckOutcome }> {
+  try {
+    return { res: await doctorRequest(url, options) };
+  } catch (err) {
+    const e = explain(err, new URL(url).host);
+    return { outcome: { status: 'fail', seen: e.seen, advice: e.advice } };
+  }
 }

@@ -3,18 +3,14 @@
 // https without following redirects. It must be 200 JSON, its client_id must be exactly its URL, and
 // its jwks_uri must serve the public half of ATPROTO_CLIENT_KEYS_FILE (no private members).
 import { readKeyFile } from '../../../config/keys.ts';
-import { explain } from '../explain.ts';
-import { doctorRequest, jsonObject } from '../http.ts';
+import { requestOrFail } from '../explain.ts';
+import { jsonObject } from '../http.ts';
 import type { Check, CheckOutcome, DoctorTarget } from '../types.ts';
 
 async function fetchJson(url: string, target: Pick<DoctorTarget, 'timeoutMs'>): Promise<Record<string, unknown> | CheckOutcome> {
-  let res;
-  try {
-    res = await doctorRequest(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
-  } catch (err) {
-    const e = explain(err, new URL(url).host);
-    return { status: 'fail', seen: e.seen, advice: e.advice };
-  }
+  const answer = await requestOrFail(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
+  if ('outcome' in answer) return answer.outcome;
+  const res = answer.res;
   if (res.status >= 300 && res.status < 400) {
     return { status: 'fail', seen: `${url} redirects (${res.status})`, advice: 'PDSes do not follow redirects: serve it directly at PUBLIC_URL' };
   }

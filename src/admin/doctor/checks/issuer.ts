@@ -1,8 +1,8 @@
 // RFC 8414 §3.3 — the `issuer` of the authorization server metadata is PUBLIC_URL byte for byte;
 // MCP clients compare it with the PRM's authorization_servers[0] and with the URL they fetched.
 import { OAUTH_PATHS } from '../../../oauth/paths.ts';
-import { explain } from '../explain.ts';
-import { doctorRequest, jsonObject } from '../http.ts';
+import { requestOrFail } from '../explain.ts';
+import { jsonObject } from '../http.ts';
 import type { Check } from '../types.ts';
 import { apexOf } from './hosts.ts';
 
@@ -14,13 +14,9 @@ export const issuerCheck: Check = {
   requires: ['tls'],
   async run(target) {
     const url = `${apexOf(target).origin}${AS_METADATA_PATH}`;
-    let res;
-    try {
-      res = await doctorRequest(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
-    } catch (err) {
-      const e = explain(err, new URL(url).host);
-      return { status: 'fail', seen: e.seen, advice: e.advice };
-    }
+    const answer = await requestOrFail(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
+    if ('outcome' in answer) return answer.outcome;
+    const res = answer.res;
     if (res.status !== 200) {
       return { status: 'fail', seen: `${url} answered ${res.status}`, advice: 'the apex must reach the app: check the Caddyfile (PLATFORM_DOMAIN, APP_ADDRESS)' };
     }

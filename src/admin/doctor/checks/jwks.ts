@@ -4,8 +4,8 @@
 import fs from 'node:fs';
 import { keysOfPurpose, readKeyFile } from '../../../config/keys.ts';
 import { OAUTH_PATHS } from '../../../oauth/paths.ts';
-import { explain } from '../explain.ts';
-import { doctorRequest, jsonObject } from '../http.ts';
+import { requestOrFail } from '../explain.ts';
+import { jsonObject } from '../http.ts';
 import type { Check } from '../types.ts';
 import { apexOf } from './hosts.ts';
 
@@ -17,13 +17,9 @@ export const jwksCheck: Check = {
   requires: ['tls'],
   async run(target) {
     const url = `${apexOf(target).origin}${OAUTH_PATHS.jwks}`;
-    let res;
-    try {
-      res = await doctorRequest(url, { timeoutMs: target.timeoutMs });
-    } catch (err) {
-      const e = explain(err, new URL(url).host);
-      return { status: 'fail', seen: e.seen, advice: e.advice };
-    }
+    const answer = await requestOrFail(url, { timeoutMs: target.timeoutMs });
+    if ('outcome' in answer) return answer.outcome;
+    const res = answer.res;
     const json = res.status === 200 ? jsonObject(res) : { problem: `answered ${res.status}` };
     if ('problem' in json) return { status: 'fail', seen: `${url}: ${json.problem}`, advice: 'the apex must reach the app (Caddyfile)' };
     const published = Array.isArray(json.value.keys) ? (json.value.keys as Array<Record<string, unknown>>) : [];

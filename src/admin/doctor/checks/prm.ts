@@ -2,8 +2,8 @@
 // (/.well-known/oauth-protected-resource/mcp, then /.well-known/oauth-protected-resource): 200 JSON,
 // `resource` is the wiki's MCP URL exactly (§3.3), authorization_servers[0] is the issuer.
 import { PRM_PATH, PRM_ROOT_PATH } from '../../../resource/prm.ts';
-import { explain } from '../explain.ts';
-import { doctorRequest, jsonObject } from '../http.ts';
+import { requestOrFail } from '../explain.ts';
+import { jsonObject } from '../http.ts';
 import type { Check, CheckOutcome } from '../types.ts';
 import { wikiHostOf } from './hosts.ts';
 
@@ -23,13 +23,9 @@ export const prmCheck: Check = {
     const resource = `${origin}/mcp`;
     for (const path of [PRM_PATH, PRM_ROOT_PATH]) {
       const url = `${origin}${path}`;
-      let res;
-      try {
-        res = await doctorRequest(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
-      } catch (err) {
-        const e = explain(err, new URL(url).host);
-        return { status: 'fail', seen: e.seen, advice: e.advice };
-      }
+      const answer = await requestOrFail(url, { timeoutMs: target.timeoutMs, headers: { accept: 'application/json' } });
+      if ('outcome' in answer) return answer.outcome;
+      const res = answer.res;
       if (res.status === 404) {
         return {
           status: 'fail',
