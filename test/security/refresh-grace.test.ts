@@ -110,10 +110,11 @@ describe('reusing a rotated refresh token within the grace window', () => {
     const child = await refreshOk(clientId, tokens.refresh_token);
     const hash = sha256Hex(tokens.refresh_token);
     const row = app.ctx.db.prepare('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?').get(hash) as { s: string };
-    const [iv, ct, tag, kid] = row.s.split('.');
-    const flipped = Buffer.from(ct!, 'base64url');
+    // v1.{kid}.{iv}.{ciphertext‖tag} (src/lib/sealing.ts): flip one bit of the ciphertext.
+    const [version, kid, iv, body] = row.s.split('.');
+    const flipped = Buffer.from(body!, 'base64url');
     flipped[0] = flipped[0]! ^ 1;
-    app.ctx.db.prepare('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?').run([iv, flipped.toString('base64url'), tag, kid].join('.'), hash);
+    app.ctx.db.prepare('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?').run([version, kid, iv, flipped.toString('base64url')].join('.'), hash);
     const res = await refresh(app, clientId, tokens.refresh_token);
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).not.toContain(child.refresh_token);

@@ -19,7 +19,7 @@ import type { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
 import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
 
-export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'platformKeys'> &
+export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'sealer'> &
   Partial<Pick<AppContext, 'audit' | 'metrics'>>;
 
 export type RotationOutcome =
@@ -64,7 +64,7 @@ export function rotateRefreshToken(
 
     const successor = refreshTokens.insert(grant.id, config.refreshTokenTtlSeconds);
     const successorHash = refreshTokenHash(successor);
-    if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.platformKeys, successorHash, successor))) {
+    if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor))) {
       throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
     }
     grants.extend(grant.id, now + config.refreshTokenTtlSeconds);
@@ -78,7 +78,7 @@ function graceSuccessor(deps: RotationDeps, presented: RefreshToken, now: number
   if (presented.successorHash === null || presented.successorSealed === null) return undefined;
   const successor = deps.refreshTokens.findByHash(presented.successorHash);
   if (!successor || successor.rotatedAt !== null || successor.expiresAt <= now) return undefined;
-  return openSuccessor(deps.platformKeys, successor.hash, presented.successorSealed);
+  return openSuccessor(deps.sealer, successor.hash, presented.successorSealed);
 }
 
 function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 'successor_rotated', origin: { address?: string }): RotationOutcome {
