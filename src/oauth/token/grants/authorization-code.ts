@@ -10,6 +10,7 @@ import { checkPkce } from '../pkce.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
+import { refreshTokenLifetime } from '../../../lifetimes.ts';
 
 export async function exchangeAuthorizationCode(
   ctx: AppContext,
@@ -43,7 +44,7 @@ export async function exchangeAuthorizationCode(
     if (!ctx.codes.consume(code.hash)) throw new InvalidGrant('The authorization code was already used.');
 
     const grantId = randomToken(16);
-    const expiresAt = nowSeconds() + ctx.config.refreshTokenTtlSeconds;
+    const expiresAt = nowSeconds() + refreshTokenLifetime(ctx.config);
     ctx.grants.insert({
       id: grantId,
       clientId: client.clientId,
@@ -55,7 +56,7 @@ export async function exchangeAuthorizationCode(
     });
     ctx.codes.recordGrant(code.hash, grantId);
     ctx.clients.markTokenIssued(client.clientId);
-    const refreshToken = ctx.refreshTokens.insert(grantId, ctx.config.refreshTokenTtlSeconds);
+    const refreshToken = ctx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
     return { kind: 'issued' as const, grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
   }).immediate();
   if (outcome.kind === 'replayed') {
