@@ -4,11 +4,10 @@
 import crypto from 'node:crypto';
 import request from 'supertest';
 import { expect } from 'vitest';
-import { cookieNames } from '../../src/accounts/cookies.ts';
-import { createSession } from '../../src/accounts/session.ts';
-import type { AppContext } from '../../src/context.ts';
+import type { User } from '../../src/accounts/users.repo.ts';
 import type { Db } from '../../src/db/open.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { seedSignedInSession, seedUser } from '../support/seed.ts';
 
 /** PUBLIC_URL of every hardening app: the default, so wiki hosts are `{slug}.localhost:3000`. */
 export const ISSUER = 'http://localhost:3000';
@@ -204,22 +203,9 @@ export async function anonymousCsrf(app: HardeningApp): Promise<{ token: string;
 // Seeds
 // ---------------------------------------------------------------------------
 
-export interface SeededUser {
-  did: string;
-  handle: string;
-  username: string;
-}
-
-let seq = 0;
-
-/** A user with their first wiki (slug = username), as signup creates them. */
-export function seedUser(ctx: AppContext, username = `user${++seq}${crypto.randomBytes(3).toString('hex')}`): SeededUser {
-  const did = `did:plc:${crypto.randomBytes(12).toString('hex')}`;
-  const handle = `${username}.test`;
-  const created = ctx.users.insertWithFirstWiki({ did, handle, displayName: null, username });
-  if (created === 'taken') throw new Error(`username ${username} is taken`);
-  return { did, handle, username };
-}
+/** A seeded user (test/support/seed.ts seedUser: a user with their first wiki, slug = username). */
+export type SeededUser = Pick<User, 'did' | 'handle' | 'username'>;
+export { seedUser };
 
 export interface BrowserSession {
   user: SeededUser;
@@ -231,8 +217,8 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const token = createSession(app.ctx, user, 'hardening');
-  const jar = new Map([[cookieNames(app.ctx.config).session, token]]);
+  const session = seedSignedInSession(app.ctx, user, 'hardening');
+  const jar = new Map([[session.name, session.value]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);
   cookiesFrom(page, jar);
