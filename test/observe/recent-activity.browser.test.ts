@@ -8,7 +8,7 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { launchChromium, signInWithBluesky, withFailureScreenshot, type LaunchedChromium } from '../support/chromium.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
-import { registerClient } from '../conformance/support.ts';
+import { registerClient } from '../support/oauth-flow.ts';
 
 const pdsUrl = inject('pdsUrl');
 const REDIRECT = 'https://client.example/cb';
