@@ -16,7 +16,7 @@ import { seedWikis } from './support.ts';
 describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', () => {
   const config = parseConfig({ PUBLIC_URL: 'https://wiki.example', PLATFORM_KEYS_FILE: '/k/p.json', ATPROTO_CLIENT_KEYS_FILE: '/k/a.json' });
   const lookups: string[] = [];
-  const wikis: WikisRepo = {
+  const wikis: Pick<WikisRepo, 'findBySlug' | 'listByOwner'> = {
     findBySlug(slug: string): Wiki | undefined {
       lookups.push(slug);
       return slug === 'alice' || slug === 'bob-2' ? { slug, ownerDid: 'did:plc:x', createdAt: 0 } : undefined;
