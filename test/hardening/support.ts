@@ -14,6 +14,7 @@ import {
   connect,
   exchangeCode as flowExchangeCode,
   newPkce,
+  registerClient as registerFlowClient,
   requestIdOf,
   startAuthorization,
   type Pkce,
@@ -251,14 +252,15 @@ export interface RegisteredClient {
   clientSecret: string | undefined;
 }
 
-/** RFC 7591 over HTTP: a public client (auth method none) unless told otherwise. */
+/** RFC 7591 over HTTP (support/oauth-flow.ts): a public client (auth method none) unless told otherwise. */
 export async function registerClient(app: HardeningApp, metadata: Record<string, unknown> = {}): Promise<RegisteredClient> {
-  const res = await app.http()
-    .post('/auth/oauth/register')
-    .send({ client_name: 'Hardening', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', ...metadata });
-  expect(res.status, res.text).toBe(201);
-  const body = res.body as { client_id: string; client_secret?: string };
-  return { clientId: body.client_id, clientSecret: body.client_secret };
+  const client = await registerFlowClient(app, {
+    client_name: 'Hardening',
+    redirect_uris: [REDIRECT_URI],
+    token_endpoint_auth_method: 'none',
+    ...metadata,
+  } as Parameters<typeof registerFlowClient>[1]);
+  return { clientId: client.clientId, clientSecret: client.clientSecret };
 }
 
 export interface Tokens {
