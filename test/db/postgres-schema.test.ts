@@ -14,6 +14,12 @@ interface Shape {
   tables: Record<string, { columns: string[]; notNull: string[]; primaryKey: string[] }>;
   indexes: string[];
   foreignKeys: string[];
+  /** `table.column: integer|text` (SQLite INTEGER ↔ PostgreSQL bigint/integer, TEXT ↔ text). */
+  types: string[];
+  /** `table.column` compared without case: COLLATE NOCASE in SQLite, the nocase collation in PostgreSQL. */
+  nocase: string[];
+  /** `table.column=default` for the columns with a default. */
+  defaults: string[];
 }
 
 function sqliteShape(): Shape {
@@ -26,8 +32,18 @@ function sqliteShape(): Shape {
     const tables: Shape['tables'] = {};
     const indexes: string[] = [];
     const foreignKeys: string[] = [];
+    const types: string[] = [];
+    const nocase: string[] = [];
+    const defaults: string[] = [];
     for (const t of names) {
-      const cols = db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; notnull: number; pk: number }[];
+      const cols = db.prepare(`PRAGMA table_info(${t})`).all() as { name: string; type: string; notnull: number; pk: number; dflt_value: string | null }[];
+      const ddl = (db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?").get(t) as { sql: string }).sql;
+      for (const c of cols) {
+        types.push(`${t}.${c.name}: ${c.type.toLowerCase()}`);
+        if (c.dflt_value !== null) defaults.push(`${t}.${c.name}=${c.dflt_value}`);
+        // A column definition starts a line of the DDL (ALTER TABLE … ADD COLUMN ones too, as SQLite rewrites them).
+        if (new RegExp(`(^|[(,]\\s*)${c.name} TEXT[^,\\n]*COLLATE NOCASE`, 'm').test(ddl)) nocase.push(`${t}.${c.name}`);
+      }
       tables[t] = {
         columns: cols.map((c) => c.name).sort(),
         // SQLite lets a non-INTEGER primary key hold NULL unless declared NOT NULL; PostgreSQL never does.
@@ -45,21 +61,32 @@ function sqliteShape(): Shape {
         foreignKeys.push(`${t}.${fk.from} -> ${fk.table}.${fk.to} ON DELETE ${fk.on_delete}`);
       }
     }
-    return { tables, indexes: indexes.sort(), foreignKeys: foreignKeys.sort() };
+    // A column that references a NOCASE key compares like it (SQLite uses the parent key's collation).
+    for (const fk of foreignKeys) {
+      const [child, parent] = fk.split(' ON DELETE')[0]!.split(' -> ') as [string, string];
+      if (nocase.includes(parent)) nocase.push(child);
+    }
+    return { tables, indexes: indexes.sort(), foreignKeys: foreignKeys.sort(), types: types.sort(), nocase: nocase.sort(), defaults: defaults.sort() };
   } finally {
     db.close();
   }
 }
 
 async function postgresShape(client: pg.Pool): Promise<Shape> {
-  const cols = await client.query<{ table_name: string; column_name: string; is_nullable: string }>(
-    "SELECT table_name, column_name, is_nullable FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name",
+  const cols = await client.query<{ table_name: string; column_name: string; is_nullable: string; data_type: string; collation_name: string | null; column_default: string | null }>(
+    "SELECT table_name, column_name, is_nullable, data_type, collation_name, column_default FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name",
   );
   const tables: Shape['tables'] = {};
+  const types: string[] = [];
+  const nocase: string[] = [];
+  const defaults: string[] = [];
   for (const c of cols.rows) {
     const t = (tables[c.table_name] ??= { columns: [], notNull: [], primaryKey: [] });
     t.columns.push(c.column_name);
     if (c.is_nullable === 'NO') t.notNull.push(c.column_name);
+    types.push(`${c.table_name}.${c.column_name}: ${c.data_type === 'bigint' || c.data_type === 'integer' ? 'integer' : c.data_type}`);
+    if (c.collation_name === 'nocase') nocase.push(`${c.table_name}.${c.column_name}`);
+    if (c.column_default !== null) defaults.push(`${c.table_name}.${c.column_name}=${c.column_default.replace(/::text$/, '')}`);
   }
   const keys = await client.query<{ table_name: string; contype: string; columns: string[]; name: string }>(
     `SELECT cl.relname AS table_name, co.contype, co.conname AS name,
@@ -83,7 +110,7 @@ async function postgresShape(client: pg.Pool): Promise<Shape> {
        JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = rc.constraint_name AND ccu.constraint_schema = rc.constraint_schema
       WHERE rc.constraint_schema = 'public'`,
   );
-  return { tables, indexes: indexes.sort(), foreignKeys: fks.rows.map((r) => r.line).sort() };
+  return { tables, indexes: indexes.sort(), foreignKeys: fks.rows.map((r) => r.line).sort(), types: types.sort(), nocase: nocase.sort(), defaults: defaults.sort() };
 }
 
 describe('PostgreSQL migrations mirror the SQLite ones', () => {
@@ -104,13 +131,18 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
       await server?.stop();
     });
 
-    it('has the same tables, columns, nullability, keys, indexes and foreign keys as SQLite', async () => {
+    it('has the same tables, columns, types, nullability, defaults, keys, indexes, foreign keys and case rules as SQLite', async () => {
       const sqlite = sqliteShape();
       const postgres = await postgresShape(pool);
       expect(Object.keys(postgres.tables).sort()).toEqual(Object.keys(sqlite.tables).sort());
       expect(postgres.tables).toEqual(sqlite.tables);
+      expect(postgres.types).toEqual(sqlite.types);
       expect(postgres.indexes).toEqual(sqlite.indexes);
       expect(postgres.foreignKeys).toEqual(sqlite.foreignKeys);
+      expect(sqlite.nocase).toContain('users.username');
+      expect(postgres.nocase).toEqual(sqlite.nocase);
+      // audit_log.id is SQLite's rowid alias; PostgreSQL's identity column has no column default.
+      expect(postgres.defaults).toEqual(sqlite.defaults);
     });
 
     it('records every migration in schema_migrations, and a second run applies nothing', async () => {
