@@ -3,11 +3,15 @@
 //  1. Snapshot: SQLite's online backup API copies the live file (src/db/backup.ts), so the service
 //     may keep running; what is copied and verified is that one consistent snapshot.
 //  2. The snapshot must be on this release's schema (no pending SQLite migration), and the target
-//     must hold no table of its own and no row: anything else is refused before a write.
+//     must hold no table of its own and no row beyond those the migrations themselves insert (the
+//     client counts of 005, singletons such as a version row): anything else is refused before a write.
+//     What the migrations insert is learnt by applying the SQLite migrations to an in-memory database
+//     (the two dialects' migrations insert the same rows), so a new seeded table needs no code here.
 //  3. The PostgreSQL migrations are applied (src/db/postgres/migrate.ts), then every table is copied
 //     in foreign-key order, in batches, inside ONE transaction: any error rolls the whole copy back
 //     and the target is left empty (its schema stays; running again is safe). oauth_client_counts is
 //     not copied: its triggers recount the clients as they are inserted, and the check proves it.
+//     Other tables the migrations seed get SQLite's rows in place of the seeded ones.
 //     Identity sequences (audit_log.id) are moved past the copied ids.
 //  4. Verification: per table, a row count and a checksum computed by the same code on both sides
 //     (each row's values normalised to text, hashed with SHA-256; the table's checksum is the sum of
@@ -19,10 +23,10 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
 import { backupDatabase } from '../db/backup.ts';
-import { notApplied, readMigrations } from '../db/migrate.ts';
+import { migrate, notApplied, readMigrations, type Migration } from '../db/migrate.ts';
 import type { Db } from '../db/open.ts';
 import { LOCKS, lockForTransaction } from '../db/postgres/advisory-locks.ts';
-import { appliedPostgresMigrations, migratePostgres } from '../db/postgres/migrate.ts';
+import { appliedPostgresMigrations, migratePostgres, readPostgresMigrations } from '../db/postgres/migrate.ts';
 import { AdminError } from './errors.ts';
 
 /** Maintained by triggers on oauth_clients (migration 005): recounted on insert, verified, not copied. */
@@ -56,6 +60,8 @@ export interface MigrateToPostgresOptions {
   verifyOnly?: boolean;
   /** Where the snapshot file goes (default: beside the database file; deleted afterwards). */
   snapshotDir?: string;
+  /** The migrations of both dialects (default: the shipped ones; tests add their own). */
+  migrations?: { sqlite: Migration[]; postgres: Migration[] };
 }
 
 interface Table {
@@ -69,6 +75,7 @@ export async function migrateToPostgres(
   deps: { db: Db; databaseFile: string; pool: pg.Pool },
   options: MigrateToPostgresOptions = {},
 ): Promise<MigrateToPostgresResult> {
+  const migrations = options.migrations ?? { sqlite: readMigrations(), postgres: readPostgresMigrations() };
   const dir = options.snapshotDir ?? path.dirname(deps.databaseFile);
   const snapshotFile = path.join(dir, `${path.basename(deps.databaseFile)}.to-postgres-${process.pid}-${Date.now()}.sqlite`);
   await backupDatabase(deps.db, snapshotFile);
@@ -78,19 +85,43 @@ export async function migrateToPostgres(
     if (options.verifyOnly) {
       return { migrationsApplied: [], copied: [], ...(await verify(snapshot, deps.pool, tables)) };
     }
-    requireCurrentSchema(snapshot);
-    await requireEmptyTarget(deps.pool);
-    const migrationsApplied = await migratePostgres(deps.pool);
-    const shipped = readMigrations().map((m) => m.name);
-    const onTarget = await appliedPostgresMigrations(deps.pool);
-    if (onTarget.join() !== shipped.join()) {
-      throw new AdminError(`The PostgreSQL database records migrations ${onTarget.join(', ')}, this release ships ${shipped.join(', ')}: use an empty database.`);
+    requireCurrentSchema(snapshot, migrations.sqlite);
+    const seeded = seededByMigrations(migrations.sqlite);
+    const checking = await deps.pool.connect(); // one connection: the check reads through a cursor
+    try {
+      await requireEmptyTarget(checking, seeded, { beforeMigrations: true });
+    } finally {
+      checking.release();
     }
-    const copied = await copyAll(snapshot, deps.pool, tables, options.batchSize ?? 500);
+    const migrationsApplied = await migratePostgres(deps.pool, migrations.postgres);
+    const expected = migrations.sqlite.map((m) => m.name);
+    const onTarget = await appliedPostgresMigrations(deps.pool);
+    if (onTarget.join() !== expected.join()) {
+      throw new AdminError(`The PostgreSQL database records migrations ${onTarget.join(', ')}, this release ships ${expected.join(', ')}: use an empty database.`);
+    }
+    const copied = await copyAll(snapshot, deps.pool, tables, seeded, options.batchSize ?? 500);
     return { migrationsApplied, copied, ...(await verify(snapshot, deps.pool, tables)) };
   } finally {
     snapshot.close();
     fs.rmSync(snapshotFile, { force: true });
+  }
+}
+
+/** Per table, the rows a freshly migrated database holds (count and checksum), for the tables that have any. */
+type Seeded = Map<string, { rows: number; checksum: string }>;
+
+function seededByMigrations(sqliteMigrations: Migration[]): Seeded {
+  const fresh = new Database(':memory:');
+  try {
+    migrate(fresh, sqliteMigrations);
+    const seeded: Seeded = new Map();
+    for (const table of sqliteTables(fresh)) {
+      const sum = sqliteTableSum(fresh, table);
+      if (sum.rows > 0) seeded.set(table.name, { rows: sum.rows, checksum: sum.checksum });
+    }
+    return seeded;
+  } finally {
+    fresh.close();
   }
 }
 
@@ -116,8 +147,7 @@ function sqliteTables(db: Database.Database): Table[] {
   }));
 }
 
-function requireCurrentSchema(db: Database.Database): void {
-  const shipped = readMigrations();
+function requireCurrentSchema(db: Database.Database, shipped: Migration[]): void {
   const applied = (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version);
   const pending = notApplied(shipped, applied);
   if (pending.length > 0) {
@@ -131,18 +161,34 @@ function requireCurrentSchema(db: Database.Database): void {
   if (unknown.length > 0) throw new AdminError(`The SQLite database has migrations this release does not know (${unknown.join(', ')}): run the release that made it.`);
 }
 
-/** No table that is not ours; none of ours with a row. Checked before the migrations write anything. */
-async function requireEmptyTarget(pool: Pick<pg.Pool, 'query'>): Promise<void> {
-  const { rows } = await pool.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
+/**
+ * No table that is not ours, and no row in ours beyond what the migrations insert (`seeded`). Checked
+ * before the migrations write anything, and again inside the copy transaction.
+ */
+async function requireEmptyTarget(client: Pick<pg.PoolClient, 'query'>, seeded: Seeded, when: { beforeMigrations: boolean }): Promise<void> {
+  const { rows } = await client.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
   const present = rows.map((r) => r.t);
   if (present.length === 0) return;
-  if (!present.includes('schema_migrations')) {
+  if (when.beforeMigrations && !present.includes('schema_migrations')) {
     throw new AdminError(
       `The PostgreSQL database is not empty: it holds tables that are not robot-auth's (${present.slice(0, 5).join(', ')}${present.length > 5 ? ', …' : ''}). ` +
         'Copy into a new, empty database (CREATE DATABASE robot_auth OWNER robot_auth).',
     );
   }
-  const withRows = await tablesWithRows(pool, present);
+  const withRows: string[] = [];
+  for (const t of present) {
+    if (BOOKKEEPING_TABLES.has(t)) continue;
+    const expected = seeded.get(t);
+    if (!expected) {
+      if ((await client.query<{ x: boolean }>(`SELECT EXISTS (SELECT 1 FROM "${t}") AS x`)).rows[0]?.x) withRows.push(t);
+      continue;
+    }
+    const columns = (
+      await client.query<{ c: string }>("SELECT column_name AS c FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position", [t])
+    ).rows.map((r) => r.c);
+    const actual = await postgresTableSum(client, { name: t, columns });
+    if (actual.rows !== expected.rows || actual.checksum !== expected.checksum) withRows.push(t);
+  }
   if (withRows.length > 0) {
     throw new AdminError(
       `The PostgreSQL database is not empty: ${withRows.join(', ')} hold rows. migrate-to-postgres only copies into an empty database, ` +
@@ -151,17 +197,13 @@ async function requireEmptyTarget(pool: Pick<pg.Pool, 'query'>): Promise<void> {
   }
 }
 
-async function tablesWithRows(client: Pick<pg.Pool, 'query'>, tables: string[]): Promise<string[]> {
-  const found: string[] = [];
-  for (const t of tables) {
-    if (BOOKKEEPING_TABLES.has(t)) continue;
-    const sql = DERIVED_TABLES.has(t) ? `SELECT EXISTS (SELECT 1 FROM "${t}" WHERE n <> 0) AS x` : `SELECT EXISTS (SELECT 1 FROM "${t}") AS x`;
-    if ((await client.query<{ x: boolean }>(sql)).rows[0]?.x) found.push(t);
-  }
-  return found;
-}
-
-async function copyAll(snapshot: Database.Database, pool: pg.Pool, tables: Table[], batchSize: number): Promise<{ table: string; rows: number }[]> {
+async function copyAll(
+  snapshot: Database.Database,
+  pool: pg.Pool,
+  tables: Table[],
+  seeded: Seeded,
+  batchSize: number,
+): Promise<{ table: string; rows: number }[]> {
   const client = await pool.connect();
   const copied: { table: string; rows: number }[] = [];
   let current = '';
@@ -170,12 +212,12 @@ async function copyAll(snapshot: Database.Database, pool: pg.Pool, tables: Table
     await lockForTransaction(client, LOCKS.copyFromSqlite);
     // Again inside the transaction, under the lock: a second copy that started at the same time waits
     // for this one and then finds the rows.
-    const present = (await client.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.t);
-    const withRows = await tablesWithRows(client, present);
-    if (withRows.length > 0) throw new AdminError(`The PostgreSQL database is not empty: ${withRows.join(', ')} hold rows.`);
+    await requireEmptyTarget(client, seeded, { beforeMigrations: false });
     for (const table of tables) {
       if (DERIVED_TABLES.has(table.name)) continue;
       current = table.name;
+      // What a migration inserted (a singleton row) makes way for the deployment's own rows.
+      if (seeded.has(table.name)) await client.query(`DELETE FROM "${table.name}"`);
       const perBatch = Math.max(1, Math.min(batchSize, Math.floor(MAX_PARAMETERS / table.columns.length)));
       const columnList = table.columns.map((c) => `"${c}"`).join(', ');
       let batch: Value[][] = [];
@@ -239,6 +281,30 @@ class TableSum {
   }
 }
 
+function sqliteTableSum(db: Database.Database, table: Table): TableSum {
+  const sum = new TableSum();
+  const columnList = table.columns.map((c) => `"${c}"`).join(', ');
+  for (const row of db.prepare(`SELECT ${columnList} FROM "${table.name}"`).raw().iterate() as IterableIterator<unknown[]>) sum.add(row);
+  return sum;
+}
+
+/** The same sum over a PostgreSQL table, read through a cursor (call inside a transaction). */
+async function postgresTableSum(client: Pick<pg.PoolClient, 'query'>, table: Table): Promise<TableSum> {
+  const sum = new TableSum();
+  const columnList = table.columns.map((c) => `"${c}"`).join(', ');
+  await client.query(`DECLARE rows_cursor NO SCROLL CURSOR WITH HOLD FOR SELECT ${columnList} FROM "${table.name}"`);
+  try {
+    for (;;) {
+      const { rows } = await client.query<unknown[]>({ text: 'FETCH 2000 FROM rows_cursor', rowMode: 'array' });
+      for (const row of rows) sum.add(row);
+      if (rows.length < 2000) break;
+    }
+  } finally {
+    await client.query('CLOSE rows_cursor');
+  }
+  return sum;
+}
+
 async function verify(snapshot: Database.Database, pool: pg.Pool, tables: Table[]): Promise<{ checks: TableCheck[]; ok: boolean }> {
   const checks: TableCheck[] = [];
   const client = await pool.connect();
@@ -246,27 +312,16 @@ async function verify(snapshot: Database.Database, pool: pg.Pool, tables: Table[
     // One snapshot of the PostgreSQL side too.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     for (const table of tables) {
-      const columnList = table.columns.map((c) => `"${c}"`).join(', ');
-      const left = new TableSum();
-      for (const row of snapshot.prepare(`SELECT ${columnList} FROM "${table.name}"`).raw().iterate() as IterableIterator<unknown[]>) left.add(row);
-      const right = new TableSum();
+      const left = sqliteTableSum(snapshot, table);
       const exists = (await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`"${table.name}"`])).rows[0]?.t;
-      if (exists) {
-        await client.query(`DECLARE rows_cursor NO SCROLL CURSOR FOR SELECT ${columnList} FROM "${table.name}"`);
-        for (;;) {
-          const { rows } = await client.query<unknown[]>({ text: 'FETCH 2000 FROM rows_cursor', rowMode: 'array' });
-          for (const row of rows) right.add(row);
-          if (rows.length < 2000) break;
-        }
-        await client.query('CLOSE rows_cursor');
-      }
+      const right = exists ? await postgresTableSum(client, table) : undefined;
       checks.push({
         table: table.name,
         sqliteRows: left.rows,
-        postgresRows: right.rows,
+        postgresRows: right?.rows ?? 0,
         sqliteChecksum: left.checksum,
-        postgresChecksum: exists ? right.checksum : 'missing',
-        ok: exists !== null && exists !== undefined && left.rows === right.rows && left.checksum === right.checksum,
+        postgresChecksum: right?.checksum ?? 'missing',
+        ok: right !== undefined && left.rows === right.rows && left.checksum === right.checksum,
       });
     }
     await client.query('COMMIT');

@@ -2,12 +2,17 @@
 // server: a seeded SQLite database (every table holds rows) is copied and verified with equal
 // counts and checksums; a row changed or deleted afterwards is detected; a non-empty target is
 // refused untouched; a failure mid-copy leaves the target without a row, and a second run after the
-// fix succeeds. Also `admin migrate` and `admin status` on both stores.
+// fix succeeds; rows the migrations insert do not make a target non-empty. Also `admin migrate` and
+// `admin status` on both stores.
 import fs from 'node:fs';
 import type pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
-import { migrate, readMigrations } from '../../src/db/migrate.ts';
+import os from 'node:os';
+import path from 'node:path';
+import { migrateToPostgres } from '../../src/admin/migrate-to-postgres.ts';
+import { migrate, readMigrations, type Migration } from '../../src/db/migrate.ts';
+import { migratePostgres, readPostgresMigrations } from '../../src/db/postgres/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { createCodesRepo } from '../../src/oauth/authorize/codes.repo.ts';
@@ -194,6 +199,44 @@ describe('admin migrate-to-postgres', () => {
     seedEverything();
     await copy(await server.createDatabase());
     expect(fs.readdirSync(t.dir).filter((f) => f.includes('to-postgres'))).toEqual([]);
+  });
+});
+
+describe('rows the migrations themselves insert (a version singleton, like a later release may add)', () => {
+  function withSingleton(): { sqlite: Migration[]; postgres: Migration[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-seeded-'));
+    fs.mkdirSync(path.join(dir, 'postgres'));
+    fs.writeFileSync(path.join(dir, '900-version.sql'), 'CREATE TABLE test_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL) STRICT; INSERT INTO test_version VALUES (1, 0);');
+    fs.writeFileSync(path.join(dir, 'postgres', '900-version.sql'), 'CREATE TABLE test_version (id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL); INSERT INTO test_version VALUES (1, 0);');
+    const extra = { sqlite: readMigrations(dir), postgres: readMigrations(path.join(dir, 'postgres')) };
+    fs.rmSync(dir, { recursive: true });
+    return { sqlite: [...readMigrations(), ...extra.sqlite], postgres: [...readPostgresMigrations(), ...extra.postgres] };
+  }
+
+  it("count as empty, and make way for the deployment's own row", async () => {
+    const migrations = withSingleton();
+    migrate(t.db, migrations.sqlite);
+    seedEverything();
+    t.db.prepare('UPDATE test_version SET version = 7').run();
+    const url = await server.createDatabase();
+    const p = pool(url);
+    await migratePostgres(p, migrations.postgres); // an instance already created the schema: still empty
+    const result = await migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool: p }, { migrations });
+    expect(result.ok).toBe(true);
+    expect(result.checks.find((c) => c.table === 'test_version')).toMatchObject({ sqliteRows: 1, postgresRows: 1, ok: true });
+    expect((await p.query('SELECT id, version FROM test_version')).rows).toEqual([{ id: 1, version: 7 }]);
+  });
+
+  it('but a changed one is data: the target is refused', async () => {
+    const migrations = withSingleton();
+    migrate(t.db, migrations.sqlite);
+    const url = await server.createDatabase();
+    const p = pool(url);
+    await migratePostgres(p, migrations.postgres);
+    await p.query('UPDATE test_version SET version = 3');
+    await expect(migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool: p }, { migrations })).rejects.toThrow(
+      'The PostgreSQL database is not empty: test_version hold rows.',
+    );
   });
 });
 
