@@ -251,7 +251,7 @@ async function copyAll(
     if (err instanceof AdminError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new AdminError(
-      `Copying ${current} failed, and nothing was copied: the whole copy was rolled back and the PostgreSQL database holds no rows. ` +
+      `Copying ${current} failed, and nothing was copied: the whole copy was rolled back and the PostgreSQL database holds no copied row. ` +
         `PostgreSQL said: ${reason}. Fix the cause (for a row PostgreSQL refuses, correct it in SQLite with the service stopped) and run the command again.`,
     );
   } finally {
