@@ -10,12 +10,13 @@ import { rotateRefreshToken } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
+import type { TokenRequestOrigin } from '../token-rate-limits.ts';
 
 export async function refreshAccessToken(
   ctx: AppContext,
   client: OAuthClientRecord,
   params: TokenParams,
-  origin: { address?: string } = {},
+  origin: TokenRequestOrigin = {},
 ): Promise<TokenResponse> {
   const value = params.required('refresh_token');
   const requestedResource = params.optional('resource');
