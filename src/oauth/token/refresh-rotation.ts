@@ -18,7 +18,7 @@ import type { Grant } from '../grants/grants.repo.ts';
 import { InvalidGrant } from '../errors.ts';
 import type { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
-import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
+import type { RefreshToken } from './refresh-tokens.repo.ts';
 import type { TokenRequestOrigin } from './token-rate-limits.ts';
 
 export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'sealer'> &
@@ -81,8 +81,7 @@ const rotate: Rotate = (deps, clientId, value, check, origin) => {
   if (refused) return { kind: 'refused', error: refused };
   if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
 
-  const successor = refreshTokens.insert(grant.id, config.refreshTokenTtlSeconds);
-  const successorHash = refreshTokenHash(successor);
+  const { value: successor, hash: successorHash } = refreshTokens.issue(grant.id, config.refreshTokenTtlSeconds);
   if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor))) {
     throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
   }
