@@ -10,6 +10,7 @@ import { rotateRefreshToken, type RotationDeps } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
+import type { TokenRequestOrigin } from '../token-rate-limits.ts';
 
 export type RefreshDeps = RotationDeps & TokenResponseDeps & Pick<AppContext, 'log'>;
 
@@ -17,7 +18,7 @@ export async function refreshAccessToken(
   ctx: RefreshDeps,
   client: OAuthClientRecord,
   params: TokenParams,
-  origin: { address?: string } = {},
+  origin: TokenRequestOrigin = {},
 ): Promise<TokenResponse> {
   const value = params.required('refresh_token');
   const requestedResource = params.optional('resource');
