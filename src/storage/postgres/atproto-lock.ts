@@ -1,0 +1,59 @@
+// The ATProto OAuth client's request lock across instances (issue 12 item 2). @atproto/oauth-client
+// takes `requestLock(name, fn)` to keep the token refreshes of one DID serial: two refreshes of one
+// ATProto session with the same refresh token would have the PDS revoke the session. One process can
+// use the in-process lock (src/atproto/client.ts); several instances need one lock for all of them:
+//  - a PostgreSQL session-level advisory lock, pg_advisory_lock(namespace, hashtext(name)), taken on
+//    a connection of a small pool of its own (never the store's pool: `fn` uses the store while it
+//    holds the lock, and a lock per connection must not starve it);
+//  - within one instance, the in-process lock first, so waiters of one name queue in memory and hold
+//    no connection;
+//  - waiting is bounded (lock_timeout): past it the call fails with a message naming the lock, and
+//    the ATProto client reports the refresh as failed (the person signs in again at worst);
+//  - released in `finally`; when the unlock cannot be sent, the connection is destroyed, which ends
+//    every lock it held (a session-level lock never outlives its connection, nor a crashed instance).
+// Two keys (namespace, hash) keep this lock apart from any one-bigint advisory lock (the migration lock).
+import { requestLocalLock, type RuntimeLock } from '@atproto/oauth-client-node';
+import type pg from 'pg';
+
+/** 'atpr': the advisory-lock namespace of the ATProto request lock. */
+export const ATPROTO_LOCK_NAMESPACE = 0x61747072;
+export const DEFAULT_ATPROTO_LOCK_TIMEOUT_MS = 30_000;
+
+export class AtprotoLockTimeout extends Error {
+  constructor(name: string, timeoutMs: number) {
+    super(`waited ${timeoutMs} ms for the ATProto request lock "${name}" (another instance holds it); the request was not made`);
+    this.name = 'AtprotoLockTimeout';
+  }
+}
+
+export function createAdvisoryRequestLock(pool: pg.Pool, options: { timeoutMs?: number } = {}): RuntimeLock {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_ATPROTO_LOCK_TIMEOUT_MS;
+  return <T>(name: string, fn: () => T | PromiseLike<T>): Promise<T> =>
+    Promise.resolve(
+      requestLocalLock(name, async () => {
+        const client = await pool.connect();
+        let broken: Error | undefined;
+        try {
+          await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);
+          try {
+            await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [ATPROTO_LOCK_NAMESPACE, name]);
+          } catch (err) {
+            // 55P03 lock_not_available: lock_timeout ran out.
+            if ((err as { code?: string }).code === '55P03') throw new AtprotoLockTimeout(name, timeoutMs);
+            throw err;
+          }
+          try {
+            return await fn();
+          } finally {
+            try {
+              await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [ATPROTO_LOCK_NAMESPACE, name]);
+            } catch (err) {
+              broken = err as Error;
+            }
+          }
+        } finally {
+          client.release(broken);
+        }
+      }),
+    );
+}
