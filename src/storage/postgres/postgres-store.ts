@@ -4,28 +4,22 @@
 // deciding reads lock their rows (…ForUpdate) or are compare-and-swap writes (store.ts rule 2), so
 // READ COMMITTED is enough; a serialization failure or deadlock (40001/40P01) retries the whole
 // callback, at most MAX_ATTEMPTS times, after a short random pause.
-// bigint columns (the integer-seconds timestamps, counts) come back as JS numbers: every value we
-// store is far below 2^53.
-import pg from 'pg';
+// The pools are src/db/postgres/pool.ts's (bigint as numbers, statement_timeout, application_name).
+import type pg from 'pg';
+import { createPool, DEFAULT_POOL_SIZE } from '../../db/postgres/pool.ts';
 import type { Logger } from '../../web/log.ts';
 import type { Repositories, Store } from '../store.ts';
 import { scopedToTransaction } from '../wrap.ts';
-import { createAdvisoryRequestLock } from './atproto-lock.ts';
+import { createAdvisoryRequestLock, DEFAULT_ATPROTO_LOCK_TIMEOUT_MS } from './atproto-lock.ts';
 import { createPostgresRepositories, type Queryable } from './repositories.ts';
 
 export const MAX_ATTEMPTS = 5;
 const RETRYABLE = new Set(['40001', '40P01']);
-const INT8_OID = 20;
-
-/** Parsers for this store's pools only (pg's global parsers stay as they are). */
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8_OID && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
 
 export interface PostgresStoreOptions {
-  /** Pool size of the store (default 10). */
-  max?: number;
+  /** DATABASE_POOL_SIZE (default 10). */
+  poolSize?: number;
+  statementTimeoutMs?: number;
   /** Connections for the ATProto request lock (default 4); each holder of a lock keeps one. */
   lockConnections?: number;
   lockTimeoutMs?: number;
@@ -37,12 +31,10 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Store {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types });
-  const lockPool = new pg.Pool({ connectionString: url, max: options.lockConnections ?? 4, types });
-  // An idle connection that the server drops emits 'error' on the pool; without a listener it would crash the process.
-  for (const p of [pool, lockPool]) {
-    p.on('error', (err) => options.log?.warn({ err }, 'PostgreSQL dropped an idle connection; the pool opens a new one when needed (check the server if this repeats)'));
-  }
+  const pool = createPool({ url, poolSize: options.poolSize ?? DEFAULT_POOL_SIZE, statementTimeoutMs: options.statementTimeoutMs });
+  const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_ATPROTO_LOCK_TIMEOUT_MS;
+  // The lock's wait is bounded by lock_timeout; the statement timeout must not cut it shorter.
+  const lockPool = createPool({ url, poolSize: options.lockConnections ?? 4, statementTimeoutMs: lockTimeoutMs + 5_000 });
   const q = pool as unknown as Queryable;
 
   let savepoints = 0;
@@ -116,7 +108,7 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
         }
       }
     },
-    requestLock: createAdvisoryRequestLock(lockPool, { timeoutMs: options.lockTimeoutMs }),
+    requestLock: createAdvisoryRequestLock(lockPool, { timeoutMs: lockTimeoutMs }),
     async ping() {
       await pool.query('SELECT 1');
     },

@@ -1,9 +1,10 @@
 // The PostgreSQL repositories behind the async interface (src/storage/store.ts). Each statement is
 // today's SQLite statement (its file is named on the repository) in PostgreSQL form: $1… parameters,
-// GREATEST for SQLite's two-argument max(), ON CONFLICT DO NOTHING for INSERT OR IGNORE, lower() on
-// both sides for the columns SQLite declares COLLATE NOCASE (users.username, wikis.slug,
-// reserved_names.name), RETURNING instead of a change count where a row is taken.
-// Integers come back as numbers (bigint is parsed in postgres-store.ts); a 0/1 flag is read as
+// GREATEST for SQLite's two-argument max(), ON CONFLICT DO NOTHING for INSERT OR IGNORE, RETURNING
+// instead of a change count where a row is taken. The columns SQLite declares COLLATE NOCASE
+// (users.username, wikis.slug, reserved_names.name) have the nondeterministic `nocase` collation in
+// migrations/postgres/, so plain `=` ignores case there too and uses their keys.
+// Integers come back as numbers (src/db/postgres/pool.ts parses bigint); a 0/1 flag is read as
 // either an integer or a boolean column.
 // Locking (store.ts rule 2): the …ForUpdate reads lock the row; the compare-and-swap writes
 // (consume, markRotated, use) say who won through their row count.
@@ -217,7 +218,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     users: {
       findByDid: findUser,
       async findByUsername(username) {
-        const row = await one<UserRow>(q, 'SELECT * FROM users WHERE lower(username) = lower($1)', [username]);
+        const row = await one<UserRow>(q, 'SELECT * FROM users WHERE username = $1', [username]);
         return row && toUser(row);
       },
       async recordLogin(did, handle, displayName) {
@@ -245,7 +246,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       },
       // today: src/wikis/create-wiki.ts
       async isUsernameOfOther(username, did) {
-        return (await one(q, 'SELECT did FROM users WHERE lower(username) = lower($1) AND did <> $2', [username, did])) !== undefined;
+        return (await one(q, 'SELECT did FROM users WHERE username = $1 AND did <> $2', [username, did])) !== undefined;
       },
       // today: src/accounts/delete-account.ts
       async delete(did) {
@@ -263,7 +264,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     // src/wikis/wikis.repo.ts, new-wiki-cap.ts, create-wiki.ts, delete-wiki.ts
     wikis: {
       async findBySlug(slug) {
-        const row = await one<WikiRow>(q, 'SELECT slug, owner_did, created_at FROM wikis WHERE lower(slug) = lower($1)', [slug]);
+        const row = await one<WikiRow>(q, 'SELECT slug, owner_did, created_at FROM wikis WHERE slug = $1', [slug]);
         return row && toWiki(row);
       },
       async listByOwner(did) {
@@ -289,7 +290,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
              (SELECT count(*) FROM wikis o
               WHERE o.created_at > w.created_at - $2
                 AND (o.created_at < w.created_at OR (o.created_at = w.created_at AND o.slug <= w.slug))) AS position
-           FROM wikis w WHERE lower(w.slug) = lower($1)`,
+           FROM wikis w WHERE w.slug = $1`,
           [slug, CAP_WINDOW_SECONDS],
         );
         return row !== undefined && (row.created_by === 'operator' || row.position <= perDay);
@@ -315,7 +316,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       async find(name, now = nowSeconds()) {
         const row = await one<{ reserved_until: number; held_for_did: string | null }>(
           q,
-          'SELECT reserved_until, held_for_did FROM reserved_names WHERE lower(name) = lower($1) AND reserved_until > $2',
+          'SELECT reserved_until, held_for_did FROM reserved_names WHERE name = $1 AND reserved_until > $2',
           [name, now],
         );
         return row && { reservedUntil: row.reserved_until, heldForDid: row.held_for_did };
@@ -330,7 +331,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         );
       },
       async release(name) {
-        await q.query('DELETE FROM reserved_names WHERE lower(name) = lower($1)', [name]);
+        await q.query('DELETE FROM reserved_names WHERE name = $1', [name]);
       },
       // today: src/accounts/delete-account.ts
       async releaseHeldFor(did) {
