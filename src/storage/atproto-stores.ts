@@ -1,0 +1,78 @@
+// The @atproto/oauth-client-node state and session stores over the async Store (issue 12 item 2:
+// "the ATProto state and session stores are shared"): on PostgreSQL every instance reads what any
+// instance wrote. Same rules and same sealed format as src/atproto/stores.ts (which the SQLite
+// service uses today, and which this replaces when the callers switch):
+//  - every value is sealed at rest (src/lib/sealing.ts) with "<table>\0<row key>" as associated data;
+//  - a value sealed with a rotated-out key still in the key file is opened and re-sealed with the
+//    current key (compare-and-swap on the stored value, so a concurrent write is never overwritten);
+//  - a value no key opens (key gone, tampered) is treated as missing, with a warn line: the person
+//    signs in again;
+//  - authorization states older than AUTH_STATE_TTL_SECONDS are dead.
+import type { NodeSavedSession, NodeSavedSessionStore, NodeSavedState, NodeSavedStateStore } from '@atproto/oauth-client-node';
+import { AUTH_STATE_TTL_SECONDS, type StoreSealing } from '../atproto/stores.ts';
+import { nowSeconds } from '../db/open.ts';
+import { sha256Hex } from '../lib/secrets.ts';
+import type { Store } from './store.ts';
+
+const aad = {
+  atproto_auth_states: (key: string) => `atproto_auth_states\0${key}`,
+  atproto_sessions: (did: string) => `atproto_sessions\0${did}`,
+} as const;
+type Table = keyof typeof aad;
+
+/** Opens a stored value; re-seals it when a non-current key sealed it (via `replace`). */
+async function openStored(
+  { sealer, log }: StoreSealing,
+  table: Table,
+  key: string,
+  stored: string,
+  replace: (expected: string, sealed: string) => Promise<boolean>,
+): Promise<string | undefined> {
+  const opened = sealer.open(stored, aad[table](key));
+  if (!opened.ok) {
+    log.warn(
+      { table, key, reason: opened.reason, kid: opened.kid },
+      opened.reason === 'unknown_key'
+        ? 'stored ATProto secret was sealed with a key no longer in the platform key file; treated as missing (the person signs in again)'
+        : 'stored ATProto secret does not open (tampered or not sealed); treated as missing (the person signs in again)',
+    );
+    return undefined;
+  }
+  if (opened.stale) await replace(stored, sealer.seal(opened.plaintext, aad[table](key)));
+  return opened.plaintext;
+}
+
+export function createSharedStateStore(store: Pick<Store, 'repos'>, sealing: StoreSealing): NodeSavedStateStore {
+  const states = store.repos.atprotoStates;
+  return {
+    async get(key) {
+      const stored = await states.get(key, nowSeconds() - AUTH_STATE_TTL_SECONDS);
+      const plaintext = stored === undefined ? undefined : await openStored(sealing, 'atproto_auth_states', key, stored, (expected, sealed) => states.replaceValue(key, expected, sealed));
+      return plaintext === undefined ? undefined : (JSON.parse(plaintext) as NodeSavedState);
+    },
+    async set(key, value) {
+      const appStateHash = value.appState === undefined ? null : sha256Hex(value.appState);
+      await states.set(key, sealing.sealer.seal(JSON.stringify(value), aad.atproto_auth_states(key)), appStateHash);
+    },
+    async del(key) {
+      await states.del(key);
+    },
+  };
+}
+
+export function createSharedSessionStore(store: Pick<Store, 'repos'>, sealing: StoreSealing): NodeSavedSessionStore {
+  const sessions = store.repos.atprotoSessions;
+  return {
+    async get(did) {
+      const stored = await sessions.get(did);
+      const plaintext = stored === undefined ? undefined : await openStored(sealing, 'atproto_sessions', did, stored, (expected, sealed) => sessions.replaceValue(did, expected, sealed));
+      return plaintext === undefined ? undefined : (JSON.parse(plaintext) as NodeSavedSession);
+    },
+    async set(did, value) {
+      await sessions.set(did, sealing.sealer.seal(JSON.stringify(value), aad.atproto_sessions(did)));
+    },
+    async del(did) {
+      await sessions.del(did);
+    },
+  };
+}
