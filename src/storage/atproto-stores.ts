@@ -76,3 +76,52 @@ export function createSharedSessionStore(store: Pick<Store, 'repos'>, sealing: S
     },
   };
 }
+
+export interface SealPassCounts {
+  sealed: number;
+  resealed: number;
+  deleted: number;
+}
+
+/**
+ * sealAtprotoStores (src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
+ * before sealing are sealed (a state gets its app-state hash), rows of rotated-out keys re-sealed,
+ * rows no key opens deleted with a warn line. Rows sealed with the current key are not decrypted.
+ */
+export function sealAtprotoRows(store: Pick<Store, 'transaction'>, { sealer, log }: StoreSealing): Promise<SealPassCounts> {
+  return store.transaction(async (tx) => {
+    const counts: SealPassCounts = { sealed: 0, resealed: 0, deleted: 0 };
+    const tables = [
+      { table: 'atproto_auth_states' as const, repo: tx.atprotoStates },
+      { table: 'atproto_sessions' as const, repo: tx.atprotoSessions },
+    ];
+    for (const { table, repo } of tables) {
+      for (const row of await repo.listNotSealedWith(sealer.currentPrefix)) {
+        const opened = sealer.open(row.value, aad[table](row.key));
+        if (opened.ok) {
+          await repo.overwrite(row.key, sealer.seal(opened.plaintext, aad[table](row.key)));
+          counts.resealed++;
+        } else if (opened.reason === 'not_sealed') {
+          const sealed = sealer.seal(row.value, aad[table](row.key));
+          if (table === 'atproto_auth_states') await tx.atprotoStates.overwrite(row.key, sealed, appStateHashOf(row.value));
+          else await repo.overwrite(row.key, sealed);
+          counts.sealed++;
+        } else {
+          await repo.del(row.key);
+          counts.deleted++;
+          log.warn({ table, key: row.key, reason: opened.reason, kid: opened.kid }, 'deleted a stored ATProto secret that no key in the platform key file opens');
+        }
+      }
+    }
+    return counts;
+  });
+}
+
+function appStateHashOf(plaintext: string): string | null {
+  try {
+    const { appState } = JSON.parse(plaintext) as { appState?: unknown };
+    return typeof appState === 'string' ? sha256Hex(appState) : null;
+  } catch {
+    return null;
+  }
+}

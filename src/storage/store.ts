@@ -53,6 +53,9 @@ import type { ConnectedApp, Grant, LiveGrant } from '../oauth/grants/grants.repo
 import type { RefreshToken } from '../oauth/token/refresh-tokens.repo.ts';
 import type { Wiki } from '../wikis/wikis.repo.ts';
 import type { Reservation } from '../wikis/reserved-names.ts';
+import type { ClientSummary } from '../admin/clients.ts';
+import type { DeletedUser, DeletedWiki } from '../admin/deletions.ts';
+import type { UserSummary } from '../admin/users.ts';
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -84,6 +87,7 @@ export interface Repositories {
   atprotoSessions: AtprotoSessionsRepository;
   audit: AuditRepository;
   purge: PurgeRepository;
+  operator: OperatorRepository;
 }
 
 /** src/accounts/users.repo.ts, plus the user SQL of create-wiki.ts and delete-account.ts. */
@@ -249,6 +253,14 @@ export interface AtprotoStatesRepository {
   replaceValue(key: string, expected: string, sealedValue: string): Promise<boolean>;
   /** forgetAuthStates: deletes the states of one sign-in attempt, found by the hash of its app state. */
   forgetByAppState(appState: string): Promise<number>;
+  /**
+   * The seal pass (sealAtprotoStores): rows whose value does not start with `prefix` (the current
+   * key's), locked until the transaction ends (FOR UPDATE), so a concurrent `set` on another
+   * instance is never overwritten with the re-sealed old value.
+   */
+  listNotSealedWith(prefix: string): Promise<{ key: string; value: string }[]>;
+  /** The seal pass: overwrites a value; `appStateHash` too when given (a plaintext row being sealed). */
+  overwrite(key: string, sealedValue: string, appStateHash?: string | null): Promise<void>;
 }
 
 /** src/atproto/stores.ts, the per-DID sessions (values sealed by the caller). */
@@ -257,6 +269,9 @@ export interface AtprotoSessionsRepository {
   set(did: string, sealedValue: string): Promise<void>;
   del(did: string): Promise<void>;
   replaceValue(did: string, expected: string, sealedValue: string): Promise<boolean>;
+  /** The seal pass: rows whose value does not start with `prefix` (key = the DID), locked like the states'. */
+  listNotSealedWith(prefix: string): Promise<{ key: string; value: string }[]>;
+  overwrite(did: string, sealedValue: string): Promise<void>;
 }
 
 /** src/audit/audit-log.ts (the table part; the log line is the caller's). */
@@ -274,4 +289,19 @@ export interface AuditRepository {
 export interface PurgeRepository {
   /** Deletes every row that can no longer matter, in one transaction; counts per table. */
   expired(options: { clientIdleSeconds: number; unusedClientSeconds?: number; auditRetentionDays?: number }): Promise<Record<string, number>>;
+}
+
+/** The admin CLI's listings (src/admin/users.ts, clients.ts, wikis.ts, deletions.ts, doctor). */
+export interface OperatorRepository {
+  /** By username, with wiki, live-session and live-grant counts. */
+  listUsers(now?: number): Promise<UserSummary[]>;
+  /** By creation, with live-grant counts. */
+  listClients(now?: number): Promise<ClientSummary[]>;
+  /** By slug, with the owner's username and live-grant counts; only `ownerDid`'s when given. */
+  listWikis(ownerDid: string | null, now?: number): Promise<{ slug: string; ownerDid: string; ownerUsername: string; liveGrants: number; createdAt: number }[]>;
+  /** Newest first. */
+  listDeletedWikis(): Promise<DeletedWiki[]>;
+  listDeletedUsers(): Promise<DeletedUser[]>;
+  /** admin doctor: the oldest wiki's slug, to probe. */
+  firstWikiSlug(): Promise<string | undefined>;
 }

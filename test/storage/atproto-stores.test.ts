@@ -11,7 +11,7 @@ import { openDatabase } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import { createSealer, type SealingJwk } from '../../src/lib/sealing.ts';
-import { createSharedSessionStore, createSharedStateStore } from '../../src/storage/atproto-stores.ts';
+import { createSharedSessionStore, createSharedStateStore, sealAtprotoRows } from '../../src/storage/atproto-stores.ts';
 import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
@@ -63,6 +63,31 @@ describe('shared ATProto stores', () => {
       expect(await createSharedSessionStore(a, after).get('did:plc:a')).toBeUndefined();
     } finally {
       await Promise.all([a.close(), b.close(), pool.end()]);
+    }
+  });
+
+  it('the seal pass seals plaintext rows, re-seals rotated ones and deletes unreadable ones, like sealAtprotoStores', async () => {
+    const url = await server.createDatabase();
+    const pool = createPool({ url });
+    await migratePostgres(pool);
+    const store = createPostgresStore(url);
+    try {
+      const old = sealing([oldKey]);
+      await createSharedSessionStore(store, old).set('did:plc:rotated', session);
+      await createSharedSessionStore(store, sealing([jwk('lost')])).set('did:plc:lost', session);
+      await store.repos.atprotoStates.set('plain', JSON.stringify(state), null);
+      const current = sealing([newKey, oldKey]);
+      await createSharedSessionStore(store, current).set('did:plc:current', session);
+      expect(await sealAtprotoRows(store, current)).toEqual({ sealed: 1, resealed: 1, deleted: 1 });
+      const { rows } = await pool.query<{ value: string }>('SELECT value FROM atproto_sessions UNION ALL SELECT value FROM atproto_auth_states');
+      expect(rows).toHaveLength(3);
+      expect(rows.every((r) => r.value.startsWith(current.sealer.currentPrefix))).toBe(true);
+      expect(await createSharedStateStore(store, current).get('plain')).toEqual(state);
+      expect(await store.repos.atprotoStates.forgetByAppState('app-1')).toBe(1);
+      expect(current.warnings).toEqual(['deleted a stored ATProto secret that no key in the platform key file opens']);
+      expect(await sealAtprotoRows(store, current)).toEqual({ sealed: 0, resealed: 0, deleted: 0 });
+    } finally {
+      await Promise.all([store.close(), pool.end()]);
     }
   });
 

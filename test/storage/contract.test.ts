@@ -451,6 +451,52 @@ describe.each([
     expect(await repos.atprotoSessions.get('did:plc:a')).toBeUndefined();
   });
 
+  it('ATProto seal pass rows: listed when not sealed with the current prefix, overwritten (a state with its app-state hash)', async () => {
+    await fresh();
+    await repos.atprotoStates.set('current', 'v1.cur.x', null);
+    await repos.atprotoStates.set('plain', '{"appState":"a"}', null);
+    await repos.atprotoSessions.set('did:plc:cur', 'v1.cur.y');
+    await repos.atprotoSessions.set('did:plc:old', 'v1.old.z');
+    const states = await h.store.transaction((tx) => tx.atprotoStates.listNotSealedWith('v1.cur.'));
+    expect(states).toEqual([{ key: 'plain', value: '{"appState":"a"}' }]);
+    expect(await h.store.transaction((tx) => tx.atprotoSessions.listNotSealedWith('v1.cur.'))).toEqual([{ key: 'did:plc:old', value: 'v1.old.z' }]);
+    await repos.atprotoStates.overwrite('plain', 'v1.cur.sealed', sha256Hex('a'));
+    expect(await repos.atprotoStates.get('plain', 0)).toBe('v1.cur.sealed');
+    expect(await repos.atprotoStates.forgetByAppState('a')).toBe(1);
+    await repos.atprotoStates.overwrite('current', 'v1.cur.x2');
+    expect(await repos.atprotoStates.get('current', 0)).toBe('v1.cur.x2');
+    await repos.atprotoSessions.overwrite('did:plc:old', 'v1.cur.z2');
+    expect(await repos.atprotoSessions.get('did:plc:old')).toBe('v1.cur.z2');
+  });
+
+  it("operator listings: users, clients, wikis (all or one owner's), deletions, the first wiki", async () => {
+    await fresh();
+    expect(await repos.operator.firstWikiSlug()).toBeUndefined();
+    const { client, grantId } = await seed(repos, 'bob');
+    await seed(repos, 'alice');
+    await repos.sessions.insert('s', 'did:plc:bob', 600, null);
+    await repos.wikis.insert('bob-two', 'did:plc:bob', 'operator', nowSeconds() + 5);
+    const users = await repos.operator.listUsers();
+    expect(users.map((u) => u.username)).toEqual(['alice', 'bob']);
+    expect(users[1]).toMatchObject({ did: 'did:plc:bob', handle: 'bob.test', displayName: 'bob', wikis: 2, liveSessions: 1, liveGrants: 1 });
+    const clients = await repos.operator.listClients();
+    expect(clients).toHaveLength(2);
+    expect(clients.find((c) => c.clientId === client.clientId)).toMatchObject({ kind: 'registered', clientName: 'Contract client', tokenEndpointAuthMethod: 'none', redirectUris: ['https://app.example/cb'], liveGrants: 1, firstTokenAt: null });
+    expect((await repos.operator.listWikis(null)).map((w) => w.slug)).toEqual(['alice', 'bob', 'bob-two']);
+    expect(await repos.operator.listWikis('did:plc:bob')).toMatchObject([
+      { slug: 'bob', ownerDid: 'did:plc:bob', ownerUsername: 'bob', liveGrants: 1 },
+      { slug: 'bob-two', ownerUsername: 'bob', liveGrants: 0 },
+    ]);
+    await h.exec("UPDATE wikis SET created_at = created_at - 10 WHERE slug = 'bob'");
+    expect(await repos.operator.firstWikiSlug()).toBe('bob');
+    await repos.grants.revoke(grantId);
+    const wiki = (await repos.wikis.findBySlug('bob-two'))!;
+    await h.store.transaction((tx) => tx.wikis.remove(wiki, 'bob', 'owner', 1000));
+    await repos.users.recordDeletion({ did: 'did:plc:x', username: 'x', createdAt: 1, deletedAt: 2000, wikis: ['x'], grantsRevoked: 0, sessionsRevoked: 3, pdsRevoked: false });
+    expect(await repos.operator.listDeletedWikis()).toEqual([{ slug: 'bob-two', ownerUsername: 'bob', ownerDid: 'did:plc:bob', reason: 'owner', grantsRevoked: 0, createdAt: wiki.createdAt, deletedAt: 1000 }]);
+    expect(await repos.operator.listDeletedUsers()).toEqual([{ username: 'x', did: 'did:plc:x', wikis: 'x', grantsRevoked: 0, sessionsRevoked: 3, pdsRevoked: false, createdAt: 1, deletedAt: 2000 }]);
+  });
+
   it('audit: entries listed newest first with filters; a failed insert inside a transaction rolls back only itself', async () => {
     await fresh();
     await repos.audit.insert({ event: 'sign_in', did: 'did:plc:a', actor: 'person', address: '127.0.0.1', detail: { n: 1 } }, 100);

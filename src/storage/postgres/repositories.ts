@@ -646,6 +646,13 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       async forgetByAppState(appState) {
         return changed(await q.query('DELETE FROM atproto_auth_states WHERE app_state_hash = $1', [sha256Hex(appState)]));
       },
+      async listNotSealedWith(prefix) {
+        return (await q.query<{ key: string; value: string }>('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, $1) <> $2 FOR UPDATE', [prefix.length, prefix])).rows;
+      },
+      async overwrite(key, value, appStateHash) {
+        if (appStateHash === undefined) await q.query('UPDATE atproto_auth_states SET value = $1 WHERE key = $2', [value, key]);
+        else await q.query('UPDATE atproto_auth_states SET value = $1, app_state_hash = $2 WHERE key = $3', [value, appStateHash, key]);
+      },
     },
     atprotoSessions: {
       async get(did) {
@@ -662,6 +669,12 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       },
       async replaceValue(did, expected, value) {
         return changed(await q.query('UPDATE atproto_sessions SET value = $1 WHERE did = $2 AND value = $3', [value, did, expected])) === 1;
+      },
+      async listNotSealedWith(prefix) {
+        return (await q.query<{ key: string; value: string }>('SELECT did AS key, value FROM atproto_sessions WHERE substr(value, 1, $1) <> $2 FOR UPDATE', [prefix.length, prefix])).rows;
+      },
+      async overwrite(did, value) {
+        await q.query('UPDATE atproto_sessions SET value = $1 WHERE did = $2', [value, did]);
       },
     },
 
@@ -753,6 +766,77 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
           for (const [table, sql, args] of statements) counts[table] = changed(await t.query(sql, args));
           return counts;
         });
+      },
+    },
+
+    // src/admin/users.ts, clients.ts, wikis.ts, deletions.ts, doctor/command.ts
+    operator: {
+      async listUsers(now = nowSeconds()) {
+        const { rows } = await q.query<UserRow & { wikis: number; live_sessions: number; live_grants: number }>(
+          `SELECT u.username, u.did, u.handle, u.display_name, u.created_at, u.last_login_at,
+             (SELECT count(*) FROM wikis w WHERE w.owner_did = u.did) AS wikis,
+             (SELECT count(*) FROM sessions s WHERE s.did = u.did AND s.revoked_at IS NULL AND s.expires_at > $1) AS live_sessions,
+             (SELECT count(*) FROM oauth_grants g WHERE g.user_did = u.did AND g.revoked_at IS NULL AND g.expires_at > $1) AS live_grants
+           FROM users u ORDER BY u.username`,
+          [now],
+        );
+        return rows.map((r) => ({ ...toUser(r), wikis: r.wikis, liveSessions: r.live_sessions, liveGrants: r.live_grants }));
+      },
+      async listClients(now = nowSeconds()) {
+        const { rows } = await q.query<ClientRow & { live_grants: number }>(
+          `SELECT c.*, (SELECT count(*) FROM oauth_grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND g.expires_at > $1) AS live_grants
+           FROM oauth_clients c ORDER BY c.created_at, c.client_id`,
+          [now],
+        );
+        return rows.map((r) => {
+          const m = JSON.parse(r.metadata) as { client_name?: unknown; token_endpoint_auth_method?: unknown; redirect_uris?: unknown };
+          return {
+            clientId: r.client_id,
+            kind: r.kind,
+            clientName: typeof m.client_name === 'string' ? m.client_name : null,
+            tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : null,
+            redirectUris: Array.isArray(m.redirect_uris) ? m.redirect_uris.filter((u): u is string => typeof u === 'string') : [],
+            liveGrants: r.live_grants,
+            createdAt: r.created_at,
+            firstTokenAt: r.first_token_at,
+            lastUsedAt: r.last_used_at,
+          };
+        });
+      },
+      async listWikis(ownerDid, now = nowSeconds()) {
+        const { rows } = await q.query<{ slug: string; owner_did: string; owner_username: string; live_grants: number; created_at: number }>(
+          `SELECT w.slug, w.owner_did, u.username AS owner_username, w.created_at,
+             (SELECT count(*) FROM oauth_grants g WHERE g.wiki_slug = w.slug AND g.revoked_at IS NULL AND g.expires_at > $1) AS live_grants
+           FROM wikis w JOIN users u ON u.did = w.owner_did
+           WHERE $2::text IS NULL OR w.owner_did = $2
+           ORDER BY w.slug`,
+          [now, ownerDid],
+        );
+        return rows.map((r) => ({ slug: r.slug, ownerDid: r.owner_did, ownerUsername: r.owner_username, liveGrants: r.live_grants, createdAt: r.created_at }));
+      },
+      async listDeletedWikis() {
+        const { rows } = await q.query<{ slug: string; owner_username: string; owner_did: string; reason: 'owner' | 'account_deleted'; grants_revoked: number; created_at: number; deleted_at: number }>(
+          'SELECT * FROM deleted_wikis ORDER BY deleted_at DESC, slug',
+        );
+        return rows.map((r) => ({ slug: r.slug, ownerUsername: r.owner_username, ownerDid: r.owner_did, reason: r.reason, grantsRevoked: r.grants_revoked, createdAt: r.created_at, deletedAt: r.deleted_at }));
+      },
+      async listDeletedUsers() {
+        const { rows } = await q.query<{ username: string; did: string; wikis: string; grants_revoked: number; sessions_revoked: number; pds_revoked: number | boolean; created_at: number; deleted_at: number }>(
+          'SELECT * FROM deleted_users ORDER BY deleted_at DESC, username',
+        );
+        return rows.map((r) => ({
+          username: r.username,
+          did: r.did,
+          wikis: r.wikis,
+          grantsRevoked: r.grants_revoked,
+          sessionsRevoked: r.sessions_revoked,
+          pdsRevoked: flag(r.pds_revoked),
+          createdAt: r.created_at,
+          deletedAt: r.deleted_at,
+        }));
+      },
+      async firstWikiSlug() {
+        return (await one<{ slug: string }>(q, 'SELECT slug FROM wikis ORDER BY created_at, slug LIMIT 1', []))?.slug;
       },
     },
   };

@@ -6,6 +6,9 @@
 // Every method runs synchronously when called: store.ts's mutex decides when it is called.
 import type Database from 'better-sqlite3';
 import { pino } from 'pino';
+import { listClients } from '../../admin/clients.ts';
+import { listDeletedUsers, listDeletedWikis } from '../../admin/deletions.ts';
+import { listUsers } from '../../admin/users.ts';
 import { createSessionsRepo } from '../../accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketKind } from '../../accounts/tickets.repo.ts';
 import { createUsersRepo } from '../../accounts/users.repo.ts';
@@ -179,6 +182,13 @@ export function createSqliteRepositories(db: Db): Repositories {
       replaceValue: async (key, expected, value) =>
         sql('UPDATE atproto_auth_states SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1,
       forgetByAppState: async (appState) => forgetAuthStates(db, appState),
+      // today: src/atproto/stores.ts sealAtprotoStores
+      listNotSealedWith: async (prefix) =>
+        sql('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
+      overwrite: async (key, value, appStateHash) => {
+        if (appStateHash === undefined) sql('UPDATE atproto_auth_states SET value = ? WHERE key = ?').run(value, key);
+        else sql('UPDATE atproto_auth_states SET value = ?, app_state_hash = ? WHERE key = ?').run(value, appStateHash, key);
+      },
     },
     atprotoSessions: {
       // today: src/atproto/stores.ts createSessionStore
@@ -193,6 +203,11 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
       replaceValue: async (did, expected, value) =>
         sql('UPDATE atproto_sessions SET value = ? WHERE did = ? AND value = ?').run(value, did, expected).changes === 1,
+      listNotSealedWith: async (prefix) =>
+        sql('SELECT did AS key, value FROM atproto_sessions WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
+      overwrite: async (did, value) => {
+        sql('UPDATE atproto_sessions SET value = ? WHERE did = ?').run(value, did);
+      },
     },
     audit: {
       // today: src/audit/audit-log.ts (a nested better-sqlite3 transaction is a SAVEPOINT)
@@ -214,6 +229,25 @@ export function createSqliteRepositories(db: Db): Repositories {
     },
     purge: {
       expired: async (options) => purgeExpired(db, options),
+    },
+    operator: {
+      listUsers: async (now) => listUsers(db, now),
+      listClients: async (now) => listClients(db, now),
+      // today: src/admin/wikis.ts listWikis (which also builds the URLs)
+      listWikis: async (ownerDid, now = nowSeconds()) =>
+        (
+          sql(
+            `SELECT w.slug, w.owner_did, u.username AS owner_username, w.created_at,
+               (SELECT count(*) FROM oauth_grants g WHERE g.wiki_slug = w.slug AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
+             FROM wikis w JOIN users u ON u.did = w.owner_did
+             WHERE @owner IS NULL OR w.owner_did = @owner
+             ORDER BY w.slug`,
+          ).all({ now, owner: ownerDid }) as { slug: string; owner_did: string; owner_username: string; live_grants: number; created_at: number }[]
+        ).map((r) => ({ slug: r.slug, ownerDid: r.owner_did, ownerUsername: r.owner_username, liveGrants: r.live_grants, createdAt: r.created_at })),
+      listDeletedWikis: async () => listDeletedWikis(db),
+      listDeletedUsers: async () => listDeletedUsers(db),
+      // today: src/admin/doctor/command.ts
+      firstWikiSlug: async () => (sql('SELECT slug FROM wikis ORDER BY created_at, slug LIMIT 1').get() as { slug: string } | undefined)?.slug,
     },
   };
 }
