@@ -22,8 +22,9 @@
 //     plain read.
 //  3. SQLite has one connection: `transaction` holds a promise mutex, and every call on
 //     `store.repos` waits for it, so no statement of another request runs inside an open
-//     transaction while its callback awaits. Do not call `store.repos` or `store.transaction` from
-//     inside a callback (that waits for itself); use `tx`. `tx` refuses calls once its transaction ended.
+//     transaction while its callback awaits. Inside a callback, `store.repos` and `store.transaction`
+//     reject at once (they would wait for the transaction itself; on PostgreSQL for a row it locked):
+//     use `tx`. `tx` refuses calls once its transaction has ended (wrap.ts).
 //  4. PostgreSQL: a transaction takes a client from the pool (BEGIN … COMMIT/ROLLBACK, release) and
 //     is retried, callback included, on serialization failure or deadlock (40001/40P01), a bounded
 //     number of times: so the callback must not have effects outside the database (log after commit).

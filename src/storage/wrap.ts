@@ -1,6 +1,7 @@
 // Wraps every repository method of a Repositories object in `around`: the SQLite store uses it to
 // queue calls behind its transaction mutex, and both stores to refuse a `tx` used after its
 // transaction ended (store.ts, transaction rules 3 and 1).
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Repositories } from './store.ts';
 
 type Method = (...args: unknown[]) => Promise<unknown>;
@@ -30,4 +31,24 @@ export function scopedToTransaction(repos: Repositories): { tx: Repositories; en
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === '23505';
+}
+
+/**
+ * Store rule 3: inside a transaction callback, `store.repos` and `store.transaction` would wait for
+ * the transaction itself (SQLite: the mutex; PostgreSQL: a row the transaction locked, until the
+ * statement timeout). `inside` marks the callback's async context; `outside` makes such a call
+ * reject at once with what to do instead.
+ */
+export function createReentryGuard() {
+  const context = new AsyncLocalStorage<true>();
+  const misuse = () =>
+    Promise.reject(new Error('store.repos or store.transaction was called inside a transaction callback; use the `tx` repositories the callback was given'));
+  return {
+    inside<T>(fn: () => Promise<T>): Promise<T> {
+      return context.run(true, fn);
+    },
+    outside<T>(call: () => Promise<T>): Promise<T> {
+      return context.getStore() ? misuse() : call();
+    },
+  };
 }

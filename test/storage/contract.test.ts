@@ -607,6 +607,20 @@ describe.each([
       expect(await repos.revokedAccessTokens.isRevoked('inside')).toBe(false);
     });
 
+    it('store.repos or a nested transaction inside a callback rejects at once instead of waiting for itself', async () => {
+      await fresh();
+      const outcome = await h.store.transaction(async (tx) => {
+        await tx.revokedAccessTokens.add('inside', nowSeconds() + 60);
+        const direct = await repos.revokedAccessTokens.isRevoked('inside').catch((e: Error) => e.message);
+        const nested = await h.store.transaction(async () => 'nested').catch((e: Error) => e.message);
+        return { direct, nested };
+      });
+      expect(outcome.direct).toMatch(/inside a transaction callback; use the `tx`/);
+      expect(outcome.nested).toMatch(/inside a transaction callback/);
+      // The transaction itself went on and committed; outside it, store.repos works.
+      expect(await repos.revokedAccessTokens.isRevoked('inside')).toBe(true);
+    });
+
     it('two interleaved transactions both commit, each seeing a consistent state', async () => {
       await fresh();
       const events: string[] = [];

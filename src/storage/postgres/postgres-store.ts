@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { createPool, DEFAULT_POOL_SIZE } from '../../db/postgres/pool.ts';
 import type { Logger } from '../../web/log.ts';
 import type { Repositories, Store } from '../store.ts';
-import { scopedToTransaction } from '../wrap.ts';
+import { createReentryGuard, scopedToTransaction, wrapRepositories } from '../wrap.ts';
 import { createAdvisoryRequestLock, DEFAULT_ATPROTO_LOCK_TIMEOUT_MS } from './atproto-lock.ts';
 import { createPostgresRepositories, type Queryable } from './repositories.ts';
 
@@ -38,7 +38,8 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   const q = pool as unknown as Queryable;
 
   let savepoints = 0;
-  const repos: Repositories = createPostgresRepositories({
+  const guard = createReentryGuard();
+  const autocommit: Repositories = createPostgresRepositories({
     q,
     async atomic(fn) {
       const client = await pool.connect();
@@ -57,6 +58,7 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
     },
     isolated: (fn) => fn(q),
   });
+  const repos = wrapRepositories(autocommit, (call) => guard.outside(call));
 
   function transactionRepositories(client: pg.PoolClient): Repositories {
     const t = client as unknown as Queryable;
@@ -82,7 +84,7 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      const result = await fn(scope.tx);
+      const result = await guard.inside(() => fn(scope.tx));
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -94,19 +96,23 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
     }
   }
 
+  async function retrying<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt(fn);
+      } catch (err) {
+        if (!isRetryable(err) || n >= MAX_ATTEMPTS) throw err;
+        options.log?.warn({ code: (err as { code?: string }).code, attempt: n }, 'PostgreSQL transaction conflicted with another; retrying it');
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * n));
+      }
+    }
+  }
+
   return {
     dialect: 'postgres',
     repos,
-    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      for (let n = 1; ; n++) {
-        try {
-          return await attempt(fn);
-        } catch (err) {
-          if (!isRetryable(err) || n >= MAX_ATTEMPTS) throw err;
-          options.log?.warn({ code: (err as { code?: string }).code, attempt: n }, 'PostgreSQL transaction conflicted with another; retrying it');
-          await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * n));
-        }
-      }
+    transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      return guard.outside(() => retrying(fn));
     },
     requestLock: createAdvisoryRequestLock(lockPool, { timeoutMs: lockTimeoutMs }),
     async ping() {

@@ -7,7 +7,7 @@
 import { requestLocalLock } from '@atproto/oauth-client-node';
 import type { Db } from '../../db/open.ts';
 import type { Repositories, Store } from '../store.ts';
-import { scopedToTransaction, wrapRepositories } from '../wrap.ts';
+import { createReentryGuard, scopedToTransaction, wrapRepositories } from '../wrap.ts';
 import { createSqliteRepositories } from './repositories.ts';
 
 /** Runs one task at a time, in the order they were queued; a failed task does not block the next. */
@@ -25,16 +25,17 @@ export function createMutex() {
 export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
   const direct = createSqliteRepositories(db);
   const mutex = createMutex();
-  const repos: Repositories = wrapRepositories(direct, (call) => mutex.run(call));
+  const guard = createReentryGuard();
+  const repos: Repositories = wrapRepositories(direct, (call) => guard.outside(() => mutex.run(call)));
   return {
     dialect: 'sqlite',
     repos,
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      return mutex.run(async () => {
+      return guard.outside(() => mutex.run(async () => {
         db.exec('BEGIN IMMEDIATE');
         const scope = scopedToTransaction(direct);
         try {
-          const result = await fn(scope.tx);
+          const result = await guard.inside(() => fn(scope.tx));
           db.exec('COMMIT');
           return result;
         } catch (err) {
@@ -43,7 +44,7 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
         } finally {
           scope.end();
         }
-      });
+      }));
     },
     // One process serves everything on SQLite: the in-process lock is enough.
     requestLock: requestLocalLock,
