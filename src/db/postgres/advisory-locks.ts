@@ -8,6 +8,8 @@ import type pg from 'pg';
 export const LOCKS = {
   /** Held by each migration's transaction: instances starting together migrate once (src/db/postgres/migrate.ts). */
   migrations: 'robot-auth:migrations',
+  /** Held by `admin migrate-to-postgres`'s copy transaction: two copies into one database cannot interleave. */
+  copyFromSqlite: 'robot-auth:migrate-to-postgres',
 } as const;
 
 /** A stable signed 64-bit key for a lock name (the first 8 bytes of its SHA-256), as a decimal string. */
