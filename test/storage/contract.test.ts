@@ -764,14 +764,14 @@ describe('PostgreSQL only', () => {
     const db = openDatabase(file);
     migrate(db); // the runner migrates before a store is opened
     db.close();
-    const sqlite = openStore({ databasePath: file });
+    const sqlite = openStore({ databaseFile: file, databaseUrl: undefined });
     expect(sqlite.dialect).toBe('sqlite');
     await sqlite.close();
     const url = await server!.createDatabase();
-    const postgres = openStore({ databasePath: 'unused', databaseUrl: url });
+    const postgres = openStore({ databaseFile: 'unused', databaseUrl: url, databasePoolSize: 2 });
     expect(postgres.dialect).toBe('postgres');
     await postgres.ping();
     await postgres.close();
-    expect(() => openStore({ databasePath: 'x', databaseUrl: 'mysql://h/db' })).toThrow(/postgres:\/\//);
+    expect(() => openStore({ databaseFile: 'x', databaseUrl: 'mysql://h/db' })).toThrow(/postgres:\/\//);
   });
 });
