@@ -50,7 +50,15 @@ export function createAdvisoryRequestLock(pool: pg.Pool, options: { timeoutMs?: 
     Promise.resolve(
       local(name, async () => {
         const key = lockKey(atprotoLockName(name));
-        const client = await pool.connect();
+        let client: pg.PoolClient;
+        try {
+          client = await pool.connect();
+        } catch (err) {
+          throw new Error(
+            `no PostgreSQL connection for the ATProto request lock "${name}" (every lock connection is held by a refresh in progress, or the server is unreachable)`,
+            { cause: err },
+          );
+        }
         let broken: Error | undefined;
         try {
           await client.query(`SELECT set_config('lock_timeout', $1, false)`, [`${timeoutMs}ms`]);

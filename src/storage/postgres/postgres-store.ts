@@ -20,7 +20,11 @@ export interface PostgresStoreOptions {
   /** DATABASE_POOL_SIZE (default 10). */
   poolSize?: number;
   statementTimeoutMs?: number;
-  /** Connections for the ATProto request lock (default 4); each holder of a lock keeps one. */
+  /**
+   * Connections for the ATProto request lock (default: half of the pool, at least 2): each DID whose
+   * ATProto tokens are being refreshed holds one while it is (waiters of one DID queue in memory).
+   * An instance opens up to poolSize + lockConnections connections to the server.
+   */
   lockConnections?: number;
   lockTimeoutMs?: number;
   log?: Pick<Logger, 'warn' | 'error'>;
@@ -31,10 +35,11 @@ export function isRetryable(err: unknown): boolean {
 }
 
 export function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Store {
-  const pool = createPool({ url, poolSize: options.poolSize ?? DEFAULT_POOL_SIZE, statementTimeoutMs: options.statementTimeoutMs });
+  const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+  const pool = createPool({ url, poolSize, statementTimeoutMs: options.statementTimeoutMs });
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_ATPROTO_LOCK_TIMEOUT_MS;
   // The lock's wait is bounded by lock_timeout; the statement timeout must not cut it shorter.
-  const lockPool = createPool({ url, poolSize: options.lockConnections ?? 4, statementTimeoutMs: lockTimeoutMs + 5_000 });
+  const lockPool = createPool({ url, poolSize: options.lockConnections ?? Math.max(2, Math.ceil(poolSize / 2)), statementTimeoutMs: lockTimeoutMs + 5_000 });
   const q = pool as unknown as Queryable;
 
   let savepoints = 0;
