@@ -32,15 +32,21 @@
 //
 // Adding a method: declare it in the repository's interface below with its doc comment (say when it
 // locks), implement it in sqlite/repositories.ts (wrap today's repository where it has the method)
-// and postgres/repositories.ts ($1… parameters; GREATEST for SQLite's scalar max; lower() for the
-// NOCASE columns), and add a case to test/storage/contract.test.ts, which runs on both.
+// and postgres/repositories.ts ($1… parameters; GREATEST for SQLite's scalar max; plain `=` on the
+// NOCASE columns, whose PostgreSQL `nocase` collation ignores case), and add a case to
+// test/storage/contract.test.ts, which runs on both.
 //
 // Adjustments to the agreed design, with reasons:
 //  - `Store.requestLock` (the ATProto client's RuntimeLock) lives here too: in-process on SQLite
 //    (one process serves everything), a PostgreSQL advisory lock across instances otherwise
 //    (postgres/atproto-lock.ts), so the caller picks neither.
-//  - The ATProto state/session repositories hold rows (sealed strings), not the sealing: sealing
-//    stays the caller's (src/atproto/stores.ts today), so the store needs no key material.
+//  - The ATProto state/session repositories hold rows (sealed strings), not the sealing, so the
+//    store needs no key material: src/storage/atproto-stores.ts builds the ATProto client's stores
+//    and the seal pass over them, with src/atproto/stores.ts's rules and format.
+//  - `operator`: the admin CLI's listings (src/admin/*.ts), which are SQL outside repositories too.
+//  - `ping()` for /healthz (issue 12 item 4 asks it to report database reachability).
+//  - On SQLite "two instances" do not exist (one process, one connection, rule 3), so the contract
+//    suite's cross-instance cases run on one SQLite store and on two PostgreSQL stores.
 import type { RuntimeLock } from '@atproto/oauth-client-node';
 import type { LiveSession } from '../accounts/sessions.repo.ts';
 import type { Ticket, TicketKind } from '../accounts/tickets.repo.ts';
