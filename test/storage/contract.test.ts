@@ -538,10 +538,34 @@ describe.each([
     await repos.audit.insert({ event: 'sign_in' }, now);
     const idle = await repos.clients.insertRegistered(metadata, null);
     await h.exec(`UPDATE oauth_clients SET created_at = ${now - 10 * DAY} WHERE client_id = '${idle.clientId}'`);
+    // Each keep-window of src/db/purge.ts, just inside and just outside: the two stores must agree on every one.
+    await repos.atprotoSessions.set('did:plc:alice', 'kept: a user of ours');
+    await h.exec(`UPDATE atproto_sessions SET updated_at = ${now - 2 * DAY}`);
+    await repos.atprotoStates.set('recent', 'v', null);
+    await h.exec(`UPDATE atproto_auth_states SET created_at = ${now - 30 * 60} WHERE key = 'recent'`);
+    await repos.sessions.insert('revoked-long-ago', 'did:plc:alice', 600, null);
+    await repos.sessions.insert('revoked-recently', 'did:plc:alice', 600, null);
+    await h.exec(`UPDATE sessions SET revoked_at = ${now - 2 * DAY} WHERE id = 'revoked-long-ago'`);
+    await h.exec(`UPDATE sessions SET revoked_at = ${now - 3600} WHERE id = 'revoked-recently'`);
+    const codeInput = { clientId: client.clientId, userDid: 'did:plc:alice', wikiSlug: 'alice', redirectUri: 'https://app.example/cb', redirectUriSent: true, codeChallenge: 'c', resource: 'r', scope: 's' };
+    const oldCode = await repos.codes.insert(codeInput);
+    const recentCode = await repos.codes.insert(codeInput);
+    await h.exec(`UPDATE authorization_codes SET expires_at = ${now - 2 * 3600} WHERE hash = '${sha256Hex(oldCode)}'`);
+    await h.exec(`UPDATE authorization_codes SET expires_at = ${now - 30 * 60} WHERE hash = '${sha256Hex(recentCode)}'`);
+    const longRotated = await repos.refreshTokens.insert(grantId, REFRESH_TTL);
+    const recentlyRotated = await repos.refreshTokens.insert(grantId, REFRESH_TTL);
+    await h.exec(`UPDATE refresh_tokens SET rotated_at = ${now - 8 * DAY} WHERE hash = '${refreshTokenHash(longRotated)}'`);
+    await h.exec(`UPDATE refresh_tokens SET rotated_at = ${now - 6 * DAY} WHERE hash = '${refreshTokenHash(recentlyRotated)}'`);
+    const grant = { clientId: client.clientId, userDid: 'did:plc:alice', wikiSlug: 'alice', resource: 'r', scope: 's', expiresAt: now + DAY };
+    await repos.grants.insert({ ...grant, id: 'revoked-long-ago' });
+    await repos.grants.insert({ ...grant, id: 'revoked-recently' });
+    await h.exec(`UPDATE oauth_grants SET revoked_at = ${now - 2 * DAY} WHERE id = 'revoked-long-ago'`);
+    await h.exec(`UPDATE oauth_grants SET revoked_at = ${now - 3600} WHERE id = 'revoked-recently'`);
     const counts = await repos.purge.expired({ clientIdleSeconds: 30 * DAY, unusedClientSeconds: DAY });
     expect(counts).toMatchObject({
       sign_in_tickets: 1,
-      sessions: 1,
+      sessions: 2,
+      authorization_codes: 1,
       revoked_access_tokens: 1,
       client_assertion_jtis: 1,
       reserved_names: 1,
@@ -549,11 +573,17 @@ describe.each([
       atproto_sessions: 1,
       audit_log: 1,
       oauth_clients: 1,
-      oauth_grants: 0,
-      refresh_tokens: 0,
+      oauth_grants: 1,
+      refresh_tokens: 1,
     });
     expect(await repos.clients.find(client.clientId)).toBeDefined(); // it holds a grant
     expect(await repos.grants.findLive(grantId)).toBeDefined();
+    expect(await repos.grants.findById('revoked-recently')).toBeDefined();
+    expect(await repos.refreshTokens.findByValue(recentlyRotated)).toBeDefined();
+    expect(await repos.codes.findByValue(recentCode)).toBeDefined();
+    expect(await repos.atprotoSessions.get('did:plc:alice')).toBeDefined();
+    expect(await repos.atprotoStates.get('recent', 0)).toBeDefined();
+    expect(await h.count('sessions')).toBe(2);
   });
 
   describe('transactions', () => {
