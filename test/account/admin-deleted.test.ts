@@ -9,7 +9,8 @@ import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { AppContext } from '../../src/context.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 beforeEach(() => {

@@ -1,20 +1,13 @@
-// Shared pieces of the hardening suite: a whole app (createApp) on a temporary data directory,
+// Shared pieces of the hardening suite: a whole app (startTestApp) on a temporary data directory,
 // listening on 127.0.0.1 so supertest reuses one server; row-count and content snapshots of every
 // table; seeded users, sessions, clients and grants; and the OAuth flow driven over HTTP.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
-import { expect, inject } from 'vitest';
-import { cookieNames } from '../../src/accounts/cookies.ts';
-import { createSession } from '../../src/accounts/session.ts';
-import { createApp } from '../../src/app.ts';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
+import { expect } from 'vitest';
+import type { User } from '../../src/accounts/users.repo.ts';
 import type { Db } from '../../src/db/open.ts';
-import { createLogger } from '../../src/web/log.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { seedSignedInSession, seedUser } from '../support/seed.ts';
 
 /** PUBLIC_URL of every hardening app: the default, so wiki hosts are `{slug}.localhost:3000`. */
 export const ISSUER = 'http://localhost:3000';
@@ -35,44 +28,15 @@ export const NO_RATE_LIMITS = {
   NEW_WIKIS_PER_DAY: '1000000',
 };
 
-export interface HardeningApp {
-  ctx: AppContext;
-  dataDir: string;
-  server: http.Server;
-  /** A supertest client bound to the listening server. */
-  http(): ReturnType<typeof request>;
-  close(): Promise<void>;
-}
+/** A hardening app is a test app on PUBLIC_URL http://localhost:3000, listening on any 127.0.0.1 port. */
+export type HardeningApp = TestApp;
 
 /**
- * The real app (createApp) on a fresh data directory, listening on 127.0.0.1. Handle and DID
- * resolution go to the local PDS and PLC, so no sign-in attempt ever leaves the machine.
+ * The real app (startTestApp, listen 'any-port') on a fresh data directory with NO_RATE_LIMITS.
+ * Handle and DID resolution go to the local PDS and PLC, so no sign-in attempt ever leaves the machine.
  */
-export async function startHardeningApp(env: Record<string, string> = {}): Promise<HardeningApp> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-hardening-'));
-  const config = parseConfig({
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    ATPROTO_PLC_URL: inject('plcUrl'),
-    ATPROTO_HANDLE_RESOLVER: inject('pdsUrl'),
-    ...NO_RATE_LIMITS,
-    ...env,
-  });
-  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
-  const server = http.createServer(createApp(ctx));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    ctx,
-    dataDir,
-    server,
-    http: () => request(server),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      ctx.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startHardeningApp(env: Record<string, string> = {}): Promise<HardeningApp> {
+  return startTestApp({ ...NO_RATE_LIMITS, ...env }, { listen: 'any-port' });
 }
 
 // ---------------------------------------------------------------------------
@@ -239,22 +203,9 @@ export async function anonymousCsrf(app: HardeningApp): Promise<{ token: string;
 // Seeds
 // ---------------------------------------------------------------------------
 
-export interface SeededUser {
-  did: string;
-  handle: string;
-  username: string;
-}
-
-let seq = 0;
-
-/** A user with their first wiki (slug = username), as signup creates them. */
-export function seedUser(ctx: AppContext, username = `user${++seq}${crypto.randomBytes(3).toString('hex')}`): SeededUser {
-  const did = `did:plc:${crypto.randomBytes(12).toString('hex')}`;
-  const handle = `${username}.test`;
-  const created = ctx.users.insertWithFirstWiki({ did, handle, displayName: null, username });
-  if (created === 'taken') throw new Error(`username ${username} is taken`);
-  return { did, handle, username };
-}
+/** A seeded user (test/support/seed.ts seedUser: a user with their first wiki, slug = username). */
+export type SeededUser = Pick<User, 'did' | 'handle' | 'username'>;
+export { seedUser };
 
 export interface BrowserSession {
   user: SeededUser;
@@ -266,8 +217,8 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const token = createSession(app.ctx, user, 'hardening');
-  const jar = new Map([[cookieNames(app.ctx.config).session, token]]);
+  const session = seedSignedInSession(app.ctx, user, 'hardening');
+  const jar = new Map([[session.name, session.value]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);
   cookiesFrom(page, jar);

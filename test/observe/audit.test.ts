@@ -26,7 +26,7 @@ import {
   tokenRequest,
   wikiHost,
 } from '../conformance/support.ts';
-import { captureIo } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
 
 let app: TestApp;
 const lines: Record<string, unknown>[] = [];

@@ -12,7 +12,8 @@ import { parseConfig } from '../../src/config/env.ts';
 import { createContext } from '../../src/context.ts';
 import { runCli } from '../../src/admin/program.ts';
 import { createLogger } from '../../src/web/log.ts';
-import { captureIo, seedClient, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 beforeEach(() => {

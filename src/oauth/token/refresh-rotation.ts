@@ -18,6 +18,7 @@ import { InvalidGrant } from '../errors.ts';
 import type { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
 import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
+import { graceWindowsClosedBefore, refreshGraceClosed, refreshTokenLifetime } from '../../lifetimes.ts';
 
 export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'sealer'> &
   Partial<Pick<AppContext, 'audit' | 'metrics'>>;
@@ -54,7 +55,7 @@ export function rotateRefreshToken(
 
     let reused: string | undefined;
     if (presented.rotatedAt !== null) {
-      if (now - presented.rotatedAt > config.refreshGraceSeconds) return replay(deps, grant, 'after_grace', origin);
+      if (refreshGraceClosed(config, presented.rotatedAt, now)) return replay(deps, grant, 'after_grace', origin);
       reused = graceSuccessor(deps, presented, now);
       if (reused === undefined) return replay(deps, grant, 'successor_rotated', origin);
     }
@@ -62,12 +63,12 @@ export function rotateRefreshToken(
     if (refused) return { kind: 'refused', error: refused };
     if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
 
-    const successor = refreshTokens.insert(grant.id, config.refreshTokenTtlSeconds);
+    const successor = refreshTokens.insert(grant.id, refreshTokenLifetime(config));
     const successorHash = refreshTokenHash(successor);
     if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor))) {
       throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
     }
-    grants.extend(grant.id, now + config.refreshTokenTtlSeconds);
+    grants.extend(grant.id, now + refreshTokenLifetime(config));
     dropClosedGraceWindows(deps, now);
     return { kind: 'issued', grant, refreshToken: successor, reused: false };
   }).immediate();
@@ -98,5 +99,5 @@ export function dropClosedGraceWindows(
   deps: Pick<RotationDeps, 'refreshTokens'> & { config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
   now = nowSeconds(),
 ): number {
-  return deps.refreshTokens.dropSealedSuccessors(now - deps.config.refreshGraceSeconds - 1);
+  return deps.refreshTokens.dropSealedSuccessors(graceWindowsClosedBefore(deps.config, now));
 }

@@ -10,7 +10,7 @@ import { generatePrivateJwk, loadPlatformKeys } from '../../../src/config/keys.t
 import { createContext, type AppContext } from '../../../src/context.ts';
 import { signAccessToken } from '../../../src/oauth/tokens/access-token.ts';
 import { createLogger } from '../../../src/web/log.ts';
-import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../../admin/seed.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../../support/seed.ts';
 
 const HOST = 'alice.localhost:3000';
 const MCP_URL = 'http://alice.localhost:3000/mcp';

@@ -2,17 +2,22 @@
 // redirect URI, with a matching PKCE verifier and resource. A second use fails and revokes what
 // the first use issued (RFC 6749 §10.5, RFC 9700 §4.5).
 import type { AppContext } from '../../../context.ts';
+import type { Config } from '../../../config/env.ts';
 import { nowSeconds } from '../../../db/open.ts';
 import { randomToken } from '../../../lib/secrets.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant } from '../../errors.ts';
 import { checkPkce } from '../pkce.ts';
 import { checkResourceMatches } from '../resource-param.ts';
-import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
+import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
+import { refreshTokenLifetime } from '../../../lifetimes.ts';
+
+export type CodeExchangeDeps = Pick<AppContext, 'db' | 'codes' | 'grants' | 'clients' | 'refreshTokens' | 'audit' | 'metrics' | 'log'> &
+  TokenResponseDeps & { config: Pick<Config, 'refreshTokenTtlSeconds'> };
 
 export async function exchangeAuthorizationCode(
-  ctx: AppContext,
+  ctx: CodeExchangeDeps,
   client: OAuthClientRecord,
   params: TokenParams,
   origin: { address?: string } = {},
@@ -43,7 +48,7 @@ export async function exchangeAuthorizationCode(
     if (!ctx.codes.consume(code.hash)) throw new InvalidGrant('The authorization code was already used.');
 
     const grantId = randomToken(16);
-    const expiresAt = nowSeconds() + ctx.config.refreshTokenTtlSeconds;
+    const expiresAt = nowSeconds() + refreshTokenLifetime(ctx.config);
     ctx.grants.insert({
       id: grantId,
       clientId: client.clientId,
@@ -55,7 +60,7 @@ export async function exchangeAuthorizationCode(
     });
     ctx.codes.recordGrant(code.hash, grantId);
     ctx.clients.markTokenIssued(client.clientId);
-    const refreshToken = ctx.refreshTokens.insert(grantId, ctx.config.refreshTokenTtlSeconds);
+    const refreshToken = ctx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
     return { kind: 'issued' as const, grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
   }).immediate();
   if (outcome.kind === 'replayed') {

@@ -6,13 +6,15 @@ import { AppError } from '../../../web/errors.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant, InvalidScope } from '../../errors.ts';
 import { formatScope, grantScope, SUPPORTED_SCOPES } from '../../scopes.ts';
-import { rotateRefreshToken } from '../refresh-rotation.ts';
+import { rotateRefreshToken, type RotationDeps } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
-import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
+import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 
+export type RefreshDeps = RotationDeps & TokenResponseDeps & Pick<AppContext, 'log'>;
+
 export async function refreshAccessToken(
-  ctx: AppContext,
+  ctx: RefreshDeps,
   client: OAuthClientRecord,
   params: TokenParams,
   origin: { address?: string } = {},

@@ -1,0 +1,48 @@
+// Structure rules (issue 12 item 8), checked by reading the source:
+//  - src/db/ is storage plumbing: it imports no feature folder, so a feature can move to another
+//    store without dragging the database layer with it (purge.ts once read a TTL from src/atproto/);
+//  - every credential lifetime is defined in src/lifetimes.ts and nowhere else.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = path.resolve(import.meta.dirname, '../../src');
+const FEATURES = ['atproto', 'oauth', 'accounts', 'wikis', 'resource'];
+
+function sourceFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .map((e) => path.join(e.parentPath, e.name));
+}
+
+/** The src/ folders a file imports from (static and dynamic imports, `export … from`). */
+function importedFolders(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1]!);
+  return specifiers.map((s) => path.relative(SRC, path.resolve(path.dirname(file), s)).split(path.sep)[0]!);
+}
+
+describe('structure', () => {
+  it('no file under src/db/ imports from a feature folder', () => {
+    const offenders = sourceFiles(path.join(SRC, 'db')).flatMap((file) =>
+      importedFolders(file).filter((folder) => FEATURES.includes(folder)).map((folder) => `${path.relative(SRC, file)} → src/${folder}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('the checker sees a feature import (it would catch purge.ts reading src/atproto/stores.ts)', () => {
+    const probe = path.join(SRC, 'db', 'purge.ts');
+    expect(importedFolders(probe)).toContain('lifetimes.ts');
+    const fake = `import { X } from '../atproto/stores.ts';\nconst y = await import('../oauth/a.ts');`;
+    const specifiers = [...fake.matchAll(/(?:from\s+|import\s*\(\s*)['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1]);
+    expect(specifiers).toEqual(['../atproto/stores.ts', '../oauth/a.ts']);
+  });
+
+  it('credential lifetimes (…_TTL_SECONDS, …_KEEP_SECONDS, …_LIFETIME_SECONDS) are defined only in src/lifetimes.ts', () => {
+    const definitions = sourceFiles(SRC).flatMap((file) =>
+      [...fs.readFileSync(file, 'utf8').matchAll(/^\s*(?:export\s+)?const\s+(\w+_(?:TTL|KEEP|LIFETIME)_SECONDS)\b/gm)].map((m) => `${path.relative(SRC, file)}: ${m[1]}`),
+    );
+    expect(definitions.length).toBeGreaterThan(5);
+    expect(definitions.filter((d) => !d.startsWith('lifetimes.ts:'))).toEqual([]);
+  });
+});
