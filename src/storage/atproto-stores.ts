@@ -7,9 +7,10 @@
 //    current key (compare-and-swap on the stored value, so a concurrent write is never overwritten);
 //  - a value no key opens (key gone, tampered) is treated as missing, with a warn line: the person
 //    signs in again;
-//  - authorization states older than AUTH_STATE_TTL_SECONDS are dead.
+//  - authorization states older than ATPROTO_AUTH_STATE_TTL_SECONDS (src/lifetimes.ts) are dead.
 import type { NodeSavedSession, NodeSavedSessionStore, NodeSavedState, NodeSavedStateStore } from '@atproto/oauth-client-node';
-import { AUTH_STATE_TTL_SECONDS, type StoreSealing } from '../atproto/stores.ts';
+import type { StoreSealing } from '../atproto/stores.ts';
+import { ATPROTO_AUTH_STATE_TTL_SECONDS } from '../lifetimes.ts';
 import { nowSeconds } from '../db/open.ts';
 import { sha256Hex } from '../lib/secrets.ts';
 import type { Store } from './store.ts';
@@ -46,7 +47,7 @@ export function createSharedStateStore(store: Pick<Store, 'repos'>, sealing: Sto
   const states = store.repos.atprotoStates;
   return {
     async get(key) {
-      const stored = await states.get(key, nowSeconds() - AUTH_STATE_TTL_SECONDS);
+      const stored = await states.get(key, nowSeconds() - ATPROTO_AUTH_STATE_TTL_SECONDS);
       const plaintext = stored === undefined ? undefined : await openStored(sealing, 'atproto_auth_states', key, stored, (expected, sealed) => states.replaceValue(key, expected, sealed));
       return plaintext === undefined ? undefined : (JSON.parse(plaintext) as NodeSavedState);
     },

@@ -12,7 +12,8 @@ import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { createCodesRepo } from '../../src/oauth/authorize/codes.repo.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { captureIo, seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from './seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let server: TestPostgres;
 let t: TempData;

@@ -8,15 +8,24 @@
 // either an integer or a boolean column.
 // Locking (store.ts rule 2): the …ForUpdate reads lock the row; the compare-and-swap writes
 // (consume, markRotated, use) say who won through their row count.
-import { LAST_SEEN_RESOLUTION_SECONDS, sessionHandle, type LiveSession } from '../../accounts/sessions.repo.ts';
+import { sessionHandle, type LiveSession } from '../../accounts/sessions.repo.ts';
 import type { Ticket, TicketKind } from '../../accounts/tickets.repo.ts';
 import type { User } from '../../accounts/users.repo.ts';
-import { AUTH_STATE_TTL_SECONDS } from '../../atproto/stores.ts';
 import type { AuditEntry, AuditEventName } from '../../audit/audit-log.ts';
 import { nowSeconds } from '../../db/open.ts';
+import {
+  ATPROTO_AUTH_STATE_TTL_SECONDS,
+  AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS,
+  AUTHORIZATION_CODE_TTL_SECONDS,
+  AUTHORIZATION_REQUEST_TTL_SECONDS,
+  LAST_SEEN_RESOLUTION_SECONDS,
+  REVOKED_KEEP_SECONDS,
+  ROTATED_REFRESH_KEEP_SECONDS,
+  UNCLAIMED_ATPROTO_SESSION_SECONDS,
+} from '../../lifetimes.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
-import { AUTHORIZATION_REQUEST_TTL_SECONDS, type PendingAuthorization } from '../../oauth/authorize/authorization-requests.repo.ts';
-import { AUTHORIZATION_CODE_TTL_SECONDS, type AuthorizationCode } from '../../oauth/authorize/codes.repo.ts';
+import type { PendingAuthorization } from '../../oauth/authorize/authorization-requests.repo.ts';
+import type { AuthorizationCode } from '../../oauth/authorize/codes.repo.ts';
 import type { ClientMetadata } from '../../oauth/clients/client.ts';
 import { REGISTERED_CLIENT_ID_PREFIX, type CachedClientRecord } from '../../oauth/clients/clients.repo.ts';
 import type { Grant } from '../../oauth/grants/grants.repo.ts';
@@ -44,12 +53,6 @@ export interface PostgresRepositoryContext {
   isolated<T>(fn: (q: Queryable) => Promise<T>): Promise<T>;
 }
 
-// Kept in step with src/db/purge.ts, where these are module constants today (the structure round
-// moves lifetimes into one module; test/storage/contract.test.ts runs the purge on both stores).
-const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
-const ROTATED_REFRESH_KEEP_SECONDS = 7 * 24 * 60 * 60;
-const REVOKED_KEEP_SECONDS = 24 * 60 * 60;
-const UNCLAIMED_ATPROTO_SESSION_SECONDS = 24 * 60 * 60;
 
 const flag = (v: unknown): boolean => v === true || v === 1;
 const changed = (r: { rowCount: number | null }): number => r.rowCount ?? 0;
@@ -735,11 +738,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       async expired(options) {
         const now = nowSeconds();
         const statements: [string, string, unknown[]][] = [
-          ['atproto_auth_states', 'DELETE FROM atproto_auth_states WHERE created_at <= $1', [now - AUTH_STATE_TTL_SECONDS]],
+          ['atproto_auth_states', 'DELETE FROM atproto_auth_states WHERE created_at <= $1', [now - ATPROTO_AUTH_STATE_TTL_SECONDS]],
           ['sign_in_tickets', 'DELETE FROM sign_in_tickets WHERE expires_at <= $1', [now]],
           ['sessions', 'DELETE FROM sessions WHERE expires_at <= $1 OR revoked_at <= $2', [now, now - REVOKED_KEEP_SECONDS]],
           ['authorization_requests', 'DELETE FROM authorization_requests WHERE expires_at <= $1', [now]],
-          ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= $1', [now - CODE_REPLAY_WINDOW_SECONDS]],
+          ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= $1', [now - AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS]],
           ['refresh_tokens', 'DELETE FROM refresh_tokens WHERE expires_at <= $1 OR rotated_at <= $2', [now, now - ROTATED_REFRESH_KEEP_SECONDS]],
           ['oauth_grants', 'DELETE FROM oauth_grants WHERE expires_at <= $1 OR revoked_at <= $2', [now, now - REVOKED_KEEP_SECONDS]],
           ['revoked_access_tokens', 'DELETE FROM revoked_access_tokens WHERE expires_at <= $1', [now]],
