@@ -225,6 +225,8 @@ export interface GrantsRepository {
 /** src/oauth/token/refresh-tokens.repo.ts. */
 export interface RefreshTokensRepository {
   insert(grantId: string, ttlSeconds: number): Promise<string>;
+  /** insert, also returning the stored hash (rotation records it as the successor's; the perf-token branch adds the same to today's repository). */
+  issue(grantId: string, ttlSeconds: number): Promise<{ value: string; hash: string }>;
   findByValue(value: string): Promise<RefreshToken | undefined>;
   /**
    * Refresh rotation's deciding read (refresh-rotation.ts): locks the presented token's row until

@@ -141,8 +141,7 @@ function rotate(store: Store, clientId: string, value: string): Promise<Rotation
       }
       return { kind: 'issued', refreshToken: reused, reused: true };
     }
-    const successor = await tx.refreshTokens.insert(grant.id, REFRESH_TTL);
-    const successorHash = refreshTokenHash(successor);
+    const { value: successor, hash: successorHash } = await tx.refreshTokens.issue(grant.id, REFRESH_TTL);
     if (!(await tx.refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(sealer, successorHash, successor)))) {
       throw new Error('refresh token rotated twice inside one transaction');
     }
@@ -413,6 +412,9 @@ describe.each([
     expect(await repos.refreshTokens.dropSealedSuccessors(nowSeconds() - 10)).toBe(0);
     expect(await repos.refreshTokens.dropSealedSuccessors(nowSeconds() + 1)).toBe(1);
     expect(await repos.refreshTokens.findByHash(token.hash)).toMatchObject({ successorHash: 'next', successorSealed: null });
+    const issued = await repos.refreshTokens.issue(grantId, 600);
+    expect(issued.hash).toBe(refreshTokenHash(issued.value));
+    expect(await repos.refreshTokens.findByHash(issued.hash)).toMatchObject({ grantId, rotatedAt: null });
   });
 
   it('revoked access tokens and client-assertion jtis', async () => {

@@ -214,6 +214,13 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     const row = await one<RefreshTokenRow>(q, `SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE hash = $1${lock ? ' FOR UPDATE' : ''}`, [hash]);
     return row && toRefreshToken(row);
   };
+  const issueRefresh = async (grantId: string, ttlSeconds: number) => {
+    const value = randomToken(32);
+    const hash = refreshTokenHash(value);
+    const now = nowSeconds();
+    await q.query('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [hash, grantId, now, now + ttlSeconds]);
+    return { value, hash };
+  };
   const clientCount = async (name: string) => (await one<{ n: number }>(q, 'SELECT n FROM oauth_client_counts WHERE name = $1', [name]))?.n ?? 0;
 
   return {
@@ -583,12 +590,8 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
 
     // src/oauth/token/refresh-tokens.repo.ts
     refreshTokens: {
-      async insert(grantId, ttlSeconds) {
-        const value = randomToken(32);
-        const now = nowSeconds();
-        await q.query('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [refreshTokenHash(value), grantId, now, now + ttlSeconds]);
-        return value;
-      },
+      insert: async (grantId, ttlSeconds) => (await issueRefresh(grantId, ttlSeconds)).value,
+      issue: issueRefresh,
       findByValue: (value) => findRefresh(false)(refreshTokenHash(value)),
       findByValueForUpdate: (value) => findRefresh(true)(refreshTokenHash(value)),
       findByHash: findRefresh(false),

@@ -20,7 +20,7 @@ import { createAuthorizationRequestsRepo } from '../../oauth/authorize/authoriza
 import { createCodesRepo } from '../../oauth/authorize/codes.repo.ts';
 import { createClientsRepo } from '../../oauth/clients/clients.repo.ts';
 import { createGrantsRepo } from '../../oauth/grants/grants.repo.ts';
-import { createRefreshTokensRepo } from '../../oauth/token/refresh-tokens.repo.ts';
+import { createRefreshTokensRepo, refreshTokenHash } from '../../oauth/token/refresh-tokens.repo.ts';
 import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access-tokens.repo.ts';
 import { newWikisPausedUntil, createdWithinCap } from '../../wikis/new-wiki-cap.ts';
 import { releaseName, reservationOf, reserveName } from '../../wikis/reserved-names.ts';
@@ -149,6 +149,10 @@ export function createSqliteRepositories(db: Db): Repositories {
     },
     refreshTokens: {
       insert: async (grantId, ttl) => refreshTokens.insert(grantId, ttl),
+      issue: async (grantId, ttl) => {
+        const value = refreshTokens.insert(grantId, ttl);
+        return { value, hash: refreshTokenHash(value) };
+      },
       findByValue: async (value) => refreshTokens.findByValue(value),
       // BEGIN IMMEDIATE already serialises the transaction: the plain read is the locked read.
       findByValueForUpdate: async (value) => refreshTokens.findByValue(value),
