@@ -119,6 +119,13 @@ export interface WikisRepository {
   findBySlug(slug: string): Promise<Wiki | undefined>;
   listByOwner(did: string): Promise<Wiki[]>;
   countByOwner(did: string): Promise<number>;
+  /**
+   * Call first in a transaction that checks the wiki caps and creates a wiki (signup, create-wiki,
+   * admin wikis create): creations then run one at a time, so neither WIKIS_PER_USER nor
+   * NEW_WIKIS_PER_DAY is exceeded by concurrent requests. PostgreSQL: a transaction-scoped advisory
+   * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises).
+   */
+  lockCreation(): Promise<void>;
   /** create-wiki.ts; throws a unique violation (isUniqueViolation) when the slug exists. */
   insert(slug: string, ownerDid: string, createdBy: 'signup' | 'operator', createdAt?: number): Promise<void>;
   /** new-wiki-cap.ts rule 1: undefined while a wiki may be created now; else when the next may. */

@@ -718,6 +718,29 @@ describe.each([
       expect(taken.filter((t) => t !== undefined)).toHaveLength(1);
     });
 
+    it('concurrent wiki creations under lockCreation never exceed the daily cap or the per-person limit', async () => {
+      await fresh();
+      const b = h.another();
+      for (const name of ['p1', 'p2', 'p3', 'p4']) await repos.users.insertWithFirstWiki({ did: `did:plc:${name}`, handle: name, displayName: null, username: name });
+      const cap = 7; // 4 first wikis exist: 3 more may be created today
+      const perPerson = 2;
+      // create-wiki.ts's unit of work: lock, check both caps, insert.
+      const create = (store: Store, did: string, slug: string) =>
+        store.transaction(async (tx) => {
+          await tx.wikis.lockCreation();
+          if ((await tx.wikis.countByOwner(did)) >= perPerson) return 'limit';
+          if ((await tx.wikis.newWikisPausedUntil(cap)) !== undefined) return 'paused';
+          await sleep(2); // a request's other reads; widens the race the lock closes
+          await tx.wikis.insert(slug, did, 'signup');
+          return 'created';
+        });
+      const attempts = Array.from({ length: 24 }, (_, i) => create(i % 2 === 0 ? h.store : b, `did:plc:p${(i % 4) + 1}`, `w${i}`));
+      const results = await Promise.all(attempts);
+      expect(results.filter((r) => r === 'created')).toHaveLength(3);
+      expect(await h.count('wikis')).toBe(cap);
+      for (const name of ['p1', 'p2', 'p3', 'p4']) expect(await repos.wikis.countByOwner(`did:plc:${name}`)).toBeLessThanOrEqual(perPerson);
+    });
+
     it('the ATProto request lock makes the second holder of a name wait for the first, across instances', async () => {
       await fresh();
       const b = h.another();

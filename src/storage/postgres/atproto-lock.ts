@@ -2,7 +2,7 @@
 // takes `requestLock(name, fn)` to keep the token refreshes of one DID serial: two refreshes of one
 // ATProto session with the same refresh token would have the PDS revoke the session. One process can
 // use the in-process lock (src/atproto/client.ts); several instances need one lock for all of them:
-//  - a PostgreSQL session-level advisory lock on lockKey('robot-auth:atproto-request:' + name)
+//  - a PostgreSQL session-level advisory lock on lockKey(LOCKS.atprotoRequestPrefix + name)
 //    (src/db/postgres/advisory-locks.ts: the service's one key scheme), taken on
 //    a connection of a small pool of its own (never the store's pool: `fn` uses the store while it
 //    holds the lock, and a lock per connection must not starve it);
@@ -15,10 +15,10 @@
 //    every lock it held (a session-level lock never outlives its connection, nor a crashed instance).
 import type { RuntimeLock } from '@atproto/oauth-client-node';
 import type pg from 'pg';
-import { lockKey } from '../../db/postgres/advisory-locks.ts';
+import { LOCKS, lockKey } from '../../db/postgres/advisory-locks.ts';
 
 /** The advisory-lock name of one ATProto request lock (the DID's token refresh, etc.). */
-export const atprotoLockName = (name: string): string => `robot-auth:atproto-request:${name}`;
+export const atprotoLockName = (name: string): string => `${LOCKS.atprotoRequestPrefix}${name}`;
 export const DEFAULT_ATPROTO_LOCK_TIMEOUT_MS = 30_000;
 
 export class AtprotoLockTimeout extends Error {

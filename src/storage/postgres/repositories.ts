@@ -13,6 +13,7 @@ import type { Ticket, TicketKind } from '../../accounts/tickets.repo.ts';
 import type { User } from '../../accounts/users.repo.ts';
 import type { AuditEntry, AuditEventName } from '../../audit/audit-log.ts';
 import { nowSeconds } from '../../db/open.ts';
+import { LOCKS, lockKey } from '../../db/postgres/advisory-locks.ts';
 import {
   ATPROTO_AUTH_STATE_TTL_SECONDS,
   AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS,
@@ -282,6 +283,10 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       },
       async countByOwner(did) {
         return (await one<{ n: number }>(q, 'SELECT count(*) AS n FROM wikis WHERE owner_did = $1', [did]))!.n;
+      },
+      async lockCreation() {
+        // Transaction-scoped: released by COMMIT or ROLLBACK (outside a transaction it would be released at once).
+        await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(LOCKS.wikiCreation)]);
       },
       async insert(slug, ownerDid, createdBy, createdAt = nowSeconds()) {
         await isolated((t) => t.query('INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES ($1, $2, $3, $4)', [slug, ownerDid, createdAt, createdBy]));

@@ -76,6 +76,8 @@ export function createSqliteRepositories(db: Db): Repositories {
       listByOwner: async (did) => wikis.listByOwner(did),
       // today: src/wikis/create-wiki.ts
       countByOwner: async (did) => (sql('SELECT count(*) AS n FROM wikis WHERE owner_did = ?').get(did) as { n: number }).n,
+      // BEGIN IMMEDIATE already serialises every writer.
+      lockCreation: async () => undefined,
       insert: async (slug, ownerDid, createdBy, createdAt = nowSeconds()) => {
         sql('INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, ?)').run(slug, ownerDid, createdAt, createdBy);
       },
