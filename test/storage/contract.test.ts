@@ -215,6 +215,20 @@ describe.each([
       expect(await repos.wikis.findBySlug('ALICE')).toMatchObject({ slug: 'alice', ownerDid: 'did:plc:a' });
     });
 
+    it('inside a transaction, a taken name is an outcome and the transaction goes on and commits', async () => {
+      await fresh();
+      await seed(repos, 'alice');
+      const outcome = await h.store.transaction(async (tx) => {
+        const taken = await tx.users.insertWithFirstWiki({ did: 'did:plc:b', handle: 'b', displayName: null, username: 'Alice' });
+        const duplicate = await tx.wikis.insert('ALICE', 'did:plc:alice', 'signup').catch((e: unknown) => isUniqueViolation(e));
+        const created = await tx.users.insertWithFirstWiki({ did: 'did:plc:c', handle: 'c', displayName: null, username: 'carol' });
+        return { taken, duplicate, created: created !== 'taken' };
+      });
+      expect(outcome).toEqual({ taken: 'taken', duplicate: true, created: true });
+      expect(await repos.users.findByUsername('carol')).toMatchObject({ did: 'did:plc:c' });
+      expect(await repos.users.findByDid('did:plc:b')).toBeUndefined();
+    });
+
     it('records a login, tells a username of another person, deletes and records the deletion', async () => {
       await fresh();
       await seed(repos, 'alice');
