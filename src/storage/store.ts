@@ -206,6 +206,13 @@ export interface ClientsRepository {
   find(clientId: string): Promise<CachedClientRecord | undefined>;
   /** Never overwrites a registered client. */
   upsertDocument(clientId: string, metadata: ClientMetadata, fetchedAt: number, staleAt: number): Promise<void>;
+  /**
+   * Call first in a transaction that checks MAX_UNUSED_CLIENTS or MAX_CACHED_CLIENT_DOCUMENTS and
+   * then registers or caches a client (client-caps.ts): with several instances the check and the
+   * insert then run one at a time, so the cap is not exceeded by concurrent requests. PostgreSQL: a
+   * transaction-scoped advisory lock (LOCKS.clientCaps); SQLite: nothing (BEGIN IMMEDIATE).
+   */
+  lockCaps(): Promise<void>;
   /** Maintained counts (triggers in both schemas), O(1). */
   countUnusedRegistered(): Promise<number>;
   countDocuments(): Promise<number>;

@@ -774,6 +774,25 @@ describe.each([
       for (const name of ['p1', 'p2', 'p3', 'p4']) expect(await repos.wikis.countByOwner(`did:plc:${name}`)).toBeLessThanOrEqual(perPerson);
     });
 
+    it('concurrent registrations under lockCaps never exceed MAX_UNUSED_CLIENTS', async () => {
+      await fresh();
+      const b = h.another();
+      const cap = 5;
+      // /register's unit of work (client-caps.ts assertRoomForRegistration, then the insert).
+      const register = (store: Store) =>
+        store.transaction(async (tx) => {
+          await tx.clients.lockCaps();
+          if ((await tx.clients.countUnusedRegistered()) >= cap) return 'full';
+          await sleep(2);
+          await tx.clients.insertRegistered(metadata, null);
+          return 'registered';
+        });
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => register(i % 2 === 0 ? h.store : b)));
+      expect(results.filter((r) => r === 'registered')).toHaveLength(cap);
+      expect(await repos.clients.countUnusedRegistered()).toBe(cap);
+      expect(await h.count('oauth_clients')).toBe(cap);
+    });
+
     it('the ATProto request lock makes the second holder of a name wait for the first, across instances', async () => {
       await fresh();
       const b = h.another();

@@ -500,6 +500,10 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
 
     // src/oauth/clients/clients.repo.ts
     clients: {
+      async lockCaps() {
+        // Transaction-scoped: released by COMMIT or ROLLBACK.
+        await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(LOCKS.clientCaps)]);
+      },
       async insertRegistered(metadata, secretHash) {
         const clientId = REGISTERED_CLIENT_ID_PREFIX + randomToken(16);
         const now = nowSeconds();

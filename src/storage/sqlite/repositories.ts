@@ -128,6 +128,8 @@ export function createSqliteRepositories(db: Db): Repositories {
       recordGrant: async (hash, grantId) => codes.recordGrant(hash, grantId),
     },
     clients: {
+      // BEGIN IMMEDIATE already serialises every writer.
+      lockCaps: async () => undefined,
       insertRegistered: async (metadata, secretHash) => clients.insertRegistered(metadata, secretHash),
       find: async (clientId) => clients.find(clientId),
       upsertDocument: async (clientId, metadata, fetchedAt, staleAt) => clients.upsertDocument(clientId, metadata, fetchedAt, staleAt),
