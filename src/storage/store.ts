@@ -6,7 +6,7 @@
 // returns data (domain types from today's *.repo.ts files); it never decides a protocol rule (those
 // stay in the domain files named in their opening comments, e.g. refresh-rotation.ts) and never sees
 // Express. Same names and semantics as today's synchronous repositories, with Promise results; the
-// methods that were SQL inside domain files (create-wiki, delete-wiki, delete-account, reserved
+// methods that were SQL inside domain files (admin listings, delete-wiki, delete-account, reserved
 // names, the new-wiki cap, purge, the ATProto stores, the audit log, the client-assertion jti) are
 // named after what they do and say where the statement lives today.
 //
@@ -97,7 +97,7 @@ export interface Repositories {
   operator: OperatorRepository;
 }
 
-/** src/accounts/users.repo.ts, plus the user SQL of create-wiki.ts and delete-account.ts. */
+/** src/accounts/users.repo.ts, plus the user SQL of admin/wikis.ts and delete-account.ts. */
 export interface UsersRepository {
   findByDid(did: string): Promise<User | undefined>;
   /** Case-insensitive (the column is NOCASE). */
@@ -106,7 +106,7 @@ export interface UsersRepository {
   recordLogin(did: string, handle: string, displayName: string | null): Promise<User | undefined>;
   /** The user and their first wiki (slug = username) together; 'taken' when either name exists (also a lost race). */
   insertWithFirstWiki(input: { did: string; handle: string; displayName: string | null; username: string }): Promise<User | 'taken'>;
-  /** create-wiki.ts: whether `username` is someone else's than `did`. */
+  /** admin/wikis.ts: whether `username` is someone else's than `did` (the slug of their first wiki). */
   isUsernameOfOther(username: string, did: string): Promise<boolean>;
   /** delete-account.ts: deletes the row (sessions, grants, codes, refresh tokens cascade); true if it existed. */
   delete(did: string): Promise<boolean>;
@@ -114,7 +114,7 @@ export interface UsersRepository {
   recordDeletion(row: { did: string; username: string; createdAt: number; deletedAt: number; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }): Promise<void>;
 }
 
-/** src/wikis/wikis.repo.ts, plus new-wiki-cap.ts, create-wiki.ts and delete-wiki.ts's SQL. */
+/** src/wikis/wikis.repo.ts, plus new-wiki-cap.ts, delete-wiki.ts and admin/wikis.ts's SQL. */
 export interface WikisRepository {
   findBySlug(slug: string): Promise<Wiki | undefined>;
   listByOwner(did: string): Promise<Wiki[]>;
@@ -126,8 +126,10 @@ export interface WikisRepository {
    * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises).
    */
   lockCreation(): Promise<void>;
-  /** create-wiki.ts; throws a unique violation (isUniqueViolation) when the slug exists. */
-  insert(slug: string, ownerDid: string, createdBy: 'signup' | 'operator', createdAt?: number): Promise<void>;
+  /** A wiki a person created (counted against NEW_WIKIS_PER_DAY); rejects with a unique violation (isUniqueViolation) when the slug is taken. */
+  insertCreatedByPerson(slug: string, ownerDid: string, createdAt: number): Promise<void>;
+  /** admin wikis create (src/admin/wikis.ts): not capped, and the TLS ask approves it; a unique violation when taken. */
+  insertCreatedByOperator(slug: string, ownerDid: string, createdAt: number): Promise<void>;
   /** new-wiki-cap.ts rule 1: undefined while a wiki may be created now; else when the next may. */
   newWikisPausedUntil(newWikisPerDay: number, now?: number): Promise<number | undefined>;
   /**

@@ -239,7 +239,7 @@ describe.each([
       await seed(repos, 'alice');
       const outcome = await h.store.transaction(async (tx) => {
         const taken = await tx.users.insertWithFirstWiki({ did: 'did:plc:b', handle: 'b', displayName: null, username: 'Alice' });
-        const duplicate = await tx.wikis.insert('ALICE', 'did:plc:alice', 'signup').catch((e: unknown) => isUniqueViolation(e));
+        const duplicate = await tx.wikis.insertCreatedByPerson('ALICE', 'did:plc:alice', nowSeconds()).catch((e: unknown) => isUniqueViolation(e));
         const created = await tx.users.insertWithFirstWiki({ did: 'did:plc:c', handle: 'c', displayName: null, username: 'carol' });
         return { taken, duplicate, created: created !== 'taken' };
       });
@@ -268,10 +268,10 @@ describe.each([
     it('lists, counts and inserts wikis; a duplicate slug in another case is a unique violation', async () => {
       await fresh();
       await seed(repos, 'alice');
-      await repos.wikis.insert('second', 'did:plc:alice', 'signup', nowSeconds() + 1);
+      await repos.wikis.insertCreatedByPerson('second', 'did:plc:alice', nowSeconds() + 1);
       expect((await repos.wikis.listByOwner('did:plc:alice')).map((w) => w.slug)).toEqual(['alice', 'second']);
       expect(await repos.wikis.countByOwner('did:plc:alice')).toBe(2);
-      const err = await repos.wikis.insert('SECOND', 'did:plc:alice', 'signup').catch((e: unknown) => e);
+      const err = await repos.wikis.insertCreatedByPerson('SECOND', 'did:plc:alice', nowSeconds()).catch((e: unknown) => e);
       expect(isUniqueViolation(err)).toBe(true);
     });
 
@@ -279,9 +279,9 @@ describe.each([
       await fresh();
       await seed(repos, 'alice');
       const now = nowSeconds();
-      await repos.wikis.insert('w2', 'did:plc:alice', 'signup', now + 1);
-      await repos.wikis.insert('w3', 'did:plc:alice', 'signup', now + 2);
-      await repos.wikis.insert('w4', 'did:plc:alice', 'operator', now + 3);
+      await repos.wikis.insertCreatedByPerson('w2', 'did:plc:alice', now + 1);
+      await repos.wikis.insertCreatedByPerson('w3', 'did:plc:alice', now + 2);
+      await repos.wikis.insertCreatedByOperator('w4', 'did:plc:alice', now + 3);
       expect(await repos.wikis.newWikisPausedUntil(5, now + 3)).toBeUndefined();
       // With a cap of 3, the 3rd newest wiki in the window (w2) holds the pause until it is 24 h old.
       expect(await repos.wikis.newWikisPausedUntil(3, now + 3)).toBe(now + 1 + DAY);
@@ -510,7 +510,7 @@ describe.each([
     const { client, grantId } = await seed(repos, 'bob');
     await seed(repos, 'alice');
     await repos.sessions.insert('s', 'did:plc:bob', 600, null);
-    await repos.wikis.insert('bob-two', 'did:plc:bob', 'operator', nowSeconds() + 5);
+    await repos.wikis.insertCreatedByOperator('bob-two', 'did:plc:bob', nowSeconds() + 5);
     const users = await repos.operator.listUsers();
     expect(users.map((u) => u.username)).toEqual(['alice', 'bob']);
     expect(users[1]).toMatchObject({ did: 'did:plc:bob', handle: 'bob.test', displayName: 'bob', wikis: 2, liveSessions: 1, liveGrants: 1 });
@@ -764,7 +764,7 @@ describe.each([
           if ((await tx.wikis.countByOwner(did)) >= perPerson) return 'limit';
           if ((await tx.wikis.newWikisPausedUntil(cap)) !== undefined) return 'paused';
           await sleep(2); // a request's other reads; widens the race the lock closes
-          await tx.wikis.insert(slug, did, 'signup');
+          await tx.wikis.insertCreatedByPerson(slug, did, nowSeconds());
           return 'created';
         });
       const attempts = Array.from({ length: 24 }, (_, i) => create(i % 2 === 0 ? h.store : b, `did:plc:p${(i % 4) + 1}`, `w${i}`));

@@ -255,7 +255,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         }
         return (await findUser(input.did))!;
       },
-      // today: src/wikis/create-wiki.ts
+      // today: src/admin/wikis.ts
       async isUsernameOfOther(username, did) {
         return (await one(q, 'SELECT did FROM users WHERE username = $1 AND did <> $2', [username, did])) !== undefined;
       },
@@ -272,7 +272,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       },
     },
 
-    // src/wikis/wikis.repo.ts, new-wiki-cap.ts, create-wiki.ts, delete-wiki.ts
+    // src/wikis/wikis.repo.ts, new-wiki-cap.ts, delete-wiki.ts, admin/wikis.ts
     wikis: {
       async findBySlug(slug) {
         const row = await one<WikiRow>(q, 'SELECT slug, owner_did, created_at FROM wikis WHERE slug = $1', [slug]);
@@ -288,8 +288,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         // Transaction-scoped: released by COMMIT or ROLLBACK (outside a transaction it would be released at once).
         await q.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(LOCKS.wikiCreation)]);
       },
-      async insert(slug, ownerDid, createdBy, createdAt = nowSeconds()) {
-        await isolated((t) => t.query('INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES ($1, $2, $3, $4)', [slug, ownerDid, createdAt, createdBy]));
+      async insertCreatedByPerson(slug, ownerDid, createdAt) {
+        await isolated((t) => t.query("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES ($1, $2, $3, 'signup')", [slug, ownerDid, createdAt]));
+      },
+      async insertCreatedByOperator(slug, ownerDid, createdAt) {
+        await isolated((t) => t.query("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES ($1, $2, $3, 'operator')", [slug, ownerDid, createdAt]));
       },
       async newWikisPausedUntil(perDay, now = nowSeconds()) {
         const row = await one<{ created_at: number }>(q, 'SELECT created_at FROM wikis WHERE created_at > $1 ORDER BY created_at DESC LIMIT 1 OFFSET $2', [

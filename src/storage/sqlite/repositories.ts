@@ -1,6 +1,6 @@
 // The SQLite repositories behind the async interface (src/storage/store.ts): today's synchronous
 // repositories and SQL-owning functions, wrapped, so each statement exists once. The statements
-// that are still inline in domain functions today (create-wiki.ts, delete-account.ts, the ATProto
+// that are still inline in domain functions today (admin/wikis.ts, delete-account.ts, the ATProto
 // stores' closures, the audit insert) are written here once more, marked "today: <file>"; the later
 // round that switches the callers deletes the inline copies.
 // Every method runs synchronously when called: store.ts's mutex decides when it is called.
@@ -60,7 +60,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       findByUsername: async (username) => users.findByUsername(username),
       recordLogin: async (did, handle, displayName) => users.recordLogin(did, handle, displayName),
       insertWithFirstWiki: async (input) => users.insertWithFirstWiki(input),
-      // today: src/wikis/create-wiki.ts
+      // today: src/admin/wikis.ts
       isUsernameOfOther: async (username, did) => sql('SELECT did FROM users WHERE username = ? AND did <> ?').get(username, did) !== undefined,
       // today: src/accounts/delete-account.ts
       delete: async (did) => sql('DELETE FROM users WHERE did = ?').run(did).changes === 1,
@@ -74,12 +74,13 @@ export function createSqliteRepositories(db: Db): Repositories {
     wikis: {
       findBySlug: async (slug) => wikis.findBySlug(slug),
       listByOwner: async (did) => wikis.listByOwner(did),
-      // today: src/wikis/create-wiki.ts
-      countByOwner: async (did) => (sql('SELECT count(*) AS n FROM wikis WHERE owner_did = ?').get(did) as { n: number }).n,
+      countByOwner: async (did) => wikis.countByOwner(did),
       // BEGIN IMMEDIATE already serialises every writer.
       lockCreation: async () => undefined,
-      insert: async (slug, ownerDid, createdBy, createdAt = nowSeconds()) => {
-        sql('INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, ?)').run(slug, ownerDid, createdAt, createdBy);
+      insertCreatedByPerson: async (slug, ownerDid, createdAt) => wikis.insertCreatedByPerson(slug, ownerDid, createdAt),
+      // today: src/admin/wikis.ts createWiki
+      insertCreatedByOperator: async (slug, ownerDid, createdAt) => {
+        sql("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'operator')").run(slug, ownerDid, createdAt);
       },
       newWikisPausedUntil: async (perDay, now) => newWikisPausedUntil(capDeps(perDay), now),
       createdWithinCap: async (slug, perDay) => createdWithinCap(capDeps(perDay), slug),
