@@ -10,6 +10,12 @@ export const LOCKS = {
   migrations: 'robot-auth:migrations',
   /** Held by `admin migrate-to-postgres`'s copy transaction: two copies into one database cannot interleave. */
   copyFromSqlite: 'robot-auth:migrate-to-postgres',
+  /** Held by a transaction that creates a wiki: the per-person and daily caps are checked and applied one at a time (src/storage/store.ts wikis.lockCreation). */
+  wikiCreation: 'robot-auth:wiki-creation',
+  /** Held by a transaction that checks a client cap and then registers or caches a client (src/storage/store.ts clients.lockCaps). */
+  clientCaps: 'robot-auth:client-caps',
+  /** Prefix of the ATProto client's request locks, one per name it asks for (src/storage/postgres/atproto-lock.ts). */
+  atprotoRequestPrefix: 'robot-auth:atproto-request:',
 } as const;
 
 /** A stable signed 64-bit key for a lock name (the first 8 bytes of its SHA-256), as a decimal string. */
