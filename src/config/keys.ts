@@ -26,7 +26,7 @@ import * as jose from 'jose';
 import { z } from 'zod';
 import { ConfigError } from './env.ts';
 
-const privateJwkSchema = z
+export const privateJwkSchema = z
   .object({
     kty: z.string(),
     kid: z.string().min(1),
@@ -212,8 +212,8 @@ export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk): boolean {
  * replaces keeps verifying until `retireAfter` (now + the longest lifetime of a token it signs). Keys
  * rotated out earlier keep their own, earlier, retire_after, unless `retireAllOthers` (a compromised
  * key): then EVERY non-signing key of that purpose is retired at `retireAfter`. Keys of the other
- * purpose are untouched. The running service signs with the new key only once it reloads the file
- * (restart or SIGHUP), so do that right after rotating.
+ * purpose are untouched. Running instances pick up the change by themselves within
+ * PLATFORM_KEYS_POLL_SECONDS (src/config/key-reload.ts; SIGHUP does it at once).
  */
 export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: number, retireAllOthers = false): PrivateJwk[] {
   const purpose = purposeOf(fresh);
@@ -286,6 +286,43 @@ export async function loadPlatformKeys(
 export interface PlatformKeySets {
   access: PlatformKeys;
   identity: PlatformKeys;
+  /** Every key as stored (retired ones too), for the at-rest sealer (src/lib/sealing.ts). */
+  jwks: PrivateJwk[];
+}
+
+/**
+ * Where the platform keys are kept: PLATFORM_KEYS_FILE (`fileKeyStore`, the default), or the database
+ * sealed under PLATFORM_KEYS_KEK (src/config/key-source.ts, several instances). Both hold the same
+ * ordered list of private JWKs; `version` is cheap and changes whenever the list does (the reload poll).
+ */
+export interface KeyStore {
+  readonly kind: 'file' | 'database';
+  /** For messages and log lines: the file, or the database table. */
+  readonly location: string;
+  exists(): Promise<boolean>;
+  read(): Promise<PrivateJwk[]>;
+  /** Replaces the whole list; `expectedVersion`: refuse if another writer changed it since that read. */
+  write(keys: PrivateJwk[], expectedVersion?: string): Promise<void>;
+  version(): Promise<string>;
+}
+
+/** The key file as a KeyStore; its version is the file's identity and modification time (a rename replaces it). */
+export function fileKeyStore(file: string): KeyStore {
+  return {
+    kind: 'file',
+    location: file,
+    exists: async () => fs.existsSync(file),
+    read: async () => readKeyFile(file),
+    write: async (keys) => writeKeyFile(file, keys),
+    version: async () => {
+      try {
+        const st = fs.statSync(file, { bigint: true });
+        return `${st.ino}:${st.mtimeNs}:${st.size}`;
+      } catch {
+        return 'missing';
+      }
+    },
+  };
 }
 
 /** How access tokens are signed, and how long they live (for the retire_after of a key development replaces). */
@@ -301,26 +338,36 @@ export interface AccessKeyOptions {
  * the right kind (the old one verifies until its tokens expire); production refuses with the command.
  */
 export async function loadPlatformKeySets(
-  file: string,
+  fileOrStore: string | KeyStore,
   mayGenerate: boolean,
   now = Math.floor(Date.now() / 1000),
   access: AccessKeyOptions = { alg: 'RS256', ttlSeconds: 3600 },
 ): Promise<PlatformKeySets> {
-  let jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
+  const store = typeof fileOrStore === 'string' ? fileKeyStore(fileOrStore) : fileOrStore;
+  const file = store.location;
+  let jwks: PrivateJwk[];
+  if (store.kind === 'file') jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
+  else if (await store.exists()) jwks = await store.read();
+  else if (mayGenerate) {
+    jwks = [await generatePrivateJwk(access.alg)];
+    await store.write(jwks);
+  } else {
+    throw new ConfigError(`There are no platform keys in ${file}. Move the key file there with \`npm run admin -- keys import-to-database\` (production never generates keys).`);
+  }
   const signing = keysOfPurpose(partitionRetiredKeys(jwks, now).kept, 'access')[0];
   if (mayGenerate && signing && algOf(signing) !== access.alg) {
     jwks = rotateKeys(jwks, await generatePrivateJwk(access.alg, 'access'), now + access.ttlSeconds);
-    writeKeyFile(file, jwks);
+    await store.write(jwks);
   }
   if (keysOfPurpose(jwks, 'identity').length === 0) {
     if (!mayGenerate) {
       throw new ConfigError(
-        `Platform key file ${file} has no identity-token key (purpose "identity"), which wiki identity tokens need since the key split. ` +
+        `${store.kind === 'file' ? `Platform key file ${file}` : `The platform key set in ${file}`} has no identity-token key (purpose "identity"), which wiki identity tokens need since the key split. ` +
           `Add one with \`${ADD_IDENTITY_KEY_COMMAND}\` (as the service user), then start the service again.`,
       );
     }
     jwks = [...jwks, await generatePrivateJwk('RS256', 'identity')];
-    writeKeyFile(file, jwks);
+    await store.write(jwks);
   }
-  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity') };
+  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity'), jwks };
 }
