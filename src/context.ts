@@ -2,7 +2,7 @@
 // passed down explicitly (no module-level singletons).
 import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import type { Config } from './config/env.ts';
-import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys } from './config/keys.ts';
+import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys, type PrivateJwk } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
@@ -95,7 +95,11 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const storage = createStorageHealth({ log, metrics });
   instrumentWrites(db, { metrics, storage });
   const sealer = createSealer(sealingJwksOf(keySets.jwks));
-  const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, keysVersion);
+  // Development may have just written the keys (first start): what we loaded is then the new version.
+  const loadedVersion = await keyStore.version();
+  const summary = (keys: PrivateJwk[]) => keys.map((k) => `${k.kid}/${k.purpose ?? ''}/${k.retire_after ?? ''}`).join(',');
+  const sameAsLoaded = loadedVersion === keysVersion || summary(await keyStore.read()) === summary(keySets.jwks);
+  const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
   const sealed = sealAtprotoStores(db, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
   const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
