@@ -1,0 +1,246 @@
+// Several app instances behind real Caddy (issue 12 item 4): the shipped Caddyfile with
+// CADDY_INSTANCES=several (deploy/caddy/instances-several.caddy) in front of two real server processes
+// (`node src/server.ts`) that share one SQLite database (WAL, one machine) and the platform keys in it
+// (PLATFORM_KEYS_KEK). Shown here:
+//  - requests alternate between the instances, and a client's DCR, refresh chain and revocation work
+//    whichever instance answers each step;
+//  - a key rotation made with the admin CLI reaches both running instances (no restart), both publish
+//    the same JWKS, and tokens of either key verify through either instance;
+//  - `kill -9` of one instance under load: the other keeps serving, the only failed requests are POSTs
+//    that were in flight at the kill (502; GETs in flight are retried by Caddy, requests that could not
+//    be delivered are retried whatever their method), Caddy's health checks take the dead one out, and
+//    every registration the clients were told succeeded (201) is in the database.
+import crypto from 'node:crypto';
+import Database from 'better-sqlite3';
+import * as jose from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/admin/program.ts';
+import { freePort } from '../support/app.ts';
+import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
+import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { caddyBinary, send, startCaddy, type RawRequest, type RawResponse, type RunningCaddy } from './support.ts';
+
+const KEK = crypto.randomBytes(32).toString('base64url');
+
+let t: TempData;
+let caddy: RunningCaddy;
+let caddyPort: number;
+let apex: string;
+let clientId: string;
+let refreshToken: string;
+const instances: { port: number; server: ServerProcess }[] = [];
+
+beforeAll(async () => {
+  caddyBinary();
+  caddyPort = await freePort();
+  apex = `localhost:${caddyPort}`;
+  const env = {
+    PUBLIC_URL: `http://${apex}`,
+    PLATFORM_KEYS_KEK: KEK,
+    PLATFORM_KEYS_POLL_SECONDS: '1',
+    // The load below comes from loopback: per-address budgets (per instance) are not what is tested here.
+    RATE_LIMIT_TRUSTED_NETWORKS: '127.0.0.0/8',
+  };
+  t = tempData(env);
+  const alice = seedUser(t.db, 'alice');
+  clientId = seedClient(t.db);
+  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  t.db.close();
+  // Sequential: the first start writes the development keys into the database, the second reads them.
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    instances.push({ port, server: await startServer({ dataDir: t.dir, port, logLevel: 'info', env }) });
+  }
+  caddy = await startCaddy(caddyPort, {
+    PLATFORM_DOMAIN: apex,
+    CADDY_INSTANCES: 'several',
+    APP_ADDRESS: `127.0.0.1:${instances[0]!.port}`,
+    APP_MORE_ADDRESSES: `127.0.0.1:${instances[1]!.port}`,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await caddy?.stop();
+  for (const { server } of instances) await stopServer(server);
+  t?.cleanup();
+});
+
+const viaCaddy = (r: Omit<RawRequest, 'host'> & { host?: string }): Promise<RawResponse> => send(caddyPort, { host: apex, ...r });
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+/** How many requests for `marker` an instance has logged (one structured line per request). */
+const served = (i: number, marker: string) => instances[i]!.server.stdout().split('\n').filter((l) => l.includes(marker)).length;
+
+async function refresh(): Promise<string> {
+  const res = await viaCaddy({ path: '/auth/oauth/token', ...form({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }) });
+  expect(res.status, res.body).toBe(200);
+  const body = JSON.parse(res.body) as { access_token: string; refresh_token: string };
+  refreshToken = body.refresh_token;
+  return body.access_token;
+}
+
+/** The built-in /mcp on the wiki host checks the bearer token (401 without a valid one). */
+const mcpStatus = async (token: string) =>
+  (
+    await viaCaddy({
+      host: `alice.${apex}`,
+      path: '/mcp',
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    })
+  ).status;
+
+const register = (name: string) =>
+  viaCaddy({
+    path: '/auth/oauth/register',
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ client_name: name, redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+  });
+
+describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
+  it('spreads requests over both instances; /healthz of each says the database is reachable', async () => {
+    for (let i = 0; i < 10; i++) expect((await viaCaddy({ path: `/.well-known/oauth-authorization-server?round=${i}` })).status).toBe(200);
+    // The log lines arrive through a pipe: wait for the last ones.
+    let counts = [0, 0];
+    for (let tries = 0; tries < 20 && counts[0]! + counts[1]! < 10; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      counts = [served(0, '?round='), served(1, '?round=')];
+    }
+    expect(counts[0]! + counts[1]!).toBe(10);
+    expect(counts[0]).toBeGreaterThanOrEqual(3);
+    expect(counts[1]).toBeGreaterThanOrEqual(3);
+    for (const { port } of instances) {
+      const health = await send(port, { host: apex, path: '/healthz' });
+      expect(JSON.parse(health.body)).toEqual({ status: 'ok', database: 'ok' });
+    }
+  });
+
+  it('a client registers, refreshes and revokes with each step on whichever instance Caddy picks', async () => {
+    const registered = await register('several-instances');
+    expect(registered.status).toBe(201);
+    const tokens: string[] = [];
+    for (let i = 0; i < 4; i++) tokens.push(await refresh());
+    for (const token of tokens.slice(-2)) for (let i = 0; i < 2; i++) expect(await mcpStatus(token)).not.toBe(401);
+    // The refresh token is revoked on one instance: refused on both (the grant is gone for all).
+    const revoked = await viaCaddy({ path: '/auth/oauth/revoke', ...form({ token: refreshToken, client_id: clientId }) });
+    expect(revoked.status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const res = await viaCaddy({ path: '/auth/oauth/token', ...form({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }) });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_grant' });
+    }
+    expect(served(0, '/auth/oauth/token') > 0 && served(1, '/auth/oauth/token') > 0).toBe(true);
+  });
+
+  it('a key rotation with the CLI reaches both running instances: same JWKS, new kid signs, old tokens still verify', async () => {
+    const grantRefresh = seedFreshGrant();
+    refreshToken = grantRefresh;
+    const before = await refresh();
+    const oldKid = jose.decodeProtectedHeader(before).kid;
+    const capture = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK }, t.dir);
+    expect(await runCli(['keys', 'rotate'], capture.io), capture.stderr()).toBe(0);
+    const jwksOf = async (port: number) => JSON.parse((await send(port, { host: apex, path: '/.well-known/jwks.json' })).body) as { keys: { kid: string }[] };
+    const deadline = Date.now() + 5000;
+    let sets: { keys: { kid: string }[] }[] = [];
+    while (Date.now() < deadline) {
+      sets = await Promise.all(instances.map(({ port }) => jwksOf(port)));
+      if (sets.every((s) => s.keys.length === 2)) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(sets[0]!.keys.map((k) => k.kid)[1]).toBe(oldKid);
+    expect(sets[1]).toEqual(sets[0]);
+    const newKid = sets[0]!.keys[0]!.kid;
+    for (let i = 0; i < 2; i++) expect(instances[i]!.server.stdout()).toContain('"msg":"platform keys reloaded"');
+    for (let i = 0; i < 2; i++) {
+      const after = await refresh();
+      expect(jose.decodeProtectedHeader(after).kid).toBe(newKid);
+      expect(await mcpStatus(after)).not.toBe(401);
+      expect(await mcpStatus(before)).not.toBe(401);
+    }
+  });
+
+  it('kill -9 of one instance under load: the other serves, only POSTs in flight fail, health checks take it out, no acknowledged row is lost', async () => {
+    const WORKERS = 4;
+    type Outcome = { at: number; method: string; status: number | 'error'; clientId?: string };
+    const outcomes: Outcome[] = [];
+    let stop = false;
+    let killedAt = Number.POSITIVE_INFINITY;
+    let n = 0;
+    const worker = async () => {
+      while (!stop) {
+        const i = n++;
+        const isPost = i % 2 === 0;
+        const at = Date.now();
+        try {
+          const res = isPost ? await register(`load-${i}`) : await viaCaddy({ path: `/.well-known/oauth-authorization-server?load=${i}` });
+          const id = res.status === 201 ? (JSON.parse(res.body) as { client_id: string }).client_id : undefined;
+          outcomes.push({ at, method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
+        } catch {
+          outcomes.push({ at, method: isPost ? 'POST' : 'GET', status: 'error' });
+        }
+      }
+    };
+    const load = Promise.all(Array.from({ length: WORKERS }, worker));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const victim = instances[0]!;
+    killedAt = Date.now();
+    victim.server.child.kill('SIGKILL');
+    await victim.server.exited;
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    stop = true;
+    await load;
+
+    const ok = (o: Outcome) => o.status === 200 || o.status === 201;
+    const failed = outcomes.filter((o) => !ok(o));
+    const beforeKill = outcomes.filter((o) => o.at < killedAt - 50);
+    const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
+    expect(beforeKill.length).toBeGreaterThan(20);
+    expect(afterKill.length).toBeGreaterThan(20);
+    expect(beforeKill.every(ok)).toBe(true);
+    // Only requests that were in flight at the kill: at most one per worker, POSTs, answered 502 by Caddy.
+    expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(WORKERS);
+    for (const f of failed) {
+      expect(f.method).toBe('POST');
+      expect(f.status).toBe(502);
+      expect(Math.abs(f.at - killedAt)).toBeLessThan(1000);
+    }
+    expect(afterKill.every(ok)).toBe(true);
+    // The survivor served what came after.
+    expect(served(1, '?load=')).toBeGreaterThan(0);
+    // Caddy's active health check found the dead instance.
+    const healthFailures = caddy
+      .log()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { logger?: string; msg?: string; host?: string })
+      .filter((l) => l.logger === 'http.handlers.reverse_proxy.health_checker.active' && l.host === `127.0.0.1:${victim.port}`);
+    expect(healthFailures.length).toBeGreaterThan(0);
+    // Every registration acknowledged with 201 is in the shared database.
+    const acknowledged = outcomes.flatMap((o) => (o.clientId ? [o.clientId] : []));
+    const db = new Database(t.config.databaseFile, { readonly: true });
+    try {
+      const stored = new Set((db.prepare('SELECT client_id FROM oauth_clients').all() as { client_id: string }[]).map((r) => r.client_id));
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      db.close();
+    }
+    console.log(`several instances: ${outcomes.length} requests, ${failed.length} failed at the kill (${failed.map((f) => `${f.method} ${f.status}`).join(', ') || 'none'})`);
+  });
+});
+
+/** A new grant for alice (the previous test revoked hers), straight in the shared database. */
+function seedFreshGrant(): string {
+  const db = new Database(t.config.databaseFile);
+  try {
+    const did = (db.prepare("SELECT did FROM users WHERE username = 'alice'").get() as { did: string }).did;
+    return seedGrant(db, t.config, { did, slug: 'alice', clientId }).refreshToken;
+  } finally {
+    db.close();
+  }
+}
