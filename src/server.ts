@@ -23,6 +23,10 @@ async function main(): Promise<void> {
   loadDotEnv();
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel);
+  if (config.databaseUrl !== undefined) {
+    // Issue 12: the schema, runner and migrate-to-postgres exist; the service's store does not yet.
+    log.warn({ databaseFile: config.databaseFile }, 'DATABASE_URL is set, but this release still serves from the SQLite file (DATABASE_FILE); see docs/operations.md "PostgreSQL"');
+  }
   // A storage fault at start (corrupt file, read-only or full disk) answers 503 until it clears.
   const ctx = await openWhenStorageAllows(
     async () => {
