@@ -31,6 +31,13 @@ export function sqliteProbe(db: Db): DatabaseProbe {
   };
 }
 
+/** PostgreSQL (or any pool with `query`): `SELECT 1` through the pool, as the PostgreSQL store will provide it. */
+export function poolProbe(pool: { query(sql: string): Promise<unknown> }): DatabaseProbe {
+  return async () => {
+    await pool.query('SELECT 1');
+  };
+}
+
 class ProbeTimeout extends Error {
   constructor() {
     super(`the database did not answer within ${DATABASE_PROBE_TIMEOUT_MS} ms`);
