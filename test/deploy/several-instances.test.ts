@@ -18,12 +18,14 @@ import { runCli } from '../../src/admin/program.ts';
 import { freePort } from '../support/app.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
 import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
-import { caddyBinary, send, startCaddy, type RawRequest, type RawResponse, type RunningCaddy } from './support.ts';
+import { adaptCaddyfile, caddyBinary, send, startCaddy, startRecorder, type RawRequest, type RawResponse, type Recorder, type RunningCaddy } from './support.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
 
 let t: TempData;
 let caddy: RunningCaddy;
+/** A wiki's own MCP server: /mcp then goes through forward_auth (/auth/verify) on the app instances. */
+let wikiMcp: Recorder;
 let caddyPort: number;
 let apex: string;
 let clientId: string;
@@ -49,10 +51,13 @@ beforeAll(async () => {
   // Sequential: the first start writes the development keys into the database, the second reads them.
   for (let i = 0; i < 2; i++) {
     const port = await freePort();
-    instances.push({ port, server: await startServer({ dataDir: t.dir, port, logLevel: 'info', env }) });
+    // debug: a 2xx /auth/verify is logged at debug only (src/web/request-log.ts), and we count them.
+    instances.push({ port, server: await startServer({ dataDir: t.dir, port, logLevel: 'debug', env }) });
   }
+  wikiMcp = await startRecorder('wiki-mcp');
   caddy = await startCaddy(caddyPort, {
     PLATFORM_DOMAIN: apex,
+    WIKI_MCP_UPSTREAM: wikiMcp.address,
     CADDY_INSTANCES: 'several',
     APP_ADDRESS: `127.0.0.1:${instances[0]!.port}`,
     APP_MORE_ADDRESSES: `127.0.0.1:${instances[1]!.port}`,
@@ -61,6 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await caddy?.stop();
+  await wikiMcp?.close();
   for (const { server } of instances) await stopServer(server);
   t?.cleanup();
 });
@@ -83,7 +89,7 @@ async function refresh(): Promise<string> {
   return body.access_token;
 }
 
-/** The built-in /mcp on the wiki host checks the bearer token (401 without a valid one). */
+/** /mcp on the wiki host: forward_auth asks an app instance (/auth/verify); 200 from the wiki's server, or 401. */
 const mcpStatus = async (token: string) =>
   (
     await viaCaddy({
@@ -102,6 +108,46 @@ const register = (name: string) =>
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ client_name: name, redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
   });
+
+/** Every reverse_proxy handler in an adapted config (forward_auth is one too, with a rewrite to /auth/verify). */
+function proxies(config: unknown): Record<string, unknown>[] {
+  const found: Record<string, unknown>[] = [];
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) node.forEach(walk);
+    else if (typeof node === 'object' && node !== null) {
+      if ((node as { handler?: unknown }).handler === 'reverse_proxy') found.push(node as Record<string, unknown>);
+      Object.values(node).forEach(walk);
+    }
+  };
+  walk(config);
+  return found;
+}
+
+describe('the shipped Caddyfile with CADDY_INSTANCES=several, as Caddy adapts it', () => {
+  const env = { PLATFORM_DOMAIN: 'wiki.example', APP_ADDRESS: '10.0.0.5:3000', WIKI_MCP_UPSTREAM: '10.0.0.9:8081', WIKI_WEB_UPSTREAM: '10.0.0.9:8080' };
+  const toApp = (p: Record<string, unknown>) => JSON.stringify(p.upstreams).includes('10.0.0.5:3000');
+
+  it('balances and health-checks every proxy to the app (pages, AS, /mcp, forward_auth), and only those', () => {
+    const all = proxies(adaptCaddyfile({ ...env, CADDY_INSTANCES: 'several', APP_MORE_ADDRESSES: '10.0.0.6:3000 10.0.0.7:3000' }));
+    const app = all.filter(toApp);
+    expect(app.length).toBe(6);
+    expect(app.some((p) => JSON.stringify(p).includes('/auth/verify'))).toBe(true);
+    for (const p of app) {
+      expect(p.upstreams).toEqual([{ dial: '10.0.0.5:3000' }, { dial: '10.0.0.6:3000' }, { dial: '10.0.0.7:3000' }]);
+      expect(p.load_balancing).toEqual({ selection_policy: { policy: 'round_robin' }, try_duration: 5e9, try_interval: 2.5e8 });
+      expect(p.health_checks).toEqual({ active: { uri: '/healthz', interval: 2e9, timeout: 3e9, expect_status: 200 }, passive: { fail_duration: 3e10, max_fails: 1 } });
+    }
+    // The wikis' own servers are not the app's instances: untouched.
+    for (const p of all.filter((p) => !toApp(p))) expect(p.health_checks).toBeUndefined();
+  });
+
+  it('with one instance (the default) adds nothing: no balancing, no health checks', () => {
+    for (const p of proxies(adaptCaddyfile(env))) {
+      expect(p.load_balancing).toBeUndefined();
+      expect(p.health_checks).toBeUndefined();
+    }
+  });
+});
 
 describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
   it('spreads requests over both instances; /healthz of each says the database is reachable', async () => {
@@ -126,7 +172,8 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     expect(registered.status).toBe(201);
     const tokens: string[] = [];
     for (let i = 0; i < 4; i++) tokens.push(await refresh());
-    for (const token of tokens.slice(-2)) for (let i = 0; i < 2; i++) expect(await mcpStatus(token)).not.toBe(401);
+    for (const token of tokens.slice(-2)) for (let i = 0; i < 2; i++) expect(await mcpStatus(token)).toBe(200);
+    expect(served(0, '/auth/verify') > 0 && served(1, '/auth/verify') > 0).toBe(true);
     // The refresh token is revoked on one instance: refused on both (the grant is gone for all).
     const revoked = await viaCaddy({ path: '/auth/oauth/revoke', ...form({ token: refreshToken, client_id: clientId }) });
     expect(revoked.status).toBe(200);
@@ -160,8 +207,8 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     for (let i = 0; i < 2; i++) {
       const after = await refresh();
       expect(jose.decodeProtectedHeader(after).kid).toBe(newKid);
-      expect(await mcpStatus(after)).not.toBe(401);
-      expect(await mcpStatus(before)).not.toBe(401);
+      expect(await mcpStatus(after)).toBe(200);
+      expect(await mcpStatus(before)).toBe(200);
     }
   });
 
@@ -202,7 +249,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
     expect(beforeKill.length).toBeGreaterThan(20);
     expect(afterKill.length).toBeGreaterThan(20);
-    expect(beforeKill.every(ok)).toBe(true);
+    expect(beforeKill.filter((o) => !ok(o))).toEqual([]);
     // Only requests that were in flight at the kill: at most one per worker, POSTs, answered 502 by Caddy.
     expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(WORKERS);
     for (const f of failed) {
@@ -210,7 +257,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
       expect(f.status).toBe(502);
       expect(Math.abs(f.at - killedAt)).toBeLessThan(1000);
     }
-    expect(afterKill.every(ok)).toBe(true);
+    expect(afterKill.filter((o) => !ok(o)).map((o) => ({ ...o, sinceKill: o.at - killedAt }))).toEqual([]);
     // The survivor served what came after.
     expect(served(1, '?load=')).toBeGreaterThan(0);
     // Caddy's active health check found the dead instance.
