@@ -105,7 +105,11 @@ export function databaseKeyStore(rows: PlatformKeyRows, kek: string, clock: () =
   };
 }
 
-/** The store the configuration names: the database when PLATFORM_KEYS_KEK is set, else the key file. */
+/**
+ * The store the configuration names: the database when PLATFORM_KEYS_KEK is set, else the key file.
+ * The service still runs on SQLite; when the PostgreSQL store lands (DATABASE_URL), it passes
+ * `postgresKeyRows(pool)` (key-source.postgres.ts, tested on a real server) instead of sqliteKeyRows.
+ */
 export function keyStoreFor(config: Pick<Config, 'platformKeysKek' | 'platformKeysFile'>, db: Db): KeyStore {
   return config.platformKeysKek === undefined ? fileKeyStore(config.platformKeysFile) : databaseKeyStore(sqliteKeyRows(db), config.platformKeysKek);
 }
