@@ -214,7 +214,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
 
   it('kill -9 of one instance under load: the other serves, only POSTs in flight fail, health checks take it out, no acknowledged row is lost', async () => {
     const WORKERS = 4;
-    type Outcome = { at: number; method: string; status: number | 'error'; clientId?: string };
+    type Outcome = { at: number; end: number; method: string; status: number | 'error'; clientId?: string };
     const outcomes: Outcome[] = [];
     let stop = false;
     let killedAt = Number.POSITIVE_INFINITY;
@@ -227,9 +227,9 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
         try {
           const res = isPost ? await register(`load-${i}`) : await viaCaddy({ path: `/.well-known/oauth-authorization-server?load=${i}` });
           const id = res.status === 201 ? (JSON.parse(res.body) as { client_id: string }).client_id : undefined;
-          outcomes.push({ at, method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
+          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
         } catch {
-          outcomes.push({ at, method: isPost ? 'POST' : 'GET', status: 'error' });
+          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: 'error' });
         }
       }
     };
@@ -239,23 +239,29 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     killedAt = Date.now();
     victim.server.child.kill('SIGKILL');
     await victim.server.exited;
+    const exitedAt = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 4000));
     stop = true;
     await load;
 
     const ok = (o: Outcome) => o.status === 200 || o.status === 201;
     const failed = outcomes.filter((o) => !ok(o));
-    const beforeKill = outcomes.filter((o) => o.at < killedAt - 50);
+    // Finished before the kill, and started well after it (in flight at the kill: neither).
+    const beforeKill = outcomes.filter((o) => o.end < killedAt);
     const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
     expect(beforeKill.length).toBeGreaterThan(20);
     expect(afterKill.length).toBeGreaterThan(20);
     expect(beforeKill.filter((o) => !ok(o))).toEqual([]);
-    // Only requests that were in flight at the kill: at most one per worker, POSTs, answered 502 by Caddy.
+    // Only requests in flight at the kill (handed to that instance before its death was visible,
+    // answered after it): at most one per worker, POSTs, answered 502 by Caddy.
     expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(WORKERS);
     for (const f of failed) {
       expect(f.method).toBe('POST');
       expect(f.status).toBe(502);
-      expect(Math.abs(f.at - killedAt)).toBeLessThan(1000);
+      // Handed to the dying instance: sent before its death was visible (the signal is delivered, the
+      // kernel resets its connections, Caddy sees the reset: a few ms), answered after the kill.
+      expect(f.at).toBeLessThanOrEqual(exitedAt + 250);
+      expect(f.end).toBeGreaterThanOrEqual(killedAt);
     }
     expect(afterKill.filter((o) => !ok(o)).map((o) => ({ ...o, sinceKill: o.at - killedAt }))).toEqual([]);
     // The survivor served what came after.
@@ -277,7 +283,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     } finally {
       db.close();
     }
-    console.log(`several instances: ${outcomes.length} requests, ${failed.length} failed at the kill (${failed.map((f) => `${f.method} ${f.status}`).join(', ') || 'none'})`);
+    console.log(`several instances: ${outcomes.length} requests, ${failed.length} failed at the kill (${failed.map((f) => `${f.method} ${f.status} sent at ${f.at - killedAt} ms`).join(', ') || 'none'}; exit seen at ${exitedAt - killedAt} ms)`);
   });
 });
 
