@@ -203,6 +203,10 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     expect(sets[0]!.keys.map((k) => k.kid)[1]).toBe(oldKid);
     expect(sets[1]).toEqual(sets[0]);
     const newKid = sets[0]!.keys[0]!.kid;
+    // Each instance logged the reload (its stdout arrives through a pipe: allow it a moment).
+    for (let tries = 0; tries < 40 && !instances.every((i) => i.server.stdout().includes('"msg":"platform keys reloaded"')); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     for (let i = 0; i < 2; i++) expect(instances[i]!.server.stdout()).toContain('"msg":"platform keys reloaded"');
     for (let i = 0; i < 2; i++) {
       const after = await refresh();
