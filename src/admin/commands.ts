@@ -239,6 +239,9 @@ export const COMMANDS: Command[] = [
       ctx.out(
         [
           `New ${purpose} signing key ${result.kid} (${result.alg}) written to ${result.file}.`,
+          ...(result.signsFrom > nowSeconds()
+            ? [`Every instance publishes it within ${config.platformKeysPollSeconds} s and signs with it from ${isoTime(result.signsFrom)} (pending until then: published, verifying).`]
+            : []),
           dropPrevious
             ? `Retired ${result.droppedKids.join(', ') || 'no older key'}: the service stops accepting them when it reloads.`
             : `The previous key ${result.previousKid ?? '(none)'} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,

@@ -17,6 +17,7 @@ import {
   fileKeyStore,
   generatePrivateJwk,
   isRetired,
+  isPending,
   isSigningKey,
   keysOfPurpose,
   partitionRetiredKeys,
@@ -38,21 +39,24 @@ export interface KeyStatus {
   alg: string;
   /** access: MCP access tokens (and legacy keys without a purpose); identity: the wikis' identity token. */
   purpose: KeyPurpose;
-  /** signing: the first key of its purpose; verifying: rotated out, still published; retired: past retire_after, ignored. */
-  role: 'signing' | 'verifying' | 'retired';
+  /**
+   * signing: the first key of its purpose that is not pending; pending: published, signs from sign_after
+   * (several instances); verifying: rotated out, still published; retired: past retire_after, ignored.
+   */
+  role: 'signing' | 'pending' | 'verifying' | 'retired';
   retireAfter: number | null;
 }
 
-type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'>;
+type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'> & Partial<Pick<Config, 'platformKeysPollSeconds'>>;
 
 function keyStatuses(keys: PrivateJwk[], now: number): KeyStatus[] {
   return keys.map((key) => {
-    const signing = isSigningKey(keys, key);
+    const signing = isSigningKey(keys, key, now);
     return {
       kid: key.kid,
       alg: algOf(key),
       purpose: purposeOf(key),
-      role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : 'verifying',
+      role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : isPending(key, now) ? 'pending' : 'verifying',
       retireAfter: key.retire_after ?? null,
     };
   });
@@ -88,6 +92,8 @@ export interface RotationResult {
   /** With dropPrevious: every non-signing key of that purpose, now retired. */
   droppedKids: string[];
   retireAfter: number;
+  /** When the new key starts signing: now, or (keys in the database) once every instance has loaded it. */
+  signsFrom: number;
   keys: KeyStatus[];
 }
 
@@ -147,8 +153,12 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
   if (purpose === 'identity' && alg !== 'RS256') throw new AdminError('Identity-token keys are RS256 only (wikis verify them as RS256); leave out --alg.');
   const store = options.store ?? keyStoreOf({ platformKeysFile: config.platformKeysFile, platformKeysKek: undefined });
   const file = store.location;
-  const fresh = await generatePrivateJwk(alg, purpose);
-  const retireAfter = options.dropPrevious ? now : now + longestTokenLifetime(config, purpose);
+  // Several instances (keys in the database): the new key is published first and signs only once every
+  // instance has polled it in (two poll intervals and a second), so none ever meets a kid it lacks. A
+  // compromised key (--drop-previous) is replaced at once instead.
+  const signsFrom = store.kind === 'database' && !options.dropPrevious ? now + 2 * (config.platformKeysPollSeconds ?? 5) + 1 : now;
+  const fresh: PrivateJwk = { ...(await generatePrivateJwk(alg, purpose)), ...(signsFrom > now ? { sign_after: signsFrom } : {}) };
+  const retireAfter = options.dropPrevious ? now : signsFrom + longestTokenLifetime(config, purpose);
   const { before: keys, after: rotated } = await updateKeys(store, async (current) => rotateKeys(current, fresh, retireAfter, options.dropPrevious === true));
   const previous = keysOfPurpose(keys, purpose);
   return {
@@ -159,6 +169,7 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
     previousKid: previous[0]?.kid,
     droppedKids: options.dropPrevious ? previous.map((k) => k.kid) : [],
     retireAfter,
+    signsFrom,
     keys: keyStatuses(rotated, now),
   };
 }

@@ -3,8 +3,9 @@
 //  - Every PLATFORM_KEYS_POLL_SECONDS each instance asks its key store for its version (the database:
 //    one row by primary key; the file: a stat). When it moved, the keys are read and loaded again.
 //    So every instance publishes the same JWKS, and signs with the same key, within one interval.
-//  - It also reloads when a loaded key's retire_after has passed: a retired key stops verifying on
-//    every instance at that moment, not at the next change.
+//  - It also reloads when a loaded key's retire_after has passed (a retired key stops verifying on
+//    every instance at that moment, not at the next change), and when a pre-published key's
+//    sign_after has come (src/config/keys.ts): then every instance starts signing with it together.
 //  - All or nothing: the new access and identity sets (and the at-rest sealer) are built first and
 //    only then swapped in, in place (routers hold references from start-up), in one synchronous step.
 //    A key set that does not load (wrong ACCESS_TOKEN_ALG, a KEK that does not open it) is logged
@@ -25,7 +26,7 @@ export interface LiveKeys {
 export type ReloadOutcome = 'unchanged' | 'reloaded' | 'failed';
 
 export interface KeyReloader {
-  /** One poll: reloads if the store's version moved or a loaded key is past retire_after. */
+  /** One poll: reloads if the store's version moved, a loaded key is past retire_after, or a pending key's sign_after came. */
   checkNow(): Promise<ReloadOutcome>;
   /** Reloads whatever the version (SIGHUP). */
   reloadNow(reason: string): Promise<ReloadOutcome>;
@@ -51,10 +52,15 @@ export function createKeyReloader(deps: KeyReloaderDeps, loadedVersion: string):
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ReloadOutcome> | undefined;
 
-  const nextRetirement = (): number | undefined => {
+  let loadedAt = now();
+  /** A moment after the last load at which the loaded set changes by itself (a key retires, or starts signing). */
+  const nextEvent = (): number | undefined => {
     const { platformKeys: access, identityKeys: identity } = deps.keys;
     const verifying = [...access.all.filter((k) => k !== access.current), ...identity.all.filter((k) => k !== identity.current)];
-    const times = verifying.flatMap((k) => (k.retireAfter === undefined ? [] : [k.retireAfter]));
+    const times = verifying.flatMap((k) => [
+      ...(k.retireAfter === undefined ? [] : [k.retireAfter]),
+      ...(k.signAfter !== undefined && k.signAfter > loadedAt ? [k.signAfter] : []),
+    ]);
     return times.length === 0 ? undefined : Math.min(...times);
   };
 
@@ -64,12 +70,13 @@ export function createKeyReloader(deps: KeyReloaderDeps, loadedVersion: string):
       const jwks = await deps.store.read();
       const access = await loadPlatformKeys(jwks, at, 'access', deps.config.accessTokenAlg);
       const identity = await loadPlatformKeys(jwks, at, 'identity');
-      const sealer = createSealer(sealingJwksOf(jwks));
+      const sealer = createSealer(sealingJwksOf(jwks, at));
       const before = deps.keys.platformKeys.current.kid;
       Object.assign(deps.keys.platformKeys, access);
       Object.assign(deps.keys.identityKeys, identity);
       Object.assign(deps.keys.sealer, sealer);
       version = seen;
+      loadedAt = at;
       lastFailure = undefined;
       deps.log.info(
         {
@@ -115,8 +122,8 @@ export function createKeyReloader(deps: KeyReloaderDeps, loadedVersion: string):
         return 'failed';
       }
       if (seen !== version) return reload('changed', seen);
-      const retirement = nextRetirement();
-      if (retirement !== undefined && retirement <= now()) return reload('retired', seen);
+      const event = nextEvent();
+      if (event !== undefined && event <= now()) return reload('scheduled', seen);
       return 'unchanged';
     });
 

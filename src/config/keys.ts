@@ -14,6 +14,10 @@
 //    until its tokens expire. Rotation (`npm run admin -- keys rotate [--purpose identity] [--alg ES256]`)
 //    prepends a new key and stamps the one it replaces with `retire_after` (seconds since the epoch): when
 //    every token it signed has expired. From then on the loader ignores it and `keys retire` deletes it.
+//    Several instances (keys in the database, src/config/key-source.ts): a rotation stamps the new key
+//    with `sign_after` (seconds since the epoch), a moment by which every instance has loaded it. Until
+//    then it is published and verifies but does not sign or seal (the previous key still does): no
+//    instance ever meets a token, or a sealed value, of a key it has not loaded yet.
 //    A key's algorithm is fixed by the key (`alg`, else RSA -> RS256, EC P-256 -> ES256): a token is
 //    verified only with the key its `kid` names and only if its header `alg` is that key's.
 //  - ATProto client keys (ES256): `private_key_jwt` client authentication towards PDSes (production only).
@@ -33,6 +37,7 @@ export const privateJwkSchema = z
     alg: z.string().optional(),
     d: z.string().min(1),
     retire_after: z.number().int().nonnegative().optional(),
+    sign_after: z.number().int().nonnegative().optional(),
     purpose: z.enum(['access', 'identity']).optional(),
   })
   .passthrough();
@@ -54,6 +59,8 @@ export type PrivateJwk = jose.JWK & {
   d: string;
   /** Seconds since the epoch after which no token this key signed can still be valid (rotated-out keys only). */
   retire_after?: number;
+  /** Seconds since the epoch before which this key only verifies (published ahead of signing, several instances). */
+  sign_after?: number;
   /** Absent on legacy keys, which are access-token keys. */
   purpose?: KeyPurpose;
 };
@@ -73,6 +80,8 @@ export interface SigningKey {
   publicJwk: jose.JWK;
   /** Set once the key no longer signs: it is dropped after this time (seconds since the epoch). */
   retireAfter: number | undefined;
+  /** A pre-published key: it signs from this time on (seconds since the epoch). */
+  signAfter: number | undefined;
   /** 32 secret bytes derived from the private key, for keys of our own (CSRF HMAC). */
   secretSeed: Buffer;
 }
@@ -184,12 +193,12 @@ export async function toSigningKey(jwk: PrivateJwk): Promise<SigningKey> {
   const alg = checkedAlg(jwk);
   const privateKey = (await jose.importJWK(jwk, alg)) as CryptoKey;
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, k: _k, ...publicJwk } = jwk;
-  const { retire_after: retireAfter, purpose: _purpose, ...published } = publicJwk;
+  const { retire_after: retireAfter, sign_after: signAfter, purpose: _purpose, ...published } = publicJwk;
   const keyMaterial = jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d } : { kty: 'RSA', n: jwk.n, e: jwk.e, d: jwk.d, p: jwk.p, q: jwk.q, dp: jwk.dp, dq: jwk.dq, qi: jwk.qi };
   const privateKeyObject = crypto.createPrivateKey({ key: keyMaterial as crypto.JsonWebKey, format: 'jwk' });
   const publicKeyObject = crypto.createPublicKey(privateKeyObject);
   const secretSeed = Buffer.from(crypto.hkdfSync('sha256', jwk.d, jwk.kid, 'robot-auth secret seed', 32));
-  return { kid: jwk.kid, alg, privateKey, privateKeyObject, publicKeyObject, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, secretSeed };
+  return { kid: jwk.kid, alg, privateKey, privateKeyObject, publicKeyObject, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, signAfter, secretSeed };
 }
 
 /** The keys of one purpose, in file order (the first signs). */
@@ -202,9 +211,14 @@ export function isRetired(jwk: Pick<PrivateJwk, 'retire_after'>, isSigning: bool
   return !isSigning && jwk.retire_after !== undefined && jwk.retire_after <= now;
 }
 
-/** Whether `key` is the first key of its purpose in `keys` (the one that signs). */
-export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk): boolean {
-  return keys.find((k) => purposeOf(k) === purposeOf(key)) === key;
+/** A key published ahead of signing whose `sign_after` has not come yet. */
+export function isPending(jwk: Pick<PrivateJwk, 'sign_after'>, now: number): boolean {
+  return jwk.sign_after !== undefined && jwk.sign_after > now;
+}
+
+/** Whether `key` is the one of its purpose that signs: the first in `keys` that is not pending. */
+export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk, now = Math.floor(Date.now() / 1000)): boolean {
+  return keys.find((k) => purposeOf(k) === purposeOf(key) && !isPending(k, now)) === key;
 }
 
 /**
@@ -231,7 +245,7 @@ export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: n
 export function partitionRetiredKeys(keys: PrivateJwk[], now: number): { kept: PrivateJwk[]; retired: PrivateJwk[] } {
   const kept: PrivateJwk[] = [];
   const retired: PrivateJwk[] = [];
-  for (const key of keys) (isRetired(key, isSigningKey(keys, key), now) ? retired : kept).push(key);
+  for (const key of keys) (isRetired(key, isSigningKey(keys, key, now), now) ? retired : kept).push(key);
   return { kept, retired };
 }
 
@@ -252,12 +266,16 @@ export async function loadPlatformKeys(
   signingAlg: SigningAlg = 'RS256',
 ): Promise<PlatformKeys> {
   const { kept } = partitionRetiredKeys(jwks, now);
-  const all = await Promise.all(keysOfPurpose(kept, purpose).map((k) => toSigningKey(k)));
+  // The signing key first; pending keys (sign_after in the future) are published and verify only.
+  const ofPurpose = keysOfPurpose(kept, purpose);
+  const signing = ofPurpose.find((k) => !isPending(k, now));
+  const ordered = signing ? [signing, ...ofPurpose.filter((k) => k !== signing)] : ofPurpose;
+  const all = await Promise.all(ordered.map((k) => toSigningKey(k)));
   if (purpose === 'identity') {
     const ec = all.find((k) => k.alg !== 'RS256');
     if (ec) throw new ConfigError(`Identity-token key ${ec.kid} is ${ec.alg}: wiki identity tokens are RS256 only. Rotate it with \`npm run admin -- keys rotate --purpose identity\`.`);
   }
-  const current = all[0];
+  const current = signing ? all[0] : undefined;
   if (!current) {
     throw new ConfigError(
       purpose === 'identity'

@@ -56,9 +56,18 @@ export function readSealingJwks(file: string): SealingJwk[] {
   return usable;
 }
 
-/** The sealing keys among platform keys (wherever they are stored: file or database), first key first. */
-export function sealingJwksOf(keys: readonly unknown[]): SealingJwk[] {
-  return keys.flatMap((k: unknown) => {
+/**
+ * The sealing keys among platform keys (wherever they are stored: file or database), first key first,
+ * except that a key published ahead of signing (`sign_after` still to come, src/config/keys.ts) goes
+ * after the others: it opens, but does not seal until every instance holds it.
+ */
+export function sealingJwksOf(keys: readonly unknown[], now = Math.floor(Date.now() / 1000)): SealingJwk[] {
+  const pending = (k: unknown) => {
+    const signAfter = typeof k === 'object' && k !== null ? (k as { sign_after?: unknown }).sign_after : undefined;
+    return typeof signAfter === 'number' && signAfter > now;
+  };
+  const ordered = [...keys.filter((k) => !pending(k)), ...keys.filter(pending)];
+  return ordered.flatMap((k: unknown) => {
     if (typeof k !== 'object' || k === null) return [];
     const { kid, d, purpose } = k as { kid?: unknown; d?: unknown; purpose?: unknown };
     // Access-token keys (and legacy keys without a purpose) only, in file order: the first one signs

@@ -67,9 +67,9 @@ async function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('platform keys in the database (PLATFORM_KEYS_KEK)', () => {
-  beforeEach(() => setUp({ PLATFORM_KEYS_KEK: KEK }));
+  beforeEach(() => setUp({ PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' }));
 
-  it('rotate on one, the other signs with the new kid after its poll; tokens of both verify on both; dropped keys stop on both', async () => {
+  it('rotate on one: published by both at their next poll, signing on both from sign_after; tokens of both verify on both; dropped keys stop on both', async () => {
     const a = await instance();
     const b = await instance();
     const oldKid = a.ctx.platformKeys.current.kid;
@@ -77,16 +77,31 @@ describe('platform keys in the database (PLATFORM_KEYS_KEK)', () => {
     expect(await jwks(b.app)).toEqual(await jwks(a.app));
     const oldToken = await refresh(a.app);
 
-    expect(await cli(['keys', 'rotate'], { PLATFORM_KEYS_KEK: KEK })).toContain('no restart needed');
-    // Until its poll, an instance keeps its keys (and still verifies what the other signs).
-    expect(a.ctx.platformKeys.current.kid).toBe(oldKid);
+    const out = await cli(['keys', 'rotate'], { PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' });
+    expect(out).toContain('no restart needed');
+    expect(out).toMatch(/signs with it from \d{4}-/);
+    const newKid = (await databaseKeyStore(sqliteKeyRows(t.db), KEK).read())[0]!.kid;
+    // Until its poll, an instance keeps its keys.
+    expect((await jwks(a.app)).keys.map((k) => k.kid)).toEqual([oldKid]);
     expect(await a.ctx.keyReloader.checkNow()).toBe('reloaded');
     expect(await b.ctx.keyReloader.checkNow()).toBe('reloaded');
     expect(await a.ctx.keyReloader.checkNow()).toBe('unchanged');
+    // Published by both before either signs with it (pending): no instance meets a kid it lacks.
+    for (const app of [a.app, b.app]) expect((await jwks(app)).keys.map((k) => k.kid)).toEqual([oldKid, newKid]);
+    expect(kidOf(await refresh(b.app))).toBe(oldKid);
+    const list = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK }, t.dir);
+    expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
+    expect((JSON.parse(list.stdout()) as { kid: string; role: string }[]).filter((k) => k.kid === newKid || k.kid === oldKid).map((k) => [k.kid, k.role])).toEqual([
+      [newKid, 'pending'],
+      [oldKid, 'signing'],
+    ]);
 
-    const newKid = b.ctx.platformKeys.current.kid;
-    expect(newKid).not.toBe(oldKid);
+    // sign_after (2 polls + 1 s): both switch, each at its own next poll, with no change to the key set.
+    await new Promise((resolve) => setTimeout(resolve, 3200));
+    expect(await a.ctx.keyReloader.checkNow()).toBe('reloaded');
+    expect(await b.ctx.keyReloader.checkNow()).toBe('reloaded');
     expect(a.ctx.platformKeys.current.kid).toBe(newKid);
+    expect(b.ctx.platformKeys.current.kid).toBe(newKid);
     expect((await jwks(a.app)).keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
     expect(await jwks(b.app)).toEqual(await jwks(a.app));
 
@@ -99,7 +114,7 @@ describe('platform keys in the database (PLATFORM_KEYS_KEK)', () => {
     }
 
     // A compromised key: dropped on one machine, refused by both after their next poll.
-    await cli(['keys', 'rotate', '--drop-previous'], { PLATFORM_KEYS_KEK: KEK });
+    await cli(['keys', 'rotate', '--drop-previous'], { PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' });
     await a.ctx.keyReloader.checkNow();
     await b.ctx.keyReloader.checkNow();
     for (const app of [a.app, b.app]) {
@@ -159,7 +174,7 @@ describe('platform keys in the database (PLATFORM_KEYS_KEK)', () => {
     const a = await instance(lines);
     const kid = a.ctx.platformKeys.current.kid;
     // An ES256 signing key while ACCESS_TOKEN_ALG is RS256: refused, never a silent switch.
-    await cli(['keys', 'rotate', '--alg', 'ES256'], { PLATFORM_KEYS_KEK: KEK });
+    await cli(['keys', 'rotate', '--alg', 'ES256', '--drop-previous'], { PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' });
     expect(await a.ctx.keyReloader.checkNow()).toBe('failed');
     expect(await a.ctx.keyReloader.checkNow()).toBe('failed');
     expect(a.ctx.platformKeys.current.kid).toBe(kid);

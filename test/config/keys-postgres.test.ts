@@ -81,11 +81,17 @@ describe('platform keys in PostgreSQL', () => {
     const oldToken = a.sign();
 
     const rotation = await rotatePlatformKeys(config, { store: databaseKeyStore(postgresKeyRows(pool(url)), KEK) });
-    expect(b.keys.current.kid).not.toBe(rotation.kid);
     expect(await a.reloader.checkNow()).toBe('reloaded');
     expect(await b.reloader.checkNow()).toBe('reloaded');
     expect(await b.reloader.checkNow()).toBe('unchanged');
+    // Published by both first (pending), signing from sign_after on both.
+    expect(b.keys.byKid.has(rotation.kid)).toBe(true);
+    expect(a.keys.current.kid).not.toBe(rotation.kid);
+    await new Promise((resolve) => setTimeout(resolve, (rotation.signsFrom + 1) * 1000 - Date.now()));
+    expect(await a.reloader.checkNow()).toBe('reloaded');
+    expect(await b.reloader.checkNow()).toBe('reloaded');
     expect(a.keys.current.kid).toBe(rotation.kid);
+    expect(b.keys.current.kid).toBe(rotation.kid);
     expect(b.keys.publicJwks).toEqual(a.keys.publicJwks);
     const newToken = b.sign();
     for (const i of [a, b]) {

@@ -185,12 +185,12 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     expect(served(0, '/auth/oauth/token') > 0 && served(1, '/auth/oauth/token') > 0).toBe(true);
   });
 
-  it('a key rotation with the CLI reaches both running instances: same JWKS, new kid signs, old tokens still verify', async () => {
+  it('a key rotation with the CLI reaches both running instances: published by both first, then signing on both; old tokens still verify', async () => {
     const grantRefresh = seedFreshGrant();
     refreshToken = grantRefresh;
     const before = await refresh();
     const oldKid = jose.decodeProtectedHeader(before).kid;
-    const capture = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io), capture.stderr()).toBe(0);
     const jwksOf = async (port: number) => JSON.parse((await send(port, { host: apex, path: '/.well-known/jwks.json' })).body) as { keys: { kid: string }[] };
     const deadline = Date.now() + 5000;
@@ -200,9 +200,21 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
       if (sets.every((s) => s.keys.length === 2)) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    expect(sets[0]!.keys.map((k) => k.kid)[1]).toBe(oldKid);
+    // Published by both before either signs with it (pending until sign_after, 3 s with a 1 s poll).
+    expect(sets[0]!.keys.map((k) => k.kid)[0]).toBe(oldKid);
     expect(sets[1]).toEqual(sets[0]);
-    const newKid = sets[0]!.keys[0]!.kid;
+    const newKid = sets[0]!.keys[1]!.kid;
+    let signing = jose.decodeProtectedHeader(await refresh()).kid;
+    for (let tries = 0; tries < 60 && signing !== newKid; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      signing = jose.decodeProtectedHeader(await refresh()).kid;
+    }
+    expect(signing).toBe(newKid);
+    // Both instances switched: the JWKS now lists the new key first on both.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const switched = await Promise.all(instances.map(({ port }) => jwksOf(port)));
+    expect(switched[0]!.keys.map((k) => k.kid)).toEqual([newKid, oldKid]);
+    expect(switched[1]).toEqual(switched[0]);
     // Each instance logged the reload (its stdout arrives through a pipe: allow it a moment).
     for (let tries = 0; tries < 40 && !instances.every((i) => i.server.stdout().includes('"msg":"platform keys reloaded"')); tries++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
