@@ -5,8 +5,10 @@
 --    purpose signs). `sealed_jwk` is the private JWK sealed with AES-256-GCM under a key derived from
 --    PLATFORM_KEYS_KEK (src/lib/sealing.ts format, associated data = the kid): a database copy alone
 --    holds no usable key.
---  - platform_keys_version: one row, bumped in the same transaction as every change to platform_keys.
---    Every instance polls it (PLATFORM_KEYS_POLL_SECONDS) and reloads its keys when it moves.
+--  - platform_keys_version: at most one row (absent: version 0, no keys yet), written in the same
+--    transaction as every change to platform_keys. Every instance polls it (PLATFORM_KEYS_POLL_SECONDS)
+--    and reloads its keys when it moves. Nothing is seeded: a fresh database stays empty (so that
+--    `admin migrate-to-postgres` finds an empty target).
 CREATE TABLE platform_keys (
   kid TEXT PRIMARY KEY,
   position INTEGER NOT NULL UNIQUE,
@@ -19,4 +21,3 @@ CREATE TABLE platform_keys_version (
   version INTEGER NOT NULL,
   updated_at INTEGER NOT NULL
 ) STRICT;
-INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 0, 0);

@@ -12,4 +12,3 @@ CREATE TABLE platform_keys_version (
   version BIGINT NOT NULL,
   updated_at BIGINT NOT NULL
 );
-INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 0, 0);

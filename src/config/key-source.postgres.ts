@@ -1,6 +1,6 @@
 // The platform key rows on PostgreSQL (issue 12): the same table, rules and sealing as on SQLite
 // (src/config/key-source.ts says why and how; migrations/postgres/016-platform-keys.sql). The
-// compare-and-replace is one transaction that locks the version row (`SELECT … FOR UPDATE`), so two
+// compare-and-replace is one transaction that takes a writers' lock on the version table, so two
 // rotations from two machines at once give one winner and one KeySetChanged, never a mixed list.
 // Instances notice a change by polling the version row (src/config/key-reload.ts), as on SQLite.
 import type pg from 'pg';
@@ -21,8 +21,11 @@ export function postgresKeyRows(pool: pg.Pool): PlatformKeyRows {
       try {
         await client.query('BEGIN');
         try {
-          const current = await client.query<{ version: string | number }>('SELECT version FROM platform_keys_version WHERE id = 1 FOR UPDATE');
-          if (expected !== undefined && Number(current.rows[0]?.version) !== expected) {
+          // Writers one at a time (readers are not blocked): the version row may not exist yet, so
+          // `SELECT … FOR UPDATE` alone would not serialize the first two writers.
+          await client.query('LOCK TABLE platform_keys_version IN SHARE ROW EXCLUSIVE MODE');
+          const current = await client.query<{ version: string | number }>('SELECT version FROM platform_keys_version WHERE id = 1');
+          if (expected !== undefined && Number(current.rows[0]?.version ?? 0) !== expected) {
             await client.query('ROLLBACK');
             return false;
           }
@@ -30,7 +33,10 @@ export function postgresKeyRows(pool: pg.Pool): PlatformKeyRows {
           for (const row of rows) {
             await client.query('INSERT INTO platform_keys (kid, position, sealed_jwk, created_at) VALUES ($1, $2, $3, $4)', [row.kid, row.position, row.sealed_jwk, now]);
           }
-          await client.query('UPDATE platform_keys_version SET version = version + 1, updated_at = $1 WHERE id = 1', [now]);
+          await client.query(
+            'INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, $1) ON CONFLICT (id) DO UPDATE SET version = platform_keys_version.version + 1, updated_at = EXCLUDED.updated_at',
+            [now],
+          );
           await client.query('COMMIT');
           return true;
         } catch (err) {

@@ -35,6 +35,7 @@ export class KeySetChanged extends Error {
 
 /** The storage of the sealed rows; each call is its own transaction. */
 export interface PlatformKeyRows {
+  /** 0 before the first write (no version row yet). */
   version(): Promise<number>;
   list(): Promise<PlatformKeyRow[]>;
   /** Replaces every row and bumps the version, atomically; false (nothing written) if the version is not `expected`. */
@@ -43,19 +44,22 @@ export interface PlatformKeyRows {
 
 export function sqliteKeyRows(db: Db): PlatformKeyRows {
   const version = db.prepare('SELECT version FROM platform_keys_version WHERE id = 1').pluck();
+  const versionNow = () => (version.get() as number | undefined) ?? 0;
   const list = db.prepare('SELECT kid, position, sealed_jwk FROM platform_keys ORDER BY position');
   const clear = db.prepare('DELETE FROM platform_keys');
   const insert = db.prepare('INSERT INTO platform_keys (kid, position, sealed_jwk, created_at) VALUES (?, ?, ?, ?)');
-  const bump = db.prepare('UPDATE platform_keys_version SET version = version + 1, updated_at = ? WHERE id = 1');
+  const bump = db.prepare(
+    'INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, ?) ON CONFLICT (id) DO UPDATE SET version = version + 1, updated_at = excluded.updated_at',
+  );
   const replace = db.transaction((rows: PlatformKeyRow[], expected: number | undefined, now: number): boolean => {
-    if (expected !== undefined && (version.get() as number) !== expected) return false;
+    if (expected !== undefined && versionNow() !== expected) return false;
     clear.run();
     for (const row of rows) insert.run(row.kid, row.position, row.sealed_jwk, now);
     bump.run(now);
     return true;
   });
   return {
-    version: async () => version.get() as number,
+    version: async () => versionNow(),
     list: async () => list.all() as PlatformKeyRow[],
     // IMMEDIATE: take the write lock before reading the version, so the check and the write are one step.
     replace: async (rows, expected, now) => replace.immediate(rows, expected, now),

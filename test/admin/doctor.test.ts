@@ -131,7 +131,8 @@ describe('key age, backups, database', () => {
       db.close();
     });
     migrate(db);
-    db.prepare('UPDATE platform_keys_version SET updated_at = ? WHERE id = 1').run(Math.floor((Date.now() - 100 * DAY) / 1000));
+    expect((await keyAgeCheck.run(target({ platformKeysKek: 'k'.repeat(43), db: () => db }))).status).toBe('fail');
+    db.prepare('INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, ?)').run(Math.floor((Date.now() - 100 * DAY) / 1000));
     const warn = await keyAgeCheck.run(target({ platformKeysKek: 'k'.repeat(43), db: () => db }));
     expect(warn.status).toBe('warn');
     expect(warn.seen).toBe('the platform keys in the database last rotated (written) 100 days ago');

@@ -17,9 +17,11 @@ export const keyAgeCheck: Check = {
     const source = inDatabase ? 'the platform keys in the database' : target.platformKeysFile;
     try {
       // In the database every change rewrites the set and stamps platform_keys_version.updated_at.
-      mtimeMs = inDatabase
-        ? (target.db().prepare('SELECT updated_at FROM platform_keys_version WHERE id = 1').pluck().get() as number) * 1000
-        : fs.statSync(target.platformKeysFile).mtimeMs;
+      if (inDatabase) {
+        const updatedAt = target.db().prepare('SELECT updated_at FROM platform_keys_version WHERE id = 1').pluck().get() as number | undefined;
+        if (updatedAt === undefined) return { status: 'fail', seen: 'there are no platform keys in the database', advice: 'run `keys import-to-database`' };
+        mtimeMs = updatedAt * 1000;
+      } else mtimeMs = fs.statSync(target.platformKeysFile).mtimeMs;
     } catch (err) {
       return { status: 'fail', seen: `cannot read ${source}: ${(err as Error).message}`, advice: 'check PLATFORM_KEYS_FILE or PLATFORM_KEYS_KEK (and --env-file)' };
     }
