@@ -87,7 +87,7 @@ describe('platform keys in PostgreSQL', () => {
     // Published by both first (pending), signing from sign_after on both.
     expect(b.keys.byKid.has(rotation.kid)).toBe(true);
     expect(a.keys.current.kid).not.toBe(rotation.kid);
-    await new Promise((resolve) => setTimeout(resolve, (rotation.signsFrom + 1) * 1000 - Date.now()));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (rotation.signsFrom + 1) * 1000 - Date.now())));
     expect(await a.reloader.checkNow()).toBe('reloaded');
     expect(await b.reloader.checkNow()).toBe('reloaded');
     expect(a.keys.current.kid).toBe(rotation.kid);
