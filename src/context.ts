@@ -2,14 +2,16 @@
 // passed down explicitly (no module-level singletons).
 import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import type { Config } from './config/env.ts';
-import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys } from './config/keys.ts';
+import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys, type PrivateJwk } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
 import { createAtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
 import { sealAtprotoStores } from './atproto/stores.ts';
-import { createSealer, readSealingJwks, type Sealer } from './lib/sealing.ts';
+import { createSealer, sealingJwksOf, type Sealer } from './lib/sealing.ts';
+import { keyStoreFor } from './config/key-source.ts';
+import { createKeyReloader, type KeyReloader } from './config/key-reload.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -40,6 +42,8 @@ export interface AppContext {
   identityKeys: PlatformKeys;
   /** Seals the ATProto stores' secrets at rest (key derived from the platform key file). */
   sealer: Sealer;
+  /** Re-reads the platform keys when they change (src/config/key-reload.ts); src/server.ts starts its poll. */
+  keyReloader: KeyReloader;
   accessTokens: AccessTokenVerifier;
   atproto: NodeOAuthClient;
   csrf: Csrf;
@@ -75,18 +79,27 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
   const mayGenerateKeys = !config.production;
-  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys, undefined, {
-    alg: config.accessTokenAlg,
-    ttlSeconds: config.accessTokenTtlSeconds,
-  });
-  const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const db = options.db ?? openDatabase(config.databaseFile);
   const applied = migrate(db);
   if (applied.length > 0) log.info({ applied }, 'database migrated');
+  // The platform keys: the key file, or the database under PLATFORM_KEYS_KEK (src/config/key-source.ts).
+  const keyStore = keyStoreFor(config, db);
+  const keysVersion = await keyStore.version();
+  const keySets = await loadPlatformKeySets(keyStore, mayGenerateKeys, undefined, {
+    alg: config.accessTokenAlg,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const { access: platformKeys, identity: identityKeys } = keySets;
+  const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const metrics = createMetrics();
   const storage = createStorageHealth({ log, metrics });
   instrumentWrites(db, { metrics, storage });
-  const sealer = createSealer(readSealingJwks(config.platformKeysFile));
+  const sealer = createSealer(sealingJwksOf(keySets.jwks));
+  // Development may have just written the keys (first start): what we loaded is then the new version.
+  const loadedVersion = await keyStore.version();
+  const summary = (keys: PrivateJwk[]) => keys.map((k) => `${k.kid}/${k.purpose ?? ''}/${k.retire_after ?? ''}`).join(',');
+  const sameAsLoaded = loadedVersion === keysVersion || summary(await keyStore.read()) === summary(keySets.jwks);
+  const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
   const sealed = sealAtprotoStores(db, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
   const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
@@ -98,6 +111,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     platformKeys,
     identityKeys,
     sealer,
+    keyReloader,
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
@@ -128,6 +142,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
     ),
     close() {
+      keyReloader.stop();
       if (db.open) db.close();
     },
   };

@@ -1,15 +1,13 @@
 // Entry point: config → database (backup + migrations) → context → app → listen.
 // SIGTERM/SIGINT → graceful close: stop accepting, let in-flight requests finish, close the database.
-// SIGHUP → reload the platform signing keys (after `npm run admin -- keys rotate`).
+// Platform keys: reloaded when they change (polled), or at once on SIGHUP (src/config/key-reload.ts).
 import http from 'node:http';
 import { ConfigError, loadDotEnv, parseConfig } from './config/env.ts';
-import { loadPlatformKeys, readKeyFile } from './config/keys.ts';
 import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
-import { createSealer, readSealingJwks } from './lib/sealing.ts';
 import { purgeNow, type MaintenanceDeps } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
@@ -80,9 +78,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    reloadPlatformKeys(ctx).catch((err: unknown) => ctx.log.error({ err }, 'key reload failed; still using the previous keys'));
-  });
+  // Key changes are picked up by polling (src/config/key-reload.ts); SIGHUP reloads at once.
+  ctx.keyReloader.start();
+  process.on('SIGHUP', () => void ctx.keyReloader.reloadNow('SIGHUP'));
 
   purge(ctx);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -141,22 +139,6 @@ function listenGracefully(app: http.RequestListener): GracefulServer {
     server.once('close', () => clearInterval(sweep));
   };
   return server;
-}
-
-/**
- * Re-reads the platform key file: the new first key signs from now on, the others verify, retired
- * ones are left out. The PlatformKeys object is updated in place, because routers keep a reference
- * to it from start-up. (CSRF secrets keep the keys of start-up until the next restart, which is harmless.)
- */
-async function reloadPlatformKeys(ctx: Pick<AppContext, 'config' | 'platformKeys' | 'identityKeys' | 'sealer' | 'log'>): Promise<void> {
-  const jwks = readKeyFile(ctx.config.platformKeysFile);
-  const fresh = await loadPlatformKeys(jwks, undefined, 'access', ctx.config.accessTokenAlg); // refuses a signing key of another alg
-  Object.assign(ctx.platformKeys, fresh);
-  Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
-  // The ATProto stores' sealer too (in place: the stores keep a reference), so that `admin purge`,
-  // which seals with the key file's current key, never seals with a key the service does not hold.
-  Object.assign(ctx.sealer, createSealer(readSealingJwks(ctx.config.platformKeysFile)));
-  ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 
 main().catch((err: unknown) => {

@@ -12,7 +12,7 @@ import type { OpenAdminDatabaseOptions } from './database.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
 import type { SigningAlg } from '../config/keys.ts';
-import { addIdentityKey, generateProductionKeys, listKeys, retirePlatformKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
+import { addIdentityKey, generateProductionKeys, importKeysToDatabase, keyStoreOf, listStoredKeys, retireStoredKeys, rotatePlatformKeys, type KeyStatus } from './keys.ts';
 import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './users.ts';
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
 import { doctorCommand } from './doctor/command.ts';
@@ -205,9 +205,9 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'keys list',
-    summary: 'list the platform signing keys (PLATFORM_KEYS_FILE)',
+    summary: 'list the platform signing keys (PLATFORM_KEYS_FILE, or the database with PLATFORM_KEYS_KEK)',
     options: { json },
-    run: ({ values }, ctx) => printRows(ctx, values, listKeys(ctx.config()), keyColumns, 'No keys.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listStoredKeys(keyStoreOf(ctx.config(), () => ctx.db())), keyColumns, 'No keys.'),
   },
   {
     name: 'keys rotate',
@@ -216,8 +216,8 @@ export const COMMANDS: Command[] = [
       'The new key is put first among the keys of its purpose in PLATFORM_KEYS_FILE (access: MCP access\n' +
       'tokens, the default; identity: the wikis\' identity token). The previous signing key of that purpose gets\n' +
       'retire_after = now + the longest lifetime of what it signs (ACCESS_TOKEN_TTL_SECONDS, or 15 minutes for\n' +
-      'identity tokens) and stays published until then. The service signs with the new key after a restart or\n' +
-      'SIGHUP (systemctl reload robot-auth): do that right away.\n' +
+      'identity tokens) and stays published until then. Running instances sign with the new key within\n' +
+      'PLATFORM_KEYS_POLL_SECONDS, no restart needed (SIGHUP, systemctl reload robot-auth: at once).\n' +
       'An access key is of ACCESS_TOKEN_ALG unless --alg says otherwise. To switch RS256 -> ES256: set\n' +
       'ACCESS_TOKEN_ALG=ES256 in the environment file, run `keys rotate --alg ES256`, restart. The RS256 keys\n' +
       'keep verifying (and stay in the JWKS) until retire_after. Identity keys are always RS256.',
@@ -234,18 +234,21 @@ export const COMMANDS: Command[] = [
       const purpose = values.purpose === undefined ? 'access' : values.purpose;
       if (purpose !== 'access' && purpose !== 'identity') throw new AdminError('--purpose must be access or identity.');
       const config = ctx.config();
-      const result = await rotatePlatformKeys(config, { dropPrevious, purpose, alg: algValue(values) });
+      const result = await rotatePlatformKeys(config, { dropPrevious, purpose, alg: algValue(values), store: keyStoreOf(config, () => ctx.db()) });
       const switching = purpose === 'access' && result.alg !== config.accessTokenAlg;
       ctx.out(
         [
           `New ${purpose} signing key ${result.kid} (${result.alg}) written to ${result.file}.`,
+          ...(result.signsFrom > nowSeconds()
+            ? [`Every instance publishes it within ${config.platformKeysPollSeconds} s and signs with it from ${isoTime(result.signsFrom)} (pending until then: published, verifying).`]
+            : []),
           dropPrevious
             ? `Retired ${result.droppedKids.join(', ') || 'no older key'}: the service stops accepting them when it reloads.`
             : `The previous key ${result.previousKid ?? '(none)'} verifies until ${isoTime(result.retireAfter)}; then run \`keys retire\`.`,
           switching
             ? `ACCESS_TOKEN_ALG is ${config.accessTokenAlg}: set ACCESS_TOKEN_ALG=${result.alg} in the service environment, then restart ` +
               '(systemctl restart robot-auth). Until then a reload refuses the new key and the service keeps its previous keys.'
-            : 'Now restart or reload the service so it signs with the new key: systemctl reload robot-auth',
+            : `Running instances sign with it within PLATFORM_KEYS_POLL_SECONDS (${config.platformKeysPollSeconds} s), no restart needed; \`systemctl reload robot-auth\` does it at once.`,
         ].join('\n'),
       );
     },
@@ -258,7 +261,7 @@ export const COMMANDS: Command[] = [
       'access-token keys. Production refuses to start until the file has an identity key.',
     options: {},
     run: async (_args, ctx) => {
-      const result = await addIdentityKey(ctx.config());
+      const result = await addIdentityKey(ctx.config(), keyStoreOf(ctx.config(), () => ctx.db()));
       ctx.out(`Added identity-token key ${result.kid} to ${result.file}.\nNow start (or restart) the service: systemctl restart robot-auth`);
     },
   },
@@ -266,9 +269,9 @@ export const COMMANDS: Command[] = [
     name: 'keys retire',
     summary: 'remove rotated-out keys whose tokens have all expired (past retire_after)',
     options: { 'dry-run': { type: 'boolean', description: 'only say which keys would be removed' } },
-    run: ({ values }, ctx) => {
+    run: async ({ values }, ctx) => {
       const dryRun = values['dry-run'] === true;
-      const result = retirePlatformKeys(ctx.config(), { dryRun });
+      const result = await retireStoredKeys(keyStoreOf(ctx.config(), () => ctx.db()), { dryRun });
       if (result.retired.length === 0) {
         const next = result.keys.filter((k) => k.retireAfter !== null).sort((a, b) => a.retireAfter! - b.retireAfter!)[0];
         ctx.out(`No key to retire.${next ? ` Next: ${next.kid} after ${isoTime(next.retireAfter!)}.` : ''}`);
@@ -276,7 +279,24 @@ export const COMMANDS: Command[] = [
       }
       ctx.out(
         `${dryRun ? 'Would remove' : 'Removed'} ${result.retired.join(', ')} from ${result.file}.` +
-          (dryRun ? '' : '\nThe service stops publishing it at its next restart or reload (it already ignores keys past retire_after).'),
+          (dryRun ? '' : '\nRunning instances stop publishing it within PLATFORM_KEYS_POLL_SECONDS (they already ignore keys past retire_after).'),
+      );
+    },
+  },
+  {
+    name: 'keys import-to-database',
+    summary: 'move the platform keys from PLATFORM_KEYS_FILE into the database, sealed under PLATFORM_KEYS_KEK (several instances)',
+    details:
+      'Copies every key of PLATFORM_KEYS_FILE, in order, into the database, each sealed with AES-256-GCM under\n' +
+      'PLATFORM_KEYS_KEK. Refuses when the database already holds keys. Then give every instance the same\n' +
+      'PLATFORM_KEYS_KEK and restart them; from then on `keys rotate`/`retire` write to the database and every\n' +
+      'instance picks changes up within PLATFORM_KEYS_POLL_SECONDS. See docs/operations.md, "Keys with several instances".',
+    options: {},
+    run: async (_args, ctx) => {
+      const result = await importKeysToDatabase(ctx.config(), () => ctx.db());
+      ctx.out(
+        `Imported ${result.kids.length} platform keys (${result.kids.join(', ')}) from ${result.file} into ${result.to}.\n` +
+          'Restart every instance with this PLATFORM_KEYS_KEK; then remove the key file (shred -u) and its backups: the database holds the keys now.',
       );
     },
   },
@@ -312,8 +332,8 @@ export const COMMANDS: Command[] = [
       'the first access key of PLATFORM_KEYS_FILE (rows no key in the file opens are deleted), and refresh\n' +
       'successors whose grace window closed. After `keys rotate`, reload the service first, then purge.',
     options: { json },
-    run: ({ values }, ctx) => {
-      const counts = adminPurge(ctx.config(), ctx.db());
+    run: async ({ values }, ctx) => {
+      const counts = await adminPurge(ctx.config(), ctx.db());
       if (values.json === true) return printJson(ctx, counts);
       const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
       ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));
@@ -381,7 +401,7 @@ export const COMMANDS: Command[] = [
         clients: count('SELECT count(*) AS n FROM oauth_clients'),
         liveGrants: count('SELECT count(*) AS n FROM oauth_grants WHERE revoked_at IS NULL AND expires_at > @now'),
         liveSessions: count('SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > @now'),
-        keys: fs.existsSync(config.platformKeysFile) ? listKeys(config, now) : [],
+        keys: config.platformKeysKek !== undefined || fs.existsSync(config.platformKeysFile) ? await listStoredKeys(keyStoreOf(config, () => db), now) : [],
       };
       if (values.json === true) {
         return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord), ...(postgres ? { postgres: toJsonRecord(postgres) } : {}) });

@@ -1,6 +1,9 @@
 // Signing keys for operators: list, rotate and retire the platform keys (per purpose: access tokens
 // or wiki identity tokens, see src/config/keys.ts), add the identity key a legacy file lacks, and
-// generate the two production key files. The service reads the key files at start-up (and on SIGHUP).
+// generate the two production key files. With PLATFORM_KEYS_KEK set the platform keys live in the
+// database instead (src/config/key-source.ts): the same commands then write there (`keyStoreOf`), and
+// `keys import-to-database` moves an existing key file in. Running instances pick up every change
+// within PLATFORM_KEYS_POLL_SECONDS (src/config/key-reload.ts); SIGHUP does it at once.
 // Access keys are RS256 or ES256 (ACCESS_TOKEN_ALG, or --alg): switching is a rotation to a key of the
 // other kind; the old keys keep verifying until their retire_after. Identity keys are RS256 only.
 import crypto from 'node:crypto';
@@ -8,10 +11,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/env.ts';
 import { accessTokenLifetime, IDENTITY_TOKEN_TTL_SECONDS } from '../lifetimes.ts';
+import { databaseKeyStore, KeySetChanged, sqliteKeyRows } from '../config/key-source.ts';
 import {
   algOf,
+  fileKeyStore,
   generatePrivateJwk,
   isRetired,
+  isPending,
   isSigningKey,
   keysOfPurpose,
   partitionRetiredKeys,
@@ -21,9 +27,10 @@ import {
   rotateKeys,
   writeKeyFile,
   type PrivateJwk,
+  type KeyStore,
   type SigningAlg,
 } from '../config/keys.ts';
-import { nowSeconds } from '../db/open.ts';
+import { nowSeconds, type Db } from '../db/open.ts';
 import { requireFileOwner } from './database.ts';
 import { AdminError } from './errors.ts';
 
@@ -32,21 +39,24 @@ export interface KeyStatus {
   alg: string;
   /** access: MCP access tokens (and legacy keys without a purpose); identity: the wikis' identity token. */
   purpose: KeyPurpose;
-  /** signing: the first key of its purpose; verifying: rotated out, still published; retired: past retire_after, ignored. */
-  role: 'signing' | 'verifying' | 'retired';
+  /**
+   * signing: the first key of its purpose that is not pending; pending: published, signs from sign_after
+   * (several instances); verifying: rotated out, still published; retired: past retire_after, ignored.
+   */
+  role: 'signing' | 'pending' | 'verifying' | 'retired';
   retireAfter: number | null;
 }
 
-type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'>;
+type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'> & Partial<Pick<Config, 'platformKeysPollSeconds'>>;
 
 function keyStatuses(keys: PrivateJwk[], now: number): KeyStatus[] {
   return keys.map((key) => {
-    const signing = isSigningKey(keys, key);
+    const signing = isSigningKey(keys, key, now);
     return {
       kid: key.kid,
       alg: algOf(key),
       purpose: purposeOf(key),
-      role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : 'verifying',
+      role: signing ? 'signing' : isRetired(key, signing, now) ? 'retired' : isPending(key, now) ? 'pending' : 'verifying',
       retireAfter: key.retire_after ?? null,
     };
   });
@@ -82,6 +92,8 @@ export interface RotationResult {
   /** With dropPrevious: every non-signing key of that purpose, now retired. */
   droppedKids: string[];
   retireAfter: number;
+  /** When the new key starts signing: now, or (keys in the database) once every instance has loaded it. */
+  signsFrom: number;
   keys: KeyStatus[];
 }
 
@@ -100,18 +112,54 @@ export interface RotateOptions {
   dropPrevious?: boolean;
 }
 
+/**
+ * Where the admin commands read and write the platform keys: the database when PLATFORM_KEYS_KEK is
+ * set (`db` opens the CLI's connection), else PLATFORM_KEYS_FILE (which must exist and, run as root,
+ * belong to root: see requireFileOwner).
+ */
+export function keyStoreOf(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, db?: () => Db): KeyStore {
+  if (config.platformKeysKek !== undefined) {
+    if (!db) throw new AdminError('PLATFORM_KEYS_KEK is set: the platform keys are in the database, which this command was not given.');
+    return databaseKeyStore(sqliteKeyRows(db()), config.platformKeysKek);
+  }
+  const file = fileKeyStore(config.platformKeysFile);
+  return { ...file, read: async () => readPlatformKeys(config.platformKeysFile) };
+}
+
+/** One read-modify-write of the key set; on the database, refused (KeySetChanged) if another writer came between. */
+async function updateKeys(store: KeyStore, change: (keys: PrivateJwk[]) => Promise<PrivateJwk[]>): Promise<{ before: PrivateJwk[]; after: PrivateJwk[] }> {
+  const version = await store.version();
+  const before = await store.read();
+  const after = await change(before);
+  try {
+    await store.write(after, version);
+  } catch (err) {
+    if (err instanceof KeySetChanged) throw new AdminError(err.message);
+    throw err;
+  }
+  return { before, after };
+}
+
+/** The keys in `store` (async: the database store), as `keys list` shows them. */
+export async function listStoredKeys(store: KeyStore, now = nowSeconds()): Promise<KeyStatus[]> {
+  return keyStatuses(await store.read(), now);
+}
+
 /** Prepends a fresh key of one purpose; its previous signing key verifies until now + the longest token lifetime. */
-export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptions = {}): Promise<RotationResult> {
+export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptions & { store?: KeyStore } = {}): Promise<RotationResult> {
   const now = options.now ?? nowSeconds();
   const purpose = options.purpose ?? 'access';
   const alg = options.alg ?? (purpose === 'access' ? config.accessTokenAlg : 'RS256');
   if (purpose === 'identity' && alg !== 'RS256') throw new AdminError('Identity-token keys are RS256 only (wikis verify them as RS256); leave out --alg.');
-  const file = config.platformKeysFile;
-  const keys = readPlatformKeys(file);
-  const fresh = await generatePrivateJwk(alg, purpose);
-  const retireAfter = options.dropPrevious ? now : now + longestTokenLifetime(config, purpose);
-  const rotated = rotateKeys(keys, fresh, retireAfter, options.dropPrevious === true);
-  writeKeyFile(file, rotated);
+  const store = options.store ?? keyStoreOf({ platformKeysFile: config.platformKeysFile, platformKeysKek: undefined });
+  const file = store.location;
+  // Several instances (keys in the database): the new key is published first and signs only once every
+  // instance has polled it in (two poll intervals and a second), so none ever meets a kid it lacks. A
+  // compromised key (--drop-previous) is replaced at once instead.
+  const signsFrom = store.kind === 'database' && !options.dropPrevious ? now + 2 * (config.platformKeysPollSeconds ?? 5) + 1 : now;
+  const fresh: PrivateJwk = { ...(await generatePrivateJwk(alg, purpose)), ...(signsFrom > now ? { sign_after: signsFrom } : {}) };
+  const retireAfter = options.dropPrevious ? now : signsFrom + longestTokenLifetime(config, purpose);
+  const { before: keys, after: rotated } = await updateKeys(store, async (current) => rotateKeys(current, fresh, retireAfter, options.dropPrevious === true));
   const previous = keysOfPurpose(keys, purpose);
   return {
     file,
@@ -121,6 +169,7 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
     previousKid: previous[0]?.kid,
     droppedKids: options.dropPrevious ? previous.map((k) => k.kid) : [],
     retireAfter,
+    signsFrom,
     keys: keyStatuses(rotated, now),
   };
 }
@@ -129,13 +178,15 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
  * The upgrade step for a key file from before the key split (only legacy/access keys): appends an
  * identity-token key. The service refuses to start in production until this has been run.
  */
-export async function addIdentityKey(config: Pick<Config, 'platformKeysFile'>): Promise<{ file: string; kid: string }> {
-  const file = config.platformKeysFile;
-  const keys = readPlatformKeys(file);
-  const existing = keysOfPurpose(keys, 'identity')[0];
-  if (existing) throw new AdminError(`${file} already has an identity-token key (${existing.kid}). To replace it, use \`keys rotate --purpose identity\`.`);
+export async function addIdentityKey(config: Pick<Config, 'platformKeysFile'>, store?: KeyStore): Promise<{ file: string; kid: string }> {
+  const target = store ?? keyStoreOf({ platformKeysFile: config.platformKeysFile, platformKeysKek: undefined });
+  const file = target.location;
   const fresh = await generatePrivateJwk('RS256', 'identity');
-  writeKeyFile(file, [...keys, fresh]);
+  await updateKeys(target, async (keys) => {
+    const existing = keysOfPurpose(keys, 'identity')[0];
+    if (existing) throw new AdminError(`${file} already has an identity-token key (${existing.kid}). To replace it, use \`keys rotate --purpose identity\`.`);
+    return [...keys, fresh];
+  });
   return { file, kid: fresh.kid };
 }
 
@@ -152,6 +203,52 @@ export function retirePlatformKeys(config: Pick<Config, 'platformKeysFile'>, opt
   const { kept, retired } = partitionRetiredKeys(readPlatformKeys(file), now);
   if (retired.length > 0 && !options.dryRun) writeKeyFile(file, kept);
   return { file, retired: retired.map((k) => k.kid), keys: keyStatuses(kept, now) };
+}
+
+/** `keys retire` on any store (the database store is async). */
+export async function retireStoredKeys(store: KeyStore, options: { now?: number; dryRun?: boolean } = {}): Promise<RetireResult> {
+  const now = options.now ?? nowSeconds();
+  let retired: PrivateJwk[] = [];
+  let kept: PrivateJwk[] = [];
+  if (options.dryRun) ({ kept, retired } = partitionRetiredKeys(await store.read(), now));
+  else {
+    await updateKeys(store, async (keys) => {
+      ({ kept, retired } = partitionRetiredKeys(keys, now));
+      return kept;
+    });
+  }
+  return { file: store.location, retired: retired.map((k) => k.kid), keys: keyStatuses(kept, now) };
+}
+
+export interface ImportResult {
+  file: string;
+  to: string;
+  kids: string[];
+}
+
+/**
+ * `keys import-to-database`: copies PLATFORM_KEYS_FILE into the database, sealed under
+ * PLATFORM_KEYS_KEK, in the same order; refuses when the database already holds keys (it never
+ * replaces keys that instances may be signing with). Reads them back to check before saying so.
+ */
+export async function importKeysToDatabase(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, db: () => Db): Promise<ImportResult> {
+  if (config.platformKeysKek === undefined) {
+    throw new AdminError('PLATFORM_KEYS_KEK is not set: generate one (`openssl rand 32 | basenc --base64url | tr -d =`), put the same value in every instance\'s environment, then run this again.');
+  }
+  const keys = readPlatformKeys(config.platformKeysFile);
+  const store = keyStoreOf(config, db);
+  if (await store.exists()) {
+    throw new AdminError(`${store.location} already holds platform keys (\`keys list\` shows them); nothing was imported. The database, not ${config.platformKeysFile}, is the source now.`);
+  }
+  try {
+    await store.write(keys, await store.version());
+  } catch (err) {
+    if (err instanceof KeySetChanged) throw new AdminError(err.message);
+    throw err;
+  }
+  const back = await store.read();
+  if (JSON.stringify(back) !== JSON.stringify(keys)) throw new AdminError(`The keys read back from ${store.location} differ from ${config.platformKeysFile}: check the database.`);
+  return { file: config.platformKeysFile, to: store.location, kids: keys.map((k) => k.kid) };
 }
 
 export const PLATFORM_KEYS_FILENAME = 'platform-keys.json';

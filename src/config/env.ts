@@ -232,6 +232,20 @@ const envSchema = z.object({
   WIKIS_PER_USER: nonNegativeInt(3),
   DELETED_SLUG_RESERVE_DAYS: nonNegativeInt(30),
   DELETED_USERNAME_RESERVE_DAYS: nonNegativeInt(90),
+  // Issue 12: platform keys in the database, sealed under this key-encryption key (src/config/key-source.ts).
+  PLATFORM_KEYS_KEK: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const raw = v === undefined || v.trim() === '' ? undefined : v.trim();
+      if (raw === undefined) return undefined;
+      if (!/^[A-Za-z0-9_-]{43}$/.test(raw) || Buffer.from(raw, 'base64url').length !== 32) {
+        ctx.addIssue({ code: 'custom', message: 'must be 32 random bytes in base64url (43 characters): `openssl rand 32 | basenc --base64url | tr -d =`' });
+        return z.NEVER;
+      }
+      return raw;
+    }),
+  PLATFORM_KEYS_POLL_SECONDS: positiveInt(5),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -303,6 +317,10 @@ export interface Config {
   deletedSlugReserveDays: number;
   /** DELETED_USERNAME_RESERVE_DAYS: a deleted account's username and wiki slugs are held this long; 0 frees them at once. */
   deletedUsernameReserveDays: number;
+  /** PLATFORM_KEYS_KEK: set ⇒ the platform keys live in the database, sealed under it (src/config/key-source.ts). */
+  platformKeysKek: string | undefined;
+  /** PLATFORM_KEYS_POLL_SECONDS: how often a running instance checks whether the key set changed. */
+  platformKeysPollSeconds: number;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -327,7 +345,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   const dataDir = path.resolve(e.DATA_DIR ?? './data');
   if (production) {
-    const missing = (['PLATFORM_KEYS_FILE', 'ATPROTO_CLIENT_KEYS_FILE'] as const).filter((k) => !e[k]);
+    // With PLATFORM_KEYS_KEK the platform keys are in the database: only the ATProto client key file is needed.
+    const missing = (['PLATFORM_KEYS_FILE', 'ATPROTO_CLIENT_KEYS_FILE'] as const).filter((k) => !e[k] && !(k === 'PLATFORM_KEYS_FILE' && e.PLATFORM_KEYS_KEK));
     if (missing.length > 0) {
       throw new ConfigError(
         `Invalid configuration:\n${missing.map((k) => `  ${k}: required when PUBLIC_URL is https (production never generates keys); create them with \`npm run admin -- keys generate\``).join('\n')}`,
@@ -410,6 +429,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     wikisPerUser: e.WIKIS_PER_USER,
     deletedSlugReserveDays: e.DELETED_SLUG_RESERVE_DAYS,
     deletedUsernameReserveDays: e.DELETED_USERNAME_RESERVE_DAYS,
+    platformKeysKek: e.PLATFORM_KEYS_KEK,
+    platformKeysPollSeconds: e.PLATFORM_KEYS_POLL_SECONDS,
   };
 }
 

@@ -14,6 +14,10 @@
 //    until its tokens expire. Rotation (`npm run admin -- keys rotate [--purpose identity] [--alg ES256]`)
 //    prepends a new key and stamps the one it replaces with `retire_after` (seconds since the epoch): when
 //    every token it signed has expired. From then on the loader ignores it and `keys retire` deletes it.
+//    Several instances (keys in the database, src/config/key-source.ts): a rotation stamps the new key
+//    with `sign_after` (seconds since the epoch), a moment by which every instance has loaded it. Until
+//    then it is published and verifies but does not sign or seal (the previous key still does): no
+//    instance ever meets a token, or a sealed value, of a key it has not loaded yet.
 //    A key's algorithm is fixed by the key (`alg`, else RSA -> RS256, EC P-256 -> ES256): a token is
 //    verified only with the key its `kid` names and only if its header `alg` is that key's.
 //  - ATProto client keys (ES256): `private_key_jwt` client authentication towards PDSes (production only).
@@ -26,13 +30,14 @@ import * as jose from 'jose';
 import { z } from 'zod';
 import { ConfigError } from './env.ts';
 
-const privateJwkSchema = z
+export const privateJwkSchema = z
   .object({
     kty: z.string(),
     kid: z.string().min(1),
     alg: z.string().optional(),
     d: z.string().min(1),
     retire_after: z.number().int().nonnegative().optional(),
+    sign_after: z.number().int().nonnegative().optional(),
     purpose: z.enum(['access', 'identity']).optional(),
   })
   .passthrough();
@@ -54,6 +59,8 @@ export type PrivateJwk = jose.JWK & {
   d: string;
   /** Seconds since the epoch after which no token this key signed can still be valid (rotated-out keys only). */
   retire_after?: number;
+  /** Seconds since the epoch before which this key only verifies (published ahead of signing, several instances). */
+  sign_after?: number;
   /** Absent on legacy keys, which are access-token keys. */
   purpose?: KeyPurpose;
 };
@@ -73,6 +80,8 @@ export interface SigningKey {
   publicJwk: jose.JWK;
   /** Set once the key no longer signs: it is dropped after this time (seconds since the epoch). */
   retireAfter: number | undefined;
+  /** A pre-published key: it signs from this time on (seconds since the epoch). */
+  signAfter: number | undefined;
   /** 32 secret bytes derived from the private key, for keys of our own (CSRF HMAC). */
   secretSeed: Buffer;
 }
@@ -184,12 +193,12 @@ export async function toSigningKey(jwk: PrivateJwk): Promise<SigningKey> {
   const alg = checkedAlg(jwk);
   const privateKey = (await jose.importJWK(jwk, alg)) as CryptoKey;
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, oth: _oth, k: _k, ...publicJwk } = jwk;
-  const { retire_after: retireAfter, purpose: _purpose, ...published } = publicJwk;
+  const { retire_after: retireAfter, sign_after: signAfter, purpose: _purpose, ...published } = publicJwk;
   const keyMaterial = jwk.kty === 'EC' ? { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d } : { kty: 'RSA', n: jwk.n, e: jwk.e, d: jwk.d, p: jwk.p, q: jwk.q, dp: jwk.dp, dq: jwk.dq, qi: jwk.qi };
   const privateKeyObject = crypto.createPrivateKey({ key: keyMaterial as crypto.JsonWebKey, format: 'jwk' });
   const publicKeyObject = crypto.createPublicKey(privateKeyObject);
   const secretSeed = Buffer.from(crypto.hkdfSync('sha256', jwk.d, jwk.kid, 'robot-auth secret seed', 32));
-  return { kid: jwk.kid, alg, privateKey, privateKeyObject, publicKeyObject, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, secretSeed };
+  return { kid: jwk.kid, alg, privateKey, privateKeyObject, publicKeyObject, publicJwk: { ...published, alg, use: 'sig' }, retireAfter, signAfter, secretSeed };
 }
 
 /** The keys of one purpose, in file order (the first signs). */
@@ -202,9 +211,14 @@ export function isRetired(jwk: Pick<PrivateJwk, 'retire_after'>, isSigning: bool
   return !isSigning && jwk.retire_after !== undefined && jwk.retire_after <= now;
 }
 
-/** Whether `key` is the first key of its purpose in `keys` (the one that signs). */
-export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk): boolean {
-  return keys.find((k) => purposeOf(k) === purposeOf(key)) === key;
+/** A key published ahead of signing whose `sign_after` has not come yet. */
+export function isPending(jwk: Pick<PrivateJwk, 'sign_after'>, now: number): boolean {
+  return jwk.sign_after !== undefined && jwk.sign_after > now;
+}
+
+/** Whether `key` is the one of its purpose that signs: the first in `keys` that is not pending. */
+export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk, now = Math.floor(Date.now() / 1000)): boolean {
+  return keys.find((k) => purposeOf(k) === purposeOf(key) && !isPending(k, now)) === key;
 }
 
 /**
@@ -212,8 +226,8 @@ export function isSigningKey(keys: PrivateJwk[], key: PrivateJwk): boolean {
  * replaces keeps verifying until `retireAfter` (now + the longest lifetime of a token it signs). Keys
  * rotated out earlier keep their own, earlier, retire_after, unless `retireAllOthers` (a compromised
  * key): then EVERY non-signing key of that purpose is retired at `retireAfter`. Keys of the other
- * purpose are untouched. The running service signs with the new key only once it reloads the file
- * (restart or SIGHUP), so do that right after rotating.
+ * purpose are untouched. Running instances pick up the change by themselves within
+ * PLATFORM_KEYS_POLL_SECONDS (src/config/key-reload.ts; SIGHUP does it at once).
  */
 export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: number, retireAllOthers = false): PrivateJwk[] {
   const purpose = purposeOf(fresh);
@@ -231,7 +245,7 @@ export function rotateKeys(keys: PrivateJwk[], fresh: PrivateJwk, retireAfter: n
 export function partitionRetiredKeys(keys: PrivateJwk[], now: number): { kept: PrivateJwk[]; retired: PrivateJwk[] } {
   const kept: PrivateJwk[] = [];
   const retired: PrivateJwk[] = [];
-  for (const key of keys) (isRetired(key, isSigningKey(keys, key), now) ? retired : kept).push(key);
+  for (const key of keys) (isRetired(key, isSigningKey(keys, key, now), now) ? retired : kept).push(key);
   return { kept, retired };
 }
 
@@ -252,12 +266,16 @@ export async function loadPlatformKeys(
   signingAlg: SigningAlg = 'RS256',
 ): Promise<PlatformKeys> {
   const { kept } = partitionRetiredKeys(jwks, now);
-  const all = await Promise.all(keysOfPurpose(kept, purpose).map((k) => toSigningKey(k)));
+  // The signing key first; pending keys (sign_after in the future) are published and verify only.
+  const ofPurpose = keysOfPurpose(kept, purpose);
+  const signing = ofPurpose.find((k) => !isPending(k, now));
+  const ordered = signing ? [signing, ...ofPurpose.filter((k) => k !== signing)] : ofPurpose;
+  const all = await Promise.all(ordered.map((k) => toSigningKey(k)));
   if (purpose === 'identity') {
     const ec = all.find((k) => k.alg !== 'RS256');
     if (ec) throw new ConfigError(`Identity-token key ${ec.kid} is ${ec.alg}: wiki identity tokens are RS256 only. Rotate it with \`npm run admin -- keys rotate --purpose identity\`.`);
   }
-  const current = all[0];
+  const current = signing ? all[0] : undefined;
   if (!current) {
     throw new ConfigError(
       purpose === 'identity'
@@ -286,6 +304,43 @@ export async function loadPlatformKeys(
 export interface PlatformKeySets {
   access: PlatformKeys;
   identity: PlatformKeys;
+  /** Every key as stored (retired ones too), for the at-rest sealer (src/lib/sealing.ts). */
+  jwks: PrivateJwk[];
+}
+
+/**
+ * Where the platform keys are kept: PLATFORM_KEYS_FILE (`fileKeyStore`, the default), or the database
+ * sealed under PLATFORM_KEYS_KEK (src/config/key-source.ts, several instances). Both hold the same
+ * ordered list of private JWKs; `version` is cheap and changes whenever the list does (the reload poll).
+ */
+export interface KeyStore {
+  readonly kind: 'file' | 'database';
+  /** For messages and log lines: the file, or the database table. */
+  readonly location: string;
+  exists(): Promise<boolean>;
+  read(): Promise<PrivateJwk[]>;
+  /** Replaces the whole list; `expectedVersion`: refuse if another writer changed it since that read. */
+  write(keys: PrivateJwk[], expectedVersion?: string): Promise<void>;
+  version(): Promise<string>;
+}
+
+/** The key file as a KeyStore; its version is the file's identity and modification time (a rename replaces it). */
+export function fileKeyStore(file: string): KeyStore {
+  return {
+    kind: 'file',
+    location: file,
+    exists: async () => fs.existsSync(file),
+    read: async () => readKeyFile(file),
+    write: async (keys) => writeKeyFile(file, keys),
+    version: async () => {
+      try {
+        const st = fs.statSync(file, { bigint: true });
+        return `${st.ino}:${st.mtimeNs}:${st.size}`;
+      } catch {
+        return 'missing';
+      }
+    },
+  };
 }
 
 /** How access tokens are signed, and how long they live (for the retire_after of a key development replaces). */
@@ -301,26 +356,36 @@ export interface AccessKeyOptions {
  * the right kind (the old one verifies until its tokens expire); production refuses with the command.
  */
 export async function loadPlatformKeySets(
-  file: string,
+  fileOrStore: string | KeyStore,
   mayGenerate: boolean,
   now = Math.floor(Date.now() / 1000),
   access: AccessKeyOptions = { alg: 'RS256', ttlSeconds: 3600 },
 ): Promise<PlatformKeySets> {
-  let jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
+  const store = typeof fileOrStore === 'string' ? fileKeyStore(fileOrStore) : fileOrStore;
+  const file = store.location;
+  let jwks: PrivateJwk[];
+  if (store.kind === 'file') jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
+  else if (await store.exists()) jwks = await store.read();
+  else if (mayGenerate) {
+    jwks = [await generatePrivateJwk(access.alg)];
+    await store.write(jwks);
+  } else {
+    throw new ConfigError(`There are no platform keys in ${file}. Move the key file there with \`npm run admin -- keys import-to-database\` (production never generates keys).`);
+  }
   const signing = keysOfPurpose(partitionRetiredKeys(jwks, now).kept, 'access')[0];
   if (mayGenerate && signing && algOf(signing) !== access.alg) {
     jwks = rotateKeys(jwks, await generatePrivateJwk(access.alg, 'access'), now + access.ttlSeconds);
-    writeKeyFile(file, jwks);
+    await store.write(jwks);
   }
   if (keysOfPurpose(jwks, 'identity').length === 0) {
     if (!mayGenerate) {
       throw new ConfigError(
-        `Platform key file ${file} has no identity-token key (purpose "identity"), which wiki identity tokens need since the key split. ` +
+        `${store.kind === 'file' ? `Platform key file ${file}` : `The platform key set in ${file}`} has no identity-token key (purpose "identity"), which wiki identity tokens need since the key split. ` +
           `Add one with \`${ADD_IDENTITY_KEY_COMMAND}\` (as the service user), then start the service again.`,
       );
     }
     jwks = [...jwks, await generatePrivateJwk('RS256', 'identity')];
-    writeKeyFile(file, jwks);
+    await store.write(jwks);
   }
-  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity') };
+  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity'), jwks };
 }

@@ -41,7 +41,7 @@ function answer(kind: StorageFaultKind, req: http.IncomingMessage, res: http.Ser
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const headers = { 'Retry-After': String(RETRY_AFTER_SECONDS[kind]), 'Cache-Control': 'no-store', Connection: 'close' };
   if (path === '/healthz') {
-    res.writeHead(503, { ...headers, 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', cause: kind }));
+    res.writeHead(503, { ...headers, 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'unavailable', database: 'unreachable', cause: kind }));
   } else if (API_PREFIXES.some((p) => path.startsWith(p)) || (req.headers.accept ?? '').includes('application/json')) {
     res
       .writeHead(503, { ...headers, 'Content-Type': 'application/json' })

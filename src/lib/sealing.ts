@@ -51,8 +51,23 @@ export function isSealed(value: string): boolean {
  */
 export function readSealingJwks(file: string): SealingJwk[] {
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys?: unknown };
-  const keys = Array.isArray(json.keys) ? json.keys : [];
-  const usable = keys.flatMap((k: unknown) => {
+  const usable = sealingJwksOf(Array.isArray(json.keys) ? json.keys : []);
+  if (usable.length === 0) throw new Error(`Key file ${file} holds no private key to seal stored secrets with`);
+  return usable;
+}
+
+/**
+ * The sealing keys among platform keys (wherever they are stored: file or database), first key first,
+ * except that a key published ahead of signing (`sign_after` still to come, src/config/keys.ts) goes
+ * after the others: it opens, but does not seal until every instance holds it.
+ */
+export function sealingJwksOf(keys: readonly unknown[], now = Math.floor(Date.now() / 1000)): SealingJwk[] {
+  const pending = (k: unknown) => {
+    const signAfter = typeof k === 'object' && k !== null ? (k as { sign_after?: unknown }).sign_after : undefined;
+    return typeof signAfter === 'number' && signAfter > now;
+  };
+  const ordered = [...keys.filter((k) => !pending(k)), ...keys.filter(pending)];
+  return ordered.flatMap((k: unknown) => {
     if (typeof k !== 'object' || k === null) return [];
     const { kid, d, purpose } = k as { kid?: unknown; d?: unknown; purpose?: unknown };
     // Access-token keys (and legacy keys without a purpose) only, in file order: the first one signs
@@ -60,8 +75,6 @@ export function readSealingJwks(file: string): SealingJwk[] {
     if (purpose !== undefined && purpose !== 'access') return [];
     return typeof kid === 'string' && kid !== '' && typeof d === 'string' && d !== '' ? [{ kid, d }] : [];
   });
-  if (usable.length === 0) throw new Error(`Key file ${file} holds no private key to seal stored secrets with`);
-  return usable;
 }
 
 function deriveKey(jwk: SealingJwk): Buffer {

@@ -24,12 +24,18 @@ export interface CsrfOptions {
 
 export function createCsrf(config: Pick<Config, 'production' | 'publicUrl'>, keys: PlatformKeys, options: CsrfOptions): Csrf {
   // Derived from the platform signing keys' private parts, so there is no extra secret to configure;
-  // after a key rotation, forms rendered under the previous key still validate.
-  const secrets = keys.all.map((key) =>
-    Buffer.from(crypto.hkdfSync('sha256', key.secretSeed, 'robot-auth', 'csrf', 32)).toString('base64url'),
-  );
+  // after a key rotation, forms rendered under the previous key still validate. Read from the live key
+  // set (a reload replaces `keys.all`, src/config/key-reload.ts): with several instances, a form
+  // rendered by one that already has the new key must validate on another, and vice versa.
+  let derived: { from: unknown; secrets: string[] } | undefined;
+  const secrets = (): string[] => {
+    if (derived?.from !== keys.all) {
+      derived = { from: keys.all, secrets: keys.all.map((key) => Buffer.from(crypto.hkdfSync('sha256', key.secretSeed, 'robot-auth', 'csrf', 32)).toString('base64url')) };
+    }
+    return derived.secrets;
+  };
   const { generateCsrfToken, validateRequest } = doubleCsrf({
-    getSecret: () => secrets,
+    getSecret: secrets,
     // Bound to the session cookie when signed in; anonymous forms (sign-in) get a cookie-bound token.
     getSessionIdentifier: options.sessionIdentifier,
     // __Host- cookies (production) cannot be set by a sibling wiki host (cookie tossing) and need Secure.

@@ -1,32 +1,80 @@
 // GET /healthz — for the process supervisor, the proxy and uptime checks: the process answers and
 // the database answers a trivial query. Never cached, never rate-limited, the same on every host name.
-//   200 {"status":"ok"}
-//   200 {"status":"degraded","cause":"disk_full","since":"…"}: reads work, writes fail for a storage
-//       fault (src/db/faults.ts); writes answer 503 + Retry-After. Ends by itself at the next
-//       successful write (or a minute without a new fault). 200 so that the proxy keeps sending the
+// Caddy's active health checks use it to take an instance out of the rotation (docs/caddy.md,
+// "Several instances"): it must answer fast and say 503 only when this instance cannot serve.
+//   200 {"status":"ok","database":"ok"}
+//   200 {"status":"degraded","database":"ok","cause":"disk_full","since":"…"}: reads work, writes fail
+//       for a storage fault (src/db/faults.ts); writes answer 503 + Retry-After. Ends by itself at the
+//       next successful write (or a minute without a new fault). 200 so that the proxy keeps sending the
 //       reads it can still serve; monitors should alert on the body (docs/operations.md).
-//   503 {"status":"unavailable","cause":…}: the database cannot even be read.
+//   503 {"status":"unavailable","database":"unreachable","cause"?:…}: the database cannot even be read
+//       (or, for a networked store, did not answer within DATABASE_PROBE_TIMEOUT_MS).
+// The database check is one function (`DatabaseProbe`): SQLite's is `SELECT 1` on the connection;
+// the PostgreSQL store provides its own (a `SELECT 1` through its pool) and goes through this same path.
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
+import type { Db } from '../db/open.ts';
 import { storageFaultKind } from '../db/faults.ts';
 import { noStore } from './http.ts';
 
 export const HEALTH_PATH = '/healthz';
+/** A networked database that has not answered by then counts as unreachable (Caddy's health_timeout is longer). */
+export const DATABASE_PROBE_TIMEOUT_MS = 2000;
 
-export function healthRoutes(ctx: Pick<AppContext, 'db' | 'log'> & Partial<Pick<AppContext, 'storage'>>): Router {
+/** Resolves when the database answers a trivial query; throws (or rejects) when it does not. */
+export type DatabaseProbe = () => void | Promise<void>;
+
+/** SQLite: `SELECT 1` on the service's connection. */
+export function sqliteProbe(db: Db): DatabaseProbe {
+  return () => {
+    db.prepare('SELECT 1').get();
+  };
+}
+
+/** PostgreSQL (or any pool with `query`): `SELECT 1` through the pool, as the PostgreSQL store will provide it. */
+export function poolProbe(pool: { query(sql: string): Promise<unknown> }): DatabaseProbe {
+  return async () => {
+    await pool.query('SELECT 1');
+  };
+}
+
+class ProbeTimeout extends Error {
+  constructor() {
+    super(`the database did not answer within ${DATABASE_PROBE_TIMEOUT_MS} ms`);
+  }
+}
+
+async function probeWithin(probe: DatabaseProbe, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      Promise.resolve().then(probe),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ProbeTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function healthRoutes(
+  ctx: Pick<AppContext, 'db' | 'log'> & Partial<Pick<AppContext, 'storage'>>,
+  probe: DatabaseProbe = sqliteProbe(ctx.db),
+): Router {
   const router = Router();
-  router.get(HEALTH_PATH, noStore, (_req, res) => {
+  router.get(HEALTH_PATH, noStore, async (_req, res) => {
     try {
-      ctx.db.prepare('SELECT 1').get();
+      await probeWithin(probe, DATABASE_PROBE_TIMEOUT_MS);
     } catch (err) {
-      const cause = storageFaultKind(err);
-      ctx.log.error({ err, cause }, 'health check failed: database unavailable');
-      res.status(503).json(cause === undefined ? { status: 'unavailable' } : { status: 'unavailable', cause });
+      const cause = err instanceof ProbeTimeout ? 'timeout' : storageFaultKind(err);
+      ctx.log.error({ err, cause }, 'health check failed: database unreachable; this instance answers 503 until it answers again (check the database server, its disk and the network to it)');
+      res.status(503).json(cause === undefined ? { status: 'unavailable', database: 'unreachable' } : { status: 'unavailable', database: 'unreachable', cause });
       return;
     }
     const degraded = ctx.storage?.current();
-    if (degraded) res.json({ status: 'degraded', cause: degraded.cause, since: degraded.since });
-    else res.json({ status: 'ok' });
+    if (degraded) res.json({ status: 'degraded', database: 'ok', cause: degraded.cause, since: degraded.since });
+    else res.json({ status: 'ok', database: 'ok' });
   });
   return router;
 }

@@ -125,6 +125,19 @@ describe('key age, backups, database', () => {
     expect((await keyAgeCheck.run(target({ platformKeysFile: file, keyMaxAgeDays: 365 }))).status).toBe('ok');
   });
 
+  it('key age with the keys in the database (PLATFORM_KEYS_KEK): the version row\'s last write, not a file', async () => {
+    const db = openDatabase(path.join(tempDir(), 'robot-auth.sqlite'));
+    cleanups.push(() => {
+      db.close();
+    });
+    migrate(db);
+    expect((await keyAgeCheck.run(target({ platformKeysKek: 'k'.repeat(43), db: () => db }))).status).toBe('fail');
+    db.prepare('INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, ?)').run(Math.floor((Date.now() - 100 * DAY) / 1000));
+    const warn = await keyAgeCheck.run(target({ platformKeysKek: 'k'.repeat(43), db: () => db }));
+    expect(warn.status).toBe('warn');
+    expect(warn.seen).toBe('the platform keys in the database last rotated (written) 100 days ago');
+  });
+
   it('backups: none is a warning; the newest of the backup directory and the pre-migration copies counts', async () => {
     const dir = tempDir();
     const backups = path.join(dir, 'backups');

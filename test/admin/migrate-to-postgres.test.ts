@@ -73,6 +73,9 @@ function seedEverything(): void {
   db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, ?)').run(alice.did, 'sealed:v1:def', now);
   db.prepare("INSERT INTO sign_in_tickets (hash, kind, did, payload, expires_at) VALUES ('t1', 'signup', ?, '{}', ?)").run(bob.did, now + 60);
   db.prepare('INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)').run('jti1', now + 300);
+  // Platform keys in the database (PLATFORM_KEYS_KEK, migration 016): opaque sealed values here.
+  db.prepare('INSERT INTO platform_keys (kid, position, sealed_jwk, created_at) VALUES (?, ?, ?, ?)').run('kid1', 0, 'v1.a2lkMQ.iv.body', now);
+  db.prepare('INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, ?)').run(now);
   db.prepare('INSERT INTO client_assertion_jtis (client_id, jti_hash, expires_at) VALUES (?, ?, ?)').run(clientId, 'jh', now + 60);
   db.prepare("INSERT INTO reserved_names (name, reserved_until, reason, held_for_did) VALUES ('OldWiki', ?, 'wiki_deleted', ?)").run(now + 86400, alice.did);
   db.prepare("INSERT INTO deleted_wikis (slug, owner_did, owner_username, created_at, deleted_at, reason, grants_revoked) VALUES ('oldwiki', ?, 'alice', 1, ?, 'owner', 3)").run(alice.did, now);

@@ -125,6 +125,19 @@ describe('https PUBLIC_URL means production: keys must be provided, never genera
     expect(message).not.toMatch(/^\s+PLATFORM_KEYS_FILE/m);
   });
 
+  it('with PLATFORM_KEYS_KEK (keys in the database) needs no PLATFORM_KEYS_FILE; a KEK that is not 32 base64url bytes is refused', () => {
+    const kek = Buffer.alloc(32, 7).toString('base64url');
+    const config = parseConfig({ PUBLIC_URL: 'https://wiki.example', ATPROTO_CLIENT_KEYS_FILE: '/keys/atproto.json', PLATFORM_KEYS_KEK: kek });
+    expect(config.platformKeysKek).toBe(kek);
+    expect(config.platformKeysPollSeconds).toBe(5);
+    for (const bad of [Buffer.alloc(16).toString('base64url'), Buffer.alloc(32).toString('base64'), 'x'.repeat(44)]) {
+      const { message } = configError({ PLATFORM_KEYS_KEK: bad });
+      expect(message).toMatch(/PLATFORM_KEYS_KEK: must be 32 random bytes in base64url/);
+      expect(message).not.toContain(bad);
+    }
+    expect(parseConfig({}).platformKeysKek).toBeUndefined();
+  });
+
   it('uses the given key files, resolved to absolute paths', () => {
     const config = parseConfig({ PUBLIC_URL: 'https://wiki.example', PLATFORM_KEYS_FILE: 'keys/p.json', ATPROTO_CLIENT_KEYS_FILE: 'keys/a.json' });
     expect(config.platformKeysFile).toBe(path.resolve('keys/p.json'));

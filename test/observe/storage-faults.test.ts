@@ -100,7 +100,7 @@ describe('disk full (a 3 MiB tmpfs as DATA_DIR)', () => {
     for (let i = 0; i < 20; i++) expect((await register(app, 1000 + i)).status).toBe(503);
     const health = await httpRequest(`${app.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toMatchObject({ status: 'degraded', cause: 'disk_full' });
+    expect(JSON.parse(health.body)).toMatchObject({ status: 'degraded', database: 'ok', cause: 'disk_full' });
     // Reads still work.
     expect((await httpRequest(`${app.url}/.well-known/oauth-authorization-server`)).status).toBe(200);
 
@@ -118,7 +118,7 @@ describe('disk full (a 3 MiB tmpfs as DATA_DIR)', () => {
     // Space returns: service resumes by itself.
     fs.rmSync(filler);
     expect((await register(app, 5000)).status).toBe(201);
-    expect(JSON.parse((await httpRequest(`${app.url}/healthz`)).body)).toEqual({ status: 'ok' });
+    expect(JSON.parse((await httpRequest(`${app.url}/healthz`)).body)).toEqual({ status: 'ok', database: 'ok' });
     expect(lines.some((l) => l.msg === 'storage recovered: writes succeed again')).toBe(true);
     // Nothing was lost and the database is sound.
     expect(app.ctx.db.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -151,7 +151,7 @@ describe('database locked past the busy timeout (another connection holds BEGIN 
     }
     expect(lines.filter((l) => String(l.msg).startsWith('storage fault (locked)'))).toHaveLength(1);
     expect((await register(app, 2)).status).toBe(201);
-    expect(JSON.parse((await httpRequest(`${app.url}/healthz`)).body)).toEqual({ status: 'ok' });
+    expect(JSON.parse((await httpRequest(`${app.url}/healthz`)).body)).toEqual({ status: 'ok', database: 'ok' });
   }, 20_000);
 });
 
@@ -207,7 +207,7 @@ async function waitForHealth(url: string, status: string, ms: number): Promise<R
 async function expectStandIn(url: string, cause: string): Promise<void> {
   const health = await httpRequest(`${url}/healthz`);
   expect(health.status).toBe(503);
-  expect(JSON.parse(health.body)).toEqual({ status: 'unavailable', cause });
+  expect(JSON.parse(health.body)).toEqual({ status: 'unavailable', database: 'unreachable', cause });
   const token = await httpRequest(`${url}/auth/oauth/token`, { method: 'POST', body: 'grant_type=refresh_token', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
   expect(token.status).toBe(503);
   expect(Number(token.headers['retry-after'])).toBeGreaterThan(0);
@@ -230,7 +230,7 @@ describe('at start-up', () => {
       expect(server.output()).toContain('restore the latest backup');
       // The operator restores (here: a fresh file): the service starts by itself.
       fs.rmSync(file);
-      expect(await waitForHealth(server.url, 'ok', 10_000)).toEqual({ status: 'ok' });
+      expect(await waitForHealth(server.url, 'ok', 10_000)).toEqual({ status: 'ok', database: 'ok' });
       expect(server.output()).toContain('storage recovered: the database opened; starting');
     } finally {
       await server.stop();
@@ -242,7 +242,7 @@ describe('at start-up', () => {
     const dir = tmpfs(8192);
     // A first start creates keys and the database; a clean stop closes every file.
     const first = await spawnServer(dir);
-    expect(await waitForHealth(first.url, 'ok', 10_000)).toEqual({ status: 'ok' });
+    expect(await waitForHealth(first.url, 'ok', 10_000)).toEqual({ status: 'ok', database: 'ok' });
     await first.stop();
     execFileSync('mount', ['-o', 'remount,ro', dir]);
     const server = await spawnServer(dir);
@@ -250,7 +250,7 @@ describe('at start-up', () => {
       await expectStandIn(server.url, 'read_only');
       expect(server.output()).toContain('storage fault at start-up (read_only)');
       execFileSync('mount', ['-o', 'remount,rw', dir]);
-      expect(await waitForHealth(server.url, 'ok', 10_000)).toEqual({ status: 'ok' });
+      expect(await waitForHealth(server.url, 'ok', 10_000)).toEqual({ status: 'ok', database: 'ok' });
     } finally {
       await server.stop();
     }

@@ -1,9 +1,11 @@
-// GET /healthz: 200 {"status":"ok"} while the database answers, 503 {"status":"unavailable"} when it
-// does not; never cached, on any host name.
+// GET /healthz: 200 {"status":"ok","database":"ok"} while the database answers, 503
+// {"status":"unavailable","database":"unreachable"} when it does not; never cached, on any host name.
+// The database check is one function (DatabaseProbe): a networked store's (PostgreSQL) goes through the
+// same path, including one that hangs (Caddy's active health check must see a 503, not a stalled request).
 import express from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { healthRoutes } from '../../src/web/health.route.ts';
+import { DATABASE_PROBE_TIMEOUT_MS, healthRoutes } from '../../src/web/health.route.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { tempData, type TempData } from '../support/seed.ts';
 
@@ -19,7 +21,7 @@ describe('/healthz', () => {
   it('answers 200 ok, uncached, when the database answers', async () => {
     const res = await request(app).get('/healthz');
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.body).toEqual({ status: 'ok', database: 'ok' });
     expect(res.headers['cache-control']).toBe('no-store');
   });
 
@@ -32,7 +34,25 @@ describe('/healthz', () => {
     t.db.close();
     const res = await request(app).get('/healthz');
     expect(res.status).toBe(503);
-    expect(res.body).toEqual({ status: 'unavailable' });
+    expect(res.body).toEqual({ status: 'unavailable', database: 'unreachable' });
     expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('reports a store whose probe rejects as unreachable (503), and one that answers as ok', async () => {
+    const down = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, async () => Promise.reject(new Error('ECONNREFUSED'))));
+    const res = await request(down).get('/healthz');
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ status: 'unavailable', database: 'unreachable' });
+    const up = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, async () => undefined));
+    expect((await request(up).get('/healthz')).body).toEqual({ status: 'ok', database: 'ok' });
+  });
+
+  it('answers 503 (cause timeout) within the probe timeout when the database hangs', async () => {
+    const hung = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, () => new Promise<void>(() => {})));
+    const started = Date.now();
+    const res = await request(hung).get('/healthz');
+    expect(res.status).toBe(503);
+    expect(res.body).toEqual({ status: 'unavailable', database: 'unreachable', cause: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(DATABASE_PROBE_TIMEOUT_MS + 1000);
   });
 });

@@ -81,6 +81,7 @@ export function doctorTarget(config: Config, values: OptionValues, db: () => Db)
     outboundPolicy: { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts },
     clientIdMetadataDocuments: config.clientIdMetadataDocuments,
     platformKeysFile: config.platformKeysFile,
+    platformKeysKek: config.platformKeysKek,
     atprotoClientKeysFile: config.atprotoClientKeysFile,
     databaseFile: config.databaseFile,
     db,

@@ -43,6 +43,8 @@ export interface DoctorTarget {
   /** CLIENT_ID_METADATA_DOCUMENTS: off means documents are not used, so a refusal is only a warning. */
   clientIdMetadataDocuments: boolean;
   platformKeysFile: string;
+  /** PLATFORM_KEYS_KEK: set, the platform keys are read from the database instead of the file (src/config/key-source.ts). */
+  platformKeysKek?: string | undefined;
   atprotoClientKeysFile: string;
   databaseFile: string;
   /** Opens the service's database (throws AdminError when there is none). */

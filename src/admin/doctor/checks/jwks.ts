@@ -3,6 +3,7 @@
 // `access` key signs), with the same public values, or every fresh token fails to verify.
 import fs from 'node:fs';
 import { keysOfPurpose, readKeyFile } from '../../../config/keys.ts';
+import { keyStoreOf } from '../../keys.ts';
 import { OAUTH_PATHS } from '../../../oauth/paths.ts';
 import { requestOrFail } from '../explain.ts';
 import { jsonObject } from '../http.ts';
@@ -27,9 +28,15 @@ export const jwksCheck: Check = {
       return { status: 'fail', seen: `${url} publishes a private key member (d)`, advice: 'rotate the keys at once: `keys rotate --drop-previous`, then reload' };
     }
     let signing;
+    const source = target.platformKeysKek === undefined ? target.platformKeysFile : 'the platform keys in the database';
     try {
-      signing = keysOfPurpose(readKeyFile(target.platformKeysFile), 'access')[0];
+      // Keys in the database (PLATFORM_KEYS_KEK): read there, as the service does.
+      const keys = target.platformKeysKek === undefined ? readKeyFile(target.platformKeysFile) : await keyStoreOf({ platformKeysFile: target.platformKeysFile, platformKeysKek: target.platformKeysKek }, target.db).read();
+      signing = keysOfPurpose(keys, 'access')[0];
     } catch (err) {
+      if (target.platformKeysKek !== undefined) {
+        return { status: 'warn', seen: `${url} holds ${published.length} keys; cannot read ${source}: ${(err as Error).message}`, advice: 'run doctor with the service\'s --env-file (PLATFORM_KEYS_KEK)' };
+      }
       const denied = (err as { code?: unknown }).code === 'EACCES' || !fs.existsSync(target.platformKeysFile);
       return {
         status: 'warn',
@@ -37,13 +44,13 @@ export const jwksCheck: Check = {
         advice: denied ? 'run doctor as the service user (sudo -u robot-auth) with its --env-file' : 'check PLATFORM_KEYS_FILE',
       };
     }
-    if (!signing) return { status: 'fail', seen: `${target.platformKeysFile} has no access key`, advice: 'run `keys rotate`, then reload' };
+    if (!signing) return { status: 'fail', seen: `${source} has no access key`, advice: 'run `keys rotate`, then reload' };
     const match = published.find((k) => k.kid === signing.kid);
     if (!match) {
       return {
         status: 'fail',
         seen: `the current signing key ${signing.kid} is not in ${url} (it has ${published.map((k) => String(k.kid)).join(', ') || 'none'})`,
-        advice: 'the key file was rotated but the service still runs the old keys: `systemctl reload robot-auth`',
+        advice: 'the keys were rotated but the service still runs the old ones (it re-reads them within PLATFORM_KEYS_POLL_SECONDS; check its log for `platform keys changed but could not be loaded`): `systemctl reload robot-auth`',
       };
     }
     const differs = PUBLIC_MEMBERS.filter((m) => (signing as Record<string, unknown>)[m] !== match[m]);
