@@ -5,9 +5,11 @@
 // writer or readers. SQLite starts the WAL over only when a commit finds every frame already copied,
 // which under steady writes never happens (commits land while the pass runs), so the WAL would grow
 // without limit (measured: 470 MiB after 10,000 refreshes on the 1M-grant bench database). When the
-// WAL holds more than `restartAfterFrames`, the PASSIVE pass is followed by a RESTART checkpoint: it
-// takes the writer lock only to copy what was committed during the PASSIVE pass (a few ms), and the
-// next commit starts the WAL over from its beginning (then journal_size_limit cuts the file back).
+// WAL holds more than `restartAfterFrames`, more PASSIVE passes follow, each copying what was
+// committed during the previous one, until one finds fewer than CAUGHT_UP_FRAMES new frames; then a
+// RESTART checkpoint takes the writer lock just long enough to copy those and sync (commits wait
+// meanwhile), and the next commit starts the WAL over from its beginning (journal_size_limit then
+// cuts the file back).
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CheckpointMessage } from './checkpoints.ts';
@@ -22,12 +24,24 @@ const send = (msg: CheckpointMessage) => port.postMessage(msg);
 /** A WAL frame is a page and its 24-byte header. */
 const restartAfterFrames = Math.max(1, Math.floor(restartAfterBytes / ((db.pragma('page_size', { simple: true }) as number) + 24)));
 
+/** Frames a RESTART checkpoint may have left to copy while commits wait for it. */
+const CAUGHT_UP_FRAMES = 64;
+/** PASSIVE passes before the RESTART at most (a writer faster than the copy never lets them shrink). */
+const MAX_CATCH_UP_PASSES = 8;
+
 type CheckpointResult = { busy: number; log: number; checkpointed: number };
+const passive = () => (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0] ?? { busy: 0, log: 0, checkpointed: 0 };
 
 const timer = setInterval(() => {
   try {
-    const [passive] = db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[];
-    if (passive && passive.log >= restartAfterFrames) db.pragma('wal_checkpoint(RESTART)');
+    let pass = passive();
+    if (pass.log < restartAfterFrames) return;
+    for (let i = 0; i < MAX_CATCH_UP_PASSES; i++) {
+      const before = pass.log;
+      pass = passive();
+      if (pass.log - before < CAUGHT_UP_FRAMES) break;
+    }
+    db.pragma('wal_checkpoint(RESTART)');
   } catch (err) {
     send({ type: 'error', message: String(err) });
   }
