@@ -6,9 +6,9 @@
 // PASSIVE checkpoint never blocks or waits for the writer or readers, so requests only append to
 // the WAL. After a complete checkpoint the next commit starts the WAL over from its beginning, and
 // journal_size_limit truncates a WAL file that a burst made larger than WAL_SIZE_LIMIT_BYTES. Under
-// steady writes no PASSIVE pass ends complete, so once the WAL passes WAL_SIZE_LIMIT_BYTES the worker
-// follows its pass with a RESTART checkpoint (a few ms holding the writer lock) that makes the next
-// commit start the WAL over: the WAL stays near WAL_SIZE_LIMIT_BYTES (checkpoint-worker.ts).
+// steady writes no worker pass ends complete, so once the WAL passes WAL_SIZE_LIMIT_BYTES the worker
+// catches up and this thread copies the last few frames itself (a few ms, between two requests),
+// which makes the next commit start the WAL over: the WAL stays near WAL_SIZE_LIMIT_BYTES.
 //
 // Durability is unchanged: synchronous stays as open.ts sets it (NORMAL: a commit is in the WAL before
 // the response; the checkpoint fsyncs the database file). If the worker stops, the app's connection
@@ -32,7 +32,7 @@ export interface Checkpointer {
 }
 
 /** Messages from the worker. */
-export type CheckpointMessage = { type: 'ready' } | { type: 'error'; message: string };
+export type CheckpointMessage = { type: 'ready' } | { type: 'error'; message: string } | { type: 'wal-long'; frames: number };
 
 export function startCheckpointer(
   db: Db,
@@ -58,6 +58,15 @@ export function startCheckpointer(
   };
   worker.on('message', (msg: CheckpointMessage) => {
     if (msg.type === 'ready') settleReady(true);
+    // The worker has copied all but the last few frames of a long WAL: this thread, the only
+    // writer, copies those between two requests, so the next commit starts the WAL over.
+    if (msg.type === 'wal-long' && db.open && !stopping) {
+      try {
+        db.pragma('wal_checkpoint(PASSIVE)');
+      } catch (err) {
+        log.warn({ err: String(err) }, 'WAL checkpoint failed; retrying on the next interval');
+      }
+    }
     if (msg.type === 'error') log.warn({ err: msg.message }, 'WAL checkpoint failed; retrying on the next interval');
   });
   worker.on('error', (err) => fallBack(String(err)));
