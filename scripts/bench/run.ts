@@ -137,6 +137,8 @@ function appEnv(dataDir: string, databaseFile: string, scale: Scale, extra: Reco
     RATE_LIMIT_CLIENT_PER_MINUTE: unlimited,
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
     RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: unlimited,
+    // A/B of the WAL checkpoint mechanism (scripts/bench/server.ts): unset = as src/server.ts runs it.
+    ...(process.env.BENCH_CHECKPOINTS ? { BENCH_CHECKPOINTS: process.env.BENCH_CHECKPOINTS } : {}),
     ...extra,
   };
 }

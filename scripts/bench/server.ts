@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
   // As server.ts runs it: WAL checkpoints in their worker, the same server options and timeouts.
-  startCheckpointer(ctx.db, config.databaseFile, ctx.log);
+  // BENCH_CHECKPOINTS=sqlite leaves SQLite's automatic checkpoints in the commits (A/B only).
+  if (process.env.BENCH_CHECKPOINTS !== 'sqlite') startCheckpointer(ctx.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, scale);
 
   const appServer = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
