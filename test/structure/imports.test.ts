@@ -65,6 +65,7 @@ const RAW_SQL_STILL_OUTSIDE_REPOSITORIES = new Set([
   'admin/commands.ts',
   'admin/deletions.ts',
   'admin/doctor/checks/database.ts',
+  'admin/doctor/checks/key-age.ts',
   'admin/doctor/command.ts',
   'admin/migrate-to-postgres.ts',
   'admin/users.ts',
