@@ -20,10 +20,7 @@ import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import {
   ErrorCode,
-  isInitializeRequest,
-  isJSONRPCErrorResponse,
   isJSONRPCRequest,
-  isJSONRPCResultResponse,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCErrorResponse,
   type JSONRPCMessage,
@@ -91,9 +88,9 @@ export function createWikiMcpServer(): McpServer {
  * (method not found) so the client falls back to `initialize`. The SDK 1.32 transport would first
  * refuse the request's `MCP-Protocol-Version: 2026-07-28` with a 400, before the method is looked at.
  */
-export function discoverFallback(body: unknown): JSONRPCErrorResponse | undefined {
-  if (!isJSONRPCRequest(body) || body.method !== 'server/discover') return undefined;
-  return { jsonrpc: '2.0', id: body.id, error: { code: ErrorCode.MethodNotFound, message: 'Method not found' } };
+export function discoverFallback(body: unknown, isRequest = isJSONRPCRequest(body)): JSONRPCErrorResponse | undefined {
+  if (!isRequest || (body as JSONRPCRequest).method !== 'server/discover') return undefined;
+  return { jsonrpc: '2.0', id: (body as JSONRPCRequest).id, error: { code: ErrorCode.MethodNotFound, message: 'Method not found' } };
 }
 
 type Answer = Extract<JSONRPCMessage, { id: RequestId }> & ({ result: unknown } | { error: unknown });
@@ -121,7 +118,8 @@ export class SingleRequestTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    if (!isJSONRPCResultResponse(message) && !isJSONRPCErrorResponse(message)) return;
+    // The server's own messages: an answer has an id and a result or an error (no schema check needed).
+    if (!('id' in message) || !('result' in message || 'error' in message)) return;
     const settle = typeof message.id === 'number' ? this.pending.get(message.id) : undefined;
     if (settle === undefined) return; // the HTTP request went away meanwhile
     this.pending.delete(message.id as number);
@@ -178,27 +176,29 @@ function header(req: Request, name: string): string | undefined {
  * the body is one request and not `initialize`. Anything else takes the SDK's transport, which
  * answers it (406, 415, 400, 202, batches…) exactly as before.
  */
-export function singleRequestOf(req: Request): JSONRPCRequest | undefined {
+export function singleRequestOf(req: Request, body: unknown = req.body, isRequest = isJSONRPCRequest(body)): JSONRPCRequest | undefined {
   if (req.method !== 'POST') return undefined;
   const accept = header(req, 'accept');
   if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
   if (!isJsonContentType(header(req, 'content-type'))) return undefined;
   const version = header(req, 'mcp-protocol-version');
   if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
-  const body: unknown = req.body;
-  if (!isJSONRPCRequest(body) || isInitializeRequest(body)) return undefined;
-  return body;
+  // Any `initialize`, valid or not, is the SDK transport's to answer.
+  if (!isRequest || (body as JSONRPCRequest).method === 'initialize') return undefined;
+  return body as JSONRPCRequest;
 }
 
 /** Serves one MCP POST/DELETE (the body already parsed by express.json) for this caller. */
 export async function serveMcpRequest(caller: Caller, req: Request, res: Response): Promise<void> {
-  const early = discoverFallback(req.body);
+  const body: unknown = req.body;
+  const isRequest = isJSONRPCRequest(body); // one schema check for both questions below
+  const early = discoverFallback(body, isRequest);
   if (early) {
     res.status(200).json(early);
     return;
   }
   const authInfo = authInfoOf(caller);
-  const single = singleRequestOf(req);
+  const single = singleRequestOf(req, body, isRequest);
   if (single !== undefined) {
     const { transport } = await sharedServer();
     const gone = new AbortController();

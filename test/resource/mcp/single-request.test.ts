@@ -51,6 +51,7 @@ describe('the single-request way answers as the SDK transport does', () => {
 
   const OTHERS: Array<[string, unknown, Record<string, string>]> = [
     ['initialize', { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }, {}],
+    ['an initialize without params', { jsonrpc: '2.0', id: 1, method: 'initialize' }, {}],
     ['a notification', { jsonrpc: '2.0', method: 'notifications/initialized' }, {}],
     ['a batch', [{ jsonrpc: '2.0', id: 1, method: 'ping' }], {}],
     ['Accept without text/event-stream', { jsonrpc: '2.0', id: 1, method: 'ping' }, { Accept: 'application/json' }],
