@@ -81,6 +81,21 @@ describe('one long-lived server, many callers', () => {
     expect((await sharedServer()).transport.inFlight).toBe(0);
   });
 
+  it('two requests with the same id handed in at the same moment each get their own answer', async () => {
+    const { transport } = await sharedServer();
+    const bob: Caller = { ...alice, did: 'did:plc:bob', handle: 'bob.test', wiki: 'bob', grantId: 'g2', jti: 'j2' };
+    const call = { jsonrpc: '2.0' as const, id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+    const never = new AbortController().signal;
+    const both = Promise.all([transport.request(call, authInfoOf(alice), never), transport.request(call, authInfoOf(bob), never)]);
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 2000));
+    const answers = await Promise.race([both, timeout]);
+    expect(answers).not.toBe('timeout');
+    const [a, b] = answers as Awaited<typeof both>;
+    expect(a).toMatchObject({ id: 1, result: { structuredContent: { did: 'did:plc:alice', wiki: 'alice' } } });
+    expect(b).toMatchObject({ id: 1, result: { structuredContent: { did: 'did:plc:bob', wiki: 'bob' } } });
+    expect(transport.inFlight).toBe(0);
+  });
+
   it('a request whose client went away leaves nothing behind', async () => {
     const { transport } = await sharedServer();
     const gone = new AbortController();
