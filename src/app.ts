@@ -2,7 +2,7 @@
 // server.ts does, and tests drive it in-process with supertest.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import cookieParser from 'cookie-parser';
 import type { AppContext } from './context.ts';
 import { loadSignedInUser } from './accounts/current-user.ts';
@@ -18,14 +18,27 @@ import { tokenHandlers } from './oauth/token/token.route.ts';
 import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
-import { tlsAskRoutes } from './wikis/tls-ask.route.ts';
-import { healthRoutes } from './web/health.route.ts';
+import { TLS_ASK_PATH, tlsAskRoutes } from './wikis/tls-ask.route.ts';
+import { HEALTH_PATH, healthRoutes } from './web/health.route.ts';
 import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
 import { requestMetrics } from './metrics/route-groups.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * `handler` (a router whose routes all live under `prefix`) only for paths that start with
+ * `prefix`, compared lower case as Express routes them; every other request passes it at the cost
+ * of one comparison instead of a walk through the router (docs/benchmarks.md, "Round 3").
+ */
+function under(prefix: string, handler: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    const p = req.path;
+    if (p.startsWith(prefix) || p.toLowerCase().startsWith(prefix)) handler(req, res, next);
+    else next();
+  };
+}
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -37,7 +50,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use(requestMetrics(ctx.metrics)); // one histogram observation per response (src/metrics/)
   // Before the request log, so health probes do not fill it; on every host.
-  app.use(healthRoutes(ctx));
+  app.use(under(HEALTH_PATH, healthRoutes(ctx)));
 
   app.use(requestLog(ctx.log));
   app.use(securityHeaders(ctx.config.production, ctx.config.publicUrl));
@@ -49,13 +62,13 @@ export function createApp(ctx: AppContext): express.Express {
 
   // Wiki hosts ({slug}.PLATFORM_DOMAIN): protected-resource metadata, /mcp, and the /authorize,
   // /token, /register fallbacks. Everything else on a wiki host ends there (404).
-  app.use(verifyRoutes(ctx));
-  app.use(tlsAskRoutes(ctx)); // Caddy's on-demand TLS `ask` (GET /internal/tls-ask), on its local address
+  app.use(verifyRoutes(ctx)); // forward_auth: first, and answered without routing (verify.route.ts)
+  app.use(under(TLS_ASK_PATH, tlsAskRoutes(ctx))); // Caddy's on-demand TLS `ask` (GET /internal/tls-ask), on its local address
   app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
 
   // The apex: the authorization server and the pages.
   app.all([OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke], oauthClientCors); // browser MCP clients; preflights end here
-  app.use(metadataRoutes(ctx));
+  app.use(under('/.well-known', metadataRoutes(ctx)));
   app.post(OAUTH_PATHS.token, ...token);
   app.post(OAUTH_PATHS.register, ...register);
   app.use(revokeRoutes(ctx));

@@ -16,7 +16,7 @@ import { createContext } from '../../src/context.ts';
 import { signAccessToken, verifyAccessTokenJwt } from '../../src/oauth/tokens/access-token.ts';
 import { rotateRefreshToken } from '../../src/oauth/token/refresh-rotation.ts';
 import { checkBearer } from '../../src/resource/check-bearer.ts';
-import { createWikiMcpServer, MCP_SERVER_INFO } from '../../src/resource/mcp/mcp-server.ts';
+import { authInfoOf, createWikiMcpServer, MCP_SERVER_INFO, sharedServer } from '../../src/resource/mcp/mcp-server.ts';
 import { accessTokenInput, createPools } from './pools.ts';
 import { buildDatabase, grantUser, SMALL, wikiSlug } from './seed.ts';
 
@@ -124,7 +124,11 @@ try {
 
   console.log('MCP');
   const caller = { did: input.did, handle: 'h', wiki: slug, scopes: ['wiki:read' as const], clientId: input.clientId, grantId: input.grantId, jti: 'j' };
-  await time('createWikiMcpServer (as now: a new Ajv per server)', 2000, () => createWikiMcpServer(caller));
+  await time('createWikiMcpServer (one per request on the SDK-transport path)', 2000, () => createWikiMcpServer());
+  const { transport: single } = await sharedServer();
+  const call = { jsonrpc: '2.0' as const, id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } };
+  const never = new AbortController().signal;
+  await time('tools/call whoami through the shared server (SingleRequestTransport)', 5000, () => single.request(call, authInfoOf(caller), never));
   const shared = new AjvJsonSchemaValidator();
   await time('the same with one shared jsonSchemaValidator', 2000, () => {
     const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} }, jsonSchemaValidator: shared });

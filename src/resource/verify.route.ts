@@ -4,7 +4,7 @@
 // as is (401/403 with the wiki's WWW-Authenticate challenge, 404 for an unknown wiki).
 // The wiki is the one the Host header names, the Host the wiki server also sees; a request whose
 // X-Forwarded-Host disagrees is refused with 400 (wikiSlugOfRequest in src/wikis/urls.ts).
-import { Router } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
@@ -36,19 +36,54 @@ export function authHeaders(caller: Caller): Record<string, string> {
   };
 }
 
-export function verifyRoutes(ctx: AppContext): Router {
-  const router = Router();
+/**
+ * The proxy calls this once per request to every wiki page, so it is answered without Express
+ * routing: the exact path runs the chain directly; other spellings Express would route here
+ * (`/auth/verify/`, any case) take the router; every other request passes on at the cost of one
+ * string comparison. Mounted after the request log, security headers and header limits (app.ts).
+ */
+export function verifyRoutes(ctx: AppContext): RequestHandler {
   // Every request to every wiki page passes through here: per grant, or per address without a valid token.
   const limits = grantKeyedLimits(ctx.config, 'verify');
 
-  // forward_auth sends GET by default; any method is accepted in case the proxy keeps the original one.
-  router.all(VERIFY_PATH, noStore, apiResponses, limits.address.check, async (req, res) => {
+  const verify = async (req: Request, res: Response): Promise<void> => {
     const caller = await limits.spendFor(req, async () => {
       const slug = wikiSlugOfRequest(ctx.config, req);
       if (slug === undefined) throw new WikiNotFound(undefined);
-      return checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(req.query.scope));
+      // req.query parses the query string on each read: only when there is one.
+      const scope = req.url.includes('?') ? (req.query.scope as unknown) : undefined;
+      return checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(scope));
     });
-    res.status(200).set(authHeaders(caller)).end();
-  });
-  return router;
+    const headers = authHeaders(caller);
+    res.status(200);
+    for (const name in headers) res.setHeader(name, headers[name]!);
+    res.end();
+  };
+
+  const router = Router();
+  // forward_auth sends GET by default; any method is accepted in case the proxy keeps the original one.
+  router.all(VERIFY_PATH, noStore, apiResponses, limits.address.check, (req, res) => verify(req, res));
+
+  return (req, res, next) => {
+    const path = req.path;
+    if (path === VERIFY_PATH) {
+      // The same chain as the route above: noStore, apiResponses, the address budget, verify.
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('Pragma', 'no-cache');
+      res.locals.api = true;
+      try {
+        limits.address.check(req, res, () => undefined);
+      } catch (err) {
+        next(err);
+        return;
+      }
+      verify(req, res).catch(next);
+      return;
+    }
+    if (path.length <= VERIFY_PATH.length + 1 && path.toLowerCase().startsWith(VERIFY_PATH)) {
+      router(req, res, next);
+      return;
+    }
+    next();
+  };
 }

@@ -7,7 +7,7 @@ import type { AppContext } from '../context.ts';
 import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
-import { noStore, precomputeJson, rateLimit, sendJson, type PrecomputedJson } from '../web/http.ts';
+import { discoveryRateLimit, noStore, precomputeJson, sendJson, type PrecomputedJson } from '../web/http.ts';
 import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
@@ -91,7 +91,7 @@ const notFoundOnWikiHost: RequestHandler = (req, res, next) => {
 export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestHandler {
   const { config } = ctx;
   const router = Router();
-  const discoveryLimit = rateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
+  const discoveryLimit = discoveryRateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
   const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
   const json = express.json({ limit: '1mb' });
   // Each wiki's PRM, serialised once; bounded (emptied when full: a miss only costs a serialisation).

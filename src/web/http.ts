@@ -9,7 +9,7 @@ export const noStore: RequestHandler = (_req, res, next) => {
 };
 
 /** The per-address limit; every rate-limit rule is in rate-limits.ts. */
-export { rateLimit } from './rate-limits.ts';
+export { discoveryRateLimit, rateLimit } from './rate-limits.ts';
 
 /** Express 5 gives query values as string | string[] | object: take one plain string or nothing. */
 export function singleString(value: unknown): string | undefined {

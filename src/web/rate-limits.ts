@@ -25,8 +25,9 @@
 //   that were not attributed to a client or grant.
 // - The address is Express's req.ip: X-Forwarded-For counts only from TRUST_PROXY peers.
 // Counters live in memory, per process, per app: a restart resets them.
+import crypto from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
-import { rateLimit as expressRateLimit } from 'express-rate-limit';
+import { rateLimit as expressRateLimit, ipKeyGenerator } from 'express-rate-limit';
 import ipaddr from 'ipaddr.js';
 import type { Config, TrustedNetwork } from '../config/env.ts';
 import { AppError } from './errors.ts';
@@ -106,6 +107,13 @@ export class Budget {
   record(key: string): void {
     this.window(key).count++;
   }
+
+  /** Counts one request against `key` and returns its window: over budget once `count` > perMinute. */
+  hit(key: string): { readonly count: number; readonly resetAt: number } {
+    const w = this.window(key);
+    w.count++;
+    return w;
+  }
 }
 
 /**
@@ -159,6 +167,48 @@ export function rateLimit(name: string, perMinute: number, config: TrustedNetwor
       );
     },
   });
+}
+
+/**
+ * The per-address limit of discovery (AS metadata, OpenID configuration, JWKS, protected-resource
+ * metadata): the same rule and the same headers as `rateLimit` above (express-rate-limit with
+ * draft-8 headers: the address key, IPv6 grouped by /56, its partition key `pk`, `r` and `t` on
+ * every answer, 429 with Retry-After past the budget), on the in-memory `Budget`. These are the
+ * most frequent unauthenticated requests, and express-rate-limit's per-request work (a SHA-256 of
+ * the key, several awaits) was 8–10% of one (docs/benchmarks.md, "Round 3").
+ */
+export function discoveryRateLimit(name: string, perMinute: number, config: TrustedNetworks): RequestHandler {
+  const budget = new Budget(name, perMinute);
+  const policy = `"${name}"; q=${perMinute}; w=${WINDOW_MS / 1000}; pk=:`;
+  // req.ip → its limiter key and that key's partition key (both fixed per address); bounded.
+  const keys = new Map<string, { key: string; policy: string }>();
+  return (req, res, next) => {
+    const ip = req.ip ?? '';
+    if (isTrustedAddress(config.rateLimitTrustedNetworks, ip)) return next();
+    let k = keys.get(ip);
+    if (k === undefined) {
+      if (keys.size >= 10_000) keys.clear();
+      const key = ipKeyGenerator(ip);
+      k = { key, policy: `${policy}${partitionKey(key)}:` };
+      keys.set(ip, k);
+    }
+    const w = budget.hit(k.key);
+    const resetSeconds = Math.max(0, Math.ceil((w.resetAt - Date.now()) / 1000));
+    res.setHeader('RateLimit', `"${name}"; r=${Math.max(perMinute - w.count, 0)}; t=${resetSeconds}`);
+    res.setHeader('RateLimit-Policy', k.policy);
+    if (w.count <= perMinute) return next();
+    next(
+      new AppError(429, 'too_many_requests', 'Too many requests. Please wait a minute and try again.', {
+        headers: { 'Retry-After': String(resetSeconds) },
+        title: 'Slow down',
+      }),
+    );
+  };
+}
+
+/** express-rate-limit's draft-8 partition key: the first 12 hex digits of SHA-256 of the key, base64. */
+function partitionKey(key: string): string {
+  return Buffer.from(crypto.createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');
 }
 
 /** The budgets of an endpoint keyed by the access token's grant (/mcp, /auth/verify). */

@@ -5,7 +5,7 @@
 // Headers (Referer, Cookie, Authorization) are never logged.
 import crypto from 'node:crypto';
 import type { RequestHandler } from 'express';
-import type { Logger } from './log.ts';
+import { withoutRedaction, type Logger } from './log.ts';
 
 /** Query parameters whose values are credentials or single-use handles. */
 const SECRET_PARAMS: ReadonlySet<string> = new Set([
@@ -72,7 +72,9 @@ const QUIET_PATH = '/auth/verify';
  * `error` for a 5xx, `debug` for a 2xx/3xx answer of /auth/verify, `info` otherwise. Measured
  * (docs/benchmarks.md, "Where the time goes"): logging was ~28% of an /auth/verify request's CPU.
  */
-export function requestLog(log: Logger): RequestHandler {
+export function requestLog(root: Logger): RequestHandler {
+  // This line never carries a header or a body, only the fields below; the URL's secrets are cut by redactUrl.
+  const log = withoutRedaction(root);
   return (req, res, next) => {
     const id = crypto.randomUUID();
     req.id = id;
@@ -84,7 +86,8 @@ export function requestLog(log: Logger): RequestHandler {
       if (res.locals.storageFault !== undefined) return;
       const status = res.statusCode;
       const level = status >= 500 ? 'error' : status < 400 && quiet ? 'debug' : 'info';
-      if (!log.isLevelEnabled(level)) return;
+      if (!root.isLevelEnabled(level)) return;
+      if (log.level !== root.level) log.level = root.level; // follows a level changed at run time
       log[level](
         {
           req: { id, method: req.method, url: redactUrl(req.originalUrl), host: req.headers.host },

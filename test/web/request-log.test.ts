@@ -4,6 +4,7 @@ import express from 'express';
 import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/web/log.ts';
 import { requestLog } from '../../src/web/request-log.ts';
 
 interface Line {
@@ -53,5 +54,31 @@ describe('requestLog', () => {
     const debug = appLogging('debug');
     const ok = await request(debug.app).get('/auth/verify?ok=1').expect(200);
     expect(debug.lines).toMatchObject([{ level: 20, req: { id: ok.headers['x-request-id'] }, res: { statusCode: 200 } }]);
+  });
+
+  it("writes through the service logger's stream, base fields and level, which still redacts every other line", async () => {
+    const written: string[] = [];
+    const write = process.stdout.write;
+    process.stdout.write = ((chunk: string) => {
+      written.push(chunk);
+      return true;
+    }) as typeof process.stdout.write;
+    try {
+      const root = createLogger('info');
+      const app = express();
+      app.use(requestLog(root));
+      app.get('/page', (_req, res) => res.send('ok'));
+      await request(app).get('/page?refresh_token=r1').set('Authorization', 'Bearer secret-token').expect(200);
+      root.info({ req: { headers: { authorization: 'Bearer secret-token' } }, body: { refresh_token: 'r2' } }, 'other');
+      root.level = 'warn';
+      await request(app).get('/page').expect(200);
+    } finally {
+      process.stdout.write = write;
+    }
+    const lines = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ service: 'robot-auth', level: 30, msg: 'request completed', req: { url: '/page?refresh_token=…' } });
+    expect(lines[1]).toMatchObject({ msg: 'other', req: { headers: { authorization: '[redacted]' } }, body: { refresh_token: '[redacted]' } });
+    expect(written.join('')).not.toContain('secret-token');
   });
 });

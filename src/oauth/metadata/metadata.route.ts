@@ -1,10 +1,10 @@
 // Discovery: AS metadata (RFC 8414; also at the OpenID path, which some MCP SDKs try second) and
 // the platform's public signing keys. Public, cacheable, readable cross-origin, never a 5xx.
-import cors from 'cors';
 import { Router, type Request, type Response } from 'express';
 import type { AppContext } from '../../context.ts';
 import { apiResponses } from '../../web/error-handler.ts';
-import { precomputeJson, rateLimit, sendJson, type PrecomputedJson } from '../../web/http.ts';
+import { metadataCors } from '../../resource/cors.ts';
+import { discoveryRateLimit, precomputeJson, sendJson, type PrecomputedJson } from '../../web/http.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { authorizationServerMetadata } from './as-metadata.ts';
 
@@ -18,7 +18,8 @@ export function metadataRoutes(ctx: AppContext): Router {
     if (jwks?.source !== source) jwks = { source, doc: precomputeJson(source) };
     return jwks.doc;
   };
-  const discovery = [apiResponses, cors(), rateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)];
+  // Any origin may read them (Access-Control-Allow-Origin: *, no credentials).
+  const discovery = [apiResponses, metadataCors, discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)];
   const serveMetadata = [
     ...discovery,
     (_req: Request, res: Response) => {
