@@ -23,7 +23,9 @@
 //   client_ids to escape the address budget.
 // - On the keyed endpoints the address budget is checked before any work and spent only by requests
 //   that were not attributed to a client or grant.
-// - The address is Express's req.ip: X-Forwarded-For counts only from TRUST_PROXY peers.
+// - The address is Express's req.ip: X-Forwarded-For counts only from TRUST_PROXY peers. An IPv6
+//   address counts as its /56 (as express-rate-limit groups it): one host commonly holds a whole
+//   /64 or more, and keying by the /128 would give it one fresh budget per address (`addressKey`).
 // Counters live in memory, per process, per app: a restart resets them.
 import crypto from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
@@ -135,14 +137,29 @@ export class AddressGate {
 
   /** Middleware, before any work: 429 when the request's address has spent its budget. */
   readonly check: RequestHandler = (req, _res, next) => {
-    if (!this.trusted(req)) this.budget.check(req.ip ?? '');
+    if (!this.trusted(req)) this.budget.check(addressKey(req.ip));
     next();
   };
 
   /** Counts a request that was not attributed to a client or grant. */
   spend(req: Request): void {
-    if (!this.trusted(req)) this.budget.record(req.ip ?? '');
+    if (!this.trusted(req)) this.budget.record(addressKey(req.ip));
   }
+}
+
+// req.ip → its budget key (bounded: cleared when full, which at worst restarts a few windows).
+const addressKeys = new Map<string, string>();
+
+/** The budget key of an address: itself for IPv4, its /56 for IPv6 (express-rate-limit's rule). */
+export function addressKey(ip: string | undefined): string {
+  if (ip === undefined) return '';
+  let key = addressKeys.get(ip);
+  if (key === undefined) {
+    if (addressKeys.size >= 10_000) addressKeys.clear();
+    key = ipKeyGenerator(ip);
+    addressKeys.set(ip, key);
+  }
+  return key;
 }
 
 /**
