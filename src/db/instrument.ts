@@ -2,7 +2,8 @@
 // `statement.run(…)` calls are wrapped here, once, when the context is built. Each OUTERMOST write
 // is timed (robot_auth_db_write_duration_seconds; writes nested in a transaction are part of it),
 // a storage fault is reported to StorageHealth (db/faults.ts), and a successful write ends
-// `degraded`. The repositories and call sites are untouched.
+// `degraded`. Transactions are IMMEDIATE unless a call site asks for `.deferred`. The repositories
+// and call sites are untouched.
 import type Database from 'better-sqlite3';
 import type { Db } from './open.ts';
 import { storageFaultKind, type StorageHealth } from './faults.ts';
@@ -43,7 +44,12 @@ export function instrumentWrites(db: Db, observer: WriteObserver): void {
   db.transaction = ((fn: AnyFn) => {
     const tx = transaction(fn) as unknown as Database.Transaction<AnyFn>;
     const wrap = (variant: AnyFn) => (...args: unknown[]) => timed(() => variant(...args));
-    const wrapped = wrap(tx) as Database.Transaction<AnyFn>;
+    // A plain call is BEGIN IMMEDIATE, not SQLite's deferred default: a deferred transaction that
+    // reads and then writes fails at once with SQLITE_BUSY(_SNAPSHOT) when another connection wrote in
+    // between (busy_timeout does not apply to that upgrade): another process on the same file (a
+    // second instance, the admin CLI). IMMEDIATE waits for the write lock up front, within
+    // busy_timeout. One connection alone sees no difference.
+    const wrapped = wrap(tx.immediate) as Database.Transaction<AnyFn>;
     wrapped.deferred = wrap(tx.deferred) as Database.Transaction<AnyFn>['deferred'];
     wrapped.immediate = wrap(tx.immediate) as Database.Transaction<AnyFn>['immediate'];
     wrapped.exclusive = wrap(tx.exclusive) as Database.Transaction<AnyFn>['exclusive'];
