@@ -4,8 +4,8 @@
 // | endpoint                                            | key                                  | budget per minute                                  |
 // |-----------------------------------------------------|--------------------------------------|----------------------------------------------------|
 // | POST /token, refresh_token with a known token       | the grant the token belongs to       | RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE (60)       |
-// |   …and every /token request with a known credential | the client (client_id)               | RATE_LIMIT_CLIENT_PER_MINUTE (6000)                |
-// | POST /revoke with a known token of the client       | the client                           | RATE_LIMIT_CLIENT_PER_MINUTE                       |
+// |   …and a /token request whose credential checks out | the client (client_id)               | RATE_LIMIT_CLIENT_PER_MINUTE (6000)                |
+// | POST /revoke that revokes a live token of the client| the client                           | RATE_LIMIT_CLIENT_PER_MINUTE                       |
 // | POST /token, /revoke: anything else                 | the address                          | RATE_LIMIT_TOKEN_PER_MINUTE (600)                  |
 // | /mcp, /auth/verify with a valid access token        | the grant (the token's grant_id)     | RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE (1200), each   |
 // | /mcp, /auth/verify without one                      | the address                          | 10 × RATE_LIMIT_DISCOVERY_PER_MINUTE, each         |
@@ -17,8 +17,10 @@
 // - Addresses in RATE_LIMIT_TRUSTED_NETWORKS (e.g. Anthropic's egress range 160.79.104.0/21, from which
 //   all of Claude.ai's server-side requests come) skip every address budget; client and grant budgets
 //   still apply to them.
-// - "Known" means the credential checks out: a public client's client_id is no secret, so a request with
-//   an unknown code, refresh token or access token spends its address's budget, never the client's.
+// - "Checks out" means the request proves possession: a code with its redirect URI and PKCE verifier,
+//   a live refresh token (or a reuse within its grace window), a live token at /revoke. A public
+//   client's client_id is no secret, and anyone can hold a dead token or a code of their own: every
+//   other request spends its address's budget, never the client's (src/oauth/token/token-rate-limits.ts).
 //   Nobody can spend Claude.ai's client budget by sending its client_id, nor spread over invented
 //   client_ids to escape the address budget.
 // - On the keyed endpoints the address budget is checked before any work and spent only by requests

@@ -11,7 +11,11 @@ import { OAUTH_PATHS } from '../paths.ts';
 import { readTokenParams } from '../token/token-params.ts';
 import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
-/** Revokes `token` if it is the client's; returns whether it was (the rate limit then charges the client). */
+/**
+ * Revokes `token` if it is the client's; returns whether that revoked something still live (the rate
+ * limit then charges the client). Revoking a dead or already revoked token pays the address, so a
+ * client's budget cannot be drained with one's own old tokens (src/oauth/token/token-rate-limits.ts).
+ */
 export type RevokeDeps = Pick<AppContext, 'refreshTokens' | 'grants' | 'accessTokens' | 'revokedAccessTokens' | 'log' | 'audit' | 'metrics'>;
 
 export async function revokeToken(ctx: RevokeDeps, client: OAuthClientRecord, token: string, address?: string): Promise<boolean> {
@@ -19,15 +23,15 @@ export async function revokeToken(ctx: RevokeDeps, client: OAuthClientRecord, to
   if (refresh) {
     const grant = ctx.grants.findById(refresh.grantId);
     if (grant?.clientId !== client.clientId) return false;
-    if (ctx.grants.revoke(grant.id)) {
-      ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
-      ctx.audit.record({ event: 'grant_revoked', did: grant.userDid, clientId: client.clientId, wikiSlug: grant.wikiSlug, actor: 'client', address, detail: { via: 'rfc7009' } });
-      ctx.metrics.grantRevoked('client');
-    }
+    if (!ctx.grants.revoke(grant.id)) return false;
+    ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
+    ctx.audit.record({ event: 'grant_revoked', did: grant.userDid, clientId: client.clientId, wikiSlug: grant.wikiSlug, actor: 'client', address, detail: { via: 'rfc7009' } });
+    ctx.metrics.grantRevoked('client');
     return true;
   }
   const claims = await ctx.accessTokens.verify(token, undefined);
   if (!claims || claims.clientId !== client.clientId) return false;
+  if (ctx.revokedAccessTokens.isRevoked(claims.jti)) return false;
   ctx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
   ctx.log.info({ clientId: client.clientId, jti: claims.jti }, 'access token revoked by client');
   return true;

@@ -64,18 +64,21 @@ const rotate: Rotate = (deps, clientId, value, check, origin) => {
   const presented = refreshTokens.findByValue(value);
   if (!presented) return invalid();
   const grant = grants.findById(presented.grantId);
-  // A known token of this client's grant, live or not, spends that grant's budget (may throw 429:
-  // nothing has been written yet).
-  if (grant?.clientId === clientId) origin.attribute?.({ clientId, grantId: grant.id });
-  if (presented.expiresAt <= now) return invalid();
   // Live: neither revoked nor expired (its user row always exists: ON DELETE CASCADE).
-  if (!grant || grant.revokedAt !== null || grant.expiresAt <= now) return invalid();
+  const live = grant !== undefined && presented.expiresAt > now && grant.revokedAt === null && grant.expiresAt > now;
+  const graceClosed = presented.rotatedAt !== null && refreshGraceClosed(config, presented.rotatedAt, now);
+  const reused = live && presented.rotatedAt !== null && !graceClosed ? graceSuccessor(deps, presented, now) : undefined;
+  // A known token of this client's grant spends that grant's budget; the client's only if it proves
+  // possession: live and unrotated, or a reuse within the grace window (token-rate-limits.ts). May
+  // throw 429: nothing has been written yet.
+  if (grant?.clientId === clientId) {
+    origin.attribute?.({ clientId, grantId: grant.id, proven: live && (presented.rotatedAt === null || reused !== undefined) });
+  }
+  if (!live || !grant) return invalid();
   if (grant.clientId !== clientId) return { kind: 'refused', error: new InvalidGrant('The refresh token was issued to another client.') };
 
-  let reused: string | undefined;
   if (presented.rotatedAt !== null) {
-    if (refreshGraceClosed(config, presented.rotatedAt, now)) return replay(deps, grant, 'after_grace', origin);
-    reused = graceSuccessor(deps, presented, now);
+    if (graceClosed) return replay(deps, grant, 'after_grace', origin);
     if (reused === undefined) return replay(deps, grant, 'successor_rotated', origin);
   }
   const refused = check(grant);

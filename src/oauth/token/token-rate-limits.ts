@@ -2,10 +2,14 @@
 // the grant of a known refresh token, the client of a known code or token, or else nobody (the
 // address pays). A public client's client_id alone proves nothing.
 //
-// At /token the grant's own transaction decides it, from the rows it reads anyway (no second read):
-// refresh-rotation.ts calls `attribute` right after it has found the presented refresh token and its
-// grant (live or not), grants/authorization-code.ts right after it has found the code, both before
-// anything is written, so a 429 thrown there rolls nothing back that mattered.
+// At /token the grant's own transaction decides it, from the rows it reads anyway (no second read),
+// before anything is written, so a 429 thrown there rolls nothing back that mattered:
+// - refresh-rotation.ts: a known token of this client's grant spends that GRANT's budget, live or
+//   not; the CLIENT's budget only when the token proves possession (live, or a reuse within the grace
+//   window). A dead or replayed token pays the address, so nobody drains a shared public client's
+//   budget (Claude.ai's, say) with their own expired or revoked token.
+// - grants/authorization-code.ts: the client pays only once the code, redirect URI, PKCE verifier
+//   and resource all check out; a guessed verifier or a replayed code pays the address.
 import type { AppContext } from '../../context.ts';
 import { AddressGate, Budget } from '../../web/rate-limits.ts';
 
@@ -13,6 +17,8 @@ export interface Asker {
   clientId: string;
   /** Set for a refresh: the grant whose budget the request spends first. */
   grantId?: string;
+  /** The credential checked out: the client's budget pays instead of the address. */
+  proven: boolean;
 }
 
 /** What a grant handler knows of the request besides its parameters. */
@@ -22,7 +28,7 @@ export interface TokenRequestOrigin {
   /**
    * Called at most once, when the presented code or refresh token is known and really the client's
    * own (the token's grant or the code names that client): spends the asker's budgets, and throws
-   * 429 when they are spent. Not called: the address pays.
+   * 429 when they are spent. Not called, or called with `proven: false`: the address pays too.
    */
   attribute?: (asker: Asker) => void;
 }
@@ -31,7 +37,7 @@ export interface TokenEndpointLimits {
   address: AddressGate;
   client: Budget;
   grant: Budget;
-  /** Spends the asker's budgets: the grant's first (a hammered grant does not drain its client's), then the client's. */
+  /** Spends the asker's budgets: the grant's first (a hammered grant does not drain its client's), then the client's if proven. */
   spend(asker: Asker): void;
 }
 
@@ -44,7 +50,7 @@ export function tokenEndpointLimits(config: AppContext['config'], name: string):
     grant,
     spend(asker) {
       if (asker.grantId !== undefined) grant.spend(asker.grantId);
-      client.spend(asker.clientId);
+      if (asker.proven) client.spend(asker.clientId);
     },
   };
 }

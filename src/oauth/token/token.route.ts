@@ -43,8 +43,8 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
           throw new UnauthorizedClient(`This client did not register the ${grantType} grant.`);
         }
         const attribute = (asker: Asker): void => {
-          attributed = true;
           limits.spend(asker);
+          attributed = asker.proven;
         };
         const body = JSON.stringify(await handler(ctx, client, params, { address: req.ip, attribute }));
         res.statusCode = 200;

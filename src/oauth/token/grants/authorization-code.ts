@@ -49,9 +49,6 @@ export async function exchangeAuthorizationCode(
 const exchange: Exchange = (ctx, client, params, value, origin) => {
   const code = ctx.codes.findByValue(value);
   if (!code) throw new InvalidGrant('The authorization code is invalid.');
-  // A known code of this client, used or not, spends the client's budget (may throw 429: nothing
-  // has been written yet).
-  if (code.clientId === client.clientId) origin.attribute?.({ clientId: client.clientId });
   if (code.consumedAt !== null) {
     // Returned, not thrown: a throw would roll the revocation back with the transaction.
     if (code.grantId) ctx.grants.revoke(code.grantId);
@@ -71,6 +68,9 @@ const exchange: Exchange = (ctx, client, params, value, origin) => {
   }
   checkPkce(params.optional('code_verifier'), code.codeChallenge);
   checkResourceMatches(params.optional('resource'), code.resource);
+  // The code checked out: the client's budget pays (may throw 429: nothing has been written yet).
+  // Every failure above pays the address (src/oauth/token/token-rate-limits.ts).
+  origin.attribute?.({ clientId: client.clientId, proven: true });
   if (!ctx.codes.consume(code.hash)) throw new InvalidGrant('The authorization code was already used.');
 
   const grantId = randomToken(16);
