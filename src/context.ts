@@ -8,7 +8,7 @@ import { createAtprotoClient, type AtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
 import { sealAtprotoStores } from './atproto/stores.ts';
-import { createSealer, readSealingJwks, type Sealer } from './lib/sealing.ts';
+import { createSealer, sealingJwksOf, type Sealer } from './lib/sealing.ts';
 import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
 import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
@@ -75,7 +75,7 @@ export interface ContextOptions {
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
   const mayGenerateKeys = !config.production;
-  const { access: platformKeys, identity: identityKeys } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys, undefined, {
+  const { access: platformKeys, identity: identityKeys, jwks: platformJwks } = await loadPlatformKeySets(config.platformKeysFile, mayGenerateKeys, undefined, {
     alg: config.accessTokenAlg,
     ttlSeconds: config.accessTokenTtlSeconds,
   });
@@ -86,7 +86,8 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const metrics = createMetrics();
   const storage = createStorageHealth({ log, metrics });
   instrumentWrites(db, { metrics, storage });
-  const sealer = createSealer(readSealingJwks(config.platformKeysFile));
+  // From the same read as the signing keys: a rotation between two reads would seal with another key than signs.
+  const sealer = createSealer(sealingJwksOf(platformJwks, config.platformKeysFile));
   const sealed = sealAtprotoStores(db, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
   const atproto = createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });

@@ -9,7 +9,7 @@ import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
-import { createSealer, readSealingJwks } from './lib/sealing.ts';
+import { createSealer, sealingJwksOf } from './lib/sealing.ts';
 import { purgeNow } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
@@ -151,7 +151,7 @@ async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
   Object.assign(ctx.identityKeys, await loadPlatformKeys(jwks, undefined, 'identity'));
   // The ATProto stores' sealer too (in place: the stores keep a reference), so that `admin purge`,
   // which seals with the key file's current key, never seals with a key the service does not hold.
-  Object.assign(ctx.sealer, createSealer(readSealingJwks(ctx.config.platformKeysFile)));
+  Object.assign(ctx.sealer, createSealer(sealingJwksOf(jwks, ctx.config.platformKeysFile)));
   ctx.log.info({ signing: fresh.current.kid, verifying: fresh.all.map((k) => k.kid) }, 'platform keys reloaded');
 }
 

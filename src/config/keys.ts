@@ -286,6 +286,8 @@ export async function loadPlatformKeys(
 export interface PlatformKeySets {
   access: PlatformKeys;
   identity: PlatformKeys;
+  /** The key file's keys as read (once) for these sets: the sealer's keys come from the same read. */
+  jwks: PrivateJwk[];
 }
 
 /** How access tokens are signed, and how long they live (for the retire_after of a key development replaces). */
@@ -322,5 +324,5 @@ export async function loadPlatformKeySets(
     jwks = [...jwks, await generatePrivateJwk('RS256', 'identity')];
     writeKeyFile(file, jwks);
   }
-  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity') };
+  return { access: await loadPlatformKeys(jwks, now, 'access', access.alg), identity: await loadPlatformKeys(jwks, now, 'identity'), jwks };
 }

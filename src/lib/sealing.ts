@@ -51,8 +51,12 @@ export function isSealed(value: string): boolean {
  */
 export function readSealingJwks(file: string): SealingJwk[] {
   const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { keys?: unknown };
-  const keys = Array.isArray(json.keys) ? json.keys : [];
-  const usable = keys.flatMap((k: unknown) => {
+  return sealingJwksOf(json.keys, file);
+}
+
+/** The sealing keys among a key file's keys already read (`keys`: its "keys" member); `file` names it in the error. */
+export function sealingJwksOf(keys: unknown, file: string): SealingJwk[] {
+  const usable = (Array.isArray(keys) ? keys : []).flatMap((k: unknown) => {
     if (typeof k !== 'object' || k === null) return [];
     const { kid, d, purpose } = k as { kid?: unknown; d?: unknown; purpose?: unknown };
     // Access-token keys (and legacy keys without a purpose) only, in file order: the first one signs
