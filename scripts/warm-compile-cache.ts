@@ -34,5 +34,8 @@ const files = fs
   .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !ENTRY_POINTS.has(f))
   .sort();
 for (const file of files) await import(pathToFileURL(path.join(ROOT, file)).href);
+// better-sqlite3 loads its native addon (through `bindings`) when the first database opens.
+const { openDatabase } = await import('../src/db/open.ts');
+openDatabase(':memory:').close();
 module.flushCompileCache();
 console.log(`compile cache for ${files.length} modules of src/ and what they import: ${directory}`);
