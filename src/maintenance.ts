@@ -9,7 +9,9 @@
 // The sealer must be the one the service holds: the service passes its own; the CLI reads the same
 // key file (PLATFORM_KEYS_FILE), so run `admin purge` after the service has reloaded a rotated key.
 import type { AppContext } from './context.ts';
+import { sealAtprotoStores } from './atproto/stores.ts';
 import { purgeExpired } from './db/purge.ts';
+import { idleClientPurgeAfter, unusedClientPurgeAfter } from './lifetimes.ts';
 import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
 
 export type MaintenanceDeps = Pick<AppContext, 'db' | 'sealer' | 'refreshTokens'> & {
@@ -20,11 +22,13 @@ export type MaintenanceDeps = Pick<AppContext, 'db' | 'sealer' | 'refreshTokens'
 /** Runs the whole pass; returns how many rows each step deleted or re-sealed. */
 export function purgeNow(deps: MaintenanceDeps): Record<string, number> {
   const purged = purgeExpired(deps.db, {
-    clientIdleSeconds: deps.config.clientIdlePurgeSeconds,
-    unusedClientSeconds: deps.config.unusedClientPurgeSeconds,
-    atprotoSealing: { sealer: deps.sealer, log: deps.log },
+    clientIdleSeconds: idleClientPurgeAfter(deps.config),
+    unusedClientSeconds: unusedClientPurgeAfter(deps.config),
     auditRetentionDays: deps.config.auditRetentionDays,
   });
+  const { sealed, resealed, deleted } = sealAtprotoStores(deps.db, { sealer: deps.sealer, log: deps.log });
+  purged.atproto_secrets_resealed = sealed + resealed;
+  purged.atproto_secrets_unreadable = deleted;
   purged.refresh_successors_sealed = dropClosedGraceWindows({ refreshTokens: deps.refreshTokens, config: deps.config });
   return purged;
 }

@@ -11,7 +11,7 @@ import { migrateWithBackup } from './db/backup.ts';
 import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
 import { createSealer, sealingJwksOf } from './lib/sealing.ts';
-import { purgeNow } from './maintenance.ts';
+import { purgeNow, type MaintenanceDeps } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import { openWhenStorageAllows } from './db/unavailable-at-start.ts';
@@ -26,6 +26,10 @@ async function main(): Promise<void> {
   loadDotEnv();
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel);
+  if (config.databaseUrl !== undefined) {
+    // Issue 12: the schema, runner and migrate-to-postgres exist; the service's store does not yet.
+    log.warn({ databaseFile: config.databaseFile }, 'DATABASE_URL is set, but this release still serves from the SQLite file (DATABASE_FILE); see docs/operations.md "PostgreSQL"');
+  }
   // A storage fault at start (corrupt file, read-only or full disk) answers 503 until it clears.
   const ctx = await openWhenStorageAllows(
     async () => {
@@ -94,7 +98,7 @@ async function main(): Promise<void> {
 }
 
 /** Bounded growth and re-sealing: the same pass as `admin purge` (src/maintenance.ts). */
-function purge(ctx: AppContext): void {
+function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): void {
   try {
     const purged = purgeNow(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
@@ -145,7 +149,7 @@ function listenGracefully(app: RequestListener): GracefulServer {
  * ones are left out. The PlatformKeys object is updated in place, because routers keep a reference
  * to it from start-up. (CSRF secrets keep the keys of start-up until the next restart, which is harmless.)
  */
-async function reloadPlatformKeys(ctx: AppContext): Promise<void> {
+async function reloadPlatformKeys(ctx: Pick<AppContext, 'config' | 'platformKeys' | 'identityKeys' | 'sealer' | 'log'>): Promise<void> {
   const jwks = readKeyFile(ctx.config.platformKeysFile);
   const fresh = await loadPlatformKeys(jwks, undefined, 'access', ctx.config.accessTokenAlg); // refuses a signing key of another alg
   Object.assign(ctx.platformKeys, fresh);

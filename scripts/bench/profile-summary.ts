@@ -104,6 +104,13 @@ function main(): void {
         if (f) stack.push(f);
       }
       let group: string | undefined = stack.some((f) => HARNESS.includes(placeOf(f.url))) ? HARNESS_GROUP : undefined;
+      // better-sqlite3's statement methods are native frames (`run`, `get`…) called straight from our
+      // repositories: without this they fell into "everything else". node:crypto's native `run`
+      // (signing) has a node: frame above it.
+      const [leaf, caller] = stack;
+      if (group === undefined && leaf && placeOf(leaf.url) === '(native / V8)' && SQLITE_NATIVE.has(leaf.functionName) && caller && !placeOf(caller.url).startsWith('node:')) {
+        group = SQLITE_GROUP;
+      }
       for (const f of stack) {
         if (group !== undefined) break;
         const place = placeOf(f.url);
@@ -125,13 +132,16 @@ function main(): void {
 const HARNESS = ['node:inspector', 'scripts/bench/server.ts', 'scripts/bench/pools.ts', 'scripts/bench/child-util.ts'];
 const HARNESS_GROUP = 'profiler and bench harness (not the request path)';
 
+const SQLITE_GROUP = 'SQLite (statements and commits)';
+const SQLITE_NATIVE: ReadonlySet<string> = new Set(['run', 'get', 'all', 'iterate', 'exec', 'sqliteTransaction']);
+
 /** The request path's pieces, as --groups reports them. */
 const GROUPS: Array<{ name: string; places: string[]; functions: string[] }> = [
-  { name: 'access-token signing (RS256)', places: [], functions: ['signAccessToken', 'rsaSignVerify'] },
+  { name: 'access-token signing', places: [], functions: ['signAccessToken', 'signatureOf', 'signOneShot', 'rsaSignVerify'] },
   { name: 'request log (pino)', places: ['pino', 'pino-http', '@pinojs/redact', 'sonic-boom', 'src/web/request-log.ts'], functions: [] },
   { name: 'security headers (helmet)', places: ['helmet', 'src/web/security-headers.ts'], functions: [] },
   { name: 'rate limiting', places: ['express-rate-limit', 'src/web/rate-limits.ts', 'src/oauth/token/token-rate-limits.ts'], functions: [] },
-  { name: 'SQLite (statements and commits)', places: ['better-sqlite3'], functions: [] },
+  { name: SQLITE_GROUP, places: ['better-sqlite3'], functions: [] },
   { name: 'MCP SDK and its transport', places: ['@modelcontextprotocol/sdk', '@hono/node-server', 'zod', 'ajv'], functions: [] },
   { name: 'bearer check (JWT verify, lookups)', places: ['src/resource/check-bearer.ts', 'jose'], functions: [] },
   { name: 'body parsing', places: ['body-parser', 'raw-body', 'qs', 'iconv-lite'], functions: [] },

@@ -10,11 +10,10 @@ import { SignInFailed } from '../atproto/sign-in.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../lib/secrets.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
 import type { WikisRepo } from '../wikis/wikis.repo.ts';
-import { SIGNUP_TICKET_TTL_SECONDS } from './cookies.ts';
+import { SIGNUP_TICKET_TTL_SECONDS } from '../lifetimes.ts';
 import { signIdentityToken } from './identity-token.ts';
 import { createSession } from './session.ts';
 
-export { SIGNUP_TICKET_TTL_SECONDS };
 export const ACCOUNT_PAGE = '/account';
 
 /** Where to send a person after sign-in: `returnTo` when it is the apex or a wiki they own, else the account page. */

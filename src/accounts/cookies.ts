@@ -11,11 +11,7 @@
 //    browser sends a planted Domain cookie first, and first-wins parsing would pick the attacker's.
 import type { CookieOptions, Request, Response } from 'express';
 import type { Config } from '../config/env.ts';
-
-/** Lifetime of the wikis' identity token and its cookie: the one setting (wikis re-check by expiry). */
-export const IDENTITY_TOKEN_TTL_SECONDS = 15 * 60;
-export const SIGNUP_TICKET_TTL_SECONDS = 15 * 60;
-export const SIGN_IN_BINDING_TTL_SECONDS = 30 * 60;
+import { IDENTITY_TOKEN_TTL_SECONDS, sessionLifetime, SIGN_IN_BINDING_TTL_SECONDS, SIGNUP_TICKET_TTL_SECONDS } from '../lifetimes.ts';
 
 /** The identity cookie's name (the wiki-facing contract: see the README, "For wiki apps"). */
 export const IDENTITY_COOKIE = 'platform_identity';
@@ -80,7 +76,7 @@ export function readHostCookie(req: Request, name: string): string | undefined {
 }
 
 export function setSessionCookie(res: Response, config: CookieConfig, sessionSecret: string): void {
-  res.cookie(cookieNames(config).session, sessionSecret, hostOnlyCookieOptions(config, config.sessionTtlSeconds));
+  res.cookie(cookieNames(config).session, sessionSecret, hostOnlyCookieOptions(config, sessionLifetime(config)));
   // Sessions from before the split lived in a Domain cookie; remove it from the browser.
   res.clearCookie(LEGACY_SESSION_COOKIE, identityCookieOptions(config));
 }

@@ -9,7 +9,7 @@
 import * as jose from 'jose';
 import type { Config } from '../config/env.ts';
 import type { PlatformKeys } from '../config/keys.ts';
-import { IDENTITY_TOKEN_TTL_SECONDS } from './cookies.ts';
+import { IDENTITY_TOKEN_TTL_SECONDS } from '../lifetimes.ts';
 import type { User } from './users.repo.ts';
 
 export const IDENTITY_TOKEN_TYP = 'wiki-id+jwt';

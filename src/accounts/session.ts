@@ -6,6 +6,7 @@ import type { Config } from '../config/env.ts';
 import { randomToken, sha256Hex } from '../lib/secrets.ts';
 import type { SessionsRepo } from './sessions.repo.ts';
 import type { User, UsersRepo } from './users.repo.ts';
+import { sessionLifetime } from '../lifetimes.ts';
 
 export interface SignedInUser {
   did: string;
@@ -22,7 +23,7 @@ export function createSession(
   userAgent: string | null,
 ): string {
   const secret = randomToken(32);
-  deps.sessions.insert(sha256Hex(secret), user.did, deps.config.sessionTtlSeconds, userAgent);
+  deps.sessions.insert(sha256Hex(secret), user.did, sessionLifetime(deps.config), userAgent);
   return secret;
 }
 

@@ -4,9 +4,9 @@
 import type { Db } from '../db/open.ts';
 import { nowSeconds } from '../db/open.ts';
 import { sha256Hex } from '../lib/secrets.ts';
+import { LAST_SEEN_RESOLUTION_SECONDS } from '../lifetimes.ts';
 
 /** last_seen_at is refreshed when it is older than this (one write a minute at most per session). */
-export const LAST_SEEN_RESOLUTION_SECONDS = 60;
 
 /** The public name of a session on the account page and in its forms. */
 export function sessionHandle(id: string): string {

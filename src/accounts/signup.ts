@@ -11,7 +11,9 @@ import type { SignupTicketPayload } from './complete-sign-in.ts';
 export type SignupResult = { ok: true; user: User } | { ok: false; problem: string; conflict: boolean };
 
 /** Throws SignupsPaused (503) past the daily cap on new wikis; nothing is written then. */
-export function signUp(ctx: AppContext, did: string, ticket: SignupTicketPayload, requestedName: string): SignupResult {
+export type SignupDeps = Pick<AppContext, 'db' | 'config' | 'users' | 'log'>;
+
+export function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketPayload, requestedName: string): SignupResult {
   const username = requestedName.trim().toLowerCase();
   const problem = usernameProblem(username, ctx.config.reservedUsernames);
   if (problem) return { ok: false, problem, conflict: false };

@@ -17,6 +17,7 @@ import { listUsers, revokeGrants, revokeSessions, type UserSummary } from './use
 import { createWiki, listWikis, type WikiSummary } from './wikis.ts';
 import { doctorCommand } from './doctor/command.ts';
 import { auditCommand, recordAdminActions } from './audit.ts';
+import { migrateCommand, migrateToPostgresCommand, postgresStatus } from './postgres.ts';
 import { listDeletedUsers, listDeletedWikis, type DeletedUser, type DeletedWiki } from './deletions.ts';
 
 export interface OptionSpec {
@@ -360,9 +361,10 @@ export const COMMANDS: Command[] = [
     name: 'status',
     summary: 'database file, schema version, row counts and signing keys at a glance',
     options: { json },
-    run: ({ values }, ctx) => {
+    run: async ({ values }, ctx) => {
       const config = ctx.config();
       const db = ctx.db({ allowPendingMigrations: true });
+      const postgres = await postgresStatus(config); // only when DATABASE_URL is set
       const now = nowSeconds();
       const count = (sql: string) => {
         const statement = db.prepare(sql);
@@ -381,13 +383,16 @@ export const COMMANDS: Command[] = [
         liveSessions: count('SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > @now'),
         keys: fs.existsSync(config.platformKeysFile) ? listKeys(config, now) : [],
       };
-      if (values.json === true) return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord) });
+      if (values.json === true) {
+        return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord), ...(postgres ? { postgres: toJsonRecord(postgres) } : {}) });
+      }
       ctx.out(
         [
           `database:   ${status.databaseFile} (${status.databaseBytes} bytes, WAL ${status.walBytes} bytes)`,
           `migrations: ${status.appliedMigrations.join(', ') || 'none'}; pending: ${status.pendingMigrations.join(', ') || 'none'}`,
           `rows:       ${status.users} users, ${status.wikis} wikis, ${status.clients} clients, ${status.liveGrants} live grants, ${status.liveSessions} live sessions`,
           `keys:       ${status.keys.map((k) => `${k.kid} (${k.role}${k.retireAfter === null ? '' : `, retire after ${shortTime(k.retireAfter)}`})`).join('; ') || 'none'}`,
+          ...(postgres ? [`postgres:   ${postgres.database}: migrations ${postgres.applied.join(', ') || 'none'}; pending: ${postgres.pending.join(', ') || 'none'}`] : []),
         ].join('\n'),
       );
     },
@@ -396,4 +401,5 @@ export const COMMANDS: Command[] = [
 ];
 
 COMMANDS.push(auditCommand);
+COMMANDS.push(migrateCommand, migrateToPostgresCommand);
 recordAdminActions(COMMANDS); // audit log entries for the commands that change something (src/admin/audit.ts)

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/env.ts';
-import { IDENTITY_TOKEN_TTL_SECONDS } from '../accounts/cookies.ts';
+import { accessTokenLifetime, IDENTITY_TOKEN_TTL_SECONDS } from '../lifetimes.ts';
 import {
   algOf,
   generatePrivateJwk,
@@ -68,7 +68,7 @@ export function listKeys(config: Pick<Config, 'platformKeysFile'>, now = nowSeco
 
 /** The longest a token signed now by a key of this purpose can stay valid (sessions are not signed: they are rows). */
 export function longestTokenLifetime(config: Pick<Config, 'accessTokenTtlSeconds'>, purpose: KeyPurpose = 'access'): number {
-  return purpose === 'identity' ? IDENTITY_TOKEN_TTL_SECONDS : config.accessTokenTtlSeconds;
+  return purpose === 'identity' ? IDENTITY_TOKEN_TTL_SECONDS : accessTokenLifetime(config);
 }
 
 export interface RotationResult {

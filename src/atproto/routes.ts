@@ -10,8 +10,8 @@ import { checkSignInBinding, completeSignIn, returnToAfterSignIn } from '../acco
 import { cookieNames, readHostCookie, setBindingCookie } from '../accounts/cookies.ts';
 import { sendSignInOutcome } from '../accounts/sign-in-response.ts';
 import { finishSignIn, normaliseLoginInput, SignInFailed, startSignIn, type AtprotoIdentity, type SignInState } from './sign-in.ts';
+import { HANDOFF_TICKET_TTL_SECONDS } from '../lifetimes.ts';
 
-const HANDOFF_TTL_SECONDS = 120;
 
 interface HandoffPayload {
   identity: AtprotoIdentity;
@@ -99,7 +99,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
       // The loopback client's callback is on 127.0.0.1, but the session belongs on PUBLIC_URL:
       // pass the result over with a single-use, 2-minute ticket.
       const payload: HandoffPayload = { identity: outcome.identity, state: outcome.state };
-      const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TTL_SECONDS);
+      const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TICKET_TTL_SECONDS);
       return res.redirect(303, `${config.publicUrl}/auth/handoff?ticket=${encodeURIComponent(ticket)}`);
     }
     countSignInFailure('binding', () => checkSignInBinding(outcome.state, readHostCookie(req, bindingCookie)));

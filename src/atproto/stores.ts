@@ -13,9 +13,7 @@ import { nowSeconds } from '../db/open.ts';
 import { sha256Hex } from '../lib/secrets.ts';
 import type { Sealer } from '../lib/sealing.ts';
 import type { Logger } from '../web/log.ts';
-
-/** Authorization states older than this are dead: the PDS's own request expires well before. */
-export const AUTH_STATE_TTL_SECONDS = 60 * 60;
+import { ATPROTO_AUTH_STATE_TTL_SECONDS } from '../lifetimes.ts';
 
 export interface StoreSealing {
   sealer: Sealer;
@@ -57,7 +55,7 @@ export function createStateStore(db: Db, sealing: StoreSealing): NodeSavedStateS
   const del = db.prepare<[string]>('DELETE FROM atproto_auth_states WHERE key = ?');
   return {
     async get(key) {
-      const row = get.get(key, nowSeconds() - AUTH_STATE_TTL_SECONDS);
+      const row = get.get(key, nowSeconds() - ATPROTO_AUTH_STATE_TTL_SECONDS);
       const plaintext = row && openRow(db, sealing, 'atproto_auth_states', key, row.value);
       return plaintext === undefined ? undefined : (JSON.parse(plaintext) as NodeSavedState);
     },

@@ -70,6 +70,31 @@ const httpUrl = z
     }
   });
 
+/**
+ * DATABASE_URL (issue 12): unset means SQLite at DATABASE_FILE; otherwise a PostgreSQL URL. The
+ * message never repeats the value, which may hold a password.
+ */
+const postgresUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(v.trim());
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || url.hostname === '') {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a postgres:// or postgresql:// URL with a host (e.g. postgres://robot_auth:PASSWORD@db.internal:5432/robot_auth), or unset to use SQLite at DATABASE_FILE',
+      });
+      return z.NEVER;
+    }
+    return v.trim();
+  });
+
 /** An address range, as ipaddr.js parses `a.b.c.d/n` or `x:y::/n`. */
 export type TrustedNetwork = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
@@ -142,6 +167,8 @@ const envSchema = z.object({
     }),
   DATA_DIR: optionalString,
   DATABASE_FILE: optionalString,
+  DATABASE_URL: postgresUrl,
+  DATABASE_POOL_SIZE: positiveInt(10),
   PLATFORM_KEYS_FILE: optionalString,
   ATPROTO_CLIENT_KEYS_FILE: optionalString,
   ATPROTO_PLC_URL: httpUrl,
@@ -224,6 +251,10 @@ export interface Config {
   production: boolean;
   dataDir: string;
   databaseFile: string;
+  /** PostgreSQL connection URL (DATABASE_URL); undefined = SQLite at databaseFile. */
+  databaseUrl: string | undefined;
+  /** Connections per instance in the PostgreSQL pool (DATABASE_POOL_SIZE). */
+  databasePoolSize: number;
   platformKeysFile: string;
   atprotoClientKeysFile: string;
   atprotoPlcUrl: string | undefined;
@@ -337,6 +368,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     production,
     dataDir,
     databaseFile: e.DATABASE_FILE ? path.resolve(e.DATABASE_FILE) : path.join(dataDir, 'robot-auth.sqlite'),
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
     platformKeysFile: e.PLATFORM_KEYS_FILE ? path.resolve(e.PLATFORM_KEYS_FILE) : path.join(dataDir, 'keys', 'platform-keys.json'),
     atprotoClientKeysFile: e.ATPROTO_CLIENT_KEYS_FILE
       ? path.resolve(e.ATPROTO_CLIENT_KEYS_FILE)

@@ -1,11 +1,18 @@
-// Numbered SQL migrations (`migrations/NNN-name.sql`), applied in order, each inside its own
-// transaction and recorded in schema_migrations, so a failing migration leaves the database as it was.
+// Numbered SQL migrations, applied in order, each inside its own transaction and recorded in
+// schema_migrations, so a failing migration leaves the database as it was. One runner, two dialects:
+//  - SQLite: `migrations/NNN-name.sql`, applied by `migrate` below (synchronous, better-sqlite3);
+//    the service backs the file up first (src/db/backup.ts, src/server.ts).
+//  - PostgreSQL: `migrations/postgres/NNN-name.sql`, the same file names, applied by
+//    src/db/postgres/migrate.ts under an advisory lock, so instances starting together migrate once.
+// This file holds what both share: reading the files and deciding what is pending.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Db } from './open.ts';
 
 export const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
+/** The PostgreSQL mirror: one file per SQLite migration, same name (test/db/postgres-schema.test.ts). */
+export const POSTGRES_MIGRATIONS_DIR = path.join(MIGRATIONS_DIR, 'postgres');
 
 export interface Migration {
   version: number;
@@ -27,12 +34,18 @@ export function readMigrations(dir = MIGRATIONS_DIR): Migration[] {
   return migrations;
 }
 
+/** The shipped migrations not yet recorded, in order (both dialects). */
+export function notApplied(migrations: Migration[], appliedVersions: Iterable<number>): Migration[] {
+  const applied = new Set(appliedVersions);
+  return migrations.filter((m) => !applied.has(m.version));
+}
+
 export function pendingMigrations(db: Db, migrations: Migration[]): Migration[] {
   ensureMigrationsTable(db);
-  const applied = new Set(
+  return notApplied(
+    migrations,
     (db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
   );
-  return migrations.filter((m) => !applied.has(m.version));
 }
 
 /** Applies pending migrations; returns the names applied. */

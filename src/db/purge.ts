@@ -1,23 +1,16 @@
 // Bounded growth: rows that can no longer matter are deleted on a schedule (server.ts) and by the
 // admin CLI. Kept a while after expiry where a late replay must still be recognised.
+// Every "how long" here comes from src/lifetimes.ts, the one place each credential's lifetime is set.
+// The ATProto stores' re-sealing is not here: it belongs to src/atproto/ and runs from src/maintenance.ts.
 import type { Db } from './open.ts';
 import { nowSeconds } from './open.ts';
-import { AUTH_STATE_TTL_SECONDS, sealAtprotoStores, type StoreSealing } from '../atproto/stores.ts';
-
-/** Consumed codes stay this long after expiry so a replay still revokes its grant. */
-const CODE_REPLAY_WINDOW_SECONDS = 60 * 60;
-/**
- * Rotated refresh tokens are kept this long so that a replay is still recognised (and revokes its
- * grant); without a limit a grant refreshed hourly would keep ~720 rows for its 30 days.
- */
-const ROTATED_REFRESH_KEEP_SECONDS = 7 * 24 * 60 * 60;
-/** Revoked browser sessions and grants are kept a day for the account page and logs. */
-const REVOKED_KEEP_SECONDS = 24 * 60 * 60;
-/**
- * An ATProto session of a DID that never chose a username (signup tickets live 15 minutes) is of
- * no use after this; a user's own session is kept (sign-out revokes it at the PDS).
- */
-const UNCLAIMED_ATPROTO_SESSION_SECONDS = 24 * 60 * 60;
+import {
+  ATPROTO_AUTH_STATE_TTL_SECONDS,
+  AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS,
+  REVOKED_KEEP_SECONDS,
+  ROTATED_REFRESH_KEEP_SECONDS,
+  UNCLAIMED_ATPROTO_SESSION_SECONDS,
+} from '../lifetimes.ts';
 
 export interface PurgeOptions {
   /**
@@ -31,8 +24,6 @@ export interface PurgeOptions {
    * finding 9). Left out: the same as clientIdleSeconds.
    */
   unusedClientSeconds?: number;
-  /** When given, the ATProto stores are re-sealed with the current key (src/atproto/stores.ts). */
-  atprotoSealing?: StoreSealing;
   /** AUDIT_RETENTION_DAYS: audit log entries older than this are deleted. Default 90. */
   auditRetentionDays?: number;
 }
@@ -40,11 +31,11 @@ export interface PurgeOptions {
 export function purgeExpired(db: Db, options: PurgeOptions): Record<string, number> {
   const now = nowSeconds();
   const statements: [string, string, unknown[]][] = [
-    ['atproto_auth_states', 'DELETE FROM atproto_auth_states WHERE created_at <= ?', [now - AUTH_STATE_TTL_SECONDS]],
+    ['atproto_auth_states', 'DELETE FROM atproto_auth_states WHERE created_at <= ?', [now - ATPROTO_AUTH_STATE_TTL_SECONDS]],
     ['sign_in_tickets', 'DELETE FROM sign_in_tickets WHERE expires_at <= ?', [now]],
     ['sessions', 'DELETE FROM sessions WHERE expires_at <= ? OR revoked_at <= ?', [now, now - REVOKED_KEEP_SECONDS]],
     ['authorization_requests', 'DELETE FROM authorization_requests WHERE expires_at <= ?', [now]],
-    ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= ?', [now - CODE_REPLAY_WINDOW_SECONDS]],
+    ['authorization_codes', 'DELETE FROM authorization_codes WHERE expires_at <= ?', [now - AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS]],
     [
       'refresh_tokens',
       'DELETE FROM refresh_tokens WHERE expires_at <= ? OR rotated_at <= ?',
@@ -78,10 +69,5 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
   db.transaction(() => {
     for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
   })();
-  if (options.atprotoSealing) {
-    const { sealed, resealed, deleted } = sealAtprotoStores(db, options.atprotoSealing);
-    counts.atproto_secrets_resealed = sealed + resealed;
-    counts.atproto_secrets_unreadable = deleted;
-  }
   return counts;
 }

@@ -8,7 +8,8 @@ export function randomToken(bytes = 32): string {
 }
 
 export function sha256Hex(value: string): string {
-  return crypto.createHash('sha256').update(value).digest('hex');
+  // One-shot crypto.hash: the same digest as createHash().update().digest(), without the Hash object.
+  return crypto.hash('sha256', value, 'hex');
 }
 
 /** Constant-time string comparison (lengths are hashed first so they do not leak either). */

@@ -24,30 +24,27 @@ export function wikiLimit(config: Pick<AppContext['config'], 'wikisPerUser'>): n
   return Math.max(1, config.wikisPerUser);
 }
 
-export function createWikiForUser(deps: Pick<AppContext, 'db' | 'config' | 'log'>, did: string, requestedSlug: string): CreateWikiOutcome {
+export function createWikiForUser(deps: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'users'>, did: string, requestedSlug: string): CreateWikiOutcome {
   const slug = requestedSlug.trim().toLowerCase();
   const problem = usernameProblem(slug, deps.config.reservedUsernames);
   if (problem) return { kind: 'refused', problem: problem.replace('A username', 'A wiki name'), status: 400 };
   const limit = wikiLimit(deps.config);
-  const count = deps.db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM wikis WHERE owner_did = ?');
-  const existing = deps.db.prepare<[string], { slug: string }>('SELECT slug FROM wikis WHERE slug = ?');
-  const namesake = deps.db.prepare<[string, string], { did: string }>('SELECT did FROM users WHERE username = ? AND did <> ?');
-  const insert = deps.db.prepare<[string, string, number]>("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'signup')");
   let outcome: CreateWikiOutcome;
   try {
     outcome = deps.db
       .transaction((): CreateWikiOutcome => {
-        if (count.get(did)!.n >= limit) {
+        if (deps.wikis.countByOwner(did) >= limit) {
           return { kind: 'refused', problem: `You already have ${limit === 1 ? 'a wiki' : `${limit} wikis`}, the most this service allows per person.`, status: 403 };
         }
-        if (existing.get(slug) || namesake.get(slug, did)) {
+        const namesake = deps.users.findByUsername(slug);
+        if (deps.wikis.findBySlug(slug) || (namesake && namesake.did !== did)) {
           return { kind: 'refused', problem: `"${slug}" is already taken. Please choose another name.`, status: 409 };
         }
         const reserved = reservedNameProblem(deps, slug, did);
         if (reserved) return { kind: 'refused', problem: reserved, status: 409 };
         const pausedUntil = newWikisPausedUntil(deps);
         if (pausedUntil !== undefined) return { kind: 'paused', pausedUntil };
-        insert.run(slug, did, nowSeconds());
+        deps.wikis.insertCreatedByPerson(slug, did, nowSeconds());
         releaseName(deps, slug);
         return { kind: 'created', slug };
       })

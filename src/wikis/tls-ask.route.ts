@@ -14,10 +14,11 @@ import { BadRequest, Forbidden, NotFound } from '../web/errors.ts';
 import { noStore, singleString } from '../web/http.ts';
 import { createdWithinCap } from './new-wiki-cap.ts';
 import { slugFromHost } from './urls.ts';
+import type { WikisRepo } from './wikis.repo.ts';
 
 export const TLS_ASK_PATH = '/internal/tls-ask';
 
-type TlsAskDeps = Pick<AppContext, 'config' | 'wikis' | 'db'>;
+type TlsAskDeps = Pick<AppContext, 'config' | 'db'> & { wikis: Pick<WikisRepo, 'findBySlug'> };
 
 /** A DNS name as Caddy sends it (the TLS server name): lowercased, without a trailing dot; undefined if it is not one. */
 function normalizeDomain(domain: string): string | undefined {

@@ -19,6 +19,8 @@ export type WikisRepo = ReturnType<typeof createWikisRepo>;
 export function createWikisRepo(db: Db) {
   const bySlug = db.prepare<[string], WikiRow>('SELECT * FROM wikis WHERE slug = ?');
   const byOwner = db.prepare<[string], WikiRow>('SELECT * FROM wikis WHERE owner_did = ? ORDER BY created_at, slug');
+  const countOwned = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM wikis WHERE owner_did = ?');
+  const insertWiki = db.prepare<[string, string, number]>("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'signup')");
   return {
     findBySlug(slug: string): Wiki | undefined {
       const row = bySlug.get(slug);
@@ -26,6 +28,13 @@ export function createWikisRepo(db: Db) {
     },
     listByOwner(did: string): Wiki[] {
       return byOwner.all(did).map(toWiki);
+    },
+    countByOwner(did: string): number {
+      return countOwned.get(did)!.n;
+    },
+    /** A wiki a person created (counted against NEW_WIKIS_PER_DAY); throws a unique violation when the slug is taken. */
+    insertCreatedByPerson(slug: string, ownerDid: string, createdAt: number): void {
+      insertWiki.run(slug, ownerDid, createdAt);
     },
   };
 }

@@ -5,11 +5,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
 import { deleteWikiForOwner } from '../../src/wikis/delete-wiki.ts';
 import { createWikiForUser } from '../../src/wikis/create-wiki.ts';
+import { createWikisRepo } from '../../src/wikis/wikis.repo.ts';
+import { createUsersRepo } from '../../src/accounts/users.repo.ts';
 import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { AppContext } from '../../src/context.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 beforeEach(() => {
@@ -25,7 +28,13 @@ async function cli(...argv: string[]) {
 
 describe('admin wikis deleted / users deleted', () => {
   it('list what people deleted, with what the operator must do', async () => {
-    const deps = { db: t.db, config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 }, log: createLogger('silent') };
+    const deps = {
+      db: t.db,
+      wikis: createWikisRepo(t.db),
+      users: createUsersRepo(t.db),
+      config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 },
+      log: createLogger('silent'),
+    };
     const alice = seedUser(t.db, 'alice');
     const bob = seedUser(t.db, 'bob');
     const clientId = seedClient(t.db);

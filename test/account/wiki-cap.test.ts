@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fieldValue, pageText } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
-import { seedPerson, startConformanceApp } from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { seedPerson } from '../support/seed.ts';
 
 let app: TestApp;
 beforeAll(async () => {

@@ -9,7 +9,8 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createSessionsRepo, type SessionsRepo } from '../../src/accounts/sessions.repo.ts';
 import { createUsersRepo, type UsersRepo } from '../../src/accounts/users.repo.ts';
 import { createSession, readSession } from '../../src/accounts/session.ts';
-import { cookieNames, hostOnlyCookieOptions, identityCookieOptions, IDENTITY_TOKEN_TTL_SECONDS } from '../../src/accounts/cookies.ts';
+import { cookieNames, hostOnlyCookieOptions, identityCookieOptions } from '../../src/accounts/cookies.ts';
+import { IDENTITY_TOKEN_TTL_SECONDS } from '../../src/lifetimes.ts';
 import { identityAudience, IDENTITY_TOKEN_TYP, signIdentityToken } from '../../src/accounts/identity-token.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 

@@ -19,7 +19,8 @@ import { sha256Hex } from '../../src/lib/secrets.ts';
 import { createSealer, readSealingJwks, type Sealer } from '../../src/lib/sealing.ts';
 import { writeTestKeyFiles } from '../support/key-files.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
-import { captureIo, seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from './seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 let alice: User;

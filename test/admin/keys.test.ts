@@ -19,7 +19,8 @@ import { generateProductionKeys, listKeys, longestTokenLifetime, retirePlatformK
 import { runCli } from '../../src/admin/program.ts';
 import { nowSeconds } from '../../src/db/open.ts';
 import { createLogger } from '../../src/web/log.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from './seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 type App = ReturnType<typeof createApp>;
 

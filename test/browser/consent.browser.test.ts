@@ -10,6 +10,7 @@ import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { authorizeParams, authorizeUrl, newPkce, tokenRequest, type RegisteredClient } from '../support/oauth-flow.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { launchChromium, signInWithBluesky, withFailureScreenshot } from '../support/chromium.ts';
@@ -116,38 +117,24 @@ interface Authorization {
 
 /** What the client opens in the browser: PKCE S256, state, and (when it knows it) the wiki. */
 function authorization(resource: string | undefined, clientId: string = client.clientId): Authorization {
-  const verifier = crypto.randomBytes(32).toString('base64url');
-  const state = crypto.randomBytes(16).toString('base64url');
   // Registered with port 54321; this run listens elsewhere, on 127.0.0.1 (RFC 8252 §7.3).
   const redirectUri = `http://127.0.0.1:${callback.port}/callback`;
-  const params = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: redirectUri,
-    code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    scope: 'wiki:read wiki:write',
-    state,
-    ...(resource === undefined ? {} : { resource }),
-  });
-  return { url: `${app.url}${OAUTH_PATHS.authorize}?${params}`, state, verifier, redirectUri };
+  const pkce = newPkce();
+  const as: RegisteredClient = { clientId, clientSecret: undefined, redirectUri, authMethod: 'none' };
+  const params = authorizeParams(as, { mcpUrl: resource ?? '' }, pkce, { state: crypto.randomBytes(16).toString('base64url'), resource });
+  return { url: authorizeUrl(app, params), state: String(params.state), verifier: pkce.verifier, redirectUri };
 }
 
 /** The client's side after the callback: code → tokens (PKCE), then whoami on the wiki's MCP endpoint. */
 async function exchangeAndCallWhoami(auth: Authorization, query: URLSearchParams, clientId: string = client.clientId) {
-  const tokenRes = await fetch(`${app.url}${OAUTH_PATHS.token}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: query.get('code') ?? '',
-      code_verifier: auth.verifier,
-      redirect_uri: auth.redirectUri,
-      client_id: clientId,
-    }),
+  const tokenRes = await tokenRequest(app, { clientId, clientSecret: undefined, redirectUri: auth.redirectUri, authMethod: 'none' }, {
+    grant_type: 'authorization_code',
+    code: query.get('code') ?? '',
+    code_verifier: auth.verifier,
+    redirect_uri: auth.redirectUri,
   });
-  const tokens = (await tokenRes.json()) as { access_token: string; refresh_token: string; token_type: string };
-  expect(tokenRes.status, JSON.stringify(tokens)).toBe(200);
+  const tokens = tokenRes.body as { access_token: string; refresh_token: string; token_type: string };
+  expect(tokenRes.status, tokenRes.raw).toBe(200);
   expect(tokens.token_type).toBe('Bearer');
   expect(tokens.refresh_token).toBeTruthy();
   const { aud } = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as { aud: string };

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { launchChromium, signInWithBluesky } from '../support/chromium.ts';
-import { authorizeParams, authorizeUrl, newPkce, registerClaudeCode } from '../conformance/support.ts';
+import { authorizeParams, authorizeUrl, newPkce, registerClaudeCode } from '../support/oauth-flow.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 
 // Used only inside page.evaluate callbacks, which run in the page (tsconfig has no DOM lib).

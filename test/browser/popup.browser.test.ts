@@ -18,17 +18,9 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import type { TestApp } from '../support/app.ts';
 import { launchChromium, RESULTS_DIR } from '../support/chromium.ts';
 import { httpRequest } from '../support/pds.ts';
-import {
-  authorizeParams,
-  authorizeUrl,
-  exchangeCode,
-  newPkce,
-  registerClient,
-  seedPerson,
-  startConformanceApp,
-  type Person,
-  type RegisteredClient,
-} from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, exchangeCode, newPkce, registerClient, type RegisteredClient } from '../support/oauth-flow.ts';
 
 /** The MCP client's web origin: an opener page and the OAuth callback page that reports to it. */
 const OPENER_HTML = `<!doctype html><title>client</title>

@@ -10,24 +10,9 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, fieldValue, location, pageText, signIn, type Browser } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import { createPdsAccount, type HttpResponse } from '../support/pds.ts';
-import {
-  authorizeParams,
-  authorizeUrl,
-  decodeJwt,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  openConsent,
-  registerClaudeAi,
-  registerClaudeCode,
-  registerClient,
-  seedPerson,
-  startConformanceApp,
-  submitConsent,
-  tokenRequest,
-  type Person,
-  type RegisteredClient,
-} from './support.ts';
+import { decodeJwt, startConformanceApp } from './support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, exchangeCode, newPkce, obtainCode, openConsent, registerClaudeAi, registerClaudeCode, registerClient, submitConsent, tokenRequest, type RegisteredClient } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let alice: Person;

@@ -5,17 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import type { TestApp } from '../support/app.ts';
 import { httpRequest, type HttpResponse } from '../support/pds.ts';
-import {
-  decodeJwt,
-  exchangeCode,
-  obtainCode,
-  registerClaudeCode,
-  seedPerson,
-  startConformanceApp,
-  wikiHost,
-  wikiRequest,
-  type Person,
-} from './support.ts';
+import { decodeJwt, startConformanceApp, wikiHost, wikiRequest } from './support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { exchangeCode, obtainCode, registerClaudeCode } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let alice: Person;

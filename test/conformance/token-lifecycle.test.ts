@@ -9,30 +9,9 @@ import { sha256Hex } from '../../src/lib/secrets.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import type { TestApp } from '../support/app.ts';
 import { httpRequest } from '../support/pds.ts';
-import {
-  authorizeParams,
-  callWhoami,
-  codeHash,
-  decodeJwt,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  postForm,
-  refresh,
-  registerClaudeAi,
-  registerClaudeCode,
-  registerClient,
-  seedPerson,
-  startConformanceApp,
-  tokenRequest,
-  wikiHost,
-  wikiHostTokenRequest,
-  wikiRequest,
-  type Person,
-  type RegisteredClient,
-  type TokenReply,
-  type Tokens,
-} from './support.ts';
+import { callWhoami, codeHash, decodeJwt, startConformanceApp, wikiHost, wikiHostTokenRequest, wikiRequest } from './support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, exchangeCode, newPkce, obtainCode, postForm, refresh, registerClaudeAi, registerClaudeCode, registerClient, tokenRequest, type RegisteredClient, type TokenReply, type Tokens } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let alice: Person;

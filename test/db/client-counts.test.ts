@@ -1,29 +1,25 @@
 // The counts behind the registration caps (migrations/005-sealed-stores-and-client-counts.sql) are
 // maintained by triggers; they must equal a real count after every kind of write, including the
 // purge's deletions and an upgrade of a database that already holds clients.
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
+import type { AppContext } from '../../src/context.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
 import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
 
+let app: TestApp;
 let ctx: AppContext;
 let dir: string;
 const metadata = { redirect_uris: ['https://a.example/cb'], token_endpoint_auth_method: 'none' } as unknown as ClientMetadata;
 
 beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'client-counts-'));
-  ctx = await createContext(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }));
+  app = await startTestApp({}, { listen: false });
+  ({ ctx, dataDir: dir } = app);
 });
-afterEach(() => {
-  ctx.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => app.close());
 
 function realCounts(db = ctx.db) {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;

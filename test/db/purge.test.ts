@@ -1,30 +1,23 @@
 // Purge keeps what may still matter and deletes what cannot: the rules the replay defences rely on.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
+import type { AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { seedClientWithId, seedGrant, seedUser } from '../support/seed.ts';
 
+let app: TestApp;
 let ctx: AppContext;
-let dir: string;
 const DAY = 24 * 60 * 60;
 
 beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'purge-'));
-  ctx = await createContext(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }));
-  const now = nowSeconds();
-  ctx.db.prepare("INSERT INTO users VALUES ('did:plc:a', 'a.test', NULL, 'alice', ?, ?)").run(now, now);
-  ctx.db.prepare("INSERT INTO wikis (slug, owner_did, created_at) VALUES ('alice', 'did:plc:a', ?)").run(now);
-  ctx.db.prepare(`INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ('c', 'registered', '{}', ?)`).run(now);
-  ctx.grants.insert({ id: 'g', clientId: 'c', userDid: 'did:plc:a', wikiSlug: 'alice', resource: 'r', scope: 'wiki:read', expiresAt: now + 30 * DAY });
+  app = await startTestApp({}, { listen: false });
+  ctx = app.ctx;
+  seedUser(ctx, 'alice', 'did:plc:a');
+  seedClientWithId(ctx, 'c');
+  seedGrant(ctx, ctx.config, { id: 'g', did: 'did:plc:a', slug: 'alice', clientId: 'c', scope: 'wiki:read', expiresAt: nowSeconds() + 30 * DAY, refreshToken: false });
 });
-afterEach(() => {
-  ctx.close();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => app.close());
 
 describe('purgeExpired: refresh tokens', () => {
   it('keeps a rotated refresh token for a week (a replay must still revoke the grant), then deletes it', () => {

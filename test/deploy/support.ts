@@ -11,10 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppContext } from '../../src/context.ts';
-import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
-import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { freePort, startTestApp, type TestApp } from '../support/app.ts';
-import { CLIENT_ID, INITIALIZE, MCP_POST_HEADERS, seedAliceAndBob } from '../resource/support.ts';
+import { CLIENT_ID, INITIALIZE, MCP_POST_HEADERS } from '../resource/support.ts';
+import { mintAccessToken, seedAliceAndBob, seedGrant } from '../support/seed.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The file that ships: the tests never use a copy or a variant of it. */
@@ -278,9 +277,9 @@ export interface SeededWikis {
 
 /** Users alice and bob, their wikis `alice` and `bob`, one registered client and a grant each. */
 export function seedWikis(ctx: AppContext): SeededWikis {
-  const { now, alice, bob } = seedAliceAndBob(ctx);
+  const { now, alice, bob } = seedAliceAndBob(ctx, CLIENT_ID);
   const grant = (id: string, did: string, wiki: string, scope: string): SeededGrant => {
-    ctx.grants.insert({ id, clientId: CLIENT_ID, userDid: did, wikiSlug: wiki, resource: wikiMcpUrl(ctx.config, wiki), scope, expiresAt: now + 3600 });
+    seedGrant(ctx, ctx.config, { id, did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
     return { id, did, wiki, scope };
   };
   return {
@@ -289,11 +288,7 @@ export function seedWikis(ctx: AppContext): SeededWikis {
     aliceGrant: grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
     bobGrant: grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
     async mint(g) {
-      const issued = await signAccessToken(
-        { config: ctx.config, keys: ctx.platformKeys },
-        { did: g.did, resource: wikiMcpUrl(ctx.config, g.wiki), clientId: CLIENT_ID, scope: g.scope, grantId: g.id },
-      );
-      return issued.token;
+      return (await mintAccessToken(ctx, { grantId: g.id, did: g.did, slug: g.wiki, clientId: CLIENT_ID, scope: g.scope })).token;
     },
   };
 }

@@ -1,24 +1,22 @@
 // GET /internal/tls-ask — Caddy's on-demand TLS `ask`: a certificate only for the apex and for wikis
 // that exist; only for the proxy itself; read-only.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
+import type { AppContext } from '../../src/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { errorHandler } from '../../src/web/error-handler.ts';
 import { mayIssueCertificate, TLS_ASK_PATH, tlsAskRoutes } from '../../src/wikis/tls-ask.route.ts';
 import type { Wiki, WikisRepo } from '../../src/wikis/wikis.repo.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
 import { seedWikis } from './support.ts';
 
 describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', () => {
   const config = parseConfig({ PUBLIC_URL: 'https://wiki.example', PLATFORM_KEYS_FILE: '/k/p.json', ATPROTO_CLIENT_KEYS_FILE: '/k/a.json' });
   const lookups: string[] = [];
-  const wikis: WikisRepo = {
+  const wikis: Pick<WikisRepo, 'findBySlug' | 'listByOwner'> = {
     findBySlug(slug: string): Wiki | undefined {
       lookups.push(slug);
       return slug === 'alice' || slug === 'bob-2' ? { slug, ownerDid: 'did:plc:x', createdAt: 0 } : undefined;
@@ -73,18 +71,15 @@ describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', ()
 });
 
 describe(`GET ${TLS_ASK_PATH}`, () => {
+  let t: TestApp;
   let ctx: AppContext;
-  let dataDir: string;
   beforeAll(async () => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-tls-ask-'));
     // Development: the apex is localhost:8443 (a server name never carries the port).
-    ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent', PUBLIC_URL: 'http://localhost:8443' }));
+    t = await startTestApp({ PUBLIC_URL: 'http://localhost:8443' }, { listen: false });
+    ctx = t.ctx;
     seedWikis(ctx);
   });
-  afterAll(() => {
-    ctx?.close();
-    fs.rmSync(dataDir, { recursive: true, force: true });
-  });
+  afterAll(() => t?.close());
 
   /** As app.ts mounts it: `trust proxy` from TRUST_PROXY, the shared error handler. */
   function askApp(trustProxy = ctx.config.trustProxy): express.Express {

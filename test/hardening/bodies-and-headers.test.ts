@@ -92,7 +92,7 @@ function post(e: BodyEndpoint, body: string, extra: Record<string, string> = {})
 
 /** Binary bodies go over plain node:http (superagent re-encodes Buffers). */
 async function postBytes(e: BodyEndpoint, body: Buffer, extra: Record<string, string>): Promise<CheckedResponse> {
-  const port = (app.server.address() as { port: number }).port;
+  const port = app.port;
   const res = await httpRequest(`http://127.0.0.1:${port}${e.path}`, {
     method: 'POST',
     body,

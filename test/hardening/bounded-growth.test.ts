@@ -4,7 +4,7 @@
 // litter of abandoned flows (unused registrations, requests, codes, tickets, sign-in starts), then
 // "time passes" (Date is faked for purgeExpired only) and the counts are compared.
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
-import { SIGNUP_TICKET_TTL_SECONDS } from '../../src/accounts/complete-sign-in.ts';
+import { SIGNUP_TICKET_TTL_SECONDS } from '../../src/lifetimes.ts';
 import { createSession } from '../../src/accounts/session.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
 import { LONG_TEST_TIMEOUT_MS } from './arbitraries.ts';

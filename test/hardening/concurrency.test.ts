@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SIGNUP_TICKET_TTL_SECONDS, type SignupTicketPayload } from '../../src/accounts/complete-sign-in.ts';
+import type { SignupTicketPayload } from '../../src/accounts/complete-sign-in.ts';
+import { SIGNUP_TICKET_TTL_SECONDS } from '../../src/lifetimes.ts';
 import { signUp } from '../../src/accounts/signup.ts';
 import {
   anonymousCsrf,

@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/lib/secrets.ts';
-import { SIGNUP_TICKET_TTL_SECONDS, type SignupTicketPayload } from '../../src/accounts/complete-sign-in.ts';
+import type { SignupTicketPayload } from '../../src/accounts/complete-sign-in.ts';
+import { SIGNUP_TICKET_TTL_SECONDS } from '../../src/lifetimes.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
 import { encodePairs, fuzzOptions, headerValue, loginInput, mostly, nastyString, paramPairs, LONG_TEST_TIMEOUT_MS } from './arbitraries.ts';
 import {

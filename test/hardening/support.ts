@@ -1,20 +1,25 @@
-// Shared pieces of the hardening suite: a whole app (createApp) on a temporary data directory,
+// Shared pieces of the hardening suite: a whole app (startTestApp) on a temporary data directory,
 // listening on 127.0.0.1 so supertest reuses one server; row-count and content snapshots of every
 // table; seeded users, sessions, clients and grants; and the OAuth flow driven over HTTP.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
-import { expect, inject } from 'vitest';
-import { cookieNames } from '../../src/accounts/cookies.ts';
-import { createSession } from '../../src/accounts/session.ts';
-import { createApp } from '../../src/app.ts';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
+import { expect } from 'vitest';
+import type { User } from '../../src/accounts/users.repo.ts';
 import type { Db } from '../../src/db/open.ts';
-import { createLogger } from '../../src/web/log.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
+import { seedSignedInSession, seedUser } from '../support/seed.ts';
+import { browser, type Browser } from '../support/browser-flow.ts';
+import {
+  approve,
+  connect,
+  exchangeCode as flowExchangeCode,
+  newPkce,
+  registerClient as registerFlowClient,
+  requestIdOf,
+  startAuthorization,
+  type Pkce,
+  type RegisteredClient as FlowClient,
+} from '../support/oauth-flow.ts';
 
 /** PUBLIC_URL of every hardening app: the default, so wiki hosts are `{slug}.localhost:3000`. */
 export const ISSUER = 'http://localhost:3000';
@@ -35,44 +40,15 @@ export const NO_RATE_LIMITS = {
   NEW_WIKIS_PER_DAY: '1000000',
 };
 
-export interface HardeningApp {
-  ctx: AppContext;
-  dataDir: string;
-  server: http.Server;
-  /** A supertest client bound to the listening server. */
-  http(): ReturnType<typeof request>;
-  close(): Promise<void>;
-}
+/** A hardening app is a test app on PUBLIC_URL http://localhost:3000, listening on any 127.0.0.1 port. */
+export type HardeningApp = TestApp;
 
 /**
- * The real app (createApp) on a fresh data directory, listening on 127.0.0.1. Handle and DID
- * resolution go to the local PDS and PLC, so no sign-in attempt ever leaves the machine.
+ * The real app (startTestApp, listen 'any-port') on a fresh data directory with NO_RATE_LIMITS.
+ * Handle and DID resolution go to the local PDS and PLC, so no sign-in attempt ever leaves the machine.
  */
-export async function startHardeningApp(env: Record<string, string> = {}): Promise<HardeningApp> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-hardening-'));
-  const config = parseConfig({
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    ATPROTO_PLC_URL: inject('plcUrl'),
-    ATPROTO_HANDLE_RESOLVER: inject('pdsUrl'),
-    ...NO_RATE_LIMITS,
-    ...env,
-  });
-  const ctx = await createContext(config, { log: createLogger(config.logLevel) });
-  const server = http.createServer(createApp(ctx));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    ctx,
-    dataDir,
-    server,
-    http: () => request(server),
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      ctx.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startHardeningApp(env: Record<string, string> = {}): Promise<HardeningApp> {
+  return startTestApp({ ...NO_RATE_LIMITS, ...env }, { listen: 'any-port' });
 }
 
 // ---------------------------------------------------------------------------
@@ -239,25 +215,14 @@ export async function anonymousCsrf(app: HardeningApp): Promise<{ token: string;
 // Seeds
 // ---------------------------------------------------------------------------
 
-export interface SeededUser {
-  did: string;
-  handle: string;
-  username: string;
-}
-
-let seq = 0;
-
-/** A user with their first wiki (slug = username), as signup creates them. */
-export function seedUser(ctx: AppContext, username = `user${++seq}${crypto.randomBytes(3).toString('hex')}`): SeededUser {
-  const did = `did:plc:${crypto.randomBytes(12).toString('hex')}`;
-  const handle = `${username}.test`;
-  const created = ctx.users.insertWithFirstWiki({ did, handle, displayName: null, username });
-  if (created === 'taken') throw new Error(`username ${username} is taken`);
-  return { did, handle, username };
-}
+/** A seeded user (test/support/seed.ts seedUser: a user with their first wiki, slug = username). */
+export type SeededUser = Pick<User, 'did' | 'handle' | 'username'>;
+export { seedUser };
 
 export interface BrowserSession {
   user: SeededUser;
+  /** The same signed-in browser for support/oauth-flow.ts (its cookie jar). */
+  browser: Browser;
   /** session=…; csrf=… (the apex session cookie, development name) */
   cookie: string;
   /** The session-bound CSRF token for this browser's forms. */
@@ -266,25 +231,19 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const token = createSession(app.ctx, user, 'hardening');
-  const jar = new Map([[cookieNames(app.ctx.config).session, token]]);
+  const session = seedSignedInSession(app.ctx, user, 'hardening');
+  const jar = new Map([[session.name, session.value]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);
   cookiesFrom(page, jar);
   const csrf = formField(page.text, '_csrf');
   if (!csrf) throw new Error('the account page gave no CSRF token');
-  return { user, cookie: cookieHeader(jar), csrf };
+  return { user, browser: browser(app, jar), cookie: cookieHeader(jar), csrf };
 }
 
-export interface PkcePair {
-  verifier: string;
-  challenge: string;
-}
-
-export function pkcePair(): PkcePair {
-  const verifier = crypto.randomBytes(32).toString('base64url');
-  return { verifier, challenge: crypto.createHash('sha256').update(verifier).digest('base64url') };
-}
+/** RFC 7636 S256 pair (support/oauth-flow.ts newPkce). */
+export type PkcePair = Pkce;
+export const pkcePair = newPkce;
 
 export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
@@ -293,14 +252,15 @@ export interface RegisteredClient {
   clientSecret: string | undefined;
 }
 
-/** RFC 7591 over HTTP: a public client (auth method none) unless told otherwise. */
+/** RFC 7591 over HTTP (support/oauth-flow.ts): a public client (auth method none) unless told otherwise. */
 export async function registerClient(app: HardeningApp, metadata: Record<string, unknown> = {}): Promise<RegisteredClient> {
-  const res = await app.http()
-    .post('/auth/oauth/register')
-    .send({ client_name: 'Hardening', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', ...metadata });
-  expect(res.status, res.text).toBe(201);
-  const body = res.body as { client_id: string; client_secret?: string };
-  return { clientId: body.client_id, clientSecret: body.client_secret };
+  const client = await registerFlowClient(app, {
+    client_name: 'Hardening',
+    redirect_uris: [REDIRECT_URI],
+    token_endpoint_auth_method: 'none',
+    ...metadata,
+  } as Parameters<typeof registerFlowClient>[1]);
+  return { clientId: client.clientId, clientSecret: client.clientSecret };
 }
 
 export interface Tokens {
@@ -324,57 +284,39 @@ export function authorizeQuery(clientId: string, slug: string, overrides: Record
   }).toString();
 }
 
+/** The client as support/oauth-flow.ts knows it: public, redirecting to REDIRECT_URI. */
+function flowClient(clientId: string): FlowClient {
+  return { clientId, clientSecret: undefined, redirectUri: REDIRECT_URI, authMethod: 'none' };
+}
+
 /** GET /authorize → the consent page's request id (the browser is signed in). */
 export async function authorize(app: HardeningApp, browser: BrowserSession, clientId: string, pkce: PkcePair, slug: string): Promise<string> {
-  const query = authorizeQuery(clientId, slug, {}, pkce);
-  const res = await app.http().get(`/auth/oauth/authorize?${query}`).set('Cookie', browser.cookie);
-  expect(res.status, res.text.slice(0, 300)).toBe(303);
-  const location = new URL(String(res.headers.location), ISSUER);
-  expect(location.pathname).toBe('/auth/oauth/consent');
-  const requestId = location.searchParams.get('request');
-  if (!requestId) throw new Error('no request id in the consent URL');
-  return requestId;
+  const url = `${app.url}/auth/oauth/authorize?${authorizeQuery(clientId, slug, {}, pkce)}`;
+  return requestIdOf(await startAuthorization(browser.browser, url));
 }
 
 /** GET the consent page (as a browser would), then POST Allow; returns the code. */
-export async function consent(app: HardeningApp, browser: BrowserSession, requestId: string): Promise<string> {
-  const page = await app.http().get(`/auth/oauth/consent?request=${encodeURIComponent(requestId)}`).set('Cookie', browser.cookie);
-  expect(page.status, page.text.slice(0, 300)).toBe(200);
-  const res = await app.http()
-    .post('/auth/oauth/consent')
-    .set('Cookie', browser.cookie)
-    .type('form')
-    .send({ _csrf: formField(page.text, '_csrf') ?? browser.csrf, request: requestId, decision: 'allow' });
-  expect(res.status, res.text.slice(0, 300)).toBe(303);
-  const code = new URL(String(res.headers.location)).searchParams.get('code');
-  if (!code) throw new Error(`consent gave no code: ${String(res.headers.location)}`);
-  return code;
+export async function consent(_app: HardeningApp, browser: BrowserSession, requestId: string): Promise<string> {
+  return (await approve(browser.browser, requestId)).code;
 }
 
 export async function exchangeCode(app: HardeningApp, clientId: string, code: string, pkce: PkcePair): Promise<Tokens> {
-  const res = await app.http()
-    .post('/auth/oauth/token')
-    .type('form')
-    .send({ grant_type: 'authorization_code', code, code_verifier: pkce.verifier, redirect_uri: REDIRECT_URI, client_id: clientId });
-  expect(res.status, res.text).toBe(200);
-  return res.body as Tokens;
+  return flowExchangeCode(app, flowClient(clientId), { code, pkce, redirectUri: REDIRECT_URI, state: 'st', redirect: new URL(REDIRECT_URI) });
 }
 
 export function refresh(app: Pick<HardeningApp, 'http'>, clientId: string, refreshToken: string) {
   return app.http().post('/auth/oauth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 }
 
-/** register → authorize → consent → token, all over HTTP. */
+/** register → authorize → consent → token, all over HTTP (support/oauth-flow.ts). */
 export async function connectClient(
   app: HardeningApp,
   browser: BrowserSession,
   slug = browser.user.username,
 ): Promise<{ client: RegisteredClient; tokens: Tokens }> {
   const client = await registerClient(app);
-  const pkce = pkcePair();
-  const requestId = await authorize(app, browser, client.clientId, pkce, slug);
-  const code = await consent(app, browser, requestId);
-  return { client, tokens: await exchangeCode(app, client.clientId, code, pkce) };
+  const { tokens } = await connect(app, { browser: browser.browser, mcpUrl: wikiMcpUrl(slug) }, flowClient(client.clientId), { state: 'st' });
+  return { client, tokens };
 }
 
 /** A JSON-RPC call to a wiki's MCP endpoint with a bearer token. */

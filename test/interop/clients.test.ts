@@ -7,21 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { pageText } from '../support/browser-flow.ts';
 import { httpRequest } from '../support/pds.ts';
-import {
-  authorizeParams,
-  authorizeUrl,
-  decodeJwt,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  openConsent,
-  refresh,
-  seedPerson,
-  submitConsent,
-  tokenRequest,
-  type Person,
-  type RegisteredClient,
-} from '../conformance/support.ts';
+import { decodeJwt } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, exchangeCode, newPkce, obtainCode, openConsent, refresh, submitConsent, tokenRequest, type RegisteredClient } from '../support/oauth-flow.ts';
 import {
   documentClient,
   newSigningKey,

@@ -14,7 +14,8 @@ import { CLIENT_ASSERTION_TYPE, createClientAssertionVerifier } from '../../src/
 import type { TestApp } from '../support/app.ts';
 import { httpRequest } from '../support/pds.ts';
 import { createTestCertificate, json, startDocServer, type DocServer, type TestCertificate } from '../oauth/clients/https-stand-in.ts';
-import { startConformanceApp, type RegisteredClient, type TokenReply } from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { type RegisteredClient, type TokenReply } from '../support/oauth-flow.ts';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/clients');
 

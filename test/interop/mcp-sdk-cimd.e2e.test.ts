@@ -10,7 +10,7 @@ import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.
 import { fieldValue, location } from '../support/browser-flow.ts';
 import { loopbackFetch } from '../support/loopback-fetch.ts';
 import { MemoryOAuthProvider } from '../support/mcp-oauth-client.ts';
-import { seedPerson, type Person } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
 import { serveDocument, startHarness, type Harness } from './harness.ts';
 
 /** A provider that, like Claude Code, names its metadata document URL. */

@@ -8,7 +8,8 @@ import { ConfigError, parseConfig } from '../../src/config/env.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { pageText } from '../support/browser-flow.ts';
 import { httpRequest } from '../support/pds.ts';
-import { authorizeParams, authorizeUrl, newPkce, registerClaudeAi, seedPerson, tokenRequest, type Person } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, newPkce, registerClaudeAi, tokenRequest } from '../support/oauth-flow.ts';
 import { documentClient, serveDocument, startHarness, type Harness } from './harness.ts';
 import { json } from '../oauth/clients/https-stand-in.ts';
 

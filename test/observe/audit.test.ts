@@ -11,22 +11,10 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, fieldValue, signIn, signUpNew } from '../support/browser-flow.ts';
 import { createPdsAccount, httpRequest } from '../support/pds.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
-import {
-  authorizeParams,
-  authorizeUrl,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  openConsent,
-  postForm,
-  refresh,
-  registerClaudeCode,
-  seedPerson,
-  submitConsent,
-  tokenRequest,
-  wikiHost,
-} from '../conformance/support.ts';
-import { captureIo } from '../admin/seed.ts';
+import { wikiHost } from '../conformance/support.ts';
+import { seedPerson } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, exchangeCode, newPkce, obtainCode, openConsent, postForm, refresh, registerClaudeCode, submitConsent, tokenRequest } from '../support/oauth-flow.ts';
+import { captureIo } from '../support/cli-io.ts';
 
 let app: TestApp;
 const lines: Record<string, unknown>[] = [];

@@ -10,7 +10,9 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, signUpNew } from '../support/browser-flow.ts';
 import { createPdsAccount, httpRequest } from '../support/pds.ts';
 import type { TestApp } from '../support/app.ts';
-import { exchangeCode, obtainCode, refresh, registerClaudeCode, seedPerson, startConformanceApp } from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { seedPerson } from '../support/seed.ts';
+import { exchangeCode, obtainCode, refresh, registerClaudeCode } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let metricsServer: http.Server;

@@ -1,14 +1,13 @@
 // Issue 13 item 3: the account page shows the person their own recent security events. A real
 // Chromium signs up with Bluesky at the local PDS, allows an app on the consent page, then signs in
 // again in a fresh browser; the "Recent activity" section lists the sign-in and the consent.
-import crypto from 'node:crypto';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { launchChromium, signInWithBluesky, withFailureScreenshot, type LaunchedChromium } from '../support/chromium.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { createPdsAccount, type PdsAccount } from '../support/pds.ts';
-import { registerClient } from '../conformance/support.ts';
+import { authorizeParams, authorizeUrl, newPkce, registerClient } from '../support/oauth-flow.ts';
 
 const pdsUrl = inject('pdsUrl');
 const REDIRECT = 'https://client.example/cb';
@@ -49,18 +48,8 @@ describe('Recent activity on the account page', () => {
       await page.getByRole('button', { name: 'Create my account' }).click();
       await page.waitForURL(`${app.url}/account`);
       username = app.ctx.users.findByDid(account.did)!.username;
-      const verifier = crypto.randomBytes(32).toString('base64url');
-      const params = new URLSearchParams({
-        response_type: 'code',
-        client_id: client.clientId,
-        redirect_uri: REDIRECT,
-        code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-        code_challenge_method: 'S256',
-        scope: 'wiki:read wiki:write',
-        state: 'activity',
-        resource: `http://${username}.localhost:${app.port}/mcp`,
-      });
-      await page.goto(`${app.url}${OAUTH_PATHS.authorize}?${params}`);
+      const params = authorizeParams(client, { mcpUrl: `http://${username}.localhost:${app.port}/mcp` }, newPkce(), { state: 'activity' });
+      await page.goto(authorizeUrl(app, params));
       await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.waitForURL((url) => url.href.startsWith(REDIRECT));

@@ -8,11 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupDatabase, verifyBackup } from '../../src/db/backup.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext } from '../../src/context.ts';
 import { runCli } from '../../src/admin/program.ts';
-import { createLogger } from '../../src/web/log.ts';
-import { captureIo, seedClient, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { startTestApp } from '../support/app.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 beforeEach(() => {
@@ -153,13 +152,12 @@ describe('restore', () => {
     const restoredDir = path.join(t.dir, 'restored');
     fs.mkdirSync(restoredDir);
     fs.copyFileSync(file, path.join(restoredDir, 'robot-auth.sqlite'));
-    const config = parseConfig({ DATA_DIR: restoredDir, LOG_LEVEL: 'silent' });
-    const ctx = await createContext(config, { log: createLogger('silent') });
+    const restored = await startTestApp({}, { listen: false, dataDir: restoredDir });
     try {
-      expect(ctx.users.findByUsername('alice')).toBeDefined();
-      expect(ctx.wikis.findBySlug('bob')).toBeDefined();
+      expect(restored.ctx.users.findByUsername('alice')).toBeDefined();
+      expect(restored.ctx.wikis.findBySlug('bob')).toBeDefined();
     } finally {
-      ctx.close();
+      await restored.close();
     }
   });
 });

@@ -21,7 +21,7 @@ import { parseConfig, type Config } from '../../src/config/env.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { freePort } from '../support/app.ts';
-import { seedGrant, seedUser } from '../admin/seed.ts';
+import { seedGrant, seedUser } from '../support/seed.ts';
 import { startServer, stopServer, type ServerProcess } from './server-process.ts';
 
 /** The load goes well past the default per-address limits (everything comes from 127.0.0.1). */

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { healthRoutes } from '../../src/web/health.route.ts';
 import { createLogger } from '../../src/web/log.ts';
-import { tempData, type TempData } from '../admin/seed.ts';
+import { tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 let app: express.Express;

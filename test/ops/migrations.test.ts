@@ -8,7 +8,7 @@ import { migrateWithBackup, preMigrationBackupFile, verifyBackup } from '../../s
 import { migrate, readMigrations, type Migration } from '../../src/db/migrate.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { freePort } from '../support/app.ts';
-import { seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { seedUser, tempData, type TempData } from '../support/seed.ts';
 import { exitWithin, startServer, stopServer, type ServerProcess } from './server-process.ts';
 
 let t: TempData;

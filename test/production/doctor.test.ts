@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.ts';
-import { seedUser } from '../admin/seed.ts';
+import { seedUser } from '../support/seed.ts';
 import { startCaddy, type RunningCaddy } from '../deploy/support.ts';
 import { CLI } from '../ops/server-process.ts';
 import { freePort } from '../support/app.ts';

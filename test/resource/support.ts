@@ -1,17 +1,14 @@
-// A resource-side test app: a real context (temporary data dir), seeded rows, token minting, and
-// an Express app with wikiHostRoutes + verifyRoutes + the shared error handler, as app.ts mounts them.
-import fs from 'node:fs';
-import os from 'node:os';
+// A resource-side test app: a real context (startTestApp, in-process), seeded rows (support/seed.ts),
+// token minting, and an Express app with wikiHostRoutes + verifyRoutes + the shared error handler,
+// as app.ts mounts them.
 import path from 'node:path';
 import express, { type RequestHandler } from 'express';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
-import { nowSeconds } from '../../src/db/open.ts';
-import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
+import type { AppContext } from '../../src/context.ts';
 import { verifyRoutes } from '../../src/resource/verify.route.ts';
 import { wikiHostRoutes } from '../../src/resource/wiki-host.route.ts';
 import { errorHandler, notFoundHandler } from '../../src/web/error-handler.ts';
-import { wikiMcpUrl } from '../../src/wikis/urls.ts';
+import { startTestApp } from '../support/app.ts';
+import { mintAccessToken, seedAliceAndBob, seedGrant } from '../support/seed.ts';
 
 /** PUBLIC_URL defaults to http://localhost:3000, so wiki hosts are `{slug}.localhost:3000`. */
 export const ISSUER = 'http://localhost:3000';
@@ -57,48 +54,13 @@ const stub =
     res.json({ stub: name });
   };
 
-/** Users alice and bob, their wikis `alice` and `bob`, and one registered public client (CLIENT_ID). */
-export function seedAliceAndBob(ctx: AppContext): { now: number; alice: SeededUser; bob: SeededUser } {
-  const now = nowSeconds();
-  const alice = { did: 'did:plc:alice0000000000000000000', handle: 'alice.test' };
-  const bob = { did: 'did:plc:bob000000000000000000000', handle: 'bob.test' };
-  const insertUser = ctx.db.prepare(
-    'INSERT INTO users (did, handle, display_name, username, created_at, last_login_at) VALUES (?, ?, NULL, ?, ?, ?)',
-  );
-  insertUser.run(alice.did, alice.handle, 'alice', now, now);
-  insertUser.run(bob.did, bob.handle, 'bob', now, now);
-  const insertWiki = ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)');
-  insertWiki.run('alice', alice.did, now);
-  insertWiki.run('bob', bob.did, now);
-  ctx.db
-    .prepare("INSERT INTO oauth_clients (client_id, kind, secret_hash, metadata, created_at) VALUES (?, 'registered', NULL, ?, ?)")
-    .run(
-      CLIENT_ID,
-      JSON.stringify({
-        redirect_uris: ['http://localhost/cb'],
-        token_endpoint_auth_method: 'none',
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      }),
-      now,
-    );
-  return { now, alice, bob };
-}
-
+/** A test app (in-process, no server) seeded with alice, bob, CLIENT_ID and four grants; `app` mounts only the wiki-host routes. */
 export async function createResourceFixture(): Promise<ResourceFixture> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-resource-'));
-  const ctx = await createContext(parseConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'silent' }));
-  const { now, alice, bob } = seedAliceAndBob(ctx);
-  const seedGrant = (id: string, user: SeededUser, wiki: string, scope: string): GrantSeed => {
-    ctx.grants.insert({
-      id,
-      clientId: CLIENT_ID,
-      userDid: user.did,
-      wikiSlug: wiki,
-      resource: wikiMcpUrl(ctx.config, wiki),
-      scope,
-      expiresAt: now + 3600,
-    });
+  const testApp = await startTestApp({}, { listen: false });
+  const { ctx } = testApp;
+  const { now, alice, bob } = seedAliceAndBob(ctx, CLIENT_ID);
+  const grant = (id: string, user: SeededUser, wiki: string, scope: string): GrantSeed => {
+    seedGrant(ctx, ctx.config, { id, did: user.did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
     return { id, user, wiki, scope };
   };
 
@@ -117,20 +79,13 @@ export async function createResourceFixture(): Promise<ResourceFixture> {
     app,
     alice,
     bob,
-    aliceGrant: seedGrant('grant-alice', alice, 'alice', 'wiki:read wiki:write'),
-    aliceWriteOnlyGrant: seedGrant('grant-alice-write', alice, 'alice', 'wiki:write'),
-    aliceReadOnlyGrant: seedGrant('grant-alice-read', alice, 'alice', 'wiki:read'),
-    bobGrant: seedGrant('grant-bob', bob, 'bob', 'wiki:read wiki:write'),
-    async mint(grant) {
-      const issued = await signAccessToken(
-        { config: ctx.config, keys: ctx.platformKeys },
-        { did: grant.user.did, resource: wikiMcpUrl(ctx.config, grant.wiki), clientId: CLIENT_ID, scope: grant.scope, grantId: grant.id },
-      );
-      return { token: issued.token, jti: issued.jti };
-    },
+    aliceGrant: grant('grant-alice', alice, 'alice', 'wiki:read wiki:write'),
+    aliceWriteOnlyGrant: grant('grant-alice-write', alice, 'alice', 'wiki:write'),
+    aliceReadOnlyGrant: grant('grant-alice-read', alice, 'alice', 'wiki:read'),
+    bobGrant: grant('grant-bob', bob, 'bob', 'wiki:read wiki:write'),
+    mint: (g) => mintAccessToken(ctx, { grantId: g.id, did: g.user.did, slug: g.wiki, clientId: CLIENT_ID, scope: g.scope }),
     close() {
-      ctx.close();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      void testApp.close();
     },
   };
 }

@@ -13,7 +13,7 @@ import { createSessionStore, createStateStore, forgetAuthStates } from '../../sr
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { generatePrivateJwk, readKeyFile, rotateKeys, writeKeyFile } from '../../src/config/keys.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
-import { purgeExpired } from '../../src/db/purge.ts';
+import { purgeNow } from '../../src/maintenance.ts';
 import { createSealer, isSealed, readSealingJwks } from '../../src/lib/sealing.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { browser, chooseUsername, location, startLogin } from '../support/browser-flow.ts';
@@ -147,7 +147,7 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     expect(rawSession()!.startsWith(ctx.sealer.currentPrefix)).toBe(true);
 
     setRaw(previous.seal(JSON.stringify(SESSION), aad()));
-    const counts = purgeExpired(ctx.db, { clientIdleSeconds: 3600, atprotoSealing: { sealer: ctx.sealer, log } });
+    const counts = purgeNow({ ...ctx, log });
     expect(counts.atproto_secrets_resealed).toBe(1);
     expect(rawSession()!.startsWith(ctx.sealer.currentPrefix)).toBe(true);
     expect(await sessionStore().get(DID)).toEqual(SESSION);
@@ -160,7 +160,7 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     expect(warnings).toEqual([expect.objectContaining({ level: 40, reason: 'unknown_key', kid: 'retired-and-deleted', did: DID })]);
     expect(String(warnings[0]!.msg)).toMatch(/no longer in the platform key file/);
 
-    const counts = purgeExpired(ctx.db, { clientIdleSeconds: 3600, atprotoSealing: { sealer: ctx.sealer, log } });
+    const counts = purgeNow({ ...ctx, log });
     expect(counts.atproto_secrets_unreadable).toBe(1);
     expect(rawSession()).toBeUndefined();
   });

@@ -12,22 +12,9 @@ import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { location, pageText } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
-import {
-  authorizeParams,
-  authorizeUrl,
-  decodeJwt,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  openConsent,
-  registerClaudeCode,
-  registerClient,
-  seedPerson,
-  startConformanceApp,
-  submitConsent,
-  type Person,
-  type RegisteredClient,
-} from '../conformance/support.ts';
+import { decodeJwt, startConformanceApp } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, authorizeUrl, exchangeCode, newPkce, obtainCode, openConsent, registerClaudeCode, registerClient, submitConsent, type RegisteredClient } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let alice: Person;

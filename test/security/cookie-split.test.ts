@@ -10,6 +10,7 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { browser, fieldValue, location, signIn, signUpNew, type Browser } from '../support/browser-flow.ts';
 import { createPdsAccount, httpRequest, type HttpResponse } from '../support/pds.ts';
+import { authorizeParams, authorizeUrl, newPkce, registerClient as registerFlowClient, submitConsent, type RegisteredClient } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 const pdsUrl = inject('pdsUrl');
@@ -39,31 +40,18 @@ function withPlanted(planted: Map<string, string>, own: Map<string, string>): st
 }
 
 async function registerClient(): Promise<string> {
-  const res = await httpRequest(`${app.url}${OAUTH_PATHS.register}`, {
-    method: 'POST',
-    json: { client_name: 'Attacker tool', redirect_uris: ['http://127.0.0.1:9/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] },
-  });
-  expect(res.status, res.body).toBe(201);
-  return (JSON.parse(res.body) as { client_id: string }).client_id;
+  const client = await registerFlowClient(app, { client_name: 'Attacker tool', redirect_uris: ['http://127.0.0.1:9/cb'], token_endpoint_auth_method: 'none' });
+  return client.clientId;
 }
 
 /** Drives /authorize → consent → Allow as far as the given browser gets; returns the final response. */
 async function tryToApprove(b: Browser, clientId: string, slug: string): Promise<HttpResponse> {
-  const verifier = crypto.randomBytes(32).toString('base64url');
-  const query = new URLSearchParams({
-    response_type: 'code',
-    client_id: clientId,
-    redirect_uri: 'http://127.0.0.1:9/cb',
-    code_challenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-    code_challenge_method: 'S256',
-    scope: 'wiki:read wiki:write',
-    resource: `http://${slug}.localhost:${app.port}/mcp`,
-    state: 'x',
-  });
-  let res = await b.get(`${OAUTH_PATHS.authorize}?${query}`);
+  const client: RegisteredClient = { clientId, clientSecret: undefined, redirectUri: 'http://127.0.0.1:9/cb', authMethod: 'none' };
+  const params = authorizeParams(client, { mcpUrl: `http://${slug}.localhost:${app.port}/mcp` }, newPkce(), { state: 'x' });
+  let res = await b.get(authorizeUrl(app, params));
   for (let hops = 0; res.status === 303 && location(res).startsWith(OAUTH_PATHS.consent) && hops < 3; hops++) res = await b.get(location(res));
   if (res.status !== 200 || fieldValue(res.body, 'request') === undefined) return res;
-  return b.post(OAUTH_PATHS.consent, { _csrf: fieldValue(res.body, '_csrf') ?? '', request: fieldValue(res.body, 'request')!, decision: 'allow' });
+  return submitConsent(b, res, 'allow');
 }
 
 describe('what the wiki hosts receive carries no authority on the apex', () => {

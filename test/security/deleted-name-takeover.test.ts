@@ -15,7 +15,8 @@ import { deleteWikiForOwner } from '../../src/wikis/delete-wiki.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
 import { fieldValue } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
-import { seedPerson, startConformanceApp } from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { seedPerson } from '../support/seed.ts';
 
 let app: TestApp;
 let freeApp: TestApp;

@@ -16,7 +16,9 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import type { TestApp } from '../support/app.ts';
 import { launchChromium } from '../support/chromium.ts';
 import { httpRequest, type HttpResponse } from '../support/pds.ts';
-import { registerClaudeCode, seedPerson, startConformanceApp, type Person, type RegisteredClient } from '../conformance/support.ts';
+import { startConformanceApp } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { registerClaudeCode, type RegisteredClient } from '../support/oauth-flow.ts';
 import { send, startStack, type Stack } from '../deploy/support.ts';
 
 const ORIGIN = 'https://inspector.example';

@@ -9,19 +9,9 @@ import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, location, pageText } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import type { HttpResponse } from '../support/pds.ts';
-import {
-  authorizeParams,
-  newPkce,
-  openConsent,
-  registerClient,
-  seedPerson,
-  startConformanceApp,
-  submitConsent,
-  wikiHost,
-  wikiRequest,
-  type Person,
-  type RegisteredClient,
-} from '../conformance/support.ts';
+import { startConformanceApp, wikiHost, wikiRequest } from '../conformance/support.ts';
+import { seedPerson, type Person } from '../support/seed.ts';
+import { authorizeParams, newPkce, openConsent, registerClient, submitConsent, type RegisteredClient } from '../support/oauth-flow.ts';
 
 let app: TestApp;
 let alice: Person;

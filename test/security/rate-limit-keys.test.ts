@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
 import { nowSeconds } from '../../src/db/open.ts';
+import { sha256Hex } from '../../src/lib/secrets.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { registerClient, seedUser, startHardeningApp, type HardeningApp, type Tokens } from '../hardening/support.ts';
 
@@ -98,5 +99,28 @@ describe('refreshes from one shared address', () => {
     // The same address and the same client, another grant: still served.
     const otherUser = await refresh(other);
     expect(otherUser.status, otherUser.text).not.toBe(429);
+  }, 120_000);
+
+  it('a refresh refused for its grant’s budget writes nothing: the token is not rotated and stays usable, no token is issued', async () => {
+    // The grant's budget is spent inside the rotation transaction, from the rows it reads
+    // (src/oauth/token/token-rate-limits.ts): the 429 must come before any write.
+    const budget = app.ctx.config.keyedRateLimits.refreshPerGrantPerMinute;
+    let latest = refreshTokens[2]!;
+    let refused;
+    for (let i = 0; i < budget + 5 && !refused; i++) {
+      const res = await refresh(latest);
+      if (res.status === 429) refused = res;
+      else latest = (res.body as Tokens).refresh_token;
+    }
+    expect(refused, 'the grant’s budget ran out').toBeDefined();
+    const row = app.ctx.refreshTokens.findByHash(sha256Hex(latest));
+    expect(row?.rotatedAt, 'the presented token was not rotated').toBeNull();
+    expect(row?.successorHash).toBeNull();
+    const grantId = row!.grantId;
+    const count = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number }).n;
+    const before = count();
+    expect((await refresh(latest)).status).toBe(429);
+    expect(count(), 'no successor was inserted').toBe(before);
+    expect(app.ctx.grants.findLive(grantId), 'the grant is untouched and live').toBeDefined();
   }, 120_000);
 });

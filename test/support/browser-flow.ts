@@ -10,18 +10,31 @@ export interface Browser {
   post(pathOrUrl: string, form: Record<string, string>, headers?: Record<string, string>): Promise<HttpResponse>;
 }
 
-export function browser(app: TestApp, jar: CookieJar = new Map()): Browser {
-  const url = (p: string) => (/^https?:/.test(p) ? p : `${app.url}${p}`);
+export function browser(app: Pick<TestApp, 'url' | 'port'>, jar: CookieJar = new Map()): Browser {
+  // An app on the default PUBLIC_URL (startTestApp listen 'any-port') listens elsewhere: its pages
+  // are fetched from 127.0.0.1:PORT with the issuer's Host, as Caddy would forward them.
+  const issuer = new URL(app.url);
+  const remap = issuer.port !== String(app.port);
+  const target = (p: string): { url: string; host: Record<string, string> } => {
+    const url = /^https?:/.test(p) ? p : `${app.url}${p}`;
+    if (!remap || !url.startsWith(`${issuer.origin}/`)) return { url, host: {} };
+    return { url: `http://127.0.0.1:${app.port}${url.slice(issuer.origin.length)}`, host: { host: issuer.host } };
+  };
   return {
     jar,
-    get: (p) => httpRequest(url(p), { jar }),
-    post: (p, form, headers = {}) =>
-      httpRequest(url(p), {
+    get: (p) => {
+      const t = target(p);
+      return httpRequest(t.url, { jar, headers: t.host });
+    },
+    post: (p, form, headers = {}) => {
+      const t = target(p);
+      return httpRequest(t.url, {
         method: 'POST',
         jar,
         body: new URLSearchParams(form).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-      }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...t.host, ...headers },
+      });
+    },
   };
 }
 

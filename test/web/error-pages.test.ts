@@ -1,34 +1,20 @@
 // Errors become plain pages: the right status, a human message and a request id; never a stack
 // trace or internal detail.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/env.ts';
-import { createContext, type AppContext } from '../../src/context.ts';
-import { createApp } from '../../src/app.ts';
-import { openDatabase } from '../../src/db/open.ts';
-import { createLogger } from '../../src/web/log.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.ts';
 
-let dir: string;
-const contexts: AppContext[] = [];
+const apps: TestApp[] = [];
 
+/** A development app, in-process; `app` is a supertest client of it. */
 async function devApp(env: Record<string, string> = {}) {
-  const ctx = await createContext(parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', ...env }), {
-    db: openDatabase(':memory:'),
-    log: createLogger('silent'),
-  });
-  contexts.push(ctx);
-  return { ctx, app: createApp(ctx) };
+  const t = await startTestApp(env, { listen: false });
+  apps.push(t);
+  return { ctx: t.ctx, app: t.http() };
 }
 
-beforeAll(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-errors-'));
-});
-afterAll(() => {
-  for (const ctx of contexts) ctx.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+afterAll(async () => {
+  for (const t of apps.splice(0)) await t.close();
 });
 
 function expectPlainErrorPage(res: request.Response, status: number): void {
@@ -43,14 +29,14 @@ function expectPlainErrorPage(res: request.Response, status: number): void {
 describe('error pages', () => {
   it('an unknown path gets a 404 page', async () => {
     const { app } = await devApp();
-    const res = await request(app).get('/no/such/page');
+    const res = await app.get('/no/such/page');
     expectPlainErrorPage(res, 404);
     expect(res.text).toContain('Not found');
   });
 
   it('a form body over the size limit gets a 413 page', async () => {
     const { app } = await devApp();
-    const res = await request(app)
+    const res = await app
       .post('/auth/login')
       .type('form')
       .send({ handle: 'a'.repeat(20_000) });
@@ -60,7 +46,7 @@ describe('error pages', () => {
 
   it('too many sign-in attempts from one address get a 429 page with Retry-After', async () => {
     const { app } = await devApp({ RATE_LIMIT_LOGIN_PER_MINUTE: '3' });
-    const agent = request(app);
+    const agent = app;
     for (let i = 0; i < 3; i++) {
       // Refused for want of a CSRF token, but counted.
       expect((await agent.post('/auth/login').type('form').send({ handle: 'alice.test' })).status).toBe(403);
@@ -76,7 +62,7 @@ describe('error pages', () => {
   it('an unexpected failure gets a plain 500 page without details', async () => {
     const { ctx, app } = await devApp();
     ctx.db.close();
-    const res = await request(app).get('/auth/signup').set('Cookie', 'signup_ticket=anything');
+    const res = await app.get('/auth/signup').set('Cookie', 'signup_ticket=anything');
     expectPlainErrorPage(res, 500);
     expect(res.text).toContain('Something went wrong on our side');
     expect(res.text).not.toMatch(/database|sqlite|connection/i);
@@ -84,7 +70,7 @@ describe('error pages', () => {
 
   it('a forged "cancelled" callback with an unknown state is an error, not a cancelled sign-in', async () => {
     const { app } = await devApp();
-    const res = await request(app).get('/auth/callback?error=access_denied&state=forged&iss=http%3A%2F%2Flocalhost%3A1');
+    const res = await app.get('/auth/callback?error=access_denied&state=forged&iss=http%3A%2F%2Flocalhost%3A1');
     expectPlainErrorPage(res, 400);
     expect(res.text).not.toContain('Sign-in cancelled');
     expect(res.headers['set-cookie']).toBeUndefined();
@@ -92,7 +78,7 @@ describe('error pages', () => {
 
   it('a callback without parameters is an error', async () => {
     const { app } = await devApp();
-    const res = await request(app).get('/auth/callback');
+    const res = await app.get('/auth/callback');
     expectPlainErrorPage(res, 400);
     expect(res.text).toContain('Sign-in failed');
   });
@@ -100,7 +86,7 @@ describe('error pages', () => {
   it('a hand-off without a valid ticket is an error', async () => {
     const { app } = await devApp();
     for (const url of ['/auth/handoff', '/auth/handoff?ticket=guess', '/auth/handoff?ticket=a&ticket=b']) {
-      const res = await request(app).get(url);
+      const res = await app.get(url);
       expectPlainErrorPage(res, 400);
       expect(res.text).toContain('This sign-in link is invalid, expired or was already used');
     }

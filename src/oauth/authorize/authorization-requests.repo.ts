@@ -4,8 +4,7 @@ import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import type { WikiScope } from '../scopes.ts';
-
-export const AUTHORIZATION_REQUEST_TTL_SECONDS = 30 * 60;
+import { AUTHORIZATION_REQUEST_TTL_SECONDS } from '../../lifetimes.ts';
 
 export interface PendingAuthorization {
   clientId: string;

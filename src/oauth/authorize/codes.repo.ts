@@ -3,8 +3,7 @@
 import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
-
-export const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+import { AUTHORIZATION_CODE_TTL_SECONDS } from '../../lifetimes.ts';
 
 export interface AuthorizationCode {
   hash: string;

@@ -13,7 +13,7 @@ import { checkScope } from './checks/scope.ts';
 import type { Params } from './params.ts';
 
 /** Throws UnverifiedAuthorizationRequest or AuthorizationRefusedBeforeConsent: both are pages. */
-export async function validateAuthorizationRequest(ctx: AppContext, params: Params): Promise<PendingAuthorization> {
+export async function validateAuthorizationRequest(ctx: Pick<AppContext, 'clientResolver' | 'config' | 'wikis'>, params: Params): Promise<PendingAuthorization> {
   const { client, redirectUri, redirectUriSent } = await checkClientAndRedirectUri(ctx, params);
   // The redirect URI is the registered one, but nothing is sent there before the person decides.
   const state = typeof params.state === 'string' && params.state.length <= 2048 ? params.state : undefined;

@@ -10,6 +10,7 @@ import type { Config } from '../../config/env.ts';
 import type { Logger } from '../../web/log.ts';
 import { TemporarilyUnavailable } from '../errors.ts';
 import type { ClientsRepo } from './clients.repo.ts';
+import { unusedClientPurgeAfter } from '../../lifetimes.ts';
 
 /** The purge job runs every 10 minutes (src/server.ts): room appears no sooner. */
 export const CAP_RETRY_AFTER_SECONDS = 600;
@@ -24,7 +25,7 @@ export function assertRoomForRegistration(deps: CapDeps & { config: Pick<Config,
   const cap = deps.config.maxUnusedClients;
   if (deps.clients.countUnusedRegistered() < cap) return;
   deps.log.warn(
-    { cap, unusedClientPurgeSeconds: deps.config.unusedClientPurgeSeconds },
+    { cap, unusedClientPurgeSeconds: unusedClientPurgeAfter(deps.config) },
     'client registration cap reached: /register answers 503 until unused registrations are purged. ' +
       'If this is not a registration flood (many "client registered" lines from few addresses), raise MAX_UNUSED_CLIENTS; ' +
       'to recover sooner, lower UNUSED_CLIENT_PURGE_SECONDS or run `npm run admin -- purge`',

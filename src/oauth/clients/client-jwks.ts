@@ -5,7 +5,7 @@
 import { nowSeconds } from '../../db/open.ts';
 import type { PublicJwk } from './client.ts';
 import { cacheControlMaxAge } from './client-metadata-document.ts';
-import { documentTtlSeconds } from './resolve-client.ts';
+import { DEFAULT_DOCUMENT_TTL_SECONDS, documentTtlSeconds, JWKS_MIN_REFETCH_SECONDS } from '../../lifetimes.ts';
 import { safeFetch, type SafeFetchOptions } from '../../lib/outbound/safe-fetch.ts';
 
 export class ClientJwksError extends Error {
@@ -66,8 +66,8 @@ interface Entry {
 }
 
 export function createClientJwks(options: ClientJwksOptions): ClientJwks {
-  const ttlSeconds = options.ttlSeconds ?? 3600;
-  const minRefetchSeconds = options.minRefetchSeconds ?? 60;
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_DOCUMENT_TTL_SECONDS;
+  const minRefetchSeconds = options.minRefetchSeconds ?? JWKS_MIN_REFETCH_SECONDS;
   const maxEntries = options.maxEntries ?? 1000;
   const cache = new Map<string, Entry>();
   const inFlight = new Map<string, Promise<JsonWebKeySet>>();

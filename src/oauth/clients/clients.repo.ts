@@ -23,11 +23,11 @@ interface ClientRow {
   last_used_at: number | null;
 }
 
-const toClient = (r: ClientRow): CachedClientRecord => ({
+const toClient = (r: ClientRow, metadata: ClientMetadata): CachedClientRecord => ({
   clientId: r.client_id,
   kind: r.kind,
   secretHash: r.secret_hash,
-  metadata: JSON.parse(r.metadata) as ClientMetadata,
+  metadata,
   createdAt: r.created_at,
   firstTokenAt: r.first_token_at,
   lastUsedAt: r.last_used_at,
@@ -39,6 +39,17 @@ const toClient = (r: ClientRow): CachedClientRecord => ({
 export const REGISTERED_CLIENT_ID_PREFIX = 'rc_';
 
 export type ClientsRepo = ReturnType<typeof createClientsRepo>;
+
+/** Parsed metadata documents kept for reuse (per repository); the whole map is dropped when full. */
+const MAX_PARSED_METADATA = 1000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
 
 export function createClientsRepo(db: Db) {
   const insert = db.prepare<[string, string | null, string, number]>(
@@ -55,6 +66,17 @@ export function createClientsRepo(db: Db) {
   );
   // Maintained by triggers (migrations/005-sealed-stores-and-client-counts.sql): O(1) for the caps in src/oauth/clients/client-caps.ts.
   const count = db.prepare<[string], { n: number }>('SELECT n FROM oauth_client_counts WHERE name = ?');
+  // The row is read on every lookup (a deleted or changed client is seen at once); only the JSON.parse
+  // of its metadata is skipped while the stored text is the same. Frozen: every caller shares it.
+  const parsed = new Map<string, { text: string; metadata: ClientMetadata }>();
+  function metadataOf(r: ClientRow): ClientMetadata {
+    const hit = parsed.get(r.client_id);
+    if (hit !== undefined && hit.text === r.metadata) return hit.metadata;
+    const metadata = deepFreeze(JSON.parse(r.metadata) as ClientMetadata);
+    if (parsed.size >= MAX_PARSED_METADATA) parsed.clear();
+    parsed.set(r.client_id, { text: r.metadata, metadata });
+    return metadata;
+  }
   const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
     'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
   );
@@ -68,7 +90,7 @@ export function createClientsRepo(db: Db) {
     },
     find(clientId: string): CachedClientRecord | undefined {
       const row = byId.get(clientId);
-      return row && toClient(row);
+      return row && toClient(row, metadataOf(row));
     },
     /** Stores a freshly fetched metadata document (insert or refresh of the cached copy). */
     upsertDocument(clientId: string, metadata: ClientMetadata, fetchedAt: number, staleAt: number): void {

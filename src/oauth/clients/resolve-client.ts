@@ -9,6 +9,7 @@ import type { CachedClientRecord, ClientsRepo } from './clients.repo.ts';
 import { ClientMetadataDocumentError, fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
 import { documentFailureLog, type DocumentFailure } from './document-failure.ts';
 import { assertRoomForDocument } from './client-caps.ts';
+import { DEFAULT_DOCUMENT_TTL_SECONDS, DOCUMENT_RETRY_AFTER_FAILURE_SECONDS, documentTtlSeconds } from '../../lifetimes.ts';
 
 export interface ClientResolverOptions {
   clients: ClientsRepo;
@@ -44,16 +45,6 @@ export interface ClientResolver {
 /** Failures remembered for failureFor (bounded: the oldest half is dropped when full). */
 const MAX_REMEMBERED_FAILURES = 1000;
 
-/** Bounds on a document's cache lifetime, whatever its Cache-Control says. */
-export const MIN_DOCUMENT_TTL_SECONDS = 60;
-export const MAX_DOCUMENT_TTL_SECONDS = 24 * 60 * 60;
-
-/** How long a fetched document stays fresh: its max-age (or the default), within [60 s, 24 h]. */
-export function documentTtlSeconds(maxAgeSeconds: number | undefined, defaultTtlSeconds: number): number {
-  const wanted = maxAgeSeconds ?? defaultTtlSeconds;
-  return Math.min(MAX_DOCUMENT_TTL_SECONDS, Math.max(MIN_DOCUMENT_TTL_SECONDS, wanted));
-}
-
 export function createClientResolver(options: ClientResolverOptions): ClientResolver {
   const { clients, log } = options;
   const fetchOptions = {
@@ -63,8 +54,8 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
     timeoutMs: options.fetchTimeoutMs ?? 5000,
     maxBytes: options.maxBytes ?? 10 * 1024,
   };
-  const ttlSeconds = options.ttlSeconds ?? 60 * 60;
-  const retryAfterFailureSeconds = options.retryAfterFailureSeconds ?? 60;
+  const ttlSeconds = options.ttlSeconds ?? DEFAULT_DOCUMENT_TTL_SECONDS;
+  const retryAfterFailureSeconds = options.retryAfterFailureSeconds ?? DOCUMENT_RETRY_AFTER_FAILURE_SECONDS;
   /** One fetch per client_id at a time; concurrent requests share it. */
   const inFlight = new Map<string, Promise<OAuthClientRecord | undefined>>();
   /** client_id → when a stale copy may be refreshed again after a failure. */

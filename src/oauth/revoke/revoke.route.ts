@@ -12,7 +12,9 @@ import { readTokenParams } from '../token/token-params.ts';
 import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
 /** Revokes `token` if it is the client's; returns whether it was (the rate limit then charges the client). */
-export async function revokeToken(ctx: AppContext, client: OAuthClientRecord, token: string, address?: string): Promise<boolean> {
+export type RevokeDeps = Pick<AppContext, 'refreshTokens' | 'grants' | 'accessTokens' | 'revokedAccessTokens' | 'log' | 'audit' | 'metrics'>;
+
+export async function revokeToken(ctx: RevokeDeps, client: OAuthClientRecord, token: string, address?: string): Promise<boolean> {
   const refresh = ctx.refreshTokens.findByValue(token);
   if (refresh) {
     const grant = ctx.grants.findById(refresh.grantId);

@@ -22,11 +22,9 @@ import { createClientJwks, type ClientJwks } from '../clients/client-jwks.ts';
 import type { SafeFetchOptions } from '../../lib/outbound/safe-fetch.ts';
 import { InvalidClient } from '../errors.ts';
 import { OAUTH_PATHS } from '../paths.ts';
+import { ASSERTION_CLOCK_SKEW_SECONDS, assertionJtiKeptUntil, MAX_ASSERTION_LIFETIME_SECONDS } from '../../lifetimes.ts';
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
-/** The longest an assertion may live (exp − now). */
-export const MAX_ASSERTION_LIFETIME_SECONDS = 5 * 60;
-export const ASSERTION_CLOCK_SKEW_SECONDS = 30;
 const MAX_ASSERTION_LENGTH = 8 * 1024;
 const MAX_JTI_LENGTH = 256;
 
@@ -145,7 +143,7 @@ export function createClientAssertionVerifier({ db, config, jwks }: ClientAssert
         throw new InvalidClient(`The client assertion needs a jti of 1 to ${MAX_JTI_LENGTH} characters.`);
       }
       // RFC 7523 §3 item 7: once only. The primary key makes a concurrent second use lose.
-      if (recordJti.run(client.clientId, sha256Hex(jti), exp + ASSERTION_CLOCK_SKEW_SECONDS).changes === 0) {
+      if (recordJti.run(client.clientId, sha256Hex(jti), assertionJtiKeptUntil(exp)).changes === 0) {
         throw new InvalidClient('This client assertion was already used (jti replay).');
       }
     },

@@ -11,24 +11,27 @@
 //  5. Rotated tokens are kept (hashed) for a week after rotation so a late replay is still recognised
 //     (db/purge.ts); revocation (RFC 7009) deletes the family.
 // It all runs in one IMMEDIATE SQLite transaction that returns an outcome; errors are thrown after commit.
+// The same transaction tells the rate limits who is asking (token-rate-limits.ts), from the rows it reads.
 import type { AppContext } from '../../context.ts';
-import { nowSeconds } from '../../db/open.ts';
-import type { LiveGrant } from '../grants/grants.repo.ts';
+import { nowSeconds, type Db } from '../../db/open.ts';
+import type { Grant } from '../grants/grants.repo.ts';
 import { InvalidGrant } from '../errors.ts';
 import type { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
-import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
+import type { RefreshToken } from './refresh-tokens.repo.ts';
+import type { TokenRequestOrigin } from './token-rate-limits.ts';
+import { graceWindowsClosedBefore, refreshGraceClosed, refreshTokenLifetime } from '../../lifetimes.ts';
 
 export type RotationDeps = Pick<AppContext, 'db' | 'config' | 'refreshTokens' | 'grants' | 'sealer'> &
   Partial<Pick<AppContext, 'audit' | 'metrics'>>;
 
 export type RotationOutcome =
   /** A successor to hand out: new (`reused: false`) or the one already issued within grace. */
-  | { kind: 'issued'; grant: LiveGrant; refreshToken: string; reused: boolean }
+  | { kind: 'issued'; grant: Grant; refreshToken: string; reused: boolean }
   /** Nothing written: unknown, expired, another client's token, or refused by `check`. */
   | { kind: 'refused'; error: AppError }
   /** Rule 4: the grant has been revoked. */
-  | { kind: 'replayed'; grant: LiveGrant; reason: 'after_grace' | 'successor_rotated' };
+  | { kind: 'replayed'; grant: Grant; reason: 'after_grace' | 'successor_rotated' };
 
 const invalid = (): RotationOutcome => ({ kind: 'refused', error: new InvalidGrant('The refresh token is invalid or expired.') });
 
@@ -40,38 +43,53 @@ export function rotateRefreshToken(
   deps: RotationDeps,
   clientId: string,
   value: string,
-  check: (grant: LiveGrant) => AppError | undefined,
-  origin: { address?: string } = {},
+  check: (grant: Grant) => AppError | undefined,
+  origin: TokenRequestOrigin = {},
 ): RotationOutcome {
-  const { refreshTokens, grants, config } = deps;
-  return deps.db.transaction((): RotationOutcome => {
-    const now = nowSeconds();
-    const presented = refreshTokens.findByValue(value);
-    if (!presented || presented.expiresAt <= now) return invalid();
-    const grant = grants.findLive(presented.grantId);
-    if (!grant) return invalid();
-    if (grant.clientId !== clientId) return { kind: 'refused', error: new InvalidGrant('The refresh token was issued to another client.') };
-
-    let reused: string | undefined;
-    if (presented.rotatedAt !== null) {
-      if (now - presented.rotatedAt > config.refreshGraceSeconds) return replay(deps, grant, 'after_grace', origin);
-      reused = graceSuccessor(deps, presented, now);
-      if (reused === undefined) return replay(deps, grant, 'successor_rotated', origin);
-    }
-    const refused = check(grant);
-    if (refused) return { kind: 'refused', error: refused };
-    if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
-
-    const successor = refreshTokens.insert(grant.id, config.refreshTokenTtlSeconds);
-    const successorHash = refreshTokenHash(successor);
-    if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor))) {
-      throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
-    }
-    grants.extend(grant.id, now + config.refreshTokenTtlSeconds);
-    dropClosedGraceWindows(deps, now);
-    return { kind: 'issued', grant, refreshToken: successor, reused: false };
-  }).immediate();
+  // One transaction function per database, built once (db.transaction wraps on every call otherwise).
+  let tx = rotations.get(deps.db);
+  if (tx === undefined) {
+    tx = deps.db.transaction(rotate);
+    rotations.set(deps.db, tx);
+  }
+  return tx.immediate(deps, clientId, value, check, origin);
 }
+
+type Rotate = (deps: RotationDeps, clientId: string, value: string, check: (grant: Grant) => AppError | undefined, origin: TokenRequestOrigin) => RotationOutcome;
+const rotations = new WeakMap<Db, { immediate: Rotate }>();
+
+const rotate: Rotate = (deps, clientId, value, check, origin) => {
+  const { refreshTokens, grants, config } = deps;
+  const now = nowSeconds();
+  const presented = refreshTokens.findByValue(value);
+  if (!presented) return invalid();
+  const grant = grants.findById(presented.grantId);
+  // A known token of this client's grant, live or not, spends that grant's budget (may throw 429:
+  // nothing has been written yet).
+  if (grant?.clientId === clientId) origin.attribute?.({ clientId, grantId: grant.id });
+  if (presented.expiresAt <= now) return invalid();
+  // Live: neither revoked nor expired (its user row always exists: ON DELETE CASCADE).
+  if (!grant || grant.revokedAt !== null || grant.expiresAt <= now) return invalid();
+  if (grant.clientId !== clientId) return { kind: 'refused', error: new InvalidGrant('The refresh token was issued to another client.') };
+
+  let reused: string | undefined;
+  if (presented.rotatedAt !== null) {
+    if (refreshGraceClosed(config, presented.rotatedAt, now)) return replay(deps, grant, 'after_grace', origin);
+    reused = graceSuccessor(deps, presented, now);
+    if (reused === undefined) return replay(deps, grant, 'successor_rotated', origin);
+  }
+  const refused = check(grant);
+  if (refused) return { kind: 'refused', error: refused };
+  if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
+
+  const { value: successor, hash: successorHash } = refreshTokens.issue(grant.id, refreshTokenLifetime(config));
+  if (!refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor))) {
+    throw new Error('refresh token rotated twice inside one IMMEDIATE transaction');
+  }
+  grants.extend(grant.id, now + refreshTokenLifetime(config));
+  dropClosedGraceWindows(deps, now);
+  return { kind: 'issued', grant, refreshToken: successor, reused: false };
+};
 
 /** Rule 3: the successor's value, while it is live and unrotated and the window is open; else undefined. */
 function graceSuccessor(deps: RotationDeps, presented: RefreshToken, now: number): string | undefined {
@@ -81,7 +99,7 @@ function graceSuccessor(deps: RotationDeps, presented: RefreshToken, now: number
   return openSuccessor(deps.sealer, successor.hash, presented.successorSealed);
 }
 
-function replay(deps: RotationDeps, grant: LiveGrant, reason: 'after_grace' | 'successor_rotated', origin: { address?: string }): RotationOutcome {
+function replay(deps: RotationDeps, grant: Grant, reason: 'after_grace' | 'successor_rotated', origin: { address?: string }): RotationOutcome {
   // Returned, not thrown: a throw would roll the revocation back with the transaction.
   deps.grants.revoke(grant.id);
   // In the same transaction: the revocation and its audit entries commit together (src/audit/audit-log.ts).
@@ -98,5 +116,5 @@ export function dropClosedGraceWindows(
   deps: Pick<RotationDeps, 'refreshTokens'> & { config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
   now = nowSeconds(),
 ): number {
-  return deps.refreshTokens.dropSealedSuccessors(now - deps.config.refreshGraceSeconds - 1);
+  return deps.refreshTokens.dropSealedSuccessors(graceWindowsClosedBefore(deps.config, now));
 }

@@ -51,14 +51,20 @@ export function createRefreshTokensRepo(db: Db) {
   const dropSealed = db.prepare<[number]>(
     'UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
   );
+  function issue(grantId: string, ttlSeconds: number): { value: string; hash: string } {
+    const value = randomToken(32);
+    const hash = refreshTokenHash(value);
+    const now = nowSeconds();
+    insert.run(hash, grantId, now, now + ttlSeconds);
+    return { value, hash };
+  }
   return {
     /** Returns the token's value; only its hash (refreshTokenHash) is stored. */
     insert(grantId: string, ttlSeconds: number): string {
-      const value = randomToken(32);
-      const now = nowSeconds();
-      insert.run(refreshTokenHash(value), grantId, now, now + ttlSeconds);
-      return value;
+      return issue(grantId, ttlSeconds).value;
     },
+    /** insert, also returning the stored hash (rotation records it as the successor's). */
+    issue,
     findByValue(value: string): RefreshToken | undefined {
       const row = byHash.get(refreshTokenHash(value));
       return row && toRefreshToken(row);

@@ -1,10 +1,13 @@
 // Who is asking at /token and /revoke, for the rate limits (src/web/rate-limits.ts has the table):
 // the grant of a known refresh token, the client of a known code or token, or else nobody (the
-// address pays). One primary-key read per request; a public client's client_id alone proves nothing.
+// address pays). A public client's client_id alone proves nothing.
+//
+// At /token the grant's own transaction decides it, from the rows it reads anyway (no second read):
+// refresh-rotation.ts calls `attribute` right after it has found the presented refresh token and its
+// grant (live or not), grants/authorization-code.ts right after it has found the code, both before
+// anything is written, so a 429 thrown there rolls nothing back that mattered.
 import type { AppContext } from '../../context.ts';
 import { AddressGate, Budget } from '../../web/rate-limits.ts';
-import type { OAuthClientRecord } from '../clients/client.ts';
-import type { TokenParams } from './token-params.ts';
 
 export interface Asker {
   clientId: string;
@@ -12,25 +15,16 @@ export interface Asker {
   grantId?: string;
 }
 
-/** The grant of a refresh token, or the code, that `client` presented and that is really its own. */
-export function askerOf(
-  deps: Pick<AppContext, 'refreshTokens' | 'grants' | 'codes'>,
-  client: OAuthClientRecord,
-  grantType: string,
-  params: TokenParams,
-): Asker | undefined {
-  if (grantType === 'refresh_token') {
-    const value = params.optional('refresh_token');
-    const token = value === undefined ? undefined : deps.refreshTokens.findByValue(value);
-    const grant = token && deps.grants.findById(token.grantId);
-    return grant?.clientId === client.clientId ? { clientId: client.clientId, grantId: grant.id } : undefined;
-  }
-  if (grantType === 'authorization_code') {
-    const value = params.optional('code');
-    const code = value === undefined ? undefined : deps.codes.findByValue(value);
-    return code?.clientId === client.clientId ? { clientId: client.clientId } : undefined;
-  }
-  return undefined;
+/** What a grant handler knows of the request besides its parameters. */
+export interface TokenRequestOrigin {
+  /** The request's source address, for the audit log of a replay. */
+  address?: string;
+  /**
+   * Called at most once, when the presented code or refresh token is known and really the client's
+   * own (the token's grant or the code names that client): spends the asker's budgets, and throws
+   * 429 when they are spent. Not called: the address pays.
+   */
+  attribute?: (asker: Asker) => void;
 }
 
 export interface TokenEndpointLimits {

@@ -1,6 +1,7 @@
 // RFC 6749 §5.1 token response. Access token: RFC 9068 JWT for the grant's wiki. Refresh token:
 // always issued (no offline_access needed), opaque, stored hashed.
 import type { AppContext } from '../../context.ts';
+import type { Config } from '../../config/env.ts';
 import type { Grant } from '../grants/grants.repo.ts';
 import { signAccessToken } from '../tokens/access-token.ts';
 
@@ -12,8 +13,11 @@ export interface TokenResponse {
   scope: string;
 }
 
+/** What signing a token response needs: the access-token settings and the platform keys. */
+export type TokenResponseDeps = Pick<AppContext, 'platformKeys'> & { config: Pick<Config, 'publicUrl' | 'accessTokenTtlSeconds'> };
+
 export async function buildTokenResponse(
-  ctx: AppContext,
+  ctx: TokenResponseDeps,
   grant: Pick<Grant, 'id' | 'userDid' | 'resource' | 'clientId'>,
   scope: string,
   refreshToken: string,

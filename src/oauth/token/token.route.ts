@@ -1,6 +1,8 @@
 // POST /auth/oauth/token (RFC 6749 §3.2): [no-store, JSON errors, address gate, form body, client
-// authentication, the asker's budgets, grant dispatch]. The same handlers serve /token on wiki hosts.
-// Whose budget a request spends: token-rate-limits.ts and src/web/rate-limits.ts.
+// authentication, grant dispatch; the grant's transaction names the asker whose budgets it spends].
+// The same handlers serve /token on wiki hosts. Whose budget a request spends: token-rate-limits.ts
+// and src/web/rate-limits.ts. The answer (RFC 6749 §5.1) is written with one JSON.stringify and no
+// ETag (a POST answer carrying credentials is never revalidated).
 import express, { type RequestHandler } from 'express';
 import type { AppContext } from '../../context.ts';
 import { apiResponses } from '../../web/error-handler.ts';
@@ -10,12 +12,12 @@ import { UnauthorizedClient, UnsupportedGrantType } from '../errors.ts';
 import { authenticateClient } from './client-auth.ts';
 import { exchangeAuthorizationCode } from './grants/authorization-code.ts';
 import { refreshAccessToken } from './grants/refresh-token.ts';
-import { askerOf, tokenEndpointLimits } from './token-rate-limits.ts';
+import { tokenEndpointLimits, type Asker, type TokenRequestOrigin } from './token-rate-limits.ts';
 import type { TokenResponse } from './token-response.ts';
 import { readTokenParams, type TokenParams } from './token-params.ts';
 
-/** `origin.address`: the request's source address, for the audit log of a replay. */
-type GrantHandler = (ctx: AppContext, client: OAuthClientRecord, params: TokenParams, origin: { address?: string }) => Promise<TokenResponse>;
+/** `origin`: the request's source address, and the hook that spends the asker's budgets. */
+type GrantHandler = (ctx: AppContext, client: OAuthClientRecord, params: TokenParams, origin: TokenRequestOrigin) => Promise<TokenResponse>;
 
 const grantHandlers: Record<string, GrantHandler> = {
   authorization_code: exchangeAuthorizationCode,
@@ -40,12 +42,14 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
         if (!client.metadata.grant_types.includes(grantType)) {
           throw new UnauthorizedClient(`This client did not register the ${grantType} grant.`);
         }
-        const asker = askerOf(ctx, client, grantType, params);
-        if (asker) {
+        const attribute = (asker: Asker): void => {
           attributed = true;
           limits.spend(asker);
-        }
-        res.json(await handler(ctx, client, params, { address: req.ip }));
+        };
+        const body = JSON.stringify(await handler(ctx, client, params, { address: req.ip, attribute }));
+        res.statusCode = 200;
+        res.setHeader('Content-Type', 'application/json; charset=utf-8');
+        res.end(body);
         ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
       } finally {
         if (!attributed) limits.address.spend(req);

@@ -12,6 +12,7 @@ import crypto from 'node:crypto';
 import type { Config } from '../../config/env.ts';
 import type { PlatformKeys, SigningKey } from '../../config/keys.ts';
 import { randomToken } from '../../lib/secrets.ts';
+import { accessTokenLifetime } from '../../lifetimes.ts';
 
 export const ACCESS_TOKEN_TYP = 'at+jwt';
 /** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. */
@@ -77,7 +78,7 @@ function signatureIsValid(key: SigningKey, signingInput: string, signature: Buff
 export function signAccessToken(deps: AccessTokenDeps, input: AccessTokenInput): IssuedAccessToken {
   const key = deps.keys.current;
   const jti = randomToken(16);
-  const expiresIn = deps.config.accessTokenTtlSeconds;
+  const expiresIn = accessTokenLifetime(deps.config);
   const iat = Math.floor(Date.now() / 1000);
   const payload = JSON.stringify({
     iss: deps.config.publicUrl,

@@ -5,7 +5,7 @@ import { nowSeconds } from '../../../src/db/open.ts';
 import { purgeExpired } from '../../../src/db/purge.ts';
 import { sha256Hex } from '../../../src/lib/secrets.ts';
 import type { ClientMetadata } from '../../../src/oauth/clients/client.ts';
-import { createTestContext, type TestContext } from './test-context.ts';
+import { startTestApp, type TestApp } from '../../support/app.ts';
 
 const metadata: ClientMetadata = {
   redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
@@ -15,9 +15,9 @@ const metadata: ClientMetadata = {
   client_name: 'Claude',
 };
 
-let t: TestContext;
+let t: TestApp;
 beforeEach(async () => {
-  t = await createTestContext();
+  t = await startTestApp({}, { listen: false });
 });
 afterEach(() => t.close());
 

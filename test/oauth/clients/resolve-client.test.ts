@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../../src/db/open.ts';
 import { createClientResolver, type ClientResolverOptions } from '../../../src/oauth/clients/resolve-client.ts';
-import { createTestContext, type TestContext } from './test-context.ts';
+import { startTestApp, type TestApp } from '../../support/app.ts';
 import { createTestCertificate, json, startDocServer as startServer, type DocServer, type TestCertificate } from './https-stand-in.ts';
 
 let certificate: TestCertificate;
@@ -30,7 +30,7 @@ const documentFor = (clientId: string, extra: Record<string, unknown> = {}) => (
   ...extra,
 });
 
-let t: TestContext;
+let t: TestApp;
 let docs: DocServer;
 let warnings: { msg: string; reason?: string; kind?: string; httpStatus?: number }[];
 
@@ -60,7 +60,7 @@ const makeStale = (clientId: string) =>
   t.ctx.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
 
 beforeEach(async () => {
-  t = await createTestContext();
+  t = await startTestApp({}, { listen: false });
   docs = await startDocServer();
   warnings = [];
 });

@@ -5,7 +5,8 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/lib/secrets.ts';
 import { REGISTRATION_PATH, registerRoutes } from '../../../src/oauth/register/register.route.ts';
-import { appWith, createTestContext, type TestContext } from '../clients/test-context.ts';
+import { appWith } from '../clients/test-context.ts';
+import { startTestApp, type TestApp } from '../../support/app.ts';
 
 const CLAUDE_AI = {
   client_name: 'Claude',
@@ -25,9 +26,9 @@ const CLAUDE_CODE = {
   scope: 'wiki:read wiki:write offline_access',
 };
 
-let t: TestContext;
+let t: TestApp;
 beforeEach(async () => {
-  t = await createTestContext();
+  t = await startTestApp({}, { listen: false });
 });
 afterEach(() => t.close());
 
@@ -215,7 +216,7 @@ describe('refusals', () => {
   });
 
   it('is rate limited per address (429 with Retry-After)', async () => {
-    const limited = await createTestContext({ RATE_LIMIT_REGISTER_PER_MINUTE: '2' });
+    const limited = await startTestApp({ RATE_LIMIT_REGISTER_PER_MINUTE: '2' }, { listen: false });
     try {
       const app = appWith(limited.ctx, registerRoutes(limited.ctx));
       expect((await request(app).post(REGISTRATION_PATH).send(CLAUDE_CODE)).status).toBe(201);

@@ -9,11 +9,12 @@ import { sha256Hex } from '../../../src/lib/secrets.ts';
 import type { ClientMetadata, TokenEndpointAuthMethod } from '../../../src/oauth/clients/client.ts';
 import { authenticateClient } from '../../../src/oauth/token/client-auth.ts';
 import { apiResponses } from '../../../src/web/error-handler.ts';
-import { appWith, createTestContext, type TestContext } from '../clients/test-context.ts';
+import { appWith } from '../clients/test-context.ts';
+import { startTestApp, type TestApp } from '../../support/app.ts';
 
 const SECRET = 'p@ss:w+rd/%20é';
 
-let t: TestContext;
+let t: TestApp;
 let app: express.Express;
 let basicClient: string;
 let postClient: string;
@@ -27,7 +28,7 @@ const metadata = (method: TokenEndpointAuthMethod): ClientMetadata => ({
 });
 
 beforeEach(async () => {
-  t = await createTestContext();
+  t = await startTestApp({}, { listen: false });
   basicClient = t.ctx.clients.insertRegistered(metadata('client_secret_basic'), sha256Hex(SECRET)).clientId;
   postClient = t.ctx.clients.insertRegistered(metadata('client_secret_post'), sha256Hex(SECRET)).clientId;
   publicClient = t.ctx.clients.insertRegistered(metadata('none'), null).clientId;

@@ -3,49 +3,42 @@
 // and the cached verification still sees grant revocation and access-token revocation at once.
 import crypto from 'node:crypto';
 import * as jose from 'jose';
-import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../../src/app.ts';
 import { generatePrivateJwk, loadPlatformKeys } from '../../../src/config/keys.ts';
-import { createContext, type AppContext } from '../../../src/context.ts';
+import type { AppContext } from '../../../src/context.ts';
 import { signAccessToken } from '../../../src/oauth/tokens/access-token.ts';
-import { createLogger } from '../../../src/web/log.ts';
-import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../../admin/seed.ts';
+import { startTestApp, type TestApp } from '../../support/app.ts';
+import { seedClient, seedGrant, seedUser } from '../../support/seed.ts';
 
 const HOST = 'alice.localhost:3000';
 const MCP_URL = 'http://alice.localhost:3000/mcp';
 
 describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
   const other = alg === 'RS256' ? 'ES256' : 'RS256';
-  let t: TempData;
+  let t: TestApp;
   let ctx: AppContext;
-  let app: ReturnType<typeof createApp>;
   let clientId: string;
   let refreshToken: string;
   let did: string;
 
   beforeEach(async () => {
-    t = tempData({ ACCESS_TOKEN_ALG: alg });
-    did = seedUser(t.db, 'alice').did;
-    clientId = seedClient(t.db);
-    refreshToken = seedGrant(t.db, t.config, { did, slug: 'alice', clientId }).refreshToken;
-    ctx = await createContext(t.config, { log: createLogger('silent') });
-    app = createApp(ctx);
+    t = await startTestApp({ ACCESS_TOKEN_ALG: alg }, { listen: false });
+    ctx = t.ctx;
+    did = seedUser(ctx, 'alice').did;
+    clientId = seedClient(ctx);
+    refreshToken = seedGrant(ctx, ctx.config, { did, slug: 'alice', clientId }).refreshToken;
   });
-  afterEach(() => {
-    ctx.close();
-    t.cleanup();
-  });
+  afterEach(() => t.close());
 
   const refresh = async () => {
-    const res = await request(app).post('/auth/oauth/token').type('form').send({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken });
+    const res = await t.http().post('/auth/oauth/token').type('form').send({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     refreshToken = (res.body as { refresh_token: string }).refresh_token;
     return (res.body as { access_token: string }).access_token;
   };
-  const verify = (token: string) => request(app).get('/auth/verify').set('Host', HOST).set('Authorization', `Bearer ${token}`);
+  const verify = (token: string) => t.http().get('/auth/verify').set('Host', HOST).set('Authorization', `Bearer ${token}`);
   const whoami = (token: string) =>
-    request(app)
+    t.http()
       .post('/mcp')
       .set('Host', HOST)
       .set('Authorization', `Bearer ${token}`)
@@ -57,7 +50,7 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
     const token = await refresh();
     expect(jose.decodeProtectedHeader(token)).toEqual({ alg, kid: ctx.platformKeys.current.kid, typ: 'at+jwt' });
     // An independent verifier (jose, from the JWKS the service publishes) agrees with the signature and claims.
-    const jwks = (await request(app).get('/.well-known/jwks.json')).body as jose.JSONWebKeySet;
+    const jwks = (await t.http().get('/.well-known/jwks.json')).body as jose.JSONWebKeySet;
     expect(jwks.keys.map((k) => k.alg)).toEqual([alg]);
     const { payload } = await jose.jwtVerify(token, jose.createLocalJWKSet(jwks), {
       algorithms: [alg],
@@ -89,7 +82,7 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
     const revokedToken = await refresh();
     expect((await verify(revokedToken)).status).toBe(200);
     expect((await verify(revokedToken)).status).toBe(200); // now from the cache
-    const revoked = await request(app).post('/auth/oauth/revoke').type('form').send({ token: revokedToken, client_id: clientId });
+    const revoked = await t.http().post('/auth/oauth/revoke').type('form').send({ token: revokedToken, client_id: clientId });
     expect(revoked.status).toBe(200);
     expect((await verify(revokedToken)).status).toBe(401);
 

@@ -21,7 +21,7 @@ export interface VerifiedClient {
   redirectUriSent: boolean;
 }
 
-export async function checkClientAndRedirectUri(ctx: AppContext, params: Params): Promise<VerifiedClient> {
+export async function checkClientAndRedirectUri(ctx: Pick<AppContext, 'clientResolver'>, params: Params): Promise<VerifiedClient> {
   let clientId: string | undefined;
   let requestedRedirect: string | undefined;
   try {

@@ -6,16 +6,19 @@ import { AppError } from '../../../web/errors.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant, InvalidScope } from '../../errors.ts';
 import { formatScope, grantScope, SUPPORTED_SCOPES } from '../../scopes.ts';
-import { rotateRefreshToken } from '../refresh-rotation.ts';
+import { rotateRefreshToken, type RotationDeps } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
-import { buildTokenResponse, type TokenResponse } from '../token-response.ts';
+import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
+import type { TokenRequestOrigin } from '../token-rate-limits.ts';
+
+export type RefreshDeps = RotationDeps & TokenResponseDeps & Pick<AppContext, 'log'>;
 
 export async function refreshAccessToken(
-  ctx: AppContext,
+  ctx: RefreshDeps,
   client: OAuthClientRecord,
   params: TokenParams,
-  origin: { address?: string } = {},
+  origin: TokenRequestOrigin = {},
 ): Promise<TokenResponse> {
   const value = params.required('refresh_token');
   const requestedResource = params.optional('resource');

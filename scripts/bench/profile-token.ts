@@ -1,0 +1,166 @@
+// CPU per token request, in process and without a network, for A/B runs of the token endpoint on a
+// busy shared machine (where the req/s and even the per-request CPU of `npm run bench` swing with
+// other load). The app is built as the bench child builds it (scripts/bench/server.ts: same context,
+// createApp, the server's HTTP options, the checkpoint worker); requests are written as raw HTTP/1.1
+// bytes into in-memory sockets handed to Node's http server, so each request still goes through
+// Node's HTTP parser, every middleware, the handler, the response writer and the request log (to
+// stdout: redirect it). The single-use refresh tokens and codes come from the bench pools, made
+// before the clock starts. Prints the main thread's CPU time per answer (process.threadCpuUsage:
+// what the token path itself costs) and the process's (all threads: + checkpoint worker and GC
+// helpers), --rounds times per case, and the median.
+//   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] > /dev/null
+// The figures go to stderr. --profile FILE writes a CPU profile of the last round.
+import fs from 'node:fs';
+import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Duplex } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { createApp } from '../../src/app.ts';
+import { parseConfig } from '../../src/config/env.ts';
+import { createContext } from '../../src/context.ts';
+import { startCheckpointer } from '../../src/db/checkpoints.ts';
+import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
+import { createPools } from './pools.ts';
+import { APEX_HOST, buildDatabase, SMALL } from './seed.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    alg: { type: 'string', default: 'ES256' },
+    conc: { type: 'string', default: '16' },
+    n: { type: 'string', default: '4000' },
+    rounds: { type: 'string', default: '5' },
+    cases: { type: 'string', default: 'refresh,authcode' },
+    profile: { type: 'string' },
+  },
+});
+const conc = Number(flags.conc);
+const n = Number(flags.n);
+const rounds = Number(flags.rounds);
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+/** An in-memory connection: bytes written by the server are dropped; `send` feeds a request in. */
+function fakeSocket(): Duplex & { send(bytes: string): void } {
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _enc, cb) {
+      cb();
+    },
+  }) as Duplex & { send(bytes: string): void; remoteAddress: string; remotePort: number; setTimeout(): void; setNoDelay(): void; setKeepAlive(): void };
+  socket.remoteAddress = '127.0.0.1';
+  socket.remotePort = 40000;
+  socket.setTimeout = () => {};
+  socket.setNoDelay = () => {};
+  socket.setKeepAlive = () => {};
+  socket.send = (bytes) => socket.push(bytes);
+  return socket;
+}
+
+const request = (body: string) =>
+  `POST /auth/oauth/token HTTP/1.1\r\nHost: ${APEX_HOST}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-token-'));
+  const dbFile = path.join(dir, 'app.sqlite');
+  buildDatabase(dbFile, SMALL);
+  const unlimited = '1000000000';
+  const config = parseConfig({
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    DATA_DIR: dir,
+    DATABASE_FILE: dbFile,
+    LOG_LEVEL: 'info',
+    ACCESS_TOKEN_ALG: flags.alg,
+    RATE_LIMIT_TOKEN_PER_MINUTE: unlimited,
+    RATE_LIMIT_CLIENT_PER_MINUTE: unlimited,
+    RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
+  });
+  const ctx = await createContext(config);
+  const checkpointer = startCheckpointer(ctx.db, config.databaseFile, ctx.log);
+  const pools = createPools(ctx, SMALL);
+  const app = createApp(ctx);
+  let onFinish: ((status: number) => void) | undefined;
+  const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
+    res.once('finish', () => onFinish?.(res.statusCode));
+    app(req, res);
+  });
+  const sockets = Array.from({ length: conc }, () => {
+    const s = fakeSocket();
+    server.emit('connection', s);
+    return s;
+  });
+
+  /** Sends every body, `conc` at a time (one in flight per socket); resolves when all are answered. */
+  async function drive(bodies: string[]): Promise<number> {
+    let next = 0;
+    let done = 0;
+    let failed = 0;
+    return new Promise((resolve) => {
+      const queue: Duplex[] = [];
+      const sendNext = (s: Duplex & { send(b: string): void }) => {
+        const body = bodies[next++];
+        if (body !== undefined) {
+          queue.push(s);
+          s.send(request(body));
+        }
+      };
+      onFinish = (status) => {
+        if (status !== 200) failed++;
+        const s = queue.shift() as Duplex & { send(b: string): void };
+        if (++done === bodies.length) resolve(failed);
+        else sendNext(s);
+      };
+      for (const s of sockets) sendNext(s);
+    });
+  }
+
+  const cases = flags.cases.split(',');
+  const pool = (id: string, count: number) => (id === 'refresh' ? pools.refreshPool(count) : pools.codePool(count));
+  for (const id of cases) await drive(pool(id, 500)); // warm-up
+  const results = new Map<string, { thread: number[]; all: number[] }>(cases.map((id) => [id, { thread: [], all: [] }]));
+  let profiler: Session | undefined;
+  for (let round = 0; round < rounds; round++) {
+    if (flags.profile && round === rounds - 1) {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 100 });
+      await profiler.post('Profiler.start');
+    }
+    for (const id of cases) {
+      const bodies = pool(id, n);
+      const thread0 = process.threadCpuUsage();
+      const all0 = process.cpuUsage();
+      const t0 = performance.now();
+      const failed = await drive(bodies);
+      const wall = performance.now() - t0;
+      const thread = process.threadCpuUsage(thread0);
+      const all = process.cpuUsage(all0);
+      const perThread = (thread.user + thread.system) / n;
+      const perAll = (all.user + all.system) / n;
+      results.get(id)?.thread.push(perThread);
+      results.get(id)?.all.push(perAll);
+      say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req${failed ? `, FAILED ${failed}` : ''}`);
+    }
+  }
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    fs.writeFileSync(path.resolve(flags.profile ?? 'token.cpuprofile'), JSON.stringify(profile));
+    profiler.disconnect();
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
+  for (const [id, r] of results) {
+    say(`${id}: median main thread ${median(r.thread).toFixed(0)} µs/req (min ${Math.min(...r.thread).toFixed(0)}), process ${median(r.all).toFixed(0)} µs/req  (${flags.alg}, ${conc} connections, ${n} requests × ${rounds})`);
+  }
+  for (const s of sockets) s.destroy();
+  await checkpointer.stop();
+  ctx.db.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,129 @@
+// The admin commands for PostgreSQL (issue 12):
+//  - `migrate`: applies pending migrations to the configured database: PostgreSQL when DATABASE_URL
+//    is set (under the advisory lock, src/db/postgres/migrate.ts), else the SQLite file, backed up
+//    first exactly as at start-up (src/db/backup.ts migrateWithBackup).
+//  - `migrate-to-postgres --to URL`: copies the SQLite database into an empty PostgreSQL database and
+//    verifies it (src/admin/migrate-to-postgres.ts); exit status 1 on any mismatch.
+//  - `postgresStatus`: the migration state of DATABASE_URL's database, for `status`.
+import type pg from 'pg';
+import type { Config } from '../config/env.ts';
+import { migrateWithBackup } from '../db/backup.ts';
+import { openPostgres, PostgresUnavailableError, redactUrl } from '../db/postgres/pool.ts';
+import { appliedPostgresMigrations, pendingPostgresMigrations } from '../db/postgres/migrate.ts';
+import { migratePostgres } from '../db/postgres/migrate.ts';
+import { createLogger } from '../web/log.ts';
+import type { Command } from './commands.ts';
+import { AdminError } from './errors.ts';
+import { formatTable, toJsonRecord } from './format.ts';
+import { migrateToPostgres, type TableCheck } from './migrate-to-postgres.ts';
+
+/** A small pool for one CLI command; an unreachable server becomes the CLI's one-line error. */
+async function withPostgres<T>(url: string, use: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  let pool: pg.Pool;
+  try {
+    pool = await openPostgres({ url, poolSize: 2, statementTimeoutMs: 0 }, createLogger('silent'));
+  } catch (err) {
+    if (err instanceof PostgresUnavailableError) {
+      throw new AdminError(`${err.message}. Check that the server is running, the URL (user, password, database) and pg_hba.conf.`);
+    }
+    throw err;
+  }
+  try {
+    return await use(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+export async function postgresStatus(config: Pick<Config, 'databaseUrl'>): Promise<{ database: string; applied: string[]; pending: string[] } | undefined> {
+  const url = config.databaseUrl;
+  if (url === undefined) return undefined;
+  return withPostgres(url, async (pool) => ({
+    database: redactUrl(url),
+    applied: await appliedPostgresMigrations(pool),
+    pending: (await pendingPostgresMigrations(pool)).map((m) => m.name),
+  }));
+}
+
+const json = { type: 'boolean', description: 'print JSON (snake_case keys) for scripts' } as const;
+
+export const migrateCommand: Command = {
+  name: 'migrate',
+  summary: 'apply pending schema migrations to the configured database (PostgreSQL when DATABASE_URL is set, else SQLite, backed up first)',
+  options: { json },
+  run: async ({ values }, ctx) => {
+    const config = ctx.config();
+    let result: { database: string; applied: string[]; backup?: string | undefined };
+    if (config.databaseUrl !== undefined) {
+      const url = config.databaseUrl;
+      result = { database: redactUrl(url), applied: await withPostgres(url, (pool) => migratePostgres(pool)) };
+    } else {
+      const outcome = await migrateWithBackup(ctx.db({ allowPendingMigrations: true }), { file: config.databaseFile });
+      result = { database: config.databaseFile, applied: outcome.applied, backup: outcome.backup };
+    }
+    if (values.json === true) {
+      ctx.out(JSON.stringify(toJsonRecord(result), null, 2));
+      return;
+    }
+    ctx.out(
+      result.applied.length === 0
+        ? `${result.database}: up to date, nothing to apply.`
+        : `${result.database}: applied ${result.applied.join(', ')}${result.backup ? ` (backup first: ${result.backup})` : ''}.`,
+    );
+  },
+};
+
+export const migrateToPostgresCommand: Command = {
+  name: 'migrate-to-postgres',
+  summary: 'copy the SQLite database into an empty PostgreSQL database, then verify row counts and checksums',
+  details: [
+    'Reads a consistent snapshot of the SQLite file (DATABASE_FILE), applies the PostgreSQL migrations to the',
+    'target and copies every table in ONE transaction: on any error nothing is copied. Refuses a target that',
+    'holds rows or tables of its own. Then compares each table (row count, checksum) and exits 1 on any',
+    'difference. Stop the service (or its writes) first so that nothing is written after the snapshot;',
+    'docs/operations.md ("PostgreSQL") has the cut-over steps. --verify-only compares again without copying.',
+  ].join('\n'),
+  options: {
+    to: { type: 'string', value: 'URL', description: 'the empty PostgreSQL database: postgres://user:password@host:5432/db', required: true },
+    'verify-only': { type: 'boolean', description: 'do not copy; compare the SQLite database with an earlier copy' },
+    'batch-size': { type: 'string', value: 'N', description: 'rows per INSERT (default 500)' },
+    json,
+  },
+  run: async ({ values }, ctx) => {
+    const url = String(values.to);
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new AdminError('--to must be a postgres:// or postgresql:// URL.');
+    const batch = values['batch-size'];
+    const batchSize = typeof batch === 'string' ? Number(batch) : undefined;
+    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize <= 0)) throw new AdminError('--batch-size must be a positive integer.');
+    const config = ctx.config();
+    const db = ctx.db({ allowPendingMigrations: true });
+    const result = await withPostgres(url, (pool) =>
+      migrateToPostgres({ db, databaseFile: config.databaseFile, pool }, { verifyOnly: values['verify-only'] === true, ...(batchSize ? { batchSize } : {}) }),
+    );
+    if (values.json === true) {
+      ctx.out(JSON.stringify({ ...toJsonRecord(result), checks: result.checks.map(toJsonRecord), copied: result.copied.map(toJsonRecord) }, null, 2));
+    } else {
+      const lines: string[] = [];
+      if (result.migrationsApplied.length > 0) lines.push(`PostgreSQL migrations applied: ${result.migrationsApplied.join(', ')}`);
+      if (result.copied.length > 0) lines.push(`copied ${result.copied.reduce((n, t) => n + t.rows, 0)} rows from ${config.databaseFile} to ${redactUrl(url)} in one transaction`);
+      lines.push(
+        formatTable<TableCheck>(result.checks, [
+          { header: 'TABLE', value: (c) => c.table },
+          { header: 'SQLITE ROWS', value: (c) => c.sqliteRows },
+          { header: 'POSTGRES ROWS', value: (c) => c.postgresRows },
+          { header: 'SQLITE CHECKSUM', value: (c) => c.sqliteChecksum },
+          { header: 'POSTGRES CHECKSUM', value: (c) => c.postgresChecksum },
+          { header: 'OK', value: (c) => (c.ok ? 'ok' : 'MISMATCH') },
+        ]),
+      );
+      lines.push(
+        result.ok
+          ? 'verified: every table has the same rows on both sides.'
+          : `MISMATCH in ${result.checks.filter((c) => !c.ok).map((c) => c.table).join(', ')}: do not switch to PostgreSQL. ` +
+              'If the service wrote after the snapshot, stop it, drop and re-create the PostgreSQL database and copy again.',
+      );
+      ctx.out(lines.join('\n'));
+    }
+    return result.ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,93 @@
+// The PostgreSQL connection pool (issue 12), used when DATABASE_URL is set (src/config/env.ts).
+// One place for the connection rules:
+//  - DATABASE_POOL_SIZE connections at most (default 10) per instance; PostgreSQL's max_connections
+//    must cover every instance's pool plus the admin CLI.
+//  - statement_timeout (default 10 s) so a stuck query fails the request instead of holding a
+//    connection for ever; application_name `robot-auth` so the operator finds our sessions in
+//    pg_stat_activity.
+//  - bigint (int8) columns come back as JS numbers, like better-sqlite3's integers: the schema keeps
+//    times as integer seconds (migrations/postgres/001-foundation.sql), far inside 2^53. A value
+//    outside the safe range throws instead of silently losing precision.
+//  - `openPostgres` checks the server answers before the service goes on, and if it does not, logs
+//    one structured line that says what to check.
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+export const DEFAULT_POOL_SIZE = 10;
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+export const APPLICATION_NAME = 'robot-auth';
+const CONNECT_TIMEOUT_MS = 5_000;
+
+export type PgPool = pg.Pool;
+
+export interface PostgresOptions {
+  url: string;
+  poolSize?: number;
+  statementTimeoutMs?: number;
+  applicationName?: string;
+}
+
+function parseInt8(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`bigint value ${value} does not fit a JavaScript number`);
+  return n;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/** A pool with the rules above; it connects lazily (see openPostgres for the start-up check). */
+export function createPool(options: PostgresOptions): PgPool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    statement_timeout: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    application_name: options.applicationName ?? APPLICATION_NAME,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    types,
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a listener Node
+  // would crash the process. The next query gets a fresh connection (or fails with its own error).
+  pool.on('error', () => {});
+  return pool;
+}
+
+export class PostgresUnavailableError extends Error {
+  override name = 'PostgresUnavailableError';
+}
+
+/** The URL without its password, for logs and messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
+
+/**
+ * Creates the pool and checks that the server answers. If it does not, logs what the operator
+ * should check and throws PostgresUnavailableError (the pool is closed).
+ */
+export async function openPostgres(options: PostgresOptions, log: Pick<Logger, 'error'>): Promise<PgPool> {
+  const pool = createPool(options);
+  try {
+    await pool.query('SELECT 1');
+    return pool;
+  } catch (err) {
+    await pool.end().catch(() => {});
+    const reason = err instanceof Error ? err.message : String(err);
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
+    const target = redactUrl(options.url);
+    log.error(
+      { err, code, database: target },
+      'PostgreSQL is unreachable: check that the server at DATABASE_URL is running and reachable from this host, ' +
+        'that the user, password and database name are right, and that pg_hba.conf allows this connection',
+    );
+    throw new PostgresUnavailableError(`Cannot connect to PostgreSQL at ${target}: ${reason}`);
+  }
+}
