@@ -13,6 +13,8 @@ import { createLogger } from '../../src/web/log.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { browser, startLogin } from '../support/browser-flow.ts';
 import { createPdsAccount, httpRequest } from '../support/pds.ts';
+import { freePort } from '../support/app.ts';
+import { startServer } from '../ops/server-process.ts';
 
 describe('a development app against the local PDS', () => {
   let app: TestApp;
@@ -37,6 +39,24 @@ describe('a development app against the local PDS', () => {
     const [a, b] = await Promise.all([app.ctx.atproto.get(), app.ctx.atproto.get()]);
     expect(a).toBe(b);
   });
+});
+
+describe('node src/server.ts', () => {
+  it('does not import @atproto/oauth-client-node at start, nor for MCP-side requests', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-lazy-server-'));
+    try {
+      const hook = new URL('./report-atproto-import.mjs', import.meta.url).pathname;
+      const server = await startServer({ dataDir: dir, port: await freePort(), nodeArgs: ['--import', hook] });
+      for (const p of ['/healthz', '/.well-known/oauth-authorization-server', '/.well-known/jwks.json', '/auth/login']) {
+        expect((await httpRequest(`${server.url}${p}`)).status).toBe(200);
+      }
+      server.child.kill('SIGTERM');
+      await server.exited;
+      expect(server.stderr()).not.toContain('ATPROTO-LIBRARY-LOADED');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('a production app whose ATProto client key is not an ES256 private key', () => {
