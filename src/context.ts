@@ -1,11 +1,10 @@
 // The application context: everything a request handler may use, built once at start-up and
 // passed down explicitly (no module-level singletons).
-import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import type { Config } from './config/env.ts';
 import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys, type PrivateJwk } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
 import { migrate } from './db/migrate.ts';
-import { createAtprotoClient } from './atproto/client.ts';
+import { createAtprotoClient, type AtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
 import { sealAtprotoStores } from './atproto/stores.ts';
@@ -45,7 +44,8 @@ export interface AppContext {
   /** Re-reads the platform keys when they change (src/config/key-reload.ts); src/server.ts starts its poll. */
   keyReloader: KeyReloader;
   accessTokens: AccessTokenVerifier;
-  atproto: NodeOAuthClient;
+  /** The ATProto OAuth client (sign-in), loaded on first use: `await ctx.atproto.get()` (src/atproto/client.ts). */
+  atproto: AtprotoClient;
   csrf: Csrf;
   users: UsersRepo;
   wikis: WikisRepo;
@@ -102,7 +102,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
   const sealed = sealAtprotoStores(db, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
-  const atproto = await createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
+  const atproto = createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
   const clients = createClientsRepo(db);
   return {
     config,

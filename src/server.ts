@@ -1,7 +1,8 @@
 // Entry point: config → database (backup + migrations) → context → app → listen.
 // SIGTERM/SIGINT → graceful close: stop accepting, let in-flight requests finish, close the database.
 // Platform keys: reloaded when they change (polled), or at once on SIGHUP (src/config/key-reload.ts).
-import http from 'node:http';
+import type { RequestListener, Server, ServerResponse } from 'node:http';
+import { http } from './lib/node-http.ts';
 import { ConfigError, loadDotEnv, parseConfig } from './config/env.ts';
 import { createContext, type AppContext } from './context.ts';
 import { createApp } from './app.ts';
@@ -104,7 +105,7 @@ function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): void {
   }
 }
 
-interface GracefulServer extends http.Server {
+interface GracefulServer extends Server {
   /** Requests whose responses have not finished. */
   inFlight(): number;
   /** Stops accepting, lets in-flight requests finish, closes every connection; then `done`. */
@@ -118,8 +119,8 @@ interface GracefulServer extends http.Server {
  * response carries `Connection: close` (Node then closes the socket after it), and idle
  * connections are closed as they appear.
  */
-function listenGracefully(app: http.RequestListener): GracefulServer {
-  const active = new Set<http.ServerResponse>();
+function listenGracefully(app: RequestListener): GracefulServer {
+  const active = new Set<ServerResponse>();
   let draining = false;
   const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
     active.add(res);

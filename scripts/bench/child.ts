@@ -69,7 +69,13 @@ export class BenchChild {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: (v) => resolve(v as T), reject });
-      this.proc.send({ ...body, id });
+      // With a callback, a child that has just exited (the memory child exits after its report) is a
+      // rejection here instead of an unhandled 'error' event (EPIPE) that ends the bench.
+      this.proc.send({ ...body, id }, (err) => {
+        if (!err) return;
+        this.pending.delete(id);
+        reject(err);
+      });
     });
   }
 

@@ -2,7 +2,7 @@
 // settings, side by side in one run: which of glibc's arenas, V8's young generation and the
 // ATProto/MCP libraries the RSS goes to. Each variant runs in a fresh process on a fresh copy of
 // the small database.
-//   node scripts/bench/profile-memory.ts [--issuances 20000] [--variants 0,3]   (indexes into VARIANTS)
+//   node scripts/bench/profile-memory.ts [--issuances 20000] [--variants 0,4]   (indexes into VARIANTS; 4: as deployed)
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { MemoryReport } from './memory.ts';
 import { buildDatabase, SMALL } from './seed.ts';
+import { benchUnitEnvironment } from './unit-env.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: flags } = parseArgs({ options: { issuances: { type: 'string', default: '20000' }, variants: { type: 'string' } } });
@@ -26,6 +27,8 @@ const VARIANTS: Variant[] = [
   { name: 'MALLOC_ARENA_MAX=2', env: { MALLOC_ARENA_MAX: '2' } },
   { name: '--max-semi-space-size=4 (MiB)', execArgv: ['--max-semi-space-size=4'] },
   { name: 'both', env: { MALLOC_ARENA_MAX: '2' }, execArgv: ['--max-semi-space-size=4'] },
+  // What operators run, read from deploy/robot-auth.service (what npm run bench's memory child gets).
+  { name: 'as deployed (the unit)', env: benchUnitEnvironment() },
 ];
 
 const MiB = (b: number) => (b / 2 ** 20).toFixed(1);

@@ -30,6 +30,7 @@ import { buildRows, buildScaleRows, fmtMs, fmtRate, renderTables, type CaseResul
 import { APEX_HOST, LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
 import { measureStartup, type StartupReport } from './startup.ts';
 import { evaluate, TARGETS } from './targets.ts';
+import { benchUnitEnvironment, describeUnitEnvironment } from './unit-env.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -139,6 +140,8 @@ function appEnv(dataDir: string, databaseFile: string, scale: Scale, extra: Reco
     RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: unlimited,
     // A/B of the WAL checkpoint mechanism (scripts/bench/server.ts): unset = as src/server.ts runs it.
     ...(process.env.BENCH_CHECKPOINTS ? { BENCH_CHECKPOINTS: process.env.BENCH_CHECKPOINTS } : {}),
+    // As the systemd unit runs the service (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_COMPILE_CACHE).
+    ...benchUnitEnvironment(),
     ...extra,
   };
 }
@@ -398,7 +401,8 @@ async function main(): Promise<void> {
   const cases = selectedCases();
   log(
     `robot-auth bench${quick ? ' (quick)' : ''}: ${duration} s per run, warm-up ${warmup} s, concurrency ${connectionLevels.join('/')}, ` +
-      `LOG_LEVEL=${logLevel}, ${cpu === undefined ? 'no CPU pinning' : 'load generator on CPU 0, app on CPU 1'}`,
+      `LOG_LEVEL=${logLevel}, ${cpu === undefined ? 'no CPU pinning' : 'load generator on CPU 0, app on CPU 1'}; ` +
+      `app children run with ${describeUnitEnvironment()}`,
   );
 
   const sizes: SizeResult[] = [];

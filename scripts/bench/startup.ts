@@ -3,7 +3,8 @@
 // started on a migrated, seeded (small) database whose keys already exist (a first start made
 // them), pinned like the other children; the time runs from spawn to the first 200 answer to AS
 // metadata (polled every 5 ms), and RSS is read from /proc after a few idle seconds. Three starts
-// (one with --quick); the median counts. Loopback only.
+// (one with --quick); the median counts. Loopback only. The server runs with the systemd unit's
+// environment (unit-env.ts: NODE_OPTIONS, MALLOC_ARENA_MAX, a warmed NODE_COMPILE_CACHE).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -11,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { AS_METADATA_PATH } from './cases.ts';
 import { LOOPBACK } from './load.ts';
+import { benchUnitEnvironment } from './unit-env.ts';
 
 export interface StartupReport {
   /** Median of the attempts, ms from spawn to the first 200. */
@@ -57,7 +59,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One start: ms to the first 200, and (if asked) RSS after IDLE_SECONDS. Stops the server. */
 async function startOnce(root: string, dir: string, dbFile: string, cpu: number | undefined, logLevel: string, readRss: boolean): Promise<{ ms: number; rss?: number }> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dir, DATABASE_FILE: dbFile, PORT: String(port), LOG_LEVEL: logLevel };
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...benchUnitEnvironment(), DATA_DIR: dir, DATABASE_FILE: dbFile, PORT: String(port), LOG_LEVEL: logLevel };
   const nodeArgs = [path.join(root, 'src/server.ts')];
   const [command, args] = cpu === undefined ? [process.execPath, nodeArgs] : ['taskset', ['-c', String(cpu), process.execPath, ...nodeArgs]];
   const started = performance.now();

@@ -33,7 +33,7 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
 
   let pdsRevoked = true;
   try {
-    await deps.atproto.revoke(did);
+    await (await deps.atproto.get()).revoke(did);
   } catch (err) {
     pdsRevoked = false;
     deps.log.warn({ did, err }, 'account deletion: could not revoke the ATProto session at the PDS; its local copy is deleted anyway');

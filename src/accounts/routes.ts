@@ -141,7 +141,7 @@ export function accountRoutes(ctx: AppContext): Router {
       ctx.sessions.revoke(user.sessionId);
       try {
         // Revokes the tokens at the PDS and forgets them here.
-        await ctx.atproto.revoke(user.did);
+        await (await ctx.atproto.get()).revoke(user.did);
       } catch (err) {
         ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
       }

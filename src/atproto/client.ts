@@ -1,55 +1,29 @@
-// The ATProto OAuth client (a "BFF": tokens stay on the server).
-// Production (https PUBLIC_URL): a confidential web client whose client_id is the URL of its
-// metadata document, authenticating with private_key_jwt (ES256). Development: the ATProto
-// loopback client (client_id http://localhost?…), which PDSes accept without fetching metadata;
-// its redirect URI must use 127.0.0.1, hence the hand-off step in routes.ts.
-// Every request the client makes (handle, DID document, PDS and authorization-server metadata,
-// PAR, token, revocation, the session's XRPC calls) has a target a stranger chose, so all of them
-// go through the SSRF-safe fetch (src/lib/outbound/): in production public https addresses on
-// port 443 only, plus the hosts named in OUTBOUND_PRIVATE_HOSTS.
-import {
-  buildAtprotoLoopbackClientMetadata,
-  JoseKey,
-  NodeOAuthClient,
-  requestLocalLock,
-  type OAuthClientMetadataInput,
-} from '@atproto/oauth-client-node';
-import type { Config } from '../config/env.ts';
-import { createSafeFetch } from '../lib/outbound/fetch.ts';
-import type { OutboundPolicy } from '../lib/outbound/policy.ts';
-import type { Logger } from '../web/log.ts';
+// The ATProto OAuth client, loaded on first use. @atproto/oauth-client-node (with its three copies
+// of undici) is ~52 MiB of RSS and ~0.4 s of CPU to import, and only sign-in, sign-out and account
+// deletion need it: MCP clients and /auth/verify, nearly all the traffic, never do (issue 11). So:
+//  - at start: everything that can be wrong in its configuration is checked (checkAtprotoClientKeys;
+//    PUBLIC_URL and the outbound settings in src/config/env.ts): a misconfiguration still stops the
+//    service at start, never at the first sign-in;
+//  - on first use: client-library.ts is imported and the client built, once (concurrent callers
+//    share the one load); a failure there is a 503 page for the person ("sign-in unavailable") and an
+//    error line for the operator, and the next use tries again.
+// What the client may reach (the SSRF policy) and where the PDS sends the person back are decided
+// here too, from the configuration alone.
+import crypto from 'node:crypto';
+import type { NodeOAuthClient } from '@atproto/oauth-client-node';
+import { ConfigError, type Config } from '../config/env.ts';
 import type { PrivateJwk } from '../config/keys.ts';
 import type { Db } from '../db/open.ts';
-import { createSessionStore, createStateStore, type StoreSealing } from './stores.ts';
+import type { OutboundPolicy } from '../lib/outbound/policy.ts';
+import { AppError } from '../web/errors.ts';
+import type { Logger } from '../web/log.ts';
+import type { StoreSealing } from './stores.ts';
 
 export const ATPROTO_SCOPE = 'atproto';
 
-export function atprotoCallbackUrl(config: Config): string {
+export function atprotoCallbackUrl(config: Pick<Config, 'production' | 'publicUrl' | 'port'>): string {
   return config.production ? `${config.publicUrl}/auth/callback` : `http://127.0.0.1:${config.port}/auth/callback`;
 }
-
-export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput {
-  if (!config.production) {
-    return buildAtprotoLoopbackClientMetadata({ scope: ATPROTO_SCOPE, redirect_uris: [atprotoCallbackUrl(config)] });
-  }
-  return {
-    client_id: `${config.publicUrl}/auth/client-metadata.json`,
-    client_name: config.platformName,
-    client_uri: config.publicUrl,
-    application_type: 'web',
-    redirect_uris: [atprotoCallbackUrl(config)] as [`https://${string}`],
-    scope: ATPROTO_SCOPE,
-    grant_types: ['authorization_code', 'refresh_token'],
-    response_types: ['code'],
-    token_endpoint_auth_method: 'private_key_jwt',
-    token_endpoint_auth_signing_alg: 'ES256',
-    dpop_bound_access_tokens: true,
-    jwks_uri: `${config.publicUrl}/auth/jwks.json`,
-  };
-}
-
-/** Deadline and body cap of each request: DID documents, metadata and profile records are small. */
-const ATPROTO_FETCH_LIMITS = { timeoutMs: 10_000, maxBytes: 256 * 1024 };
 
 /** What the ATProto client may reach: development anything (the local PDS is on loopback). */
 export function atprotoOutboundPolicy(config: Pick<Config, 'production' | 'outboundPrivateHosts'>): OutboundPolicy {
@@ -60,35 +34,81 @@ export function atprotoOutboundPolicy(config: Pick<Config, 'production' | 'outbo
   };
 }
 
+/**
+ * What the library checks of its keyset when it is built, checked at start instead: production signs
+ * its client assertions (private_key_jwt, ES256) with these keys, so each must be a private EC P-256
+ * key with a kid. Development uses the loopback client, which has no keys.
+ */
+export function checkAtprotoClientKeys(config: Pick<Config, 'production' | 'atprotoClientKeysFile'>, keys: PrivateJwk[]): void {
+  if (!config.production) return;
+  const file = config.atprotoClientKeysFile;
+  if (keys.length === 0) throw new ConfigError(`ATProto client key file ${file} holds no key`);
+  for (const jwk of keys) {
+    if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || (jwk.alg !== undefined && jwk.alg !== 'ES256')) {
+      throw new ConfigError(`ATProto client key ${jwk.kid} in ${file} must be an EC P-256 (ES256) key: generate one with \`npm run admin -- keys generate\``);
+    }
+    try {
+      crypto.createPrivateKey({ key: { kty: 'EC', crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d }, format: 'jwk' });
+    } catch (err) {
+      throw new ConfigError(`ATProto client key ${jwk.kid} in ${file} is not a usable private key: ${(err as Error).message}`);
+    }
+  }
+}
+
 export interface AtprotoClientDeps {
   config: Config;
   db: Db;
-  log: Pick<Logger, 'warn'>;
+  log: Pick<Logger, 'warn' | 'error' | 'info'>;
 }
 
-export async function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[], sealing: StoreSealing): Promise<NodeOAuthClient> {
-  const { config, db } = deps;
-  const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
-  return new NodeOAuthClient({
-    clientMetadata: atprotoClientMetadata(config),
-    ...(keyset ? { keyset } : {}),
-    stateStore: createStateStore(db, sealing),
-    sessionStore: createSessionStore(db, sealing),
-    // One process serves everything, so an in-process lock keeps token refreshes for a DID serial.
-    requestLock: requestLocalLock,
-    // Development talks to a local PDS over http; production never does.
-    allowHttp: !config.production,
-    fetch: createSafeFetch({ ...atprotoOutboundPolicy(config), ...ATPROTO_FETCH_LIMITS, log: deps.log }),
-    ...(config.atprotoHandleResolver ? { handleResolver: config.atprotoHandleResolver } : {}),
-    ...(config.atprotoPlcUrl ? { plcDirectoryUrl: config.atprotoPlcUrl } : {}),
-  });
+/** The client, built on first use. */
+export interface AtprotoClient {
+  /** Loads the library and builds the client the first time; throws AtprotoUnavailable when it cannot. */
+  get(): Promise<NodeOAuthClient>;
+  /** Whether the library is loaded (tests, and the operator's start-up figures). */
+  readonly loaded: boolean;
 }
 
-/**
- * Private JWKs must state their purpose with key_ops, not `use` (@atproto/jwk-jose warns on every
- * start that `use` will be rejected, and deletes it from the object it is given).
- */
-function signingJwk(jwk: PrivateJwk): Parameters<typeof JoseKey.fromImportable>[0] {
-  const { use: _use, ...rest } = jwk;
-  return { ...rest, key_ops: ['sign'] } as Parameters<typeof JoseKey.fromImportable>[0];
+export class AtprotoUnavailable extends AppError {
+  constructor(cause: unknown) {
+    super(503, 'temporarily_unavailable', 'Signing in with Bluesky is unavailable right now. Please try again in a few minutes.', {
+      cause,
+      title: 'Sign-in unavailable',
+      headers: { 'Retry-After': '60' },
+    });
+  }
+}
+
+export function createAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[], sealing: StoreSealing): AtprotoClient {
+  checkAtprotoClientKeys(deps.config, clientKeys);
+  let client: NodeOAuthClient | undefined;
+  let loading: Promise<NodeOAuthClient> | undefined;
+  const load = async (): Promise<NodeOAuthClient> => {
+    const started = performance.now();
+    try {
+      const library = await import('./client-library.ts');
+      client = await library.buildAtprotoClient(deps, clientKeys, sealing);
+      deps.log.info({ ms: Math.round(performance.now() - started) }, 'ATProto OAuth client loaded (first sign-in or sign-out since start)');
+      return client;
+    } catch (err) {
+      deps.log.error(
+        { err },
+        'the ATProto OAuth client could not be loaded: sign-in, sign-out at the PDS and account deletion fail until it can. ' +
+          'Check that `npm ci --omit=dev` installed @atproto/oauth-client-node and that ATPROTO_CLIENT_KEYS_FILE is readable; the next sign-in tries again',
+      );
+      throw new AtprotoUnavailable(err);
+    } finally {
+      loading = undefined;
+    }
+  };
+  return {
+    get() {
+      if (client) return Promise.resolve(client);
+      loading ??= load();
+      return loading;
+    },
+    get loaded() {
+      return client !== undefined;
+    },
+  };
 }

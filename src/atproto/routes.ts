@@ -24,11 +24,14 @@ export function atprotoRoutes(ctx: AppContext): Router {
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
   const bindingCookie = cookieNames(config).binding;
 
-  router.get('/auth/client-metadata.json', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.clientMetadata);
+  // A PDS fetches these during a sign-in, after startSignIn has loaded the client: as the library validated them.
+  router.get('/auth/client-metadata.json', async (_req, res) => {
+    const client = await ctx.atproto.get();
+    res.set('Cache-Control', 'public, max-age=300').json(client.clientMetadata);
   });
-  router.get('/auth/jwks.json', (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(ctx.atproto.jwks);
+  router.get('/auth/jwks.json', async (_req, res) => {
+    const client = await ctx.atproto.get();
+    res.set('Cache-Control', 'public, max-age=300').json(client.jwks);
   });
 
   /** Sign-in failures by stage (robot_auth_sign_ins_total{stage="failed"}); the error goes on to the error page. */
@@ -89,7 +92,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
 
   router.get('/auth/callback', noStore, rateLimit('callback', config.rateLimits.loginPerMinute, config), async (req, res) => {
     const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
-    const outcome = await finishSignIn(ctx.atproto, params).catch(signInFailed('callback'));
+    const outcome = await finishSignIn(await ctx.atproto.get(), params).catch(signInFailed('callback'));
     if (outcome.kind === 'cancelled') ctx.metrics.signIn('failed', 'cancelled');
     if (outcome.kind === 'cancelled') return res.render('cancelled', { title: 'Sign-in cancelled' });
     if (!config.production) {

@@ -1,9 +1,9 @@
 // "Sign in with Bluesky": start an ATProto OAuth authorization for what the person typed, and turn
 // the PDS's callback into a verified identity. Returns data; routes.ts does the HTTP.
-import { OAuthCallbackError, type NodeOAuthClient, type OAuthSession } from '@atproto/oauth-client-node';
+import type { NodeOAuthClient, OAuthSession } from '@atproto/oauth-client-node';
 import { AppError } from '../web/errors.ts';
 import type { Db } from '../db/open.ts';
-import { ATPROTO_SCOPE } from './client.ts';
+import { ATPROTO_SCOPE, type AtprotoClient } from './client.ts';
 import { forgetAuthStates } from './stores.ts';
 
 /** What we keep, server-side, with the ATProto authorization state. */
@@ -52,11 +52,11 @@ export function normaliseLoginInput(raw: unknown): string | undefined {
 }
 
 export async function startSignIn(
-  deps: { atproto: NodeOAuthClient; db: Db },
+  deps: { atproto: AtprotoClient; db: Db },
   identifier: string,
   state: SignInState,
 ): Promise<URL> {
-  const client = deps.atproto;
+  const client = await deps.atproto.get();
   // Unique per attempt (bindingHash is random), so it names this attempt's stored state.
   const appState = JSON.stringify(state);
   const authorize = async () => {
@@ -105,6 +105,8 @@ export type CallbackOutcome =
 
 /** Completes the ATProto authorization; throws SignInFailed for replayed, expired or forged callbacks. */
 export async function finishSignIn(client: NodeOAuthClient, params: URLSearchParams): Promise<CallbackOutcome> {
+  // The library is loaded by now (the client exists), so this import costs nothing.
+  const { OAuthCallbackError } = await import('@atproto/oauth-client-node');
   let session: OAuthSession;
   let rawState: string | null;
   try {

@@ -6,7 +6,8 @@
 // the database again every few seconds. Once it opens (the file restored, space freed, the mount
 // read-write again), the real app takes the port over.
 import fs from 'node:fs';
-import http from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { http } from '../lib/node-http.ts';
 import path from 'node:path';
 import { OPERATOR_ADVICE, RETRY_AFTER_SECONDS, storageFaultKind, type StorageFaultKind } from './faults.ts';
 import type { Logger } from '../web/log.ts';
@@ -37,7 +38,7 @@ export function startFaultKind(err: unknown, databaseFile?: string): StorageFaul
 
 const API_PREFIXES = ['/auth/oauth/token', '/auth/oauth/register', '/auth/oauth/revoke', '/token', '/register', '/.well-known/', '/mcp', '/auth/verify'];
 
-function answer(kind: StorageFaultKind, req: http.IncomingMessage, res: http.ServerResponse): void {
+function answer(kind: StorageFaultKind, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const headers = { 'Retry-After': String(RETRY_AFTER_SECONDS[kind]), 'Cache-Control': 'no-store', Connection: 'close' };
   if (path === '/healthz') {
@@ -62,7 +63,7 @@ export async function openWhenStorageAllows<T>(
   listen: { port: number; host: string | undefined; databaseFile?: string },
   log: Pick<Logger, 'error' | 'info'>,
 ): Promise<T> {
-  let standIn: http.Server | undefined;
+  let standIn: Server | undefined;
   let kind: StorageFaultKind | undefined;
   let lastLogged = 0;
   for (;;) {

@@ -1,7 +1,8 @@
 // The metrics listener: GET /metrics (Prometheus text format) on METRICS_HOST:METRICS_PORT
 // (loopback 9464 by default), a separate server from the public one, so the metrics are never
 // reachable through Caddy. Anything else there is a 404.
-import http from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../lib/node-http.ts';
 import type { Logger } from '../web/log.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -9,7 +10,7 @@ export async function startMetricsServer(
   metrics: Pick<Metrics, 'registry' | 'collectProcessDefaults'>,
   listen: { port: number; host: string },
   log: Pick<Logger, 'info' | 'error'>,
-): Promise<http.Server> {
+): Promise<Server> {
   metrics.collectProcessDefaults();
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {

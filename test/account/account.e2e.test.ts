@@ -265,7 +265,7 @@ describe('deleting the account', () => {
     expect(await whoamiStatus(provider, `${username}-2`)).toBe(404);
     expect(await whoamiStatus(onFirst, username)).toBe(404);
     expect((await otherBrowser.get('/account')).status).toBe(303);
-    await expect(app.ctx.atproto.restore(account.did)).rejects.toThrow();
+    await expect((await app.ctx.atproto.get()).restore(account.did)).rejects.toThrow();
 
     // The person may sign up again later, as a new user, and take their name back.
     const again = browser(app);

@@ -14,7 +14,8 @@ import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { createLogger } from '../../src/web/log.ts';
-import { atprotoCallbackUrl, atprotoClientMetadata } from '../../src/atproto/client.ts';
+import { atprotoCallbackUrl } from '../../src/atproto/client.ts';
+import { atprotoClientMetadata } from '../../src/atproto/client-library.ts';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 

@@ -138,7 +138,7 @@ describe.concurrent('sign-out', () => {
     await signUpNew(app, b, account);
 
     // The tokens work before sign-out.
-    const live = await app.ctx.atproto.restore(account.did, false);
+    const live = await (await app.ctx.atproto.get()).restore(account.did, false);
     expect((await live.fetchHandler('/xrpc/com.atproto.server.getSession')).status).toBe(200);
     const saved = atprotoSessionRow(account.did);
     expect(saved).toBeDefined();
@@ -149,7 +149,7 @@ describe.concurrent('sign-out', () => {
 
     // Put the old tokens back: refreshing them must fail at the PDS.
     app.ctx.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, 0)').run(account.did, saved!);
-    await expect(app.ctx.atproto.restore(account.did, true)).rejects.toThrow();
+    await expect((await app.ctx.atproto.get()).restore(account.did, true)).rejects.toThrow();
   });
 
   it('refuses a sign-out form without a CSRF token', async () => {

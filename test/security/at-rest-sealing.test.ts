@@ -43,7 +43,7 @@ describe('after a real sign-in against the local PDS, the database file holds no
 
   it('neither while the sign-in is in flight (DPoP key, PKCE verifier) nor once the session is stored (tokens, DPoP key)', async () => {
     const account = await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'seal' });
-    const library = app.ctx.atproto as unknown as LibraryInternals;
+    const library = (await app.ctx.atproto.get()) as unknown as LibraryInternals;
     const b = browser(app);
     const authorizeUrl = await startLogin(b, account.handle);
 
@@ -70,7 +70,7 @@ describe('after a real sign-in against the local PDS, the database file holds no
     expect(raw).not.toContain(session.tokenSet.access_token);
 
     // And the sealed session works: the PDS accepts it.
-    const live = await app.ctx.atproto.restore(account.did, false);
+    const live = await (await app.ctx.atproto.get()).restore(account.did, false);
     expect((await live.fetchHandler('/xrpc/com.atproto.server.getSession')).status).toBe(200);
   });
 });

@@ -4,8 +4,8 @@
 // socket to another address), no redirect ever followed (node:http never follows one), a deadline
 // for the whole exchange (DNS to last byte), and a cap on the body (the connection is dropped as
 // soon as it is exceeded).
-import http from 'node:http';
-import https from 'node:https';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { http, https } from '../node-http.ts';
 import tls from 'node:tls';
 import { lookupFor, OutboundRefused, SafeFetchError, type OutboundPolicy } from './policy.ts';
 
@@ -53,7 +53,7 @@ export function outboundRequest(url: URL, init: OutboundRequest, options: Outbou
     };
     const onAbort = () => finish(init.signal?.reason ?? new SafeFetchError('aborted'));
 
-    const headers: http.OutgoingHttpHeaders = {};
+    const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of init.headers) headers[name.toLowerCase()] = value;
     headers['user-agent'] ??= 'robot-auth';
     // An encoded body would need decoding here, and a decompression bomb would get past the cap.
