@@ -824,8 +824,9 @@ describe('PostgreSQL only', () => {
     try {
       const impatient = h.another({ lockTimeoutMs: 100 });
       const holding = h.store.requestLock('did:plc:busy', () => sleep(600));
-      await sleep(50);
-      // The lock is PostgreSQL's (two Stores in one process share no memory lock).
+      // The lock is PostgreSQL's (two Stores in one process share no memory lock). Wait until it is
+      // granted (a loaded machine may take longer than a fixed sleep).
+      for (let i = 0; i < 100 && (await h.count('pg_locks', "locktype = 'advisory' AND granted")) === 0; i++) await sleep(10);
       expect(await h.count('pg_locks', "locktype = 'advisory' AND granted")).toBe(1);
       const err = await Promise.resolve(impatient.requestLock('did:plc:busy', async () => 'never')).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AtprotoLockTimeout);

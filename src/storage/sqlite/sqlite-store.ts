@@ -4,11 +4,11 @@
 // (store.ts rule 3). Calls run in arrival order; the statements themselves stay synchronous.
 // Until the callers switch to the store, code that uses the raw `Db` directly is not queued: do not
 // hand the same connection to both while a store transaction may be open.
-import { requestLocalLock } from '@atproto/oauth-client-node';
 import type { Db } from '../../db/open.ts';
 import type { Repositories, Store } from '../store.ts';
 import { createReentryGuard, scopedToTransaction, wrapRepositories } from '../wrap.ts';
 import { createSqliteRepositories } from './repositories.ts';
+import { processLocalLock } from '../local-lock.ts';
 
 /** Runs one task at a time, in the order they were queued; a failed task does not block the next. */
 export function createMutex() {
@@ -47,7 +47,7 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
       }));
     },
     // One process serves everything on SQLite: the in-process lock is enough.
-    requestLock: requestLocalLock,
+    requestLock: processLocalLock,
     ping: () => mutex.run(async () => void db.prepare('SELECT 1').get()),
     close: () =>
       mutex.run(async () => {
