@@ -3,7 +3,7 @@
 // WWW-Authenticate challenge.
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
-import type { LiveGrant } from '../oauth/grants/grants.repo.ts';
+import type { BearerGrant } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
 import type { AccessTokenClaims } from '../oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../wikis/urls.ts';
@@ -56,7 +56,7 @@ async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: str
  * grant or the token takes effect at once. One read (grants.lookupBearer) also tells whether the
  * wiki exists: a deleted wiki is a 404 as before.
  */
-function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): { grant: LiveGrant; wikiSlug: string } {
+function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): { grant: BearerGrant; wikiSlug: string } {
   const found = deps.grants.lookupBearer(slug, claims.grantId, claims.jti);
   if (found.wiki === 'missing') throw new WikiNotFound(slug);
   const grant = found.grant;
@@ -73,13 +73,13 @@ function checkScope(scopes: readonly WikiScope[], required: WikiScope, metadata:
 }
 
 /** The token's scopes, narrowed to what the grant still allows. */
-function effectiveScopes(claims: AccessTokenClaims, grant: LiveGrant): WikiScope[] {
+function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiScope[] {
   const granted = new Set(grant.scope.split(' '));
   return claims.scopes.filter((s): s is WikiScope => isWikiScope(s) && granted.has(s));
 }
 
 /** Records that the grant is in use, at most once a minute. */
-function touchGrant(deps: BearerDeps, grant: LiveGrant): void {
+function touchGrant(deps: BearerDeps, grant: BearerGrant): void {
   if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) deps.grants.touch(grant.id);
 }
 
