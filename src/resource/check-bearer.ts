@@ -3,15 +3,15 @@
 // WWW-Authenticate challenge.
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
-import type { LiveGrant } from '../oauth/grants/grants.repo.ts';
+import type { BearerGrant } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
 import type { AccessTokenClaims } from '../oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../wikis/urls.ts';
 import { InsufficientScope, InvalidToken } from './errors.ts';
 import { resourceMetadataUrl } from './prm.ts';
-import { requireWiki } from './require-wiki.ts';
+import { requireWiki, WikiNotFound } from './require-wiki.ts';
 
-export type BearerDeps = Pick<AppContext, 'config' | 'accessTokens' | 'grants' | 'revokedAccessTokens' | 'wikis'>;
+export type BearerDeps = Pick<AppContext, 'config' | 'accessTokens' | 'grants' | 'wikis'>;
 
 /** Who is calling, once the token has passed every check. */
 export interface Caller {
@@ -51,16 +51,20 @@ async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: str
 }
 
 /**
- * RFC 7009 §2.2 / the grant as the unit of revocation — the token's grant must be live and bound to
- * the same resource, user and client; revoking the grant or the token takes effect at once.
+ * RFC 7009 §2.2 / the grant as the unit of revocation — the token's grant must be live, on this wiki
+ * and bound to the same resource, user and client, and the token's jti not revoked; revoking the
+ * grant or the token takes effect at once. One read (grants.lookupBearer) also tells whether the
+ * wiki exists: a deleted wiki is a 404 as before.
  */
-function checkGrantLive(deps: BearerDeps, claims: AccessTokenClaims, metadata: string): LiveGrant {
-  const grant = deps.grants.findLive(claims.grantId);
+function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): { grant: BearerGrant; wikiSlug: string } {
+  const found = deps.grants.lookupBearer(slug, claims.grantId, claims.jti);
+  if (found.wiki === 'missing') throw new WikiNotFound(slug);
+  const grant = found.grant;
   const matches = grant !== undefined && grant.resource === claims.resource && grant.userDid === claims.did && grant.clientId === claims.clientId;
-  if (!matches || deps.revokedAccessTokens.isRevoked(claims.jti)) {
+  if (!matches || found.jtiRevoked) {
     throw new InvalidToken(metadata, 'The access token has been revoked.');
   }
-  return grant;
+  return { grant, wikiSlug: found.wikiSlug };
 }
 
 /** RFC 6750 §3.1 — a token without the scope the request needs gets 403 insufficient_scope. */
@@ -69,38 +73,48 @@ function checkScope(scopes: readonly WikiScope[], required: WikiScope, metadata:
 }
 
 /** The token's scopes, narrowed to what the grant still allows. */
-function effectiveScopes(claims: AccessTokenClaims, grant: LiveGrant): WikiScope[] {
+function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiScope[] {
   const granted = new Set(grant.scope.split(' '));
   return claims.scopes.filter((s): s is WikiScope => isWikiScope(s) && granted.has(s));
 }
 
 /** Records that the grant is in use, at most once a minute. */
-function touchGrant(deps: BearerDeps, grant: LiveGrant): void {
+function touchGrant(deps: BearerDeps, grant: BearerGrant): void {
   if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) deps.grants.touch(grant.id);
 }
 
 /**
  * Checks the bearer token of a request to wiki `slug` and returns the caller. Throws WikiNotFound
  * (404) for an unknown wiki, InvalidToken (401) and InsufficientScope (403) otherwise.
+ *
+ * The unknown wiki wins over every token error. A valid token is checked first, then one read
+ * answers wiki, grant and revocation together; a request whose token fails before that read looks
+ * the wiki up on its own (requireWiki) to answer 404 rather than 401 for a wiki that is not there.
  */
 export async function checkBearer(deps: BearerDeps, authorization: string | undefined, slug: string, requiredScope: WikiScope): Promise<Caller> {
-  const wiki = requireWiki(deps, slug);
-  const metadata = resourceMetadataUrl(deps.config, wiki.slug);
+  const metadata = resourceMetadataUrl(deps.config, slug);
   const credentials = bearerCredentials(authorization);
-  if (credentials.kind === 'none') throw InvalidToken.missing(metadata);
+  if (credentials.kind === 'none') {
+    requireWiki(deps, slug);
+    throw InvalidToken.missing(metadata);
+  }
   if (credentials.kind === 'malformed') {
+    requireWiki(deps, slug);
     // RFC 6750 §3.1 would allow 400 invalid_request; MCP clients re-authorize only on a 401.
     throw new InvalidToken(metadata, 'The Authorization header must be Bearer followed by one access token.');
   }
-  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, wiki.slug), metadata);
-  const grant = checkGrantLive(deps, claims, metadata);
+  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, slug), metadata).catch((err: unknown) => {
+    requireWiki(deps, slug);
+    throw err;
+  });
+  const { grant, wikiSlug } = checkGrantLive(deps, slug, claims, metadata);
   const scopes = effectiveScopes(claims, grant);
   checkScope(scopes, requiredScope, metadata);
   touchGrant(deps, grant);
   return {
     did: claims.did,
     handle: grant.handle,
-    wiki: wiki.slug.toLowerCase(),
+    wiki: wikiSlug.toLowerCase(),
     scopes,
     clientId: claims.clientId,
     grantId: grant.id,

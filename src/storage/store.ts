@@ -56,7 +56,7 @@ import type { PendingAuthorization } from '../oauth/authorize/authorization-requ
 import type { AuthorizationCode } from '../oauth/authorize/codes.repo.ts';
 import type { ClientMetadata, OAuthClientRecord } from '../oauth/clients/client.ts';
 import type { CachedClientRecord } from '../oauth/clients/clients.repo.ts';
-import type { ConnectedApp, Grant, LiveGrant } from '../oauth/grants/grants.repo.ts';
+import type { BearerLookup, ConnectedApp, Grant, LiveGrant } from '../oauth/grants/grants.repo.ts';
 import type { RefreshToken } from '../oauth/token/refresh-tokens.repo.ts';
 import type { Wiki } from '../wikis/wikis.repo.ts';
 import type { Reservation } from '../wikis/reserved-names.ts';
@@ -226,6 +226,8 @@ export interface GrantsRepository {
   insert(grant: Omit<Grant, 'createdAt' | 'lastUsedAt' | 'revokedAt'>): Promise<void>;
   findById(id: string): Promise<Grant | undefined>;
   findLive(id: string): Promise<LiveGrant | undefined>;
+  /** The bearer check's one read (src/resource/check-bearer.ts): the wiki, the live grant on it, whether the jti is revoked. */
+  lookupBearer(slug: string, grantId: string, jti: string): Promise<BearerLookup>;
   /** Revokes and deletes its refresh tokens (atomically); true if it was live. */
   revoke(id: string): Promise<boolean>;
   touch(id: string): Promise<void>;

@@ -20,6 +20,7 @@ import {
   SERVER_DISCOVER,
   type ResourceFixture,
 } from './support.ts';
+import { mintAccessToken, seedGrant, seedWiki } from '../support/seed.ts';
 
 const NO_TOKEN_CHALLENGE = `Bearer resource_metadata="${ALICE_PRM}", scope="wiki:read wiki:write"`;
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -258,6 +259,28 @@ describe('checkBearer', () => {
     await expect(checkBearer(f.ctx, undefined, 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && !e.tokenSent);
     await expect(checkBearer(f.ctx, 'Bearer x', 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && e.tokenSent);
     await expect(checkBearer(f.ctx, 'Bearer x', 'nobody', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
+  });
+
+  it('an unknown or deleted wiki is a 404 whatever the token (none, malformed, garbage, valid for it, for another wiki)', async () => {
+    const { token: aliceToken } = await f.mint(f.aliceGrant);
+    for (const authorization of [undefined, 'Bearer', 'Bearer x', `Bearer ${aliceToken}`]) {
+      await expect(checkBearer(f.ctx, authorization, 'nobody', 'wiki:read'), String(authorization)).rejects.toBeInstanceOf(WikiNotFound);
+    }
+    // A wiki deleted after its token was issued (the grant goes with it: ON DELETE CASCADE).
+    seedWiki(f.ctx, 'doomed', f.alice.did);
+    seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
+    const { token } = await mintAccessToken(f.ctx, { grantId: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, scope: 'wiki:read wiki:write' });
+    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
+    f.ctx.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
+    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
+  });
+
+  it('a grant row of another wiki is not live here, even when its resource names this wiki (defence in depth beside the audience)', async () => {
+    f.ctx.db
+      .prepare('INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('grant-crossed', CLIENT_ID, f.alice.did, 'bob', ALICE_MCP, 'wiki:read wiki:write', nowSeconds(), nowSeconds(), nowSeconds() + 600);
+    const token = await signWith({ gid: 'grant-crossed' });
+    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read')).rejects.toBeInstanceOf(InvalidToken);
   });
 
   it('records last use at most once a minute', async () => {

@@ -55,6 +55,53 @@ export interface ConnectedApp extends Grant {
   clientMetadata: ClientMetadata;
 }
 
+/** What the bearer check reads of a live grant (src/resource/check-bearer.ts). */
+export type BearerGrant = Pick<LiveGrant, 'id' | 'clientId' | 'userDid' | 'resource' | 'scope' | 'lastUsedAt' | 'handle'>;
+
+/**
+ * What the resource's bearer check needs to know after the token's signature, in one read
+ * (src/resource/check-bearer.ts): whether the wiki exists, the token's grant if it is live and on
+ * this wiki, and whether the token's jti was revoked on its own (RFC 7009).
+ */
+export type BearerLookup =
+  | { wiki: 'missing' }
+  | {
+      wiki: 'found';
+      /** The wiki's slug as stored. */
+      wikiSlug: string;
+      /** Undefined when the grant is unknown, revoked, expired, on another wiki or its user is gone. */
+      grant: BearerGrant | undefined;
+      jtiRevoked: boolean;
+    };
+
+/**
+ * The bearer check's one statement (parameters: jti, grant id, now, slug). Each table is read by its
+ * primary key (test/oauth/grants/lookup-bearer.test.ts checks the plan): the wiki, the grant if it
+ * is live and on this wiki (`w.slug` first so the comparison is NOCASE), its user, and the jti in the
+ * revocation list. No wiki row: no result row. Read as an array (`raw`), in this column order.
+ */
+export const BEARER_LOOKUP_SQL = `SELECT w.slug,
+       EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = ?),
+       g.id, g.client_id, g.user_did, g.resource, g.scope, g.last_used_at, u.handle
+FROM wikis w
+LEFT JOIN oauth_grants g ON g.id = ? AND w.slug = g.wiki_slug AND g.revoked_at IS NULL AND g.expires_at > ?
+LEFT JOIN users u ON u.did = g.user_did
+WHERE w.slug = ?`;
+
+/** A row of BEARER_LOOKUP_SQL; the grant's columns are null when no live grant matched. */
+export type BearerRow = [wikiSlug: string, jtiRevoked: 0 | 1 | boolean, id: string | null, clientId: string | null, userDid: string | null, resource: string | null, scope: string | null, lastUsedAt: number | null, handle: string | null];
+
+/** BEARER_LOOKUP_SQL's row as the bearer check reads it (both stores). */
+export function toBearerLookup(row: BearerRow | undefined): BearerLookup {
+  if (!row) return { wiki: 'missing' };
+  const [wikiSlug, jtiRevoked, id, clientId, userDid, resource, scope, lastUsedAt, handle] = row;
+  const grant =
+    id === null || clientId === null || userDid === null || resource === null || scope === null || lastUsedAt === null || handle === null
+      ? undefined
+      : { id, clientId, userDid, resource, scope, lastUsedAt, handle };
+  return { wiki: 'found', wikiSlug, grant, jtiRevoked: jtiRevoked === 1 || jtiRevoked === true };
+}
+
 export type GrantsRepo = ReturnType<typeof createGrantsRepo>;
 
 export function createGrantsRepo(db: Db) {
@@ -67,6 +114,7 @@ export function createGrantsRepo(db: Db) {
     `SELECT g.*, u.handle FROM oauth_grants g JOIN users u ON u.did = g.user_did
      WHERE g.id = ? AND g.revoked_at IS NULL AND g.expires_at > ?`,
   );
+  const bearer = db.prepare<[string, string, number, string], BearerRow>(BEARER_LOOKUP_SQL).raw(true);
   const revoke = db.prepare<[number, string]>('UPDATE oauth_grants SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
   const deleteRefresh = db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id = ?');
   const touch = db.prepare<[number, string]>('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
@@ -98,6 +146,10 @@ export function createGrantsRepo(db: Db) {
     findLive(id: string): LiveGrant | undefined {
       const row = live.get(id, nowSeconds());
       return row && { ...toGrant(row), handle: row.handle };
+    },
+    /** The bearer check's one read: the wiki named by `slug`, the live grant `grantId` on it, and whether `jti` is revoked. */
+    lookupBearer(slug: string, grantId: string, jti: string): BearerLookup {
+      return toBearerLookup(bearer.get(jti, grantId, nowSeconds(), slug));
     },
     /** Revokes the grant and deletes its refresh tokens; true if it was live. */
     revoke(id: string): boolean {

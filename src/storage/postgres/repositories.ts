@@ -29,7 +29,7 @@ import type { PendingAuthorization } from '../../oauth/authorize/authorization-r
 import type { AuthorizationCode } from '../../oauth/authorize/codes.repo.ts';
 import type { ClientMetadata } from '../../oauth/clients/client.ts';
 import { REGISTERED_CLIENT_ID_PREFIX, type CachedClientRecord } from '../../oauth/clients/clients.repo.ts';
-import type { Grant } from '../../oauth/grants/grants.repo.ts';
+import { BEARER_LOOKUP_SQL, toBearerLookup, type Grant } from '../../oauth/grants/grants.repo.ts';
 import { refreshTokenHash, type RefreshToken } from '../../oauth/token/refresh-tokens.repo.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS } from '../../wikis/reserved-names.ts';
@@ -175,6 +175,25 @@ const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
   successorHash: r.successor_hash,
   successorSealed: r.successor_sealed,
 });
+
+/** grants.repo.ts BEARER_LOOKUP_SQL with $n parameters and names for its two unnamed columns. */
+const PG_BEARER_LOOKUP_SQL = (() => {
+  let n = 0;
+  return BEARER_LOOKUP_SQL.replace('SELECT w.slug,', 'SELECT w.slug AS w,')
+    .replace('r.jti = ?)', 'r.jti = ?) AS r')
+    .replace(/\?/g, () => `$${++n}`);
+})();
+interface PgBearerRow {
+  w: string;
+  r: boolean;
+  id: string | null;
+  client_id: string | null;
+  user_did: string | null;
+  resource: string | null;
+  scope: string | null;
+  last_used_at: number | null;
+  handle: string | null;
+}
 
 const REFRESH_COLUMNS = 'hash, grant_id, expires_at, rotated_at, successor_hash, successor_sealed';
 
@@ -558,6 +577,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
           [id, nowSeconds()],
         );
         return row && { ...toGrant(row), handle: row.handle };
+      },
+      // grants.repo.ts lookupBearer: the same statement, each table read by its primary key.
+      async lookupBearer(slug, grantId, jti) {
+        const row = await one<PgBearerRow>(q, PG_BEARER_LOOKUP_SQL, [jti, grantId, nowSeconds(), slug]);
+        return toBearerLookup(row && [row.w, row.r, row.id, row.client_id, row.user_did, row.resource, row.scope, row.last_used_at, row.handle]);
       },
       revoke: revokeGrant,
       async touch(id) {

@@ -142,6 +142,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       insert: async (grant) => grants.insert(grant),
       findById: async (id) => grants.findById(id),
       findLive: async (id) => grants.findLive(id),
+      lookupBearer: async (slug, grantId, jti) => grants.lookupBearer(slug, grantId, jti),
       revoke: async (id) => grants.revoke(id),
       touch: async (id) => grants.touch(id),
       extend: async (id, expiresAt) => grants.extend(id, expiresAt),
