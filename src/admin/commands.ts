@@ -36,6 +36,8 @@ export interface CommandContext {
   out(text: string): void;
   config(): Config;
   db(options?: OpenAdminDatabaseOptions): Db;
+  /** One variable of the process environment (a secret a command must not take on its command line). */
+  env(name: string): string | undefined;
 }
 
 export interface Command {
