@@ -18,6 +18,7 @@ import { signUp } from './signup.ts';
 import { recentActivity, recordRevokedByPerson } from '../audit/recent-activity.ts';
 import { accountActionRoutes, type RenderAccount } from './account-actions.routes.ts';
 import { accountPageData, DONE_MESSAGES } from './account-page.ts';
+import { jwksCacheControl } from '../config/jwks-cache.ts';
 
 class NotAWiki extends AppError {
   constructor() {
@@ -172,7 +173,7 @@ export function accountRoutes(ctx: AppContext): Router {
 
   // The identity token's public keys: the "identity" key set only (never the access-token keys).
   router.get(IDENTITY_JWKS_PATH, cors(), (_req, res) => {
-    res.set('Cache-Control', 'public, max-age=300').json(ctx.identityKeys.publicJwks);
+    res.set('Cache-Control', jwksCacheControl(ctx.config)).json(ctx.identityKeys.publicJwks);
   });
 
   return router;

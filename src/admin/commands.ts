@@ -36,6 +36,8 @@ export interface CommandContext {
   out(text: string): void;
   config(): Config;
   db(options?: OpenAdminDatabaseOptions): Db;
+  /** One variable of the process environment (a secret a command must not take on its command line). */
+  env(name: string): string | undefined;
 }
 
 export interface Command {
@@ -240,7 +242,10 @@ export const COMMANDS: Command[] = [
         [
           `New ${purpose} signing key ${result.kid} (${result.alg}) written to ${result.file}.`,
           ...(result.signsFrom > nowSeconds()
-            ? [`Every instance publishes it within ${config.platformKeysPollSeconds} s and signs with it from ${isoTime(result.signsFrom)} (pending until then: published, verifying).`]
+            ? [
+                `Every instance publishes it within ${config.platformKeysPollSeconds} s and signs with it from ${isoTime(result.signsFrom)} (pending until then: published, verifying), ` +
+                  `once every copy of the old key set that verifiers may cache (JWKS_MAX_AGE_SECONDS, ${config.jwksMaxAgeSeconds} s) has expired.`,
+              ]
             : []),
           dropPrevious
             ? `Retired ${result.droppedKids.join(', ') || 'no older key'}: the service stops accepting them when it reloads.`

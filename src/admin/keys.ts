@@ -33,6 +33,7 @@ import {
 import { nowSeconds, type Db } from '../db/open.ts';
 import { requireFileOwner } from './database.ts';
 import { AdminError } from './errors.ts';
+import { keyPendingSeconds } from '../config/jwks-cache.ts';
 
 export interface KeyStatus {
   kid: string;
@@ -47,7 +48,7 @@ export interface KeyStatus {
   retireAfter: number | null;
 }
 
-type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'> & Partial<Pick<Config, 'platformKeysPollSeconds'>>;
+type KeyConfig = Pick<Config, 'platformKeysFile' | 'accessTokenTtlSeconds' | 'accessTokenAlg'> & Partial<Pick<Config, 'platformKeysPollSeconds' | 'jwksMaxAgeSeconds'>>;
 
 function keyStatuses(keys: PrivateJwk[], now: number): KeyStatus[] {
   return keys.map((key) => {
@@ -153,10 +154,10 @@ export async function rotatePlatformKeys(config: KeyConfig, options: RotateOptio
   if (purpose === 'identity' && alg !== 'RS256') throw new AdminError('Identity-token keys are RS256 only (wikis verify them as RS256); leave out --alg.');
   const store = options.store ?? keyStoreOf({ platformKeysFile: config.platformKeysFile, platformKeysKek: undefined });
   const file = store.location;
-  // Several instances (keys in the database): the new key is published first and signs only once every
-  // instance has polled it in (two poll intervals and a second), so none ever meets a kid it lacks. A
-  // compromised key (--drop-previous) is replaced at once instead.
-  const signsFrom = store.kind === 'database' && !options.dropPrevious ? now + 2 * (config.platformKeysPollSeconds ?? 5) + 1 : now;
+  // The new key is published first and signs only once every instance has polled it in and every cached
+  // copy of the old key set has expired (src/config/jwks-cache.ts keyPendingSeconds), so no instance and
+  // no verifier ever meets a kid it lacks. A compromised key (--drop-previous) is replaced at once instead.
+  const signsFrom = options.dropPrevious ? now : now + keyPendingSeconds(config, store.kind);
   const fresh: PrivateJwk = { ...(await generatePrivateJwk(alg, purpose)), ...(signsFrom > now ? { sign_after: signsFrom } : {}) };
   const retireAfter = options.dropPrevious ? now : signsFrom + longestTokenLifetime(config, purpose);
   const { before: keys, after: rotated } = await updateKeys(store, async (current) => rotateKeys(current, fresh, retireAfter, options.dropPrevious === true));

@@ -1,7 +1,14 @@
 // `admin migrate-to-postgres --to postgres://…` (issue 12): moves a deployment's SQLite database into
 // an EMPTY PostgreSQL database, and proves the copy.
-//  1. Snapshot: SQLite's online backup API copies the live file (src/db/backup.ts), so the service
-//     may keep running; what is copied and verified is that one consistent snapshot.
+//  0. Writes are held: a connection of our own takes the live file's write lock (BEGIN IMMEDIATE)
+//     before the snapshot and keeps it until the last comparison, so nothing can be written after
+//     the snapshot and silently lost at cut-over (a revocation, a refresh rotation, an account
+//     deletion). A service still running waits for the lock and, past its busy_timeout (5 s,
+//     src/db/open.ts), answers 503 + Retry-After (src/db/faults.ts `locked`); the lock is never
+//     released early. If the lock cannot be had (a writer holds it past WRITE_LOCK_WAIT_MS), the
+//     command refuses to start. --verify-only takes no lock: it compares a snapshot of the live file.
+//  1. Snapshot: SQLite's online backup API copies the live file (src/db/backup.ts); what is copied
+//     is that one consistent snapshot.
 //  2. The snapshot must be on this release's schema (no pending SQLite migration), and the target
 //     must hold no table of its own and no row beyond those the migrations themselves insert (the
 //     client counts of 005, singletons such as a version row): anything else is refused before a write.
@@ -17,6 +24,8 @@
 //     (each row's values normalised to text, hashed with SHA-256; the table's checksum is the sum of
 //     the row hashes modulo 2^128, so it does not depend on the order rows come back in, which differs
 //     between SQLite's BINARY and PostgreSQL's collations). Any difference fails the command.
+//     After a copy the SQLite side is the LIVE file (read under the held lock), not the snapshot:
+//     the comparison proves PostgreSQL equals what the service would serve next.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,6 +43,8 @@ const DERIVED_TABLES = new Set(['oauth_client_counts']);
 const BOOKKEEPING_TABLES = new Set(['schema_migrations']);
 /** PostgreSQL takes at most 65,535 parameters per statement. */
 const MAX_PARAMETERS = 60_000;
+/** How long we wait for a service write in progress to finish before refusing to start. */
+export const WRITE_LOCK_WAIT_MS = 10_000;
 
 export interface TableCheck {
   table: string;
@@ -60,6 +71,8 @@ export interface MigrateToPostgresOptions {
   verifyOnly?: boolean;
   /** Where the snapshot file goes (default: beside the database file; deleted afterwards). */
   snapshotDir?: string;
+  /** How long to wait for the live file's write lock (default WRITE_LOCK_WAIT_MS). */
+  writeLockWaitMs?: number;
   /** The migrations of both dialects (default: the shipped ones; tests add their own). */
   migrations?: { sqlite: Migration[]; postgres: Migration[] };
 }
@@ -78,13 +91,22 @@ export async function migrateToPostgres(
   const migrations = options.migrations ?? { sqlite: readMigrations(), postgres: readPostgresMigrations() };
   const dir = options.snapshotDir ?? path.dirname(deps.databaseFile);
   const snapshotFile = path.join(dir, `${path.basename(deps.databaseFile)}.to-postgres-${process.pid}-${Date.now()}.sqlite`);
-  await backupDatabase(deps.db, snapshotFile);
-  const snapshot = new Database(snapshotFile, { readonly: true, fileMustExist: true });
-  try {
-    const tables = sqliteTables(snapshot);
-    if (options.verifyOnly) {
-      return { migrationsApplied: [], copied: [], ...(await verify(snapshot, deps.pool, tables)) };
+  if (options.verifyOnly) {
+    await backupDatabase(deps.db, snapshotFile);
+    const snapshot = new Database(snapshotFile, { readonly: true, fileMustExist: true });
+    try {
+      return { migrationsApplied: [], copied: [], ...(await verify(snapshot, deps.pool, sqliteTables(snapshot))) };
+    } finally {
+      snapshot.close();
+      fs.rmSync(snapshotFile, { force: true });
     }
+  }
+  const writeLock = holdWriteLock(deps.databaseFile, options.writeLockWaitMs ?? WRITE_LOCK_WAIT_MS);
+  let snapshot: Database.Database | undefined;
+  try {
+    await backupDatabase(deps.db, snapshotFile);
+    snapshot = new Database(snapshotFile, { readonly: true, fileMustExist: true });
+    const tables = sqliteTables(snapshot);
     requireCurrentSchema(snapshot, migrations.sqlite);
     const seeded = seededByMigrations(migrations.sqlite);
     const checking = await deps.pool.connect(); // one connection: the check reads through a cursor
@@ -100,10 +122,36 @@ export async function migrateToPostgres(
       throw new AdminError(`The PostgreSQL database records migrations ${onTarget.join(', ')}, this release ships ${expected.join(', ')}: use an empty database.`);
     }
     const copied = await copyAll(snapshot, deps.pool, tables, seeded, options.batchSize ?? 500);
-    return { migrationsApplied, copied, ...(await verify(snapshot, deps.pool, tables)) };
+    // Against the live file, still under the lock.
+    return { migrationsApplied, copied, ...(await verify(deps.db, deps.pool, tables)) };
   } finally {
-    snapshot.close();
+    snapshot?.close();
     fs.rmSync(snapshotFile, { force: true });
+    writeLock.exec('ROLLBACK');
+    writeLock.close();
+  }
+}
+
+/**
+ * A connection of our own on the live file holding its write lock (BEGIN IMMEDIATE; it writes
+ * nothing). Waits up to `waitMs` for a write in progress; refuses if it cannot have it.
+ */
+function holdWriteLock(databaseFile: string, waitMs: number): Database.Database {
+  const lock = new Database(databaseFile, { fileMustExist: true });
+  try {
+    lock.pragma(`busy_timeout = ${Math.max(0, Math.floor(waitMs))}`);
+    lock.exec('BEGIN IMMEDIATE');
+    return lock;
+  } catch (err) {
+    lock.close();
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+      throw new AdminError(
+        `Another process kept writing to ${databaseFile} for ${waitMs / 1000} s, so the copy could not hold writes: ` +
+          'stop the service (systemctl stop robot-auth) and any admin command, then run again. Nothing was copied.',
+      );
+    }
+    throw err;
   }
 }
 

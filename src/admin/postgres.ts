@@ -2,7 +2,7 @@
 //  - `migrate`: applies pending migrations to the configured database: PostgreSQL when DATABASE_URL
 //    is set (under the advisory lock, src/db/postgres/migrate.ts), else the SQLite file, backed up
 //    first exactly as at start-up (src/db/backup.ts migrateWithBackup).
-//  - `migrate-to-postgres --to URL`: copies the SQLite database into an empty PostgreSQL database and
+//  - `migrate-to-postgres [--to URL | --to-env NAME]` (default target DATABASE_URL): copies the SQLite database into an empty PostgreSQL database and
 //    verifies it (src/admin/migrate-to-postgres.ts); exit status 1 on any mismatch.
 //  - `postgresStatus`: the migration state of DATABASE_URL's database, for `status`.
 import type pg from 'pg';
@@ -12,7 +12,7 @@ import { openPostgres, PostgresUnavailableError, redactUrl } from '../db/postgre
 import { appliedPostgresMigrations, pendingPostgresMigrations } from '../db/postgres/migrate.ts';
 import { migratePostgres } from '../db/postgres/migrate.ts';
 import { createLogger } from '../web/log.ts';
-import type { Command } from './commands.ts';
+import type { Command, CommandContext, OptionValues } from './commands.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, toJsonRecord } from './format.ts';
 import { migrateToPostgres, type TableCheck } from './migrate-to-postgres.ts';
@@ -73,25 +73,53 @@ export const migrateCommand: Command = {
   },
 };
 
+/**
+ * The copy's target: --to URL, else the environment variable --to-env names, else DATABASE_URL (the
+ * environment or the env file). The environment keeps a password out of `ps` and shell history.
+ */
+function targetUrl(values: OptionValues, ctx: CommandContext): string {
+  let url: string | undefined;
+  let from: string;
+  if (typeof values.to === 'string') {
+    if (typeof values['to-env'] === 'string') throw new AdminError('Give --to or --to-env, not both.');
+    url = values.to;
+    from = '--to';
+  } else if (typeof values['to-env'] === 'string') {
+    const name = values['to-env'];
+    url = ctx.env(name);
+    from = `the environment variable ${name} (--to-env)`;
+    if (url === undefined || url === '') throw new AdminError(`--to-env ${name}: the environment variable ${name} is not set. Export it first (e.g. \`read -rs ${name}; export ${name}\`).`);
+  } else {
+    url = ctx.config().databaseUrl;
+    from = 'DATABASE_URL';
+    if (url === undefined) throw new AdminError('Name the PostgreSQL database: set DATABASE_URL (or --to-env NAME) to its postgres:// URL, or give --to URL.');
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new AdminError(`${from} must be a postgres:// or postgresql:// URL.`);
+  return url;
+}
+
 export const migrateToPostgresCommand: Command = {
   name: 'migrate-to-postgres',
   summary: 'copy the SQLite database into an empty PostgreSQL database, then verify row counts and checksums',
   details: [
-    'Reads a consistent snapshot of the SQLite file (DATABASE_FILE), applies the PostgreSQL migrations to the',
-    'target and copies every table in ONE transaction: on any error nothing is copied. Refuses a target that',
-    'holds rows or tables of its own. Then compares each table (row count, checksum) and exits 1 on any',
-    'difference. Stop the service (or its writes) first so that nothing is written after the snapshot;',
-    'docs/operations.md ("PostgreSQL") has the cut-over steps. --verify-only compares again without copying.',
+    'Holds the SQLite file\'s (DATABASE_FILE) write lock from its snapshot to the end of the check, so nothing',
+    'written after the snapshot can be lost: a service still running waits, and past its 5 s busy timeout',
+    'answers 503 + Retry-After. Stop the service first. Applies the PostgreSQL migrations to the target and',
+    'copies every table in ONE transaction: on any error nothing is copied. Refuses a target that holds rows',
+    'or tables of its own. Then compares each table of the live file (row count, checksum) with PostgreSQL',
+    'and exits 1 on any difference. The target is --to URL, --to-env NAME, or DATABASE_URL: prefer the',
+    'environment, a password on the command line shows in ps and shell history. docs/operations.md',
+    '("PostgreSQL") has the cut-over steps. --verify-only compares again without copying (and holds no lock).',
   ].join('\n'),
   options: {
-    to: { type: 'string', value: 'URL', description: 'the empty PostgreSQL database: postgres://user:password@host:5432/db', required: true },
+    to: { type: 'string', value: 'URL', description: 'the empty PostgreSQL database: postgres://user@host:5432/db (a password here shows in ps and shell history: prefer --to-env)' },
+    'to-env': { type: 'string', value: 'NAME', description: 'read the target URL from environment variable NAME (default without --to: DATABASE_URL)' },
     'verify-only': { type: 'boolean', description: 'do not copy; compare the SQLite database with an earlier copy' },
     'batch-size': { type: 'string', value: 'N', description: 'rows per INSERT (default 500)' },
     json,
   },
   run: async ({ values }, ctx) => {
-    const url = String(values.to);
-    if (!/^postgres(ql)?:\/\//.test(url)) throw new AdminError('--to must be a postgres:// or postgresql:// URL.');
+    const url = targetUrl(values, ctx);
     const batch = values['batch-size'];
     const batchSize = typeof batch === 'string' ? Number(batch) : undefined;
     if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize <= 0)) throw new AdminError('--batch-size must be a positive integer.');
@@ -105,7 +133,12 @@ export const migrateToPostgresCommand: Command = {
     } else {
       const lines: string[] = [];
       if (result.migrationsApplied.length > 0) lines.push(`PostgreSQL migrations applied: ${result.migrationsApplied.join(', ')}`);
-      if (result.copied.length > 0) lines.push(`copied ${result.copied.reduce((n, t) => n + t.rows, 0)} rows from ${config.databaseFile} to ${redactUrl(url)} in one transaction`);
+      if (result.copied.length > 0) {
+        lines.push(
+          `copied ${result.copied.reduce((n, t) => n + t.rows, 0)} rows from ${config.databaseFile} to ${redactUrl(url)} in one transaction; ` +
+            "writes to the SQLite file were held from the snapshot to the end of the check below (a running service's writes waited, past 5 s they answered 503 + Retry-After)",
+        );
+      }
       lines.push(
         formatTable<TableCheck>(result.checks, [
           { header: 'TABLE', value: (c) => c.table },

@@ -47,6 +47,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       out: (text) => io.out(text),
       config: () => (config ??= loadConfig(parsed.values, io)),
       db: (options) => (db ??= openAdminDatabase(ctx.config(), options)),
+      env: (name) => io.env[name],
     };
     const status = await command.run(parsed, ctx);
     return typeof status === 'number' ? status : 0;

@@ -246,6 +246,7 @@ const envSchema = z.object({
       return raw;
     }),
   PLATFORM_KEYS_POLL_SECONDS: positiveInt(5),
+  JWKS_MAX_AGE_SECONDS: nonNegativeInt(300),
 });
 
 /** Every environment variable the service reads (documented in .env.example). */
@@ -321,6 +322,8 @@ export interface Config {
   platformKeysKek: string | undefined;
   /** PLATFORM_KEYS_POLL_SECONDS: how often a running instance checks whether the key set changed. */
   platformKeysPollSeconds: number;
+  /** JWKS_MAX_AGE_SECONDS: how long verifiers may cache our key sets; a rotated key signs only after it (src/config/jwks-cache.ts). */
+  jwksMaxAgeSeconds: number;
 }
 
 /** Reads `.env` (if present) into process.env without overriding variables already set. */
@@ -431,6 +434,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     deletedUsernameReserveDays: e.DELETED_USERNAME_RESERVE_DAYS,
     platformKeysKek: e.PLATFORM_KEYS_KEK,
     platformKeysPollSeconds: e.PLATFORM_KEYS_POLL_SECONDS,
+    jwksMaxAgeSeconds: e.JWKS_MAX_AGE_SECONDS,
   };
 }
 

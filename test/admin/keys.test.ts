@@ -22,6 +22,10 @@ import { createLogger } from '../../src/web/log.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
+// These tests are about rotation itself: no verifier caches our key sets here (JWKS_MAX_AGE_SECONDS=0,
+// src/config/jwks-cache.ts), so a rotated key is not held back for the cache's max-age.
+const NO_JWKS_CACHE = { JWKS_MAX_AGE_SECONDS: '0' };
+
 type App = ReturnType<typeof createApp>;
 
 let t: TempData;
@@ -31,7 +35,7 @@ let refreshToken: string;
 const contexts: AppContext[] = [];
 
 beforeEach(() => {
-  t = tempData();
+  t = tempData(NO_JWKS_CACHE);
   alice = seedUser(t.db, 'alice');
   clientId = seedClient(t.db);
   refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
@@ -130,11 +134,11 @@ describe('keys rotate', () => {
     expect((await verify(later.app, await refresh(later.app))).status).toBe(200);
 
     // The loader ignored it; `keys retire` removes it from the file (a dry run does not).
-    const dry = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const dry = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'retire', '--dry-run'], dry.io)).toBe(0);
     expect(dry.stdout()).toBe(`Would remove ${oldKid} from ${t.config.platformKeysFile}.`);
     expect(readKeyFile(t.config.platformKeysFile)).toHaveLength(3);
-    const real = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const real = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'retire'], real.io)).toBe(0);
     expect(real.stdout()).toContain(`Removed ${oldKid}`);
     expect(accessKids()).toEqual([newKid]);
@@ -158,7 +162,7 @@ describe('keys rotate', () => {
     const first = await start();
     const oldKid = first.ctx.platformKeys.current.kid;
     const oldToken = await refresh(first.app);
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io)).toBe(0);
     expect(capture.stdout()).toContain(`Retired ${oldKid}:`);
     first.ctx.close();
@@ -171,12 +175,12 @@ describe('keys rotate', () => {
 
   it('prints what it did and what to do next, through the CLI', async () => {
     await start();
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
     const [newKid, oldKid, identityKid] = readKeyFile(t.config.platformKeysFile).map((k) => k.kid);
     expect(capture.stdout()).toMatch(new RegExp(`^New access signing key ${newKid} \\(RS256\\) written to .*platform-keys\\.json\\.\\nThe previous key ${oldKid} verifies until \\d{4}-\\d\\d-\\d\\dT`));
     expect(capture.stdout()).toContain('systemctl reload robot-auth');
-    const list = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const list = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
     expect(JSON.parse(list.stdout())).toEqual([
       { kid: newKid, alg: 'RS256', purpose: 'access', role: 'signing', retire_after: null },
@@ -192,7 +196,7 @@ describe('keys rotate', () => {
     const a = await rotatePlatformKeys(t.config);
     const b = await rotatePlatformKeys(t.config);
     expect(listKeys(t.config).filter((k) => k.role === 'verifying').map((k) => k.kid)).toEqual([a.kid, original]);
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io)).toBe(0);
     const statuses = listKeys(t.config);
     const newest = statuses[0]!;
@@ -214,7 +218,7 @@ describe('keys rotate', () => {
     const first = await start();
     const accessKid = first.ctx.platformKeys.current.kid;
     const oldIdentity = first.ctx.identityKeys.current.kid;
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate', '--purpose', 'identity'], capture.io)).toBe(0);
     const second = await start();
     expect(second.ctx.platformKeys.current.kid).toBe(accessKid);
@@ -223,11 +227,11 @@ describe('keys rotate', () => {
     expect((await jwksKids(second.app)).keys.map((k) => k.kid)).toEqual([accessKid]);
     const identityJwks = await request(second.app).get('/auth/wiki-identity/jwks.json');
     expect((identityJwks.body as { keys: jose.JWK[] }).keys.map((k) => k.kid)).toEqual(second.ctx.identityKeys.all.map((k) => k.kid));
-    expect(await runCli(['keys', 'rotate', '--purpose', 'session'], captureIo({ DATA_DIR: t.dir }, t.dir).io)).toBe(1);
+    expect(await runCli(['keys', 'rotate', '--purpose', 'session'], captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir).io)).toBe(1);
   });
 
   it('refuses when there is no key file', async () => {
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(1);
     expect(capture.stderr()).toMatch(/There is no platform key file at .*platform-keys\.json/);
   });
@@ -316,7 +320,7 @@ describe('keys generate', () => {
 });
 
 describe('ES256 access keys (ACCESS_TOKEN_ALG)', () => {
-  const es256 = () => parseConfig({ DATA_DIR: t.dir, LOG_LEVEL: 'silent', ACCESS_TOKEN_ALG: 'ES256' });
+  const es256 = () => parseConfig({ DATA_DIR: t.dir, ...NO_JWKS_CACHE, LOG_LEVEL: 'silent', ACCESS_TOKEN_ALG: 'ES256' });
   const algOfToken = (token: string) => jose.decodeProtectedHeader(token).alg;
 
   it('switching RS256 -> ES256: rotate --alg ES256, restart; both kinds published and verifying until the RSA key retires', async () => {
@@ -325,7 +329,7 @@ describe('ES256 access keys (ACCESS_TOKEN_ALG)', () => {
     const rsaToken = await refresh(first.app);
     expect(algOfToken(rsaToken)).toBe('RS256');
 
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'rotate', '--alg', 'ES256'], capture.io)).toBe(0);
     const ecKid = readKeyFile(t.config.platformKeysFile)[0]!.kid;
     expect(capture.stdout()).toContain(`New access signing key ${ecKid} (ES256)`);
@@ -362,17 +366,17 @@ describe('ES256 access keys (ACCESS_TOKEN_ALG)', () => {
 
   it('keys rotate follows ACCESS_TOKEN_ALG without --alg; identity keys stay RS256', async () => {
     await start(es256());
-    const capture = captureIo({ DATA_DIR: t.dir, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io)).toBe(0);
     expect(capture.stdout()).toMatch(/^New access signing key \S+ \(ES256\)/);
     expect(capture.stdout()).toContain('systemctl reload robot-auth');
     const [fresh, previous] = keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'access');
     expect([fresh?.kty, fresh?.crv, fresh?.alg, previous?.alg]).toEqual(['EC', 'P-256', 'ES256', 'ES256']);
     await expect(rotatePlatformKeys(es256(), { purpose: 'identity', alg: 'ES256' })).rejects.toThrow(/RS256 only/);
-    const identity = captureIo({ DATA_DIR: t.dir, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
+    const identity = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE, ACCESS_TOKEN_ALG: 'ES256' }, t.dir);
     expect(await runCli(['keys', 'rotate', '--purpose', 'identity'], identity.io)).toBe(0);
     expect(keysOfPurpose(readKeyFile(t.config.platformKeysFile), 'identity').map((k) => k.alg)).toEqual(['RS256', 'RS256']);
-    expect(await runCli(['keys', 'rotate', '--alg', 'HS256'], captureIo({ DATA_DIR: t.dir }, t.dir).io)).toBe(1);
+    expect(await runCli(['keys', 'rotate', '--alg', 'HS256'], captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE }, t.dir).io)).toBe(1);
   });
 
   it('development rotates in a key of ACCESS_TOKEN_ALG by itself; the old one verifies until its tokens expire', async () => {

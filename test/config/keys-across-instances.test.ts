@@ -19,6 +19,10 @@ import { nowSeconds } from '../../src/db/open.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
 
+// These tests are about rotation itself: no verifier caches our key sets here (JWKS_MAX_AGE_SECONDS=0,
+// src/config/jwks-cache.ts), so a rotated key is not held back for the cache's max-age.
+const NO_JWKS_CACHE = { JWKS_MAX_AGE_SECONDS: '0' };
+
 type App = ReturnType<typeof createApp>;
 const KEK = crypto.randomBytes(32).toString('base64url');
 
@@ -29,7 +33,7 @@ let refreshToken: string;
 const contexts: AppContext[] = [];
 
 function setUp(env: Record<string, string>): void {
-  t = tempData(env);
+  t = tempData({ ...NO_JWKS_CACHE, ...env });
   alice = seedUser(t.db, 'alice');
   clientId = seedClient(t.db);
   refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
@@ -60,7 +64,7 @@ const jwks = async (app: App) => (await request(app).get('/.well-known/jwks.json
 const kidOf = (token: string) => jose.decodeProtectedHeader(token).kid;
 
 async function cli(args: string[], env: Record<string, string> = {}) {
-  const capture = captureIo({ DATA_DIR: t.dir, ...env }, t.dir);
+  const capture = captureIo({ DATA_DIR: t.dir, ...NO_JWKS_CACHE, ...env }, t.dir);
   const status = await runCli(args, capture.io);
   expect(status, capture.stderr()).toBe(0);
   return capture.stdout();
@@ -89,7 +93,7 @@ describe('platform keys in the database (PLATFORM_KEYS_KEK)', () => {
     // Published by both before either signs with it (pending): no instance meets a kid it lacks.
     for (const app of [a.app, b.app]) expect((await jwks(app)).keys.map((k) => k.kid)).toEqual([oldKid, newKid]);
     expect(kidOf(await refresh(b.app))).toBe(oldKid);
-    const list = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK }, t.dir);
+    const list = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK, ...NO_JWKS_CACHE }, t.dir);
     expect(await runCli(['keys', 'list', '--json'], list.io)).toBe(0);
     expect((JSON.parse(list.stdout()) as { kid: string; role: string }[]).filter((k) => k.kid === newKid || k.kid === oldKid).map((k) => [k.kid, k.role])).toEqual([
       [newKid, 'pending'],

@@ -24,7 +24,8 @@ import { createLogger } from '../../src/web/log.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
-const config = { ...parseConfig({ LOG_LEVEL: 'silent' }), platformKeysKek: KEK, platformKeysPollSeconds: 1 };
+// No verifier caches our key sets here (src/config/jwks-cache.ts): the rotation waits for the polls only.
+const config = { ...parseConfig({ LOG_LEVEL: 'silent' }), platformKeysKek: KEK, platformKeysPollSeconds: 1, jwksMaxAgeSeconds: 0 };
 const RESOURCE = 'http://alice.localhost:3000/mcp';
 
 let server: TestPostgres;

@@ -40,6 +40,8 @@ beforeAll(async () => {
     PUBLIC_URL: `http://${apex}`,
     PLATFORM_KEYS_KEK: KEK,
     PLATFORM_KEYS_POLL_SECONDS: '1',
+    // No verifier caches the key sets here (src/config/jwks-cache.ts): a rotation waits for the polls only.
+    JWKS_MAX_AGE_SECONDS: '0',
     // The load below comes from loopback: per-address budgets (per instance) are not what is tested here.
     RATE_LIMIT_TRUSTED_NETWORKS: '127.0.0.0/8',
   };
@@ -190,7 +192,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     refreshToken = grantRefresh;
     const before = await refresh();
     const oldKid = jose.decodeProtectedHeader(before).kid;
-    const capture = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1' }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, PLATFORM_KEYS_KEK: KEK, PLATFORM_KEYS_POLL_SECONDS: '1', JWKS_MAX_AGE_SECONDS: '0' }, t.dir);
     expect(await runCli(['keys', 'rotate'], capture.io), capture.stderr()).toBe(0);
     const jwksOf = async (port: number) => JSON.parse((await send(port, { host: apex, path: '/.well-known/jwks.json' })).body) as { keys: { kid: string }[] };
     const deadline = Date.now() + 5000;

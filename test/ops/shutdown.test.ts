@@ -116,7 +116,8 @@ describe('SIGHUP', () => {
     server = await startServer({ dataDir: dir, port: await freePort() });
     const kids = async () => ((await (await fetch(`${server!.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const [oldKid] = await kids();
-    const rotation = await rotatePlatformKeys(parseConfig({ DATA_DIR: dir }));
+    // No JWKS cache to wait for (src/config/jwks-cache.ts): the rotated key signs as soon as it is loaded.
+    const rotation = await rotatePlatformKeys(parseConfig({ DATA_DIR: dir, JWKS_MAX_AGE_SECONDS: '0' }));
     server.child.kill('SIGHUP');
     await until(async () => (await kids()).length === 2);
     expect(await kids()).toEqual([rotation.kid, oldKid]);

@@ -12,6 +12,10 @@ import { listKeys, rotatePlatformKeys } from '../../src/admin/keys.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { generatePrivateJwk, readKeyFile, writeKeyFile } from '../../src/config/keys.ts';
 
+// These tests are about rotation itself: no verifier caches our key sets here (JWKS_MAX_AGE_SECONDS=0,
+// src/config/jwks-cache.ts), so a rotated key is not held back for the cache's max-age.
+const NO_JWKS_CACHE = { JWKS_MAX_AGE_SECONDS: '0' };
+
 let dir: string;
 let elsewhere: string;
 let config: Config;
@@ -19,7 +23,7 @@ let config: Config;
 beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-sec-'));
   elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'keys-sec-elsewhere-'));
-  config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' });
+  config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', ...NO_JWKS_CACHE });
   writeKeyFile(config.platformKeysFile, [await generatePrivateJwk('RS256')]);
 });
 afterEach(() => {

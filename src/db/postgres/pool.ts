@@ -58,11 +58,22 @@ export class PostgresUnavailableError extends Error {
   override name = 'PostgresUnavailableError';
 }
 
-/** The URL without its password, for logs and messages. */
+/**
+ * Query parameters whose value is a secret (or names one): libpq and `pg` read the password from
+ * `?password=` as well as from the user part, and `sslpassword`/`sslkey`/`passfile` unlock or point
+ * at key material. Matched without case, and any name containing one of these words counts too.
+ */
+const SECRET_PARAMETER_WORDS = ['password', 'passfile', 'sslpassword', 'sslkey', 'secret', 'token'];
+
+/** The URL without its password (user part and secret query parameters), for logs and messages. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const name of [...new Set(u.searchParams.keys())]) {
+      const lower = name.toLowerCase();
+      if (SECRET_PARAMETER_WORDS.some((word) => lower.includes(word))) u.searchParams.set(name, '***');
+    }
     return u.href;
   } catch {
     return '(unparseable DATABASE_URL)';

@@ -7,6 +7,7 @@ import { metadataCors } from '../../resource/cors.ts';
 import { discoveryRateLimit, precomputeJson, sendJson, type PrecomputedJson } from '../../web/http.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { authorizationServerMetadata } from './as-metadata.ts';
+import { jwksCacheControl } from '../../config/jwks-cache.ts';
 
 export function metadataRoutes(ctx: AppContext): Router {
   const router = Router();
@@ -30,7 +31,7 @@ export function metadataRoutes(ctx: AppContext): Router {
   router.get('/.well-known/oauth-authorization-server', ...serveMetadata);
   router.get('/.well-known/openid-configuration', ...serveMetadata);
   router.get(OAUTH_PATHS.jwks, ...discovery, (_req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.setHeader('Cache-Control', jwksCacheControl(ctx.config));
     sendJson(res, jwksDoc());
   });
   // RFC 8615: well-known URIs are read by programs. Anything else there (another method, a PRM the

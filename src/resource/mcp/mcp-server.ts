@@ -100,7 +100,8 @@ type Answer = Extract<JSONRPCMessage, { id: RequestId }> & ({ result: unknown } 
  * long-lived server: each request gets a fresh internal id (a counter), so two callers sending
  * the same JSON-RPC id at once can never receive each other's answer, and the answer goes back
  * with the caller's own id. Notifications a handler sends are dropped, as the SDK's transport
- * drops them in JSON-response mode.
+ * drops them in JSON-response mode. When the HTTP client goes away first, the server gets
+ * `notifications/cancelled` for the internal id, so the handler's AbortSignal fires and its work stops.
  */
 export class SingleRequestTransport implements Transport {
   onclose?: () => void;
@@ -135,6 +136,9 @@ export class SingleRequestTransport implements Transport {
       const onAbort = () => {
         this.pending.delete(id);
         resolve(undefined);
+        // The client went away: cancel the work too, as the SDK path does by closing its server.
+        // MCP 2025-11-25 "Cancellation": the server aborts the handler's `extra.signal` for this id.
+        this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the HTTP client went away' } });
       };
       this.pending.set(id, (answer) => {
         signal.removeEventListener('abort', onAbort);
