@@ -6,8 +6,9 @@
 // hand the same connection to both while a store transaction may be open.
 import { requestLocalLock } from '@atproto/oauth-client-node';
 import type { Db } from '../../db/open.ts';
+import { asyncWriteScope } from '../../db/instrument.ts';
 import type { Repositories, Store } from '../store.ts';
-import { createReentryGuard, scopedToTransaction, wrapRepositories } from '../wrap.ts';
+import { createReentryGuard, transactionScoper, wrapRepositories } from '../wrap.ts';
 import { createSqliteRepositories } from './repositories.ts';
 
 /** Runs one task at a time, in the order they were queued; a failed task does not block the next. */
@@ -27,22 +28,33 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
   const mutex = createMutex();
   const guard = createReentryGuard();
   const repos: Repositories = wrapRepositories(direct, (call) => guard.outside(() => mutex.run(call)));
+  // Prepared once: db.exec would compile the SQL on every transaction. On an instrumented database
+  // (src/db/instrument.ts, the app's) the transaction counts as one timed write, as db.transaction does.
+  const begin = db.prepare('BEGIN IMMEDIATE');
+  const commit = db.prepare('COMMIT');
+  const rollback = db.prepare('ROLLBACK');
+  const observed = asyncWriteScope(db);
+  const scoped = transactionScoper(direct);
   return {
     dialect: 'sqlite',
     repos,
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
       return guard.outside(() => mutex.run(async () => {
-        db.exec('BEGIN IMMEDIATE');
-        const scope = scopedToTransaction(direct);
+        observed?.begin();
+        let failure: unknown;
+        const scope = scoped();
         try {
+          begin.run();
           const result = await guard.inside(() => fn(scope.tx));
-          db.exec('COMMIT');
+          commit.run();
           return result;
         } catch (err) {
-          if (db.inTransaction) db.exec('ROLLBACK');
+          failure = err ?? new Error('transaction callback threw without an error');
+          if (db.inTransaction) rollback.run();
           throw err;
         } finally {
           scope.end();
+          observed?.end(failure);
         }
       }));
     },
