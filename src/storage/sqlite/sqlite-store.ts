@@ -2,8 +2,14 @@
 // COMMIT/ROLLBACK around an async callback, so it must own the connection while the callback
 // awaits: a promise mutex queues every other transaction and every call on `store.repos` behind it
 // (store.ts rule 3). Calls run in arrival order; the statements themselves stay synchronous.
-// Until the callers switch to the store, code that uses the raw `Db` directly is not queued: do not
-// hand the same connection to both while a store transaction may be open.
+// Until every caller has switched, the app's context (src/context.ts) shares this connection with
+// the synchronous repositories, which the mutex does not queue. A store transaction's callback awaits
+// only the store's repositories, which resolve at once, so it runs to COMMIT within one turn of the
+// microtask queue; another request's continuation that runs in between, and writes through the raw
+// `Db`, writes inside the open transaction (a nested db.transaction becomes a SAVEPOINT). It then
+// commits with it, as it would have alone; it is rolled back with it only when the callback throws.
+// So the domain transactions return refusals as outcomes and throw only on a fault (store.ts rule 1).
+// Once every caller uses the store, nothing else touches the connection.
 import { requestLocalLock } from '@atproto/oauth-client-node';
 import type { Db } from '../../db/open.ts';
 import { asyncWriteScope } from '../../db/instrument.ts';
