@@ -10,7 +10,7 @@
 // commits with it, as it would have alone; it is rolled back with it only when the callback throws.
 // So the domain transactions return refusals as outcomes and throw only on a fault (store.ts rule 1).
 // Once every caller uses the store, nothing else touches the connection.
-import { requestLocalLock } from '@atproto/oauth-client-node';
+import type { RuntimeLock } from '@atproto/oauth-client-node';
 import type { Db } from '../../db/open.ts';
 import { asyncWriteScope } from '../../db/instrument.ts';
 import type { Repositories, Store } from '../store.ts';
@@ -28,6 +28,8 @@ export function createMutex() {
     },
   };
 }
+
+const localLock: RuntimeLock = async (name, fn) => (await import('@atproto/oauth-client-node')).requestLocalLock(name, fn);
 
 export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
   const direct = createSqliteRepositories(db);
@@ -64,8 +66,10 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
         }
       }));
     },
-    // One process serves everything on SQLite: the in-process lock is enough.
-    requestLock: requestLocalLock,
+    // One process serves everything on SQLite: the in-process lock is enough. Imported on first use:
+    // the app opens this store at start, and the ATProto library loads only on first sign-in
+    // (src/atproto/client.ts, test/atproto/lazy-client.test.ts).
+    requestLock: localLock,
     ping: () => mutex.run(async () => void db.prepare('SELECT 1').get()),
     close: () =>
       mutex.run(async () => {
