@@ -30,10 +30,18 @@ import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStorageHealth, type StorageHealth } from './db/faults.ts';
 import { instrumentWrites } from './db/instrument.ts';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
+import { createSqliteStore } from './storage/sqlite/sqlite-store.ts';
+import type { Store } from './storage/store.ts';
 
 export interface AppContext {
   config: Config;
   db: Db;
+  /**
+   * The async storage seam (src/storage/store.ts). This round it is the SQLite store over `db` itself
+   * (one connection); the callers switched so far: the token endpoint, /revoke and the client
+   * assertion jti. The repositories below are the same tables, synchronously, for the rest.
+   */
+  store: Store;
   log: Logger;
   /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
   platformKeys: PlatformKeys;
@@ -94,6 +102,9 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const metrics = createMetrics();
   const storage = createStorageHealth({ log, metrics });
   instrumentWrites(db, { metrics, storage });
+  // Over the same connection as the repositories below (after instrumentWrites, so its statements
+  // are timed too); ctx.close() closes the connection, not the store.
+  const store = createSqliteStore(db, { closeDatabase: false });
   const sealer = createSealer(sealingJwksOf(keySets.jwks));
   // Development may have just written the keys (first start): what we loaded is then the new version.
   const loadedVersion = await keyStore.version();
@@ -107,6 +118,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
   return {
     config,
     db,
+    store,
     log,
     platformKeys,
     identityKeys,
@@ -138,7 +150,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
       maxCachedDocuments: config.maxCachedClientDocuments,
     }),
     clientAssertions: clientAssertionVerifierFor(
-      { db, config },
+      { store, config },
       { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
     ),
     close() {

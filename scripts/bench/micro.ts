@@ -111,9 +111,9 @@ try {
     const presented = ctx.refreshTokens.findByValue(v);
     return (presented && ctx.grants.findById(presented.grantId)?.clientId) ?? '';
   });
-  await time('refresh rotation (refresh-rotation.ts: one transaction, sealed successor, no signing)', 5000, () => {
+  await time('refresh rotation (refresh-rotation.ts: one transaction, sealed successor, no signing)', 5000, async () => {
     const i = next++;
-    const outcome = rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
+    const outcome = await rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
     if (outcome.kind !== 'issued') throw new Error(`refresh not issued: ${outcome.kind}`);
   });
   ctx.db.exec('CREATE TABLE micro_scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');

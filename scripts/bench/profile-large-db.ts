@@ -128,9 +128,9 @@ try {
     const { values, clientIds } = fresh(N);
     ctx.db.pragma('wal_checkpoint(TRUNCATE)'); // every mode starts from an empty WAL
     let maxWal = 0;
-    await time(name, N, (i) => {
+    await time(name, N, async (i) => {
       if (i % 100 === 0) maxWal = Math.max(maxWal, walPages(file));
-      const outcome = rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
+      const outcome = await rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
       if (outcome.kind !== 'issued') throw new Error(`refresh not issued: ${outcome.kind}`);
     });
     console.log(`    WAL: largest ${maxWal} pages during, ${walPages(file)} after`);

@@ -7,10 +7,15 @@
 //    runs in its own SAVEPOINT (a nested better-sqlite3 transaction), so a failed insert rolls back
 //    only itself and the outer transaction still commits. Where the request has a transaction (the
 //    replay revocations, consent), record inside it, so the event and the change commit together.
+//  - In a store transaction (src/storage/store.ts): `insertIn(tx, event)` writes the row with the
+//    transaction (the store's audit.insert, its own SAVEPOINT), and `announce(event)` writes the log
+//    line and counts it once the transaction has committed (a PostgreSQL transaction may be retried,
+//    so nothing outside the database happens inside it).
 //  - Out of the hot path: a normal refresh writes no row; only a replay does.
 import type Database from 'better-sqlite3';
 import { nowSeconds, type Db } from '../db/open.ts';
 import type { Logger } from '../web/log.ts';
+import type { Repositories } from '../storage/store.ts';
 
 export const AUDIT_EVENTS = [
   'sign_in',
@@ -65,6 +70,15 @@ export interface AuditLog {
   record(event: AuditEvent): void;
   /** Newest first. */
   list(filter?: AuditFilter): AuditEntry[];
+  /** Inside a store transaction: stores `event` with it; a failed insert is logged and swallowed (rules above). */
+  insertIn(tx: Pick<Repositories, 'audit'>, event: AuditEvent): Promise<boolean>;
+  /** After that transaction committed: the log line of `event`, and its metric when it was `stored`. */
+  announce(event: AuditEvent, stored: boolean): void;
+}
+
+/** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d: store a.b.c.d. */
+function normalized(recorded: AuditEvent): AuditEvent {
+  return recorded.address?.startsWith('::ffff:') && recorded.address.includes('.') ? { ...recorded, address: recorded.address.slice(7) } : recorded;
 }
 
 interface Row {
@@ -83,15 +97,31 @@ export function createAuditLog(deps: { db: Db; log: Logger; metrics?: { auditEve
   const { db, log } = deps;
   let insert: Database.Transaction<(e: AuditEvent, at: number) => void> | undefined;
   let statement: Database.Statement<unknown[]> | undefined;
+  const logLine = (event: AuditEvent) =>
+    log.info(
+      { audit: event.event, did: event.did ?? undefined, clientId: event.clientId ?? undefined, wiki: event.wikiSlug ?? undefined, actor: event.actor, address: event.address ?? undefined, ...event.detail },
+      `security event: ${event.event}`,
+    );
+  const storeFailed = (err: unknown, event: AuditEvent) =>
+    log.warn({ err, audit: event.event }, 'audit event could not be stored (the request itself went through); check the storage faults');
   return {
+    async insertIn(tx, recorded) {
+      try {
+        await tx.audit.insert(normalized(recorded));
+        return true;
+      } catch (err) {
+        storeFailed(err, recorded);
+        return false;
+      }
+    },
+    announce(recorded, stored) {
+      logLine(normalized(recorded));
+      if (stored) deps.metrics?.auditEvent(recorded.event);
+    },
     record(recorded) {
       const at = nowSeconds();
-      // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d: store a.b.c.d.
-      const event = recorded.address?.startsWith('::ffff:') && recorded.address.includes('.') ? { ...recorded, address: recorded.address.slice(7) } : recorded;
-      log.info(
-        { audit: event.event, did: event.did ?? undefined, clientId: event.clientId ?? undefined, wiki: event.wikiSlug ?? undefined, actor: event.actor, address: event.address ?? undefined, ...event.detail },
-        `security event: ${event.event}`,
-      );
+      const event = normalized(recorded);
+      logLine(event);
       try {
         // Prepared on first use: the table exists once migrations ran.
         insert ??= db.transaction((e: AuditEvent, when: number) => {
@@ -103,7 +133,7 @@ export function createAuditLog(deps: { db: Db; log: Logger; metrics?: { auditEve
         insert(event, at);
         deps.metrics?.auditEvent(event.event);
       } catch (err) {
-        log.warn({ err, audit: event.event }, 'audit event could not be stored (the request itself went through); check the storage faults');
+        storeFailed(err, event);
       }
     },
     list(filter = {}) {

@@ -15,12 +15,41 @@ export interface WriteObserver {
 
 type AnyFn = (...args: unknown[]) => unknown;
 const INSTRUMENTED = Symbol('robot-auth.instrumented');
+const ASYNC_WRITE = Symbol('robot-auth.async-write');
+
+/** An async transaction's bracket (src/storage/sqlite/sqlite-store.ts): its statements are one write, like a db.transaction's. */
+export interface AsyncWriteScope {
+  begin(): void;
+  /** After COMMIT (no error) or ROLLBACK (the error that caused it). */
+  end(err?: unknown): void;
+}
+
+/** The bracket of an instrumented database; undefined when it is not instrumented (tests, scripts). */
+export function asyncWriteScope(db: Db): AsyncWriteScope | undefined {
+  return (db as Db & { [ASYNC_WRITE]?: AsyncWriteScope })[ASYNC_WRITE];
+}
 
 export function instrumentWrites(db: Db, observer: WriteObserver): void {
-  const target = db as Db & { [INSTRUMENTED]?: true };
+  const target = db as Db & { [INSTRUMENTED]?: true; [ASYNC_WRITE]?: AsyncWriteScope };
   if (target[INSTRUMENTED]) return;
   target[INSTRUMENTED] = true;
   let depth = 0;
+  let asyncStart = 0n;
+  target[ASYNC_WRITE] = {
+    begin() {
+      if (depth++ === 0) asyncStart = process.hrtime.bigint();
+    },
+    end(err) {
+      if (--depth > 0) return;
+      if (err === undefined) {
+        observer.metrics.databaseWrite(Number(process.hrtime.bigint() - asyncStart) / 1e9);
+        observer.storage.writeSucceeded();
+        return;
+      }
+      const kind = storageFaultKind(err);
+      if (kind !== undefined) observer.storage.fault(kind, err);
+    },
+  };
 
   function timed<T>(run: () => T): T {
     if (depth > 0) return run();

@@ -27,6 +27,39 @@ export function scopedToTransaction(repos: Repositories): { tx: Repositories; en
   return { tx, end: () => void (open = false) };
 }
 
+/**
+ * scopedToTransaction for a store whose repositories are the same object in every transaction
+ * (SQLite): the wrappers are built once, as prototypes, and each transaction only creates one small
+ * object per repository pointing at its own open flag (the refresh path's seam cost; see
+ * scripts/bench/profile-token.ts). Methods must be called on their repository (`tx.grants.revoke(…)`).
+ */
+export function transactionScoper(repos: Repositories): () => { tx: Repositories; end(): void } {
+  const scope = Symbol('transaction scope');
+  type Scoped = { [scope]?: { open: boolean } };
+  const ended = () => new Error('a transaction repository was used after its transaction ended; use store.repos or a new transaction');
+  const prototypes = (Object.entries(repos) as [string, Record<string, Method>][]).map(([name, repo]) => {
+    const proto: Record<string, Method> = {};
+    for (const [method, fn] of Object.entries(repo)) {
+      proto[method] = function (this: Scoped | undefined, ...args: unknown[]) {
+        const state = this?.[scope];
+        if (state === undefined) return Promise.reject(new Error(`call tx.${name}.${method}() on its repository, not detached from it`));
+        return state.open ? fn.apply(repo, args) : Promise.reject(ended());
+      };
+    }
+    return [name, proto] as const;
+  });
+  return () => {
+    const state = { open: true };
+    const tx: Record<string, Scoped> = {};
+    for (const [name, proto] of prototypes) {
+      const scoped = Object.create(proto) as Scoped;
+      scoped[scope] = state;
+      tx[name] = scoped;
+    }
+    return { tx: tx as unknown as Repositories, end: () => void (state.open = false) };
+  };
+}
+
 /** Unique-constraint violation, in either dialect (SQLite's result code, PostgreSQL's SQLSTATE 23505). */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

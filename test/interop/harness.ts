@@ -45,7 +45,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     caCertificates: certificate.cert,
     documentsEnabled: app.config.clientIdMetadataDocuments,
   });
-  app.ctx.clientAssertions = createClientAssertionVerifier({ db: app.ctx.db, config: app.config, jwks: createClientJwks({ fetchOptions }) });
+  app.ctx.clientAssertions = createClientAssertionVerifier({ store: app.ctx.store, config: app.config, jwks: createClientJwks({ fetchOptions }) });
   return {
     app,
     standIn,

@@ -3,6 +3,7 @@
 // get the same 200 (§2.2), so the endpoint reveals nothing.
 import express, { Router } from 'express';
 import type { AppContext } from '../../context.ts';
+import type { AuditEvent } from '../../audit/audit-log.ts';
 import { apiResponses } from '../../web/error-handler.ts';
 import { noStore } from '../../web/http.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
@@ -15,24 +16,35 @@ import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
  * Revokes `token` if it is the client's; returns whether that revoked something still live (the rate
  * limit then charges the client). Revoking a dead or already revoked token pays the address, so a
  * client's budget cannot be drained with one's own old tokens (src/oauth/token/token-rate-limits.ts).
+ * A refresh token's grant is revoked in one store transaction (src/storage/store.ts) with its audit
+ * entry; the log line and metrics follow the commit.
  */
-export type RevokeDeps = Pick<AppContext, 'refreshTokens' | 'grants' | 'accessTokens' | 'revokedAccessTokens' | 'log' | 'audit' | 'metrics'>;
+export type RevokeDeps = Pick<AppContext, 'store' | 'accessTokens' | 'log' | 'audit' | 'metrics'>;
 
 export async function revokeToken(ctx: RevokeDeps, client: OAuthClientRecord, token: string, address?: string): Promise<boolean> {
-  const refresh = ctx.refreshTokens.findByValue(token);
-  if (refresh) {
-    const grant = ctx.grants.findById(refresh.grantId);
-    if (grant?.clientId !== client.clientId) return false;
-    if (!ctx.grants.revoke(grant.id)) return false;
-    ctx.log.info({ clientId: client.clientId, grantId: grant.id }, 'grant revoked by client');
-    ctx.audit.record({ event: 'grant_revoked', did: grant.userDid, clientId: client.clientId, wikiSlug: grant.wikiSlug, actor: 'client', address, detail: { via: 'rfc7009' } });
+  const revoked = await ctx.store.transaction(async (tx) => {
+    const refresh = await tx.refreshTokens.findByValueForUpdate(token);
+    if (!refresh) return undefined;
+    const grant = await tx.grants.findById(refresh.grantId);
+    if (grant?.clientId !== client.clientId || !(await tx.grants.revoke(grant.id))) return { grant: undefined };
+    const event: AuditEvent = { event: 'grant_revoked', did: grant.userDid, clientId: client.clientId, wikiSlug: grant.wikiSlug, actor: 'client', address, detail: { via: 'rfc7009' } };
+    return { grant, event, stored: await ctx.audit.insertIn(tx, event) };
+  });
+  if (revoked) {
+    if (!revoked.grant) return false;
+    ctx.log.info({ clientId: client.clientId, grantId: revoked.grant.id }, 'grant revoked by client');
+    ctx.audit.announce(revoked.event, revoked.stored);
     ctx.metrics.grantRevoked('client');
     return true;
   }
   const claims = await ctx.accessTokens.verify(token, undefined);
   if (!claims || claims.clientId !== client.clientId) return false;
-  if (ctx.revokedAccessTokens.isRevoked(claims.jti)) return false;
-  ctx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
+  const added = await ctx.store.transaction(async (tx) => {
+    if (await tx.revokedAccessTokens.isRevoked(claims.jti)) return false;
+    await tx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
+    return true;
+  });
+  if (!added) return false;
   ctx.log.info({ clientId: client.clientId, jti: claims.jti }, 'access token revoked by client');
   return true;
 }

@@ -8,13 +8,13 @@
 //  - iss = sub = client_id (and = the client_id body parameter when sent);
 //  - aud names this server: the issuer or the token endpoint URL (a string, or an array holding one);
 //  - exp required and at most 5 minutes ahead; iat/nbf not in the future; 30 s of clock skew;
-//  - jti required and usable once: recorded until exp in client_assertion_jtis (atomic insert).
+//  - jti required and usable once: recorded until exp in client_assertion_jtis (the store's atomic insert).
 // Any failure is 401 invalid_client (RFC 6749 §5.2).
 import type { Request } from 'express';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { AppContext } from '../../context.ts';
 import type { Config } from '../../config/env.ts';
-import type { Db } from '../../db/open.ts';
+import type { Store } from '../../storage/store.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { sha256Hex } from '../../lib/secrets.ts';
 import { CLIENT_ASSERTION_ALGORITHMS, type OAuthClientRecord } from '../clients/client.ts';
@@ -74,16 +74,13 @@ export function readClientAssertion(req: Request): { assertion: string; bodyClie
 }
 
 export interface ClientAssertionDeps {
-  db: Db;
+  store: Pick<Store, 'repos'>;
   config: Pick<Config, 'publicUrl'>;
   jwks: ClientJwks;
 }
 
-export function createClientAssertionVerifier({ db, config, jwks }: ClientAssertionDeps): ClientAssertionVerifier {
+export function createClientAssertionVerifier({ store, config, jwks }: ClientAssertionDeps): ClientAssertionVerifier {
   const audiences = [config.publicUrl, `${config.publicUrl}${OAUTH_PATHS.token}`];
-  const recordJti = db.prepare<[string, string, number]>(
-    'INSERT INTO client_assertion_jtis (client_id, jti_hash, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
-  );
 
   async function verifySignature(client: OAuthClientRecord, assertion: string) {
     const { metadata } = client;
@@ -142,8 +139,8 @@ export function createClientAssertionVerifier({ db, config, jwks }: ClientAssert
       if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
         throw new InvalidClient(`The client assertion needs a jti of 1 to ${MAX_JTI_LENGTH} characters.`);
       }
-      // RFC 7523 §3 item 7: once only. The primary key makes a concurrent second use lose.
-      if (recordJti.run(client.clientId, sha256Hex(jti), assertionJtiKeptUntil(exp)).changes === 0) {
+      // RFC 7523 §3 item 7: once only. The primary key makes a concurrent second use lose, on any instance.
+      if (!(await store.repos.clientAssertionJtis.use(client.clientId, sha256Hex(jti), assertionJtiKeptUntil(exp)))) {
         throw new InvalidClient('This client assertion was already used (jti replay).');
       }
     },
@@ -170,8 +167,8 @@ export async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResol
 
 /** Builds the verifier from the context's pieces (the JWKS cache shares the document fetch limits). */
 export function clientAssertionVerifierFor(
-  deps: Pick<AppContext, 'db' | 'config'>,
+  deps: Pick<AppContext, 'store' | 'config'>,
   fetchOptions: SafeFetchOptions,
 ): ClientAssertionVerifier {
-  return createClientAssertionVerifier({ db: deps.db, config: deps.config, jwks: createClientJwks({ fetchOptions }) });
+  return createClientAssertionVerifier({ store: deps.store, config: deps.config, jwks: createClientJwks({ fetchOptions }) });
 }

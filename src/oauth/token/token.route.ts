@@ -42,7 +42,12 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
         if (!client.metadata.grant_types.includes(grantType)) {
           throw new UnauthorizedClient(`This client did not register the ${grantType} grant.`);
         }
+        // Once per request: a PostgreSQL transaction retried after a deadlock runs its callback again
+        // (src/storage/store.ts rule 4), and must not spend the budgets twice.
+        let asked = false;
         const attribute = (asker: Asker): void => {
+          if (asked) return;
+          asked = true;
           limits.spend(asker);
           attributed = asker.proven;
         };

@@ -179,8 +179,8 @@ describe('the JWKS cache', () => {
     serveJwks(h, path, [key]);
     // A fresh cache that refetches at most once per hour on unknown kids.
     const fetchOptions = { allowPrivateAddresses: true, caCertificates: h.certificate.cert, timeoutMs: 5000, maxBytes: 65536 };
-    const strict = createClientAssertionVerifier({ db: h.app.ctx.db, config: h.app.config, jwks: createClientJwks({ fetchOptions, minRefetchSeconds: 3600 }) });
-    const lenient = createClientAssertionVerifier({ db: h.app.ctx.db, config: h.app.config, jwks: createClientJwks({ fetchOptions, minRefetchSeconds: 0 }) });
+    const strict = createClientAssertionVerifier({ store: h.app.ctx.store, config: h.app.config, jwks: createClientJwks({ fetchOptions, minRefetchSeconds: 3600 }) });
+    const lenient = createClientAssertionVerifier({ store: h.app.ctx.store, config: h.app.config, jwks: createClientJwks({ fetchOptions, minRefetchSeconds: 0 }) });
     const saved = h.app.ctx.clientAssertions;
     try {
       h.app.ctx.clientAssertions = strict;

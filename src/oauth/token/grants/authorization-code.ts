@@ -1,30 +1,35 @@
 // OAuth 2.1 §4.1.3: exchange a code. The code must be unexpired, unused, for this client and
 // redirect URI, with a matching PKCE verifier and resource. A second use fails and revokes what
 // the first use issued (RFC 6749 §10.5, RFC 9700 §4.5).
+// It runs in one store transaction (src/storage/store.ts) that returns an outcome: the deciding read
+// locks the code's row (findByValueForUpdate), so a concurrent exchange or replay of the same code,
+// on any instance, waits and then sees it consumed. Errors are thrown, and the replay's log line,
+// audit announcement and metrics written, after commit.
 import type { AppContext } from '../../../context.ts';
 import type { Config } from '../../../config/env.ts';
-import { nowSeconds, type Db } from '../../../db/open.ts';
+import type { AuditEvent } from '../../../audit/audit-log.ts';
+import { nowSeconds } from '../../../db/open.ts';
 import { randomToken } from '../../../lib/secrets.ts';
+import type { Repositories } from '../../../storage/store.ts';
+import { AppError } from '../../../web/errors.ts';
 import type { AuthorizationCode } from '../../authorize/codes.repo.ts';
 import type { OAuthClientRecord } from '../../clients/client.ts';
 import { InvalidGrant } from '../../errors.ts';
 import { checkPkce } from '../pkce.ts';
+import { attributeAsker } from '../refresh-rotation.ts';
 import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 import type { TokenRequestOrigin } from '../token-rate-limits.ts';
 import { refreshTokenLifetime } from '../../../lifetimes.ts';
 
-export type CodeExchangeDeps = Pick<AppContext, 'db' | 'codes' | 'grants' | 'clients' | 'refreshTokens' | 'audit' | 'metrics' | 'log'> &
+export type CodeExchangeDeps = Pick<AppContext, 'store' | 'audit' | 'metrics' | 'log'> &
   TokenResponseDeps & { config: Pick<Config, 'refreshTokenTtlSeconds'> };
 
-type Exchange = (ctx: CodeExchangeDeps, client: OAuthClientRecord, params: TokenParams, value: string, origin: TokenRequestOrigin) => ExchangeOutcome;
 type ExchangeOutcome =
-  | { kind: 'replayed'; replayed: AuthorizationCode }
+  | { kind: 'refused'; error: AppError }
+  | { kind: 'replayed'; replayed: AuthorizationCode; audit: { event: AuditEvent; stored: boolean }[] }
   | { kind: 'issued'; grant: { id: string; userDid: string; resource: string; clientId: string }; refreshToken: string; scope: string };
-
-/** One transaction function per database, built once (db.transaction wraps on every call otherwise). */
-const exchanges = new WeakMap<Db, { immediate: Exchange }>();
 
 export async function exchangeAuthorizationCode(
   ctx: CodeExchangeDeps,
@@ -33,49 +38,72 @@ export async function exchangeAuthorizationCode(
   origin: TokenRequestOrigin = {},
 ): Promise<TokenResponse> {
   const value = params.required('code');
-  let tx = exchanges.get(ctx.db);
-  if (tx === undefined) {
-    tx = ctx.db.transaction(exchange);
-    exchanges.set(ctx.db, tx);
-  }
-  const outcome = tx.immediate(ctx, client, params, value, origin);
+  const outcome = await ctx.store.transaction((tx) => exchange(ctx, tx, client, params, value, origin));
+  if (outcome.kind === 'refused') throw outcome.error;
   if (outcome.kind === 'replayed') {
-    ctx.log.warn({ clientId: outcome.replayed.clientId, grantId: outcome.replayed.grantId }, 'authorization code replayed; grant revoked');
+    const { replayed } = outcome;
+    for (const { event, stored } of outcome.audit) ctx.audit.announce(event, stored);
+    ctx.metrics.codeReplay();
+    if (replayed.grantId) ctx.metrics.grantRevoked('replay');
+    ctx.log.warn({ clientId: replayed.clientId, grantId: replayed.grantId }, 'authorization code replayed; grant revoked');
     throw new InvalidGrant('The authorization code was already used.');
   }
   return buildTokenResponse(ctx, outcome.grant, outcome.scope, outcome.refreshToken);
 }
 
-const exchange: Exchange = (ctx, client, params, value, origin) => {
-  const code = ctx.codes.findByValue(value);
-  if (!code) throw new InvalidGrant('The authorization code is invalid.');
+const refused = (message: string): ExchangeOutcome => ({ kind: 'refused', error: new InvalidGrant(message) });
+
+/** PKCE and resource (they throw their own errors), as an outcome. */
+function checkBinding(params: TokenParams, code: AuthorizationCode): AppError | undefined {
+  try {
+    checkPkce(params.optional('code_verifier'), code.codeChallenge);
+    checkResourceMatches(params.optional('resource'), code.resource);
+    return undefined;
+  } catch (err) {
+    if (err instanceof AppError) return err;
+    throw err;
+  }
+}
+
+async function exchange(
+  ctx: CodeExchangeDeps,
+  tx: Repositories,
+  client: OAuthClientRecord,
+  params: TokenParams,
+  value: string,
+  origin: TokenRequestOrigin,
+): Promise<ExchangeOutcome> {
+  const code = await tx.codes.findByValueForUpdate(value);
+  if (!code) return refused('The authorization code is invalid.');
   if (code.consumedAt !== null) {
     // Returned, not thrown: a throw would roll the revocation back with the transaction.
-    if (code.grantId) ctx.grants.revoke(code.grantId);
+    if (code.grantId) await tx.grants.revoke(code.grantId);
     // In the same transaction as the revocation (src/audit/audit-log.ts).
     const who = { did: code.userDid, clientId: code.clientId, wikiSlug: code.wikiSlug, address: origin.address };
-    ctx.audit.record({ event: 'code_replay_detected', ...who, actor: 'replay' });
-    if (code.grantId) ctx.audit.record({ event: 'grant_revoked', ...who, actor: 'replay', detail: { reason: 'code_replay' } });
-    ctx.metrics.codeReplay();
-    if (code.grantId) ctx.metrics.grantRevoked('replay');
-    return { kind: 'replayed', replayed: code };
+    const events: AuditEvent[] = [{ event: 'code_replay_detected', ...who, actor: 'replay' }];
+    if (code.grantId) events.push({ event: 'grant_revoked', ...who, actor: 'replay', detail: { reason: 'code_replay' } });
+    const audit = [];
+    for (const event of events) audit.push({ event, stored: await ctx.audit.insertIn(tx, event) });
+    return { kind: 'replayed', replayed: code, audit };
   }
-  if (code.expiresAt <= nowSeconds()) throw new InvalidGrant('The authorization code has expired.');
-  if (code.clientId !== client.clientId) throw new InvalidGrant('The authorization code was issued to another client.');
+  if (code.expiresAt <= nowSeconds()) return refused('The authorization code has expired.');
+  if (code.clientId !== client.clientId) return refused('The authorization code was issued to another client.');
   const redirectUri = params.optional('redirect_uri');
   if (redirectUri !== undefined ? redirectUri !== code.redirectUri : code.redirectUriSent) {
-    throw new InvalidGrant('redirect_uri does not match the authorization request.');
+    return refused('redirect_uri does not match the authorization request.');
   }
-  checkPkce(params.optional('code_verifier'), code.codeChallenge);
-  checkResourceMatches(params.optional('resource'), code.resource);
-  // The code checked out: the client's budget pays (may throw 429: nothing has been written yet).
+  const unbound = checkBinding(params, code);
+  if (unbound) return { kind: 'refused', error: unbound };
+  // The code checked out: the client's budget pays (a 429 is returned: nothing has been written yet).
   // Every failure above pays the address (src/oauth/token/token-rate-limits.ts).
-  origin.attribute?.({ clientId: client.clientId, proven: true });
-  if (!ctx.codes.consume(code.hash)) throw new InvalidGrant('The authorization code was already used.');
+  const limited = attributeAsker(origin, { clientId: client.clientId, proven: true });
+  if (limited) return { kind: 'refused', error: limited };
+  // Under the row lock this cannot lose; the compare-and-swap stays as the guarantee.
+  if (!(await tx.codes.consume(code.hash))) return refused('The authorization code was already used.');
 
   const grantId = randomToken(16);
   const expiresAt = nowSeconds() + refreshTokenLifetime(ctx.config);
-  ctx.grants.insert({
+  await tx.grants.insert({
     id: grantId,
     clientId: client.clientId,
     userDid: code.userDid,
@@ -84,8 +112,8 @@ const exchange: Exchange = (ctx, client, params, value, origin) => {
     scope: code.scope,
     expiresAt,
   });
-  ctx.codes.recordGrant(code.hash, grantId);
-  ctx.clients.markTokenIssued(client.clientId);
-  const refreshToken = ctx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
+  await tx.codes.recordGrant(code.hash, grantId);
+  await tx.clients.markTokenIssued(client.clientId);
+  const refreshToken = await tx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
   return { kind: 'issued', grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
-};
+}

@@ -24,7 +24,7 @@ export async function refreshAccessToken(
   const requestedResource = params.optional('resource');
   const requestedScope = params.optional('scope');
   let scope = '';
-  const outcome = rotateRefreshToken(ctx, client.clientId, value, (grant) => {
+  const outcome = await rotateRefreshToken(ctx, client.clientId, value, (grant) => {
     try {
       checkResourceMatches(requestedResource, grant.resource);
       scope = narrowScope(requestedScope, grant.scope);
