@@ -176,8 +176,10 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     const registered = await register('several-instances');
     expect(registered.status).toBe(201);
     const tokens: string[] = [];
-    for (let i = 0; i < 4; i++) tokens.push(await refresh());
-    for (const token of tokens.slice(-2)) for (let i = 0; i < 2; i++) expect(await mcpStatus(token)).toBe(200);
+    // least_conn sends one request at a time to either instance at random: 20 of each step reach both
+    // instances but with a chance of 2 in a million.
+    for (let i = 0; i < 20; i++) tokens.push(await refresh());
+    for (const token of tokens.slice(-2)) for (let i = 0; i < 10; i++) expect(await mcpStatus(token)).toBe(200);
     expect(served(0, '/auth/verify') > 0 && served(1, '/auth/verify') > 0).toBe(true);
     // The refresh token is revoked on one instance: refused on both (the grant is gone for all).
     const revoked = await viaCaddy({ path: '/auth/oauth/revoke', ...form({ token: refreshToken, client_id: clientId }) });
