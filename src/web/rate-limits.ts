@@ -207,7 +207,7 @@ export function discoveryRateLimit(name: string, perMinute: number, config: Trus
     let k = keys.get(ip);
     if (k === undefined) {
       if (keys.size >= 10_000) keys.clear();
-      const key = ipKeyGenerator(ip);
+      const key = addressKey(ip);
       k = { key, policy: `${policy}${partitionKey(key)}:` };
       keys.set(ip, k);
     }
