@@ -10,7 +10,8 @@
 //    server takes its CPU from the side that is not being measured (it would be another machine in
 //    a deployment);
 //  - asked for its counters around each measured run: write transactions (transaction ids
-//    assigned, exact), commits (pg_stat_database.xact_commit, read-only ones included) and WAL bytes;
+//    assigned, exact), statements (pg_stat_statements, loaded for this: each statement is one round
+//    trip from the app), commits (pg_stat_database.xact_commit, read-only ones included) and WAL bytes;
 //    and its processes' CPU time, so a run reports the database's CPU per request beside the app's.
 // Seeding: the small or large SQLite database of seed.ts is copied in by the shipped
 // `admin migrate-to-postgres` code (src/admin/migrate-to-postgres.ts: one transaction, row counts
@@ -29,6 +30,8 @@ export type PgCommit = 'sync' | 'async';
 export interface PgCounters {
   /** Transaction ids assigned so far: one per transaction that wrote (exact, immediate). */
   nextXid: number;
+  /** Statements the database has run (pg_stat_statements calls, BEGIN and COMMIT included): each one a round trip. */
+  statements: number;
   /** pg_stat_database.xact_commit: every committed transaction, read-only ones included (flushed by backends about once a second). */
   xactCommit: number;
   walBytes: number;
@@ -37,6 +40,8 @@ export interface PgCounters {
 export interface PgWrites {
   /** Write transactions (transaction ids assigned) during the run. */
   writeTransactions: number;
+  /** Statements run during the run, the reading's own left out. */
+  statements: number;
   commits: number;
   walBytes: number;
 }
@@ -80,7 +85,13 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
   // PostgreSQL's defaults for durability (the test server turns them off), given on the command
   // line, which outranks postgresql.conf and ALTER SYSTEM.
   const server: TestPostgres = await startPostgres({
-    settings: { fsync: 'on', full_page_writes: 'on', synchronous_commit: options.commit === 'sync' ? 'on' : 'off' },
+    settings: {
+      fsync: 'on',
+      full_page_writes: 'on',
+      synchronous_commit: options.commit === 'sync' ? 'on' : 'off',
+      // Statements per request (round trips): counted in shared memory at each statement's end.
+      shared_preload_libraries: 'pg_stat_statements',
+    },
   });
   const admin = new pg.Client({ connectionString: server.url });
   try {
@@ -124,6 +135,7 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
           const result = await migrateToPostgres({ db, databaseFile: sqliteFile, pool }, { batchSize: 2000, snapshotDir: path.dirname(sqliteFile) });
           if (!result.ok) throw new Error(`the PostgreSQL copy of ${sqliteFile} differs: ${JSON.stringify(result.checks.filter((c) => !c.ok))}`);
           await pool.query('VACUUM ANALYZE');
+          await pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
         } finally {
           db.close();
           await pool.end();
@@ -138,14 +150,16 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
           await c.connect();
           meters.set(url, c);
         }
-        const { rows } = await c.query<{ next_xid: string; xact_commit: string; wal_bytes: string }>(
+        const { rows } = await c.query<{ next_xid: string; xact_commit: string; wal_bytes: string; statements: string }>(
           `SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid,
                   (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())::text AS xact_commit,
-                  (pg_current_wal_lsn() - '0/0')::text AS wal_bytes`,
+                  (pg_current_wal_lsn() - '0/0')::text AS wal_bytes,
+                  (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements
+                    WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()))::text AS statements`,
         );
         const r = rows[0];
         if (!r) throw new Error('no counters');
-        return { nextXid: Number(r.next_xid), xactCommit: Number(r.xact_commit), walBytes: Number(r.wal_bytes) };
+        return { nextXid: Number(r.next_xid), xactCommit: Number(r.xact_commit), walBytes: Number(r.wal_bytes), statements: Number(r.statements) };
       },
       pids,
       async stop() {
@@ -163,5 +177,10 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
 
 /** What happened between two readings (the readings' own queries assign no transaction id). */
 export function pgWrites(before: PgCounters, after: PgCounters): PgWrites {
-  return { writeTransactions: after.nextXid - before.nextXid, commits: after.xactCommit - before.xactCommit, walBytes: after.walBytes - before.walBytes };
+  return {
+    writeTransactions: after.nextXid - before.nextXid,
+    statements: Math.max(0, after.statements - before.statements - 1),
+    commits: after.xactCommit - before.xactCommit,
+    walBytes: after.walBytes - before.walBytes,
+  };
 }

@@ -533,7 +533,8 @@ async function main(): Promise<void> {
       `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each size on SQLite then straight after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
         `PostgreSQL ${pgServer?.cpus === undefined ? 'unpinned' : `on CPU ${pgServer.cpus} with the load generator`}; synchronous_commit=${pgCommit === 'sync' ? 'on' : 'off'})`,
       'pg/sqlite = PostgreSQL req/s ÷ SQLite req/s; writes/s = write transactions the store committed per second (SQLite: the app\'s count;',
-      'PostgreSQL: transaction ids assigned); pg WAL B/req = WAL bytes per answer; cpu µs per request: the app process, and',
+      'PostgreSQL: transaction ids assigned); pg stmts/req = statements PostgreSQL ran per answer (pg_stat_statements, BEGIN/COMMIT included:',
+      'each is a round trip); pg WAL B/req = WAL bytes per answer; cpu µs per request: the app process, and',
       "PostgreSQL's processes; noise = other processes' cores, sqlite run/pg run",
       ...postgresSizes.map(
         (s) =>

@@ -26,6 +26,8 @@ export interface RunWrites {
   perSecond: number;
   /** PostgreSQL: WAL bytes written during the run. */
   walBytes?: number;
+  /** PostgreSQL: statements (round trips) the database ran during the run. */
+  statements?: number;
 }
 
 export interface WriteMeter {
@@ -57,7 +59,7 @@ export function postgresWriteMeter(server: BenchPostgres, url: string): WriteMet
       const before = await server.counters(url);
       return async (seconds) => {
         const d = pgWrites(before, await server.counters(url));
-        return { transactions: d.writeTransactions, perSecond: d.writeTransactions / seconds, walBytes: d.walBytes };
+        return { transactions: d.writeTransactions, perSecond: d.writeTransactions / seconds, walBytes: d.walBytes, statements: d.statements };
       };
     },
   };
@@ -96,6 +98,7 @@ interface StoreFigures {
   databaseCpuUs?: number;
   writesPerSecond?: number;
   walBytesPerRequest?: number;
+  statementsPerRequest?: number;
   failures: number;
   foreignCores?: number;
 }
@@ -108,6 +111,7 @@ function figures(run: RunResult): StoreFigures {
     databaseCpuUs: run.databaseCpuUsPerRequest,
     writesPerSecond: run.writes?.perSecond,
     walBytesPerRequest: run.writes?.walBytes === undefined || run.ok === 0 ? undefined : run.writes.walBytes / run.ok,
+    statementsPerRequest: run.writes?.statements === undefined || run.ok === 0 ? undefined : run.writes.statements / run.ok,
     failures: run.non2xx + run.errors,
     foreignCores: run.foreignCores,
   };
@@ -153,7 +157,7 @@ export function renderStoreTable(rows: StoreRow[], header: string[]): string {
         'size', 'case', 'conc',
         'sqlite req/s', 'pg req/s', 'pg/sqlite',
         'sqlite p99', 'pg p99',
-        'sqlite writes/s', 'pg writes/s', 'pg WAL B/req',
+        'sqlite writes/s', 'pg writes/s', 'pg stmts/req', 'pg WAL B/req',
         'sqlite cpu µs', 'pg app cpu µs', 'pg server cpu µs',
         'noise', 'failed',
       ],
@@ -168,6 +172,7 @@ export function renderStoreTable(rows: StoreRow[], header: string[]): string {
         fmtMs(r.postgres.p99),
         n(r.sqlite.writesPerSecond, fmtRate),
         n(r.postgres.writesPerSecond, fmtRate),
+        n(r.postgres.statementsPerRequest, (v) => v.toFixed(1)),
         n(r.postgres.walBytesPerRequest),
         n(r.sqlite.cpuUs),
         n(r.postgres.cpuUs),
