@@ -47,8 +47,6 @@ export interface ReadyMessage {
   barePort: number;
   /** The app's store (ctx.store.dialect); the peer leaves it out. */
   store?: 'sqlite' | 'postgres';
-  /** Set when the app serves only part of its paths from that store (a build without the PostgreSQL context). */
-  storeNote?: string;
 }
 
 /** A fixed PKCE verifier (RFC 7636 §4.1: 43–128 unreserved characters). */

@@ -27,8 +27,6 @@ export interface SizeResult {
   name: 'small' | 'large';
   /** The app's store (undefined in results written before the store dimension: SQLite). */
   store?: 'sqlite' | 'postgres';
-  /** Set when the app served only part of its paths from that store. */
-  storeNote?: string;
   /** PostgreSQL: the server's counters over the whole size (scripts/bench/stores.ts). */
   pgTotals?: PgSizeTotals;
   scale: Scale;

@@ -290,7 +290,6 @@ async function runSize(
   try {
     const ports = await child.waitFor<ReadyMessage>('ready', 120_000);
     if (ports.store !== store) throw new Error(`asked the app child for the ${store} store, it serves from ${ports.store ?? 'an unknown store'}`);
-    if (ports.storeNote) log(`  NOTE: ${ports.storeNote}`);
     const baselineSeconds = quick ? 1 : 3;
     const noise = new CpuNoise(
       () => [process.pid, child.proc.pid ?? 0],
@@ -326,7 +325,7 @@ async function runSize(
       pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered };
       log(`  PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
     }
-    return { name, store, ...(ports.storeNote ? { storeNote: ports.storeNote } : {}), ...(pgTotals ? { pgTotals } : {}), scale, database, baselines: { sign, signWrite }, cases: results };
+    return { name, store, ...(pgTotals ? { pgTotals } : {}), scale, database, baselines: { sign, signWrite }, cases: results };
   } finally {
     await child.stop();
     if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
@@ -547,8 +546,7 @@ async function main(): Promise<void> {
           (s.pgTotals
             ? `\n  ${s.name}: PostgreSQL over the whole size: ${s.pgTotals.commits} commits (pg_stat_database.xact_commit, read-only ones included), ` +
               `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)`
-            : '') +
-          (s.storeNote ? `\n  NOTE: ${s.storeNote}` : ''),
+            : ''),
       ),
     ];
     if (storeRows.length === 0) header.push('  (no case measured on both stores)');

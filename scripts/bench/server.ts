@@ -17,7 +17,6 @@ import { createContext, type AppContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
 import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadata.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
@@ -87,20 +86,10 @@ async function main(): Promise<void> {
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
   const postgres = process.env.BENCH_STORE === 'postgres';
-  let storeNote: string | undefined;
-  if (postgres) {
-    if (config.databaseUrl === undefined) throw new Error('BENCH_STORE=postgres needs DATABASE_URL');
-    if (ctx.store.dialect !== 'postgres') {
-      // A build whose createContext still serves from SQLite with DATABASE_URL set: only the paths
-      // on ctx.store can run on PostgreSQL, and the report says so.
-      await ctx.store.close();
-      ctx.store = createPostgresStore(config.databaseUrl, { poolSize: config.databasePoolSize, log: ctx.log });
-      storeNote = "this build's createContext serves from SQLite even with DATABASE_URL: the bench put the PostgreSQL store in ctx.store, so only the paths on the Store (token, revoke) use PostgreSQL";
-    }
-  }
-  // As server.ts runs it: WAL checkpoints in their worker, the same server options and timeouts.
-  // BENCH_CHECKPOINTS=sqlite leaves SQLite's automatic checkpoints in the commits (A/B only).
-  if (!postgres && process.env.BENCH_CHECKPOINTS !== 'sqlite') startCheckpointer(ctx.db, config.databaseFile, ctx.log);
+  if (postgres && ctx.store.dialect !== 'postgres') throw new Error(`BENCH_STORE=postgres: the app serves from ${ctx.store.dialect} (is DATABASE_URL set?)`);
+  // As server.ts runs it: WAL checkpoints in their worker (SQLite only), the same server options and
+  // timeouts. BENCH_CHECKPOINTS=sqlite leaves SQLite's automatic checkpoints in the commits (A/B only).
+  if (ctx.sqlite && process.env.BENCH_CHECKPOINTS !== 'sqlite') startCheckpointer(ctx.sqlite.db, ctx.sqlite.file, ctx.log);
   // The bench's own connection to PostgreSQL (pools, write baseline): not the app's pool.
   const benchPg = postgres && config.databaseUrl !== undefined ? createPool({ url: config.databaseUrl, poolSize: 1, applicationName: 'robot-auth-bench' }) : undefined;
   const pools = benchPg ? createPostgresPools(benchPg, ctx, scale) : createPools(ctx, scale);
@@ -113,7 +102,8 @@ async function main(): Promise<void> {
   const barePort = await listen(bareServer);
 
   // The "one write transaction" of the refresh baseline: on SQLite a scratch file with the app's
-  // pragmas; on PostgreSQL a scratch table in the app's database (one autocommit INSERT).
+  // pragmas; on PostgreSQL a scratch table in the app's database (one autocommit INSERT, WAL-logged
+  // like the app's tables, so its commit waits for the WAL flush as theirs do).
   const scratch = openDatabase(path.join(config.dataDir, 'scratch.sqlite'));
   scratch.exec('CREATE TABLE IF NOT EXISTS scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
   const scratchInsert = scratch.prepare('INSERT INTO scratch (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
@@ -121,7 +111,7 @@ async function main(): Promise<void> {
     const now = nowSeconds();
     scratchInsert.run(hash, 'grant', now, now + 3600);
   });
-  if (benchPg) await benchPg.query('CREATE UNLOGGED TABLE IF NOT EXISTS bench_scratch (hash text PRIMARY KEY, grant_id text NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL)');
+  if (benchPg) await benchPg.query('CREATE TABLE IF NOT EXISTS bench_scratch (hash text PRIMARY KEY, grant_id text NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL)');
   const write = async (hash: string): Promise<void> => {
     if (!benchPg) return void scratchWrite.immediate(hash);
     const now = nowSeconds();
@@ -179,8 +169,7 @@ async function main(): Promise<void> {
         bareServer.close();
         scratch.close();
         await benchPg?.end();
-        if (postgres) await ctx.store.close();
-        ctx.close();
+        await ctx.close();
         // Let the reply go out, then leave (a --cpu-prof profile is written on exit).
         setImmediate(() => process.exit(0));
         return true;
@@ -188,7 +177,7 @@ async function main(): Promise<void> {
   };
 
   answerRequests(handle);
-  process.send?.({ type: 'ready', appPort, barePort, store: ctx.store.dialect, ...(storeNote ? { storeNote } : {}) } satisfies ReadyMessage);
+  process.send?.({ type: 'ready', appPort, barePort, store: ctx.store.dialect } satisfies ReadyMessage);
 }
 
 main().catch((err: unknown) => {
