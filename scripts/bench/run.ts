@@ -549,7 +549,7 @@ async function main(): Promise<void> {
             : ''),
       ),
     ];
-    if (storeRows.length === 0) header.push('  (no case measured on both stores)');
+    if (storeRows.length === 0) header.push('  (no case measured on PostgreSQL)');
     text += `\n\n${renderStoreTable(storeRows, header)}`;
     const failedPg = postgresSizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `  ${s.name} pg ${c.id}: ${c.failed}`));
     if (failedPg.length > 0) text += `\nNot measured on PostgreSQL (probe failed):\n${failedPg.join('\n')}`;

@@ -81,12 +81,13 @@ export interface StoreRow {
   caseId: string;
   label: string;
   connections: number;
-  sqlite: StoreFigures;
+  /** Undefined when SQLite did not run this case (--stores=postgres). */
+  sqlite?: StoreFigures;
   postgres: StoreFigures;
   /** postgres req/s ÷ sqlite req/s (< 1: PostgreSQL is slower). */
-  rpsRatio: number;
+  rpsRatio?: number;
   /** postgres p99 ÷ sqlite p99. */
-  p99Ratio: number;
+  p99Ratio?: number;
 }
 
 interface StoreFigures {
@@ -117,29 +118,24 @@ function figures(run: RunResult): StoreFigures {
   };
 }
 
-/** Rows of the same size, case and concurrency measured on both stores. */
+/** Each PostgreSQL run, beside the SQLite run of the same size, case and concurrency when there is one. */
 export function buildStoreRows(sqlite: SizeResult[], postgres: SizeResult[], cases: LoadCase[]): StoreRow[] {
   const rows: StoreRow[] = [];
   for (const pgSize of postgres) {
     const liteSize = sqlite.find((s) => s.name === pgSize.name);
-    if (!liteSize) continue;
     for (const def of cases) {
       if (def.app !== 'app') continue;
-      const lite = liteSize.cases.find((c) => c.id === def.id);
       const pgCase = pgSize.cases.find((c) => c.id === def.id);
-      if (!lite || !pgCase) continue;
+      if (!pgCase) continue;
       for (const pgRun of pgCase.runs) {
-        const liteRun = lite.runs.find((r) => r.connections === pgRun.connections);
-        if (!liteRun) continue;
+        const liteRun = liteSize?.cases.find((c) => c.id === def.id)?.runs.find((r) => r.connections === pgRun.connections);
         rows.push({
           size: pgSize.name,
           caseId: def.id,
           label: def.label,
           connections: pgRun.connections,
-          sqlite: figures(liteRun),
+          ...(liteRun ? { sqlite: figures(liteRun), rpsRatio: pgRun.rps / liteRun.rps, p99Ratio: pgRun.p99 / liteRun.p99 } : {}),
           postgres: figures(pgRun),
-          rpsRatio: pgRun.rps / liteRun.rps,
-          p99Ratio: pgRun.p99 / liteRun.p99,
         });
       }
     }
@@ -165,20 +161,20 @@ export function renderStoreTable(rows: StoreRow[], header: string[]): string {
         r.size,
         r.caseId,
         String(r.connections),
-        fmtRate(r.sqlite.rps),
+        n(r.sqlite?.rps, fmtRate),
         fmtRate(r.postgres.rps),
-        `${r.rpsRatio.toFixed(2)}×`,
-        fmtMs(r.sqlite.p99),
+        n(r.rpsRatio, (v) => `${v.toFixed(2)}×`),
+        n(r.sqlite?.p99, fmtMs),
         fmtMs(r.postgres.p99),
-        n(r.sqlite.writesPerSecond, fmtRate),
+        n(r.sqlite?.writesPerSecond, fmtRate),
         n(r.postgres.writesPerSecond, fmtRate),
         n(r.postgres.statementsPerRequest, (v) => v.toFixed(1)),
         n(r.postgres.walBytesPerRequest),
-        n(r.sqlite.cpuUs),
+        n(r.sqlite?.cpuUs),
         n(r.postgres.cpuUs),
         n(r.postgres.databaseCpuUs),
-        `${(r.sqlite.foreignCores ?? 0).toFixed(2)}/${(r.postgres.foreignCores ?? 0).toFixed(2)}`,
-        String(r.sqlite.failures + r.postgres.failures),
+        `${r.sqlite ? (r.sqlite.foreignCores ?? 0).toFixed(2) : '-'}/${(r.postgres.foreignCores ?? 0).toFixed(2)}`,
+        String((r.sqlite?.failures ?? 0) + r.postgres.failures),
       ]),
     ),
   );

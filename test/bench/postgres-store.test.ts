@@ -119,18 +119,21 @@ describe('the bench on the PostgreSQL store', () => {
     const run = (connections: number, rps: number, p99: number): RunResult => ({
       connections, duration: 1, rps, p50: p99 / 2, p99, mean: p99 / 2, ok: rps, non2xx: 0, errors: 0, timeouts: 0, statusCodes: {},
     });
-    const size = (store: 'sqlite' | 'postgres', rps: number): SizeResult => ({
-      name: 'small',
+    const size = (store: 'sqlite' | 'postgres', rps: number, name: 'small' | 'large' = 'small'): SizeResult => ({
+      name,
       store,
       scale: SCALE,
       database: { file: '', cached: false, buildSeconds: 0, bytes: 0 },
       baselines: { sign: { ops: 1, seconds: 1, opsPerSecond: 1, meanMs: 1 }, signWrite: { ops: 1, seconds: 1, opsPerSecond: 1, meanMs: 1 } },
       cases: [{ id: 'refresh', label: 'refresh', runs: [run(1, rps, 10), run(16, rps * 2, 20)], exhausted: 0 }],
     });
-    const rows = buildStoreRows([size('sqlite', 100)], [size('postgres', 50)], CASES);
-    expect(rows.map((r) => [r.caseId, r.connections, r.rpsRatio])).toEqual([
-      ['refresh', 1, 0.5],
-      ['refresh', 16, 0.5],
+    const rows = buildStoreRows([size('sqlite', 100)], [size('postgres', 50), size('postgres', 40, 'large')], CASES);
+    expect(rows.map((r) => [r.size, r.caseId, r.connections, r.rpsRatio, r.sqlite?.rps])).toEqual([
+      ['small', 'refresh', 1, 0.5, 100],
+      ['small', 'refresh', 16, 0.5, 200],
+      // A size SQLite did not run (--stores=postgres, or --pg-sizes beyond --sizes) has no ratio.
+      ['large', 'refresh', 1, undefined, undefined],
+      ['large', 'refresh', 16, undefined, undefined],
     ]);
   });
 });
