@@ -49,6 +49,13 @@ export interface PgWrites {
   walBytes: number;
 }
 
+export interface PgStatement {
+  calls: number;
+  /** Mean execution time in the server, ms (planning not included: pg_stat_statements.track_planning is off). */
+  meanMs: number;
+  query: string;
+}
+
 export interface BenchPostgres {
   version: string;
   commit: PgCommit;
@@ -59,6 +66,8 @@ export interface BenchPostgres {
   /** Copies the seeded SQLite file into `url` (empty) and analyzes it. Seconds taken. */
   seedFrom(sqliteFile: string, url: string): Promise<number>;
   counters(url: string): Promise<PgCounters>;
+  /** The statements run in `url`'s database so far, most called first (pg_stat_statements). */
+  statements(url: string, limit: number): Promise<PgStatement[]>;
   /** The postmaster and its children (backends, WAL writer, checkpointer...), for CPU accounting. */
   pids(): number[];
   stop(): Promise<void>;
@@ -163,6 +172,21 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
         const r = rows[0];
         if (!r) throw new Error('no counters');
         return { nextXid: Number(r.next_xid), xactCommit: Number(r.xact_commit), walBytes: Number(r.wal_bytes), statements: Number(r.statements) };
+      },
+      async statements(url, limit) {
+        const c = new pg.Client({ connectionString: url, application_name: 'robot-auth-bench-meter' });
+        await c.connect();
+        try {
+          const { rows } = await c.query<{ calls: string; mean: number; query: string }>(
+            `SELECT calls::text, mean_exec_time AS mean, query FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
+              ORDER BY calls DESC LIMIT $1`,
+            [limit],
+          );
+          return rows.map((r) => ({ calls: Number(r.calls), meanMs: r.mean, query: r.query.replace(/\s+/g, ' ') }));
+        } finally {
+          await c.end();
+        }
       },
       pids,
       async stop() {

@@ -348,7 +348,8 @@ async function startSizeSide(
           if (pgServer && databaseUrl && pgStart) {
             const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
             const answered = result.cases.filter((r) => CASES.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
-            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered };
+            const statements = await pgServer.statements(databaseUrl, 20);
+            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements };
             log(`  ${label}: PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
           }
         } finally {
@@ -620,7 +621,9 @@ async function main(): Promise<void> {
           `${fmtRate(s.baselines.signWrite.opsPerSecond)}/s (${fmtMs(s.baselines.signWrite.meanMs)} ms each)` +
           (s.pgTotals
             ? `\n  ${s.name}: PostgreSQL over the whole size: ${s.pgTotals.commits} commits (pg_stat_database.xact_commit, read-only ones included), ` +
-              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)`
+              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)` +
+              `\n  ${s.name}: the most called statements (calls, mean server ms, statement):` +
+              s.pgTotals.statements.map((st) => `\n    ${String(st.calls).padStart(8)}  ${st.meanMs.toFixed(3).padStart(7)}  ${st.query.slice(0, 150)}`).join('')
             : ''),
       ),
     ];
