@@ -180,7 +180,7 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
           const { rows } = await c.query<{ calls: string; mean: number; query: string }>(
             `SELECT calls::text, mean_exec_time AS mean, query FROM pg_stat_statements
               WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
-              ORDER BY calls DESC LIMIT $1`,
+              ORDER BY pg_stat_statements.calls DESC LIMIT $1`,
             [limit],
           );
           return rows.map((r) => ({ calls: Number(r.calls), meanMs: r.mean, query: r.query.replace(/\s+/g, ' ') }));

@@ -348,7 +348,7 @@ async function startSizeSide(
           if (pgServer && databaseUrl && pgStart) {
             const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
             const answered = result.cases.filter((r) => CASES.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
-            const statements = await pgServer.statements(databaseUrl, 20);
+            const statements = await pgServer.statements(databaseUrl, 25);
             result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements };
             log(`  ${label}: PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
           }
