@@ -10,6 +10,8 @@
 //    (every commit, read-only ones included: a bearer check's SELECT is one) and the WAL bytes.
 // A refresh or a code exchange commits one write transaction, so on the token cases writes/s is
 // about req/s on both; the bearer cases write only when a grant's last_used_at is a minute old.
+// writes/s may exceed req/s by up to connections ÷ seconds: requests in flight when the load
+// generator stops are not counted as answers, but the app still commits them.
 import type { BenchChild } from './child.ts';
 import type { LoadCase } from './cases.ts';
 import type { RunResult } from './load.ts';
