@@ -194,8 +194,8 @@ describe('two instances on one PostgreSQL behind Caddy (CADDY_INSTANCES=several)
       expect(JSON.parse(health.body)).toEqual({ status: 'ok', database: 'ok' });
       expect(fs.readdirSync(dir).filter((f) => f.includes('sqlite'))).toEqual([]);
     }
-    const jwks = await Promise.all(instances.map(async ({ port }) => (await send(port, { host: apex, path: '/.well-known/jwks.json' })).body));
-    expect(jwks[1]).toBe(jwks[0]);
+    const jwks = await Promise.all(instances.map(async ({ port }) => JSON.parse((await send(port, { host: apex, path: '/.well-known/jwks.json' })).body) as unknown));
+    expect(jwks[1]).toEqual(jwks[0]);
   });
 
   it('a person signs in and a client goes through DCR, consent, token, refresh and revocation, each request on the other instance', async () => {
