@@ -182,7 +182,7 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
   const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
   const sealed = await sealAtprotoRows(store, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
-  const atproto = createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
+  const atproto = createAtprotoClient({ config, store, log }, atprotoKeys, { sealer, log });
   const clients = sqlite ? createClientsRepo(db) : notSwitched<ClientsRepo>('ctx.clients');
   // PostgreSQL mode: the synchronous repositories are stand-ins that throw on use (notSwitched).
   const legacy = <T extends object>(field: string, create: (db: Db) => T): T => (sqlite ? create(db) : notSwitched<T>(`ctx.${field}`));
