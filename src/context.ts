@@ -213,7 +213,7 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
     storage,
     audit: createAuditLog({ db, log, metrics }),
     clientResolver: createClientResolver({
-      clients,
+      store,
       log,
       metrics,
       allowPrivateAddresses: !config.production,
