@@ -34,10 +34,10 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
   }
 
   // src/wikis/create-wiki.ts
-  router.post('/account/wikis', noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/wikis', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
     const requested = field(req, 'slug');
-    const outcome = createWikiForUser(ctx, user.did, requested);
+    const outcome = await createWikiForUser(ctx, user.did, requested);
     if (outcome.kind === 'paused') {
       logSignupsPaused(ctx, outcome.pausedUntil, user.did);
       throw new SignupsPaused(outcome.pausedUntil);
@@ -50,9 +50,9 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
   });
 
   // src/wikis/delete-wiki.ts
-  router.post('/account/wikis/delete', noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/wikis/delete', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
-    const outcome = deleteWikiForOwner(ctx, user.did, field(req, 'slug'), field(req, 'confirm'));
+    const outcome = await deleteWikiForOwner(ctx, user.did, field(req, 'slug'), field(req, 'confirm'));
     if (outcome.kind === 'refused') {
       res.status(outcome.status);
       return renderAccount(req, res, { form: 'delete-wiki', message: outcome.problem, slug: field(req, 'slug').trim().toLowerCase() });

@@ -15,8 +15,8 @@
 // username's reservation (test/account/account.e2e.test.ts checks every column of every table).
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
-import { removeWikiRow } from '../wikis/delete-wiki.ts';
-import { reserveName } from '../wikis/reserved-names.ts';
+// Until this file switches to the Store (branch store-accounts): the SQLite statements, synchronously.
+import { removeWikiRow, reserveName } from '../storage/sqlite/wikis-admin.ts';
 
 export type DeleteAccountOutcome =
   | { kind: 'deleted'; username: string; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }
@@ -46,8 +46,8 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
       const wikis = deps.db.prepare<[string], { slug: string; owner_did: string; created_at: number }>('SELECT slug, owner_did, created_at FROM wikis WHERE owner_did = ? ORDER BY slug').all(did);
       let grantsRevoked = 0;
       for (const wiki of wikis) {
-        grantsRevoked += removeWikiRow(deps.db, wiki, user.username, 'account_deleted', now);
-        if (wiki.slug !== user.username.toLowerCase()) reserveName(deps, wiki.slug, days, 'account_deleted', null, now);
+        grantsRevoked += removeWikiRow(deps.db, { slug: wiki.slug, ownerDid: wiki.owner_did, createdAt: wiki.created_at }, user.username, 'account_deleted', now);
+        if (wiki.slug !== user.username.toLowerCase()) reserveName(deps.db, wiki.slug, days, 'account_deleted', null, now);
       }
       // Grants on wikis of other people (none today: a grant is for the person's own wiki) go with the user row.
       grantsRevoked += deps.db
@@ -57,7 +57,7 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
         .prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM sessions WHERE did = ? AND revoked_at IS NULL AND expires_at > ?')
         .get(did, now)!.n;
       deps.db.prepare<[string]>('UPDATE reserved_names SET held_for_did = NULL WHERE held_for_did = ?').run(did);
-      reserveName(deps, user.username, days, 'account_deleted', did, now);
+      reserveName(deps.db, user.username, days, 'account_deleted', did, now);
       deps.db.prepare<[string]>('DELETE FROM sign_in_tickets WHERE did = ?').run(did);
       deps.db.prepare<[string]>('DELETE FROM atproto_sessions WHERE did = ?').run(did);
       deps.db.prepare<[string]>('DELETE FROM users WHERE did = ?').run(did);

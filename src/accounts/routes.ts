@@ -107,9 +107,9 @@ export function accountRoutes(ctx: AppContext): Router {
     });
   }
 
-  router.get('/auth/signup', noStore, (req, res) => {
+  router.get('/auth/signup', noStore, async (req, res) => {
     const ticket = signupTicket(req);
-    refuseSignupWhilePaused(ctx, ticket.did);
+    await refuseSignupWhilePaused(ctx, ticket.did);
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 

@@ -1,8 +1,10 @@
 // First-time signup: choose a username (also the slug of the first wiki). The new wiki counts
 // against NEW_WIKIS_PER_DAY (src/wikis/new-wiki-cap.ts): the check and the insert are one transaction.
 import type { AppContext } from '../context.ts';
-import { logSignupsPaused, newWikisPausedUntil, SignupsPaused } from '../wikis/new-wiki-cap.ts';
-import { releaseName, reservedNameProblem } from '../wikis/reserved-names.ts';
+import { logSignupsPaused, SignupsPaused } from '../wikis/new-wiki-cap.ts';
+import { reservationProblem } from '../wikis/reserved-names.ts';
+// Until this file switches to the Store (branch store-accounts): the SQLite statements, synchronously.
+import { newWikisPausedUntil, releaseName, reservationOf } from '../storage/sqlite/wikis-admin.ts';
 import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
@@ -21,12 +23,12 @@ export function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketPayload
   const outcome = ctx.db
     .transaction(() => {
       // A deleted wiki's or account's name is held for a while (src/wikis/reserved-names.ts).
-      const reserved = reservedNameProblem(ctx, username, did);
+      const reserved = reservationProblem(reservationOf(ctx.db, username), username, did);
       if (reserved) return { kind: 'reserved' as const, problem: reserved };
-      const pausedUntil = newWikisPausedUntil(ctx);
+      const pausedUntil = newWikisPausedUntil(ctx.db, ctx.config.newWikisPerDay);
       if (pausedUntil !== undefined) return { kind: 'paused' as const, pausedUntil };
       const result = ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
-      if (result !== 'taken') releaseName(ctx, username);
+      if (result !== 'taken') releaseName(ctx.db, username);
       return { kind: 'done' as const, result };
     })
     .immediate();

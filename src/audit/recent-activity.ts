@@ -2,6 +2,8 @@
 // person's own last 20 audit events, newest first, in words.
 import type { AppContext } from '../context.ts';
 import type { AuditEntry, AuditEventName } from './audit-log.ts';
+// Until this file switches to the Store (branch store-accounts): the SQLite statement, synchronously.
+import { listAudit } from '../storage/sqlite/wikis-admin.ts';
 
 export const RECENT_ACTIVITY_LIMIT = 20;
 
@@ -31,8 +33,8 @@ export interface ActivityItem {
   address: string | null;
 }
 
-export function recentActivity(ctx: Pick<AppContext, 'audit'>, did: string): ActivityItem[] {
-  return ctx.audit.list({ did, limit: RECENT_ACTIVITY_LIMIT }).map((e: AuditEntry) => ({
+export function recentActivity(ctx: Pick<AppContext, 'db'>, did: string): ActivityItem[] {
+  return listAudit(ctx.db, { did, limit: RECENT_ACTIVITY_LIMIT }).map((e: AuditEntry) => ({
     at: new Date(e.at * 1000).toISOString().replace('.000Z', 'Z'),
     what: e.event === 'grant_revoked' && e.actor !== null && BY[e.actor] ? `${DESCRIPTIONS[e.event]} ${BY[e.actor]}` : DESCRIPTIONS[e.event],
     client: e.clientId,
