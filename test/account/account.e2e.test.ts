@@ -250,7 +250,7 @@ describe('deleting the account', () => {
     }
     // The operator's record: deleted_users, deleted_wikis and the audit log (kept AUDIT_RETENTION_DAYS).
     expect(naming.sort()).toEqual(['audit_log.did', 'deleted_users.did', 'deleted_wikis.owner_did', 'reserved_names.held_for_did']);
-    expect(app.ctx.audit.list({ did: account.did }).map((e) => e.event)).toContain('account_deleted');
+    expect((await app.ctx.audit.list({ did: account.did })).map((e) => e.event)).toContain('account_deleted');
     expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
     const reserved = app.ctx.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
     expect(reserved).toEqual(expect.arrayContaining([{ name: username, reason: 'account_deleted' }, { name: `${username}-2`, reason: 'account_deleted' }]));
