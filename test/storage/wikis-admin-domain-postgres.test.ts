@@ -247,6 +247,20 @@ describe('the admin CLI with DATABASE_URL', () => {
     expect(stderr).toMatch(/DATABASE_URL is set: the service's data is in PostgreSQL .*pg_dump/);
   });
 
+  it('doctor checks PostgreSQL instead of the SQLite file: reachable and migrated, or what is pending', async () => {
+    const { url } = await twoInstances();
+    const database = async (target: string) => {
+      const run = await cli(target, 'doctor', '--json', '--timeout', '300', '--app', 'http://127.0.0.1:1', '--pds', 'http://127.0.0.1:1');
+      const { checks } = JSON.parse(run.stdout) as { checks: { name: string; status: string; seen: string }[] };
+      return Object.fromEntries(checks.filter((c) => c.name === 'database' || c.name === 'backups').map((c) => [c.name, c]));
+    };
+    const migrated = await database(url);
+    expect(migrated.database).toMatchObject({ status: 'ok', seen: expect.stringContaining('reachable (PostgreSQL), no pending migration') });
+    expect(migrated.backups).toMatchObject({ status: 'warn', seen: expect.stringContaining('the data is in PostgreSQL') });
+    const empty = await database(await server.createDatabase());
+    expect(empty.database).toMatchObject({ status: 'fail', seen: expect.stringContaining('pending migrations: 001-') });
+  });
+
   it('refuses a PostgreSQL schema with pending migrations, saying what to run', async () => {
     const url = await server.createDatabase();
     const { status, stderr } = await cli(url, 'users', 'list');
