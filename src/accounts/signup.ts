@@ -23,7 +23,7 @@ export function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketPayload
   const outcome = ctx.db
     .transaction(() => {
       // A deleted wiki's or account's name is held for a while (src/wikis/reserved-names.ts).
-      const reserved = reservationProblem(reservationOf(ctx.db, username), username, did);
+      const reserved = reservationProblem(username, reservationOf(ctx.db, username), did);
       if (reserved) return { kind: 'reserved' as const, problem: reserved };
       const pausedUntil = newWikisPausedUntil(ctx.db, ctx.config.newWikisPerDay);
       if (pausedUntil !== undefined) return { kind: 'paused' as const, pausedUntil };
