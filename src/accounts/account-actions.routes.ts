@@ -35,7 +35,6 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
   }
 
   // src/wikis/create-wiki.ts
-  // Awaited: create-wiki.ts and delete-wiki.ts go over the Store too (a no-op await while they are synchronous).
   router.post('/account/wikis', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
     const requested = field(req, 'slug');

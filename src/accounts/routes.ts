@@ -110,7 +110,6 @@ export function accountRoutes(ctx: AppContext): Router {
 
   router.get('/auth/signup', noStore, async (req, res) => {
     const ticket = await signupTicket(req);
-    // Awaited: new-wiki-cap.ts goes over the Store too (a no-op await while it is synchronous).
     await refuseSignupWhilePaused(ctx, ticket.did);
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
