@@ -38,7 +38,7 @@ let anon: { token: string; cookie: string };
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  browser = await signedInBrowser(app, seedUser(app.ctx, 'alice'));
+  browser = await signedInBrowser(app, await seedUser(app.ctx, 'alice'));
   ({ client, tokens } = await connectClient(app, browser));
   anon = await anonymousCsrf(app);
 });

@@ -58,7 +58,7 @@ function purgeAt(app: HardeningApp, aheadMs: number): Record<string, number> {
 async function traffic(iterations: number, realLoginEvery: number): Promise<{ app: HardeningApp; grown: Record<string, number> }> {
   const app = await startHardeningApp();
   apps.push(app);
-  const owner = seedUser(app.ctx, 'owner');
+  const owner = await seedUser(app.ctx, 'owner');
   const browser = await signedInBrowser(app, owner);
   const csrf = await anonymousCsrf(app);
   const account = realLoginEvery > 0 ? await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'grow' }) : undefined;
@@ -156,7 +156,7 @@ describe('tables do not grow without bound', () => {
   it('keeps what is still in use: live grants and their clients, pending requests, users’ ATProto sessions', async () => {
     const app = await startHardeningApp();
     apps.push(app);
-    const owner = seedUser(app.ctx, 'keeper');
+    const owner = await seedUser(app.ctx, 'keeper');
     const browser = await signedInBrowser(app, owner);
     const { client, tokens } = await connectClient(app, browser);
     const pending = await registerClient(app);

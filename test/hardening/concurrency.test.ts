@@ -79,7 +79,7 @@ async function expectGrantSurvives(target: { http(): ReturnType<typeof request> 
 
 describe('50 clients refreshing the same grant at once', () => {
   it('in one process: one rotation, the others get the same successor (grace); the grant survives', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const grantId = grantIdOf(tokens.access_token);
     const rowsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number };
@@ -97,7 +97,7 @@ describe('50 clients refreshing the same grant at once', () => {
   });
 
   it('across two app instances on one database (worker thread): the same, with real parallel transactions', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const worker = new Worker(path.resolve(import.meta.dirname, 'app-worker.ts'), {
       workerData: { DATA_DIR: app.dataDir, LOG_LEVEL: 'silent', ...NO_RATE_LIMITS },
@@ -119,7 +119,7 @@ describe('50 clients refreshing the same grant at once', () => {
   });
 
   it('a second wave racing on the tokens of the first: still no false revocation', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const first = await race(Array.from({ length: 10 }, () => refresh(app, client.clientId, tokens.refresh_token)));
     const second = await race(first.winners.flatMap((t) => Array.from({ length: 5 }, () => refresh(app, client.clientId, t.refresh_token))));
@@ -130,7 +130,7 @@ describe('50 clients refreshing the same grant at once', () => {
 
 describe('50 clients exchanging the same authorization code at once', () => {
   it('exactly one gets tokens; the others get invalid_grant, and the replay revokes that grant (RFC 6749 §10.5)', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, user);
     const client = await registerClient(app);
     const pkce = pkcePair();

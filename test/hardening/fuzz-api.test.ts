@@ -59,8 +59,8 @@ const slugOf = (host: string | undefined) => slugFromHost({ apexHost: APEX_HOST 
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  const alice = seedUser(app.ctx, 'alice');
-  const bob = seedUser(app.ctx, 'bob');
+  const alice = await seedUser(app.ctx, 'alice');
+  const bob = await seedUser(app.ctx, 'bob');
   const connected = await connectClient(app, await signedInBrowser(app, alice));
   publicClient = connected.client;
   aliceTokens = connected.tokens;
@@ -195,7 +195,7 @@ describe('POST /auth/oauth/token (RFC 6749 §3.2)', () => {
   });
 
   it('a live refresh token with fuzzed companions: new tokens, or an error and no write', async () => {
-    const { client, tokens } = await connectClient(app, await signedInBrowser(app, seedUser(app.ctx)));
+    const { client, tokens } = await connectClient(app, await signedInBrowser(app, await seedUser(app.ctx)));
     let current = tokens.refresh_token;
     const extras = paramPairs(['scope', 'resource', 'client_id', 'client_secret', 'code_verifier', 'grant_type', 'refresh_token'], value());
     await fc.assert(

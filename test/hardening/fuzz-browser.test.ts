@@ -44,8 +44,8 @@ const db = () => app.ctx.db;
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  alice = await signedInBrowser(app, seedUser(app.ctx, 'alice'));
-  seedUser(app.ctx, 'bob');
+  alice = await signedInBrowser(app, await seedUser(app.ctx, 'alice'));
+  await seedUser(app.ctx, 'bob');
   anon = await anonymousCsrf(app);
   client = await registerClient(app);
   account = await createPdsAccount(pdsUrl, { handlePrefix: 'fuzz' });

@@ -231,7 +231,7 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const session = seedSignedInSession(app.ctx, user, 'hardening');
+  const session = await seedSignedInSession(app.ctx, user, 'hardening');
   const jar = new Map([[session.name, session.value]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);

@@ -11,18 +11,19 @@ import { runCli } from '../../src/admin/program.ts';
 import { readKeyFile } from '../../src/config/keys.ts';
 import { freePort } from '../support/app.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
 let clientId: string;
 let refreshToken: string;
 const servers: ServerProcess[] = [];
 
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData();
-  const alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  const alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
   t.db.close();
 });
 afterEach(async () => {

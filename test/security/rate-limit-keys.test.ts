@@ -29,11 +29,12 @@ beforeAll(async () => {
   clientId = (await registerClient(app)).clientId;
   // 2,000 people who each connected Claude to their wiki: one grant and one refresh token each.
   const { ctx } = app;
-  refreshTokens = ctx.db.transaction(() =>
-    Array.from({ length: USERS }, (_, i) => {
-      const user = seedUser(ctx);
+  refreshTokens = await ctx.store.transaction(async (tx) => {
+    const tokens: string[] = [];
+    for (let i = 0; i < USERS; i++) {
+      const user = await seedUser(tx);
       const grantId = `grant-${i}-${user.username}`;
-      ctx.grants.insert({
+      await tx.grants.insert({
         id: grantId,
         clientId,
         userDid: user.did,
@@ -42,9 +43,10 @@ beforeAll(async () => {
         scope: 'wiki:read wiki:write',
         expiresAt: nowSeconds() + 3600,
       });
-      return ctx.refreshTokens.insert(grantId, 3600);
-    }),
-  )();
+      tokens.push(await tx.refreshTokens.insert(grantId, 3600));
+    }
+    return tokens;
+  });
 }, 120_000);
 afterAll(async () => {
   await app?.close();

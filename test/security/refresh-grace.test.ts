@@ -34,7 +34,7 @@ const liveBranches = (grantId: string): number =>
   (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NULL AND expires_at > ?').get(grantId, nowSeconds()) as { n: number }).n;
 
 async function connect(): Promise<{ clientId: string; tokens: Tokens; grantId: string; slug: string }> {
-  const user = seedUser(app.ctx);
+  const user = await seedUser(app.ctx);
   const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
   return { clientId: client.clientId, tokens, grantId: grantIdOf(tokens.access_token), slug: user.username };
 }

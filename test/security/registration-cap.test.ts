@@ -74,7 +74,7 @@ describe('registrations nobody uses are capped and purged', () => {
 
   it('a client already in use still refreshes and still completes a new authorization while registration is full', async () => {
     const app = await cappedApp();
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const { client, tokens } = await connectClient(app, browser);
     for (let i = 0; i < CAP; i++) await registerClient(app);
@@ -91,7 +91,7 @@ describe('registrations nobody uses are capped and purged', () => {
   it('the purge deletes never-used registrations after UNUSED_CLIENT_PURGE_SECONDS (1 h), which frees room; used clients stay', async () => {
     const app = await cappedApp();
     expect(app.ctx.config.unusedClientPurgeSeconds).toBe(3600);
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const { client } = await connectClient(app, browser);
     const unused = [];
@@ -131,7 +131,7 @@ describe('cached client ID metadata documents are capped', () => {
 
   it('past MAX_CACHED_CLIENT_DOCUMENTS, a new document is refused with a 503 page; cached ones keep working; the purge frees room', async () => {
     const app = await cappedApp();
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const now = Math.floor(Date.now() / 1000);
     const cached = Array.from({ length: CAP }, (_, i) => `https://app${i}.example/client.json`);

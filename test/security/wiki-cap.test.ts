@@ -97,7 +97,7 @@ describe('the daily cap on new wikis', () => {
 
   it('a wiki that got past the cap by any other path gets no certificate; one the operator made does', async () => {
     // Rows written directly, as a future code path that forgot the cap would.
-    const sneaky = seedUser(app.ctx, 'sneaky');
+    const sneaky = await seedUser(app.ctx, 'sneaky');
     expect(app.ctx.wikis.findBySlug('sneaky')).toBeDefined();
     expect((await ask('sneaky.localhost')).status).toBe(404);
     // `admin wikis create` is the operator's decision: approved even past the cap.
