@@ -25,6 +25,7 @@ import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
 import { createLogger, type Logger } from '../../src/web/log.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
+import { openTestSql, type TestSql } from './sql.ts';
 import { createTestDatabase, onPostgres, type TestDatabase } from './test-database.ts';
 
 export interface TestApp {
@@ -40,6 +41,8 @@ export interface TestApp {
   server: http.Server | undefined;
   /** A supertest client: bound to the listening server, or to createApp(ctx) in-process. */
   http(): ReturnType<typeof request>;
+  /** Raw SQL on the app's database, either store (./sql.ts): for what no Store method does. Opened on first use, closed with the app. */
+  sql(): TestSql;
   /** Closes the context and opens a new one on the same data directory (a restart; the server keeps serving the new one). */
   reopen(): Promise<AppContext>;
   close(): Promise<void>;
@@ -93,6 +96,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const appHandler = () => (handler ??= createApp(ctx));
   let server: http.Server | undefined;
   let boundPort = port;
+  let sql: TestSql | undefined;
   if (listen) {
     // Indirect, so that reopen() swaps the app under the same server.
     server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => appHandler()(req, res));
@@ -107,6 +111,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     dataDir,
     server,
     http: () => request(server ?? appHandler()),
+    sql: () => (sql ??= openTestSql(config)),
     async reopen() {
       await ctx.close();
       ctx = await open();
@@ -120,6 +125,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
       await ctx.close();
+      await sql?.close();
       if (!options.dataDir) {
         await database?.drop();
         fs.rmSync(dataDir, { recursive: true, force: true });
