@@ -20,6 +20,8 @@ const aad = {
   atproto_sessions: (did: string) => `atproto_sessions\0${did}`,
 } as const;
 type Table = keyof typeof aad;
+/** The row key's name in the operator's log lines: the column's (`key`, or `did` for a session). */
+const keyField = { atproto_auth_states: 'key', atproto_sessions: 'did' } as const;
 
 /** Opens a stored value; re-seals it when a non-current key sealed it (via `replace`). */
 async function openStored(
@@ -32,7 +34,7 @@ async function openStored(
   const opened = sealer.open(stored, aad[table](key));
   if (!opened.ok) {
     log.warn(
-      { table, key, reason: opened.reason, kid: opened.kid },
+      { table, [keyField[table]]: key, reason: opened.reason, kid: opened.kid },
       opened.reason === 'unknown_key'
         ? 'stored ATProto secret was sealed with a key no longer in the platform key file; treated as missing (the person signs in again)'
         : 'stored ATProto secret does not open (tampered or not sealed); treated as missing (the person signs in again)',
@@ -110,7 +112,7 @@ export function sealAtprotoRows(store: Pick<Store, 'transaction'>, { sealer, log
         } else {
           await repo.del(row.key);
           counts.deleted++;
-          log.warn({ table, key: row.key, reason: opened.reason, kid: opened.kid }, 'deleted a stored ATProto secret that no key in the platform key file opens');
+          log.warn({ table, [keyField[table]]: row.key, reason: opened.reason, kid: opened.kid }, 'deleted a stored ATProto secret that no key in the platform key file opens');
         }
       }
     }

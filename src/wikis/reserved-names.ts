@@ -30,7 +30,11 @@ export function reservationOf(deps: Deps, name: string, now = nowSeconds()): Res
 
 /** A plain message when `name` is held for someone other than `did`; undefined when `did` may use it. */
 export function reservedNameProblem(deps: Deps, name: string, did: string, now = nowSeconds()): string | undefined {
-  const reservation = reservationOf(deps, name, now);
+  return reservationProblem(name, reservationOf(deps, name, now), did);
+}
+
+/** reservedNameProblem's rule and message for a reservation already read (e.g. with a store transaction's `reservedNames.find`). */
+export function reservationProblem(name: string, reservation: Reservation | undefined, did: string): string | undefined {
   if (!reservation || reservation.heldForDid === did) return undefined;
   const until = new Date(reservation.reservedUntil * 1000).toISOString().slice(0, 10);
   return `"${name}" belonged to a wiki or account that was deleted and is reserved until ${until}. Please choose another name.`;

@@ -11,6 +11,7 @@ import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { AppContext } from '../../src/context.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
@@ -34,13 +35,14 @@ describe('admin wikis deleted / users deleted', () => {
       users: createUsersRepo(t.db),
       config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 },
       log: createLogger('silent'),
+      store: createSqliteStore(t.db),
     };
     const alice = await seedUser(t, 'alice');
     const bob = await seedUser(t, 'bob');
     const clientId = await seedClient(t);
-    expect(createWikiForUser(deps, alice.did, 'alice-notes').kind).toBe('created');
+    expect((await createWikiForUser(deps, alice.did, 'alice-notes')).kind).toBe('created');
     await seedGrant(t, t.config, { did: alice.did, slug: 'alice-notes', clientId });
-    expect(deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
+    expect(await deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
     // No PDS here: the revocation there fails, the deletion goes ahead and says so.
     const atproto = { revoke: () => Promise.reject(new Error('unreachable')) } as unknown as AppContext['atproto'];
     const audit = createAuditLog({ db: t.db, log: deps.log });

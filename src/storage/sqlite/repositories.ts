@@ -12,9 +12,9 @@ import { listUsers } from '../../admin/users.ts';
 import { createSessionsRepo } from '../../accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketKind } from '../../accounts/tickets.repo.ts';
 import { createUsersRepo } from '../../accounts/users.repo.ts';
-import { forgetAuthStates } from '../../atproto/stores.ts';
 import { createAuditLog, type AuditEvent } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
+import { sha256Hex } from '../../lib/secrets.ts';
 import { purgeExpired } from '../../db/purge.ts';
 import { createAuthorizationRequestsRepo } from '../../oauth/authorize/authorization-requests.repo.ts';
 import { createCodesRepo } from '../../oauth/authorize/codes.repo.ts';
@@ -191,7 +191,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
       replaceValue: async (key, expected, value) =>
         sql('UPDATE atproto_auth_states SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1,
-      forgetByAppState: async (appState) => forgetAuthStates(db, appState),
+      forgetByAppState: async (appState) => sql('DELETE FROM atproto_auth_states WHERE app_state_hash = ?').run(sha256Hex(appState)).changes,
       // today: src/atproto/stores.ts sealAtprotoStores
       listNotSealedWith: async (prefix) =>
         sql('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
