@@ -11,13 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { cookieNames } from '../../src/accounts/cookies.ts';
+import { createSession } from '../../src/accounts/session.ts';
 import type { User } from '../../src/accounts/users.repo.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import type { AppContext } from '../../src/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase, type Db } from '../../src/db/open.ts';
-import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
-import { sessionLifetime } from '../../src/lifetimes.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import type { Repositories, Store } from '../../src/storage/store.ts';
@@ -192,14 +191,9 @@ export async function seedSession(target: SeedTarget, did: string, ttlSeconds = 
   return id;
 }
 
-/**
- * A real session (as sign-in creates it, src/accounts/session.ts createSession: a random secret in
- * the cookie, its SHA-256 as the row id, the session lifetime): returns the cookie value, and its
- * cookie name for this config.
- */
+/** A real session (sign-in's own createSession): returns the cookie value, and its cookie name for this config. */
 export async function seedSignedInSession(ctx: Pick<AppContext, 'config' | 'store'>, user: Pick<User, 'did'>, userAgent = 'test'): Promise<{ name: string; value: string }> {
-  const value = randomToken(32);
-  await ctx.store.repos.sessions.insert(sha256Hex(value), user.did, sessionLifetime(ctx.config), userAgent);
+  const value = await createSession(ctx, user, userAgent);
   return { name: cookieNames(ctx.config).session, value };
 }
 
