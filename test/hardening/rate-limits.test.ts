@@ -151,9 +151,9 @@ describe('each public endpoint has a per-address limit', () => {
       expect(res.status, `request ${i + 1}: ${res.text.slice(0, 200)}`).not.toBe(429);
       expect(res.status).toBeLessThan(500);
     }
-    const before = rowCounts(app.ctx.db);
+    const before = await rowCounts(app);
     const refused = await endpoint.send(ip, endpoint.budget);
-    expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
+    expect(countChanges(before, await rowCounts(app))).toEqual({});
     if (endpoint.format === 'json') {
       expectJsonError(refused, [429], new Set(['too_many_requests']));
     } else {

@@ -60,7 +60,7 @@ describe('the daily cap on new wikis', () => {
       expect((await ask(`early${i}.localhost`)).status).toBe(200);
     }
     const send = await signUpForm();
-    const before = rowCounts(app.ctx.db);
+    const before = await rowCounts(app);
     const paused = await send('toolate');
     expect(paused.status).toBe(503);
     expect(paused.headers['content-type']).toMatch(/text\/html/);
@@ -69,7 +69,7 @@ describe('the daily cap on new wikis', () => {
     // The oldest of the three leaves the 24-hour window a day after it was created.
     expect(retryAfter).toBeGreaterThan(24 * 3600 - 120);
     expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
-    expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
+    expect(countChanges(before, await rowCounts(app))).toEqual({});
     expect((await ask('toolate.localhost')).status).toBe(404);
   });
 
