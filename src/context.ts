@@ -1,5 +1,11 @@
 // The application context: everything a request handler may use, built once at start-up and
 // passed down explicitly (no module-level singletons).
+// Storage (issue 12): SQLite at DATABASE_FILE by default (migrated here; src/server.ts backs it up
+// first), or PostgreSQL when DATABASE_URL is set: connect, migrate under the advisory lock, and the
+// store over that pool (src/storage/open-store.ts); the platform keys then live in PostgreSQL too
+// when PLATFORM_KEYS_KEK is set (src/config/key-source.postgres.ts). The SQLite-only parts (the WAL
+// checkpointer, the backup before migrating, the write instrumentation) hang off `sqlite`, which
+// PostgreSQL mode does not have; its storage faults are observed on the store (instrumentStore).
 import type { Config } from './config/env.ts';
 import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys, type PrivateJwk } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
@@ -28,20 +34,29 @@ import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStorageHealth, type StorageHealth } from './db/faults.ts';
-import { instrumentWrites } from './db/instrument.ts';
+import { instrumentStore, instrumentWrites } from './db/instrument.ts';
+import { redactUrl, type PgPool } from './db/postgres/pool.ts';
+import { sqliteKeyRows, type PlatformKeyRows } from './config/key-source.ts';
+import { postgresKeyRows } from './config/key-source.postgres.ts';
+import { openPostgresStore } from './storage/open-store.ts';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.ts';
 import type { Store } from './storage/store.ts';
 
 export interface AppContext {
   config: Config;
+  /**
+   * The raw SQLite connection, for code not yet switched to `store`. With DATABASE_URL set there is
+   * none: any use throws "not switched to the Store yet" (as do the synchronous repositories below).
+   */
   db: Db;
   /**
-   * The async storage seam (src/storage/store.ts). This round it is the SQLite store over `db` itself
-   * (one connection); the callers switched so far: the token endpoint, /revoke and the client
-   * assertion jti. The repositories below are the same tables, synchronously, for the rest.
+   * The async storage seam (src/storage/store.ts): the SQLite store over `db` itself (one
+   * connection), or the PostgreSQL store when DATABASE_URL is set.
    */
   store: Store;
+  /** SQLite only (DATABASE_URL unset): the connection and its file, for the checkpointer and the backup (src/server.ts). */
+  sqlite?: { db: Db; file: string };
   log: Logger;
   /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
   platformKeys: PlatformKeys;
@@ -75,23 +90,70 @@ export interface AppContext {
   storage: StorageHealth;
   /** The audit log of security events (src/audit/audit-log.ts). */
   audit: AuditLog;
-  close(): void;
+  /** Stops the key reloader and closes the database (SQLite connection, or PostgreSQL pools). */
+  close(): Promise<void>;
 }
 
 export interface ContextOptions {
   log?: Logger;
-  /** Open this database instead of config.databaseFile (tests use ':memory:'). */
+  /** Open this database instead of config.databaseFile (tests use ':memory:'). SQLite only. */
   db?: Db;
+}
+
+/**
+ * What PostgreSQL mode puts where code not yet switched to the Store reads `ctx.db` or a synchronous
+ * repository: any use throws, naming the field, instead of silently reading a SQLite file.
+ */
+function notSwitched<T extends object>(field: string): T {
+  return new Proxy({} as T, {
+    get(_target, prop) {
+      // Let `await`, inspection and printing look without throwing.
+      if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
+      throw new Error(`not switched to the Store yet: ${field}.${prop} (DATABASE_URL is set, and this code still uses the SQLite repositories)`);
+    },
+  });
+}
+
+interface OpenedStorage {
+  /** The SQLite connection; in PostgreSQL mode a stand-in that throws on use (notSwitched). */
+  db: Db;
+  sqlite?: { db: Db; file: string };
+  keyRows: () => PlatformKeyRows;
+  /** PostgreSQL: the store, its pool and the redacted URL (for the operator's log lines). */
+  postgres?: { store: Store; pool: PgPool; database: string };
+}
+
+async function openStorage(config: Config, options: ContextOptions, log: Logger): Promise<OpenedStorage> {
+  if (config.databaseUrl === undefined) {
+    const db = options.db ?? openDatabase(config.databaseFile);
+    const applied = migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'database migrated');
+    return { db, sqlite: { db, file: db.name }, keyRows: () => sqliteKeyRows(db) };
+  }
+  if (options.db !== undefined) throw new Error('createContext: options.db is a SQLite connection, but DATABASE_URL names PostgreSQL');
+  const database = redactUrl(config.databaseUrl);
+  const { store, pool, applied } = await openPostgresStore(config, { log });
+  if (applied.length > 0) log.info({ applied, database }, 'database migrated');
+  return { db: notSwitched<Db>('ctx.db'), keyRows: () => postgresKeyRows(pool), postgres: { store, pool, database } };
 }
 
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
+  const opened = await openStorage(config, options, log);
+  try {
+    return await buildContext(config, log, opened);
+  } catch (err) {
+    // PostgreSQL: nothing left open (SQLite's connection is the caller's to close, as before).
+    await opened.postgres?.store.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function buildContext(config: Config, log: Logger, opened: OpenedStorage): Promise<AppContext> {
   const mayGenerateKeys = !config.production;
-  const db = options.db ?? openDatabase(config.databaseFile);
-  const applied = migrate(db);
-  if (applied.length > 0) log.info({ applied }, 'database migrated');
+  const { db, sqlite, postgres } = opened;
   // The platform keys: the key file, or the database under PLATFORM_KEYS_KEK (src/config/key-source.ts).
-  const keyStore = keyStoreFor(config, db);
+  const keyStore = keyStoreFor(config, opened.keyRows);
   const keysVersion = await keyStore.version();
   const keySets = await loadPlatformKeySets(keyStore, mayGenerateKeys, undefined, {
     alg: config.accessTokenAlg,
@@ -100,11 +162,18 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const { access: platformKeys, identity: identityKeys } = keySets;
   const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const metrics = createMetrics();
-  const storage = createStorageHealth({ log, metrics });
-  instrumentWrites(db, { metrics, storage });
-  // Over the same connection as the repositories below (after instrumentWrites, so its statements
-  // are timed too); ctx.close() closes the connection, not the store.
-  const store = createSqliteStore(db, { closeDatabase: false });
+  const storage = postgres
+    ? createStorageHealth({ log, metrics, dialect: 'postgres', database: postgres.database })
+    : createStorageHealth({ log, metrics });
+  let store: Store;
+  if (postgres) {
+    store = instrumentStore(postgres.store, { metrics, storage });
+  } else {
+    instrumentWrites(db, { metrics, storage });
+    // Over the same connection as the repositories below (after instrumentWrites, so its statements
+    // are timed too); ctx.close() closes the connection, not the store.
+    store = createSqliteStore(db, { closeDatabase: false });
+  }
   const sealer = createSealer(sealingJwksOf(keySets.jwks));
   // Development may have just written the keys (first start): what we loaded is then the new version.
   const loadedVersion = await keyStore.version();
@@ -114,11 +183,14 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const sealed = await sealAtprotoRows(store, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
   const atproto = createAtprotoClient({ config, store, log }, atprotoKeys, { sealer, log });
-  const clients = createClientsRepo(db);
+  const clients = sqlite ? createClientsRepo(db) : notSwitched<ClientsRepo>('ctx.clients');
+  // PostgreSQL mode: the synchronous repositories are stand-ins that throw on use (notSwitched).
+  const legacy = <T extends object>(field: string, create: (db: Db) => T): T => (sqlite ? create(db) : notSwitched<T>(`ctx.${field}`));
   return {
     config,
     db,
     store,
+    ...(sqlite ? { sqlite } : {}),
     log,
     platformKeys,
     identityKeys,
@@ -127,15 +199,15 @@ export async function createContext(config: Config, options: ContextOptions = {}
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
-    users: createUsersRepo(db),
-    wikis: createWikisRepo(db),
-    sessions: createSessionsRepo(db),
-    tickets: createTicketsRepo(db),
-    grants: createGrantsRepo(db),
-    authorizationRequests: createAuthorizationRequestsRepo(db),
-    codes: createCodesRepo(db),
-    refreshTokens: createRefreshTokensRepo(db),
-    revokedAccessTokens: createRevokedAccessTokensRepo(db),
+    users: legacy('users', createUsersRepo),
+    wikis: legacy('wikis', createWikisRepo),
+    sessions: legacy('sessions', createSessionsRepo),
+    tickets: legacy('tickets', createTicketsRepo),
+    grants: legacy('grants', createGrantsRepo),
+    authorizationRequests: legacy('authorizationRequests', createAuthorizationRequestsRepo),
+    codes: legacy('codes', createCodesRepo),
+    refreshTokens: legacy('refreshTokens', createRefreshTokensRepo),
+    revokedAccessTokens: legacy('revokedAccessTokens', createRevokedAccessTokensRepo),
     clients,
     metrics,
     storage,
@@ -153,9 +225,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
       { store, config },
       { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
     ),
-    close() {
+    async close() {
       keyReloader.stop();
-      if (db.open) db.close();
+      if (sqlite) {
+        if (sqlite.db.open) sqlite.db.close();
+      } else {
+        await store.close();
+      }
     },
   };
 }

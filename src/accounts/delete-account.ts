@@ -45,8 +45,8 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
   const now = nowSeconds();
   const days = deps.config.deletedUsernameReserveDays;
   const outcome = await deps.store.transaction(async (tx) => {
-    // Read again under the transaction: a concurrent deletion (another tab) has already done it all.
-    const current = await tx.users.findByDid(did);
+    // Read again, locked: a concurrent deletion (another tab, another instance) waits here, then finds it done.
+    const current = await tx.users.findByDidForUpdate(did);
     if (!current) return undefined;
     const wikis = (await tx.wikis.listByOwner(did)).sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
     let grantsRevoked = 0;

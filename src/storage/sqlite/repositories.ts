@@ -70,6 +70,8 @@ export function createSqliteRepositories(db: Db): Repositories {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(r.did, r.username, r.createdAt, r.deletedAt, r.wikis.join(','), r.grantsRevoked, r.sessionsRevoked, r.pdsRevoked ? 1 : 0);
       },
+      // store-accounts: BEGIN IMMEDIATE already serialises the deletion.
+      findByDidForUpdate: async (did) => users.findByDid(did),
     },
     wikis: {
       findBySlug: async (slug) => wikis.findBySlug(slug),
