@@ -115,14 +115,14 @@ describe('refreshes from one shared address', () => {
       else latest = (res.body as Tokens).refresh_token;
     }
     expect(refused, 'the grant’s budget ran out').toBeDefined();
-    const row = app.ctx.refreshTokens.findByHash(sha256Hex(latest));
+    const row = await app.ctx.store.repos.refreshTokens.findByHash(sha256Hex(latest));
     expect(row?.rotatedAt, 'the presented token was not rotated').toBeNull();
     expect(row?.successorHash).toBeNull();
     const grantId = row!.grantId;
-    const count = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number }).n;
-    const before = count();
+    const count = () => app.sql().count('refresh_tokens', 'grant_id = ?', grantId);
+    const before = await count();
     expect((await refresh(latest)).status).toBe(429);
-    expect(count(), 'no successor was inserted').toBe(before);
-    expect(app.ctx.grants.findLive(grantId), 'the grant is untouched and live').toBeDefined();
+    expect(await count(), 'no successor was inserted').toBe(before);
+    expect(await app.ctx.store.repos.grants.findLive(grantId), 'the grant is untouched and live').toBeDefined();
   }, 120_000);
 });

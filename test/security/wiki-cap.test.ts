@@ -109,7 +109,7 @@ describe('the daily cap on new wikis', () => {
 
   it('the window rolls: once the oldest wiki is a day old, sign-up opens again', async () => {
     const dayAgo = nowSeconds() - 24 * 3600;
-    app.ctx.db.prepare("UPDATE wikis SET created_at = ? WHERE slug IN ('early0', 'early1', 'early2', 'sneaky', 'byoperator')").run(dayAgo);
+    await app.sql().run("UPDATE wikis SET created_at = ? WHERE slug IN ('early0', 'early1', 'early2', 'sneaky', 'byoperator')", dayAgo);
     const csrf = await anonymousCsrf(app);
     const ticket = await app.ctx.store.repos.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
     expect((await app.http().get('/auth/signup').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`)).status).toBe(200);
