@@ -18,11 +18,15 @@ import type { AppContext } from '../../src/context.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase, type Db } from '../../src/db/open.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
+import { createPool } from '../../src/db/postgres/pool.ts';
+import { migratePostgres } from '../../src/db/postgres/migrate.ts';
+import { openStore } from '../../src/storage/open-store.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import type { Repositories, Store } from '../../src/storage/store.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import type { TestApp } from './app.ts';
 import { browser, type Browser } from './browser-flow.ts';
+import { createTestDatabase, onPostgres } from './test-database.ts';
 
 /** A Store, anything that holds one, or a transaction's repositories (`store.transaction(async (tx) => seedUser(tx))`). */
 export type SeedTarget = Store | { store: Store } | Repositories;
@@ -64,6 +68,50 @@ export function tempData(env: Record<string, string> = {}): TempData {
     },
   };
   return data;
+}
+
+/**
+ * A data directory and a migrated database on the store of this vitest project (./test-database.ts):
+ * its SQLite file, or in the `postgres` project a fresh PostgreSQL database. `env` is what a server
+ * process or the admin CLI started on it needs beside DATA_DIR (DATABASE_URL on PostgreSQL).
+ */
+export interface TempStoreData {
+  dir: string;
+  config: Config;
+  store: Store;
+  env: Record<string, string>;
+  /** Closes the store (if the test has not), drops the database and deletes the directory. */
+  cleanup(): Promise<void>;
+}
+
+export async function tempStoreData(env: Record<string, string> = {}): Promise<TempStoreData> {
+  if (!onPostgres()) {
+    const t = tempData(env);
+    return { dir: t.dir, config: t.config, store: t.store, env: {}, cleanup: async () => t.cleanup() };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-ops-'));
+  const database = await createTestDatabase();
+  const storeEnv = { DATABASE_URL: database.url };
+  const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', ...storeEnv, ...env });
+  const pool = createPool({ url: database.url, poolSize: 1 });
+  try {
+    await migratePostgres(pool);
+  } finally {
+    await pool.end();
+  }
+  const store = openStore(config);
+  return {
+    dir,
+    config,
+    store,
+    env: storeEnv,
+    async cleanup() {
+      // A test may have closed it already (to leave the database to server processes).
+      await store.close().catch(() => undefined);
+      await database.drop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 // ── People and wikis ──────────────────────────────────────────────────────────────────────────
