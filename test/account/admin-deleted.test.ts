@@ -37,11 +37,11 @@ describe('admin wikis deleted / users deleted', () => {
       config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 },
       log: createLogger('silent'),
     };
-    const alice = seedUser(t.db, 'alice');
-    const bob = seedUser(t.db, 'bob');
-    const clientId = seedClient(t.db);
+    const alice = await seedUser(t, 'alice');
+    const bob = await seedUser(t, 'bob');
+    const clientId = await seedClient(t);
     expect((await createWikiForUser(deps, alice.did, 'alice-notes')).kind).toBe('created');
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice-notes', clientId });
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice-notes', clientId });
     expect(await deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
     // No PDS here: the revocation there fails, the deletion goes ahead and says so.
     const atproto = { revoke: () => Promise.reject(new Error('unreachable')) } as unknown as AppContext['atproto'];

@@ -19,7 +19,7 @@ afterAll(async () => {
 
 describe('two concurrent deletions of one account', () => {
   it('one deletes; the other is told the account no longer exists; one record, one audit event', async () => {
-    const user = seedUser(app.ctx, 'twiceover');
+    const user = await seedUser(app.ctx, 'twiceover');
     // The PDS answers after a moment, as over the network.
     const pds = { get: async () => ({ revoke: () => new Promise((resolve) => setTimeout(resolve, 20)) }), loaded: true } as unknown as AppContext['atproto'];
     const outcomes = await Promise.all([deleteAccount({ ...app.ctx, atproto: pds }, user.did, 'twiceover'), deleteAccount({ ...app.ctx, atproto: pds }, user.did, 'twiceover')]);

@@ -28,11 +28,11 @@ let alice: User;
 let bob: User;
 let clientId: string;
 
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData();
-  alice = seedUser(t.db, 'alice');
-  bob = seedUser(t.db, 'bob');
-  clientId = seedClient(t.db);
+  alice = await seedUser(t, 'alice');
+  bob = await seedUser(t, 'bob');
+  clientId = await seedClient(t);
 });
 afterEach(() => t.cleanup());
 
@@ -50,9 +50,9 @@ const countWhere = (sql: string, ...args: unknown[]) => (t.db.prepare(sql).get(.
 
 describe('users list', () => {
   it('shows each user with wikis, live sessions and live grants, as a table', async () => {
-    seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did);
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    await seedSession(t, alice.did);
+    await seedSession(t, alice.did);
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
     const { status, stdout } = await cli('users', 'list');
     expect(status).toBe(0);
     const lines = stdout.split('\n');
@@ -80,9 +80,9 @@ describe('users list', () => {
   });
 
   it('does not count revoked or expired sessions as live', async () => {
-    const live = seedSession(t.db, alice.did);
-    const revoked = seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did, -10);
+    const live = await seedSession(t, alice.did);
+    const revoked = await seedSession(t, alice.did);
+    await seedSession(t, alice.did, -10);
     t.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ?').run(nowSeconds(), revoked);
     expect(live).toBeTruthy();
     expect((await listUsers(store())).find((u) => u.did === alice.did)?.liveSessions).toBe(1);
@@ -161,7 +161,7 @@ describe('wikis', () => {
 
 describe('clients list', () => {
   it('shows registrations with name, auth method, live grants and first use', async () => {
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
     const [client] = await listClients(store());
     expect(client).toMatchObject({ clientId, kind: 'registered', clientName: 'Claude Code', tokenEndpointAuthMethod: 'none', liveGrants: 1, firstTokenAt: null });
     const table = await cli('clients', 'list');
@@ -173,9 +173,9 @@ describe('clients list', () => {
 
 describe('revocation', () => {
   it("sessions revoke ends every live session of the user and no one else's", async () => {
-    seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did);
-    seedSession(t.db, bob.did);
+    await seedSession(t, alice.did);
+    await seedSession(t, alice.did);
+    await seedSession(t, bob.did);
     const { status, stdout } = await cli('sessions', 'revoke', '--user', 'alice');
     expect(status).toBe(0);
     expect(stdout).toBe(`Revoked 2 browser sessions of alice (${alice.did}).`);
@@ -185,9 +185,9 @@ describe('revocation', () => {
   });
 
   it('grants revoke revokes each grant and deletes its refresh tokens', async () => {
-    const one = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
-    const bobs = seedGrant(t.db, t.config, { did: bob.did, slug: 'bob', clientId });
+    const one = await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
+    const bobs = await seedGrant(t, t.config, { did: bob.did, slug: 'bob', clientId });
     const { status, stdout } = await cli('grants', 'revoke', '--user', alice.did);
     expect(status).toBe(0);
     expect(stdout).toBe(`Revoked 2 grants of alice (${alice.did}).`);
@@ -212,8 +212,8 @@ describe('purge', () => {
 
   it('deletes expired rows and prints how many per table', async () => {
     await writePlatformKeys();
-    seedSession(t.db, alice.did, -10);
-    seedSession(t.db, alice.did);
+    await seedSession(t, alice.did, -10);
+    await seedSession(t, alice.did);
     const { status, stdout } = await cli('purge');
     expect(status).toBe(0);
     expect(stdout).toMatch(/^TABLE\s+DELETED\n/);
@@ -227,7 +227,7 @@ describe('purge', () => {
     // A PDS session stored before sealing existed (or under an older key), and a refresh token
     // rotated an hour ago whose successor is still kept sealed although its 60 s window closed.
     t.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, ?)').run(alice.did, '{"tokenSet":"plain"}', nowSeconds());
-    const { grantId } = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    const { grantId } = await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
     t.db
       .prepare("UPDATE refresh_tokens SET rotated_at = ?, successor_hash = 'next', successor_sealed = 'sealed-successor' WHERE grant_id = ?")
       .run(nowSeconds() - 3600, grantId);
@@ -244,7 +244,7 @@ describe('purge', () => {
   });
 
   it('without the platform key file it changes nothing and says which file it needs', async () => {
-    seedSession(t.db, alice.did, -10);
+    await seedSession(t, alice.did, -10);
     const { status, stderr } = await cli('purge');
     expect(status).toBe(1);
     expect(stderr).toContain(t.config.platformKeysFile);

@@ -34,11 +34,11 @@ let clientId: string;
 let refreshToken: string;
 const contexts: AppContext[] = [];
 
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData(NO_JWKS_CACHE);
-  alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
 });
 afterEach(() => {
   for (const ctx of contexts.splice(0)) ctx.close();

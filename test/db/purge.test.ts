@@ -13,9 +13,9 @@ const DAY = 24 * 60 * 60;
 beforeEach(async () => {
   app = await startTestApp({}, { listen: false });
   ctx = app.ctx;
-  seedUser(ctx, 'alice', 'did:plc:a');
-  seedClientWithId(ctx, 'c');
-  seedGrant(ctx, ctx.config, { id: 'g', did: 'did:plc:a', slug: 'alice', clientId: 'c', scope: 'wiki:read', expiresAt: nowSeconds() + 30 * DAY, refreshToken: false });
+  await seedUser(ctx, 'alice', 'did:plc:a');
+  await seedClientWithId(ctx, 'c');
+  await seedGrant(ctx, ctx.config, { id: 'g', did: 'did:plc:a', slug: 'alice', clientId: 'c', scope: 'wiki:read', expiresAt: nowSeconds() + 30 * DAY, refreshToken: false });
 });
 afterEach(() => app.close());
 

@@ -87,7 +87,7 @@ describe(`GET ${TLS_ASK_PATH}`, () => {
     // Development: the apex is localhost:8443 (a server name never carries the port).
     t = await startTestApp({ PUBLIC_URL: 'http://localhost:8443' }, { listen: false });
     ctx = t.ctx;
-    seedWikis(ctx);
+    await seedWikis(ctx);
   });
   afterAll(() => t?.close());
 

@@ -267,8 +267,8 @@ describe('checkBearer', () => {
       await expect(checkBearer(f.ctx, authorization, 'nobody', 'wiki:read'), String(authorization)).rejects.toBeInstanceOf(WikiNotFound);
     }
     // A wiki deleted after its token was issued (the grant goes with it: ON DELETE CASCADE).
-    seedWiki(f.ctx, 'doomed', f.alice.did);
-    seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
+    await seedWiki(f.ctx, 'doomed', f.alice.did);
+    await seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
     const { token } = await mintAccessToken(f.ctx, { grantId: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, scope: 'wiki:read wiki:write' });
     await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
     f.ctx.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');

@@ -60,7 +60,7 @@ describe('a deleted wiki’s slug', () => {
     const expiring = name('exp');
     await createWikiForUser(app.ctx, other.did, expiring);
     await deleteWikiForOwner(app.ctx, other.did, expiring, expiring);
-    app.ctx.db.prepare('UPDATE reserved_names SET reserved_until = 1 WHERE name = ?').run(expiring);
+    await app.sql().run('UPDATE reserved_names SET reserved_until = 1 WHERE name = ?', expiring);
     expect((await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 1 })).reserved_names).toBeGreaterThanOrEqual(1);
     const stranger2 = await seedPerson(app, name('str'));
     expect(await createWikiForUser(app.ctx, stranger2.did, expiring)).toEqual({ kind: 'created', slug: expiring });

@@ -24,9 +24,9 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
   beforeEach(async () => {
     t = await startTestApp({ ACCESS_TOKEN_ALG: alg }, { listen: false });
     ctx = t.ctx;
-    did = seedUser(ctx, 'alice').did;
-    clientId = seedClient(ctx);
-    refreshToken = seedGrant(ctx, ctx.config, { did, slug: 'alice', clientId }).refreshToken;
+    did = (await seedUser(ctx, 'alice')).did;
+    clientId = await seedClient(ctx);
+    refreshToken = (await seedGrant(ctx, ctx.config, { did, slug: 'alice', clientId })).refreshToken;
   });
   afterEach(() => t.close());
 
