@@ -272,7 +272,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
   it('several wikis and no resource: nothing preselected, Allow without a choice stays on the page, the chosen wiki is the audience', async () => {
     const username = app.ctx.users.findByDid(account.did)!.username;
     const second = `${username}-two`;
-    app.ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(second, account.did, Math.floor(Date.now() / 1000));
+    app.ctx.sqlite!.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(second, account.did, Math.floor(Date.now() / 1000));
     const auth = authorization(undefined);
     await onPage('consent-choose-wiki', async (page) => {
       await page.goto(auth.url);

@@ -21,7 +21,7 @@ beforeEach(async () => {
 });
 afterEach(() => app.close());
 
-function realCounts(db = ctx.db) {
+function realCounts(db = ctx.sqlite!.db) {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   return {
     unused: n("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL"),
@@ -43,8 +43,8 @@ describe('maintained client counts', () => {
     ctx.clients.markTokenIssued(a.clientId);
     expect(maintained()).toEqual({ unused: 1, documents: 2 });
     expect(maintained()).toEqual(realCounts());
-    ctx.db.prepare('UPDATE oauth_clients SET created_at = created_at - 7200').run();
-    purgeExpired(ctx.db, { clientIdleSeconds: 7 * 86400, unusedClientSeconds: 3600 });
+    ctx.sqlite!.db.prepare('UPDATE oauth_clients SET created_at = created_at - 7200').run();
+    purgeExpired(ctx.sqlite!.db, { clientIdleSeconds: 7 * 86400, unusedClientSeconds: 3600 });
     expect(maintained()).toEqual({ unused: 0, documents: 0 });
     expect(maintained()).toEqual(realCounts());
     expect(ctx.clients.find(a.clientId)).toBeDefined();

@@ -25,11 +25,11 @@ describe('purgeExpired: refresh tokens', () => {
     const old = ctx.refreshTokens.insert('g', 30 * DAY);
     const current = ctx.refreshTokens.insert('g', 30 * DAY);
     const rotatedAt = (value: string, at: number) =>
-      ctx.db.prepare('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?').run(at, ctx.refreshTokens.findByValue(value)!.hash);
+      ctx.sqlite!.db.prepare('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?').run(at, ctx.refreshTokens.findByValue(value)!.hash);
     rotatedAt(recent, nowSeconds() - 6 * DAY);
     rotatedAt(old, nowSeconds() - 8 * DAY);
 
-    expect(purgeExpired(ctx.db, { clientIdleSeconds: 7 * DAY }).refresh_tokens).toBe(1);
+    expect(purgeExpired(ctx.sqlite!.db, { clientIdleSeconds: 7 * DAY }).refresh_tokens).toBe(1);
     expect(ctx.refreshTokens.findByValue(old)).toBeUndefined();
     expect(ctx.refreshTokens.findByValue(recent)).toBeDefined();
     expect(ctx.refreshTokens.findByValue(current)).toBeDefined();

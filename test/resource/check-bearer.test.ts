@@ -271,12 +271,12 @@ describe('checkBearer', () => {
     await seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
     const { token } = await mintAccessToken(f.ctx, { grantId: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, scope: 'wiki:read wiki:write' });
     await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
-    f.ctx.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
+    f.ctx.sqlite!.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
     await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
   });
 
   it('a grant row of another wiki is not live here, even when its resource names this wiki (defence in depth beside the audience)', async () => {
-    f.ctx.db
+    f.ctx.sqlite!.db
       .prepare('INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run('grant-crossed', CLIENT_ID, f.alice.did, 'bob', ALICE_MCP, 'wiki:read wiki:write', nowSeconds(), nowSeconds(), nowSeconds() + 600);
     const token = await signWith({ gid: 'grant-crossed' });
@@ -284,7 +284,7 @@ describe('checkBearer', () => {
   });
 
   it('records last use at most once a minute', async () => {
-    const setLastUsed = f.ctx.db.prepare('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
+    const setLastUsed = f.ctx.sqlite!.db.prepare('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
     const lastUsed = () => f.ctx.grants.findById(f.aliceGrant.id)?.lastUsedAt;
     const { token } = await f.mint(f.aliceGrant);
     const old = nowSeconds() - 3600;

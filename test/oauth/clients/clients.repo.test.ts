@@ -22,7 +22,7 @@ beforeEach(async () => {
 afterEach(() => t.close());
 
 const setCreatedAt = (clientId: string, createdAt: number) =>
-  t.ctx.db.prepare('UPDATE oauth_clients SET created_at = ? WHERE client_id = ?').run(createdAt, clientId);
+  t.ctx.sqlite!.db.prepare('UPDATE oauth_clients SET created_at = ? WHERE client_id = ?').run(createdAt, clientId);
 
 describe('registered clients', () => {
   it('inserts with a random rc_ client_id and finds it again; unknown ids are undefined', () => {
@@ -47,7 +47,7 @@ describe('registered clients', () => {
     t.ctx.clients.markTokenIssued(a.clientId);
     const first = t.ctx.clients.find(a.clientId);
     expect(first?.firstTokenAt).toBeGreaterThan(0);
-    t.ctx.db.prepare('UPDATE oauth_clients SET first_token_at = 100, last_used_at = 100 WHERE client_id = ?').run(a.clientId);
+    t.ctx.sqlite!.db.prepare('UPDATE oauth_clients SET first_token_at = 100, last_used_at = 100 WHERE client_id = ?').run(a.clientId);
     t.ctx.clients.markTokenIssued(a.clientId);
     const again = t.ctx.clients.find(a.clientId);
     expect(again?.firstTokenAt).toBe(100);
@@ -68,13 +68,13 @@ describe('purging idle clients (purgeExpired)', () => {
     const documentId = 'https://app.example/client.json';
     t.ctx.clients.upsertDocument(documentId, { ...metadata, token_endpoint_auth_method: 'none' }, old, old + 60);
     setCreatedAt(documentId, old);
-    const insertRequest = t.ctx.db.prepare(
+    const insertRequest = t.ctx.sqlite!.db.prepare(
       'INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
     );
     insertRequest.run('expired', idleOld.clientId, '{}', old, old + 600);
     insertRequest.run('pending', pendingOld.clientId, '{}', nowSeconds(), nowSeconds() + 600);
 
-    expect(purgeExpired(t.ctx.db, { clientIdleSeconds: week }).oauth_clients).toBe(2);
+    expect(purgeExpired(t.ctx.sqlite!.db, { clientIdleSeconds: week }).oauth_clients).toBe(2);
 
     expect(t.ctx.clients.find(idleOld.clientId)).toBeUndefined();
     expect(t.ctx.clients.find(documentId)).toBeUndefined();
@@ -82,7 +82,7 @@ describe('purging idle clients (purgeExpired)', () => {
     expect(t.ctx.clients.find(idleNew.clientId)).toBeDefined();
     // A person is on the consent page for this one right now.
     expect(t.ctx.clients.find(pendingOld.clientId)).toBeDefined();
-    expect(purgeExpired(t.ctx.db, { clientIdleSeconds: week }).oauth_clients).toBe(0);
+    expect(purgeExpired(t.ctx.sqlite!.db, { clientIdleSeconds: week }).oauth_clients).toBe(0);
   });
 });
 

@@ -52,12 +52,12 @@ function serveValid(p: string, extra: Record<string, unknown> = {}, headers: Rec
 }
 
 const row = (clientId: string) =>
-  t.ctx.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
+  t.ctx.sqlite!.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
     | { kind: string; fetched_at: number; stale_at: number }
     | undefined;
 
 const makeStale = (clientId: string) =>
-  t.ctx.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
+  t.ctx.sqlite!.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
 
 beforeEach(async () => {
   t = await startTestApp({}, { listen: false });
