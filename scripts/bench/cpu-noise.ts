@@ -14,6 +14,7 @@ interface Sample {
   busyTicks: number;
   ownTicks: number;
   serverTicks: number;
+  databaseTicks: number;
 }
 
 export interface NoiseReading {
@@ -21,6 +22,8 @@ export interface NoiseReading {
   foreignCores: number;
   /** CPU seconds the app process (server child, all its threads) used. */
   serverCpuSeconds: number;
+  /** CPU seconds the database server's processes used (PostgreSQL runs; 0 otherwise). */
+  databaseCpuSeconds: number;
 }
 
 function machineBusyTicks(): number | undefined {
@@ -52,21 +55,28 @@ export class CpuNoise {
   private start: Sample | undefined;
   private readonly pids: () => number[];
   private readonly serverPid: () => number;
+  private readonly databasePids: () => number[];
 
-  /** `pids`: the bench's own processes (their CPU time is not noise); `serverPid`: the app's. */
-  constructor(pids: () => number[], serverPid: () => number) {
+  /**
+   * `pids`: the bench's own processes (their CPU time is not noise); `serverPid`: the app's;
+   * `databasePids`: the PostgreSQL server's (ours too, and counted apart).
+   */
+  constructor(pids: () => number[], serverPid: () => number, databasePids: () => number[] = () => []) {
     this.pids = pids;
     this.serverPid = serverPid;
+    this.databasePids = databasePids;
   }
 
   private sample(): Sample | undefined {
     const busy = machineBusyTicks();
     if (busy === undefined) return undefined;
+    const databaseTicks = this.databasePids().reduce((sum, pid) => sum + processTicks(pid), 0);
     return {
       wallMs: performance.now(),
       busyTicks: busy,
-      ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0),
+      ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0) + databaseTicks,
       serverTicks: processTicks(this.serverPid()),
+      databaseTicks,
     };
   }
 
@@ -83,6 +93,8 @@ export class CpuNoise {
     return {
       foreignCores: Math.max(0, foreign / TICKS_PER_SECOND / seconds),
       serverCpuSeconds: (end.serverTicks - this.start.serverTicks) / TICKS_PER_SECOND,
+      // A backend that exited during the run takes its ticks with it: the pool's connections stay open.
+      databaseCpuSeconds: Math.max(0, end.databaseTicks - this.start.databaseTicks) / TICKS_PER_SECOND,
     };
   }
 }
