@@ -116,7 +116,7 @@ describe('audit log', () => {
     const viaClient = await exchangeCode(app, client, await obtainCode(client, person, app));
     expect((await postForm(app, OAUTH_PATHS.revoke, client, { token: viaClient.refresh_token })).status).toBe(200);
     await exchangeCode(app, client, await obtainCode(client, person, app));
-    const grantId = app.ctx.grants.listConnectedApps(person.did)[0]!.id;
+    const grantId = (await app.ctx.store.repos.grants.listConnectedApps(person.did))[0]!.id;
     const account = await person.browser.get('/account');
     const res = await person.browser.post('/account/apps/revoke', { _csrf: fieldValue(account.body, '_csrf') ?? '', grant: grantId });
     expect(res.status).toBe(303);

@@ -1,7 +1,7 @@
 // The service on PostgreSQL (issue 12): with DATABASE_URL set, createContext connects, applies the
 // PostgreSQL migrations (two instances starting at once apply each once, under the advisory lock),
 // reads the platform keys from PostgreSQL under PLATFORM_KEYS_KEK, and serves from the PostgreSQL
-// store; there is no SQLite file, and code still reading `ctx.db` fails loudly. Storage faults on
+// store; there is no SQLite file or connection. Storage faults on
 // PostgreSQL (server gone mid-run) answer 503 with Retry-After through the same path as SQLite's,
 // with a log line naming the server (password redacted) and what to check; /healthz says
 // unreachable. The real server process started against an unreachable PostgreSQL answers 503 and
@@ -68,7 +68,9 @@ describe('createContext with DATABASE_URL', () => {
     const admin = createPool({ url, poolSize: 1 });
     try {
       expect(a.store.dialect).toBe('postgres');
+      // No SQLite connection anywhere in the context: everything reads through the store.
       expect(a.sqlite).toBeUndefined();
+      expect('db' in a).toBe(false);
       const applied = await admin.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY version');
       expect(applied.rows.map((r) => r.name)).toEqual(readPostgresMigrations().map((m) => m.name));
       expect(fs.readdirSync(dirA).filter((f) => f.includes('sqlite'))).toEqual([]);
@@ -104,16 +106,6 @@ describe('createContext with DATABASE_URL', () => {
       await Promise.all([a.close(), b.close(), c.close()]);
     }
   }, 60_000);
-
-  it('fails loudly where code still reads the SQLite connection or a synchronous repository', async () => {
-    const ctx = await createContext(testConfig(dataDir(), { DATABASE_URL: await pg.createDatabase(), PLATFORM_KEYS_KEK: KEK }), { log: pino({ level: 'silent' }) });
-    try {
-      expect(() => ctx.db.prepare('SELECT 1')).toThrow(/not switched to the Store yet: ctx\.db\.prepare/);
-      expect(() => ctx.users.findByDid('did:plc:x')).toThrow(/not switched to the Store yet: ctx\.users\.findByDid/);
-    } finally {
-      await ctx.close();
-    }
-  }, 30_000);
 
   it('answers /healthz from PostgreSQL, and a storage fault with 503, Retry-After and the operator\'s log line', async () => {
     // A server of its own: it is stopped half-way.

@@ -206,10 +206,10 @@ describe('bad tokens: 401 invalid_token', () => {
 describe('revocation takes effect at once', () => {
   it('revoked grant', async () => {
     const grant = { ...f.aliceGrant, id: 'grant-to-revoke' };
-    f.ctx.grants.insert({ id: grant.id, clientId: CLIENT_ID, userDid: f.alice.did, wikiSlug: 'alice', resource: ALICE_MCP, scope: grant.scope, expiresAt: nowSeconds() + 3600 });
+    (await f.ctx.store.repos.grants.insert({ id: grant.id, clientId: CLIENT_ID, userDid: f.alice.did, wikiSlug: 'alice', resource: ALICE_MCP, scope: grant.scope, expiresAt: nowSeconds() + 3600 }));
     const { token } = await f.mint(grant);
     expect((await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`)).status).toBe(200);
-    expect(f.ctx.grants.revoke(grant.id)).toBe(true);
+    expect((await f.ctx.store.repos.grants.revoke(grant.id))).toBe(true);
     const res = await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`);
     expectInvalidToken(res);
     expect(res.headers['www-authenticate']).toContain('error_description="The access token has been revoked."');
@@ -218,7 +218,7 @@ describe('revocation takes effect at once', () => {
   it('revoked jti (RFC 7009)', async () => {
     const { token, jti } = await f.mint(f.aliceGrant);
     expect((await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`)).status).toBe(200);
-    f.ctx.revokedAccessTokens.add(jti, nowSeconds() + 600);
+    (await f.ctx.store.repos.revokedAccessTokens.add(jti, nowSeconds() + 600));
     expectInvalidToken(await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`));
   });
 });
@@ -285,16 +285,16 @@ describe('checkBearer', () => {
 
   it('records last use at most once a minute', async () => {
     const setLastUsed = f.ctx.sqlite!.db.prepare('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
-    const lastUsed = () => f.ctx.grants.findById(f.aliceGrant.id)?.lastUsedAt;
+    const lastUsed = async () => (await f.ctx.store.repos.grants.findById(f.aliceGrant.id))?.lastUsedAt;
     const { token } = await f.mint(f.aliceGrant);
     const old = nowSeconds() - 3600;
     setLastUsed.run(old, f.aliceGrant.id);
     await checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
-    expect(lastUsed()).toBeGreaterThanOrEqual(nowSeconds() - 1);
+    expect(await lastUsed()).toBeGreaterThanOrEqual(nowSeconds() - 1);
     const recent = nowSeconds() - 30;
     setLastUsed.run(recent, f.aliceGrant.id);
     await checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
-    expect(lastUsed()).toBe(recent);
+    expect(await lastUsed()).toBe(recent);
   });
 });
 
