@@ -87,6 +87,17 @@ describe('createContext with DATABASE_URL', () => {
     }
   }, 60_000);
 
+  it('development instances starting together on an empty database generate one key set, not one each', async () => {
+    const env = { DATABASE_URL: await pg.createDatabase(), PLATFORM_KEYS_KEK: KEK };
+    const contexts = await Promise.all([0, 1, 2].map(() => createContext(testConfig(dataDir(), env), { log: pino({ level: 'silent' }) })));
+    try {
+      const kids = contexts.map((c) => `${c.platformKeys.current.kid}/${c.identityKeys.current.kid}`);
+      expect(new Set(kids).size).toBe(1);
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
+    }
+  }, 60_000);
+
   it('reads the platform keys from PostgreSQL under PLATFORM_KEYS_KEK: every instance signs with the same key', async () => {
     const url = await pg.createDatabase();
     const env = { DATABASE_URL: url, PLATFORM_KEYS_KEK: KEK };
