@@ -179,7 +179,7 @@ export function createSqliteRepositories(db: Db): Repositories {
           .changes === 1,
     },
     atprotoStates: {
-      // today: src/atproto/stores.ts createStateStore
+      // the ATProto client's state store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (key, createdAfter) =>
         (sql('SELECT value FROM atproto_auth_states WHERE key = ? AND created_at > ?').get(key, createdAfter) as { value: string } | undefined)?.value,
       set: async (key, value, appStateHash) => {
@@ -203,7 +203,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
     },
     atprotoSessions: {
-      // today: src/atproto/stores.ts createSessionStore
+      // the ATProto client's session store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (did) => (sql('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined)?.value,
       set: async (did, value) => {
         sql(
