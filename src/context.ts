@@ -139,7 +139,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     clients,
     metrics,
     storage,
-    audit: createAuditLog({ db, log, metrics }),
+    audit: createAuditLog({ store, log, metrics }),
     clientResolver: createClientResolver({
       clients,
       log,

@@ -88,7 +88,7 @@ export interface SealPassCounts {
 }
 
 /**
- * sealAtprotoStores (src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
+ * The seal pass (rules: src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
  * before sealing are sealed (a state gets its app-state hash), rows of rotated-out keys re-sealed,
  * rows no key opens deleted with a warn line. Rows sealed with the current key are not decrypted.
  */

@@ -147,7 +147,7 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     expect(rawSession()!.startsWith(ctx.sealer.currentPrefix)).toBe(true);
 
     setRaw(previous.seal(JSON.stringify(SESSION), aad()));
-    const counts = purgeNow({ ...ctx, log });
+    const counts = await purgeNow({ ...ctx, log });
     expect(counts.atproto_secrets_resealed).toBe(1);
     expect(rawSession()!.startsWith(ctx.sealer.currentPrefix)).toBe(true);
     expect(await sessionStore().get(DID)).toEqual(SESSION);
@@ -160,7 +160,7 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     expect(warnings).toEqual([expect.objectContaining({ level: 40, reason: 'unknown_key', kid: 'retired-and-deleted', did: DID })]);
     expect(String(warnings[0]!.msg)).toMatch(/no longer in the platform key file/);
 
-    const counts = purgeNow({ ...ctx, log });
+    const counts = await purgeNow({ ...ctx, log });
     expect(counts.atproto_secrets_unreadable).toBe(1);
     expect(rawSession()).toBeUndefined();
   });

@@ -12,7 +12,6 @@ import { signUp } from '../../src/accounts/signup.ts';
 import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createWikiForUser } from '../../src/wikis/create-wiki.ts';
 import { deleteWikiForOwner } from '../../src/wikis/delete-wiki.ts';
-import { purgeExpired } from '../../src/db/purge.ts';
 import { fieldValue } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import { startConformanceApp } from '../conformance/support.ts';
@@ -62,7 +61,7 @@ describe('a deleted wiki’s slug', () => {
     await createWikiForUser(app.ctx, other.did, expiring);
     await deleteWikiForOwner(app.ctx, other.did, expiring, expiring);
     app.ctx.db.prepare('UPDATE reserved_names SET reserved_until = 1 WHERE name = ?').run(expiring);
-    expect(purgeExpired(app.ctx.db, { clientIdleSeconds: 1 }).reserved_names).toBeGreaterThanOrEqual(1);
+    expect((await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 1 })).reserved_names).toBeGreaterThanOrEqual(1);
     const stranger2 = await seedPerson(app, name('str'));
     expect(await createWikiForUser(app.ctx, stranger2.did, expiring)).toEqual({ kind: 'created', slug: expiring });
   });

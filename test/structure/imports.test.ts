@@ -69,7 +69,6 @@ const RAW_SQL_STILL_OUTSIDE_REPOSITORIES = new Set([
   'admin/migrate-to-postgres.ts',
   'admin/users.ts',
   'admin/wikis.ts',
-  'atproto/stores.ts',
   'audit/audit-log.ts',
   'config/key-source.ts',
   'oauth/token/client-assertion.ts',
