@@ -290,7 +290,7 @@ export interface AtprotoStatesRepository {
   /** forgetAuthStates: deletes the states of one sign-in attempt, found by the hash of its app state. */
   forgetByAppState(appState: string): Promise<number>;
   /**
-   * The seal pass (sealAtprotoStores): rows whose value does not start with `prefix` (the current
+   * The seal pass (sealAtprotoRows): rows whose value does not start with `prefix` (the current
    * key's), locked until the transaction ends (FOR UPDATE), so a concurrent `set` on another
    * instance is never overwritten with the re-sealed old value.
    */

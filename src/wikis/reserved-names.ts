@@ -23,11 +23,11 @@ export interface Reservation {
  * Pass the transaction's `tx` when the check decides a write (create-wiki, signup).
  */
 export async function reservedNameProblem(repos: Pick<Repositories, 'reservedNames'>, name: string, did: string, now = nowSeconds()): Promise<string | undefined> {
-  return reservationProblem(name, await repos.reservedNames.find(name, now), did);
+  return reservationProblem(await repos.reservedNames.find(name, now), name, did);
 }
 
-/** reservedNameProblem's rule and message for a reservation already read (e.g. with a store transaction's `reservedNames.find`). */
-export function reservationProblem(name: string, reservation: Reservation | undefined, did: string): string | undefined {
+/** The rule itself, on a reservation already read: the message when it holds `name` for someone other than `did`. */
+export function reservationProblem(reservation: Reservation | undefined, name: string, did: string): string | undefined {
   if (!reservation || reservation.heldForDid === did) return undefined;
   const until = new Date(reservation.reservedUntil * 1000).toISOString().slice(0, 10);
   return `"${name}" belonged to a wiki or account that was deleted and is reserved until ${until}. Please choose another name.`;

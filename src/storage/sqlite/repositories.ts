@@ -179,7 +179,7 @@ export function createSqliteRepositories(db: Db): Repositories {
           .changes === 1,
     },
     atprotoStates: {
-      // today: src/atproto/stores.ts createStateStore
+      // the ATProto client's state store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (key, createdAfter) =>
         (sql('SELECT value FROM atproto_auth_states WHERE key = ? AND created_at > ?').get(key, createdAfter) as { value: string } | undefined)?.value,
       set: async (key, value, appStateHash) => {
@@ -194,7 +194,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       replaceValue: async (key, expected, value) =>
         sql('UPDATE atproto_auth_states SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1,
       forgetByAppState: async (appState) => sql('DELETE FROM atproto_auth_states WHERE app_state_hash = ?').run(sha256Hex(appState)).changes,
-      // today: src/atproto/stores.ts sealAtprotoStores
+      // the seal pass (src/storage/atproto-stores.ts sealAtprotoRows)
       listNotSealedWith: async (prefix) =>
         sql('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
       overwrite: async (key, value, appStateHash) => {
@@ -203,7 +203,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
     },
     atprotoSessions: {
-      // today: src/atproto/stores.ts createSessionStore
+      // the ATProto client's session store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (did) => (sql('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined)?.value,
       set: async (did, value) => {
         sql(
