@@ -7,7 +7,7 @@ import { migrate } from './db/migrate.ts';
 import { createAtprotoClient, type AtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
-import { sealAtprotoStores } from './atproto/stores.ts';
+import { sealAtprotoRows } from './storage/atproto-stores.ts';
 import { createSealer, sealingJwksOf, type Sealer } from './lib/sealing.ts';
 import { keyStoreFor } from './config/key-source.ts';
 import { createKeyReloader, type KeyReloader } from './config/key-reload.ts';
@@ -111,9 +111,9 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const summary = (keys: PrivateJwk[]) => keys.map((k) => `${k.kid}/${k.purpose ?? ''}/${k.retire_after ?? ''}`).join(',');
   const sameAsLoaded = loadedVersion === keysVersion || summary(await keyStore.read()) === summary(keySets.jwks);
   const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
-  const sealed = sealAtprotoStores(db, { sealer, log });
+  const sealed = await sealAtprotoRows(store, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
-  const atproto = createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
+  const atproto = createAtprotoClient({ config, store, log }, atprotoKeys, { sealer, log });
   const clients = createClientsRepo(db);
   return {
     config,

@@ -112,6 +112,14 @@ export interface UsersRepository {
   delete(did: string): Promise<boolean>;
   /** delete-account.ts: the operator's record of a deleted account. */
   recordDeletion(row: { did: string; username: string; createdAt: number; deletedAt: number; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }): Promise<void>;
+
+  // ── store-accounts ──
+  /**
+   * delete-account.ts's deciding read: findByDid, locking the row until the transaction ends
+   * (SELECT … FOR UPDATE), so a concurrent deletion of the same account waits and then finds it
+   * gone (undefined) instead of deleting and recording it twice. SQLite: the plain read.
+   */
+  findByDidForUpdate(did: string): Promise<User | undefined>;
 }
 
 /** src/wikis/wikis.repo.ts, plus new-wiki-cap.ts, delete-wiki.ts and admin/wikis.ts's SQL. */

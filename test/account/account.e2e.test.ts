@@ -28,7 +28,7 @@ async function newPerson(prefix: string): Promise<{ account: PdsAccount; b: Brow
   const account = await createPdsAccount(pdsUrl, { handlePrefix: prefix });
   const b = browser(app);
   await signUpNew(app, b, account);
-  return { account, b, username: app.ctx.users.findByDid(account.did)!.username };
+  return { account, b, username: (await app.ctx.store.repos.users.findByDid(account.did))!.username };
 }
 
 /** Submits one of the account page's forms as the browser would: the page's CSRF token, then the fields. */
@@ -98,7 +98,7 @@ describe('more wikis, and connecting a client to the second one', () => {
     const created = await submit(b, '/account/wikis', { slug: second });
     expect(created.status, pageText(created.body).slice(0, 300)).toBe(303);
     expect(location(created)).toBe('/account?done=wiki-created');
-    expect(app.ctx.wikis.listByOwner(account.did).map((w) => w.slug)).toEqual([username, second]);
+    expect((await app.ctx.store.repos.wikis.listByOwner(account.did)).map((w) => w.slug)).toEqual([username, second]);
 
     const page = await b.get('/account');
     expect(wikiSection(page.body, second)).toContain(`claude mcp add --transport http ${second} ${mcpUrlOf(second)}`);
@@ -116,19 +116,19 @@ describe('more wikis, and connecting a client to the second one', () => {
     const refused = await submit(b, '/account/wikis/delete', { slug: second, confirm: username });
     expect(refused.status).toBe(400);
     expect(pageText(refused.body)).toContain(`type its name "${second}"`);
-    expect(app.ctx.wikis.findBySlug(second)).toBeDefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(second)).toBeDefined();
 
-    const grantsBefore = app.ctx.grants.listConnectedApps(account.did);
+    const grantsBefore = await app.ctx.store.repos.grants.listConnectedApps(account.did);
     expect(grantsBefore.map((g) => g.wikiSlug).sort()).toEqual([username, second].sort());
     const deleted = await submit(b, '/account/wikis/delete', { slug: second, confirm: second });
     expect(deleted.status).toBe(303);
     expect(location(deleted)).toBe('/account?done=wiki-deleted');
-    expect(app.ctx.wikis.findBySlug(second)).toBeUndefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(second)).toBeUndefined();
     // Exactly its grants: the client on the other wiki keeps working.
-    expect(app.ctx.grants.listConnectedApps(account.did).map((g) => g.wikiSlug)).toEqual([username]);
+    expect((await app.ctx.store.repos.grants.listConnectedApps(account.did)).map((g) => g.wikiSlug)).toEqual([username]);
     // The wiki host is gone (404), and so is the grant its access token names.
     expect(await whoamiStatus(onSecond, second)).toBe(404);
-    expect(grantsBefore.filter((g) => g.wikiSlug === second).map((g) => app.ctx.grants.findLive(g.id))).toEqual([undefined]);
+    expect(await Promise.all(grantsBefore.filter((g) => g.wikiSlug === second).map((g) => app.ctx.store.repos.grants.findLive(g.id)))).toEqual([undefined]);
     expect(await whoamiStatus(onFirst, username)).toBe(200);
     // The operator's record, and the slug held for its owner only.
     const record = app.ctx.db.prepare('SELECT slug, owner_did, reason, grants_revoked FROM deleted_wikis WHERE slug = ?').get(second);
@@ -161,7 +161,7 @@ describe('more wikis, and connecting a client to the second one', () => {
     const third = await submit(b, '/account/wikis', { slug: `${username}-three` });
     expect(third.status).toBe(403);
     expect(pageText(third.body)).toContain('the most this service allows');
-    expect(app.ctx.wikis.listByOwner(account.did)).toHaveLength(2);
+    expect(await app.ctx.store.repos.wikis.listByOwner(account.did)).toHaveLength(2);
   });
 });
 
@@ -221,14 +221,14 @@ describe('deleting the account', () => {
     const provider = await connectClaudeCode(b, `${username}-2`);
     expect(await whoamiStatus(provider, `${username}-2`)).toBe(200);
     const onFirst = await connectClaudeCode(b, username);
-    const grantIds = app.ctx.grants.listConnectedApps(account.did).map((g) => g.id);
+    const grantIds = (await app.ctx.store.repos.grants.listConnectedApps(account.did)).map((g) => g.id);
     expect(grantIds).toHaveLength(2);
     const otherBrowser = browser(app);
     await signIn(app, otherBrowser, account);
 
     const wrong = await submit(b, '/account/delete', { confirm: 'someone-else' });
     expect(wrong.status).toBe(400);
-    expect(app.ctx.users.findByDid(account.did)).toBeDefined();
+    expect(await app.ctx.store.repos.users.findByDid(account.did)).toBeDefined();
     expect(app.ctx.db.prepare('SELECT count(*) AS n FROM atproto_sessions WHERE did = ?').get(account.did)).toEqual({ n: 1 });
 
     const res = await submit(b, '/account/delete', { confirm: username.toUpperCase() });
@@ -250,7 +250,7 @@ describe('deleting the account', () => {
     }
     // The operator's record: deleted_users, deleted_wikis and the audit log (kept AUDIT_RETENTION_DAYS).
     expect(naming.sort()).toEqual(['audit_log.did', 'deleted_users.did', 'deleted_wikis.owner_did', 'reserved_names.held_for_did']);
-    expect((await app.ctx.audit.list({ did: account.did })).map((e) => e.event)).toContain('account_deleted');
+    expect((await app.ctx.store.repos.audit.list({ did: account.did })).map((e) => e.event)).toContain('account_deleted');
     expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
     const reserved = app.ctx.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
     expect(reserved).toEqual(expect.arrayContaining([{ name: username, reason: 'account_deleted' }, { name: `${username}-2`, reason: 'account_deleted' }]));
@@ -261,7 +261,7 @@ describe('deleting the account', () => {
     });
 
     // Grants, sessions and the ATProto session are gone.
-    expect(grantIds.map((id) => app.ctx.grants.findLive(id))).toEqual([undefined, undefined]);
+    expect(await Promise.all(grantIds.map((id) => app.ctx.store.repos.grants.findLive(id)))).toEqual([undefined, undefined]);
     expect(await whoamiStatus(provider, `${username}-2`)).toBe(404);
     expect(await whoamiStatus(onFirst, username)).toBe(404);
     expect((await otherBrowser.get('/account')).status).toBe(303);
@@ -273,6 +273,6 @@ describe('deleting the account', () => {
     expect(location(handoff)).toBe('/auth/signup');
     const { res: signedUp } = await chooseUsername(again, username);
     expect(signedUp.status, pageText(signedUp.body).slice(0, 300)).toBe(303);
-    expect(app.ctx.users.findByDid(account.did)?.username).toBe(username);
+    expect((await app.ctx.store.repos.users.findByDid(account.did))?.username).toBe(username);
   });
 });

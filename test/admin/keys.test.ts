@@ -84,7 +84,7 @@ describe('keys rotate', () => {
     const oldKid = first.ctx.platformKeys.current.kid;
     const oldToken = await refresh(first.app);
     expect(kidOf(oldToken)).toBe(oldKid);
-    const oldCookie = createSession(first.ctx, alice, 'test');
+    const oldCookie = await createSession(first.ctx, alice, 'test');
 
     const before = nowSeconds();
     const rotation = await rotatePlatformKeys(t.config);

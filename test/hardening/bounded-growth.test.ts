@@ -90,7 +90,7 @@ async function traffic(iterations: number, realLoginEvery: number): Promise<{ ap
     // Sign-ins: a browser session, hand-off and signup tickets, a sign-in started and never
     // finished (and, now and then, one started for real at the PDS), an ATProto session of a
     // DID that never chose a username.
-    createSession(app.ctx, owner, 'loop');
+    await createSession(app.ctx, owner, 'loop');
     app.ctx.tickets.issue('handoff', `did:plc:handoff${i}`, {}, 120);
     app.ctx.tickets.issue('signup', `did:plc:signup${i}`, { handle: 'x.test', displayName: null, returnTo: undefined }, SIGNUP_TICKET_TTL_SECONDS);
     app.ctx.db

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cookieNames } from '../../src/accounts/cookies.ts';
 import { createSession } from '../../src/accounts/session.ts';
-import { createSessionsRepo } from '../../src/accounts/sessions.repo.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
@@ -105,7 +105,7 @@ describe('kill -9 under load', () => {
     expect(first.status).toBe(200);
     const firstBody = (await first.json()) as { access_token: string; refresh_token: string };
     chains[0]!.token = firstBody.refresh_token;
-    const cookie = createSession({ config, sessions: createSessionsRepo(db) }, users[0]!, 'crash test');
+    const cookie = await createSession({ config, store: createSqliteStore(db) }, users[0]!, 'crash test');
     expect((await verify(url, chains[0]!.slug, firstBody.access_token)).status).toBe(200);
     expect((await account(url, cookie)).status).toBe(200);
 

@@ -9,12 +9,12 @@ import path from 'node:path';
 import type { NodeSavedSession, NodeSavedState } from '@atproto/oauth-client-node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { createSessionStore, createStateStore, forgetAuthStates } from '../../src/atproto/stores.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { generatePrivateJwk, readKeyFile, rotateKeys, writeKeyFile } from '../../src/config/keys.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { purgeNow } from '../../src/maintenance.ts';
 import { createSealer, isSealed, readSealingJwks } from '../../src/lib/sealing.ts';
+import { createSharedSessionStore, createSharedStateStore } from '../../src/storage/atproto-stores.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { browser, chooseUsername, location, startLogin } from '../support/browser-flow.ts';
 import { approveAtPds, createPdsAccount } from '../support/pds.ts';
@@ -88,7 +88,7 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     tokenSet: { iss: 'https://pds.example', sub: DID, aud: 'https://pds.example', scope: 'atproto', access_token: 'pds-access-token', refresh_token: 'pds-refresh-token', token_type: 'DPoP' },
   } as unknown as NodeSavedSession;
 
-  const sessionStore = () => createSessionStore(ctx.db, { sealer: ctx.sealer, log });
+  const sessionStore = () => createSharedSessionStore(ctx.store, { sealer: ctx.sealer, log });
   const rawSession = (did = DID) => (ctx.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined)?.value;
   const setRaw = (value: string, did = DID) =>
     ctx.db
@@ -192,8 +192,8 @@ describe('sealing: rotation, lost keys, tampering, rows from before', () => {
     expect(isSealed(rawState)).toBe(true);
     expect(rawState).not.toContain('pkce-verifier-of-the-state');
     expect(await sessionStore().get(DID)).toEqual(SESSION);
-    expect(await createStateStore(ctx.db, { sealer: ctx.sealer, log }).get('state-1')).toEqual(state);
-    expect(forgetAuthStates(ctx.db, '{"bindingHash":"b1"}')).toBe(1);
+    expect(await createSharedStateStore(ctx.store, { sealer: ctx.sealer, log }).get('state-1')).toEqual(state);
+    expect(await ctx.store.repos.atprotoStates.forgetByAppState('{"bindingHash":"b1"}')).toBe(1);
     expect(warnings).toEqual([]);
   });
 

@@ -41,9 +41,9 @@ describe('a deleted wiki’s slug', () => {
 
     const asWiki = await createWikiForUser(app.ctx, stranger.did, slug);
     expect(asWiki).toMatchObject({ kind: 'refused', status: 409 });
-    const asUsername = signUp(app.ctx, newDid(), ticket('newcomer.test'), slug);
+    const asUsername = await signUp(app.ctx, newDid(), ticket('newcomer.test'), slug);
     expect(asUsername).toMatchObject({ ok: false, conflict: true });
-    expect(app.ctx.wikis.findBySlug(slug)).toBeUndefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(slug)).toBeUndefined();
 
     expect(await createWikiForUser(app.ctx, owner.did, slug)).toEqual({ kind: 'created', slug });
   });
@@ -73,7 +73,7 @@ describe('a deleted wiki’s slug', () => {
     const page = await stranger.browser.get('/account');
     const res = await stranger.browser.post('/account/wikis/delete', { _csrf: fieldValue(page.body, '_csrf') ?? '', slug: owner.username, confirm: owner.username });
     expect(res.status).toBe(404);
-    expect(app.ctx.wikis.findBySlug(owner.username)?.ownerDid).toBe(owner.did);
+    expect((await app.ctx.store.repos.wikis.findBySlug(owner.username))?.ownerDid).toBe(owner.did);
   });
 });
 
@@ -85,12 +85,12 @@ describe('a deleted account’s username and wikis', () => {
     const outcome = await deleteAccount(app.ctx, person.did, person.username);
     expect(outcome.kind).toBe('deleted');
 
-    expect(signUp(app.ctx, newDid(), ticket('x.test'), person.username)).toMatchObject({ ok: false, conflict: true });
+    expect(await signUp(app.ctx, newDid(), ticket('x.test'), person.username)).toMatchObject({ ok: false, conflict: true });
     const stranger = await seedPerson(app, name('str'));
     expect(await createWikiForUser(app.ctx, stranger.did, person.username)).toMatchObject({ kind: 'refused', status: 409 });
     expect(await createWikiForUser(app.ctx, stranger.did, extra)).toMatchObject({ kind: 'refused', status: 409 });
 
-    expect(signUp(app.ctx, person.did, ticket(person.handle), person.username)).toMatchObject({ ok: true });
+    expect(await signUp(app.ctx, person.did, ticket(person.handle), person.username)).toMatchObject({ ok: true });
   });
 
   it('a cross-site form post cannot delete an account (CSRF)', async () => {
@@ -101,6 +101,6 @@ describe('a deleted account’s username and wikis', () => {
     expect(crossSite.status).toBe(403);
     const noToken = await person.browser.post('/account/delete', { confirm: person.username });
     expect(noToken.status).toBe(403);
-    expect(app.ctx.users.findByDid(person.did)).toBeDefined();
+    expect(await app.ctx.store.repos.users.findByDid(person.did)).toBeDefined();
   });
 });

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { cookieNames } from '../../src/accounts/cookies.ts';
-import { createSession } from '../../src/accounts/session.ts';
+import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
+import { sessionLifetime } from '../../src/lifetimes.ts';
 import { createSessionsRepo } from '../../src/accounts/sessions.repo.ts';
 import { createUsersRepo, type User } from '../../src/accounts/users.repo.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
@@ -160,7 +161,9 @@ export function seedSession(target: SeedTarget, did: string, ttlSeconds = 3600):
 
 /** A real session (as sign-in creates it): returns the cookie value, and its cookie name for this config. */
 export function seedSignedInSession(ctx: Pick<AppContext, 'config' | 'sessions'>, user: User | Pick<User, 'did'>, userAgent = 'test'): { name: string; value: string } {
-  const value = createSession(ctx, user as User, userAgent);
+  // As createSession (src/accounts/session.ts) writes it, synchronously until this module is async.
+  const value = randomToken(32);
+  ctx.sessions.insert(sha256Hex(value), user.did, sessionLifetime(ctx.config), userAgent);
   return { name: cookieNames(ctx.config).session, value };
 }
 

@@ -8,9 +8,9 @@ import type Database from 'better-sqlite3';
 import { createSessionsRepo } from '../../accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketKind } from '../../accounts/tickets.repo.ts';
 import { createUsersRepo } from '../../accounts/users.repo.ts';
-import { forgetAuthStates } from '../../atproto/stores.ts';
 import type { AuditEvent } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
+import { sha256Hex } from '../../lib/secrets.ts';
 import { purgeExpired } from '../../db/purge.ts';
 import { createAuthorizationRequestsRepo } from '../../oauth/authorize/authorization-requests.repo.ts';
 import { createCodesRepo } from '../../oauth/authorize/codes.repo.ts';
@@ -70,6 +70,8 @@ export function createSqliteRepositories(db: Db): Repositories {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(r.did, r.username, r.createdAt, r.deletedAt, r.wikis.join(','), r.grantsRevoked, r.sessionsRevoked, r.pdsRevoked ? 1 : 0);
       },
+      // store-accounts: BEGIN IMMEDIATE already serialises the deletion.
+      findByDidForUpdate: async (did) => users.findByDid(did),
     },
     wikis: {
       findBySlug: async (slug) => wikis.findBySlug(slug),
@@ -177,7 +179,7 @@ export function createSqliteRepositories(db: Db): Repositories {
           .changes === 1,
     },
     atprotoStates: {
-      // today: src/atproto/stores.ts createStateStore
+      // the ATProto client's state store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (key, createdAfter) =>
         (sql('SELECT value FROM atproto_auth_states WHERE key = ? AND created_at > ?').get(key, createdAfter) as { value: string } | undefined)?.value,
       set: async (key, value, appStateHash) => {
@@ -191,7 +193,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
       replaceValue: async (key, expected, value) =>
         sql('UPDATE atproto_auth_states SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1,
-      forgetByAppState: async (appState) => forgetAuthStates(db, appState),
+      forgetByAppState: async (appState) => sql('DELETE FROM atproto_auth_states WHERE app_state_hash = ?').run(sha256Hex(appState)).changes,
       // today: src/atproto/stores.ts sealAtprotoStores
       listNotSealedWith: async (prefix) =>
         sql('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
@@ -201,7 +203,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
     },
     atprotoSessions: {
-      // today: src/atproto/stores.ts createSessionStore
+      // the ATProto client's session store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (did) => (sql('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined)?.value,
       set: async (did, value) => {
         sql(
