@@ -141,7 +141,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
     storage,
     audit: createAuditLog({ store, log, metrics }),
     clientResolver: createClientResolver({
-      clients,
+      store,
       log,
       metrics,
       allowPrivateAddresses: !config.production,

@@ -5,7 +5,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { purgeExpired } from '../../src/db/purge.ts';
-import { assertRoomForRegistration } from '../../src/oauth/clients/client-caps.ts';
+import { registerWithinCap } from '../../src/oauth/clients/client-caps.ts';
+import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
+import type { Repositories, Store } from '../../src/storage/store.ts';
 import {
   authorizeQuery,
   authorize,
@@ -109,13 +111,17 @@ describe('registrations nobody uses are capped and purged', () => {
     expect((await register(app)).status).toBe(201);
   });
 
-  it('tells the operator what to do in a structured warn line', () => {
+  it('tells the operator what to do in a structured warn line, and inserts nothing', async () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const full = { countUnusedRegistered: () => 5, countDocuments: () => 0 };
-    expect(() => assertRoomForRegistration({ clients: full, log, config: { maxUnusedClients: 5, unusedClientPurgeSeconds: 3600 } })).toThrow(
+    const inserted: unknown[] = [];
+    const full = { lockCaps: async () => undefined, countUnusedRegistered: async () => 5, insertRegistered: async (m: unknown) => void inserted.push(m) };
+    const store = { transaction: (fn: (tx: Repositories) => Promise<unknown>) => fn({ clients: full } as unknown as Repositories) } as Pick<Store, 'transaction'>;
+    const metadata = { client_name: 'Flood', redirect_uris: [REDIRECT_URI] } as ClientMetadata;
+    await expect(registerWithinCap({ store, log, config: { maxUnusedClients: 5, unusedClientPurgeSeconds: 3600 } }, metadata, null)).rejects.toThrow(
       /try again later/i,
     );
+    expect(inserted).toEqual([]);
     expect(lines).toEqual([expect.objectContaining({ level: 40, cap: 5, msg: expect.stringMatching(/MAX_UNUSED_CLIENTS/) })]);
   });
 });

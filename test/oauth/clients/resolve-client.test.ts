@@ -41,7 +41,7 @@ function resolverWith(options: Partial<ClientResolverOptions> = {}) {
       if (entry.level === 40) warnings.push(entry);
     },
   });
-  return createClientResolver({ clients: t.ctx.clients, log, allowPrivateAddresses: true, caCertificates: cert, ...options });
+  return createClientResolver({ store: t.ctx.store, log, allowPrivateAddresses: true, caCertificates: cert, ...options });
 }
 
 /** Serves a valid document at `p` and returns its client_id. */
