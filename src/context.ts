@@ -211,7 +211,7 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
     clients,
     metrics,
     storage,
-    audit: createAuditLog({ db, log, metrics }),
+    audit: createAuditLog({ store, log, metrics }),
     clientResolver: createClientResolver({
       store,
       log,

@@ -11,7 +11,6 @@ import { deleteWikiForOwner } from '../wikis/delete-wiki.ts';
 import { logSignupsPaused, SignupsPaused } from '../wikis/new-wiki-cap.ts';
 import { clearSignInCookies } from './cookies.ts';
 import { deleteAccount } from './delete-account.ts';
-import { recordAudit } from '../audit/record-event.ts';
 
 export type AccountProblem = { form: 'create-wiki' | 'delete-wiki' | 'delete-account'; message: string; slug?: string; value?: string };
 
@@ -59,7 +58,7 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
       res.status(outcome.status);
       return await renderAccount(req, res, { form: 'delete-wiki', message: outcome.problem, slug: field(req, 'slug').trim().toLowerCase() });
     }
-    await recordAudit(ctx, { event: 'wiki_deleted', did: user.did, wikiSlug: field(req, 'slug').trim().toLowerCase(), actor: 'person', address: req.ip });
+    await ctx.audit.record({ event: 'wiki_deleted', did: user.did, wikiSlug: field(req, 'slug').trim().toLowerCase(), actor: 'person', address: req.ip });
     res.redirect(303, '/account?done=wiki-deleted');
   });
 

@@ -13,7 +13,6 @@ import type { Store } from '../storage/store.ts';
 import { SIGNUP_TICKET_TTL_SECONDS } from '../lifetimes.ts';
 import { signIdentityToken } from './identity-token.ts';
 import { createSession } from './session.ts';
-import { recordAudit } from '../audit/record-event.ts';
 
 export const ACCOUNT_PAGE = '/account';
 
@@ -63,7 +62,7 @@ export async function completeSignIn(
     const sessionSecret = await createSession(ctx, user, userAgent);
     const identityToken = await signIdentityToken(ctx, user);
     ctx.log.info({ did: user.did, username: user.username }, 'signed in');
-    if (ctx.audit) await recordAudit({ store: ctx.store, audit: ctx.audit }, { event: 'sign_in', did: user.did, actor: 'person', address: origin.address, detail: { handle: identity.handle } });
+    await ctx.audit?.record({ event: 'sign_in', did: user.did, actor: 'person', address: origin.address, detail: { handle: identity.handle } });
     return { kind: 'session', sessionSecret, identityToken, returnTo: await returnToAfterSignIn(ctx, user.did, state.returnTo) };
   }
   const payload: SignupTicketPayload = { handle: identity.handle, displayName: identity.displayName, returnTo: state.returnTo };

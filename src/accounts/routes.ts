@@ -16,7 +16,6 @@ import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
 import { recentActivity, revokeByPerson } from '../audit/recent-activity.ts';
-import { recordAudit } from '../audit/record-event.ts';
 import { accountActionRoutes, type RenderAccount } from './account-actions.routes.ts';
 import { accountPageData, DONE_MESSAGES } from './account-page.ts';
 import { jwksCacheControl } from '../config/jwks-cache.ts';
@@ -125,7 +124,7 @@ export function accountRoutes(ctx: AppContext): Router {
     }
     // The ticket is used up only once the account exists, so a refused name can be retried.
     await ctx.store.repos.tickets.consume('signup', ticket.value);
-    await recordAudit(ctx, { event: 'signup', did: result.user.did, wikiSlug: result.user.username, actor: 'person', address: req.ip, detail: { handle: ticket.payload.handle } });
+    await ctx.audit.record({ event: 'signup', did: result.user.did, wikiSlug: result.user.username, actor: 'person', address: req.ip, detail: { handle: ticket.payload.handle } });
     const sessionSecret = await createSession(ctx, result.user, req.get('user-agent') ?? null);
     const identityToken = await signIdentityToken(ctx, result.user);
     clearSignupCookie(res, config);
@@ -149,7 +148,7 @@ export function accountRoutes(ctx: AppContext): Router {
         ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
       }
       ctx.log.info({ did: user.did }, 'signed out');
-      await recordAudit(ctx, { event: 'sign_out', did: user.did, actor: 'person', address: req.ip });
+      await ctx.audit.record({ event: 'sign_out', did: user.did, actor: 'person', address: req.ip });
     }
     res.redirect(303, '/');
   });

@@ -7,7 +7,7 @@
 // (users.insertWithFirstWiki writes both rows or neither). Logs and the 503 come after commit.
 import type { AppContext } from '../context.ts';
 import { logSignupsPaused, SignupsPaused } from '../wikis/new-wiki-cap.ts';
-import { reservationProblem } from '../wikis/reserved-names.ts';
+import { reservedNameProblem } from '../wikis/reserved-names.ts';
 import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
@@ -31,7 +31,7 @@ export async function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketP
   const outcome = await ctx.store.transaction(async (tx): Promise<Decided> => {
     await tx.wikis.lockCreation();
     if (await tx.users.findByDid(did)) return { kind: 'exists' };
-    const reserved = reservationProblem(username, await tx.reservedNames.find(username), did);
+    const reserved = await reservedNameProblem(tx, username, did);
     if (reserved) return { kind: 'reserved', problem: reserved };
     const pausedUntil = await tx.wikis.newWikisPausedUntil(ctx.config.newWikisPerDay);
     if (pausedUntil !== undefined) return { kind: 'paused', pausedUntil };

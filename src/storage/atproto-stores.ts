@@ -1,12 +1,13 @@
 // The @atproto/oauth-client-node state and session stores over the async Store (issue 12 item 2:
 // "the ATProto state and session stores are shared"): on PostgreSQL every instance reads what any
-// instance wrote. Same rules and same sealed format as src/atproto/stores.ts (which the SQLite
-// service uses today, and which this replaces when the callers switch):
+// instance wrote. The ATProto client (src/atproto/client-library.ts) and the start-up seal pass
+// (src/context.ts) use these, on SQLite too. The rules, stated in src/atproto/stores.ts, and the
+// sealed format (unchanged from before the switch, so existing rows still open):
 //  - every value is sealed at rest (src/lib/sealing.ts) with "<table>\0<row key>" as associated data;
 //  - a value sealed with a rotated-out key still in the key file is opened and re-sealed with the
 //    current key (compare-and-swap on the stored value, so a concurrent write is never overwritten);
-//  - a value no key opens (key gone, tampered) is treated as missing, with a warn line: the person
-//    signs in again;
+//  - a value no key opens (key gone, tampered) is treated as missing, with a warn line naming the
+//    row (`key`, or `did` for a session, as before): the person signs in again;
 //  - authorization states older than ATPROTO_AUTH_STATE_TTL_SECONDS (src/lifetimes.ts) are dead.
 import type { NodeSavedSession, NodeSavedSessionStore, NodeSavedState, NodeSavedStateStore } from '@atproto/oauth-client-node';
 import type { StoreSealing } from '../atproto/stores.ts';
@@ -87,7 +88,7 @@ export interface SealPassCounts {
 }
 
 /**
- * sealAtprotoStores (src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
+ * The seal pass (rules: src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
  * before sealing are sealed (a state gets its app-state hash), rows of rotated-out keys re-sealed,
  * rows no key opens deleted with a warn line. Rows sealed with the current key are not decrypted.
  */

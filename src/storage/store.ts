@@ -131,7 +131,8 @@ export interface WikisRepository {
    * Call first in a transaction that checks the wiki caps and creates a wiki (signup, create-wiki,
    * admin wikis create): creations then run one at a time, so neither WIKIS_PER_USER nor
    * NEW_WIKIS_PER_DAY is exceeded by concurrent requests. PostgreSQL: a transaction-scoped advisory
-   * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises).
+   * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises). delete-wiki takes
+   * it too, so a deletion runs alone against creations and other deletions of the same wiki.
    */
   lockCreation(): Promise<void>;
   /** A wiki a person created (counted against NEW_WIKIS_PER_DAY); rejects with a unique violation (isUniqueViolation) when the slug is taken. */
@@ -289,7 +290,7 @@ export interface AtprotoStatesRepository {
   /** forgetAuthStates: deletes the states of one sign-in attempt, found by the hash of its app state. */
   forgetByAppState(appState: string): Promise<number>;
   /**
-   * The seal pass (sealAtprotoStores): rows whose value does not start with `prefix` (the current
+   * The seal pass (sealAtprotoRows): rows whose value does not start with `prefix` (the current
    * key's), locked until the transaction ends (FOR UPDATE), so a concurrent `set` on another
    * instance is never overwritten with the re-sealed old value.
    */

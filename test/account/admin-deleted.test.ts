@@ -31,11 +31,11 @@ describe('admin wikis deleted / users deleted', () => {
   it('list what people deleted, with what the operator must do', async () => {
     const deps = {
       db: t.db,
+      store: createSqliteStore(t.db, { closeDatabase: false }),
       wikis: createWikisRepo(t.db),
       users: createUsersRepo(t.db),
       config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 },
       log: createLogger('silent'),
-      store: createSqliteStore(t.db),
     };
     const alice = await seedUser(t, 'alice');
     const bob = await seedUser(t, 'bob');
@@ -45,7 +45,7 @@ describe('admin wikis deleted / users deleted', () => {
     expect(await deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
     // No PDS here: the revocation there fails, the deletion goes ahead and says so.
     const atproto = { revoke: () => Promise.reject(new Error('unreachable')) } as unknown as AppContext['atproto'];
-    const audit = createAuditLog({ db: t.db, log: deps.log });
+    const audit = createAuditLog({ store: deps.store, log: deps.log });
     expect(await deleteAccount({ ...deps, atproto, audit }, bob.did, 'bob')).toMatchObject({ kind: 'deleted', pdsRevoked: false });
 
     const wikis = await cli('wikis', 'deleted');

@@ -101,7 +101,7 @@ describe('the daily cap on new wikis', () => {
     expect(await app.ctx.store.repos.wikis.findBySlug('sneaky')).toBeDefined();
     expect((await ask('sneaky.localhost')).status).toBe(404);
     // `admin wikis create` is the operator's decision: approved even past the cap.
-    createWiki(app.ctx.db, app.ctx.config, { slug: 'byoperator', user: sneaky.did });
+    await createWiki(app.ctx.store, app.ctx.config, { slug: 'byoperator', user: sneaky.did });
     expect((await ask('byoperator.localhost')).status).toBe(200);
     // The early wikis keep their certificates.
     expect((await ask('early0.localhost')).status).toBe(200);

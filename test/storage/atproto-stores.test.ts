@@ -67,7 +67,7 @@ describe('shared ATProto stores', () => {
     }
   });
 
-  it('the seal pass seals plaintext rows, re-seals rotated ones and deletes unreadable ones, like sealAtprotoStores', async () => {
+  it('the seal pass seals plaintext rows, re-seals rotated ones and deletes unreadable ones', async () => {
     const url = await server.createDatabase();
     const pool = createPool({ url });
     await migratePostgres(pool);

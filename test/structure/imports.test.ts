@@ -59,7 +59,6 @@ describe('structure', () => {
  * read at start-up, before any repository exists, by a key store of their own.
  */
 const RAW_SQL_STILL_OUTSIDE_REPOSITORIES = new Set([
-  'accounts/delete-account.ts',
   'admin/audit.ts',
   'admin/clients.ts',
   'admin/commands.ts',
@@ -70,7 +69,6 @@ const RAW_SQL_STILL_OUTSIDE_REPOSITORIES = new Set([
   'admin/migrate-to-postgres.ts',
   'admin/users.ts',
   'admin/wikis.ts',
-  'atproto/stores.ts',
   'audit/audit-log.ts',
   'config/key-source.ts',
   'oauth/token/client-assertion.ts',
