@@ -11,6 +11,7 @@ import type { Store } from '../../storage/store.ts';
 import { ClientMetadataDocumentError, fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
 import { documentFailureLog, type DocumentFailure } from './document-failure.ts';
 import { assertRoomForDocument, cacheDocumentWithinCap } from './client-caps.ts';
+import { TemporarilyUnavailable } from '../errors.ts';
 import { DEFAULT_DOCUMENT_TTL_SECONDS, DOCUMENT_RETRY_AFTER_FAILURE_SECONDS, documentTtlSeconds } from '../../lifetimes.ts';
 
 export interface ClientResolverOptions {
@@ -104,13 +105,20 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
     // Fetched: cached after the fetch, in its own transaction (a 503 when a concurrent fetch took the last room).
     const now = nowSeconds();
     options.metrics?.clientDocument('fetched');
-    await cacheDocumentWithinCap(
-      { store, log, maxCachedDocuments: options.maxCachedDocuments },
-      clientId,
-      fetched.metadata,
-      now,
-      now + documentTtlSeconds(fetched.maxAgeSeconds, ttlSeconds),
-    );
+    try {
+      await cacheDocumentWithinCap(
+        { store, log, maxCachedDocuments: options.maxCachedDocuments },
+        clientId,
+        fetched.metadata,
+        now,
+        now + documentTtlSeconds(fetched.maxAgeSeconds, ttlSeconds),
+      );
+    } catch (err) {
+      // A storage fault while refreshing a cached copy: the stale copy still serves, as when the fetch fails.
+      if (!cached || err instanceof TemporarilyUnavailable) throw err;
+      log.warn({ err, clientId, staleSince: cached.staleAt }, 'client metadata document was fetched again but could not be stored; serving the stale copy (check the storage faults)');
+      return cached;
+    }
     retryAt.delete(clientId);
     failures.delete(clientId);
     log.info({ clientId, refreshed: cached !== undefined }, 'client metadata document fetched');

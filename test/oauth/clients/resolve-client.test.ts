@@ -279,6 +279,20 @@ describe('serving a stale copy when the server is down', () => {
     expect(warnings).toHaveLength(1); // within the retry pause: no second attempt
   });
 
+  it('serves the stale copy when the refetched document cannot be stored (a storage fault); a new document fails loudly', async () => {
+    const clientId = serveValid('/doc');
+    expect(await resolverWith().resolve(clientId)).toMatchObject({ clientId });
+    makeStale(clientId);
+    const fault = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const failingWrites = { repos: t.ctx.store.repos, transaction: () => Promise.reject(fault) };
+    const resolver = resolverWith({ store: failingWrites });
+    expect(await resolver.resolve(clientId)).toMatchObject({ clientId, kind: 'metadata_document' });
+    expect(warnings.map((w) => w.msg)).toEqual([expect.stringMatching(/could not be stored; serving the stale copy/)]);
+    const newId = serveValid('/new');
+    await expect(resolver.resolve(newId)).rejects.toBe(fault);
+    expect(row(newId)).toBeUndefined();
+  });
+
   it('never fetched and the server is down → undefined', async () => {
     const down = await startDocServer();
     const clientId = `${down.origin}/doc`;
