@@ -10,8 +10,9 @@
 //     it, or it was among the first NEW_WIKIS_PER_DAY of the 24 hours before its creation: a wiki that
 //     slipped past the cap by another path never gets a certificate, so the ask cannot be used to burn them.
 // In wildcard-dns mode no per-wiki certificate is issued: the cap then only limits growth (raise it).
-// Storage: the Store's `wikis.newWikisPausedUntil` and `wikis.createdWithinCap` (src/storage/store.ts);
-// a creation checks rule 1 and inserts in one transaction that calls `wikis.lockCreation()` first.
+// Storage: the Store's `wikis.newWikisPausedUntil` (rule 1) and `wikis.createdWithinCap` (rule 4, which
+// tls-ask.route.ts calls); a creation checks rule 1 and inserts in one transaction that calls
+// `wikis.lockCreation()` first (create-wiki.ts, signup.ts, admin/wikis.ts).
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import type { Repositories } from '../storage/store.ts';
@@ -24,11 +25,6 @@ type CapConfig = Pick<AppContext['config'], 'newWikisPerDay'>;
 /** Rule 1: undefined while a wiki may be created now; otherwise when the next one may (seconds since the epoch). */
 export function newWikisPausedUntil(repos: Pick<Repositories, 'wikis'>, config: CapConfig, now = nowSeconds()): Promise<number | undefined> {
   return repos.wikis.newWikisPausedUntil(config.newWikisPerDay, now);
-}
-
-/** Rule 4: whether wiki `slug` was made by the operator or within the cap of its own day. */
-export function createdWithinCap(repos: Pick<Repositories, 'wikis'>, config: CapConfig, slug: string): Promise<boolean> {
-  return repos.wikis.createdWithinCap(slug, config.newWikisPerDay);
 }
 
 /** Rule 2, for the person: a plain page, 503 with Retry-After. */

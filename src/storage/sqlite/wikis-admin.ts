@@ -4,8 +4,6 @@
 // delete-wiki.ts, src/audit/audit-log.ts, src/admin/users.ts, clients.ts, deletions.ts), which now
 // go through the Store. The rules stay in those files' opening comments; this file is only SQL.
 // Synchronous on purpose: sqlite/repositories.ts wraps them (store.ts rule 3 decides when they run).
-// Until src/accounts/signup.ts and delete-account.ts switch to the Store (branch store-accounts),
-// they call the reserved-name and wiki-removal functions here inside their own db.transaction.
 import type { AuditEntry, AuditEventName, AuditFilter } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
 import type { ClientSummary } from '../../admin/clients.ts';
