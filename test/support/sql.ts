@@ -40,14 +40,16 @@ export function openTestSql(config: Pick<Config, 'databaseFile' | 'databaseUrl'>
   });
   if (config.databaseUrl) {
     const pool = createPool({ url: config.databaseUrl, poolSize: 2, applicationName: 'robot-auth-test' });
+    let tableNames: string[] | undefined;
     const all = async <T>(sql: string, ...params: unknown[]): Promise<T[]> => (await pool.query(numbered(sql), params)).rows as T[];
     return {
       dialect: 'postgres',
       all,
       ...common(all),
       run: async (sql, ...params) => (await pool.query(numbered(sql), params)).rowCount ?? 0,
+      // The schema does not change under a running test: read once.
       tables: async () =>
-        (await all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name")).map((r) => r.name),
+        (tableNames ??= (await all<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name")).map((r) => r.name)),
       close: () => pool.end(),
     };
   }
@@ -67,21 +69,41 @@ export function openTestSql(config: Pick<Config, 'databaseFile' | 'databaseUrl'>
 }
 
 // ── Snapshots of every table ──────────────────────────────────────────────────────────────────
+// The fuzz suites take these around every request. SQLite answers in-process; on PostgreSQL each is
+// one statement (every table in one round trip, the digest computed by the server), so a snapshot
+// costs about a millisecond there too instead of one query per table.
+
+const quoted = (name: string): string => `"${name.replace(/"/g, '""')}"`;
 
 /** `SELECT count(*)` of every table. */
 export async function rowCounts(sql: TestSql): Promise<Record<string, number>> {
+  const tables = await sql.tables();
   const counts: Record<string, number> = {};
-  for (const name of await sql.tables()) counts[name] = await sql.count(name);
+  if (sql.dialect === 'postgres') {
+    const row = await sql.get<Record<string, number>>(`SELECT ${tables.map((t) => `(SELECT count(*) FROM ${quoted(t)}) AS ${quoted(t)}`).join(', ')}`);
+    for (const t of tables) counts[t] = Number(row![t]);
+    return counts;
+  }
+  for (const name of tables) counts[name] = await sql.count(name);
   return counts;
 }
 
 /** A digest of every row of every table (rows in a canonical order): it changes on any insert, update or delete. */
 export async function contentDigest(sql: TestSql): Promise<string> {
+  const tables = await sql.tables();
   const hash = crypto.createHash('sha256');
-  for (const name of await sql.tables()) {
+  if (sql.dialect === 'postgres') {
+    // Per table: md5 over its rows' text forms, sorted.
+    const row = await sql.get<Record<string, string>>(
+      `SELECT ${tables.map((t) => `(SELECT md5(coalesce(string_agg(r::text, chr(10) ORDER BY r::text), '')) FROM ${quoted(t)} r) AS ${quoted(t)}`).join(', ')}`,
+    );
+    for (const t of tables) hash.update(`\u0000${t}\u0000${row![t]}`);
+    return hash.digest('hex');
+  }
+  for (const name of tables) {
     hash.update(`\u0000${name}\u0000`);
-    const rows = (await sql.all<Record<string, unknown>>(`SELECT * FROM "${name}"`)).map((row) => JSON.stringify(row)).sort();
-    for (const row of rows) hash.update(row);
+    const rows = (await sql.all<Record<string, unknown>>(`SELECT * FROM ${quoted(name)}`)).map((r) => JSON.stringify(r)).sort();
+    for (const r of rows) hash.update(r);
   }
   return hash.digest('hex');
 }
