@@ -14,7 +14,8 @@ interface Sample {
   busyTicks: number;
   ownTicks: number;
   serverTicks: number;
-  databaseTicks: number;
+  /** Per database process: a backend that exits during the run must not take its earlier ticks off the sum. */
+  databaseTicks: Map<number, number>;
 }
 
 export interface NoiseReading {
@@ -70,11 +71,11 @@ export class CpuNoise {
   private sample(): Sample | undefined {
     const busy = machineBusyTicks();
     if (busy === undefined) return undefined;
-    const databaseTicks = this.databasePids().reduce((sum, pid) => sum + processTicks(pid), 0);
+    const databaseTicks = new Map(this.databasePids().map((pid) => [pid, processTicks(pid)]));
     return {
       wallMs: performance.now(),
       busyTicks: busy,
-      ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0) + databaseTicks,
+      ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0),
       serverTicks: processTicks(this.serverPid()),
       databaseTicks,
     };
@@ -89,12 +90,16 @@ export class CpuNoise {
     const end = this.sample();
     if (!this.start || !end) return undefined;
     const seconds = (end.wallMs - this.start.wallMs) / 1000;
-    const foreign = end.busyTicks - this.start.busyTicks - (end.ownTicks - this.start.ownTicks);
+    // The database's processes: each one's ticks since the start (all of them for one forked since);
+    // one that exited during the run takes the ticks it spent in it along (idle pool connections,
+    // closed after 10 s, spend next to nothing).
+    let databaseTicks = 0;
+    for (const [pid, ticks] of end.databaseTicks) databaseTicks += ticks - (this.start.databaseTicks.get(pid) ?? 0);
+    const foreign = end.busyTicks - this.start.busyTicks - (end.ownTicks - this.start.ownTicks) - databaseTicks;
     return {
       foreignCores: Math.max(0, foreign / TICKS_PER_SECOND / seconds),
       serverCpuSeconds: (end.serverTicks - this.start.serverTicks) / TICKS_PER_SECOND,
-      // A backend that exited during the run takes its ticks with it: the pool's connections stay open.
-      databaseCpuSeconds: Math.max(0, end.databaseTicks - this.start.databaseTicks) / TICKS_PER_SECOND,
+      databaseCpuSeconds: databaseTicks / TICKS_PER_SECOND,
     };
   }
 }

@@ -1,18 +1,21 @@
 // The bench's PostgreSQL server (issue 12 item 7): one throw-away server per `npm run bench` run,
-// started by test/support/postgres.ts (Debian's postgresql, temp directory, loopback port), then
-//  - given PostgreSQL's own defaults back for durability (the test server runs with fsync,
-//    synchronous_commit and full_page_writes off; an operator's server has them on): every commit
-//    of a token request waits for its WAL flush, as in production. `--pg-commit=async` sets
-//    synchronous_commit=off instead (durable against an app crash, not an OS crash: the nearest
-//    thing to SQLite's WAL + synchronous=NORMAL, which the app runs with);
+// started by test/support/postgres.ts (Debian's postgresql, temp directory, loopback port), but
+//  - with PostgreSQL's own durability defaults (fsync, synchronous_commit and full_page_writes on;
+//    the test server turns them off), given on its command line: every commit of a token request
+//    waits for its WAL flush, as on an operator's server. `--pg-commit=async` sets
+//    synchronous_commit=off instead: a crash of the app loses nothing, a crash of PostgreSQL or of
+//    the OS can lose the last ~0.6 s of commits; the nearest thing to SQLite's WAL +
+//    synchronous=NORMAL, which the app runs with (no fsync per commit; an OS crash can lose the last
+//    commits, an app crash none);
 //  - pinned, with all its processes (backends fork from the postmaster and inherit it), to the load
 //    generator's CPU: the app child keeps a core of its own, as on the SQLite runs, and the database
 //    server takes its CPU from the side that is not being measured (it would be another machine in
 //    a deployment);
 //  - asked for its counters around each measured run: write transactions (transaction ids
 //    assigned, exact), statements (pg_stat_statements, loaded for this: each statement is one round
-//    trip from the app), commits (pg_stat_database.xact_commit, read-only ones included) and WAL bytes;
-//    and its processes' CPU time, so a run reports the database's CPU per request beside the app's.
+//    trip from the app) and WAL bytes; commits (pg_stat_database.xact_commit) over a whole size
+//    (stores.ts says why); and its processes' CPU time (cpu-noise.ts), so a run reports the
+//    database's CPU per request beside the app's.
 // Seeding: the small or large SQLite database of seed.ts is copied in by the shipped
 // `admin migrate-to-postgres` code (src/admin/migrate-to-postgres.ts: one transaction, row counts
 // and checksums verified), then VACUUM ANALYZE, so both stores serve the same rows.
@@ -46,6 +49,13 @@ export interface PgWrites {
   walBytes: number;
 }
 
+export interface PgStatement {
+  calls: number;
+  /** Mean execution time in the server, ms (planning not included: pg_stat_statements.track_planning is off). */
+  meanMs: number;
+  query: string;
+}
+
 export interface BenchPostgres {
   version: string;
   commit: PgCommit;
@@ -56,6 +66,8 @@ export interface BenchPostgres {
   /** Copies the seeded SQLite file into `url` (empty) and analyzes it. Seconds taken. */
   seedFrom(sqliteFile: string, url: string): Promise<number>;
   counters(url: string): Promise<PgCounters>;
+  /** The statements run in `url`'s database so far, most called first (pg_stat_statements). */
+  statements(url: string, limit: number): Promise<PgStatement[]>;
   /** The postmaster and its children (backends, WAL writer, checkpointer...), for CPU accounting. */
   pids(): number[];
   stop(): Promise<void>;
@@ -160,6 +172,21 @@ export async function startBenchPostgres(options: { commit: PgCommit; cpus: stri
         const r = rows[0];
         if (!r) throw new Error('no counters');
         return { nextXid: Number(r.next_xid), xactCommit: Number(r.xact_commit), walBytes: Number(r.wal_bytes), statements: Number(r.statements) };
+      },
+      async statements(url, limit) {
+        const c = new pg.Client({ connectionString: url, application_name: 'robot-auth-bench-meter' });
+        await c.connect();
+        try {
+          const { rows } = await c.query<{ calls: string; mean: number; query: string }>(
+            `SELECT calls::text, mean_exec_time AS mean, query FROM pg_stat_statements
+              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'
+              ORDER BY pg_stat_statements.calls DESC LIMIT $1`,
+            [limit],
+          );
+          return rows.map((r) => ({ calls: Number(r.calls), meanMs: r.mean, query: r.query.replace(/\s+/g, ' ') }));
+        } finally {
+          await c.end();
+        }
       },
       pids,
       async stop() {

@@ -3,8 +3,8 @@
 // same-run comparison with node-oidc-provider (RS256 and ES256; compare.ts, peer-oidc.ts); then
 // memory after many token issuances, start-up time and idle RSS of `node src/server.ts`, and
 // database size before/after purging. Every target (targets.ts) is printed PASS or MISS. With
-// --stores=sqlite,postgres the load cases also run on PostgreSQL (stores.ts, postgres.ts), each
-// size straight after its SQLite run, and a table gives postgres ÷ sqlite and writes/s per store;
+// --stores=sqlite,postgres the load cases also run on PostgreSQL (stores.ts, postgres.ts), each run
+// straight after its SQLite twin, and a table gives postgres ÷ sqlite and writes/s per store;
 // the targets stay computed on SQLite. Prints tables and writes bench-results/bench-<timestamp>.json
 // (and .txt). See docs/benchmarks.md.
 // Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
@@ -34,7 +34,7 @@ import { buildRows, buildScaleRows, fmtMs, fmtRate, renderTables, type CaseResul
 import { APEX_HOST, LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
 import { measureStartup, type StartupReport } from './startup.ts';
 import { pgWrites, postgresAvailable, startBenchPostgres, type BenchPostgres, type PgCommit } from './postgres.ts';
-import { buildStoreRows, postgresWriteMeter, renderStoreTable, sqliteWriteMeter, STORES, type PgSizeTotals, type StoreName, type WriteMeter } from './stores.ts';
+import { buildStoreRows, postgresWriteMeter, renderStoreTable, sqliteWriteMeter, STORES, type StoreName, type WriteMeter } from './stores.ts';
 import { evaluate, TARGETS } from './targets.ts';
 import { benchUnitEnvironment, describeUnitEnvironment } from './unit-env.ts';
 
@@ -93,7 +93,7 @@ if (flags.help) {
                           server on the load generator's CPU, seeded with the same rows; issue 11's targets
                           are computed on SQLite only
   --pg-sizes=small        the --sizes that also run on PostgreSQL (default small: copying the large database in
-                          through migrate-to-postgres takes about 8 min for 1M grants, ~50 s for --quick's 100k)
+                          through migrate-to-postgres took 84 s for --quick's 100k grants, so ~14 min for 1M)
   --pg-commit=sync        PostgreSQL synchronous_commit: sync (on, its default: each commit waits for its WAL
                           flush) or async (off: durable against an app crash, like SQLite's synchronous=NORMAL)
   --keep                  keep the temporary directory`);
@@ -260,18 +260,36 @@ async function runCase(
   return result;
 }
 
-async function runSize(
+/** One store's app child on one size, ready to run cases (its baselines measured). */
+interface SizeSide {
+  store: StoreName;
+  label: string;
+  child: BenchChild;
+  ports: ReadyMessage;
+  tokens: AccessTokenForWiki[];
+  poolRate: number;
+  noise: CpuNoise;
+  meter: WriteMeter;
+  profiles: string | undefined;
+  result: SizeResult;
+  /** Stops the child (PostgreSQL: then reads the server's counters over the whole size) and cleans up. */
+  finish(): Promise<void>;
+}
+
+async function startSizeSide(
   name: 'small' | 'large',
   tmp: string,
-  cases: LoadCase[],
   cpu: number | undefined,
   profileDir: string | undefined,
-  store: StoreName = 'sqlite',
-  pgServer?: BenchPostgres,
-): Promise<SizeResult> {
+  store: StoreName,
+  pgServer: BenchPostgres | undefined,
+): Promise<SizeSide> {
   const scale = scales[name];
   const label = store === 'sqlite' ? name : `${name}-pg`;
   const dir = fs.mkdtempSync(path.join(tmp, `${name}-${store}-`));
+  const cleanup = () => {
+    if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+  };
   const dbFile = path.join(dir, 'app.sqlite');
   log(`${name}${store === 'postgres' ? ' on PostgreSQL' : ''}: ${scale.users} users, ${scale.grants} grants, ${scale.clients} clients`);
   const database = prepareDatabase(dbFile, scale, path.join(RESULTS_DIR, 'cache'));
@@ -311,24 +329,82 @@ async function runSize(
     const tokens = await child.request<AccessTokenForWiki[]>({ type: 'access-tokens', count: quick ? 64 : 512 });
     // No token request can go faster than signing on this core; twice that sizes the pools safely.
     const poolRate = Math.max(2 * sign.opsPerSecond, 1000);
-    const results: CaseResult[] = [];
-    const profiles = profileDir && store !== 'sqlite' ? path.join(profileDir, store) : profileDir;
-    for (const def of cases) {
-      results.push(await runCase(def, child, ports, tokens, poolRate, label, profiles, noise, connectionLevels, true, def.app === 'app' ? meter : undefined));
-    }
-    let pgTotals: PgSizeTotals | undefined;
-    if (pgServer && databaseUrl && pgStart) {
-      // The child's backends publish their commit counts as they exit.
-      await child.stop();
-      const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
-      const answered = results.filter((r) => cases.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
-      pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered };
-      log(`  PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
-    }
-    return { name, store, ...(pgTotals ? { pgTotals } : {}), scale, database, baselines: { sign, signWrite }, cases: results };
-  } finally {
+    const result: SizeResult = { name, store, scale, database, baselines: { sign, signWrite }, cases: [] };
+    return {
+      store,
+      label,
+      child,
+      ports,
+      tokens,
+      poolRate,
+      noise,
+      meter,
+      profiles: profileDir && store !== 'sqlite' ? path.join(profileDir, store) : profileDir,
+      result,
+      async finish() {
+        try {
+          // The child's backends publish their commit counts as they exit.
+          await child.stop();
+          if (pgServer && databaseUrl && pgStart) {
+            const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
+            const answered = result.cases.filter((r) => CASES.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
+            const statements = await pgServer.statements(databaseUrl, 25);
+            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements };
+            log(`  ${label}: PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
+          }
+        } finally {
+          cleanup();
+        }
+      },
+    };
+  } catch (err) {
     await child.stop();
-    if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+    cleanup();
+    throw err;
+  }
+}
+
+/**
+ * One size on each of `stores`: their app children are started together (both pinned to the app's
+ * core; the idle one costs nothing), then each case runs at each concurrency on one store and
+ * straight after on the other, so the two figures of a postgres ÷ sqlite ratio come from the same
+ * few seconds of a shared machine (as the oidc-provider comparison does).
+ */
+async function runSize(
+  name: 'small' | 'large',
+  tmp: string,
+  cases: LoadCase[],
+  cpu: number | undefined,
+  profileDir: string | undefined,
+  stores: StoreName[],
+  pgServer?: BenchPostgres,
+): Promise<SizeResult[]> {
+  const sides: SizeSide[] = [];
+  try {
+    for (const store of stores) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
+    for (const def of cases) {
+      // A profile spans the case's runs on its side (the other side's runs leave it idle).
+      for (const side of sides) if (side.profiles) await side.child.request({ type: 'profile-start' });
+      for (const [i, conc] of connectionLevels.entries()) {
+        for (const side of sides) {
+          if (side.result.cases.find((c) => c.id === def.id)?.failed) continue;
+          const r = await runCase(def, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], i === 0, def.app === 'app' ? side.meter : undefined);
+          const kept = side.result.cases.find((c) => c.id === def.id);
+          if (!kept) side.result.cases.push(r);
+          else {
+            kept.runs.push(...r.runs);
+            kept.exhausted += r.exhausted;
+            kept.failed ??= r.failed;
+          }
+        }
+      }
+      for (const side of sides) {
+        if (side.profiles) await side.child.request({ type: 'profile-stop', file: path.join(side.profiles, `${side.label}-${def.id}.cpuprofile`) });
+      }
+    }
+    return sides.map((s) => s.result);
+  } finally {
+    for (const side of sides) await side.finish();
   }
 }
 
@@ -499,10 +575,10 @@ async function main(): Promise<void> {
           `${pgServer.cpus === undefined ? 'not pinned' : `pinned to CPU ${pgServer.cpus} with the load generator`}; the app's pool: DATABASE_POOL_SIZE default`,
       );
     }
-    // Each size on SQLite, then straight after on PostgreSQL: the two figures of a ratio come from the same few minutes.
     for (const name of sizeNames) {
-      if (storeNames.includes('sqlite')) sizes.push(await runSize(name, tmp, cases, cpu, profileDir));
-      if (pgServer && pgSizeNames.has(name)) postgresSizes.push(await runSize(name, tmp, cases, cpu, profileDir, 'postgres', pgServer));
+      const stores = storeNames.filter((st) => st === 'sqlite' || (pgServer && pgSizeNames.has(name)));
+      if (stores.length === 0) continue;
+      for (const result of await runSize(name, tmp, cases, cpu, profileDir, stores, pgServer)) (result.store === 'postgres' ? postgresSizes : sizes).push(result);
     }
     if (!flags['no-peer'] && !flags.only) comparison = await runComparison(tmp, cpu);
     if (!flags['no-memory']) memory = await runMemory(tmp, cpu);
@@ -533,7 +609,7 @@ async function main(): Promise<void> {
   let text = renderTables({ sizes, rows, scaleRows, checks, comparison, comparisonRows, memory, dbSize, startup });
   if (postgresSizes.length > 0) {
     const header = [
-      `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each size on SQLite then straight after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
+      `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each case and concurrency on SQLite then straight after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
         `PostgreSQL ${pgServer?.cpus === undefined ? 'unpinned' : `on CPU ${pgServer.cpus} with the load generator`}; synchronous_commit=${pgCommit === 'sync' ? 'on' : 'off'})`,
       'pg/sqlite = PostgreSQL req/s ÷ SQLite req/s; writes/s = write transactions the store committed per second (SQLite: the app\'s count;',
       'PostgreSQL: transaction ids assigned); pg stmts/req = statements PostgreSQL ran per answer (pg_stat_statements, BEGIN/COMMIT included:',
@@ -545,7 +621,9 @@ async function main(): Promise<void> {
           `${fmtRate(s.baselines.signWrite.opsPerSecond)}/s (${fmtMs(s.baselines.signWrite.meanMs)} ms each)` +
           (s.pgTotals
             ? `\n  ${s.name}: PostgreSQL over the whole size: ${s.pgTotals.commits} commits (pg_stat_database.xact_commit, read-only ones included), ` +
-              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)`
+              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)` +
+              `\n  ${s.name}: the most called statements (calls, mean server ms, statement):` +
+              s.pgTotals.statements.map((st) => `\n    ${String(st.calls).padStart(8)}  ${st.meanMs.toFixed(3).padStart(7)}  ${st.query.slice(0, 150)}`).join('')
             : ''),
       ),
     ];

@@ -13,7 +13,7 @@
 import type { BenchChild } from './child.ts';
 import type { LoadCase } from './cases.ts';
 import type { RunResult } from './load.ts';
-import { pgWrites, type BenchPostgres } from './postgres.ts';
+import { pgWrites, type BenchPostgres, type PgStatement } from './postgres.ts';
 import { fmtMs, fmtRate, table, type SizeResult } from './report.ts';
 
 export const STORES = ['sqlite', 'postgres'] as const;
@@ -74,6 +74,8 @@ export interface PgSizeTotals {
   walBytes: number;
   /** 2xx answers of the app's cases (warm-ups and probes not counted). */
   answered: number;
+  /** The most called statements over the size (pools and baselines included): what the round trips are. */
+  statements: PgStatement[];
 }
 
 export interface StoreRow {
