@@ -50,8 +50,7 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use(requestMetrics(ctx.metrics)); // one histogram observation per response (src/metrics/)
   // Before the request log, so health probes do not fill it; on every host.
-  // SQLite: the route's own probe on the connection; PostgreSQL: a `SELECT 1` through the store's pool.
-  app.use(under(HEALTH_PATH, healthRoutes(ctx, ctx.sqlite ? undefined : () => ctx.store.ping())));
+  app.use(under(HEALTH_PATH, healthRoutes(ctx)));
 
   app.use(requestLog(ctx.log));
   app.use(securityHeaders(ctx.config.production, ctx.config.publicUrl));

@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
   applyServerTimeouts(server);
-  const purgeTimer = setInterval(() => purge(ctx), PURGE_INTERVAL_MS);
+  const purgeTimer = setInterval(() => void purge(ctx), PURGE_INTERVAL_MS);
   purgeTimer.unref();
 
   // Signal handlers go in before the port opens: a SIGTERM right after "listening" is a graceful stop.
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   ctx.keyReloader.start();
   process.on('SIGHUP', () => void ctx.keyReloader.reloadNow('SIGHUP'));
 
-  purge(ctx);
+  await purge(ctx);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
   if (config.metrics.port !== undefined) {
@@ -102,9 +102,9 @@ async function main(): Promise<void> {
 }
 
 /** Bounded growth and re-sealing: the same pass as `admin purge` (src/maintenance.ts). */
-function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): void {
+async function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): Promise<void> {
   try {
-    const purged = purgeNow(ctx);
+    const purged = await purgeNow(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');

@@ -77,10 +77,13 @@ function poolRows(ctx: Pick<AppContext, 'config' | 'platformKeys'>, scale: Scale
   };
 }
 
+/** SQLite: the rows go in through the app's own connection (`ctx.sqlite`). */
 export function createPools(ctx: AppContext, scale: Scale) {
   const rows = poolRows(ctx, scale);
-  const insertRefresh = ctx.db.prepare('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
-  const insertCode = ctx.db.prepare(
+  if (!ctx.sqlite) throw new Error('createPools is for the SQLite store (createPostgresPools for PostgreSQL)');
+  const db = ctx.sqlite.db;
+  const insertRefresh = db.prepare('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+  const insertCode = db.prepare(
     `INSERT INTO authorization_codes
        (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`,
@@ -88,14 +91,14 @@ export function createPools(ctx: AppContext, scale: Scale) {
   return {
     refreshPool(count: number): string[] {
       const made = rows.refresh(count);
-      ctx.db.transaction(() => {
+      db.transaction(() => {
         for (const row of made.rows) insertRefresh.run(...row);
       })();
       return made.bodies;
     },
     codePool(count: number): string[] {
       const made = rows.code(count);
-      ctx.db.transaction(() => {
+      db.transaction(() => {
         for (const row of made.rows) insertCode.run(...row);
       })();
       return made.bodies;

@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
-  const checkpointer = startCheckpointer(ctx.db, config.databaseFile, ctx.log);
+  const checkpointer = startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, SMALL);
   const app = createApp(ctx);
   let onFinish: ((status: number) => void) | undefined;
@@ -155,7 +155,7 @@ async function main(): Promise<void> {
   }
   for (const s of sockets) s.destroy();
   await checkpointer.stop();
-  ctx.db.close();
+  await ctx.close();
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);
 }

@@ -107,8 +107,8 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   };
 
   router.options([PRM_PATH, PRM_ROOT_PATH], metadataCors);
-  router.get([PRM_PATH, PRM_ROOT_PATH], metadataCors, apiResponses, discoveryLimit, (_req, res) => {
-    const wiki = requireWiki(ctx, wikiSlugOf(res));
+  router.get([PRM_PATH, PRM_ROOT_PATH], metadataCors, apiResponses, discoveryLimit, async (_req, res) => {
+    const wiki = await requireWiki(ctx, wikiSlugOf(res));
     res.setHeader('Cache-Control', 'public, max-age=300');
     sendJson(res, prmDocument(wiki.slug));
   });

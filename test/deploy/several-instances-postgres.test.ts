@@ -75,6 +75,11 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // The instances' errors, if any, for whoever reads a failure.
+  for (const [i, { server }] of instances.entries()) {
+    const errors = server.stdout().split('\n').filter((l) => l.includes('"level":50'));
+    if (errors.length > 0) console.log(`instance ${i} logged errors:\n${errors.slice(0, 5).join('\n')}`);
+  }
   await caddy?.stop();
   await wikiMcp?.close();
   for (const { server } of instances) if (server.child.exitCode === null && server.child.signalCode === null) await stopServer(server);
@@ -194,8 +199,8 @@ describe('two instances on one PostgreSQL behind Caddy (CADDY_INSTANCES=several)
       expect(JSON.parse(health.body)).toEqual({ status: 'ok', database: 'ok' });
       expect(fs.readdirSync(dir).filter((f) => f.includes('sqlite'))).toEqual([]);
     }
-    const jwks = await Promise.all(instances.map(async ({ port }) => (await send(port, { host: apex, path: '/.well-known/jwks.json' })).body));
-    expect(jwks[1]).toBe(jwks[0]);
+    const jwks = await Promise.all(instances.map(async ({ port }) => JSON.parse((await send(port, { host: apex, path: '/.well-known/jwks.json' })).body) as unknown));
+    expect(jwks[1]).toEqual(jwks[0]);
   });
 
   it('a person signs in and a client goes through DCR, consent, token, refresh and revocation, each request on the other instance', async () => {
