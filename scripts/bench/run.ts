@@ -10,7 +10,7 @@
 // Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
 // for a MISS, so CI runs `--quick` as a smoke check.
 //
-//   npm run bench                      full run (~12 min on 2 cores; the large database is cached)
+//   npm run bench                      full run (~12 min on 2 cores, ~5 more with PostgreSQL installed; the large database is cached)
 //   npm run bench -- --quick           smoke run (~2 min): 1 s runs, a 10× smaller large database
 //   npm run bench -- --only verify,whoami --sizes small --profile   CPU profiles of the app child
 //   npm run bench -- --stores=sqlite,postgres --sizes=small --no-peer   the store comparison alone
