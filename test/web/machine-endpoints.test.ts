@@ -77,7 +77,7 @@ async function requestCount(app: TestApp): Promise<Record<string, number>> {
   const metric = await app.ctx.metrics.registry.getSingleMetric('robot_auth_http_request_duration_seconds')?.get();
   const counts: Record<string, number> = {};
   for (const v of metric?.values ?? []) {
-    if (v.metricName?.endsWith('_count')) counts[`${v.labels.group} ${v.labels.status}`] = v.value;
+    if ((v as { metricName?: string }).metricName?.endsWith('_count')) counts[`${v.labels.group} ${v.labels.status}`] = v.value;
   }
   return counts;
 }
