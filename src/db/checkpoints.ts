@@ -35,7 +35,7 @@ const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 export interface Checkpointer {
   /** Settles when the first worker has opened its connection (true) or could not start (false); true at once while none is needed. */
   ready: Promise<boolean>;
-  /** Whether a worker is running now. */
+  /** Whether a worker is running now (its connection open). */
   running(): boolean;
   /** Stops the worker and closes its connection (before the app's own close, which then removes the WAL). */
   stop(): Promise<void>;
@@ -67,6 +67,7 @@ export function startCheckpointer(
   let settleReady: (ok: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
   let worker: Worker | undefined;
+  let workerOpen = false;
   let stopping = false;
   let fellBack = false;
   // What the WAL looked like when last known copied; a WAL with frames at start is copied first.
@@ -86,7 +87,10 @@ export function startCheckpointer(
     w.unref();
     let idle = false;
     w.on('message', (msg: CheckpointMessage) => {
-      if (msg.type === 'ready') settleReady(true);
+      if (msg.type === 'ready') {
+        workerOpen = worker === w;
+        settleReady(true);
+      }
       // The worker has copied all but the last few frames of a long WAL: this thread, the only
       // writer, copies those between two requests, so the next commit starts the WAL over.
       if (msg.type === 'wal-long' && db.open && !stopping) {
@@ -104,7 +108,10 @@ export function startCheckpointer(
     });
     w.on('error', (err) => fallBack(String(err)));
     w.on('exit', (code) => {
-      if (worker === w) worker = undefined;
+      if (worker === w) {
+        worker = undefined;
+        workerOpen = false;
+      }
       if (idle && code === 0) return;
       settleReady(false);
       fallBack(`exit code ${code}`);
@@ -131,7 +138,7 @@ export function startCheckpointer(
 
   return {
     ready,
-    running: () => worker !== undefined,
+    running: () => workerOpen,
     stop: () =>
       new Promise<void>((resolve) => {
         if (stopping) return resolve();
