@@ -56,13 +56,7 @@ interface Unit {
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
-export interface SqliteStoreOptions {
-  closeDatabase?: boolean;
-  /** Tests: called before each COMMIT of a group of more than one (throw to fail the commit). */
-  beforeGroupCommit?: (units: number) => void;
-}
-
-export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Store {
+export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
   const direct = createSqliteRepositories(db);
   const mutex = createMutex();
   const guard = createReentryGuard();
@@ -129,10 +123,7 @@ export function createSqliteStore(db: Db, options: SqliteStoreOptions = {}): Sto
           release.run();
         }
       }
-      if (!lost) {
-        options.beforeGroupCommit?.(units.length);
-        commit.run();
-      }
+      if (!lost) commit.run();
     } catch (err) {
       failure = err ?? new Error('group commit failed');
       if (db.inTransaction) rollback.run();
