@@ -60,7 +60,10 @@ function fakeSocket(): Duplex & { send(bytes: string): void } {
   socket.setTimeout = () => {};
   socket.setNoDelay = () => {};
   socket.setKeepAlive = () => {};
-  socket.send = (bytes) => socket.push(bytes);
+  // Delivered on a later turn of the event loop, as bytes from a real socket are (the poll phase):
+  // pushed at once, every request of a run would be served inside one turn, and whatever Node or
+  // the app does once per turn (the request log's buffered writes, setImmediate) would never run.
+  socket.send = (bytes) => void setImmediate(() => socket.push(bytes));
   return socket;
 }
 
