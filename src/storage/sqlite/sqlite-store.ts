@@ -160,8 +160,13 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
       const units = queued.length > MAX_GROUP ? queued.splice(0, MAX_GROUP) : queued;
       if (units === queued) queued = [];
       else scheduleFlush();
-      if (units.length === 1) await runAlone(units[0] as Unit);
-      else await runGroup(units);
+      try {
+        if (units.length === 1) await runAlone(units[0] as Unit);
+        else await runGroup(units);
+      } catch (err) {
+        // A ROLLBACK that failed: no caller may be left waiting (a settled promise ignores this).
+        for (const unit of units) unit.reject(err);
+      }
     });
   }
 
