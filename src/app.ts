@@ -15,7 +15,7 @@ import { metadataRoutes } from './oauth/metadata/metadata.route.ts';
 import { OAUTH_PATHS } from './oauth/paths.ts';
 import { registrationHandlers } from './oauth/register/register.route.ts';
 import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
-import { tokenHandlers } from './oauth/token/token.route.ts';
+import { earlyTokenDispatch, tokenHandlers } from './oauth/token/token.route.ts';
 import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
@@ -67,6 +67,10 @@ export function createApp(ctx: AppContext): express.Express {
   const discoveryLimit = discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
   const wikiDiscoveryLimit = discoveryRateLimit('wiki-discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
   const errors = errorHandler(ctx.log, ctx);
+
+  // perf-token2 (issue 11): the apex POST /auth/oauth/token before the routers below, which never
+  // answer it; wiki hosts still reach wikiHostRoutes (404 there). token.route.ts earlyTokenDispatch.
+  app.use(earlyTokenDispatch(ctx.config, token));
 
   // Wiki hosts ({slug}.PLATFORM_DOMAIN): protected-resource metadata, /mcp, and the /authorize,
   // /token, /register fallbacks. Everything else on a wiki host ends there (404).
