@@ -1,5 +1,11 @@
 // The application context: everything a request handler may use, built once at start-up and
 // passed down explicitly (no module-level singletons).
+// Storage (issue 12): SQLite at DATABASE_FILE by default (migrated here; src/server.ts backs it up
+// first), or PostgreSQL when DATABASE_URL is set: connect, migrate under the advisory lock, and the
+// store over that pool (src/storage/open-store.ts); the platform keys then live in PostgreSQL too
+// when PLATFORM_KEYS_KEK is set (src/config/key-source.postgres.ts). The SQLite-only parts (the WAL
+// checkpointer, the backup before migrating, the write instrumentation) hang off `sqlite`, which
+// PostgreSQL mode does not have; its storage faults are observed on the store (instrumentStore).
 import type { Config } from './config/env.ts';
 import { loadOrCreateKeyFile, loadPlatformKeySets, type PlatformKeys, type PrivateJwk } from './config/keys.ts';
 import { openDatabase, type Db } from './db/open.ts';
@@ -7,41 +13,38 @@ import { migrate } from './db/migrate.ts';
 import { createAtprotoClient, type AtprotoClient } from './atproto/client.ts';
 import { cookieNames } from './accounts/cookies.ts';
 import { sessionIdentifier } from './accounts/current-user.ts';
-import { sealAtprotoStores } from './atproto/stores.ts';
+import { sealAtprotoRows } from './storage/atproto-stores.ts';
 import { createSealer, sealingJwksOf, type Sealer } from './lib/sealing.ts';
 import { keyStoreFor } from './config/key-source.ts';
 import { createKeyReloader, type KeyReloader } from './config/key-reload.ts';
-import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
-import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
-import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
-import { createWikisRepo, type WikisRepo } from './wikis/wikis.repo.ts';
-import { createGrantsRepo, type GrantsRepo } from './oauth/grants/grants.repo.ts';
-import { createAuthorizationRequestsRepo, type AuthorizationRequestsRepo } from './oauth/authorize/authorization-requests.repo.ts';
-import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts';
-import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
-import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
 import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
 import { clientAssertionVerifierFor, type ClientAssertionVerifier } from './oauth/token/client-assertion.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tokens/access-token.ts';
-import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
 import { createStorageHealth, type StorageHealth } from './db/faults.ts';
-import { instrumentWrites } from './db/instrument.ts';
+import { instrumentStore, instrumentWrites } from './db/instrument.ts';
+import { redactUrl, type PgPool } from './db/postgres/pool.ts';
+import { sqliteKeyRows, type PlatformKeyRows } from './config/key-source.ts';
+import { postgresKeyRows } from './config/key-source.postgres.ts';
+import { openPostgresStore } from './storage/open-store.ts';
 import { createAuditLog, type AuditLog } from './audit/audit-log.ts';
 import { createSqliteStore } from './storage/sqlite/sqlite-store.ts';
 import type { Store } from './storage/store.ts';
 
 export interface AppContext {
   config: Config;
-  db: Db;
   /**
-   * The async storage seam (src/storage/store.ts). This round it is the SQLite store over `db` itself
-   * (one connection); the callers switched so far: the token endpoint, /revoke and the client
-   * assertion jti. The repositories below are the same tables, synchronously, for the rest.
+   * All storage (src/storage/store.ts): the SQLite store on DATABASE_FILE's connection, or the
+   * PostgreSQL store when DATABASE_URL is set. Nothing else in the context reads the database.
    */
   store: Store;
+  /**
+   * SQLite only (DATABASE_URL unset): the store's connection and its file, for what looks after the
+   * file itself: the WAL checkpointer (src/server.ts). Not for reading or writing rows: use `store`.
+   */
+  sqlite?: { db: Db; file: string };
   log: Logger;
   /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
   platformKeys: PlatformKeys;
@@ -55,16 +58,6 @@ export interface AppContext {
   /** The ATProto OAuth client (sign-in), loaded on first use: `await ctx.atproto.get()` (src/atproto/client.ts). */
   atproto: AtprotoClient;
   csrf: Csrf;
-  users: UsersRepo;
-  wikis: WikisRepo;
-  sessions: SessionsRepo;
-  tickets: TicketsRepo;
-  grants: GrantsRepo;
-  authorizationRequests: AuthorizationRequestsRepo;
-  codes: CodesRepo;
-  refreshTokens: RefreshTokensRepo;
-  revokedAccessTokens: RevokedAccessTokensRepo;
-  clients: ClientsRepo;
   /** Registered clients and (fetched, cached) client ID metadata documents. */
   clientResolver: ClientResolver;
   /** private_key_jwt client assertions (RFC 7523): key sets fetched and cached, jti used once. */
@@ -75,23 +68,55 @@ export interface AppContext {
   storage: StorageHealth;
   /** The audit log of security events (src/audit/audit-log.ts). */
   audit: AuditLog;
-  close(): void;
+  /** Stops the key reloader and closes the database (SQLite connection, or PostgreSQL pools). */
+  close(): Promise<void>;
 }
 
 export interface ContextOptions {
   log?: Logger;
-  /** Open this database instead of config.databaseFile (tests use ':memory:'). */
+  /** Open this database instead of config.databaseFile (tests use ':memory:'). SQLite only. */
   db?: Db;
+}
+
+interface OpenedStorage {
+  /** SQLite: the connection and its file. */
+  sqlite?: { db: Db; file: string };
+  keyRows: () => PlatformKeyRows;
+  /** PostgreSQL: the store, its pool and the redacted URL (for the operator's log lines). */
+  postgres?: { store: Store; pool: PgPool; database: string };
+}
+
+async function openStorage(config: Config, options: ContextOptions, log: Logger): Promise<OpenedStorage> {
+  if (config.databaseUrl === undefined) {
+    const db = options.db ?? openDatabase(config.databaseFile);
+    const applied = migrate(db);
+    if (applied.length > 0) log.info({ applied }, 'database migrated');
+    return { sqlite: { db, file: db.name }, keyRows: () => sqliteKeyRows(db) };
+  }
+  if (options.db !== undefined) throw new Error('createContext: options.db is a SQLite connection, but DATABASE_URL names PostgreSQL');
+  const database = redactUrl(config.databaseUrl);
+  const { store, pool, applied } = await openPostgresStore(config, { log });
+  if (applied.length > 0) log.info({ applied, database }, 'database migrated');
+  return { keyRows: () => postgresKeyRows(pool), postgres: { store, pool, database } };
 }
 
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
   const log = options.log ?? createLogger(config.logLevel);
+  const opened = await openStorage(config, options, log);
+  try {
+    return await buildContext(config, log, opened);
+  } catch (err) {
+    // PostgreSQL: nothing left open (SQLite's connection is the caller's to close, as before).
+    await opened.postgres?.store.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function buildContext(config: Config, log: Logger, opened: OpenedStorage): Promise<AppContext> {
   const mayGenerateKeys = !config.production;
-  const db = options.db ?? openDatabase(config.databaseFile);
-  const applied = migrate(db);
-  if (applied.length > 0) log.info({ applied }, 'database migrated');
+  const { sqlite, postgres } = opened;
   // The platform keys: the key file, or the database under PLATFORM_KEYS_KEK (src/config/key-source.ts).
-  const keyStore = keyStoreFor(config, db);
+  const keyStore = keyStoreFor(config, opened.keyRows);
   const keysVersion = await keyStore.version();
   const keySets = await loadPlatformKeySets(keyStore, mayGenerateKeys, undefined, {
     alg: config.accessTokenAlg,
@@ -100,25 +125,32 @@ export async function createContext(config: Config, options: ContextOptions = {}
   const { access: platformKeys, identity: identityKeys } = keySets;
   const atprotoKeys = await loadOrCreateKeyFile(config.atprotoClientKeysFile, 'ES256', mayGenerateKeys);
   const metrics = createMetrics();
-  const storage = createStorageHealth({ log, metrics });
-  instrumentWrites(db, { metrics, storage });
-  // Over the same connection as the repositories below (after instrumentWrites, so its statements
-  // are timed too); ctx.close() closes the connection, not the store.
-  const store = createSqliteStore(db, { closeDatabase: false });
+  const storage = postgres
+    ? createStorageHealth({ log, metrics, dialect: 'postgres', database: postgres.database })
+    : createStorageHealth({ log, metrics });
+  let store: Store;
+  if (postgres) {
+    store = instrumentStore(postgres.store, { metrics, storage });
+  } else if (sqlite) {
+    instrumentWrites(sqlite.db, { metrics, storage });
+    // After instrumentWrites, so its statements are timed too; ctx.close() closes the connection.
+    store = createSqliteStore(sqlite.db, { closeDatabase: false });
+  } else {
+    throw new Error('createContext: no store was opened');
+  }
   const sealer = createSealer(sealingJwksOf(keySets.jwks));
   // Development may have just written the keys (first start): what we loaded is then the new version.
   const loadedVersion = await keyStore.version();
   const summary = (keys: PrivateJwk[]) => keys.map((k) => `${k.kid}/${k.purpose ?? ''}/${k.retire_after ?? ''}`).join(',');
   const sameAsLoaded = loadedVersion === keysVersion || summary(await keyStore.read()) === summary(keySets.jwks);
   const keyReloader = createKeyReloader({ store: keyStore, keys: { platformKeys, identityKeys, sealer }, config, log }, sameAsLoaded ? loadedVersion : keysVersion);
-  const sealed = sealAtprotoStores(db, { sealer, log });
+  const sealed = await sealAtprotoRows(store, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
-  const atproto = createAtprotoClient({ config, db, log }, atprotoKeys, { sealer, log });
-  const clients = createClientsRepo(db);
+  const atproto = createAtprotoClient({ config, store, log }, atprotoKeys, { sealer, log });
   return {
     config,
-    db,
     store,
+    ...(sqlite ? { sqlite } : {}),
     log,
     platformKeys,
     identityKeys,
@@ -127,21 +159,11 @@ export async function createContext(config: Config, options: ContextOptions = {}
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
-    users: createUsersRepo(db),
-    wikis: createWikisRepo(db),
-    sessions: createSessionsRepo(db),
-    tickets: createTicketsRepo(db),
-    grants: createGrantsRepo(db),
-    authorizationRequests: createAuthorizationRequestsRepo(db),
-    codes: createCodesRepo(db),
-    refreshTokens: createRefreshTokensRepo(db),
-    revokedAccessTokens: createRevokedAccessTokensRepo(db),
-    clients,
     metrics,
     storage,
-    audit: createAuditLog({ db, log, metrics }),
+    audit: createAuditLog({ store, log, metrics }),
     clientResolver: createClientResolver({
-      clients,
+      store,
       log,
       metrics,
       allowPrivateAddresses: !config.production,
@@ -153,9 +175,13 @@ export async function createContext(config: Config, options: ContextOptions = {}
       { store, config },
       { allowPrivateAddresses: !config.production, privateHosts: config.outboundPrivateHosts, timeoutMs: 5000, maxBytes: 64 * 1024 },
     ),
-    close() {
+    async close() {
       keyReloader.stop();
-      if (db.open) db.close();
+      if (sqlite) {
+        if (sqlite.db.open) sqlite.db.close();
+      } else {
+        await store.close();
+      }
     },
   };
 }

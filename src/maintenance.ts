@@ -8,27 +8,29 @@
 //     rule 3; rotation sweeps them too, this covers a quiet server).
 // The sealer must be the one the service holds: the service passes its own; the CLI reads the same
 // key file (PLATFORM_KEYS_FILE), so run `admin purge` after the service has reloaded a rotated key.
+// Storage: the Store (SQLite or PostgreSQL): step 1 is `purge.expired` (one transaction; its SQL is
+// src/db/purge.ts on SQLite, src/storage/postgres/repositories.ts on PostgreSQL), step 2 the Store's
+// seal pass (src/storage/atproto-stores.ts, one transaction, rows locked), step 4 one statement.
 import type { AppContext } from './context.ts';
-import { sealAtprotoStores } from './atproto/stores.ts';
-import { purgeExpired } from './db/purge.ts';
 import { idleClientPurgeAfter, unusedClientPurgeAfter } from './lifetimes.ts';
 import { dropClosedGraceWindows } from './oauth/token/refresh-rotation.ts';
+import { sealAtprotoRows } from './storage/atproto-stores.ts';
 
-export type MaintenanceDeps = Pick<AppContext, 'db' | 'sealer' | 'refreshTokens'> & {
+export type MaintenanceDeps = Pick<AppContext, 'store' | 'sealer'> & {
   log: Pick<AppContext['log'], 'warn'>;
   config: Pick<AppContext['config'], 'clientIdlePurgeSeconds' | 'unusedClientPurgeSeconds' | 'refreshGraceSeconds' | 'auditRetentionDays'>;
 };
 
 /** Runs the whole pass; returns how many rows each step deleted or re-sealed. */
-export function purgeNow(deps: MaintenanceDeps): Record<string, number> {
-  const purged = purgeExpired(deps.db, {
+export async function purgeNow(deps: MaintenanceDeps): Promise<Record<string, number>> {
+  const purged = await deps.store.repos.purge.expired({
     clientIdleSeconds: idleClientPurgeAfter(deps.config),
     unusedClientSeconds: unusedClientPurgeAfter(deps.config),
     auditRetentionDays: deps.config.auditRetentionDays,
   });
-  const { sealed, resealed, deleted } = sealAtprotoStores(deps.db, { sealer: deps.sealer, log: deps.log });
+  const { sealed, resealed, deleted } = await sealAtprotoRows(deps.store, { sealer: deps.sealer, log: deps.log });
   purged.atproto_secrets_resealed = sealed + resealed;
   purged.atproto_secrets_unreadable = deleted;
-  purged.refresh_successors_sealed = dropClosedGraceWindows({ refreshTokens: deps.refreshTokens, config: deps.config });
+  purged.refresh_successors_sealed = await dropClosedGraceWindows({ refreshTokens: deps.store.repos.refreshTokens, config: deps.config });
   return purged;
 }

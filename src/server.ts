@@ -1,4 +1,5 @@
-// Entry point: config → database (backup + migrations) → context → app → listen.
+// Entry point: config → database (SQLite: backup + migrations; PostgreSQL at DATABASE_URL: migrations
+// under an advisory lock) → context → app → listen.
 // SIGTERM/SIGINT → graceful close: stop accepting, let in-flight requests finish, close the database.
 // Platform keys: reloaded when they change (polled), or at once on SIGHUP (src/config/key-reload.ts).
 import type { RequestListener, Server, ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import { createApp } from './app.ts';
 import { migrateWithBackup } from './db/backup.ts';
 import { startCheckpointer } from './db/checkpoints.ts';
 import { openDatabase } from './db/open.ts';
+import { redactUrl } from './db/postgres/pool.ts';
 import { purgeNow, type MaintenanceDeps } from './maintenance.ts';
 import { createLogger } from './web/log.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
@@ -24,13 +26,13 @@ async function main(): Promise<void> {
   loadDotEnv();
   const config = parseConfig(process.env);
   const log = createLogger(config.logLevel);
-  if (config.databaseUrl !== undefined) {
-    // Issue 12: the schema, runner and migrate-to-postgres exist; the service's store does not yet.
-    log.warn({ databaseFile: config.databaseFile }, 'DATABASE_URL is set, but this release still serves from the SQLite file (DATABASE_FILE); see docs/operations.md "PostgreSQL"');
-  }
-  // A storage fault at start (corrupt file, read-only or full disk) answers 503 until it clears.
+  // A storage fault at start (corrupt file, read-only or full disk; PostgreSQL unreachable) answers
+  // 503 until it clears.
   const ctx = await openWhenStorageAllows(
     async () => {
+      // PostgreSQL (DATABASE_URL): createContext connects, migrates under the advisory lock and
+      // opens the store; a server that does not answer is retried here.
+      if (config.databaseUrl !== undefined) return await createContext(config, { log });
       const db = openDatabase(config.databaseFile);
       try {
         // A newer release: back up, then migrate (createContext finds nothing left to apply).
@@ -41,15 +43,18 @@ async function main(): Promise<void> {
         throw err;
       }
     },
-    { port: config.port, host: config.host, databaseFile: config.databaseFile },
+    config.databaseUrl === undefined
+      ? { port: config.port, host: config.host, databaseFile: config.databaseFile }
+      : { port: config.port, host: config.host, database: redactUrl(config.databaseUrl) },
     log,
   );
-  const checkpointer = startCheckpointer(ctx.db, config.databaseFile, log); // WAL checkpoints off the request path
+  // SQLite: WAL checkpoints off the request path. PostgreSQL has no such file to look after.
+  const checkpointer = ctx.sqlite ? startCheckpointer(ctx.sqlite.db, ctx.sqlite.file, log) : undefined;
 
   const server = listenGracefully(createApp(ctx));
   // The proxy, not the app, closes idle keep-alive connections (else sporadic 502s): see the file.
   applyServerTimeouts(server);
-  const purgeTimer = setInterval(() => purge(ctx), PURGE_INTERVAL_MS);
+  const purgeTimer = setInterval(() => void purge(ctx), PURGE_INTERVAL_MS);
   purgeTimer.unref();
 
   // Signal handlers go in before the port opens: a SIGTERM right after "listening" is a graceful stop.
@@ -62,19 +67,20 @@ async function main(): Promise<void> {
     const deadline = setTimeout(() => {
       ctx.log.warn({ inFlight: server.inFlight() }, `in-flight requests did not finish in ${SHUTDOWN_DEADLINE_MS / 1000} s; exiting`);
       server.closeAllConnections();
-      ctx.close();
-      process.exit(1);
+      void ctx.close().finally(() => process.exit(1));
     }, SHUTDOWN_DEADLINE_MS);
     deadline.unref();
     server.drain(() => {
       // The worker's connection first: closing the last connection checkpoints the WAL into the
       // database file and removes it.
-      void checkpointer.stop().then(() => {
-        clearTimeout(deadline);
-        ctx.close();
-        ctx.log.info('shut down cleanly');
-        process.exit(0);
-      });
+      // PostgreSQL: closing the context ends the pools (connections closed, not left to time out).
+      void (checkpointer?.stop() ?? Promise.resolve())
+        .then(() => ctx.close())
+        .then(() => {
+          clearTimeout(deadline);
+          ctx.log.info('shut down cleanly');
+          process.exit(0);
+        });
     });
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -83,7 +89,7 @@ async function main(): Promise<void> {
   ctx.keyReloader.start();
   process.on('SIGHUP', () => void ctx.keyReloader.reloadNow('SIGHUP'));
 
-  purge(ctx);
+  await purge(ctx);
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   ctx.log.info({ url: config.publicUrl, port: config.port, production: config.production, kid: ctx.platformKeys.current.kid }, 'listening');
   if (config.metrics.port !== undefined) {
@@ -96,9 +102,9 @@ async function main(): Promise<void> {
 }
 
 /** Bounded growth and re-sealing: the same pass as `admin purge` (src/maintenance.ts). */
-function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): void {
+async function purge(ctx: MaintenanceDeps & Pick<AppContext, 'log'>): Promise<void> {
   try {
-    const purged = purgeNow(ctx);
+    const purged = await purgeNow(ctx);
     ctx.log.info({ purged }, 'purged expired rows');
   } catch (err) {
     ctx.log.error({ err }, 'purge failed');

@@ -15,7 +15,7 @@ import { deleteAccount } from './delete-account.ts';
 export type AccountProblem = { form: 'create-wiki' | 'delete-wiki' | 'delete-account'; message: string; slug?: string; value?: string };
 
 /** Renders the account page (routes.ts) with a problem shown next to one form. */
-export type RenderAccount = (req: Request, res: Response, problem?: AccountProblem) => void;
+export type RenderAccount = (req: Request, res: Response, problem?: AccountProblem) => Promise<void>;
 
 function field(req: Request, name: string): string {
   const value = (req.body as Record<string, unknown> | undefined)?.[name];
@@ -34,46 +34,47 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
   }
 
   // src/wikis/create-wiki.ts
-  router.post('/account/wikis', noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  // Awaited: create-wiki.ts and delete-wiki.ts go over the Store too (a no-op await while they are synchronous).
+  router.post('/account/wikis', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
     const requested = field(req, 'slug');
-    const outcome = createWikiForUser(ctx, user.did, requested);
+    const outcome = await createWikiForUser(ctx, user.did, requested);
     if (outcome.kind === 'paused') {
       logSignupsPaused(ctx, outcome.pausedUntil, user.did);
       throw new SignupsPaused(outcome.pausedUntil);
     }
     if (outcome.kind === 'refused') {
       res.status(outcome.status);
-      return renderAccount(req, res, { form: 'create-wiki', message: outcome.problem, value: requested.trim().toLowerCase().slice(0, 63) });
+      return await renderAccount(req, res, { form: 'create-wiki', message: outcome.problem, value: requested.trim().toLowerCase().slice(0, 63) });
     }
     res.redirect(303, '/account?done=wiki-created');
   });
 
   // src/wikis/delete-wiki.ts
-  router.post('/account/wikis/delete', noStore, limit, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/wikis/delete', noStore, limit, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
-    const outcome = deleteWikiForOwner(ctx, user.did, field(req, 'slug'), field(req, 'confirm'));
+    const outcome = await deleteWikiForOwner(ctx, user.did, field(req, 'slug'), field(req, 'confirm'));
     if (outcome.kind === 'refused') {
       res.status(outcome.status);
-      return renderAccount(req, res, { form: 'delete-wiki', message: outcome.problem, slug: field(req, 'slug').trim().toLowerCase() });
+      return await renderAccount(req, res, { form: 'delete-wiki', message: outcome.problem, slug: field(req, 'slug').trim().toLowerCase() });
     }
-    ctx.audit.record({ event: 'wiki_deleted', did: user.did, wikiSlug: field(req, 'slug').trim().toLowerCase(), actor: 'person', address: req.ip });
+    await ctx.audit.record({ event: 'wiki_deleted', did: user.did, wikiSlug: field(req, 'slug').trim().toLowerCase(), actor: 'person', address: req.ip });
     res.redirect(303, '/account?done=wiki-deleted');
   });
 
   // Sessions (src/accounts/sessions.repo.ts). Ending another browser's session stops it at once on
   // the apex and stops its identity-token refreshes; an identity token it already holds lives out
   // its 15 minutes (IDENTITY_TOKEN_TTL_SECONDS; README, "For wiki apps").
-  router.post('/account/sessions/revoke', noStore, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/sessions/revoke', noStore, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
     const handle = field(req, 'session');
-    if (ctx.sessions.revokeByHandleForUser(user.did, handle)) ctx.log.info({ did: user.did }, 'browser session signed out from the account page');
+    if (await ctx.store.repos.sessions.revokeByHandleForUser(user.did, handle)) ctx.log.info({ did: user.did }, 'browser session signed out from the account page');
     res.redirect(303, '/account?done=session-ended');
   });
 
-  router.post('/account/sessions/revoke-others', noStore, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/sessions/revoke-others', noStore, form, ctx.csrf.protect, async (req, res) => {
     const user = signedIn(res);
-    const ended = ctx.sessions.revokeOthersForUser(user.did, user.sessionId);
+    const ended = await ctx.store.repos.sessions.revokeOthersForUser(user.did, user.sessionId);
     ctx.log.info({ did: user.did, ended }, 'signed out everywhere else from the account page');
     res.redirect(303, '/account?done=others-ended');
   });
@@ -84,7 +85,7 @@ export function accountActionRoutes(ctx: AppContext, renderAccount: RenderAccoun
     const outcome = await deleteAccount(ctx, user.did, field(req, 'confirm'), req.ip);
     if (outcome.kind === 'refused') {
       res.status(400);
-      return renderAccount(req, res, { form: 'delete-account', message: outcome.problem });
+      return await renderAccount(req, res, { form: 'delete-account', message: outcome.problem });
     }
     clearSignInCookies(res, ctx.config);
     res.redirect(303, '/?deleted=1');

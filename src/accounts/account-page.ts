@@ -4,6 +4,7 @@
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import { displayNameFor } from '../oauth/clients/client.ts';
+import type { ConnectedApp } from '../oauth/grants/grants.repo.ts';
 import { wikiLimit } from '../wikis/create-wiki.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
 import { describeDevice } from './device.ts';
@@ -42,10 +43,11 @@ export function timeAgo(then: number, now = nowSeconds()): string {
 
 const utc = (t: number) => `${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
-export function accountPageData(deps: Pick<AppContext, 'config' | 'wikis' | 'grants' | 'sessions'>, did: string, currentSessionId: string) {
+/** `grants`: the person's connected apps, which the route has read for its own list (one read for both). */
+export async function accountPageData(deps: Pick<AppContext, 'config' | 'store'>, did: string, currentSessionId: string, grants: ConnectedApp[]) {
   const now = nowSeconds();
-  const grants = deps.grants.listConnectedApps(did);
-  const wikis: WikiConnectView[] = deps.wikis.listByOwner(did).map((w) => {
+  const { wikis: wikisRepo, sessions: sessionsRepo } = deps.store.repos;
+  const wikis: WikiConnectView[] = (await wikisRepo.listByOwner(did)).map((w) => {
     const mcpUrl = wikiMcpUrl(deps.config, w.slug);
     return {
       slug: w.slug,
@@ -59,7 +61,7 @@ export function accountPageData(deps: Pick<AppContext, 'config' | 'wikis' | 'gra
         .map((g) => ({ name: displayNameFor(g.clientId, g.clientName), since: `connected ${timeAgo(g.createdAt, now)}` })),
     };
   });
-  const sessions: SessionView[] = deps.sessions.listLive(did).map((s) => ({
+  const sessions: SessionView[] = (await sessionsRepo.listLive(did)).map((s) => ({
     handle: sessionHandle(s.id),
     device: describeDevice(s.userAgent),
     createdAt: utc(s.createdAt),

@@ -9,7 +9,7 @@ import type { AtprotoIdentity, SignInState } from '../atproto/sign-in.ts';
 import { SignInFailed } from '../atproto/sign-in.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../lib/secrets.ts';
 import { returnToTarget, safeReturnTo } from '../web/return-to.ts';
-import type { WikisRepo } from '../wikis/wikis.repo.ts';
+import type { Store } from '../storage/store.ts';
 import { SIGNUP_TICKET_TTL_SECONDS } from '../lifetimes.ts';
 import { signIdentityToken } from './identity-token.ts';
 import { createSession } from './session.ts';
@@ -17,16 +17,16 @@ import { createSession } from './session.ts';
 export const ACCOUNT_PAGE = '/account';
 
 /** Where to send a person after sign-in: `returnTo` when it is the apex or a wiki they own, else the account page. */
-export function returnToAfterSignIn(
-  deps: { config: Pick<Config, 'publicUrl'>; wikis: WikisRepo },
+export async function returnToAfterSignIn(
+  deps: { config: Pick<Config, 'publicUrl'>; store: Pick<Store, 'repos'> },
   did: string,
   returnTo: unknown,
-): string {
+): Promise<string> {
   const safe = safeReturnTo(returnTo, deps.config);
   if (safe === undefined) return ACCOUNT_PAGE;
   const target = returnToTarget(safe, deps.config);
   if (target.kind === 'apex') return safe;
-  return deps.wikis.findBySlug(target.slug)?.ownerDid === did ? safe : ACCOUNT_PAGE;
+  return (await deps.store.repos.wikis.findBySlug(target.slug))?.ownerDid === did ? safe : ACCOUNT_PAGE;
 }
 
 export interface SignupTicketPayload {
@@ -50,23 +50,23 @@ export function checkSignInBinding(state: SignInState, bindingCookie: unknown): 
 }
 
 export async function completeSignIn(
-  ctx: Pick<AppContext, 'config' | 'users' | 'wikis' | 'sessions' | 'tickets' | 'identityKeys' | 'log'> & Partial<Pick<AppContext, 'audit' | 'metrics'>>,
+  ctx: Pick<AppContext, 'config' | 'store' | 'identityKeys' | 'log'> & Partial<Pick<AppContext, 'audit' | 'metrics'>>,
   identity: AtprotoIdentity,
   state: SignInState,
   userAgent: string | null,
   origin: { address?: string } = {},
 ): Promise<SignInOutcome> {
   ctx.metrics?.signIn('completed');
-  const user = ctx.users.recordLogin(identity.did, identity.handle, identity.displayName);
+  const user = await ctx.store.repos.users.recordLogin(identity.did, identity.handle, identity.displayName);
   if (user) {
-    const sessionSecret = createSession(ctx, user, userAgent);
+    const sessionSecret = await createSession(ctx, user, userAgent);
     const identityToken = await signIdentityToken(ctx, user);
     ctx.log.info({ did: user.did, username: user.username }, 'signed in');
-    ctx.audit?.record({ event: 'sign_in', did: user.did, actor: 'person', address: origin.address, detail: { handle: identity.handle } });
-    return { kind: 'session', sessionSecret, identityToken, returnTo: returnToAfterSignIn(ctx, user.did, state.returnTo) };
+    await ctx.audit?.record({ event: 'sign_in', did: user.did, actor: 'person', address: origin.address, detail: { handle: identity.handle } });
+    return { kind: 'session', sessionSecret, identityToken, returnTo: await returnToAfterSignIn(ctx, user.did, state.returnTo) };
   }
   const payload: SignupTicketPayload = { handle: identity.handle, displayName: identity.displayName, returnTo: state.returnTo };
-  const signupTicket = ctx.tickets.issue('signup', identity.did, payload, SIGNUP_TICKET_TTL_SECONDS);
+  const signupTicket = await ctx.store.repos.tickets.issue('signup', identity.did, payload, SIGNUP_TICKET_TTL_SECONDS);
   ctx.log.info({ did: identity.did }, 'first sign-in, signup pending');
   return { kind: 'signup', signupTicket };
 }

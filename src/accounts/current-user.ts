@@ -16,10 +16,10 @@ declare global {
 }
 
 /** Sets res.locals.user from the session cookie (undefined when absent, duplicated, invalid or revoked). */
-export function loadSignedInUser(ctx: Pick<AppContext, 'config' | 'sessions' | 'users'>): RequestHandler {
+export function loadSignedInUser(ctx: Pick<AppContext, 'config' | 'store'>): RequestHandler {
   const name = cookieNames(ctx.config).session;
-  return (req, res, next) => {
-    res.locals.user = readSession(ctx, readHostCookie(req, name));
+  return async (req, res, next) => {
+    res.locals.user = await readSession(ctx, readHostCookie(req, name));
     next();
   };
 }

@@ -13,20 +13,23 @@
 // Afterwards no row names the DID except the operator's record — deleted_users, deleted_wikis and the
 // audit log, whose entries are deleted after AUDIT_RETENTION_DAYS like every other — and the
 // username's reservation (test/account/account.e2e.test.ts checks every column of every table).
+// Rule 3's transaction is a store transaction (src/storage/store.ts) that uses only its `tx` and
+// returns what the log line needs; the PDS revocation (network) stays before it, outside.
 import type { AppContext } from '../context.ts';
+import type { AuditEvent } from '../audit/audit-log.ts';
 import { nowSeconds } from '../db/open.ts';
-import { removeWikiRow } from '../wikis/delete-wiki.ts';
-import { reserveName } from '../wikis/reserved-names.ts';
 
 export type DeleteAccountOutcome =
   | { kind: 'deleted'; username: string; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }
   | { kind: 'refused'; problem: string };
 
-type Deps = Pick<AppContext, 'db' | 'config' | 'log' | 'atproto' | 'audit'>;
+type Deps = Pick<AppContext, 'store' | 'config' | 'log' | 'atproto' | 'audit'>;
+
+const GONE = 'This account no longer exists.';
 
 export async function deleteAccount(deps: Deps, did: string, confirmation: string, address?: string): Promise<DeleteAccountOutcome> {
-  const user = deps.db.prepare<[string], { username: string; created_at: number }>('SELECT username, created_at FROM users WHERE did = ?').get(did);
-  if (!user) return { kind: 'refused', problem: 'This account no longer exists.' };
+  const user = await deps.store.repos.users.findByDid(did);
+  if (!user) return { kind: 'refused', problem: GONE };
   if (confirmation.trim().toLowerCase() !== user.username.toLowerCase()) {
     return { kind: 'refused', problem: `To delete your account, type your username "${user.username}" in the box.` };
   }
@@ -41,47 +44,42 @@ export async function deleteAccount(deps: Deps, did: string, confirmation: strin
 
   const now = nowSeconds();
   const days = deps.config.deletedUsernameReserveDays;
-  const outcome = deps.db
-    .transaction(() => {
-      const wikis = deps.db.prepare<[string], { slug: string; owner_did: string; created_at: number }>('SELECT slug, owner_did, created_at FROM wikis WHERE owner_did = ? ORDER BY slug').all(did);
-      let grantsRevoked = 0;
-      for (const wiki of wikis) {
-        grantsRevoked += removeWikiRow(deps.db, wiki, user.username, 'account_deleted', now);
-        if (wiki.slug !== user.username.toLowerCase()) reserveName(deps, wiki.slug, days, 'account_deleted', null, now);
-      }
-      // Grants on wikis of other people (none today: a grant is for the person's own wiki) go with the user row.
-      grantsRevoked += deps.db
-        .prepare<[number, string, number]>('UPDATE oauth_grants SET revoked_at = ? WHERE user_did = ? AND revoked_at IS NULL AND expires_at > ?')
-        .run(now, did, now).changes;
-      const sessionsRevoked = deps.db
-        .prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM sessions WHERE did = ? AND revoked_at IS NULL AND expires_at > ?')
-        .get(did, now)!.n;
-      deps.db.prepare<[string]>('UPDATE reserved_names SET held_for_did = NULL WHERE held_for_did = ?').run(did);
-      reserveName(deps, user.username, days, 'account_deleted', did, now);
-      deps.db.prepare<[string]>('DELETE FROM sign_in_tickets WHERE did = ?').run(did);
-      deps.db.prepare<[string]>('DELETE FROM atproto_sessions WHERE did = ?').run(did);
-      deps.db.prepare<[string]>('DELETE FROM users WHERE did = ?').run(did);
-      deps.db
-        .prepare<[string, string, number, number, string, number, number, number]>(
-          `INSERT INTO deleted_users (did, username, created_at, deleted_at, wikis, grants_revoked, sessions_revoked, pds_revoked)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(did, user.username, user.created_at, now, wikis.map((w) => w.slug).join(','), grantsRevoked, sessionsRevoked, pdsRevoked ? 1 : 0);
-      deps.audit.record({
-        event: 'account_deleted',
-        did,
-        actor: 'person',
-        address: address ?? null,
-        detail: { username: user.username, wikis: wikis.map((w) => w.slug).join(','), grants_revoked: grantsRevoked, pds_revoked: pdsRevoked },
-      });
-      return { wikis: wikis.map((w) => w.slug), grantsRevoked, sessionsRevoked };
-    })
-    .immediate();
+  const outcome = await deps.store.transaction(async (tx) => {
+    // Read again, locked: a concurrent deletion (another tab, another instance) waits here, then finds it done.
+    const current = await tx.users.findByDidForUpdate(did);
+    if (!current) return undefined;
+    const wikis = (await tx.wikis.listByOwner(did)).sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+    let grantsRevoked = 0;
+    for (const wiki of wikis) {
+      grantsRevoked += await tx.wikis.remove(wiki, current.username, 'account_deleted', now);
+      if (wiki.slug !== current.username.toLowerCase()) await tx.reservedNames.reserve(wiki.slug, days, 'account_deleted', null, now);
+    }
+    // Grants on wikis of other people (none today: a grant is for the person's own wiki) go with the user row.
+    grantsRevoked += await tx.grants.markRevokedForUser(did, now);
+    const sessionsRevoked = await tx.sessions.countLive(did);
+    await tx.reservedNames.releaseHeldFor(did);
+    await tx.reservedNames.reserve(current.username, days, 'account_deleted', did, now);
+    await tx.tickets.deleteForDid(did);
+    await tx.atprotoSessions.del(did);
+    await tx.users.delete(did);
+    const slugs = wikis.map((w) => w.slug);
+    await tx.users.recordDeletion({ did, username: current.username, createdAt: current.createdAt, deletedAt: now, wikis: slugs, grantsRevoked, sessionsRevoked, pdsRevoked });
+    const event: AuditEvent = {
+      event: 'account_deleted',
+      did,
+      actor: 'person',
+      address: address ?? null,
+      detail: { username: current.username, wikis: slugs.join(','), grants_revoked: grantsRevoked, pds_revoked: pdsRevoked },
+    };
+    return { username: current.username, wikis: slugs, grantsRevoked, sessionsRevoked, audit: { event, stored: await deps.audit.insertIn(tx, event) } };
+  });
+  if (!outcome) return { kind: 'refused', problem: GONE };
 
+  deps.audit.announce(outcome.audit.event, outcome.audit.stored);
   deps.log.warn(
-    { did, username: user.username, wikis: outcome.wikis, grantsRevoked: outcome.grantsRevoked, pdsRevoked, reservedDays: days },
-    `account "${user.username}" deleted by its owner: sessions and grants revoked, user and wiki rows deleted. ` +
+    { did, username: outcome.username, wikis: outcome.wikis, grantsRevoked: outcome.grantsRevoked, pdsRevoked, reservedDays: days },
+    `account "${outcome.username}" deleted by its owner: sessions and grants revoked, user and wiki rows deleted. ` +
       'Remove the content of its wikis from the wiki app (`admin users deleted`, `admin wikis deleted`).',
   );
-  return { kind: 'deleted', username: user.username, ...outcome, pdsRevoked };
+  return { kind: 'deleted', username: outcome.username, wikis: outcome.wikis, grantsRevoked: outcome.grantsRevoked, sessionsRevoked: outcome.sessionsRevoked, pdsRevoked };
 }

@@ -15,7 +15,7 @@ import { IDENTITY_JWKS_PATH, signIdentityToken, WIKI_SESSION_PATH } from './iden
 import { createSession } from './session.ts';
 import { suggestedUsername } from './username.ts';
 import { signUp } from './signup.ts';
-import { recentActivity, recordRevokedByPerson } from '../audit/recent-activity.ts';
+import { recentActivity, revokeByPerson } from '../audit/recent-activity.ts';
 import { accountActionRoutes, type RenderAccount } from './account-actions.routes.ts';
 import { accountPageData, DONE_MESSAGES } from './account-page.ts';
 import { jwksCacheControl } from '../config/jwks-cache.ts';
@@ -43,14 +43,15 @@ export function accountRoutes(ctx: AppContext): Router {
   });
 
   // The account page; also rendered by the actions (account-actions.routes.ts) with a problem.
-  const renderAccount: RenderAccount = (req, res, problem) => {
+  const renderAccount: RenderAccount = async (req, res, problem) => {
     const signedIn = res.locals.user;
     if (!signedIn) throw new SignInRequired();
-    const account = ctx.users.findByDid(signedIn.did);
+    const account = await ctx.store.repos.users.findByDid(signedIn.did);
     if (!account) throw new SignInRequired();
+    const connected = await ctx.store.repos.grants.listConnectedApps(account.did);
     // Who each app is, by the consent page's rule: every client is unverified; a metadata-document
     // client is shown with the host of its client_id (issue 9 finding 7).
-    const apps = ctx.grants.listConnectedApps(account.did).map((grant) => ({
+    const apps = connected.map((grant) => ({
       id: grant.id,
       ...shownIdentity(describeClientIdentity({ clientId: grant.clientId, kind: grant.clientKind, metadata: grant.clientMetadata })),
       wiki: grant.wikiSlug,
@@ -59,39 +60,38 @@ export function accountRoutes(ctx: AppContext): Router {
       lastUsedAt: new Date(grant.lastUsedAt * 1000).toISOString().slice(0, 16).replace('T', ' '),
     }));
     const done = typeof req.query.done === 'string' ? DONE_MESSAGES[req.query.done] : undefined;
-    res.locals.recentActivity = recentActivity(ctx, account.did); // views/partials/recent-activity.ejs
+    res.locals.recentActivity = await recentActivity(ctx, account.did); // views/partials/recent-activity.ejs
     res.render('account', {
       title: 'Your account',
       account,
       apps,
       csrfToken: ctx.csrf.token(req, res),
-      ...accountPageData(ctx, account.did, signedIn.sessionId),
+      ...(await accountPageData(ctx, account.did, signedIn.sessionId, connected)),
       problem,
       done: problem ? undefined : done,
     });
   };
 
-  router.get('/account', noStore, (req, res) => {
+  router.get('/account', noStore, async (req, res) => {
     if (!res.locals.user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent('/account')}`);
-    renderAccount(req, res);
+    await renderAccount(req, res);
   });
   router.use(accountActionRoutes(ctx, renderAccount));
 
   // Connected apps: revoking the grant ends its refresh tokens and, at the resource, its access tokens at once.
-  router.post('/account/apps/revoke', noStore, form, ctx.csrf.protect, (req, res) => {
+  router.post('/account/apps/revoke', noStore, form, ctx.csrf.protect, async (req, res) => {
     const signedIn = res.locals.user;
     if (!signedIn) throw new SignInRequired();
     const grantId = (req.body as Record<string, unknown>).grant;
-    if (typeof grantId === 'string' && ctx.grants.revokeForUser(grantId, signedIn.did)) {
+    if (typeof grantId === 'string' && (await revokeByPerson(ctx, signedIn.did, grantId, req.ip))) {
       ctx.log.info({ did: signedIn.did, grantId }, 'connected app revoked by user');
-      recordRevokedByPerson(ctx, signedIn.did, grantId, req.ip);
     }
     res.redirect(303, '/account');
   });
 
-  function signupTicket(req: Request) {
+  async function signupTicket(req: Request) {
     const value = readHostCookie(req, cookieNames(config).signup);
-    const ticket = value === undefined ? undefined : ctx.tickets.peek<SignupTicketPayload>('signup', value);
+    const ticket = value === undefined ? undefined : await ctx.store.repos.tickets.peek<SignupTicketPayload>('signup', value);
     if (!ticket || value === undefined) throw new SignupExpired();
     return { value, ...ticket };
   }
@@ -107,29 +107,30 @@ export function accountRoutes(ctx: AppContext): Router {
     });
   }
 
-  router.get('/auth/signup', noStore, (req, res) => {
-    const ticket = signupTicket(req);
-    refuseSignupWhilePaused(ctx, ticket.did);
+  router.get('/auth/signup', noStore, async (req, res) => {
+    const ticket = await signupTicket(req);
+    // Awaited: new-wiki-cap.ts goes over the Store too (a no-op await while it is synchronous).
+    await refuseSignupWhilePaused(ctx, ticket.did);
     renderSignup(req, res, ticket.payload.handle, suggestedUsername(ticket.payload.handle));
   });
 
   router.post('/auth/signup', noStore, rateLimit('signup', config.rateLimits.loginPerMinute, config), form, ctx.csrf.protect, async (req, res) => {
-    const ticket = signupTicket(req);
+    const ticket = await signupTicket(req);
     const requested = typeof (req.body as Record<string, unknown>).username === 'string' ? String(req.body.username) : '';
-    const result = signUp(ctx, ticket.did, ticket.payload, requested);
+    const result = await signUp(ctx, ticket.did, ticket.payload, requested);
     if (!result.ok) {
       res.status(result.conflict ? 409 : 400);
       return renderSignup(req, res, ticket.payload.handle, requested.trim().toLowerCase().slice(0, 63), result.problem);
     }
     // The ticket is used up only once the account exists, so a refused name can be retried.
-    ctx.tickets.consume('signup', ticket.value);
-    ctx.audit.record({ event: 'signup', did: result.user.did, wikiSlug: result.user.username, actor: 'person', address: req.ip, detail: { handle: ticket.payload.handle } });
-    const sessionSecret = createSession(ctx, result.user, req.get('user-agent') ?? null);
+    await ctx.store.repos.tickets.consume('signup', ticket.value);
+    await ctx.audit.record({ event: 'signup', did: result.user.did, wikiSlug: result.user.username, actor: 'person', address: req.ip, detail: { handle: ticket.payload.handle } });
+    const sessionSecret = await createSession(ctx, result.user, req.get('user-agent') ?? null);
     const identityToken = await signIdentityToken(ctx, result.user);
     clearSignupCookie(res, config);
     setSessionCookie(res, config, sessionSecret);
     setIdentityCookie(res, config, identityToken);
-    res.redirect(303, returnToAfterSignIn(ctx, result.user.did, ticket.payload.returnTo));
+    res.redirect(303, await returnToAfterSignIn(ctx, result.user.did, ticket.payload.returnTo));
   });
 
   // Sign-out ends both: the session row is revoked, the host-only session cookie and the wikis'
@@ -139,7 +140,7 @@ export function accountRoutes(ctx: AppContext): Router {
     const user = res.locals.user;
     clearSignInCookies(res, config);
     if (user) {
-      ctx.sessions.revoke(user.sessionId);
+      await ctx.store.repos.sessions.revoke(user.sessionId);
       try {
         // Revokes the tokens at the PDS and forgets them here.
         await (await ctx.atproto.get()).revoke(user.did);
@@ -147,7 +148,7 @@ export function accountRoutes(ctx: AppContext): Router {
         ctx.log.warn({ reqId: req.id, did: user.did, err }, 'could not revoke the ATProto session at the PDS');
       }
       ctx.log.info({ did: user.did }, 'signed out');
-      ctx.audit.record({ event: 'sign_out', did: user.did, actor: 'person', address: req.ip });
+      await ctx.audit.record({ event: 'sign_out', did: user.did, actor: 'person', address: req.ip });
     }
     res.redirect(303, '/');
   });
@@ -159,7 +160,7 @@ export function accountRoutes(ctx: AppContext): Router {
   router.get(WIKI_SESSION_PATH, noStore, rateLimit('wiki-session', config.rateLimits.loginPerMinute, config), async (req, res) => {
     const returnTo = safeReturnTo(req.query.return_to, config);
     const target = returnTo === undefined ? undefined : returnToTarget(returnTo, config);
-    const wiki = target?.kind === 'wiki' ? ctx.wikis.findBySlug(target.slug) : undefined;
+    const wiki = target?.kind === 'wiki' ? await ctx.store.repos.wikis.findBySlug(target.slug) : undefined;
     if (!returnTo || !wiki) throw new NotAWiki();
     const signedIn = res.locals.user;
     if (!signedIn) {

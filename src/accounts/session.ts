@@ -2,11 +2,14 @@
 // sessions row is keyed by its SHA-256, so the database never holds a usable secret, and the row is
 // what makes the session live (revocation is immediate). Only the apex reads it; wikis get the
 // identity token instead (src/accounts/identity-token.ts), which can never act here.
+// Every page request reads the session (current-user.ts): each step is one statement on the store
+// (src/storage/store.ts), never a transaction: the live check, the last-seen touch (written only
+// when a minute old) and the user row.
 import type { Config } from '../config/env.ts';
 import { randomToken, sha256Hex } from '../lib/secrets.ts';
-import type { SessionsRepo } from './sessions.repo.ts';
-import type { User, UsersRepo } from './users.repo.ts';
+import type { Store } from '../storage/store.ts';
 import { sessionLifetime } from '../lifetimes.ts';
+import type { User } from './users.repo.ts';
 
 export interface SignedInUser {
   did: string;
@@ -17,22 +20,24 @@ export interface SignedInUser {
 }
 
 /** Creates a session row and returns the secret for the cookie (only its hash is stored). */
-export function createSession(
-  deps: { config: Pick<Config, 'sessionTtlSeconds'>; sessions: SessionsRepo },
+export async function createSession(
+  deps: { config: Pick<Config, 'sessionTtlSeconds'>; store: Pick<Store, 'repos'> },
   user: Pick<User, 'did'>,
   userAgent: string | null,
-): string {
+): Promise<string> {
   const secret = randomToken(32);
-  deps.sessions.insert(sha256Hex(secret), user.did, sessionLifetime(deps.config), userAgent);
+  await deps.store.repos.sessions.insert(sha256Hex(secret), user.did, sessionLifetime(deps.config), userAgent);
   return secret;
 }
 
 /** The signed-in user named by a cookie value, or undefined when it is unknown, expired or revoked. */
-export function readSession(deps: { sessions: SessionsRepo; users: UsersRepo }, secret: unknown): SignedInUser | undefined {
+export async function readSession(deps: { store: Pick<Store, 'repos'> }, secret: unknown): Promise<SignedInUser | undefined> {
   if (typeof secret !== 'string' || secret.length === 0 || secret.length > 256) return undefined;
+  const { sessions, users } = deps.store.repos;
   const sessionId = sha256Hex(secret);
-  const did = deps.sessions.liveDid(sessionId);
-  if (did !== undefined) deps.sessions.touch(sessionId);
-  const user = did === undefined ? undefined : deps.users.findByDid(did);
+  const did = await sessions.liveDid(sessionId);
+  if (did === undefined) return undefined;
+  await sessions.touch(sessionId);
+  const user = await users.findByDid(did);
   return user && { did: user.did, handle: user.handle, username: user.username, sessionId };
 }

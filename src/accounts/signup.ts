@@ -1,8 +1,13 @@
 // First-time signup: choose a username (also the slug of the first wiki). The new wiki counts
-// against NEW_WIKIS_PER_DAY (src/wikis/new-wiki-cap.ts): the check and the insert are one transaction.
+// against NEW_WIKIS_PER_DAY (src/wikis/new-wiki-cap.ts) and a deleted wiki's or account's name is
+// held for a while (src/wikis/reserved-names.ts). The checks and the insert are one store
+// transaction (src/storage/store.ts) that takes the wiki-creation lock first (wikis.lockCreation:
+// an advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so concurrent signups and wiki
+// creations on any instance check the cap one at a time; a lost race for the name is 'taken'
+// (users.insertWithFirstWiki writes both rows or neither). Logs and the 503 come after commit.
 import type { AppContext } from '../context.ts';
-import { logSignupsPaused, newWikisPausedUntil, SignupsPaused } from '../wikis/new-wiki-cap.ts';
-import { releaseName, reservedNameProblem } from '../wikis/reserved-names.ts';
+import { logSignupsPaused, SignupsPaused } from '../wikis/new-wiki-cap.ts';
+import { reservedNameProblem } from '../wikis/reserved-names.ts';
 import { usernameProblem } from './username.ts';
 import type { User } from './users.repo.ts';
 import type { SignupTicketPayload } from './complete-sign-in.ts';
@@ -11,25 +16,31 @@ import type { SignupTicketPayload } from './complete-sign-in.ts';
 export type SignupResult = { ok: true; user: User } | { ok: false; problem: string; conflict: boolean };
 
 /** Throws SignupsPaused (503) past the daily cap on new wikis; nothing is written then. */
-export type SignupDeps = Pick<AppContext, 'db' | 'config' | 'users' | 'log'>;
+export type SignupDeps = Pick<AppContext, 'store' | 'config' | 'log'>;
 
-export function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketPayload, requestedName: string): SignupResult {
+type Decided =
+  | { kind: 'exists' }
+  | { kind: 'reserved'; problem: string }
+  | { kind: 'paused'; pausedUntil: number }
+  | { kind: 'done'; result: User | 'taken' };
+
+export async function signUp(ctx: SignupDeps, did: string, ticket: SignupTicketPayload, requestedName: string): Promise<SignupResult> {
   const username = requestedName.trim().toLowerCase();
   const problem = usernameProblem(username, ctx.config.reservedUsernames);
   if (problem) return { ok: false, problem, conflict: false };
-  if (ctx.users.findByDid(did)) return { ok: false, problem: 'You already have an account. Please sign in again.', conflict: true };
-  const outcome = ctx.db
-    .transaction(() => {
-      // A deleted wiki's or account's name is held for a while (src/wikis/reserved-names.ts).
-      const reserved = reservedNameProblem(ctx, username, did);
-      if (reserved) return { kind: 'reserved' as const, problem: reserved };
-      const pausedUntil = newWikisPausedUntil(ctx);
-      if (pausedUntil !== undefined) return { kind: 'paused' as const, pausedUntil };
-      const result = ctx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
-      if (result !== 'taken') releaseName(ctx, username);
-      return { kind: 'done' as const, result };
-    })
-    .immediate();
+  const outcome = await ctx.store.transaction(async (tx): Promise<Decided> => {
+    await tx.wikis.lockCreation();
+    if (await tx.users.findByDid(did)) return { kind: 'exists' };
+    const reserved = await reservedNameProblem(tx, username, did);
+    if (reserved) return { kind: 'reserved', problem: reserved };
+    const pausedUntil = await tx.wikis.newWikisPausedUntil(ctx.config.newWikisPerDay);
+    if (pausedUntil !== undefined) return { kind: 'paused', pausedUntil };
+    const result = await tx.users.insertWithFirstWiki({ did, handle: ticket.handle, displayName: ticket.displayName, username });
+    // The name was taken by the person it was held for: the reservation has done its job.
+    if (result !== 'taken') await tx.reservedNames.release(username);
+    return { kind: 'done', result };
+  });
+  if (outcome.kind === 'exists') return { ok: false, problem: 'You already have an account. Please sign in again.', conflict: true };
   if (outcome.kind === 'reserved') return { ok: false, problem: outcome.problem, conflict: true };
   if (outcome.kind === 'paused') {
     logSignupsPaused(ctx, outcome.pausedUntil, did);

@@ -2,6 +2,7 @@
 // (src/audit/audit-log.ts), newest first. And the admin side of it: every command that changes
 // something records an `admin_action` (or `key_rotated`, `grant_revoked` by admin) once it succeeded.
 import { createAuditLog, type AuditEntry, type AuditEvent } from '../audit/audit-log.ts';
+import { findUser } from './users.ts';
 import { nowSeconds } from '../db/open.ts';
 import { createLogger } from '../web/log.ts';
 import type { Command, CommandContext, OptionValues } from './commands.ts';
@@ -44,10 +45,10 @@ export const auditCommand: Command = {
     limit: { type: 'string', value: 'N', description: 'at most N entries (default 1000)' },
     json: { type: 'boolean', description: 'print JSON (snake_case keys, ISO 8601 times) for scripts' },
   },
-  run: ({ values }, ctx) => {
+  run: async ({ values }, ctx) => {
     const limit = values.limit === undefined ? 1000 : Number(values.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw new AdminError('--limit must be a positive integer.');
-    const entries = createAuditLog({ db: ctx.db(), log: createLogger('silent') }).list({
+    const entries = await (await ctx.store()).repos.audit.list({
       did: typeof values.did === 'string' ? values.did : undefined,
       clientId: typeof values.client === 'string' ? values.client : undefined,
       since: typeof values.since === 'string' ? parseSince(values.since) : undefined,
@@ -79,18 +80,18 @@ export function recordAdminActions(commands: Command[]): void {
     const run = command.run;
     command.run = async (input, ctx: CommandContext) => {
       const status = await run(input, ctx);
-      if (input.values['dry-run'] !== true) recordAdminEvent(ctx, { ...describe(input.values, input.args), actor: 'admin' }, input.values);
+      if (input.values['dry-run'] !== true) await recordAdminEvent(ctx, { ...describe(input.values, input.args), actor: 'admin' }, input.values);
       return status;
     };
   }
 }
 
-function recordAdminEvent(ctx: CommandContext, event: AuditEvent, values: OptionValues): void {
+async function recordAdminEvent(ctx: CommandContext, event: AuditEvent, values: OptionValues): Promise<void> {
   try {
-    const db = ctx.db();
+    const store = await ctx.store();
     const user = typeof values.user === 'string' ? values.user : undefined;
-    const did = user?.startsWith('did:') ? user : user && (db.prepare('SELECT did FROM users WHERE username = ?').get(user) as { did: string } | undefined)?.did;
-    createAuditLog({ db, log: createLogger('silent') }).record({ ...event, did: did ?? null });
+    const did = user?.startsWith('did:') ? user : user && (await findUser(store.repos, user).catch(() => undefined))?.did;
+    await createAuditLog({ store, log: createLogger('silent') }).record({ ...event, did: did ?? null });
   } catch {
     // No database yet (keys generated before the first start) or an older schema: nothing to record into.
   }

@@ -8,7 +8,9 @@ import { pendingMigrations, readMigrations } from '../db/migrate.ts';
 import { nowSeconds, type Db } from '../db/open.ts';
 import { adminPurge } from './purge.ts';
 import { listClients, type ClientSummary } from './clients.ts';
-import type { OpenAdminDatabaseOptions } from './database.ts';
+import type { AdminPostgres, OpenAdminDatabaseOptions } from './database.ts';
+import type { PlatformKeyRows } from '../config/key-source.ts';
+import type { Store } from '../storage/store.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, isoTime, shortTime, toJsonRecord, type Column } from './format.ts';
 import type { SigningAlg } from '../config/keys.ts';
@@ -35,7 +37,14 @@ export type OptionValues = Record<string, string | boolean | undefined>;
 export interface CommandContext {
   out(text: string): void;
   config(): Config;
+  /** The SQLite connection (DATABASE_FILE): only for what is SQLite by nature (backup, the migration's source, file checks). */
   db(options?: OpenAdminDatabaseOptions): Db;
+  /** DATABASE_URL's database (undefined when unset): its pool, opened on first use. */
+  postgres(): AdminPostgres | undefined;
+  /** The Store of the configured database (PostgreSQL with DATABASE_URL, else SQLite), opened on first use. */
+  store(options?: OpenAdminDatabaseOptions): Promise<Store>;
+  /** The platform key rows (PLATFORM_KEYS_KEK) of the configured database. */
+  keyRows(): Promise<PlatformKeyRows>;
   /** One variable of the process environment (a secret a command must not take on its command line). */
   env(name: string): string | undefined;
 }
@@ -138,15 +147,15 @@ export const COMMANDS: Command[] = [
     name: 'users list',
     summary: 'list users with their wikis, live sessions and live grants',
     options: { json },
-    run: ({ values }, ctx) => printRows(ctx, values, listUsers(ctx.db()), userColumns, 'No users.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listUsers(await ctx.store()), userColumns, 'No users.'),
   },
   {
     name: 'wikis list',
     summary: 'list wikis with their owner and MCP URL',
     options: { user: { type: 'string', value: 'USER', description: 'only the wikis of this user (DID or username)' }, json },
-    run: ({ values }, ctx) => {
+    run: async ({ values }, ctx) => {
       const owner = typeof values.user === 'string' ? values.user : undefined;
-      printRows(ctx, values, listWikis(ctx.db(), ctx.config(), { user: owner }), wikiColumns, 'No wikis.');
+      printRows(ctx, values, await listWikis(await ctx.store(), ctx.config(), { user: owner }), wikiColumns, 'No wikis.');
     },
   },
   {
@@ -158,8 +167,8 @@ export const COMMANDS: Command[] = [
       'third and fourth place, not a reserved name (RESERVED_USERNAMES), and not another user\'s username.\n' +
       'The wiki is served at {scheme}://SLUG.{PUBLIC_URL host}, its MCP endpoint at …/mcp.',
     options: { user: user('the owner: a DID (did:plc:…) or a username'), json },
-    run: ({ values, args }, ctx) => {
-      const wiki = createWiki(ctx.db(), ctx.config(), { slug: args[0]!, user: stringValue(values, 'user') });
+    run: async ({ values, args }, ctx) => {
+      const wiki = await createWiki(await ctx.store(), ctx.config(), { slug: args[0]!, user: stringValue(values, 'user') });
       if (values.json === true) printJson(ctx, toJsonRecord(wiki));
       else ctx.out(`Created the wiki ${wiki.slug} for ${wiki.ownerUsername} (${wiki.ownerDid}).\nWiki: ${wiki.url}\nMCP:  ${wiki.mcpUrl}`);
     },
@@ -171,27 +180,27 @@ export const COMMANDS: Command[] = [
       'A person deletes a wiki, or their whole account, on the account page: the grants are revoked and the\n' +
       'registry row is gone, but the pages live in the wiki app, which is not told. Remove them from there.',
     options: { json },
-    run: ({ values }, ctx) => printRows(ctx, values, listDeletedWikis(ctx.db()), deletedWikiColumns, 'No deleted wikis.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listDeletedWikis(await ctx.store()), deletedWikiColumns, 'No deleted wikis.'),
   },
   {
     name: 'users deleted',
     summary: 'list accounts their owners deleted (username reserved for DELETED_USERNAME_RESERVE_DAYS)',
     options: { json },
-    run: ({ values }, ctx) => printRows(ctx, values, listDeletedUsers(ctx.db()), deletedUserColumns, 'No deleted accounts.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listDeletedUsers(await ctx.store()), deletedUserColumns, 'No deleted accounts.'),
   },
   {
     name: 'clients list',
     summary: 'list OAuth clients (dynamic registrations and cached metadata documents)',
     details: 'Clients that never obtained a token are purged after UNUSED_CLIENT_PURGE_SECONDS, idle ones after CLIENT_IDLE_PURGE_SECONDS.',
     options: { json },
-    run: ({ values }, ctx) => printRows(ctx, values, listClients(ctx.db()), clientColumns, 'No clients.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listClients(await ctx.store()), clientColumns, 'No clients.'),
   },
   {
     name: 'sessions revoke',
     summary: "sign a user out of every browser (revokes all of the user's sessions)",
     options: { user: user('the user: a DID or a username') },
-    run: ({ values }, ctx) => {
-      const { user: u, revoked } = revokeSessions(ctx.db(), stringValue(values, 'user'));
+    run: async ({ values }, ctx) => {
+      const { user: u, revoked } = await revokeSessions(await ctx.store(), stringValue(values, 'user'));
       ctx.out(`Revoked ${revoked} browser session${revoked === 1 ? '' : 's'} of ${u.username} (${u.did}).`);
     },
   },
@@ -200,8 +209,8 @@ export const COMMANDS: Command[] = [
     summary: "disconnect every app of a user (revokes all of the user's OAuth grants)",
     details: 'Refresh tokens of the grants are deleted; their access tokens are refused from the next request on.',
     options: { user: user('the user: a DID or a username') },
-    run: ({ values }, ctx) => {
-      const { user: u, revoked } = revokeGrants(ctx.db(), stringValue(values, 'user'));
+    run: async ({ values }, ctx) => {
+      const { user: u, revoked } = await revokeGrants(await ctx.store(), stringValue(values, 'user'));
       ctx.out(`Revoked ${revoked} grant${revoked === 1 ? '' : 's'} of ${u.username} (${u.did}).`);
     },
   },
@@ -209,7 +218,7 @@ export const COMMANDS: Command[] = [
     name: 'keys list',
     summary: 'list the platform signing keys (PLATFORM_KEYS_FILE, or the database with PLATFORM_KEYS_KEK)',
     options: { json },
-    run: async ({ values }, ctx) => printRows(ctx, values, await listStoredKeys(keyStoreOf(ctx.config(), () => ctx.db())), keyColumns, 'No keys.'),
+    run: async ({ values }, ctx) => printRows(ctx, values, await listStoredKeys(keyStoreOf(ctx.config(), ctx.keyRows)), keyColumns, 'No keys.'),
   },
   {
     name: 'keys rotate',
@@ -236,7 +245,7 @@ export const COMMANDS: Command[] = [
       const purpose = values.purpose === undefined ? 'access' : values.purpose;
       if (purpose !== 'access' && purpose !== 'identity') throw new AdminError('--purpose must be access or identity.');
       const config = ctx.config();
-      const result = await rotatePlatformKeys(config, { dropPrevious, purpose, alg: algValue(values), store: keyStoreOf(config, () => ctx.db()) });
+      const result = await rotatePlatformKeys(config, { dropPrevious, purpose, alg: algValue(values), store: keyStoreOf(config, ctx.keyRows) });
       const switching = purpose === 'access' && result.alg !== config.accessTokenAlg;
       ctx.out(
         [
@@ -266,7 +275,7 @@ export const COMMANDS: Command[] = [
       'access-token keys. Production refuses to start until the file has an identity key.',
     options: {},
     run: async (_args, ctx) => {
-      const result = await addIdentityKey(ctx.config(), keyStoreOf(ctx.config(), () => ctx.db()));
+      const result = await addIdentityKey(ctx.config(), keyStoreOf(ctx.config(), ctx.keyRows));
       ctx.out(`Added identity-token key ${result.kid} to ${result.file}.\nNow start (or restart) the service: systemctl restart robot-auth`);
     },
   },
@@ -276,7 +285,7 @@ export const COMMANDS: Command[] = [
     options: { 'dry-run': { type: 'boolean', description: 'only say which keys would be removed' } },
     run: async ({ values }, ctx) => {
       const dryRun = values['dry-run'] === true;
-      const result = await retireStoredKeys(keyStoreOf(ctx.config(), () => ctx.db()), { dryRun });
+      const result = await retireStoredKeys(keyStoreOf(ctx.config(), ctx.keyRows), { dryRun });
       if (result.retired.length === 0) {
         const next = result.keys.filter((k) => k.retireAfter !== null).sort((a, b) => a.retireAfter! - b.retireAfter!)[0];
         ctx.out(`No key to retire.${next ? ` Next: ${next.kid} after ${isoTime(next.retireAfter!)}.` : ''}`);
@@ -298,7 +307,7 @@ export const COMMANDS: Command[] = [
       'instance picks changes up within PLATFORM_KEYS_POLL_SECONDS. See docs/operations.md, "Keys with several instances".',
     options: {},
     run: async (_args, ctx) => {
-      const result = await importKeysToDatabase(ctx.config(), () => ctx.db());
+      const result = await importKeysToDatabase(ctx.config(), ctx.keyRows);
       ctx.out(
         `Imported ${result.kids.length} platform keys (${result.kids.join(', ')}) from ${result.file} into ${result.to}.\n` +
           'Restart every instance with this PLATFORM_KEYS_KEK; then remove the key file (shred -u) and its backups: the database holds the keys now.',
@@ -338,7 +347,7 @@ export const COMMANDS: Command[] = [
       'successors whose grace window closed. After `keys rotate`, reload the service first, then purge.',
     options: { json },
     run: async ({ values }, ctx) => {
-      const counts = await adminPurge(ctx.config(), ctx.db());
+      const counts = await adminPurge(ctx.config(), await ctx.store(), ctx.keyRows);
       if (values.json === true) return printJson(ctx, counts);
       const rows = Object.entries(counts).map(([table, deleted]) => ({ table, deleted }));
       ctx.out(formatTable(rows, [{ header: 'TABLE', value: (r) => r.table }, { header: 'DELETED', value: (r) => r.deleted }]));
@@ -351,6 +360,7 @@ export const COMMANDS: Command[] = [
     details: '`backup FILE` does the same. FILE must not exist; it is written mode 0600 as one self-contained file.',
     options: {},
     run: async ({ args }, ctx) => {
+      refuseOnPostgres(ctx, 'backup create', 'Back it up with pg_dump (or your PostgreSQL provider\'s backups).');
       const result = await backupDatabase(ctx.db({ allowPendingMigrations: true }), args[0]!);
       ctx.out(`Backed up ${ctx.config().databaseFile} to ${result.file} (${result.bytes} bytes). Check it with \`backup verify ${result.file}\`.`);
     },
@@ -388,6 +398,7 @@ export const COMMANDS: Command[] = [
     options: { json },
     run: async ({ values }, ctx) => {
       const config = ctx.config();
+      if (config.databaseUrl !== undefined) return postgresStatusCommand(values, ctx);
       const db = ctx.db({ allowPendingMigrations: true });
       const postgres = await postgresStatus(config); // only when DATABASE_URL is set
       const now = nowSeconds();
@@ -406,7 +417,7 @@ export const COMMANDS: Command[] = [
         clients: count('SELECT count(*) AS n FROM oauth_clients'),
         liveGrants: count('SELECT count(*) AS n FROM oauth_grants WHERE revoked_at IS NULL AND expires_at > @now'),
         liveSessions: count('SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > @now'),
-        keys: config.platformKeysKek !== undefined || fs.existsSync(config.platformKeysFile) ? await listStoredKeys(keyStoreOf(config, () => db), now) : [],
+        keys: config.platformKeysKek !== undefined || fs.existsSync(config.platformKeysFile) ? await listStoredKeys(keyStoreOf(config, ctx.keyRows), now) : [],
       };
       if (values.json === true) {
         return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord), ...(postgres ? { postgres: toJsonRecord(postgres) } : {}) });
@@ -424,6 +435,47 @@ export const COMMANDS: Command[] = [
   },
   doctorCommand,
 ];
+
+/**
+ * `status` with DATABASE_URL set: the service's data is in PostgreSQL, so the counts come from the
+ * Store there (the SQLite file, if any, is not what the service uses) and the migrations are PostgreSQL's.
+ */
+async function postgresStatusCommand(values: OptionValues, ctx: CommandContext): Promise<void> {
+  const config = ctx.config();
+  const postgres = (await postgresStatus(config))!;
+  const store = await ctx.store({ allowPendingMigrations: true });
+  const now = nowSeconds();
+  const users = await store.repos.operator.listUsers(now);
+  const status = {
+    database: postgres.database,
+    appliedMigrations: postgres.applied,
+    pendingMigrations: postgres.pending,
+    users: users.length,
+    wikis: (await store.repos.operator.listWikis(null, now)).length,
+    clients: (await store.repos.operator.listClients(now)).length,
+    liveGrants: users.reduce((n, u) => n + u.liveGrants, 0),
+    liveSessions: users.reduce((n, u) => n + u.liveSessions, 0),
+    keys: config.platformKeysKek !== undefined || fs.existsSync(config.platformKeysFile) ? await listStoredKeys(keyStoreOf(config, ctx.keyRows), now) : [],
+  };
+  if (values.json === true) return printJson(ctx, { ...toJsonRecord(status), keys: status.keys.map(toJsonRecord), postgres: toJsonRecord(postgres) });
+  ctx.out(
+    [
+      `database:   ${status.database} (PostgreSQL, DATABASE_URL; DATABASE_FILE is not used)`,
+      `migrations: ${status.appliedMigrations.join(', ') || 'none'}; pending: ${status.pendingMigrations.join(', ') || 'none'}`,
+      `rows:       ${status.users} users, ${status.wikis} wikis, ${status.clients} clients, ${status.liveGrants} live grants, ${status.liveSessions} live sessions`,
+      `keys:       ${status.keys.map((k) => `${k.kid} (${k.role}${k.retireAfter === null ? '' : `, retire after ${shortTime(k.retireAfter)}`})`).join('; ') || 'none'}`,
+    ].join('\n'),
+  );
+}
+
+/** SQLite-only commands (a file copy) say so when the service's data is in PostgreSQL. */
+function refuseOnPostgres(ctx: CommandContext, command: string, instead: string): void {
+  const url = ctx.config().databaseUrl;
+  if (url === undefined) return;
+  throw new AdminError(
+    `\`${command}\` works on the SQLite file (DATABASE_FILE), but DATABASE_URL is set: the service's data is in PostgreSQL (${ctx.postgres()!.database}). ${instead}`,
+  );
+}
 
 COMMANDS.push(auditCommand);
 COMMANDS.push(migrateCommand, migrateToPostgresCommand);

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/env.ts';
 import { accessTokenLifetime, IDENTITY_TOKEN_TTL_SECONDS } from '../lifetimes.ts';
-import { databaseKeyStore, KeySetChanged, sqliteKeyRows } from '../config/key-source.ts';
+import { databaseKeyStore, KeySetChanged, type PlatformKeyRows } from '../config/key-source.ts';
 import {
   algOf,
   fileKeyStore,
@@ -30,7 +30,7 @@ import {
   type KeyStore,
   type SigningAlg,
 } from '../config/keys.ts';
-import { nowSeconds, type Db } from '../db/open.ts';
+import { nowSeconds } from '../db/open.ts';
 import { requireFileOwner } from './database.ts';
 import { AdminError } from './errors.ts';
 import { keyPendingSeconds } from '../config/jwks-cache.ts';
@@ -115,16 +115,28 @@ export interface RotateOptions {
 
 /**
  * Where the admin commands read and write the platform keys: the database when PLATFORM_KEYS_KEK is
- * set (`db` opens the CLI's connection), else PLATFORM_KEYS_FILE (which must exist and, run as root,
- * belong to root: see requireFileOwner).
+ * set (`rows` gives the configured database's key table, src/admin/database.ts adminKeyRows: PostgreSQL
+ * with DATABASE_URL, else the CLI's SQLite connection), else PLATFORM_KEYS_FILE (which must exist and,
+ * run as root, belong to root: see requireFileOwner).
  */
-export function keyStoreOf(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, db?: () => Db): KeyStore {
+export function keyStoreOf(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, rows?: () => Promise<PlatformKeyRows>): KeyStore {
   if (config.platformKeysKek !== undefined) {
-    if (!db) throw new AdminError('PLATFORM_KEYS_KEK is set: the platform keys are in the database, which this command was not given.');
-    return databaseKeyStore(sqliteKeyRows(db()), config.platformKeysKek);
+    if (!rows) throw new AdminError('PLATFORM_KEYS_KEK is set: the platform keys are in the database, which this command was not given.');
+    return databaseKeyStore(lazyRows(rows), config.platformKeysKek);
   }
   const file = fileKeyStore(config.platformKeysFile);
   return { ...file, read: async () => readPlatformKeys(config.platformKeysFile) };
+}
+
+/** The key rows, with the database opened on first use (a command that fails before needs no connection). */
+function lazyRows(open: () => Promise<PlatformKeyRows>): PlatformKeyRows {
+  let rows: Promise<PlatformKeyRows> | undefined;
+  const get = () => (rows ??= open());
+  return {
+    version: async () => (await get()).version(),
+    list: async () => (await get()).list(),
+    replace: async (r, expected, now) => (await get()).replace(r, expected, now),
+  };
 }
 
 /** One read-modify-write of the key set; on the database, refused (KeySetChanged) if another writer came between. */
@@ -232,12 +244,12 @@ export interface ImportResult {
  * PLATFORM_KEYS_KEK, in the same order; refuses when the database already holds keys (it never
  * replaces keys that instances may be signing with). Reads them back to check before saying so.
  */
-export async function importKeysToDatabase(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, db: () => Db): Promise<ImportResult> {
+export async function importKeysToDatabase(config: Pick<Config, 'platformKeysFile' | 'platformKeysKek'>, rows: () => Promise<PlatformKeyRows>): Promise<ImportResult> {
   if (config.platformKeysKek === undefined) {
     throw new AdminError('PLATFORM_KEYS_KEK is not set: generate one (`openssl rand 32 | basenc --base64url | tr -d =`), put the same value in every instance\'s environment, then run this again.');
   }
   const keys = readPlatformKeys(config.platformKeysFile);
-  const store = keyStoreOf(config, db);
+  const store = keyStoreOf(config, rows);
   if (await store.exists()) {
     throw new AdminError(`${store.location} already holds platform keys (\`keys list\` shows them); nothing was imported. The database, not ${config.platformKeysFile}, is the source now.`);
   }

@@ -1,13 +1,15 @@
 // The CLI around the commands: configuration (environment, then --env-file or ./.env), argument
 // parsing (node:util parseArgs), help for the whole and for each command, exit statuses
-// (0 ok, 1 failed, 2 usage error), and closing the database whatever happens.
+// (0 ok, 1 failed, 2 usage error), and closing the database (the SQLite connection, the Store, the
+// PostgreSQL pool) whatever happens.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsOptionsConfig } from 'node:util';
 import { ConfigError, parseConfig, type Config } from '../config/env.ts';
 import type { Db } from '../db/open.ts';
+import type { Store } from '../storage/store.ts';
 import { COMMANDS, type Command, type CommandContext, type OptionSpec, type OptionValues } from './commands.ts';
-import { openAdminDatabase } from './database.ts';
+import { adminKeyRows, adminPostgres, openAdminDatabase, openAdminStore, type AdminPostgres } from './database.ts';
 import { AdminError, UsageError } from './errors.ts';
 
 export interface CliIo {
@@ -33,6 +35,8 @@ const USAGE_PREFIX = 'npm run admin --';
 /** Runs one CLI invocation; returns the exit status. */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   let db: Db | undefined;
+  let postgres: AdminPostgres | undefined;
+  let store: Promise<Store> | undefined;
   try {
     const words = commandWords(argv);
     const command = findCommand(words);
@@ -47,6 +51,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       out: (text) => io.out(text),
       config: () => (config ??= loadConfig(parsed.values, io)),
       db: (options) => (db ??= openAdminDatabase(ctx.config(), options)),
+      postgres: () => {
+        const url = ctx.config().databaseUrl;
+        return url === undefined ? undefined : (postgres ??= adminPostgres(url));
+      },
+      store: (options) => (store ??= openAdminStore(() => ctx.db(options), ctx.postgres(), ctx.config().databaseUrl, options)),
+      keyRows: () => adminKeyRows(() => ctx.db(), ctx.postgres()),
       env: (name) => io.env[name],
     };
     const status = await command.run(parsed, ctx);
@@ -63,6 +73,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.err(err instanceof Error ? (err.stack ?? err.message) : String(err));
     return 1;
   } finally {
+    await (await store?.catch(() => undefined))?.close();
+    await postgres?.close();
     if (db?.open) db.close();
   }
 }

@@ -1,10 +1,14 @@
 // Wikis: list them, and create one for an existing user. A slug follows the username rules (it is
 // the first DNS label of the wiki's host) and shares their namespace: a user's first wiki is named
 // after them, so a slug may not be another user's username.
+// Storage: the Store the CLI opened (src/admin/database.ts); creation is one store transaction that
+// takes the wiki-creation lock first (an operator's wiki counts in NEW_WIKIS_PER_DAY's window for the
+// others), returns what it found, and the CLI's error is thrown after it.
 import type { Config } from '../config/env.ts';
 import { usernameProblem } from '../accounts/username.ts';
-import { isUniqueViolation } from '../accounts/users.repo.ts';
-import { nowSeconds, type Db } from '../db/open.ts';
+import { nowSeconds } from '../db/open.ts';
+import type { Store } from '../storage/store.ts';
+import { isUniqueViolation } from '../storage/wrap.ts';
 import { wikiMcpUrl, wikiOrigin } from '../wikis/urls.ts';
 import { AdminError } from './errors.ts';
 import { findUser } from './users.ts';
@@ -19,14 +23,6 @@ export interface WikiSummary {
   createdAt: number;
 }
 
-interface WikiSummaryRow {
-  slug: string;
-  owner_did: string;
-  owner_username: string;
-  live_grants: number;
-  created_at: number;
-}
-
 type UrlConfig = Pick<Config, 'scheme' | 'apexHost'>;
 
 export interface ListWikisOptions {
@@ -35,29 +31,21 @@ export interface ListWikisOptions {
   now?: number;
 }
 
-export function listWikis(db: Db, config: UrlConfig, options: ListWikisOptions = {}): WikiSummary[] {
-  const owner = options.user === undefined ? null : findUser(db, options.user).did;
-  const rows = db
-    .prepare<[{ now: number; owner: string | null }], WikiSummaryRow>(
-      `SELECT w.slug, w.owner_did, u.username AS owner_username, w.created_at,
-         (SELECT count(*) FROM oauth_grants g WHERE g.wiki_slug = w.slug AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
-       FROM wikis w JOIN users u ON u.did = w.owner_did
-       WHERE @owner IS NULL OR w.owner_did = @owner
-       ORDER BY w.slug`,
-    )
-    .all({ now: options.now ?? nowSeconds(), owner });
+export async function listWikis(store: Pick<Store, 'repos'>, config: UrlConfig, options: ListWikisOptions = {}): Promise<WikiSummary[]> {
+  const owner = options.user === undefined ? null : (await findUser(store.repos, options.user)).did;
+  const rows = await store.repos.operator.listWikis(owner, options.now);
   return rows.map((r) => toSummary(config, r));
 }
 
-function toSummary(config: UrlConfig, r: WikiSummaryRow): WikiSummary {
+function toSummary(config: UrlConfig, r: { slug: string; ownerDid: string; ownerUsername: string; liveGrants: number; createdAt: number }): WikiSummary {
   return {
     slug: r.slug,
-    ownerUsername: r.owner_username,
-    ownerDid: r.owner_did,
+    ownerUsername: r.ownerUsername,
+    ownerDid: r.ownerDid,
     url: wikiOrigin(config, r.slug),
     mcpUrl: wikiMcpUrl(config, r.slug),
-    liveGrants: r.live_grants,
-    createdAt: r.created_at,
+    liveGrants: r.liveGrants,
+    createdAt: r.createdAt,
   };
 }
 
@@ -67,28 +55,33 @@ export interface CreateWikiInput {
   user: string;
 }
 
-export function createWiki(db: Db, config: UrlConfig & Pick<Config, 'reservedUsernames'>, input: CreateWikiInput): WikiSummary {
-  const owner = findUser(db, input.user);
+export async function createWiki(store: Pick<Store, 'repos' | 'transaction'>, config: UrlConfig & Pick<Config, 'reservedUsernames'>, input: CreateWikiInput): Promise<WikiSummary> {
+  const owner = await findUser(store.repos, input.user);
   const slug = input.slug.trim().toLowerCase();
   const problem = usernameProblem(slug, config.reservedUsernames);
   if (problem) throw new AdminError(`Cannot use the slug ${JSON.stringify(slug)}: ${problem}`);
-  const existingWiki = db.prepare<[string], { owner_did: string }>('SELECT owner_did FROM wikis WHERE slug = ?');
-  const namesake = db.prepare<[string, string], { did: string }>('SELECT did FROM users WHERE username = ? AND did <> ?');
-  // 'operator': not bound by NEW_WIKIS_PER_DAY, and the TLS ask approves it (src/wikis/new-wiki-cap.ts).
-  const insert = db.prepare<[string, string, number]>("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'operator')");
   const now = nowSeconds();
+  const exists = (ownerDid?: string) => new AdminError(`The wiki ${JSON.stringify(slug)} already exists${ownerDid ? ` (owner ${ownerDid})` : ''}.`);
+  let outcome: { kind: 'created' } | { kind: 'exists'; ownerDid: string } | { kind: 'username' };
   try {
-    db.transaction(() => {
-      const wiki = existingWiki.get(slug);
-      if (wiki) throw new AdminError(`The wiki ${JSON.stringify(slug)} already exists (owner ${wiki.owner_did}).`);
-      const other = namesake.get(slug, owner.did);
-      if (other) throw new AdminError(`${JSON.stringify(slug)} is the username of another user (${other.did}); their first wiki lives there.`);
-      insert.run(slug, owner.did, now);
-    }).immediate();
+    outcome = await store.transaction(async (tx) => {
+      await tx.wikis.lockCreation();
+      const wiki = await tx.wikis.findBySlug(slug);
+      if (wiki) return { kind: 'exists' as const, ownerDid: wiki.ownerDid };
+      if (await tx.users.isUsernameOfOther(slug, owner.did)) return { kind: 'username' as const };
+      // 'operator': not bound by NEW_WIKIS_PER_DAY, and the TLS ask approves it (src/wikis/new-wiki-cap.ts).
+      await tx.wikis.insertCreatedByOperator(slug, owner.did, now);
+      return { kind: 'created' as const };
+    });
   } catch (err) {
     // Another writer took the slug between the check and the insert.
-    if (isUniqueViolation(err)) throw new AdminError(`The wiki ${JSON.stringify(slug)} already exists.`);
+    if (isUniqueViolation(err)) throw exists();
     throw err;
   }
-  return toSummary(config, { slug, owner_did: owner.did, owner_username: owner.username, live_grants: 0, created_at: now });
+  if (outcome.kind === 'exists') throw exists(outcome.ownerDid);
+  if (outcome.kind === 'username') {
+    const other = await store.repos.users.findByUsername(slug);
+    throw new AdminError(`${JSON.stringify(slug)} is the username of another user${other ? ` (${other.did})` : ''}; their first wiki lives there.`);
+  }
+  return toSummary(config, { slug, ownerDid: owner.did, ownerUsername: owner.username, liveGrants: 0, createdAt: now });
 }

@@ -13,13 +13,13 @@ import {
   buildAtprotoLoopbackClientMetadata,
   JoseKey,
   NodeOAuthClient,
-  requestLocalLock,
   type OAuthClientMetadataInput,
 } from '@atproto/oauth-client-node';
 import type { Config } from '../config/env.ts';
 import { createSafeFetch } from '../lib/outbound/fetch.ts';
 import type { PrivateJwk } from '../config/keys.ts';
-import { createSessionStore, createStateStore, type StoreSealing } from './stores.ts';
+import type { StoreSealing } from './stores.ts';
+import { createSharedSessionStore, createSharedStateStore } from '../storage/atproto-stores.ts';
 import { ATPROTO_SCOPE, atprotoCallbackUrl, atprotoOutboundPolicy, type AtprotoClientDeps } from './client.ts';
 
 export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput {
@@ -46,15 +46,17 @@ export function atprotoClientMetadata(config: Config): OAuthClientMetadataInput 
 const ATPROTO_FETCH_LIMITS = { timeoutMs: 10_000, maxBytes: 256 * 1024 };
 
 export async function buildAtprotoClient(deps: AtprotoClientDeps, clientKeys: PrivateJwk[], sealing: StoreSealing): Promise<NodeOAuthClient> {
-  const { config, db } = deps;
+  const { config, store } = deps;
   const keyset = config.production ? await Promise.all(clientKeys.map((jwk) => JoseKey.fromImportable(signingJwk(jwk), jwk.kid))) : undefined;
   return new NodeOAuthClient({
     clientMetadata: atprotoClientMetadata(config),
     ...(keyset ? { keyset } : {}),
-    stateStore: createStateStore(db, sealing),
-    sessionStore: createSessionStore(db, sealing),
-    // One process serves everything, so an in-process lock keeps token refreshes for a DID serial.
-    requestLock: requestLocalLock,
+    // Over the Store: on PostgreSQL every instance reads the states and sessions any instance wrote.
+    stateStore: createSharedStateStore(store, sealing),
+    sessionStore: createSharedSessionStore(store, sealing),
+    // Token refreshes for a DID run one at a time: in-process on SQLite (one process serves
+    // everything), a PostgreSQL advisory lock across instances (src/storage/store.ts requestLock).
+    requestLock: store.requestLock,
     // Development talks to a local PDS over http; production never does.
     allowHttp: !config.production,
     fetch: createSafeFetch({ ...atprotoOutboundPolicy(config), ...ATPROTO_FETCH_LIMITS, log: deps.log }),

@@ -13,10 +13,10 @@ import crypto from 'node:crypto';
 import type { NodeOAuthClient } from '@atproto/oauth-client-node';
 import { ConfigError, type Config } from '../config/env.ts';
 import type { PrivateJwk } from '../config/keys.ts';
-import type { Db } from '../db/open.ts';
 import type { OutboundPolicy } from '../lib/outbound/policy.ts';
 import { AppError } from '../web/errors.ts';
 import type { Logger } from '../web/log.ts';
+import type { Store } from '../storage/store.ts';
 import type { StoreSealing } from './stores.ts';
 
 export const ATPROTO_SCOPE = 'atproto';
@@ -57,7 +57,8 @@ export function checkAtprotoClientKeys(config: Pick<Config, 'production' | 'atpr
 
 export interface AtprotoClientDeps {
   config: Config;
-  db: Db;
+  /** The state and session stores and the request lock are the Store's, so several instances share them (src/storage/atproto-stores.ts). */
+  store: Pick<Store, 'repos' | 'requestLock'>;
   log: Pick<Logger, 'warn' | 'error' | 'info'>;
 }
 

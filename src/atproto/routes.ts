@@ -57,9 +57,9 @@ export function atprotoRoutes(ctx: AppContext): Router {
     });
   }
 
-  router.get('/auth/login', noStore, (req, res) => {
+  router.get('/auth/login', noStore, async (req, res) => {
     const returnTo = safeReturnTo(req.query.return_to, config);
-    if (res.locals.user) return res.redirect(303, returnToAfterSignIn(ctx, res.locals.user.did, returnTo));
+    if (res.locals.user) return res.redirect(303, await returnToAfterSignIn(ctx, res.locals.user.did, returnTo));
     renderLogin(req, res, { returnTo, handle: req.query.handle });
   });
 
@@ -99,7 +99,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
       // The loopback client's callback is on 127.0.0.1, but the session belongs on PUBLIC_URL:
       // pass the result over with a single-use, 2-minute ticket.
       const payload: HandoffPayload = { identity: outcome.identity, state: outcome.state };
-      const ticket = ctx.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TICKET_TTL_SECONDS);
+      const ticket = await ctx.store.repos.tickets.issue('handoff', outcome.identity.did, payload, HANDOFF_TICKET_TTL_SECONDS);
       return res.redirect(303, `${config.publicUrl}/auth/handoff?ticket=${encodeURIComponent(ticket)}`);
     }
     countSignInFailure('binding', () => checkSignInBinding(outcome.state, readHostCookie(req, bindingCookie)));
@@ -110,7 +110,7 @@ export function atprotoRoutes(ctx: AppContext): Router {
     // Every sign-in passes here once, right after the callback: the same per-address budget.
     router.get('/auth/handoff', noStore, rateLimit('handoff', config.rateLimits.loginPerMinute, config), async (req, res) => {
       const value = singleString(req.query.ticket);
-      const ticket = value ? ctx.tickets.consume<HandoffPayload>('handoff', value) : undefined;
+      const ticket = value ? await ctx.store.repos.tickets.consume<HandoffPayload>('handoff', value) : undefined;
       if (!ticket) throw signInFailed('handoff')(new SignInFailed('This sign-in link is invalid, expired or was already used. Please sign in again.'));
       countSignInFailure('binding', () => checkSignInBinding(ticket.payload.state, readHostCookie(req, bindingCookie)));
       sendSignInOutcome(res, config, await completeSignIn(ctx, ticket.payload.identity, ticket.payload.state, req.get('user-agent') ?? null, { address: req.ip }));

@@ -2,9 +2,8 @@
 // the PDS's callback into a verified identity. Returns data; routes.ts does the HTTP.
 import type { NodeOAuthClient, OAuthSession } from '@atproto/oauth-client-node';
 import { AppError } from '../web/errors.ts';
-import type { Db } from '../db/open.ts';
+import type { Store } from '../storage/store.ts';
 import { ATPROTO_SCOPE, type AtprotoClient } from './client.ts';
-import { forgetAuthStates } from './stores.ts';
 
 /** What we keep, server-side, with the ATProto authorization state. */
 export interface SignInState {
@@ -52,7 +51,7 @@ export function normaliseLoginInput(raw: unknown): string | undefined {
 }
 
 export async function startSignIn(
-  deps: { atproto: AtprotoClient; db: Db },
+  deps: { atproto: AtprotoClient; store: Pick<Store, 'repos'> },
   identifier: string,
   state: SignInState,
 ): Promise<URL> {
@@ -65,7 +64,7 @@ export async function startSignIn(
     } catch (err) {
       // The library saves the authorization state before its PAR request and keeps it when the
       // request fails: a refused sign-in must leave nothing behind.
-      forgetAuthStates(deps.db, appState);
+      await deps.store.repos.atprotoStates.forgetByAppState(appState);
       throw err;
     }
   };

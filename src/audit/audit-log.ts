@@ -3,19 +3,18 @@
 // structured log line at info.
 // Rules:
 //  - Recording never fails the request it describes: an error is logged (warn) and swallowed.
-//  - It never loses the request's own write: called inside the request's transaction, the insert
-//    runs in its own SAVEPOINT (a nested better-sqlite3 transaction), so a failed insert rolls back
-//    only itself and the outer transaction still commits. Where the request has a transaction (the
-//    replay revocations, consent), record inside it, so the event and the change commit together.
-//  - In a store transaction (src/storage/store.ts): `insertIn(tx, event)` writes the row with the
-//    transaction (the store's audit.insert, its own SAVEPOINT), and `announce(event)` writes the log
-//    line and counts it once the transaction has committed (a PostgreSQL transaction may be retried,
-//    so nothing outside the database happens inside it).
+//  - Storage is the Store's `audit` repository (src/storage/store.ts). Outside a transaction,
+//    `await record(event)` writes the log line and the row (its own statement).
+//  - Where the request has a store transaction (the replay revocations, consent, revocation), the
+//    event commits with the change: `insertIn(tx, event)` writes the row with the transaction (the
+//    store's audit.insert runs in its own SAVEPOINT, so a failed insert rolls back only itself and
+//    the outer transaction still commits), and `announce(event, stored)` writes the log line and
+//    counts it once the transaction has committed (a PostgreSQL transaction may be retried, so
+//    nothing outside the database happens inside it). src/oauth/token/refresh-rotation.ts is the model.
 //  - Out of the hot path: a normal refresh writes no row; only a replay does.
-import type Database from 'better-sqlite3';
-import { nowSeconds, type Db } from '../db/open.ts';
+import { nowSeconds } from '../db/open.ts';
 import type { Logger } from '../web/log.ts';
-import type { Repositories } from '../storage/store.ts';
+import type { Repositories, Store } from '../storage/store.ts';
 
 export const AUDIT_EVENTS = [
   'sign_in',
@@ -66,10 +65,10 @@ export interface AuditFilter {
 }
 
 export interface AuditLog {
-  /** Records `event` (see the rules above). Safe inside a transaction; never throws. */
-  record(event: AuditEvent): void;
+  /** Records `event` outside a transaction (see the rules above): the log line, the row, the metric. Never rejects. */
+  record(event: AuditEvent): Promise<void>;
   /** Newest first. */
-  list(filter?: AuditFilter): AuditEntry[];
+  list(filter?: AuditFilter): Promise<AuditEntry[]>;
   /** Inside a store transaction: stores `event` with it; a failed insert is logged and swallowed (rules above). */
   insertIn(tx: Pick<Repositories, 'audit'>, event: AuditEvent): Promise<boolean>;
   /** After that transaction committed: the log line of `event`, and its metric when it was `stored`. */
@@ -81,22 +80,8 @@ function normalized(recorded: AuditEvent): AuditEvent {
   return recorded.address?.startsWith('::ffff:') && recorded.address.includes('.') ? { ...recorded, address: recorded.address.slice(7) } : recorded;
 }
 
-interface Row {
-  id: number;
-  at: number;
-  event: AuditEventName;
-  did: string | null;
-  client_id: string | null;
-  wiki_slug: string | null;
-  actor: string | null;
-  address: string | null;
-  detail: string | null;
-}
-
-export function createAuditLog(deps: { db: Db; log: Logger; metrics?: { auditEvent(event: string): void } }): AuditLog {
-  const { db, log } = deps;
-  let insert: Database.Transaction<(e: AuditEvent, at: number) => void> | undefined;
-  let statement: Database.Statement<unknown[]> | undefined;
+export function createAuditLog(deps: { store: Pick<Store, 'repos'>; log: Logger; metrics?: { auditEvent(event: string): void } }): AuditLog {
+  const { store, log } = deps;
   const logLine = (event: AuditEvent) =>
     log.info(
       { audit: event.event, did: event.did ?? undefined, clientId: event.clientId ?? undefined, wiki: event.wikiSlug ?? undefined, actor: event.actor, address: event.address ?? undefined, ...event.detail },
@@ -118,56 +103,19 @@ export function createAuditLog(deps: { db: Db; log: Logger; metrics?: { auditEve
       logLine(normalized(recorded));
       if (stored) deps.metrics?.auditEvent(recorded.event);
     },
-    record(recorded) {
+    async record(recorded) {
       const at = nowSeconds();
       const event = normalized(recorded);
       logLine(event);
       try {
-        // Prepared on first use: the table exists once migrations ran.
-        insert ??= db.transaction((e: AuditEvent, when: number) => {
-          statement ??= db.prepare(
-            `INSERT INTO audit_log (at, event, did, client_id, wiki_slug, actor, address, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          );
-          statement.run(when, e.event, e.did ?? null, e.clientId ?? null, e.wikiSlug ?? null, e.actor ?? null, e.address ?? null, e.detail ? JSON.stringify(e.detail) : null);
-        });
-        insert(event, at);
+        await store.repos.audit.insert(event, at);
         deps.metrics?.auditEvent(event.event);
       } catch (err) {
         storeFailed(err, event);
       }
     },
     list(filter = {}) {
-      const where: string[] = [];
-      const args: (string | number)[] = [];
-      if (filter.did !== undefined) {
-        where.push('did = ?');
-        args.push(filter.did);
-      }
-      if (filter.clientId !== undefined) {
-        where.push('client_id = ?');
-        args.push(filter.clientId);
-      }
-      if (filter.since !== undefined) {
-        where.push('at >= ?');
-        args.push(filter.since);
-      }
-      args.push(filter.limit ?? 1000);
-      const rows = db
-        .prepare<(string | number)[], Row>(
-          `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`,
-        )
-        .all(...args);
-      return rows.map((r) => ({
-        id: r.id,
-        at: r.at,
-        event: r.event,
-        did: r.did,
-        clientId: r.client_id,
-        wikiSlug: r.wiki_slug,
-        actor: r.actor,
-        address: r.address,
-        detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-      }));
+      return store.repos.audit.list(filter);
     },
   };
 }

@@ -1,7 +1,8 @@
 // What the account page's "Recent activity" section shows (views/partials/recent-activity.ejs): the
-// person's own last 20 audit events, newest first, in words.
+// person's own last 20 audit events, newest first, in words; and its "Disconnect" button's
+// revocation with the audit entry it records.
 import type { AppContext } from '../context.ts';
-import type { AuditEntry, AuditEventName } from './audit-log.ts';
+import type { AuditEntry, AuditEvent, AuditEventName } from './audit-log.ts';
 
 export const RECENT_ACTIVITY_LIMIT = 20;
 
@@ -31,8 +32,8 @@ export interface ActivityItem {
   address: string | null;
 }
 
-export function recentActivity(ctx: Pick<AppContext, 'audit'>, did: string): ActivityItem[] {
-  return ctx.audit.list({ did, limit: RECENT_ACTIVITY_LIMIT }).map((e: AuditEntry) => ({
+export async function recentActivity(ctx: Pick<AppContext, 'store'>, did: string): Promise<ActivityItem[]> {
+  return (await ctx.store.repos.audit.list({ did, limit: RECENT_ACTIVITY_LIMIT })).map((e: AuditEntry) => ({
     at: new Date(e.at * 1000).toISOString().replace('.000Z', 'Z'),
     what: e.event === 'grant_revoked' && e.actor !== null && BY[e.actor] ? `${DESCRIPTIONS[e.event]} ${BY[e.actor]}` : DESCRIPTIONS[e.event],
     client: e.clientId,
@@ -41,9 +42,26 @@ export function recentActivity(ctx: Pick<AppContext, 'audit'>, did: string): Act
   }));
 }
 
-/** The account page's revoke button: the audit entry and the count (after the revocation). */
-export function recordRevokedByPerson(ctx: Pick<AppContext, 'audit' | 'metrics' | 'grants'>, did: string, grantId: string, address: string | undefined): void {
-  const grant = ctx.grants.findById(grantId);
-  ctx.audit.record({ event: 'grant_revoked', did, clientId: grant?.clientId ?? null, wikiSlug: grant?.wikiSlug ?? null, actor: 'person', address });
+/**
+ * The account page's revoke button: revokes the person's grant (its refresh tokens go with it) and,
+ * when it was theirs and live, stores the audit entry in the same transaction (they commit
+ * together, src/audit/audit-log.ts); the entry is announced and counted after commit. False when
+ * there was nothing to revoke.
+ */
+export async function revokeByPerson(
+  ctx: Pick<AppContext, 'store' | 'audit' | 'metrics'>,
+  did: string,
+  grantId: string,
+  address: string | undefined,
+): Promise<boolean> {
+  const revoked = await ctx.store.transaction(async (tx) => {
+    if (!(await tx.grants.revokeForUser(grantId, did))) return undefined;
+    const grant = await tx.grants.findById(grantId);
+    const event: AuditEvent = { event: 'grant_revoked', did, clientId: grant?.clientId ?? null, wikiSlug: grant?.wikiSlug ?? null, actor: 'person', address };
+    return { event, stored: await ctx.audit.insertIn(tx, event) };
+  });
+  if (!revoked) return false;
+  ctx.audit.announce(revoked.event, revoked.stored);
   ctx.metrics.grantRevoked('person');
+  return true;
 }

@@ -111,9 +111,9 @@ export function databaseKeyStore(rows: PlatformKeyRows, kek: string, clock: () =
 
 /**
  * The store the configuration names: the database when PLATFORM_KEYS_KEK is set, else the key file.
- * The service still runs on SQLite; when the PostgreSQL store lands (DATABASE_URL), it passes
- * `postgresKeyRows(pool)` (key-source.postgres.ts, tested on a real server) instead of sqliteKeyRows.
+ * `rows` are the database's key rows: `sqliteKeyRows(db)` on SQLite, `postgresKeyRows(pool)`
+ * (key-source.postgres.ts) when the service runs on PostgreSQL (DATABASE_URL); called only with a KEK.
  */
-export function keyStoreFor(config: Pick<Config, 'platformKeysKek' | 'platformKeysFile'>, db: Db): KeyStore {
-  return config.platformKeysKek === undefined ? fileKeyStore(config.platformKeysFile) : databaseKeyStore(sqliteKeyRows(db), config.platformKeysKek);
+export function keyStoreFor(config: Pick<Config, 'platformKeysKek' | 'platformKeysFile'>, rows: () => PlatformKeyRows): KeyStore {
+  return config.platformKeysKek === undefined ? fileKeyStore(config.platformKeysFile) : databaseKeyStore(rows(), config.platformKeysKek);
 }

@@ -6,7 +6,9 @@
 // and call sites are untouched.
 import type Database from 'better-sqlite3';
 import type { Db } from './open.ts';
-import { storageFaultKind, type StorageHealth } from './faults.ts';
+import { markStoreFault, postgresFaultKind, storageFaultKind, type StorageHealth } from './faults.ts';
+import type { Repositories, Store } from '../storage/store.ts';
+import { wrapRepositories } from '../storage/wrap.ts';
 
 export interface WriteObserver {
   metrics: { databaseWrite(seconds: number): void };
@@ -96,4 +98,53 @@ export function instrumentWrites(db: Db, observer: WriteObserver): void {
     } as typeof statement.run;
     return statement;
   }) as Db['prepare'];
+}
+
+/**
+ * The same observation for the PostgreSQL store (DATABASE_URL): each `store.transaction` is one
+ * timed write and a commit ends `degraded`; an error the store throws (a transaction's or a lone
+ * repository call's) that db/faults.ts classifies as a PostgreSQL storage fault (connection lost,
+ * server down, disk full, …) is marked, reported to StorageHealth, and then answers 503 with
+ * Retry-After through the error handler, like SQLite's.
+ */
+export function instrumentStore(store: Store, observer: WriteObserver): Store {
+  const observe = (err: unknown): void => {
+    const kind = postgresFaultKind(err);
+    if (kind === undefined) return;
+    markStoreFault(err, kind);
+    observer.storage.fault(kind, err);
+  };
+  const repos = wrapRepositories(store.repos, (call) =>
+    call().catch((err: unknown) => {
+      observe(err);
+      throw err;
+    }),
+  );
+  return {
+    dialect: store.dialect,
+    repos,
+    async transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
+      const start = process.hrtime.bigint();
+      try {
+        const result = await store.transaction(fn);
+        observer.metrics.databaseWrite(Number(process.hrtime.bigint() - start) / 1e9);
+        observer.storage.writeSucceeded();
+        return result;
+      } catch (err) {
+        observe(err);
+        throw err;
+      }
+    },
+    requestLock: store.requestLock,
+    async ping() {
+      try {
+        await store.ping();
+      } catch (err) {
+        const kind = postgresFaultKind(err);
+        if (kind !== undefined) markStoreFault(err, kind);
+        throw err;
+      }
+    },
+    close: () => store.close(),
+  };
 }

@@ -2,6 +2,9 @@
 // admin CLI. Kept a while after expiry where a late replay must still be recognised.
 // Every "how long" here comes from src/lifetimes.ts, the one place each credential's lifetime is set.
 // The ATProto stores' re-sealing is not here: it belongs to src/atproto/ and runs from src/maintenance.ts.
+// These are the SQLite store's statements (src/storage/store.ts PurgeRepository, `purge.expired`):
+// callers go through the Store; src/storage/postgres/repositories.ts has the same statements, in the
+// same order, for PostgreSQL (test/storage/wikis-admin-domain-postgres.test.ts compares the counts).
 import type { Db } from './open.ts';
 import { nowSeconds } from './open.ts';
 import {

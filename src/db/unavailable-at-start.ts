@@ -5,11 +5,13 @@
 // `/healthz` {"status":"unavailable","cause":…} — logs what to do once a minute, and tries to open
 // the database again every few seconds. Once it opens (the file restored, space freed, the mount
 // read-write again), the real app takes the port over.
+// PostgreSQL (DATABASE_URL): the same, while the server does not answer (or drops the connection
+// while migrating); the log line names the server with its password redacted and says what to check.
 import fs from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { http } from '../lib/node-http.ts';
 import path from 'node:path';
-import { OPERATOR_ADVICE, RETRY_AFTER_SECONDS, storageFaultKind, type StorageFaultKind } from './faults.ts';
+import { adviceFor, postgresFaultKind, RETRY_AFTER_SECONDS, storageFaultKind, type StorageFaultKind } from './faults.ts';
 import type { Logger } from '../web/log.ts';
 
 const RETRY_OPEN_MS = 3000;
@@ -60,7 +62,7 @@ function answer(kind: StorageFaultKind, req: IncomingMessage, res: ServerRespons
  */
 export async function openWhenStorageAllows<T>(
   open: () => Promise<T>,
-  listen: { port: number; host: string | undefined; databaseFile?: string },
+  listen: { port: number; host: string | undefined; databaseFile?: string; /** PostgreSQL: the server, password redacted. */ database?: string },
   log: Pick<Logger, 'error' | 'info'>,
 ): Promise<T> {
   let standIn: Server | undefined;
@@ -79,14 +81,15 @@ export async function openWhenStorageAllows<T>(
       }
       return opened;
     } catch (err) {
-      const found = startFaultKind(err, listen.databaseFile);
+      const found = listen.database !== undefined ? (storageFaultKind(err) ?? postgresFaultKind(err)) : startFaultKind(err, listen.databaseFile);
       if (found === undefined) throw err;
       kind = found;
       if (Date.now() - lastLogged >= LOG_EVERY_MS) {
         lastLogged = Date.now();
+        const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
         log.error(
-          { fault: kind, code: (err as { code?: unknown }).code, cause: err instanceof Error ? err.message : String(err) },
-          `storage fault at start-up (${kind}): answering 503 and retrying every ${RETRY_OPEN_MS / 1000} s; ${OPERATOR_ADVICE[kind]}`,
+          { fault: kind, code, cause: err instanceof Error ? err.message : String(err), ...(listen.database !== undefined ? { database: listen.database } : {}) },
+          `storage fault at start-up (${kind}): answering 503 and retrying every ${RETRY_OPEN_MS / 1000} s; ${adviceFor(kind, listen.database !== undefined ? 'postgres' : 'sqlite')}`,
         );
       }
       if (!standIn) {

@@ -1,6 +1,7 @@
 // The protected resource's bearer check (RFC 6750, RFC 9068 §4, RFC 8707): who is calling this
 // wiki, with which scopes. Each rule is a named step; each failure is a typed error carrying its
-// WWW-Authenticate challenge.
+// WWW-Authenticate challenge. Storage: one store read per request (grants.lookupBearer), plus a
+// grant touch at most once a minute.
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import type { BearerGrant } from '../oauth/grants/grants.repo.ts';
@@ -11,7 +12,7 @@ import { InsufficientScope, InvalidToken } from './errors.ts';
 import { resourceMetadataUrl } from './prm.ts';
 import { requireWiki, WikiNotFound } from './require-wiki.ts';
 
-export type BearerDeps = Pick<AppContext, 'config' | 'accessTokens' | 'grants' | 'wikis'>;
+export type BearerDeps = Pick<AppContext, 'config' | 'accessTokens' | 'store'>;
 
 /** Who is calling, once the token has passed every check. */
 export interface Caller {
@@ -56,8 +57,8 @@ async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: str
  * grant or the token takes effect at once. One read (grants.lookupBearer) also tells whether the
  * wiki exists: a deleted wiki is a 404 as before.
  */
-function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): { grant: BearerGrant; wikiSlug: string } {
-  const found = deps.grants.lookupBearer(slug, claims.grantId, claims.jti);
+async function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): Promise<{ grant: BearerGrant; wikiSlug: string }> {
+  const found = await deps.store.repos.grants.lookupBearer(slug, claims.grantId, claims.jti);
   if (found.wiki === 'missing') throw new WikiNotFound(slug);
   const grant = found.grant;
   const matches = grant !== undefined && grant.resource === claims.resource && grant.userDid === claims.did && grant.clientId === claims.clientId;
@@ -79,8 +80,8 @@ function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiSco
 }
 
 /** Records that the grant is in use, at most once a minute. */
-function touchGrant(deps: BearerDeps, grant: BearerGrant): void {
-  if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) deps.grants.touch(grant.id);
+async function touchGrant(deps: BearerDeps, grant: BearerGrant): Promise<void> {
+  if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) await deps.store.repos.grants.touch(grant.id);
 }
 
 /**
@@ -95,22 +96,22 @@ export async function checkBearer(deps: BearerDeps, authorization: string | unde
   const metadata = resourceMetadataUrl(deps.config, slug);
   const credentials = bearerCredentials(authorization);
   if (credentials.kind === 'none') {
-    requireWiki(deps, slug);
+    await requireWiki(deps, slug);
     throw InvalidToken.missing(metadata);
   }
   if (credentials.kind === 'malformed') {
-    requireWiki(deps, slug);
+    await requireWiki(deps, slug);
     // RFC 6750 §3.1 would allow 400 invalid_request; MCP clients re-authorize only on a 401.
     throw new InvalidToken(metadata, 'The Authorization header must be Bearer followed by one access token.');
   }
-  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, slug), metadata).catch((err: unknown) => {
-    requireWiki(deps, slug);
+  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, slug), metadata).catch(async (err: unknown) => {
+    await requireWiki(deps, slug);
     throw err;
   });
-  const { grant, wikiSlug } = checkGrantLive(deps, slug, claims, metadata);
+  const { grant, wikiSlug } = await checkGrantLive(deps, slug, claims, metadata);
   const scopes = effectiveScopes(claims, grant);
   checkScope(scopes, requiredScope, metadata);
-  touchGrant(deps, grant);
+  await touchGrant(deps, grant);
   return {
     did: claims.did,
     handle: grant.handle,

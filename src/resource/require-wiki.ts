@@ -11,8 +11,8 @@ export class WikiNotFound extends NotFound {
 }
 
 /** The wiki with this slug; throws WikiNotFound when the host named none or it does not exist. */
-export function requireWiki(ctx: Pick<AppContext, 'wikis'>, slug: string | undefined): Wiki {
-  const wiki = slug === undefined ? undefined : ctx.wikis.findBySlug(slug);
+export async function requireWiki(ctx: Pick<AppContext, 'store'>, slug: string | undefined): Promise<Wiki> {
+  const wiki = slug === undefined ? undefined : await ctx.store.repos.wikis.findBySlug(slug);
   if (!wiki) throw new WikiNotFound(slug);
   return wiki;
 }

@@ -1,12 +1,13 @@
 // The @atproto/oauth-client-node state and session stores over the async Store (issue 12 item 2:
 // "the ATProto state and session stores are shared"): on PostgreSQL every instance reads what any
-// instance wrote. Same rules and same sealed format as src/atproto/stores.ts (which the SQLite
-// service uses today, and which this replaces when the callers switch):
+// instance wrote. The ATProto client (src/atproto/client-library.ts) and the start-up seal pass
+// (src/context.ts) use these, on SQLite too. The rules, stated in src/atproto/stores.ts, and the
+// sealed format (unchanged from before the switch, so existing rows still open):
 //  - every value is sealed at rest (src/lib/sealing.ts) with "<table>\0<row key>" as associated data;
 //  - a value sealed with a rotated-out key still in the key file is opened and re-sealed with the
 //    current key (compare-and-swap on the stored value, so a concurrent write is never overwritten);
-//  - a value no key opens (key gone, tampered) is treated as missing, with a warn line: the person
-//    signs in again;
+//  - a value no key opens (key gone, tampered) is treated as missing, with a warn line naming the
+//    row (`key`, or `did` for a session, as before): the person signs in again;
 //  - authorization states older than ATPROTO_AUTH_STATE_TTL_SECONDS (src/lifetimes.ts) are dead.
 import type { NodeSavedSession, NodeSavedSessionStore, NodeSavedState, NodeSavedStateStore } from '@atproto/oauth-client-node';
 import type { StoreSealing } from '../atproto/stores.ts';
@@ -20,6 +21,8 @@ const aad = {
   atproto_sessions: (did: string) => `atproto_sessions\0${did}`,
 } as const;
 type Table = keyof typeof aad;
+/** The row key's name in the operator's log lines: the column's (`key`, or `did` for a session). */
+const keyField = { atproto_auth_states: 'key', atproto_sessions: 'did' } as const;
 
 /** Opens a stored value; re-seals it when a non-current key sealed it (via `replace`). */
 async function openStored(
@@ -32,7 +35,7 @@ async function openStored(
   const opened = sealer.open(stored, aad[table](key));
   if (!opened.ok) {
     log.warn(
-      { table, key, reason: opened.reason, kid: opened.kid },
+      { table, [keyField[table]]: key, reason: opened.reason, kid: opened.kid },
       opened.reason === 'unknown_key'
         ? 'stored ATProto secret was sealed with a key no longer in the platform key file; treated as missing (the person signs in again)'
         : 'stored ATProto secret does not open (tampered or not sealed); treated as missing (the person signs in again)',
@@ -85,7 +88,7 @@ export interface SealPassCounts {
 }
 
 /**
- * sealAtprotoStores (src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
+ * The seal pass (rules: src/atproto/stores.ts) over the Store, in one transaction: plaintext rows from
  * before sealing are sealed (a state gets its app-state hash), rows of rotated-out keys re-sealed,
  * rows no key opens deleted with a warn line. Rows sealed with the current key are not decrypted.
  */
@@ -110,7 +113,7 @@ export function sealAtprotoRows(store: Pick<Store, 'transaction'>, { sealer, log
         } else {
           await repo.del(row.key);
           counts.deleted++;
-          log.warn({ table, key: row.key, reason: opened.reason, kid: opened.kid }, 'deleted a stored ATProto secret that no key in the platform key file opens');
+          log.warn({ table, [keyField[table]]: row.key, reason: opened.reason, kid: opened.kid }, 'deleted a stored ATProto secret that no key in the platform key file opens');
         }
       }
     }

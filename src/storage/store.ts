@@ -24,7 +24,9 @@
 //     `store.repos` waits for it, so no statement of another request runs inside an open
 //     transaction while its callback awaits. Inside a callback, `store.repos` and `store.transaction`
 //     reject at once (they would wait for the transaction itself; on PostgreSQL for a row it locked):
-//     use `tx`. `tx` refuses calls once its transaction has ended (wrap.ts).
+//     use `tx`. `tx` refuses calls once its transaction has ended (wrap.ts). Transactions queued
+//     together may share one COMMIT, each in its own savepoint (group commit, sqlite/sqlite-store.ts);
+//     each caller is answered only after that COMMIT, and a throw rolls back only its own unit.
 //  4. PostgreSQL: a transaction takes a client from the pool (BEGIN … COMMIT/ROLLBACK, release) and
 //     is retried, callback included, on serialization failure or deadlock (40001/40P01), a bounded
 //     number of times: so the callback must not have effects outside the database (log after commit).
@@ -112,6 +114,14 @@ export interface UsersRepository {
   delete(did: string): Promise<boolean>;
   /** delete-account.ts: the operator's record of a deleted account. */
   recordDeletion(row: { did: string; username: string; createdAt: number; deletedAt: number; wikis: string[]; grantsRevoked: number; sessionsRevoked: number; pdsRevoked: boolean }): Promise<void>;
+
+  // ── store-accounts ──
+  /**
+   * delete-account.ts's deciding read: findByDid, locking the row until the transaction ends
+   * (SELECT … FOR UPDATE), so a concurrent deletion of the same account waits and then finds it
+   * gone (undefined) instead of deleting and recording it twice. SQLite: the plain read.
+   */
+  findByDidForUpdate(did: string): Promise<User | undefined>;
 }
 
 /** src/wikis/wikis.repo.ts, plus new-wiki-cap.ts, delete-wiki.ts and admin/wikis.ts's SQL. */
@@ -123,7 +133,8 @@ export interface WikisRepository {
    * Call first in a transaction that checks the wiki caps and creates a wiki (signup, create-wiki,
    * admin wikis create): creations then run one at a time, so neither WIKIS_PER_USER nor
    * NEW_WIKIS_PER_DAY is exceeded by concurrent requests. PostgreSQL: a transaction-scoped advisory
-   * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises).
+   * lock (LOCKS.wikiCreation); SQLite: nothing (BEGIN IMMEDIATE already serialises). delete-wiki takes
+   * it too, so a deletion runs alone against creations and other deletions of the same wiki.
    */
   lockCreation(): Promise<void>;
   /** A wiki a person created (counted against NEW_WIKIS_PER_DAY); rejects with a unique violation (isUniqueViolation) when the slug is taken. */
@@ -281,7 +292,7 @@ export interface AtprotoStatesRepository {
   /** forgetAuthStates: deletes the states of one sign-in attempt, found by the hash of its app state. */
   forgetByAppState(appState: string): Promise<number>;
   /**
-   * The seal pass (sealAtprotoStores): rows whose value does not start with `prefix` (the current
+   * The seal pass (sealAtprotoRows): rows whose value does not start with `prefix` (the current
    * key's), locked until the transaction ends (FOR UPDATE), so a concurrent `set` on another
    * instance is never overwritten with the re-sealed old value.
    */

@@ -9,11 +9,11 @@
 //       reads it can still serve; monitors should alert on the body (docs/operations.md).
 //   503 {"status":"unavailable","database":"unreachable","cause"?:…}: the database cannot even be read
 //       (or, for a networked store, did not answer within DATABASE_PROBE_TIMEOUT_MS).
-// The database check is one function (`DatabaseProbe`): SQLite's is `SELECT 1` on the connection;
-// the PostgreSQL store provides its own (a `SELECT 1` through its pool) and goes through this same path.
+// The database check is one function (`DatabaseProbe`): by default the store's `ping()`
+// (src/storage/store.ts): `SELECT 1` on SQLite's connection (queued behind an open transaction, like
+// every store call), or through the PostgreSQL pool.
 import { Router } from 'express';
 import type { AppContext } from '../context.ts';
-import type { Db } from '../db/open.ts';
 import { storageFaultKind } from '../db/faults.ts';
 import { noStore } from './http.ts';
 
@@ -24,14 +24,7 @@ export const DATABASE_PROBE_TIMEOUT_MS = 2000;
 /** Resolves when the database answers a trivial query; throws (or rejects) when it does not. */
 export type DatabaseProbe = () => void | Promise<void>;
 
-/** SQLite: `SELECT 1` on the service's connection. */
-export function sqliteProbe(db: Db): DatabaseProbe {
-  return () => {
-    db.prepare('SELECT 1').get();
-  };
-}
-
-/** PostgreSQL (or any pool with `query`): `SELECT 1` through the pool, as the PostgreSQL store will provide it. */
+/** Any pool with `query`: `SELECT 1` through it (the PostgreSQL store's ping does the same). */
 export function poolProbe(pool: { query(sql: string): Promise<unknown> }): DatabaseProbe {
   return async () => {
     await pool.query('SELECT 1');
@@ -59,8 +52,8 @@ async function probeWithin(probe: DatabaseProbe, ms: number): Promise<void> {
 }
 
 export function healthRoutes(
-  ctx: Pick<AppContext, 'db' | 'log'> & Partial<Pick<AppContext, 'storage'>>,
-  probe: DatabaseProbe = sqliteProbe(ctx.db),
+  ctx: Pick<AppContext, 'store' | 'log'> & Partial<Pick<AppContext, 'storage'>>,
+  probe: DatabaseProbe = () => ctx.store.ping(),
 ): Router {
   const router = Router();
   router.get(HEALTH_PATH, noStore, async (_req, res) => {

@@ -6,62 +6,35 @@
 //     (src/wikis/reserved-names.ts), and the deletion is recorded in deleted_wikis.
 //  3. The wiki's content lives in the wiki app, which this service does not call: the operator
 //     learns of it from `admin wikis deleted` and the warn-level log line, and removes the content.
+// Storage: one Store transaction (src/storage/store.ts rules 1–5). It takes the wiki-creation lock
+// first (`wikis.lockCreation()`), so on PostgreSQL a deletion and a creation, or two deletions of one
+// wiki, on several instances run one after the other: the second deletion finds no wiki (404) instead
+// of recording it twice, and a creation of the same name sees the reservation. The warn line after commit.
 import type { AppContext } from '../context.ts';
-import { nowSeconds, type Db } from '../db/open.ts';
-import { reserveName } from './reserved-names.ts';
 
 export type DeleteWikiOutcome =
   | { kind: 'deleted'; slug: string; grantsRevoked: number }
   | { kind: 'refused'; problem: string; status: 400 | 404 };
 
-interface WikiRow {
-  slug: string;
-  owner_did: string;
-  created_at: number;
-}
-
-/**
- * Revokes every live grant of the wiki, records it in deleted_wikis and deletes its row (the
- * grants, codes and refresh tokens go with it by ON DELETE CASCADE). Run inside a transaction.
- */
-export function removeWikiRow(
-  db: Db,
-  wiki: WikiRow,
-  ownerUsername: string,
-  reason: 'owner' | 'account_deleted',
-  now = nowSeconds(),
-): number {
-  const revoked = db
-    .prepare<[number, string, number]>('UPDATE oauth_grants SET revoked_at = ? WHERE wiki_slug = ? AND revoked_at IS NULL AND expires_at > ?')
-    .run(now, wiki.slug, now).changes;
-  db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE wiki_slug = ?)').run(wiki.slug);
-  db.prepare<[string, string, string, number, number, string, number]>(
-    'INSERT INTO deleted_wikis (slug, owner_did, owner_username, created_at, deleted_at, reason, grants_revoked) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  ).run(wiki.slug, wiki.owner_did, ownerUsername, wiki.created_at, now, reason, revoked);
-  db.prepare<[string]>('DELETE FROM wikis WHERE slug = ?').run(wiki.slug);
-  return revoked;
-}
-
-export function deleteWikiForOwner(
-  deps: Pick<AppContext, 'db' | 'config' | 'log'>,
+export async function deleteWikiForOwner(
+  deps: Pick<AppContext, 'store' | 'config' | 'log'>,
   did: string,
   slugInput: string,
   confirmation: string,
-): DeleteWikiOutcome {
+): Promise<DeleteWikiOutcome> {
   const slug = slugInput.trim().toLowerCase();
-  const outcome = deps.db
-    .transaction((): DeleteWikiOutcome => {
-      const wiki = deps.db.prepare<[string, string], WikiRow>('SELECT slug, owner_did, created_at FROM wikis WHERE slug = ? AND owner_did = ?').get(slug, did);
-      if (!wiki) return { kind: 'refused', problem: 'You have no wiki by that name.', status: 404 };
-      if (confirmation.trim().toLowerCase() !== wiki.slug) {
-        return { kind: 'refused', problem: `To delete the wiki, type its name "${wiki.slug}" in the box.`, status: 400 };
-      }
-      const owner = deps.db.prepare<[string], { username: string }>('SELECT username FROM users WHERE did = ?').get(did);
-      const grantsRevoked = removeWikiRow(deps.db, wiki, owner?.username ?? '', 'owner');
-      reserveName(deps, wiki.slug, deps.config.deletedSlugReserveDays, 'wiki_deleted', did);
-      return { kind: 'deleted', slug: wiki.slug, grantsRevoked };
-    })
-    .immediate();
+  const outcome = await deps.store.transaction(async (tx): Promise<DeleteWikiOutcome> => {
+    await tx.wikis.lockCreation();
+    const wiki = await tx.wikis.findBySlug(slug);
+    if (!wiki || wiki.ownerDid !== did) return { kind: 'refused', problem: 'You have no wiki by that name.', status: 404 };
+    if (confirmation.trim().toLowerCase() !== wiki.slug) {
+      return { kind: 'refused', problem: `To delete the wiki, type its name "${wiki.slug}" in the box.`, status: 400 };
+    }
+    const owner = await tx.users.findByDid(did);
+    const grantsRevoked = await tx.wikis.remove(wiki, owner?.username ?? '', 'owner');
+    await tx.reservedNames.reserve(wiki.slug, deps.config.deletedSlugReserveDays, 'wiki_deleted', did);
+    return { kind: 'deleted', slug: wiki.slug, grantsRevoked };
+  });
   if (outcome.kind === 'deleted') {
     deps.log.warn(
       { did, slug: outcome.slug, grantsRevoked: outcome.grantsRevoked, reservedDays: deps.config.deletedSlugReserveDays },

@@ -10,35 +10,21 @@
 //     it, or it was among the first NEW_WIKIS_PER_DAY of the 24 hours before its creation: a wiki that
 //     slipped past the cap by another path never gets a certificate, so the ask cannot be used to burn them.
 // In wildcard-dns mode no per-wiki certificate is issued: the cap then only limits growth (raise it).
+// Storage: the Store's `wikis.newWikisPausedUntil` (rule 1) and `wikis.createdWithinCap` (rule 4, which
+// tls-ask.route.ts calls); a creation checks rule 1 and inserts in one transaction that calls
+// `wikis.lockCreation()` first (create-wiki.ts, signup.ts, admin/wikis.ts).
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
+import type { Repositories } from '../storage/store.ts';
 import { AppError } from '../web/errors.ts';
 
 export const CAP_WINDOW_SECONDS = 24 * 60 * 60;
 
-type CapDeps = Pick<AppContext, 'db' | 'config'>;
+type CapConfig = Pick<AppContext['config'], 'newWikisPerDay'>;
 
 /** Rule 1: undefined while a wiki may be created now; otherwise when the next one may (seconds since the epoch). */
-export function newWikisPausedUntil(deps: CapDeps, now = nowSeconds()): number | undefined {
-  // The cap-th newest wiki of the window: while it is in the window, the window is full.
-  const row = deps.db
-    .prepare<[number, number], { created_at: number }>('SELECT created_at FROM wikis WHERE created_at > ? ORDER BY created_at DESC LIMIT 1 OFFSET ?')
-    .get(now - CAP_WINDOW_SECONDS, deps.config.newWikisPerDay - 1);
-  return row === undefined ? undefined : row.created_at + CAP_WINDOW_SECONDS;
-}
-
-/** Rule 4: whether wiki `slug` was made by the operator or within the cap of its own day. */
-export function createdWithinCap(deps: CapDeps, slug: string): boolean {
-  const row = deps.db
-    .prepare<[string], { created_by: string; position: number }>(
-      `SELECT w.created_by,
-         (SELECT count(*) FROM wikis o
-          WHERE o.created_at > w.created_at - ${CAP_WINDOW_SECONDS}
-            AND (o.created_at < w.created_at OR (o.created_at = w.created_at AND o.rowid <= w.rowid))) AS position
-       FROM wikis w WHERE w.slug = ?`,
-    )
-    .get(slug);
-  return row !== undefined && (row.created_by === 'operator' || row.position <= deps.config.newWikisPerDay);
+export function newWikisPausedUntil(repos: Pick<Repositories, 'wikis'>, config: CapConfig, now = nowSeconds()): Promise<number | undefined> {
+  return repos.wikis.newWikisPausedUntil(config.newWikisPerDay, now);
 }
 
 /** Rule 2, for the person: a plain page, 503 with Retry-After. */
@@ -68,8 +54,8 @@ export function logSignupsPaused(deps: Pick<AppContext, 'log' | 'config'>, until
  * Rule 2 up front: the username page (GET /auth/signup) says sign-ups are paused before the person
  * picks a name, with the same 503 page and the same operator log line as a refused sign-up.
  */
-export function refuseSignupWhilePaused(deps: CapDeps & Pick<AppContext, 'log'>, did: string): void {
-  const until = newWikisPausedUntil(deps);
+export async function refuseSignupWhilePaused(deps: Pick<AppContext, 'store' | 'config' | 'log'>, did: string): Promise<void> {
+  const until = await newWikisPausedUntil(deps.store.repos, deps.config);
   if (until === undefined) return;
   logSignupsPaused(deps, until, did);
   throw new SignupsPaused(until);

@@ -12,13 +12,11 @@ import type { AppContext } from '../context.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest, Forbidden, NotFound } from '../web/errors.ts';
 import { noStore, singleString } from '../web/http.ts';
-import { createdWithinCap } from './new-wiki-cap.ts';
 import { slugFromHost } from './urls.ts';
-import type { WikisRepo } from './wikis.repo.ts';
 
 export const TLS_ASK_PATH = '/internal/tls-ask';
 
-type TlsAskDeps = Pick<AppContext, 'config' | 'db'> & { wikis: Pick<WikisRepo, 'findBySlug'> };
+type TlsAskDeps = Pick<AppContext, 'config' | 'store'>;
 
 /** A DNS name as Caddy sends it (the TLS server name): lowercased, without a trailing dot; undefined if it is not one. */
 function normalizeDomain(domain: string): string | undefined {
@@ -30,13 +28,16 @@ function normalizeDomain(domain: string): string | undefined {
  * Whether this deployment serves `domain`: the apex hostname (PUBLIC_URL's host without its port: a
  * server name never has one) or the host of a wiki that exists and was not created past the cap.
  */
-export function mayIssueCertificate(deps: TlsAskDeps, domain: string): boolean {
+export async function mayIssueCertificate(deps: TlsAskDeps, domain: string): Promise<boolean> {
   const name = normalizeDomain(domain);
   if (name === undefined) return false;
   const apexHostname = new URL(deps.config.publicUrl).hostname.toLowerCase();
   if (name === apexHostname) return true;
   const slug = slugFromHost({ apexHost: apexHostname }, name);
-  return slug !== undefined && deps.wikis.findBySlug(slug) !== undefined && createdWithinCap(deps, slug);
+  if (slug === undefined) return false;
+  const { wikis } = deps.store.repos;
+  // new-wiki-cap.ts rule 4 (the repository's createdWithinCap is its statement).
+  return (await wikis.findBySlug(slug)) !== undefined && (await wikis.createdWithinCap(slug, deps.config.newWikisPerDay));
 }
 
 type TrustProxyFn = (address: string, hop: number) => boolean;
@@ -51,12 +52,12 @@ function peerIsTrustedProxy(req: Request): boolean {
 
 export function tlsAskRoutes(ctx: TlsAskDeps): Router {
   const router = Router();
-  router.get(TLS_ASK_PATH, noStore, apiResponses, (req, res) => {
+  router.get(TLS_ASK_PATH, noStore, apiResponses, async (req, res) => {
     if (req.get('x-forwarded-for') !== undefined) throw new NotFound();
     if (!peerIsTrustedProxy(req)) throw new Forbidden('Only the proxy (TRUST_PROXY) may ask for certificates.');
     const domain = singleString(req.query.domain);
     if (domain === undefined) throw new BadRequest('The domain parameter is required, once.');
-    if (!mayIssueCertificate(ctx, domain)) throw new NotFound('This name is neither the apex nor an existing wiki created within the daily cap.');
+    if (!(await mayIssueCertificate(ctx, domain))) throw new NotFound('This name is neither the apex nor an existing wiki created within the daily cap.');
     res.status(200).json({ domain: normalizeDomain(domain) });
   });
   return router;

@@ -28,7 +28,7 @@ async function newPerson(prefix: string): Promise<{ account: PdsAccount; b: Brow
   const account = await createPdsAccount(pdsUrl, { handlePrefix: prefix });
   const b = browser(app);
   await signUpNew(app, b, account);
-  return { account, b, username: app.ctx.users.findByDid(account.did)!.username };
+  return { account, b, username: (await app.ctx.store.repos.users.findByDid(account.did))!.username };
 }
 
 /** Submits one of the account page's forms as the browser would: the page's CSRF token, then the fields. */
@@ -98,7 +98,7 @@ describe('more wikis, and connecting a client to the second one', () => {
     const created = await submit(b, '/account/wikis', { slug: second });
     expect(created.status, pageText(created.body).slice(0, 300)).toBe(303);
     expect(location(created)).toBe('/account?done=wiki-created');
-    expect(app.ctx.wikis.listByOwner(account.did).map((w) => w.slug)).toEqual([username, second]);
+    expect((await app.ctx.store.repos.wikis.listByOwner(account.did)).map((w) => w.slug)).toEqual([username, second]);
 
     const page = await b.get('/account');
     expect(wikiSection(page.body, second)).toContain(`claude mcp add --transport http ${second} ${mcpUrlOf(second)}`);
@@ -116,22 +116,22 @@ describe('more wikis, and connecting a client to the second one', () => {
     const refused = await submit(b, '/account/wikis/delete', { slug: second, confirm: username });
     expect(refused.status).toBe(400);
     expect(pageText(refused.body)).toContain(`type its name "${second}"`);
-    expect(app.ctx.wikis.findBySlug(second)).toBeDefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(second)).toBeDefined();
 
-    const grantsBefore = app.ctx.grants.listConnectedApps(account.did);
+    const grantsBefore = await app.ctx.store.repos.grants.listConnectedApps(account.did);
     expect(grantsBefore.map((g) => g.wikiSlug).sort()).toEqual([username, second].sort());
     const deleted = await submit(b, '/account/wikis/delete', { slug: second, confirm: second });
     expect(deleted.status).toBe(303);
     expect(location(deleted)).toBe('/account?done=wiki-deleted');
-    expect(app.ctx.wikis.findBySlug(second)).toBeUndefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(second)).toBeUndefined();
     // Exactly its grants: the client on the other wiki keeps working.
-    expect(app.ctx.grants.listConnectedApps(account.did).map((g) => g.wikiSlug)).toEqual([username]);
+    expect((await app.ctx.store.repos.grants.listConnectedApps(account.did)).map((g) => g.wikiSlug)).toEqual([username]);
     // The wiki host is gone (404), and so is the grant its access token names.
     expect(await whoamiStatus(onSecond, second)).toBe(404);
-    expect(grantsBefore.filter((g) => g.wikiSlug === second).map((g) => app.ctx.grants.findLive(g.id))).toEqual([undefined]);
+    expect(await Promise.all(grantsBefore.filter((g) => g.wikiSlug === second).map((g) => app.ctx.store.repos.grants.findLive(g.id)))).toEqual([undefined]);
     expect(await whoamiStatus(onFirst, username)).toBe(200);
     // The operator's record, and the slug held for its owner only.
-    const record = app.ctx.db.prepare('SELECT slug, owner_did, reason, grants_revoked FROM deleted_wikis WHERE slug = ?').get(second);
+    const record = app.ctx.sqlite!.db.prepare('SELECT slug, owner_did, reason, grants_revoked FROM deleted_wikis WHERE slug = ?').get(second);
     expect(record).toEqual({ slug: second, owner_did: account.did, reason: 'owner', grants_revoked: 1 });
     const other = await newPerson('acctb');
     const taken = await submit(other.b, '/account/wikis', { slug: second });
@@ -161,7 +161,7 @@ describe('more wikis, and connecting a client to the second one', () => {
     const third = await submit(b, '/account/wikis', { slug: `${username}-three` });
     expect(third.status).toBe(403);
     expect(pageText(third.body)).toContain('the most this service allows');
-    expect(app.ctx.wikis.listByOwner(account.did)).toHaveLength(2);
+    expect(await app.ctx.store.repos.wikis.listByOwner(account.did)).toHaveLength(2);
   });
 });
 
@@ -179,13 +179,13 @@ describe('browser sessions', () => {
     expect(text).toContain('this browser');
     expect(page.body.match(/class="session"/g)).toHaveLength(3);
     // Never the User-Agent string itself.
-    const ua = app.ctx.db.prepare<[string], { user_agent: string | null }>('SELECT user_agent FROM sessions WHERE did = ? LIMIT 1').get(account.did)!.user_agent;
+    const ua = app.ctx.sqlite!.db.prepare<[string], { user_agent: string | null }>('SELECT user_agent FROM sessions WHERE did = ? LIMIT 1').get(account.did)!.user_agent;
     if (ua) expect(page.body).not.toContain(ua);
 
     // "Sign out this one": the second browser's session, by its handle on the page.
     const handles = [...page.body.matchAll(/name="session" value="([0-9a-f]{32})"/g)].map((m) => m[1]!);
     expect(handles).toHaveLength(2);
-    const secondId = app.ctx.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? ORDER BY created_at, rowid LIMIT 1 OFFSET 1').get(account.did)!.id;
+    const secondId = app.ctx.sqlite!.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? ORDER BY created_at, rowid LIMIT 1 OFFSET 1').get(account.did)!.id;
     const { sessionHandle } = await import('../../src/accounts/sessions.repo.ts');
     expect((await submit(first, '/account/sessions/revoke', { session: sessionHandle(secondId) })).status).toBe(303);
     expect((await second.get('/account')).status).toBe(303);
@@ -195,7 +195,7 @@ describe('browser sessions', () => {
     const stranger = await newPerson('sessx');
     const strangerPage = await stranger.b.get('/account');
     expect(strangerPage.status).toBe(200);
-    const thirdId = app.ctx.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? AND revoked_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(account.did)!.id;
+    const thirdId = app.ctx.sqlite!.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? AND revoked_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(account.did)!.id;
     await submit(stranger.b, '/account/sessions/revoke', { session: sessionHandle(thirdId) });
     expect((await third.get('/account')).status).toBe(200);
 
@@ -221,15 +221,15 @@ describe('deleting the account', () => {
     const provider = await connectClaudeCode(b, `${username}-2`);
     expect(await whoamiStatus(provider, `${username}-2`)).toBe(200);
     const onFirst = await connectClaudeCode(b, username);
-    const grantIds = app.ctx.grants.listConnectedApps(account.did).map((g) => g.id);
+    const grantIds = (await app.ctx.store.repos.grants.listConnectedApps(account.did)).map((g) => g.id);
     expect(grantIds).toHaveLength(2);
     const otherBrowser = browser(app);
     await signIn(app, otherBrowser, account);
 
     const wrong = await submit(b, '/account/delete', { confirm: 'someone-else' });
     expect(wrong.status).toBe(400);
-    expect(app.ctx.users.findByDid(account.did)).toBeDefined();
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM atproto_sessions WHERE did = ?').get(account.did)).toEqual({ n: 1 });
+    expect(await app.ctx.store.repos.users.findByDid(account.did)).toBeDefined();
+    expect(app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM atproto_sessions WHERE did = ?').get(account.did)).toEqual({ n: 1 });
 
     const res = await submit(b, '/account/delete', { confirm: username.toUpperCase() });
     expect(res.status).toBe(303);
@@ -239,29 +239,29 @@ describe('deleting the account', () => {
     expect(pageText(home.body)).toContain('Your account was deleted');
 
     // Every column of every table: only the operator's record and the reserved username name the DID.
-    const tables = app.ctx.db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+    const tables = app.ctx.sqlite!.db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
     const naming: string[] = [];
     for (const { name } of tables) {
-      const columns = app.ctx.db.prepare<[], { name: string }>(`PRAGMA table_info("${name}")`).all();
+      const columns = app.ctx.sqlite!.db.prepare<[], { name: string }>(`PRAGMA table_info("${name}")`).all();
       for (const column of columns) {
-        const n = app.ctx.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM "${name}" WHERE CAST("${column.name}" AS TEXT) LIKE '%' || ? || '%'`).get(account.did)!.n;
+        const n = app.ctx.sqlite!.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM "${name}" WHERE CAST("${column.name}" AS TEXT) LIKE '%' || ? || '%'`).get(account.did)!.n;
         if (n > 0) naming.push(`${name}.${column.name}`);
       }
     }
     // The operator's record: deleted_users, deleted_wikis and the audit log (kept AUDIT_RETENTION_DAYS).
     expect(naming.sort()).toEqual(['audit_log.did', 'deleted_users.did', 'deleted_wikis.owner_did', 'reserved_names.held_for_did']);
-    expect(app.ctx.audit.list({ did: account.did }).map((e) => e.event)).toContain('account_deleted');
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
-    const reserved = app.ctx.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
+    expect((await app.ctx.store.repos.audit.list({ did: account.did })).map((e) => e.event)).toContain('account_deleted');
+    expect(app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
+    const reserved = app.ctx.sqlite!.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
     expect(reserved).toEqual(expect.arrayContaining([{ name: username, reason: 'account_deleted' }, { name: `${username}-2`, reason: 'account_deleted' }]));
-    expect(app.ctx.db.prepare('SELECT username, wikis, pds_revoked FROM deleted_users WHERE did = ?').get(account.did)).toEqual({
+    expect(app.ctx.sqlite!.db.prepare('SELECT username, wikis, pds_revoked FROM deleted_users WHERE did = ?').get(account.did)).toEqual({
       username,
       wikis: `${username},${username}-2`,
       pds_revoked: 1,
     });
 
     // Grants, sessions and the ATProto session are gone.
-    expect(grantIds.map((id) => app.ctx.grants.findLive(id))).toEqual([undefined, undefined]);
+    expect(await Promise.all(grantIds.map((id) => app.ctx.store.repos.grants.findLive(id)))).toEqual([undefined, undefined]);
     expect(await whoamiStatus(provider, `${username}-2`)).toBe(404);
     expect(await whoamiStatus(onFirst, username)).toBe(404);
     expect((await otherBrowser.get('/account')).status).toBe(303);
@@ -273,6 +273,6 @@ describe('deleting the account', () => {
     expect(location(handoff)).toBe('/auth/signup');
     const { res: signedUp } = await chooseUsername(again, username);
     expect(signedUp.status, pageText(signedUp.body).slice(0, 300)).toBe(303);
-    expect(app.ctx.users.findByDid(account.did)?.username).toBe(username);
+    expect((await app.ctx.store.repos.users.findByDid(account.did))?.username).toBe(username);
   });
 });

@@ -11,6 +11,7 @@ import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { createAuditLog } from '../../src/audit/audit-log.ts';
 import type { AppContext } from '../../src/context.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
@@ -30,20 +31,21 @@ describe('admin wikis deleted / users deleted', () => {
   it('list what people deleted, with what the operator must do', async () => {
     const deps = {
       db: t.db,
+      store: createSqliteStore(t.db, { closeDatabase: false }),
       wikis: createWikisRepo(t.db),
       users: createUsersRepo(t.db),
       config: { ...t.config, wikisPerUser: 3, newWikisPerDay: 1000, deletedSlugReserveDays: 30, deletedUsernameReserveDays: 90 },
       log: createLogger('silent'),
     };
-    const alice = seedUser(t.db, 'alice');
-    const bob = seedUser(t.db, 'bob');
-    const clientId = seedClient(t.db);
-    expect(createWikiForUser(deps, alice.did, 'alice-notes').kind).toBe('created');
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice-notes', clientId });
-    expect(deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
+    const alice = await seedUser(t, 'alice');
+    const bob = await seedUser(t, 'bob');
+    const clientId = await seedClient(t);
+    expect((await createWikiForUser(deps, alice.did, 'alice-notes')).kind).toBe('created');
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice-notes', clientId });
+    expect(await deleteWikiForOwner(deps, alice.did, 'alice-notes', 'alice-notes')).toMatchObject({ kind: 'deleted', grantsRevoked: 1 });
     // No PDS here: the revocation there fails, the deletion goes ahead and says so.
     const atproto = { revoke: () => Promise.reject(new Error('unreachable')) } as unknown as AppContext['atproto'];
-    const audit = createAuditLog({ db: t.db, log: deps.log });
+    const audit = createAuditLog({ store: deps.store, log: deps.log });
     expect(await deleteAccount({ ...deps, atproto, audit }, bob.did, 'bob')).toMatchObject({ kind: 'deleted', pdsRevoked: false });
 
     const wikis = await cli('wikis', 'deleted');

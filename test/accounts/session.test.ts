@@ -6,8 +6,8 @@ import { parseConfig, type Config } from '../../src/config/env.ts';
 import { generatePrivateJwk, loadPlatformKeys } from '../../src/config/keys.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { migrate } from '../../src/db/migrate.ts';
-import { createSessionsRepo, type SessionsRepo } from '../../src/accounts/sessions.repo.ts';
-import { createUsersRepo, type UsersRepo } from '../../src/accounts/users.repo.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import type { Store } from '../../src/storage/store.ts';
 import { createSession, readSession } from '../../src/accounts/session.ts';
 import { cookieNames, hostOnlyCookieOptions, identityCookieOptions } from '../../src/accounts/cookies.ts';
 import { IDENTITY_TOKEN_TTL_SECONDS } from '../../src/lifetimes.ts';
@@ -16,56 +16,54 @@ import { sha256Hex } from '../../src/lib/secrets.ts';
 
 const config: Config = parseConfig({});
 let db: Db;
-let sessions: SessionsRepo;
-let users: UsersRepo;
+let store: Store;
 
 const alice = { did: 'did:plc:alice', handle: 'alice.test', username: 'alice' };
 const bob = { did: 'did:plc:bob', handle: 'bob.test', username: 'bob' };
 
-beforeAll(() => {
+beforeAll(async () => {
   db = openDatabase(':memory:');
   migrate(db);
-  users = createUsersRepo(db);
-  for (const u of [alice, bob]) users.insertWithFirstWiki({ ...u, displayName: null });
-  sessions = createSessionsRepo(db);
+  store = createSqliteStore(db);
+  for (const u of [alice, bob]) await store.repos.users.insertWithFirstWiki({ ...u, displayName: null });
 });
 
 describe('a session cookie names a live session row', () => {
-  it('a fresh secret reads back as the signed-in user; the database holds only its hash', () => {
-    const secret = createSession({ config, sessions }, alice, 'test-agent');
-    const user = readSession({ sessions, users }, secret);
+  it('a fresh secret reads back as the signed-in user; the database holds only its hash', async () => {
+    const secret = await createSession({ config, store }, alice, 'test-agent');
+    const user = await readSession({ store }, secret);
     expect(user).toEqual({ did: alice.did, handle: alice.handle, username: alice.username, sessionId: sha256Hex(secret) });
     const ids = db.prepare<[], { id: string }>('SELECT id FROM sessions').all().map((r) => r.id);
     expect(ids).toContain(sha256Hex(secret));
     expect(ids).not.toContain(secret);
     // A copy of the database does not sign anyone in: the row id is not a working cookie.
-    expect(readSession({ sessions, users }, sha256Hex(secret))).toBeUndefined();
+    expect(await readSession({ store }, sha256Hex(secret))).toBeUndefined();
   });
 
-  it('a revoked session is signed out at once', () => {
-    const secret = createSession({ config, sessions }, alice, null);
-    sessions.revoke(readSession({ sessions, users }, secret)!.sessionId);
-    expect(readSession({ sessions, users }, secret)).toBeUndefined();
+  it('a revoked session is signed out at once', async () => {
+    const secret = await createSession({ config, store }, alice, null);
+    await store.repos.sessions.revoke((await readSession({ store }, secret))!.sessionId);
+    expect(await readSession({ store }, secret)).toBeUndefined();
   });
 
-  it('revoking all sessions of a user signs out every browser of that user only', () => {
-    const a1 = createSession({ config, sessions }, alice, null);
-    const a2 = createSession({ config, sessions }, alice, null);
-    const b1 = createSession({ config, sessions }, bob, null);
-    expect(sessions.revokeAllForUser(alice.did)).toBeGreaterThanOrEqual(2);
-    expect(readSession({ sessions, users }, a1)).toBeUndefined();
-    expect(readSession({ sessions, users }, a2)).toBeUndefined();
-    expect(readSession({ sessions, users }, b1)).toMatchObject({ did: bob.did });
+  it('revoking all sessions of a user signs out every browser of that user only', async () => {
+    const a1 = await createSession({ config, store }, alice, null);
+    const a2 = await createSession({ config, store }, alice, null);
+    const b1 = await createSession({ config, store }, bob, null);
+    expect(await store.repos.sessions.revokeAllForUser(alice.did)).toBeGreaterThanOrEqual(2);
+    expect(await readSession({ store }, a1)).toBeUndefined();
+    expect(await readSession({ store }, a2)).toBeUndefined();
+    expect(await readSession({ store }, b1)).toMatchObject({ did: bob.did });
   });
 
-  it('an expired row is signed out', () => {
-    const secret = createSession({ config: { sessionTtlSeconds: -1 }, sessions }, alice, null);
-    expect(readSession({ sessions, users }, secret)).toBeUndefined();
+  it('an expired row is signed out', async () => {
+    const secret = await createSession({ config: { sessionTtlSeconds: -1 }, store }, alice, null);
+    expect(await readSession({ store }, secret)).toBeUndefined();
   });
 
-  it('refuses unknown, non-string and oversized values', () => {
+  it('refuses unknown, non-string and oversized values', async () => {
     for (const value of [undefined, '', 'no-such-session', 42, ['x'], 'a'.repeat(5000)]) {
-      expect(readSession({ sessions, users }, value)).toBeUndefined();
+      expect(await readSession({ store }, value)).toBeUndefined();
     }
   });
 });

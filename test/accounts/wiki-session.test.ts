@@ -17,19 +17,19 @@ const refreshUrl = (returnTo: string) => `/auth/wiki-session?return_to=${encodeU
 
 beforeAll(async () => {
   app = await startTestApp({ COOKIE_DOMAIN: 'localhost', RATE_LIMIT_LOGIN_PER_MINUTE: '100000' });
-  for (const u of [alice, bob]) app.ctx.users.insertWithFirstWiki({ ...u, displayName: null });
+  for (const u of [alice, bob]) await app.ctx.store.repos.users.insertWithFirstWiki({ ...u, displayName: null });
 });
 afterAll(async () => {
   await app?.close();
 });
 
-function signedIn(user: { did: string }) {
-  return browser(app, new Map([[cookieNames(app.config).session, createSession(app.ctx, user, 'test')]]));
+async function signedIn(user: { did: string }) {
+  return browser(app, new Map([[cookieNames(app.config).session, await createSession(app.ctx, user, 'test')]]));
 }
 
 describe('GET /auth/wiki-session', () => {
   it('with a live session: a fresh identity cookie on the domain, and back to the wiki (any existing wiki)', async () => {
-    const b = signedIn(alice);
+    const b = await signedIn(alice);
     for (const target of [wiki(alice.username), wiki(bob.username)]) {
       const res = await b.get(refreshUrl(target));
       expect(res.status).toBe(303);
@@ -51,7 +51,7 @@ describe('GET /auth/wiki-session', () => {
   });
 
   it('an identity cookie alone does not refresh itself', async () => {
-    const b = signedIn(alice);
+    const b = await signedIn(alice);
     const first = await b.get(refreshUrl(wiki(alice.username)));
     const token = setCookieLine(first, IDENTITY_COOKIE)!.split(';')[0]!.slice(`${IDENTITY_COOKIE}=`.length);
     const res = await browser(app, new Map([[IDENTITY_COOKIE, token], ['platform_token', token]])).get(refreshUrl(wiki(alice.username)));
@@ -59,16 +59,16 @@ describe('GET /auth/wiki-session', () => {
   });
 
   it('after the sessions are revoked (admin users revoke-sessions): no new identity', async () => {
-    const b = signedIn(bob);
+    const b = await signedIn(bob);
     expect(location(await b.get(refreshUrl(wiki(bob.username))))).toBe(wiki(bob.username));
-    app.ctx.sessions.revokeAllForUser(bob.did);
+    await app.ctx.store.repos.sessions.revokeAllForUser(bob.did);
     const res = await b.get(refreshUrl(wiki(bob.username)));
     expect(location(res)).toMatch(/^\/auth\/login/);
     expect(setCookieLine(res, IDENTITY_COOKIE)).toMatch(/^platform_identity=;/);
   });
 
   it('never redirects anywhere but an existing wiki host', async () => {
-    const b = signedIn(alice);
+    const b = await signedIn(alice);
     for (const target of [
       'https://evil.example/',
       `http://localhost.evil.example:${app.port}/`,

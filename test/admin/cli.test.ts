@@ -19,6 +19,7 @@ import { sha256Hex } from '../../src/lib/secrets.ts';
 import { createSealer, readSealingJwks, type Sealer } from '../../src/lib/sealing.ts';
 import { writeTestKeyFiles } from '../support/key-files.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from '../support/seed.ts';
 
@@ -27,13 +28,16 @@ let alice: User;
 let bob: User;
 let clientId: string;
 
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData();
-  alice = seedUser(t.db, 'alice');
-  bob = seedUser(t.db, 'bob');
-  clientId = seedClient(t.db);
+  alice = await seedUser(t, 'alice');
+  bob = await seedUser(t, 'bob');
+  clientId = await seedClient(t);
 });
 afterEach(() => t.cleanup());
+
+/** The Store over this test's database, as the CLI opens it on SQLite (src/admin/database.ts). */
+const store = () => createSqliteStore(t.db, { closeDatabase: false });
 
 /** Runs the CLI in-process against this test's data directory. */
 async function cli(...argv: string[]) {
@@ -46,9 +50,9 @@ const countWhere = (sql: string, ...args: unknown[]) => (t.db.prepare(sql).get(.
 
 describe('users list', () => {
   it('shows each user with wikis, live sessions and live grants, as a table', async () => {
-    seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did);
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    await seedSession(t, alice.did);
+    await seedSession(t, alice.did);
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
     const { status, stdout } = await cli('users', 'list');
     expect(status).toBe(0);
     const lines = stdout.split('\n');
@@ -75,13 +79,13 @@ describe('users list', () => {
     });
   });
 
-  it('does not count revoked or expired sessions as live', () => {
-    const live = seedSession(t.db, alice.did);
-    const revoked = seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did, -10);
+  it('does not count revoked or expired sessions as live', async () => {
+    const live = await seedSession(t, alice.did);
+    const revoked = await seedSession(t, alice.did);
+    await seedSession(t, alice.did, -10);
     t.db.prepare('UPDATE sessions SET revoked_at = ? WHERE id = ?').run(nowSeconds(), revoked);
     expect(live).toBeTruthy();
-    expect(listUsers(t.db).find((u) => u.did === alice.did)?.liveSessions).toBe(1);
+    expect((await listUsers(store())).find((u) => u.did === alice.did)?.liveSessions).toBe(1);
   });
 
   it('says so when there is nobody', async () => {
@@ -93,8 +97,8 @@ describe('users list', () => {
 
 describe('wikis', () => {
   it('lists every wiki with its owner and MCP URL, or only one user’s', async () => {
-    createWiki(t.db, t.config, { slug: 'alice-notes', user: 'alice' });
-    expect(listWikis(t.db, t.config).map((w) => w.slug)).toEqual(['alice', 'alice-notes', 'bob']);
+    await createWiki(store(), t.config, { slug: 'alice-notes', user: 'alice' });
+    expect((await listWikis(store(), t.config)).map((w) => w.slug)).toEqual(['alice', 'alice-notes', 'bob']);
     const { status, stdout } = await cli('wikis', 'list', '--user', alice.did, '--json');
     expect(status).toBe(0);
     expect(JSON.parse(stdout)).toEqual([
@@ -116,11 +120,11 @@ describe('wikis', () => {
     expect(countWhere('SELECT count(*) AS n FROM wikis WHERE owner_did = ?', bob.did)).toBe(2);
   });
 
-  it('lower-cases the slug and accepts a username in any case', () => {
-    expect(createWiki(t.db, t.config, { slug: ' Shared ', user: 'ALICE' }).slug).toBe('shared');
+  it('lower-cases the slug and accepts a username in any case', async () => {
+    expect((await createWiki(store(), t.config, { slug: ' Shared ', user: 'ALICE' })).slug).toBe('shared');
   });
 
-  it('refuses slugs that break the username rules, reserved names and taken names', () => {
+  it('refuses slugs that break the username rules, reserved names and taken names', async () => {
     const refused: [string, RegExp][] = [
       ['ab', /at least 3/],
       ['-lead', /hyphen/],
@@ -131,16 +135,16 @@ describe('wikis', () => {
       ['bob', /already exists \(owner did:plc:bob/],
     ];
     for (const [slug, message] of refused) {
-      expect(() => createWiki(t.db, t.config, { slug, user: 'alice' }), slug).toThrow(message);
+      await expect(createWiki(store(), t.config, { slug, user: 'alice' }), slug).rejects.toThrow(message);
     }
     expect(countWhere('SELECT count(*) AS n FROM wikis')).toBe(2);
   });
 
-  it("refuses another user's username even when that user's wiki is gone", () => {
+  it("refuses another user's username even when that user's wiki is gone", async () => {
     t.db.prepare('DELETE FROM wikis WHERE slug = ?').run('bob');
-    expect(() => createWiki(t.db, t.config, { slug: 'bob', user: 'alice' })).toThrow(/username of another user/);
+    await expect(createWiki(store(), t.config, { slug: 'bob', user: 'alice' })).rejects.toThrow(/username of another user/);
     // …but the user may get their own name back.
-    expect(createWiki(t.db, t.config, { slug: 'bob', user: 'bob' }).ownerDid).toBe(bob.did);
+    expect((await createWiki(store(), t.config, { slug: 'bob', user: 'bob' })).ownerDid).toBe(bob.did);
   });
 
   it('refuses an unknown user (exit 1) and a missing --user or slug (exit 2)', async () => {
@@ -157,8 +161,8 @@ describe('wikis', () => {
 
 describe('clients list', () => {
   it('shows registrations with name, auth method, live grants and first use', async () => {
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
-    const [client] = listClients(t.db);
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
+    const [client] = await listClients(store());
     expect(client).toMatchObject({ clientId, kind: 'registered', clientName: 'Claude Code', tokenEndpointAuthMethod: 'none', liveGrants: 1, firstTokenAt: null });
     const table = await cli('clients', 'list');
     expect(table.stdout).toMatch(new RegExp(`\\n${clientId}\\s+registered\\s+Claude Code\\s+none\\s+1\\s+\\d{4}-`));
@@ -169,33 +173,33 @@ describe('clients list', () => {
 
 describe('revocation', () => {
   it("sessions revoke ends every live session of the user and no one else's", async () => {
-    seedSession(t.db, alice.did);
-    seedSession(t.db, alice.did);
-    seedSession(t.db, bob.did);
+    await seedSession(t, alice.did);
+    await seedSession(t, alice.did);
+    await seedSession(t, bob.did);
     const { status, stdout } = await cli('sessions', 'revoke', '--user', 'alice');
     expect(status).toBe(0);
     expect(stdout).toBe(`Revoked 2 browser sessions of alice (${alice.did}).`);
     expect(countWhere('SELECT count(*) AS n FROM sessions WHERE did = ? AND revoked_at IS NULL', alice.did)).toBe(0);
     expect(countWhere('SELECT count(*) AS n FROM sessions WHERE did = ? AND revoked_at IS NULL', bob.did)).toBe(1);
-    expect(revokeSessions(t.db, alice.did).revoked).toBe(0);
+    expect((await revokeSessions(store(), alice.did)).revoked).toBe(0);
   });
 
   it('grants revoke revokes each grant and deletes its refresh tokens', async () => {
-    const one = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
-    seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
-    const bobs = seedGrant(t.db, t.config, { did: bob.did, slug: 'bob', clientId });
+    const one = await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
+    await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
+    const bobs = await seedGrant(t, t.config, { did: bob.did, slug: 'bob', clientId });
     const { status, stdout } = await cli('grants', 'revoke', '--user', alice.did);
     expect(status).toBe(0);
     expect(stdout).toBe(`Revoked 2 grants of alice (${alice.did}).`);
     expect(countWhere('SELECT count(*) AS n FROM oauth_grants WHERE user_did = ? AND revoked_at IS NULL', alice.did)).toBe(0);
     expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', sha256Hex(one.refreshToken))).toBe(0);
     expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', sha256Hex(bobs.refreshToken))).toBe(1);
-    expect(revokeGrants(t.db, 'alice').revoked).toBe(0);
+    expect((await revokeGrants(store(), 'alice')).revoked).toBe(0);
   });
 
-  it('names the user it could not find', () => {
-    expect(() => revokeSessions(t.db, 'did:plc:unknown')).toThrow(AdminError);
-    expect(() => revokeGrants(t.db, 'zed')).toThrow(/No user "zed"/);
+  it('names the user it could not find', async () => {
+    await expect(revokeSessions(store(), 'did:plc:unknown')).rejects.toThrow(AdminError);
+    await expect(revokeGrants(store(), 'zed')).rejects.toThrow(/No user "zed"/);
   });
 });
 
@@ -208,8 +212,8 @@ describe('purge', () => {
 
   it('deletes expired rows and prints how many per table', async () => {
     await writePlatformKeys();
-    seedSession(t.db, alice.did, -10);
-    seedSession(t.db, alice.did);
+    await seedSession(t, alice.did, -10);
+    await seedSession(t, alice.did);
     const { status, stdout } = await cli('purge');
     expect(status).toBe(0);
     expect(stdout).toMatch(/^TABLE\s+DELETED\n/);
@@ -223,7 +227,7 @@ describe('purge', () => {
     // A PDS session stored before sealing existed (or under an older key), and a refresh token
     // rotated an hour ago whose successor is still kept sealed although its 60 s window closed.
     t.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, ?)').run(alice.did, '{"tokenSet":"plain"}', nowSeconds());
-    const { grantId } = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+    const { grantId } = await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
     t.db
       .prepare("UPDATE refresh_tokens SET rotated_at = ?, successor_hash = 'next', successor_sealed = 'sealed-successor' WHERE grant_id = ?")
       .run(nowSeconds() - 3600, grantId);
@@ -240,7 +244,7 @@ describe('purge', () => {
   });
 
   it('without the platform key file it changes nothing and says which file it needs', async () => {
-    seedSession(t.db, alice.did, -10);
+    await seedSession(t, alice.did, -10);
     const { status, stderr } = await cli('purge');
     expect(status).toBe(1);
     expect(stderr).toContain(t.config.platformKeysFile);

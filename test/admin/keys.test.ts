@@ -34,11 +34,11 @@ let clientId: string;
 let refreshToken: string;
 const contexts: AppContext[] = [];
 
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData(NO_JWKS_CACHE);
-  alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
 });
 afterEach(() => {
   for (const ctx of contexts.splice(0)) ctx.close();
@@ -84,7 +84,7 @@ describe('keys rotate', () => {
     const oldKid = first.ctx.platformKeys.current.kid;
     const oldToken = await refresh(first.app);
     expect(kidOf(oldToken)).toBe(oldKid);
-    const oldCookie = createSession(first.ctx, alice, 'test');
+    const oldCookie = await createSession(first.ctx, alice, 'test');
 
     const before = nowSeconds();
     const rotation = await rotatePlatformKeys(t.config);

@@ -52,21 +52,22 @@ async function cli(env: Record<string, string>, ...argv: string[]) {
 const copy = (url: string, ...more: string[]) => cli({}, 'migrate-to-postgres', '--to', url, ...more);
 
 /** What a running deployment holds: a row in every table, through the repositories where they exist. */
-function seedEverything(): void {
+async function seedEverything(): Promise<void> {
   const db = t.db;
   const now = nowSeconds();
-  const alice = seedUser(db, 'Alice');
-  const bob = seedUser(db, 'bob');
-  const clientId = seedClient(db);
-  seedClient(db, 'Cursor — “quotes” ünïcode');
+  const alice = await seedUser(t, 'Alice');
+  const bob = await seedUser(t, 'bob');
+  const clientId = await seedClient(t);
+  await seedClient(t, 'Cursor — “quotes” ünïcode');
   // A fetched client ID metadata document.
   db.prepare("INSERT INTO oauth_clients (client_id, kind, metadata, created_at, fetched_at, stale_at) VALUES ('https://claude.ai/oauth/client.json', 'metadata_document', '{\"client_name\":\"Claude\"}', ?, ?, ?)").run(now, now, now + 3600);
-  const grants = Array.from({ length: 25 }, () => seedGrant(db, t.config, { did: alice.did, slug: 'alice', clientId }));
-  seedGrant(db, t.config, { did: bob.did, slug: 'bob', clientId });
+  const grants = [];
+  for (let i = 0; i < 25; i++) grants.push(await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId }));
+  await seedGrant(t, t.config, { did: bob.did, slug: 'bob', clientId });
   db.prepare("UPDATE refresh_tokens SET rotated_at = ?, successor_hash = 'succ', successor_sealed = 'sealed.value' WHERE grant_id = ?").run(now, grants[0]!.grantId);
   createCodesRepo(db).insert({ clientId, userDid: alice.did, wikiSlug: 'alice', redirectUri: 'http://localhost:54321/callback', redirectUriSent: true, codeChallenge: 'c'.repeat(43), resource: 'http://alice.localhost:3000/mcp', scope: 'wiki:read' });
   db.prepare("UPDATE authorization_codes SET consumed_at = ?, grant_id = ?").run(now, grants[1]!.grantId);
-  for (let i = 0; i < 7; i++) seedSession(db, alice.did);
+  for (let i = 0; i < 7; i++) await seedSession(t, alice.did);
   db.prepare("UPDATE sessions SET last_seen_at = ?, user_agent = NULL WHERE rowid = 1").run(now);
   db.prepare('INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run('req1', clientId, '{"state":"x"}', now, now + 600);
   db.prepare('INSERT INTO atproto_auth_states (key, value, created_at, app_state_hash) VALUES (?, ?, ?, ?)').run('state1', 'sealed:v1:abc', now, 'h1');
@@ -101,7 +102,7 @@ async function postgresCounts(p: pg.Pool): Promise<Record<string, number>> {
 
 describe('admin migrate-to-postgres', () => {
   it('copies every table of a live database and verifies equal counts and checksums', async () => {
-    seedEverything();
+    await seedEverything();
     for (const table of sqliteTables()) expect(sqliteCount(table), `${table} is seeded`).toBeGreaterThan(0);
     const url = await server.createDatabase();
     const { status, stdout, stderr } = await copy(url, '--batch-size', '4');
@@ -128,7 +129,7 @@ describe('admin migrate-to-postgres', () => {
   });
 
   it('detects a row changed or deleted on PostgreSQL after the copy (--verify-only), and exits 1', async () => {
-    seedEverything();
+    await seedEverything();
     const url = await server.createDatabase();
     expect((await copy(url)).status).toBe(0);
     const p = pool(url);
@@ -147,7 +148,7 @@ describe('admin migrate-to-postgres', () => {
   });
 
   it('refuses a target that holds rows, or tables that are not robot-auth, and writes nothing to it', async () => {
-    seedEverything();
+    await seedEverything();
     const url = await server.createDatabase();
     expect((await copy(url)).status).toBe(0);
     const p = pool(url);
@@ -167,7 +168,7 @@ describe('admin migrate-to-postgres', () => {
   });
 
   it('rolls the whole copy back when a row fails half-way, then copies after the fix', async () => {
-    seedEverything();
+    await seedEverything();
     // PostgreSQL text cannot hold NUL, SQLite's can: sessions come late in the copy order.
     t.db.prepare("UPDATE sessions SET user_agent = 'curl' || char(0) || 'evil' WHERE rowid = 2").run();
     const url = await server.createDatabase();
@@ -202,7 +203,7 @@ describe('admin migrate-to-postgres', () => {
   });
 
   it('leaves no snapshot file behind', async () => {
-    seedEverything();
+    await seedEverything();
     await copy(await server.createDatabase());
     expect(fs.readdirSync(t.dir).filter((f) => f.includes('to-postgres'))).toEqual([]);
   });
@@ -222,7 +223,7 @@ describe('rows the migrations themselves insert (a version singleton, like a lat
   it("count as empty, and make way for the deployment's own row", async () => {
     const migrations = withSingleton();
     migrate(t.db, migrations.sqlite);
-    seedEverything();
+    await seedEverything();
     t.db.prepare('UPDATE test_version SET version = 7').run();
     const url = await server.createDatabase();
     const p = pool(url);

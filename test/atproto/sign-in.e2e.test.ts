@@ -36,11 +36,11 @@ afterAll(async () => {
 const newAccount = (prefix = 'u') => createPdsAccount(pdsUrl, { handlePrefix: prefix });
 
 function userRow(did: string) {
-  return app.ctx.users.findByDid(did);
+  return app.ctx.store.repos.users.findByDid(did);
 }
 
 function atprotoSessionRow(did: string): string | undefined {
-  const row = app.ctx.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined;
+  const row = app.ctx.sqlite!.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined;
   return row?.value;
 }
 
@@ -53,7 +53,7 @@ describe.concurrent('first sign-in', () => {
     // Not signed in yet: only a short-lived signup ticket.
     expect(location(handoff)).toBe('/auth/signup');
     expect(b.jar.has(SESSION_COOKIE)).toBe(false);
-    expect(userRow(account.did)).toBeUndefined();
+    expect(await userRow(account.did)).toBeUndefined();
 
     const { suggested, res } = await chooseUsername(b);
     expect(suggested).toBe(deriveUsername(account.handle));
@@ -70,8 +70,8 @@ describe.concurrent('first sign-in', () => {
     expect(text).toContain(suggested!);
     // The first wiki has the username as its slug.
     expect(page.body).toContain(`http://${suggested}.localhost:${app.port}/mcp`);
-    expect(userRow(account.did)).toMatchObject({ did: account.did, handle: account.handle, username: suggested });
-    expect(app.ctx.wikis.listByOwner(account.did).map((w) => w.slug)).toEqual([suggested]);
+    expect(await userRow(account.did)).toMatchObject({ did: account.did, handle: account.handle, username: suggested });
+    expect((await app.ctx.store.repos.wikis.listByOwner(account.did)).map((w) => w.slug)).toEqual([suggested]);
   });
 
   it('shows the signup page only with a live signup ticket', async () => {
@@ -94,7 +94,7 @@ describe.concurrent('returning user', () => {
     const page = await b.get('/account');
     expect(page.status).toBe(200);
     expect(pageText(page.body)).toContain(account.did);
-    const sessions = app.ctx.db.prepare('SELECT count(*) AS n FROM sessions WHERE did = ?').get(account.did) as { n: number };
+    const sessions = app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM sessions WHERE did = ?').get(account.did) as { n: number };
     expect(sessions.n).toBe(2);
   });
 
@@ -128,7 +128,7 @@ describe.concurrent('sign-out', () => {
     const after = await replay.get('/account');
     expect(after.status).toBe(303);
     expect(location(after)).toBe('/auth/login?return_to=%2Faccount');
-    const row = app.ctx.db.prepare('SELECT revoked_at FROM sessions WHERE did = ?').get(account.did) as { revoked_at: number | null };
+    const row = app.ctx.sqlite!.db.prepare('SELECT revoked_at FROM sessions WHERE did = ?').get(account.did) as { revoked_at: number | null };
     expect(row.revoked_at).not.toBeNull();
   });
 
@@ -148,7 +148,7 @@ describe.concurrent('sign-out', () => {
     expect(atprotoSessionRow(account.did)).toBeUndefined();
 
     // Put the old tokens back: refreshing them must fail at the PDS.
-    app.ctx.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, 0)').run(account.did, saved!);
+    app.ctx.sqlite!.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, 0)').run(account.did, saved!);
     await expect((await app.ctx.atproto.get()).restore(account.did, true)).rejects.toThrow();
   });
 
@@ -175,7 +175,7 @@ describe.concurrent('sign-in that does not complete', () => {
     expect(setCookieLine(res, SESSION_COOKIE)).toBeUndefined();
     expect(b.jar.has(SESSION_COOKIE)).toBe(false);
     expect(b.jar.has('signup_ticket')).toBe(false);
-    expect(userRow(account.did)).toBeUndefined();
+    expect(await userRow(account.did)).toBeUndefined();
     expect(atprotoSessionRow(account.did)).toBeUndefined();
   });
 
@@ -255,7 +255,7 @@ describe.concurrent('what the PDS says is kept up to date', () => {
   it('a handle changed at the PDS shows on the account page after the next sign-in', async () => {
     const account = await newAccount('ren');
     await signUpNew(app, browser(app), account);
-    const username = userRow(account.did)!.username;
+    const username = (await userRow(account.did))!.username;
 
     const newHandle = `n${account.handle}`;
     await updateHandleAtPds(pdsUrl, account.accessJwt, newHandle);
@@ -266,7 +266,7 @@ describe.concurrent('what the PDS says is kept up to date', () => {
     const text = pageText((await b.get('/account')).body);
     expect(text).toContain(`@${newHandle}`);
     expect(text).not.toContain(`@${account.handle}`);
-    expect(userRow(account.did)).toMatchObject({ handle: newHandle, username });
+    expect(await userRow(account.did)).toMatchObject({ handle: newHandle, username });
   });
 
   it('the display name from the profile record is stored at signup and refreshed at sign-in', async () => {
@@ -274,18 +274,18 @@ describe.concurrent('what the PDS says is kept up to date', () => {
     await putProfileAtPds(pdsUrl, account.did, account.accessJwt, 'Robot Tester');
     const b = browser(app);
     await signUpNew(app, b, account);
-    expect(userRow(account.did)?.displayName).toBe('Robot Tester');
+    expect((await userRow(account.did))?.displayName).toBe('Robot Tester');
     expect(pageText((await b.get('/account')).body)).toContain('Robot Tester');
 
     await putProfileAtPds(pdsUrl, account.did, account.accessJwt, 'Robot Renamed');
     await signIn(app, browser(app), account);
-    expect(userRow(account.did)?.displayName).toBe('Robot Renamed');
+    expect((await userRow(account.did))?.displayName).toBe('Robot Renamed');
   });
 
   it('no profile record means no display name', async () => {
     const account = await newAccount('noname');
     await signUpNew(app, browser(app), account);
-    expect(userRow(account.did)?.displayName).toBeNull();
+    expect((await userRow(account.did))?.displayName).toBeNull();
   });
 });
 
@@ -304,12 +304,12 @@ describe.concurrent('choosing a username', () => {
     expect(res.status).toBe(400);
     expect(pageText(res.body)).toContain('"admin" is reserved');
     expect(fieldValue(res.body, 'username')).toBe('admin');
-    expect(userRow(account.did)).toBeUndefined();
+    expect(await userRow(account.did)).toBeUndefined();
     expect(b.jar.has(SESSION_COOKIE)).toBe(false);
 
     const retry = await chooseUsername(b);
     expect(retry.res.status).toBe(303);
-    expect(userRow(account.did)?.username).toBe(deriveUsername(account.handle));
+    expect((await userRow(account.did))?.username).toBe(deriveUsername(account.handle));
   });
 
   it('a taken username is refused with a message, whatever its case', async () => {
@@ -323,8 +323,8 @@ describe.concurrent('choosing a username', () => {
       expect(res.status).toBe(409);
       expect(pageText(res.body)).toContain(`"${name}" is already taken`);
     }
-    expect(userRow(second.account.did)).toBeUndefined();
-    expect(app.ctx.users.findByUsername(name)?.did).toBe(first.account.did);
+    expect(await userRow(second.account.did)).toBeUndefined();
+    expect((await app.ctx.store.repos.users.findByUsername(name))?.did).toBe(first.account.did);
   });
 
   it('a badly formed username is refused with the rule it breaks', async () => {
@@ -332,7 +332,7 @@ describe.concurrent('choosing a username', () => {
     const { res } = await chooseUsername(b, '-x-');
     expect(res.status).toBe(400);
     expect(pageText(res.body)).toContain('do not start or end with a hyphen');
-    expect(userRow(account.did)).toBeUndefined();
+    expect(await userRow(account.did)).toBeUndefined();
   });
 
   it('parallel signups for one username have exactly one winner', async () => {
@@ -350,10 +350,10 @@ describe.concurrent('choosing a username', () => {
       expect(pageText(res.body)).toContain('is already taken');
     }
     const winner = winners[0]!;
-    expect(app.ctx.users.findByUsername(name)?.did).toBe(winner.account.did);
-    expect(app.ctx.wikis.findBySlug(name)?.ownerDid).toBe(winner.account.did);
+    expect((await app.ctx.store.repos.users.findByUsername(name))?.did).toBe(winner.account.did);
+    expect((await app.ctx.store.repos.wikis.findBySlug(name))?.ownerDid).toBe(winner.account.did);
     for (const { account } of contenders.filter((c) => c !== winner)) {
-      expect(userRow(account.did)).toBeUndefined();
+      expect(await userRow(account.did)).toBeUndefined();
     }
   });
 });
@@ -410,7 +410,7 @@ describe.concurrent('return_to', () => {
   it('is honoured for a wiki the person owns, and not for a wiki of someone else', async () => {
     const account = await newAccount('retwiki');
     await signUpNew(app, browser(app), account);
-    const target = `http://${userRow(account.did)!.username}.localhost:${app.port}/page`;
+    const target = `http://${(await userRow(account.did))!.username}.localhost:${app.port}/page`;
     const { handoff } = await signIn(app, browser(app), account, { returnTo: target });
     expect(location(handoff)).toBe(target);
     const other = await signIn(app, browser(app), account, { returnTo: `http://somewiki.localhost:${app.port}/page` });

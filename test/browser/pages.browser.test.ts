@@ -64,7 +64,7 @@ beforeAll(async () => {
   await page.waitForURL(`${app.url}/account`);
   signedIn = await context.storageState();
   await context.close();
-  username = app.ctx.users.findByDid(account.did)!.username;
+  username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
 }, 90_000);
 afterAll(async () => {
   await browser?.close();
@@ -160,7 +160,7 @@ describe('the account page in Chromium', () => {
       // The README's picture (docs/account-page.png): with an app connected (a grant recorded
       // directly here, for the picture only; the connect flow itself is test/account/account.e2e.test.ts).
       const client = await registerClaudeCode(app);
-      app.ctx.grants.insert({
+      await app.ctx.store.repos.grants.insert({
         id: `screenshot-${Date.now()}`,
         clientId: client.clientId,
         userDid: account.did,
@@ -193,14 +193,14 @@ describe('the account page in Chromium', () => {
       await page.getByRole('button', { name: 'Create wiki' }).click();
       await page.waitForURL(`${app.url}/account?done=wiki-created`);
       expect(await page.getByRole('status').innerText()).toContain('Your new wiki is ready');
-      expect(app.ctx.wikis.findBySlug(slug)?.ownerDid).toBe(account.did);
+      expect((await app.ctx.store.repos.wikis.findBySlug(slug))?.ownerDid).toBe(account.did);
 
       const section = page.locator(`section[aria-labelledby="wiki-${slug}"]`);
       await section.getByText('Delete this wiki').click();
       await section.getByLabel(`Type ${slug} to confirm`).fill(slug);
       await section.getByRole('button', { name: `Delete ${slug}` }).click();
       await page.waitForURL(`${app.url}/account?done=wiki-deleted`);
-      expect(app.ctx.wikis.findBySlug(slug)).toBeUndefined();
+      expect(await app.ctx.store.repos.wikis.findBySlug(slug)).toBeUndefined();
     } finally {
       await context.close();
     }

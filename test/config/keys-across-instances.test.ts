@@ -17,7 +17,8 @@ import { generatePrivateJwk, readKeyFile, rotateKeys, writeKeyFile, type Private
 import { createContext, type AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
 import { createLogger } from '../../src/web/log.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 // These tests are about rotation itself: no verifier caches our key sets here (JWKS_MAX_AGE_SECONDS=0,
 // src/config/jwks-cache.ts), so a rotated key is not held back for the cache's max-age.
@@ -32,11 +33,11 @@ let clientId: string;
 let refreshToken: string;
 const contexts: AppContext[] = [];
 
-function setUp(env: Record<string, string>): void {
+async function setUp(env: Record<string, string>): Promise<void> {
   t = tempData({ ...NO_JWKS_CACHE, ...env });
-  alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
 }
 afterEach(() => {
   for (const ctx of contexts.splice(0)) ctx.close();

@@ -140,7 +140,7 @@ describe('platform keys in PostgreSQL', () => {
     try {
       const p = createPool({ url: await own.createDatabase(), poolSize: 1 });
       pools.push(p);
-      const app = express().use(healthRoutes({ db: undefined as never, log: createLogger('silent') }, poolProbe(p)));
+      const app = express().use(healthRoutes({ store: undefined as never, log: createLogger('silent') }, poolProbe(p)));
       const up = await request(app).get('/healthz');
       expect(up.status).toBe(200);
       expect(up.body).toEqual({ status: 'ok', database: 'ok' });

@@ -30,7 +30,7 @@ afterAll(async () => {
   await app?.close();
 });
 
-const codeCount = (): number => (app.ctx.db.prepare('SELECT count(*) AS n FROM authorization_codes').get() as { n: number }).n;
+const codeCount = (): Promise<number> => app.sql().count('authorization_codes');
 
 /** An error page: HTML, 400, and no Location header (nothing is sent to an unverified address). */
 function expectErrorPage(res: HttpResponse, status = 400): void {
@@ -198,11 +198,11 @@ describe('before the person has acted, an error is a page with a labelled link b
   });
 
   it('no request is stored for an invalid authorization request', async () => {
-    const count = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM authorization_requests').get() as { n: number }).n;
-    const before = count();
+    const count = () => app.sql().count('authorization_requests');
+    const before = await count();
     await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { code_challenge_method: 'plain' })));
     await alice.browser.get(authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce(), { redirect_uri: 'https://evil.example' })));
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
   });
 });
 
@@ -232,7 +232,7 @@ describe('the consent page', () => {
   it('after Bluesky sign-in (real PDS), the person lands back on the same pending request', async () => {
     const account = await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'sec' });
     // They already have an account here (signed up earlier), just not in this browser.
-    app.ctx.users.insertWithFirstWiki({ did: account.did, handle: account.handle, displayName: null, username: 'carol' });
+    await app.ctx.store.repos.users.insertWithFirstWiki({ did: account.did, handle: account.handle, displayName: null, username: 'carol' });
     const b = browser(app);
     const params = authorizeParams(claudeCode, { mcpUrl: `http://carol.localhost:${app.port}/mcp` }, newPkce());
     const consentPath = location(await b.get(authorizeUrl(app, params)));
@@ -301,33 +301,31 @@ describe('the consent page', () => {
   it('Deny → access_denied with state and iss, no code', async () => {
     const params = authorizeParams(claudeCode, alice, newPkce());
     const page = await openConsent(alice.browser, authorizeUrl(app, params));
-    const before = codeCount();
+    const before = await codeCount();
     const done = await submitConsent(alice.browser, page, 'deny');
     expectErrorRedirect(done, claudeCode.redirectUri, 'access_denied', String(params.state));
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
   });
 
   it('a decision is single-use: posting the same form again → the "expired" page, no second code', async () => {
     const page = await openConsent(alice.browser, authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce())));
     expect((await submitConsent(alice.browser, page, 'allow')).status).toBe(303);
-    const before = codeCount();
+    const before = await codeCount();
     for (const decision of ['allow', 'deny'] as const) {
       const again = await submitConsent(alice.browser, page, decision);
       expectErrorPage(again);
       expect(pageText(again.body)).toMatch(/expired|already used/i);
     }
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
     expectErrorPage(await alice.browser.get(`${OAUTH_PATHS.consent}?request=${encodeURIComponent(fieldValue(page.body, 'request')!)}`));
   });
 
   it('a pending request older than its lifetime → the "expired" page, and no code', async () => {
     const page = await openConsent(alice.browser, authorizeUrl(app, authorizeParams(claudeCode, alice, newPkce())));
-    app.ctx.db
-      .prepare('UPDATE authorization_requests SET expires_at = ? WHERE id_hash = ?')
-      .run(Math.floor(Date.now() / 1000) - 1, sha256Hex(fieldValue(page.body, 'request')!));
-    const before = codeCount();
+    await app.sql().run('UPDATE authorization_requests SET expires_at = ? WHERE id_hash = ?', Math.floor(Date.now() / 1000) - 1, sha256Hex(fieldValue(page.body, 'request')!));
+    const before = await codeCount();
     expectErrorPage(await submitConsent(alice.browser, page, 'allow'));
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
   });
 
   it('an unknown or missing request id → the "expired" page', async () => {
@@ -343,10 +341,10 @@ describe('CSRF on the consent form (RFC 9700 §4.7)', () => {
 
   it('a POST without the CSRF token → 403, no redirect, no code; the request is still pending', async () => {
     const { page, b } = await pending();
-    const before = codeCount();
+    const before = await codeCount();
     const res = await b.post(OAUTH_PATHS.consent, { request: fieldValue(page.body, 'request')!, decision: 'allow' });
     expectErrorPage(res, 403);
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
     const consentUrl = `${OAUTH_PATHS.consent}?request=${encodeURIComponent(fieldValue(page.body, 'request')!)}`;
     expect((await b.get(consentUrl)).status).toBe(200);
   });
@@ -354,7 +352,7 @@ describe('CSRF on the consent form (RFC 9700 §4.7)', () => {
   it('a wrong token, a token without its cookie, and a cross-site post are refused alike', async () => {
     const { page, b } = await pending();
     const request = fieldValue(page.body, 'request')!;
-    const before = codeCount();
+    const before = await codeCount();
     expectErrorPage(await b.post(OAUTH_PATHS.consent, { _csrf: 'forged', request, decision: 'allow' }), 403);
     // The attacker's own browser: the victim's form token, but not the victim's cookies.
     const attacker = browser(app, new Map([...b.jar].filter(([name]) => name === 'session')));
@@ -363,7 +361,7 @@ describe('CSRF on the consent form (RFC 9700 §4.7)', () => {
       await b.post(OAUTH_PATHS.consent, { _csrf: fieldValue(page.body, '_csrf')!, request, decision: 'allow' }, { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' }),
       403,
     );
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
   });
 
   it("another signed-in person cannot use someone else's consent form", async () => {
@@ -390,10 +388,10 @@ describe('a wiki that is not yours', () => {
   it('a forged "allow" for it → access_denied, no code', async () => {
     const params = authorizeParams(claudeCode, bob, newPkce());
     const page = await openConsent(alice.browser, authorizeUrl(app, params));
-    const before = codeCount();
+    const before = await codeCount();
     const done = await submitConsent(alice.browser, page, 'allow');
     expectErrorRedirect(done, claudeCode.redirectUri, 'access_denied', String(params.state));
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
   });
 
   it('a posted wiki cannot override the wiki the request named', async () => {
@@ -403,7 +401,7 @@ describe('a wiki that is not yours', () => {
     const back = new URL(location(done));
     const code = back.searchParams.get('code');
     expect(code).toBeTruthy();
-    const row = app.ctx.codes.findByValue(code!);
+    const row = await app.ctx.store.repos.codes.findByValue(code!);
     expect(row).toMatchObject({ wikiSlug: 'alice', resource: alice.mcpUrl, userDid: alice.did });
   });
 
@@ -411,10 +409,10 @@ describe('a wiki that is not yours', () => {
     const params = authorizeParams(claudeCode, alice, newPkce(), { resource: undefined });
     const page = await openConsent(alice.browser, authorizeUrl(app, params));
     expect(pageText(page.body)).toContain('Which wiki?');
-    const before = codeCount();
+    const before = await codeCount();
     const done = await submitConsent(alice.browser, page, 'allow', { wiki: 'bob' });
     expectErrorRedirect(done, claudeCode.redirectUri, 'access_denied', String(params.state));
-    expect(codeCount()).toBe(before);
+    expect(await codeCount()).toBe(before);
   });
 });
 
@@ -422,7 +420,7 @@ describe('one spelling of the resource at /authorize and /token (RFC 8707 §2, i
   it('an odd spelling at both ends (scheme and host case, trailing slash) gives a token for that wiki', async () => {
     const odd = `HTTP://Alice.LocalHost:${app.port}/mcp/`;
     const issued = await obtainCode(claudeCode, alice, app, { resource: odd });
-    expect(app.ctx.codes.findByValue(issued.code)).toMatchObject({ wikiSlug: 'alice', resource: alice.mcpUrl });
+    expect(await app.ctx.store.repos.codes.findByValue(issued.code)).toMatchObject({ wikiSlug: 'alice', resource: alice.mcpUrl });
     const tokens = await exchangeCode(app, claudeCode, issued, { resource: `http://ALICE.localhost:${app.port}/mcp/` });
     expect(decodeJwt(tokens.access_token).payload.aud).toBe(alice.mcpUrl);
   });

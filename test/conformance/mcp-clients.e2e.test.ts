@@ -104,7 +104,7 @@ describe.each([
     expect(header).toEqual({ alg: 'ES256', kid: app.ctx.platformKeys.current.kid, typ: 'at+jwt' });
 
     const me = await whoami(provider);
-    const user = app.ctx.users.findByDid(account.did)!;
+    const user = (await app.ctx.store.repos.users.findByDid(account.did))!;
     expect(me).toEqual({ did: account.did, handle: account.handle, wiki: user.username, scopes: ['wiki:read', 'wiki:write'] });
   });
 
@@ -124,7 +124,8 @@ describe.each([
     const clientName = authMethod === 'none' ? 'Claude Code (wiki)' : 'Claude';
     expect(page.body).toContain(clientName);
     const grantId = [...page.body.matchAll(/name="grant" value="([^"]+)"/g)].map((m) => m[1]!);
-    const grant = grantId.find((id) => app.ctx.grants.findById(id)?.clientId === provider.clientInformation()?.client_id);
+    let grant: string | undefined;
+    for (const id of grantId) if ((await app.ctx.store.repos.grants.findById(id))?.clientId === provider.clientInformation()?.client_id) grant ??= id;
     expect(grant).toBeTruthy();
     const revoked = await person.post('/account/apps/revoke', { _csrf: fieldValue(page.body, '_csrf') ?? '', grant: grant! });
     expect(revoked.status).toBe(303);

@@ -72,29 +72,3 @@ export async function callWhoami(app: TestApp, slug: string, accessToken: string
   }
   return { status: res.status, result, res };
 }
-
-// Moved: the flow is test/support/oauth-flow.ts and seedPerson is test/support/seed.ts. These re-exports
-// only keep branches written this round against this file compiling; import the new modules, and
-// delete these lines once nothing imports the moved names from here.
-export {
-  authorizeParams,
-  authorizeUrl,
-  exchangeCode,
-  newPkce,
-  obtainCode,
-  openConsent,
-  postForm,
-  refresh,
-  registerClaudeAi,
-  registerClaudeCode,
-  registerClient,
-  submitConsent,
-  tokenRequest,
-  type IssuedCode,
-  type Pkce,
-  type RegisteredClient,
-  type TokenReply,
-  type Tokens,
-} from '../support/oauth-flow.ts';
-export { seedPerson, type Person } from '../support/seed.ts';
-

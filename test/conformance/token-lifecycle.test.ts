@@ -167,14 +167,14 @@ describe('authorization code binding and single use (RFC 6749 §4.1.2, §10.5; R
     });
     expectOAuthError(replay, 400, 'invalid_grant');
 
-    expect(app.ctx.grants.findLive(grantIdOf(first.access_token))).toBeUndefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantIdOf(first.access_token))).toBeUndefined();
     expectOAuthError(await refresh(app, claudeCode, first.refresh_token), 400, 'invalid_grant');
     expect((await callWhoami(app, 'alice', first.access_token)).status).toBe(401);
   });
 
   it('an expired code → invalid_grant', async () => {
     const issued = await obtainCode(claudeCode, alice, app);
-    app.ctx.db.prepare('UPDATE authorization_codes SET expires_at = ? WHERE hash = ?').run(nowSeconds() - 1, codeHash(issued.code));
+    await app.sql().run('UPDATE authorization_codes SET expires_at = ? WHERE hash = ?', nowSeconds() - 1, codeHash(issued.code));
     const res = await tokenRequest(app, claudeCode, {
       grant_type: 'authorization_code',
       code: issued.code,
@@ -264,7 +264,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     expect(again.status, again.raw).toBe(200);
     // The same successor again, not a second live refresh token (issue 9 finding 8).
     expect(again.body.refresh_token).toBe(r1.body.refresh_token);
-    expect(app.ctx.grants.findLive(grantIdOf(t0.access_token))).toBeDefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantIdOf(t0.access_token))).toBeDefined();
     expect((await refresh(app, claudeCode, String(r1.body.refresh_token))).status).toBe(200);
   });
 
@@ -277,12 +277,10 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     expect((await callWhoami(app, 'alice', newestAccess)).status).toBe(200);
 
     // The old token was rotated long ago.
-    app.ctx.db
-      .prepare('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?')
-      .run(nowSeconds() - app.config.refreshGraceSeconds - 10, sha256Hex(t0.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.config.refreshGraceSeconds - 10, sha256Hex(t0.refresh_token));
     expectOAuthError(await refresh(app, claudeCode, t0.refresh_token), 400, 'invalid_grant');
 
-    expect(app.ctx.grants.findLive(grantIdOf(newestAccess))).toBeUndefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantIdOf(newestAccess))).toBeUndefined();
     expectOAuthError(await refresh(app, claudeCode, newestRefresh), 400, 'invalid_grant');
     expect((await callWhoami(app, 'alice', newestAccess)).status).toBe(401);
     expect((await callWhoami(app, 'alice', t0.access_token)).status).toBe(401);
@@ -294,7 +292,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     for (const r of replies) expect(r.status, r.raw).toBe(200);
     // RFC 9700 §4.14.2: the grace window returns the one successor, it never forks the family.
     expect(new Set(replies.map((r) => String(r.body.refresh_token))).size).toBe(1);
-    expect(app.ctx.grants.findLive(grantIdOf(t0.access_token))).toBeDefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantIdOf(t0.access_token))).toBeDefined();
     const next = await refresh(app, claudeCode, String(replies[replies.length - 1]!.body.refresh_token));
     expect(next.status, next.raw).toBe(200);
     expect((await callWhoami(app, 'alice', String(next.body.access_token))).status).toBe(200);
@@ -333,7 +331,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
 
   it('an expired refresh token → invalid_grant', async () => {
     const t0 = await freshTokens();
-    app.ctx.db.prepare('UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?').run(nowSeconds() - 1, sha256Hex(t0.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?', nowSeconds() - 1, sha256Hex(t0.refresh_token));
     expectOAuthError(await refresh(app, claudeCode, t0.refresh_token), 400, 'invalid_grant');
   });
 

@@ -2,18 +2,13 @@
 // only PostgreSQL URLs are accepted, with a message that never repeats a password; the pool sets
 // its size, statement timeout and application_name, returns bigint as numbers, and an unreachable
 // server stops start-up with a clear error and one structured log line saying what to check.
-// And, this release, a service started with DATABASE_URL warns that it still serves from SQLite.
-import fs from 'node:fs';
+// (The service started with DATABASE_URL: test/ops/postgres-serve.test.ts.)
 import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/env.ts';
 import { createPool, openPostgres, PostgresUnavailableError } from '../../src/db/postgres/pool.ts';
-import { startServer, stopServer } from '../ops/server-process.ts';
-import { freePort } from '../support/app.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 const base = { PUBLIC_URL: 'http://localhost:3000' };
@@ -123,26 +118,6 @@ describe('the PostgreSQL pool', () => {
       expect((await pool.query<{ one: number }>('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     } finally {
       await pool.end();
-    }
-  });
-});
-
-describe('the service with DATABASE_URL set, this release', () => {
-  it('says at start-up that it still serves from the SQLite file', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-pg-warn-'));
-    const server = await startServer({ dataDir: dir, port: await freePort(), logLevel: 'warn', env: { DATABASE_URL: 'postgres://u:secret@127.0.0.1:1/ra' } });
-    try {
-      const line = server
-        .stdout()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => String(l.msg).startsWith('DATABASE_URL is set'));
-      expect(line).toMatchObject({ level: 40, databaseFile: path.join(dir, 'robot-auth.sqlite') });
-      expect(server.stdout()).not.toContain('secret');
-    } finally {
-      await stopServer(server);
-      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -12,12 +12,14 @@
 //    every registration the clients were told succeeded (201) is in the database.
 import crypto from 'node:crypto';
 import Database from 'better-sqlite3';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import * as jose from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
 import { freePort } from '../support/app.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
 import { adaptCaddyfile, caddyBinary, send, startCaddy, startRecorder, type RawRequest, type RawResponse, type Recorder, type RunningCaddy } from './support.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
@@ -46,9 +48,9 @@ beforeAll(async () => {
     RATE_LIMIT_TRUSTED_NETWORKS: '127.0.0.0/8',
   };
   t = tempData(env);
-  const alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
+  const alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
   t.db.close();
   // Sequential: the first start writes the development keys into the database, the second reads them.
   for (let i = 0; i < 2; i++) {
@@ -193,7 +195,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
   });
 
   it('a key rotation with the CLI reaches both running instances: published by both first, then signing on both; old tokens still verify', async () => {
-    const grantRefresh = seedFreshGrant();
+    const grantRefresh = await seedFreshGrant();
     refreshToken = grantRefresh;
     const before = await refresh();
     const oldKid = jose.decodeProtectedHeader(before).kid;
@@ -311,11 +313,11 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
 });
 
 /** A new grant for alice (the previous test revoked hers), straight in the shared database. */
-function seedFreshGrant(): string {
+async function seedFreshGrant(): Promise<string> {
   const db = new Database(t.config.databaseFile);
   try {
     const did = (db.prepare("SELECT did FROM users WHERE username = 'alice'").get() as { did: string }).did;
-    return seedGrant(db, t.config, { did, slug: 'alice', clientId }).refreshToken;
+    return (await seedGrant(createSqliteStore(db, { closeDatabase: false }), t.config, { did, slug: 'alice', clientId })).refreshToken;
   } finally {
     db.close();
   }

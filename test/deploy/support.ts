@@ -276,17 +276,17 @@ export interface SeededWikis {
 }
 
 /** Users alice and bob, their wikis `alice` and `bob`, one registered client and a grant each. */
-export function seedWikis(ctx: AppContext): SeededWikis {
-  const { now, alice, bob } = seedAliceAndBob(ctx, CLIENT_ID);
-  const grant = (id: string, did: string, wiki: string, scope: string): SeededGrant => {
-    seedGrant(ctx, ctx.config, { id, did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
+export async function seedWikis(ctx: AppContext): Promise<SeededWikis> {
+  const { now, alice, bob } = await seedAliceAndBob(ctx, CLIENT_ID);
+  const grant = async (id: string, did: string, wiki: string, scope: string): Promise<SeededGrant> => {
+    await seedGrant(ctx, ctx.config, { id, did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
     return { id, did, wiki, scope };
   };
   return {
     alice,
     bob,
-    aliceGrant: grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
-    bobGrant: grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
+    aliceGrant: await grant('grant-alice', alice.did, 'alice', 'wiki:read wiki:write'),
+    bobGrant: await grant('grant-bob', bob.did, 'bob', 'wiki:read wiki:write'),
     async mint(g) {
       return (await mintAccessToken(ctx, { grantId: g.id, did: g.did, slug: g.wiki, clientId: CLIENT_ID, scope: g.scope })).token;
     },
@@ -319,7 +319,7 @@ export async function startStack(upstreams: { mcp?: Recorder; web?: Recorder }, 
   const app = await startTestApp({ PUBLIC_URL: `http://localhost:${caddyPort}`, ...opts.appEnv });
   let caddy: RunningCaddy;
   try {
-    const seeded = seedWikis(app.ctx);
+    const seeded = await seedWikis(app.ctx);
     caddy = await startCaddy(caddyPort, {
       PLATFORM_DOMAIN: `localhost:${caddyPort}`,
       APP_ADDRESS: `127.0.0.1:${app.port}`,

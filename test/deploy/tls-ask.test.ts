@@ -9,34 +9,44 @@ import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { errorHandler } from '../../src/web/error-handler.ts';
 import { mayIssueCertificate, TLS_ASK_PATH, tlsAskRoutes } from '../../src/wikis/tls-ask.route.ts';
-import type { Wiki, WikisRepo } from '../../src/wikis/wikis.repo.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import type { Store } from '../../src/storage/store.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { seedWikis } from './support.ts';
 
 describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', () => {
   const config = parseConfig({ PUBLIC_URL: 'https://wiki.example', PLATFORM_KEYS_FILE: '/k/p.json', ATPROTO_CLIENT_KEYS_FILE: '/k/a.json' });
   const lookups: string[] = [];
-  const wikis: Pick<WikisRepo, 'findBySlug' | 'listByOwner'> = {
-    findBySlug(slug: string): Wiki | undefined {
-      lookups.push(slug);
-      return slug === 'alice' || slug === 'bob-2' ? { slug, ownerDid: 'did:plc:x', createdAt: 0 } : undefined;
-    },
-    listByOwner: () => [],
-  };
-  // The same two wikis in a database, for the daily-cap check (created long ago, within the cap).
+  // Two wikis in a database (created long ago, within the daily cap), read through a SQLite store
+  // whose wiki lookups are recorded.
   const db = openDatabase(':memory:');
   migrate(db);
   db.prepare("INSERT INTO users (did, handle, display_name, username, created_at, last_login_at) VALUES ('did:plc:x', 'x.test', NULL, 'x', 0, 0)").run();
   for (const slug of ['alice', 'bob-2']) db.prepare("INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, 'did:plc:x', 0)").run(slug);
-  const may = (domain: string) => mayIssueCertificate({ config, wikis, db }, domain);
+  const sqlite = createSqliteStore(db);
+  const wikis = sqlite.repos.wikis;
+  const store: Store = {
+    ...sqlite,
+    repos: {
+      ...sqlite.repos,
+      wikis: {
+        ...wikis,
+        findBySlug(slug: string) {
+          lookups.push(slug);
+          return wikis.findBySlug(slug);
+        },
+      },
+    },
+  };
+  const may = (domain: string) => mayIssueCertificate({ config, store }, domain);
 
-  it('allows the apex and existing wikis, whatever the case, with or without the root dot', () => {
+  it('allows the apex and existing wikis, whatever the case, with or without the root dot', async () => {
     for (const domain of ['wiki.example', 'WIKI.EXAMPLE', 'wiki.example.', 'alice.wiki.example', 'Alice.Wiki.Example.', 'bob-2.wiki.example']) {
-      expect(may(domain), domain).toBe(true);
+      expect(await may(domain), domain).toBe(true);
     }
   });
 
-  it('refuses everything else', () => {
+  it('refuses everything else', async () => {
     for (const domain of [
       '',
       'nobody.wiki.example',
@@ -55,17 +65,17 @@ describe('mayIssueCertificate (production: PUBLIC_URL https://wiki.example)', ()
       'alice.wiki.example/x',
       `${'a'.repeat(300)}.wiki.example`,
     ]) {
-      expect(may(domain), domain).toBe(false);
+      expect(await may(domain), domain).toBe(false);
     }
   });
 
-  it('looks a wiki up only for names of the form {slug}.{apex}', () => {
+  it('looks a wiki up only for names of the form {slug}.{apex}', async () => {
     lookups.length = 0;
-    may('wiki.example');
-    may('evil.test');
-    may('a.b.wiki.example');
+    await may('wiki.example');
+    await may('evil.test');
+    await may('a.b.wiki.example');
     expect(lookups).toEqual([]);
-    may('nobody.wiki.example');
+    await may('nobody.wiki.example');
     expect(lookups).toEqual(['nobody']);
   });
 });
@@ -77,7 +87,7 @@ describe(`GET ${TLS_ASK_PATH}`, () => {
     // Development: the apex is localhost:8443 (a server name never carries the port).
     t = await startTestApp({ PUBLIC_URL: 'http://localhost:8443' }, { listen: false });
     ctx = t.ctx;
-    seedWikis(ctx);
+    await seedWikis(ctx);
   });
   afterAll(() => t?.close());
 
@@ -131,7 +141,7 @@ describe(`GET ${TLS_ASK_PATH}`, () => {
   });
 
   it('writes nothing', async () => {
-    const changes = () => (ctx.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const changes = () => (ctx.sqlite!.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
     const before = changes();
     for (const domain of ['localhost', 'alice.localhost', 'nobody.localhost']) await ask(domain);
     expect(changes()).toBe(before);

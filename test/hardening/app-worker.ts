@@ -1,6 +1,7 @@
 // A second instance of the app in a worker thread, on the data directory of the first: two
-// processes' worth of real parallelism on one SQLite database (its own connection, its own event
-// loop). Posts { port } once listening; closes on any message.
+// processes' worth of real parallelism on one database (its own SQLite connection or PostgreSQL
+// pool, its own event loop; DATABASE_URL in workerData selects PostgreSQL). Posts { port } once
+// listening; closes on any message.
 import http from 'node:http';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createApp } from '../../src/app.ts';
@@ -15,7 +16,6 @@ parentPort?.postMessage({ port: (server.address() as { port: number }).port });
 parentPort?.once('message', () => {
   server.closeAllConnections();
   server.close(() => {
-    ctx.close();
-    process.exit(0);
+    void Promise.resolve(ctx.close()).finally(() => process.exit(0));
   });
 });

@@ -8,9 +8,11 @@ import { APEX_HOST } from './support.ts';
 
 /**
  * Per-test timeout for files that run properties or long loops: a few hundred requests each, which
- * on a busy 2-core machine (the whole suite in parallel) can outlast vitest's default.
+ * on a busy 2-core machine (the whole suite in parallel) can outlast vitest's default. Doubled on
+ * PostgreSQL (the `postgres` vitest project): each request makes its statements over a connection
+ * instead of in-process, and bounded-growth's 6,000 requests take about twice as long.
  */
-export const LONG_TEST_TIMEOUT_MS = 120_000 * Math.max(1, Number(process.env.FUZZ_RUNS_SCALE ?? '1'));
+export const LONG_TEST_TIMEOUT_MS = 120_000 * Math.max(1, Number(process.env.FUZZ_RUNS_SCALE ?? '1')) * (process.env.TEST_STORE === 'postgres' ? 2 : 1);
 
 /** Fixed seed, bounded runs: FUZZ_RUNS_SCALE=10 explores ten times more locally, FUZZ_SEED varies it. */
 export function fuzzOptions<T>(runs: number): fc.Parameters<T> {

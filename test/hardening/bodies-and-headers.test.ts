@@ -38,7 +38,7 @@ let anon: { token: string; cookie: string };
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  browser = await signedInBrowser(app, seedUser(app.ctx, 'alice'));
+  browser = await signedInBrowser(app, await seedUser(app.ctx, 'alice'));
   ({ client, tokens } = await connectClient(app, browser));
   anon = await anonymousCsrf(app);
 });
@@ -117,23 +117,23 @@ describe.each(bodyEndpoints.map((e) => [`${e.host ?? 'apex'} ${e.path}`, e] as c
     const atLimit = await post(e, bodyOf(e.type, e.limit));
     expect(atLimit.status, atLimit.text.slice(0, 200)).not.toBe(413);
     expect(atLimit.status).toBeLessThan(500);
-    const over = await expectNoWrites(app.ctx.db, () => post(e, bodyOf(e.type, e.limit + 1)));
+    const over = await expectNoWrites(app, () => post(e, bodyOf(e.type, e.limit + 1)));
     expectTooLarge(e, over);
   });
 
   it('a gzip body that inflates past the limit is a 413; a corrupt one a 400', async () => {
     const bomb = zlib.gzipSync(Buffer.from(bodyOf(e.type, e.limit * 64)));
     expect(bomb.length).toBeLessThan(e.limit);
-    const res = await expectNoWrites(app.ctx.db, () => postBytes(e, bomb, { 'content-encoding': 'gzip' }));
+    const res = await expectNoWrites(app, () => postBytes(e, bomb, { 'content-encoding': 'gzip' }));
     expectTooLarge(e, res);
-    const corrupt = await expectNoWrites(app.ctx.db, () => postBytes(e, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }));
+    const corrupt = await expectNoWrites(app, () => postBytes(e, Buffer.from('not gzip at all'), { 'content-encoding': 'gzip' }));
     if (e.format === 'json') expectJsonError(corrupt, [400], new Set(['invalid_request']));
     else expectErrorPage(corrupt, [400]);
   });
 
   it('an unknown content encoding or charset is a 415', async () => {
-    const encoding = await expectNoWrites(app.ctx.db, () => post(e, 'x', { 'Content-Encoding': 'x-unknown' }));
-    const charset = await expectNoWrites(app.ctx.db, () =>
+    const encoding = await expectNoWrites(app, () => post(e, 'x', { 'Content-Encoding': 'x-unknown' }));
+    const charset = await expectNoWrites(app, () =>
       post(e, 'x', { 'Content-Type': `${e.type === 'json' ? 'application/json' : 'application/x-www-form-urlencoded'}; charset=x-klingon` }),
     );
     for (const res of [encoding, charset]) {
@@ -145,7 +145,7 @@ describe.each(bodyEndpoints.map((e) => [`${e.host ?? 'apex'} ${e.path}`, e] as c
   if (e.parameterLimit !== undefined) {
     it(`more than ${e.parameterLimit} form parameters is a 413`, async () => {
       const body = Array.from({ length: e.parameterLimit! + 1 }, (_, i) => `p${i}=1`).join('&');
-      const res = await expectNoWrites(app.ctx.db, () => post(e, body));
+      const res = await expectNoWrites(app, () => post(e, body));
       expectTooLarge(e, res);
     });
   }

@@ -1,5 +1,6 @@
 // Races: many clients refreshing one grant at once (in one process, and across two app instances
-// sharing the database), many exchanges of one code, many sign-ups for one username.
+// sharing the database), many exchanges of one code, many sign-ups for one username. On either
+// store: state is read through the Store, counts through app.sql().
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import request from 'supertest';
@@ -67,7 +68,7 @@ async function race(requests: Promise<request.Response>[]): Promise<RaceOutcome>
 async function expectGrantSurvives(target: { http(): ReturnType<typeof request> }, clientId: string, outcome: RaceOutcome, slug: string): Promise<void> {
   expect(outcome.winners.length).toBeGreaterThanOrEqual(1);
   const grantId = grantIdOf(outcome.winners[0]!.access_token);
-  const grant = app.ctx.grants.findLive(grantId);
+  const grant = await app.ctx.store.repos.grants.findLive(grantId);
   expect(grant, 'the grant is still live').toBeDefined();
   // One family, one live branch (issue 9 finding 8): every winner got the same successor.
   expect(new Set(outcome.winners.map((t) => t.refresh_token)).size).toBe(1);
@@ -79,28 +80,28 @@ async function expectGrantSurvives(target: { http(): ReturnType<typeof request> 
 
 describe('50 clients refreshing the same grant at once', () => {
   it('in one process: one rotation, the others get the same successor (grace); the grant survives', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const grantId = grantIdOf(tokens.access_token);
-    const rowsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number };
+    const rowsBefore = await app.sql().count('refresh_tokens', 'grant_id = ?', grantId);
 
     const outcome = await race(Array.from({ length: RACERS }, () => refresh(app, client.clientId, tokens.refresh_token)));
     expect(outcome.refused).toBe(0);
     expect(outcome.winners.length).toBe(RACERS);
 
     // Exactly one rotation of the presented token and exactly one new token: no fork.
-    const presented = app.ctx.refreshTokens.findByValue(tokens.refresh_token);
+    const presented = await app.ctx.store.repos.refreshTokens.findByValue(tokens.refresh_token);
     expect(presented?.rotatedAt).not.toBeNull();
-    const rowsAfter = app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number };
-    expect(rowsAfter.n - rowsBefore.n).toBe(1);
+    const rowsAfter = await app.sql().count('refresh_tokens', 'grant_id = ?', grantId);
+    expect(rowsAfter - rowsBefore).toBe(1);
     await expectGrantSurvives(app, client.clientId, outcome, user.username);
   });
 
   it('across two app instances on one database (worker thread): the same, with real parallel transactions', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const worker = new Worker(path.resolve(import.meta.dirname, 'app-worker.ts'), {
-      workerData: { DATA_DIR: app.dataDir, LOG_LEVEL: 'silent', ...NO_RATE_LIMITS },
+      workerData: { DATA_DIR: app.dataDir, LOG_LEVEL: 'silent', ...NO_RATE_LIMITS, ...(app.config.databaseUrl ? { DATABASE_URL: app.config.databaseUrl } : {}) },
     });
     try {
       const port = await new Promise<number>((resolve, reject) => {
@@ -119,7 +120,7 @@ describe('50 clients refreshing the same grant at once', () => {
   });
 
   it('a second wave racing on the tokens of the first: still no false revocation', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
     const first = await race(Array.from({ length: 10 }, () => refresh(app, client.clientId, tokens.refresh_token)));
     const second = await race(first.winners.flatMap((t) => Array.from({ length: 5 }, () => refresh(app, client.clientId, t.refresh_token))));
@@ -130,12 +131,12 @@ describe('50 clients refreshing the same grant at once', () => {
 
 describe('50 clients exchanging the same authorization code at once', () => {
   it('exactly one gets tokens; the others get invalid_grant, and the replay revokes that grant (RFC 6749 §10.5)', async () => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, user);
     const client = await registerClient(app);
     const pkce = pkcePair();
     const code = await consent(app, browser, await authorize(app, browser, client.clientId, pkce, user.username));
-    const grantsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM oauth_grants').get() as { n: number };
+    const grantsBefore = await app.sql().count('oauth_grants');
     const exchange = () =>
       app.http()
         .post('/auth/oauth/token')
@@ -144,9 +145,9 @@ describe('50 clients exchanging the same authorization code at once', () => {
     const outcome = await race(Array.from({ length: RACERS }, exchange));
     expect(outcome.winners).toHaveLength(1);
     expect(outcome.refused).toBe(RACERS - 1);
-    const grantsAfter = app.ctx.db.prepare('SELECT count(*) AS n FROM oauth_grants').get() as { n: number };
-    expect(grantsAfter.n - grantsBefore.n).toBe(1);
-    const grant = app.ctx.grants.findById(grantIdOf(outcome.winners[0]!.access_token));
+    const grantsAfter = await app.sql().count('oauth_grants');
+    expect(grantsAfter - grantsBefore).toBe(1);
+    const grant = await app.ctx.store.repos.grants.findById(grantIdOf(outcome.winners[0]!.access_token));
     expect(grant?.revokedAt).not.toBeNull();
   });
 });
@@ -159,13 +160,14 @@ describe('many sign-ups racing for one username', () => {
     const results = await Promise.all(Array.from({ length: RACERS }, async (_, i) => signUp(app.ctx, did(i, 'direct'), payload, 'contested')));
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     for (const r of results.filter((r) => !r.ok)) expect(r).toMatchObject({ ok: false, conflict: true });
-    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM users WHERE username = 'contested'").get()).toEqual({ n: 1 });
-    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM wikis WHERE slug = 'contested'").get()).toEqual({ n: 1 });
+    expect(await app.sql().count('users', "username = 'contested'")).toBe(1);
+    expect(await app.sql().count('wikis', "slug = 'contested'")).toBe(1);
   });
 
   it('50 browsers POSTing /auth/signup with their own tickets: one 303, 49 × 409, one account and one wiki', async () => {
     const csrf = await anonymousCsrf(app);
-    const tickets = Array.from({ length: RACERS }, (_, i) => ({ did: did(i, 'http'), value: app.ctx.tickets.issue('signup', did(i, 'http'), payload, SIGNUP_TICKET_TTL_SECONDS) }));
+    const tickets: { did: string; value: string }[] = [];
+    for (let i = 0; i < RACERS; i++) tickets.push({ did: did(i, 'http'), value: await app.ctx.store.repos.tickets.issue('signup', did(i, 'http'), payload, SIGNUP_TICKET_TTL_SECONDS) });
     const responses = await Promise.all(
       tickets.map((t) =>
         app.http().post('/auth/signup').type('form').set('Cookie', `${csrf.cookie}; signup_ticket=${t.value}`).send({ _csrf: csrf.token, username: 'racedname' }),
@@ -174,17 +176,17 @@ describe('many sign-ups racing for one username', () => {
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 303)).toHaveLength(1);
     expect(statuses.filter((s) => s === 409)).toHaveLength(RACERS - 1);
-    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM users WHERE username = 'racedname'").get()).toEqual({ n: 1 });
-    expect(app.ctx.db.prepare("SELECT count(*) AS n FROM wikis WHERE slug = 'racedname'").get()).toEqual({ n: 1 });
+    expect(await app.sql().count('users', "username = 'racedname'")).toBe(1);
+    expect(await app.sql().count('wikis', "slug = 'racedname'")).toBe(1);
     // The losers keep their tickets and can choose another name.
     const winner = tickets[statuses.indexOf(303)]!;
-    for (const t of tickets) expect(app.ctx.tickets.peek('signup', t.value) === undefined).toBe(t === winner);
+    for (const t of tickets) expect((await app.ctx.store.repos.tickets.peek('signup', t.value)) === undefined).toBe(t === winner);
   });
 
   it('one browser submitting its signup 50 times with different names: one account for the DID', async () => {
     const csrf = await anonymousCsrf(app);
     const racer = did(0, 'double');
-    const ticket = app.ctx.tickets.issue('signup', racer, payload, SIGNUP_TICKET_TTL_SECONDS);
+    const ticket = await app.ctx.store.repos.tickets.issue('signup', racer, payload, SIGNUP_TICKET_TTL_SECONDS);
     const responses = await Promise.all(
       Array.from({ length: RACERS }, (_, i) =>
         app.http().post('/auth/signup').type('form').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`).send({ _csrf: csrf.token, username: `double${i}` }),
@@ -193,7 +195,7 @@ describe('many sign-ups racing for one username', () => {
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 303)).toHaveLength(1);
     for (const s of statuses.filter((s) => s !== 303)) expect([400, 409]).toContain(s);
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE did = ?').get(racer)).toEqual({ n: 1 });
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM wikis WHERE owner_did = ?').get(racer)).toEqual({ n: 1 });
+    expect(await app.sql().count('users', 'did = ?', racer)).toBe(1);
+    expect(await app.sql().count('wikis', 'owner_did = ?', racer)).toBe(1);
   });
 });

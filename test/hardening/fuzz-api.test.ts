@@ -53,14 +53,13 @@ let publicClient: RegisteredClient;
 let confidentialClient: RegisteredClient;
 let aliceTokens: Tokens;
 let bobTokens: Tokens;
-const db = () => app.ctx.db;
 /** The wiki a Host header names, exactly as the app reads it. */
 const slugOf = (host: string | undefined) => slugFromHost({ apexHost: APEX_HOST }, host);
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  const alice = seedUser(app.ctx, 'alice');
-  const bob = seedUser(app.ctx, 'bob');
+  const alice = await seedUser(app.ctx, 'alice');
+  const bob = await seedUser(app.ctx, 'bob');
   const connected = await connectClient(app, await signedInBrowser(app, alice));
   publicClient = connected.client;
   aliceTokens = connected.tokens;
@@ -120,14 +119,14 @@ describe('POST /auth/oauth/register (RFC 7591)', () => {
     let accepted = 0;
     await fc.assert(
       fc.asyncProperty(body, hostHeader, async ({ type, raw }, host) => {
-        const before = rowCounts(db());
+        const before = await rowCounts(app);
         const res = await withHeader(app.http().post('/auth/oauth/register').set('Host', host), 'Content-Type', type).send(raw);
         expectNot5xx(res, raw.slice(0, 200));
         expectCleanHeaders(res);
         if (res.status === 201) {
           accepted++;
           expect(res.body.client_id).toMatch(/^rc_/);
-          expect(countChanges(before, rowCounts(db()))).toEqual({ oauth_clients: `${before.oauth_clients} → ${before.oauth_clients! + 1}` });
+          expect(countChanges(before, await rowCounts(app))).toEqual({ oauth_clients: `${before.oauth_clients} → ${before.oauth_clients! + 1}` });
           return;
         }
         // Wiki hosts serve /register, not the issuer's path: a 404 there.
@@ -136,7 +135,7 @@ describe('POST /auth/oauth/register (RFC 7591)', () => {
         } else {
           expectJsonError(res, [400, 413, 415], REGISTER_CODES);
         }
-        expect(countChanges(before, rowCounts(db()))).toEqual({});
+        expect(countChanges(before, await rowCounts(app))).toEqual({});
       }),
       fuzzOptions(200),
     );
@@ -179,7 +178,7 @@ describe('POST /auth/oauth/token (RFC 6749 §3.2)', () => {
     const body = fc.oneof({ weight: 4, arbitrary: paramPairs(TOKEN_PARAMS, value()).map(encodePairs) }, { weight: 1, arbitrary: rawBody });
     await fc.assert(
       fc.asyncProperty(body, authorizationHeader, contentType, async (raw, authorization, type) => {
-        await expectNoWrites(db(), async () => {
+        await expectNoWrites(app, async () => {
           let req = app.http().post('/auth/oauth/token');
           req = withHeader(req, 'Authorization', authorization);
           req = withHeader(req, 'Content-Type', type);
@@ -195,13 +194,13 @@ describe('POST /auth/oauth/token (RFC 6749 §3.2)', () => {
   });
 
   it('a live refresh token with fuzzed companions: new tokens, or an error and no write', async () => {
-    const { client, tokens } = await connectClient(app, await signedInBrowser(app, seedUser(app.ctx)));
+    const { client, tokens } = await connectClient(app, await signedInBrowser(app, await seedUser(app.ctx)));
     let current = tokens.refresh_token;
     const extras = paramPairs(['scope', 'resource', 'client_id', 'client_secret', 'code_verifier', 'grant_type', 'refresh_token'], value());
     await fc.assert(
       fc.asyncProperty(extras, async (pairs) => {
-        const before = rowCounts(db());
-        const digest = contentDigest(db());
+        const before = await rowCounts(app);
+        const digest = await contentDigest(app);
         const res = await app.http()
           .post('/auth/oauth/token')
           .type('form')
@@ -211,11 +210,11 @@ describe('POST /auth/oauth/token (RFC 6749 §3.2)', () => {
         if (res.status === 200) {
           expect(res.body.token_type).toBe('Bearer');
           current = res.body.refresh_token as string;
-          expect(countChanges(before, rowCounts(db()))).toEqual({ refresh_tokens: `${before.refresh_tokens} → ${before.refresh_tokens! + 1}` });
+          expect(countChanges(before, await rowCounts(app))).toEqual({ refresh_tokens: `${before.refresh_tokens} → ${before.refresh_tokens! + 1}` });
           return;
         }
         expectJsonError(res, [400, 401]);
-        expect(contentDigest(db())).toBe(digest);
+        expect(await contentDigest(app)).toBe(digest);
       }),
       fuzzOptions(120),
     );
@@ -231,7 +230,7 @@ describe('POST /auth/oauth/revoke (RFC 7009)', () => {
     const body = fc.oneof(paramPairs(['token', 'token_type_hint', 'client_id', 'client_secret'], value).map(encodePairs), rawBody);
     await fc.assert(
       fc.asyncProperty(body, authorizationHeader, contentType, async (raw, authorization, type) => {
-        await expectNoWrites(db(), async () => {
+        await expectNoWrites(app, async () => {
           const res = await withHeader(withHeader(app.http().post('/auth/oauth/revoke'), 'Authorization', authorization), 'Content-Type', type).send(raw);
           expectNot5xx(res, raw.slice(0, 200));
           expectCleanHeaders(res);
@@ -273,8 +272,8 @@ describe('GET /auth/oauth/authorize (OAuth 2.1 §4.1.1)', () => {
     let errorPages = 0;
     await fc.assert(
       fc.asyncProperty(query, async (q) => {
-        const before = rowCounts(db());
-        const digest = contentDigest(db());
+        const before = await rowCounts(app);
+        const digest = await contentDigest(app);
         const res = await app.http().get(`/auth/oauth/authorize?${q}`);
         expectNot5xx(res, q.slice(0, 300));
         expectCleanHeaders(res);
@@ -282,14 +281,14 @@ describe('GET /auth/oauth/authorize (OAuth 2.1 §4.1.1)', () => {
         if (res.status === 400) {
           errorPages++;
           expectErrorPage(res, [400]);
-          expect(contentDigest(db())).toBe(digest);
+          expect(await contentDigest(app)).toBe(digest);
           return;
         }
         expect(res.status, res.text.slice(0, 300)).toBe(303);
         const location = String(res.headers.location);
         if (location.startsWith('/auth/oauth/consent?request=')) {
           toConsent++;
-          expect(countChanges(before, rowCounts(db()))).toEqual({
+          expect(countChanges(before, await rowCounts(app))).toEqual({
             authorization_requests: `${before.authorization_requests} → ${before.authorization_requests! + 1}`,
           });
           return;
@@ -310,7 +309,7 @@ describe('discovery (RFC 8414, OpenID path, JWKS)', () => {
     const apexLike = hostHeader.filter((h) => slugOf(h) === undefined);
     await fc.assert(
       fc.asyncProperty(path, apexLike, paramPairs(['issuer', 'resource', 'x']), headerValue, async (p, host, query, accept) => {
-        await expectNoWrites(db(), async () => {
+        await expectNoWrites(app, async () => {
           const res = await app.http().get(`${p}?${encodePairs(query)}`).set('Host', host).set('Accept', accept);
           expectNot5xx(res);
           expectCleanHeaders(res);
@@ -338,7 +337,7 @@ describe('discovery (RFC 8414, OpenID path, JWKS)', () => {
     const host = fc.oneof(fc.constantFrom(wikiHost('alice'), wikiHost('bob'), 'ALICE.localhost:3000', 'alice.localhost:3000.'), hostHeader);
     await fc.assert(
       fc.asyncProperty(path, host, async (p, h) => {
-        await expectNoWrites(db(), async () => {
+        await expectNoWrites(app, async () => {
           const res = await app.http().get(p).set('Host', h);
           expectNot5xx(res);
           expectCleanHeaders(res);
@@ -382,7 +381,7 @@ describe('the protected resource: /auth/verify and /mcp', () => {
     const method = fc.constantFrom('get', 'post', 'head', 'delete');
     await fc.assert(
       fc.asyncProperty(tokenFor(), host, fc.option(host, { nil: undefined }), scope, method, async (authorization, h, forwarded, s, m) => {
-        const before = rowCounts(db());
+        const before = await rowCounts(app);
         const req = app.http()[m](`/auth/verify${s}`).set('Host', h).set('X-Forwarded-Host', forwarded ?? h);
         const res = await withHeader(req, 'Authorization', authorization);
         expectNot5xx(res);
@@ -392,7 +391,7 @@ describe('the protected resource: /auth/verify and /mcp', () => {
           return;
         }
         expect(res.headers['cache-control']).toMatch(/no-store/);
-        expect(countChanges(before, rowCounts(db()))).toEqual({});
+        expect(countChanges(before, await rowCounts(app))).toEqual({});
         if (res.status === 200) {
           expect(res.headers['x-auth-did']).toMatch(/^did:plc:/);
           expect(['alice', 'bob']).toContain(res.headers['x-auth-wiki']);
@@ -435,7 +434,7 @@ describe('the protected resource: /auth/verify and /mcp', () => {
     const host = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(wikiHost('alice')) }, { weight: 1, arbitrary: hostHeader });
     await fc.assert(
       fc.asyncProperty(method, tokenFor(), host, accept, contentType, protocolVersion, body, async (m, authorization, h, a, type, version, raw) => {
-        const before = rowCounts(db());
+        const before = await rowCounts(app);
         let req = app.http()[m]('/mcp').set('Host', h).set('Accept', a);
         req = withHeader(withHeader(withHeader(req, 'Authorization', authorization), 'Content-Type', type), 'MCP-Protocol-Version', version);
         const res = await (m === 'get' || m === 'head' || m === 'options' ? req : req.send(raw));
@@ -445,7 +444,7 @@ describe('the protected resource: /auth/verify and /mcp', () => {
           expect(res.status).toBe(431);
           return;
         }
-        expect(countChanges(before, rowCounts(db()))).toEqual({});
+        expect(countChanges(before, await rowCounts(app))).toEqual({});
         const onAlice = slugOf(h) === 'alice';
         const valid = authorization === `Bearer ${aliceTokens.access_token}` || authorization === `bearer ${aliceTokens.access_token}`;
         if (!onAlice || m === 'head') return;
@@ -499,7 +498,7 @@ describe('any path, any method, any Host', () => {
     const method = fc.constantFrom('get', 'post', 'put', 'delete', 'patch', 'options', 'head');
     await fc.assert(
       fc.asyncProperty(method, path, hostHeader, fc.option(rawBody, { nil: undefined }), contentType, async (m, p, h, raw, type) => {
-        await expectNoWrites(db(), async () => {
+        await expectNoWrites(app, async () => {
           const req = withHeader(app.http()[m](p).set('Host', h), 'Content-Type', type);
           const res = await (raw === undefined ? req : req.send(raw));
           expectNot5xx(res, `${m} ${p} Host ${h}`);

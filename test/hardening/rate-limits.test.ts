@@ -48,7 +48,7 @@ beforeAll(async () => {
   // The seeding requests come from 127.0.0.1 itself, a trusted network here; each test below sends
   // from its own forwarded address, so it starts with a fresh budget.
   app = await startHardeningApp({ ...LOW_LIMITS, RATE_LIMIT_TRUSTED_NETWORKS: '127.0.0.1/32' });
-  seedUser(app.ctx, 'alice');
+  await seedUser(app.ctx, 'alice');
   csrf = await anonymousCsrf(app);
 });
 afterAll(async () => {
@@ -151,9 +151,9 @@ describe('each public endpoint has a per-address limit', () => {
       expect(res.status, `request ${i + 1}: ${res.text.slice(0, 200)}`).not.toBe(429);
       expect(res.status).toBeLessThan(500);
     }
-    const before = rowCounts(app.ctx.db);
+    const before = await rowCounts(app);
     const refused = await endpoint.send(ip, endpoint.budget);
-    expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
+    expect(countChanges(before, await rowCounts(app))).toEqual({});
     if (endpoint.format === 'json') {
       expectJsonError(refused, [429], new Set(['too_many_requests']));
     } else {
@@ -206,7 +206,7 @@ describe('budgets keyed by who is asking (issue 10 item 5)', () => {
     ['POST /mcp', mcp],
     ['GET /auth/verify', verify],
   ] as const)('%s with a valid token spends its grant’s budget, whatever the address; other grants are unaffected', async (_name, send) => {
-    const user = seedUser(app.ctx);
+    const user = await seedUser(app.ctx);
     const mine = (await connectClient(app, await signedInBrowser(app, user))).tokens;
     const other = (await connectClient(app, await signedInBrowser(app, user))).tokens;
     const ip = freshAddress();
@@ -220,7 +220,7 @@ describe('budgets keyed by who is asking (issue 10 item 5)', () => {
   });
 
   it('POST /token: a grant’s refreshes spend its own budget from any address, not the address’s', async () => {
-    const { client, tokens: t } = await connectClient(app, await signedInBrowser(app, seedUser(app.ctx)));
+    const { client, tokens: t } = await connectClient(app, await signedInBrowser(app, await seedUser(app.ctx)));
     const ip = freshAddress();
     let latest = t.refresh_token;
     for (let i = 0; i < LIMIT; i++) {
@@ -243,7 +243,7 @@ describe('budgets keyed by who is asking (issue 10 item 5)', () => {
   });
 
   it('POST /token: a real client_id with made-up refresh tokens spends the address budget, never the client’s', async () => {
-    const { client, tokens: t } = await connectClient(app, await signedInBrowser(app, seedUser(app.ctx)));
+    const { client, tokens: t } = await connectClient(app, await signedInBrowser(app, await seedUser(app.ctx)));
     const attacker = freshAddress();
     for (let i = 0; i < LIMIT; i++) expectJsonError(await refreshFrom(attacker, client.clientId, `forged${i}`), [400], new Set(['invalid_grant']));
     expect((await refreshFrom(attacker, client.clientId, 'forged')).status).toBe(429);
@@ -287,7 +287,7 @@ describe('RATE_LIMIT_TRUSTED_NETWORKS', () => {
     const client = await registerClient(trusting);
     /** One more person connects this client: a code exchange, which spends the client's budget. */
     const connect = async (): Promise<Tokens> => {
-      const browser = await signedInBrowser(trusting, seedUser(trusting.ctx));
+      const browser = await signedInBrowser(trusting, await seedUser(trusting.ctx));
       const pkce = pkcePair();
       const code = await consent(trusting, browser, await authorize(trusting, browser, client.clientId, pkce, browser.user.username));
       return exchangeCode(trusting, client.clientId, code, pkce);

@@ -51,7 +51,7 @@ describe('a sign-in refused by the authorization server', () => {
     it(`PAR answering ${answer.status} ${answer.body.slice(0, 30)}: the form again, and no authorization state kept`, async () => {
       parAnswer = answer;
       const csrf = await anonymousCsrf(app);
-      const before = rowCounts(app.ctx.db);
+      const before = await rowCounts(app);
       const parBefore = parRequests;
       const res = await app.http().post('/auth/login').type('form').set('Cookie', csrf.cookie).send({ handle: fakeOrigin, _csrf: csrf.token });
       expectNot5xx(res);
@@ -59,7 +59,7 @@ describe('a sign-in refused by the authorization server', () => {
       expect(res.status).toBe(400);
       expect(res.text).toContain('We could not reach a sign-in server');
       expect([res.headers['set-cookie'] ?? []].flat().some((c) => c.startsWith('signin_binding='))).toBe(false);
-      expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
+      expect(countChanges(before, await rowCounts(app))).toEqual({});
     });
   }
 });

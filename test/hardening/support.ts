@@ -1,12 +1,11 @@
 // Shared pieces of the hardening suite: a whole app (startTestApp) on a temporary data directory,
 // listening on 127.0.0.1 so supertest reuses one server; row-count and content snapshots of every
 // table; seeded users, sessions, clients and grants; and the OAuth flow driven over HTTP.
-import crypto from 'node:crypto';
 import request from 'supertest';
 import { expect } from 'vitest';
 import type { User } from '../../src/accounts/users.repo.ts';
-import type { Db } from '../../src/db/open.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
+import { contentDigest as digestRows, countChanges, rowCounts as countRows } from '../support/sql.ts';
 import { seedSignedInSession, seedUser } from '../support/seed.ts';
 import { browser, type Browser } from '../support/browser-flow.ts';
 import {
@@ -55,48 +54,23 @@ export function startHardeningApp(env: Record<string, string> = {}): Promise<Har
 // Database snapshots
 // ---------------------------------------------------------------------------
 
-export function tableNames(db: Db): string[] {
-  const rows = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as {
-    name: string;
-  }[];
-  return rows.map((r) => r.name);
-}
+// Over the app's own database, whichever store it uses (test/support/sql.ts).
 
 /** `SELECT count(*)` of every table. */
-export function rowCounts(db: Db): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const name of tableNames(db)) {
-    counts[name] = (db.prepare(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n;
-  }
-  return counts;
-}
+export const rowCounts = (app: Pick<TestApp, 'sql'>): Promise<Record<string, number>> => countRows(app.sql());
 
 /** A digest of every row of every table: it changes on any insert, update or delete. */
-export function contentDigest(db: Db): string {
-  const hash = crypto.createHash('sha256');
-  for (const name of tableNames(db)) {
-    hash.update(`\u0000${name}\u0000`);
-    for (const row of db.prepare(`SELECT * FROM "${name}" ORDER BY rowid`).all()) hash.update(JSON.stringify(row));
-  }
-  return hash.digest('hex');
-}
+export const contentDigest = (app: Pick<TestApp, 'sql'>): Promise<string> => digestRows(app.sql());
 
-/** Tables whose row count differs between two snapshots, with before → after. */
-export function countChanges(before: Record<string, number>, after: Record<string, number>): Record<string, string> {
-  const changed: Record<string, string> = {};
-  for (const name of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (before[name] !== after[name]) changed[name] = `${before[name]} → ${after[name]}`;
-  }
-  return changed;
-}
+export { countChanges };
 
 /** Runs `action` and fails when it changed any row of any table. */
-export async function expectNoWrites<T>(db: Db, action: () => Promise<T>, label = ''): Promise<T> {
-  const counts = rowCounts(db);
-  const digest = contentDigest(db);
+export async function expectNoWrites<T>(app: Pick<TestApp, 'sql'>, action: () => Promise<T>, label = ''): Promise<T> {
+  const counts = await rowCounts(app);
+  const digest = await contentDigest(app);
   const result = await action();
-  expect(countChanges(counts, rowCounts(db)), `row counts changed ${label}`).toEqual({});
-  expect(contentDigest(db), `rows changed ${label}`).toBe(digest);
+  expect(countChanges(counts, await rowCounts(app)), `row counts changed ${label}`).toEqual({});
+  expect(await contentDigest(app), `rows changed ${label}`).toBe(digest);
   return result;
 }
 
@@ -231,7 +205,7 @@ export interface BrowserSession {
 
 /** A signed-in browser (session row + cookie) with its CSRF token, read from the account page. */
 export async function signedInBrowser(app: HardeningApp, user: SeededUser): Promise<BrowserSession> {
-  const session = seedSignedInSession(app.ctx, user, 'hardening');
+  const session = await seedSignedInSession(app.ctx, user, 'hardening');
   const jar = new Map([[session.name, session.value]]);
   const page = await app.http().get('/account').set('Cookie', cookieHeader(jar));
   expect(page.status, page.text.slice(0, 300)).toBe(200);

@@ -39,7 +39,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   const standIn = await startDocServer(certificate);
   const fetchOptions = { allowPrivateAddresses: true, caCertificates: certificate.cert, timeoutMs: 5000, maxBytes: 64 * 1024 };
   app.ctx.clientResolver = createClientResolver({
-    clients: app.ctx.clients,
+    store: app.ctx.store,
     log: app.ctx.log,
     allowPrivateAddresses: true,
     caCertificates: certificate.cert,

@@ -40,17 +40,17 @@ describe('normalizeResource', () => {
 describe('/authorize and /token agree on it (a production-style https deployment)', () => {
   const ctx = {
     config: { scheme: 'https:', apexHost: 'example.org' },
-    wikis: { findBySlug: (slug: string) => (slug === 'alice' ? { slug, ownerDid: 'did:plc:alice', createdAt: 0 } : undefined) },
-  } as unknown as Pick<AppContext, 'config' | 'wikis'>;
+    store: { repos: { wikis: { findBySlug: async (slug: string) => (slug === 'alice' ? { slug, ownerDid: 'did:plc:alice', createdAt: 0 } : undefined) } } },
+  } as unknown as Pick<AppContext, 'config' | 'store'>;
 
-  it('checkResource reads HTTPS://Alice.Example.org:443/mcp/ as the wiki alice', () => {
-    expect(checkResource(ctx, { resource: 'HTTPS://Alice.Example.org:443/mcp/' })).toBe('alice');
-    expect(checkResource(ctx, { resource: 'https://alice.example.org/mcp' })).toBe('alice');
+  it('checkResource reads HTTPS://Alice.Example.org:443/mcp/ as the wiki alice', async () => {
+    expect(await checkResource(ctx, { resource: 'HTTPS://Alice.Example.org:443/mcp/' })).toBe('alice');
+    expect(await checkResource(ctx, { resource: 'https://alice.example.org/mcp' })).toBe('alice');
   });
 
-  it('checkResource refuses other ports, paths, schemes and fragments', () => {
+  it('checkResource refuses other ports, paths, schemes and fragments', async () => {
     for (const resource of ['https://alice.example.org:8443/mcp', 'https://alice.example.org/mcp/x', 'http://alice.example.org/mcp', 'https://alice.example.org/mcp#x', 'https://bob.example.org/mcp']) {
-      expect(() => checkResource(ctx, { resource }), resource).toThrow(/not the MCP address of a wiki/);
+      await expect(checkResource(ctx, { resource }), resource).rejects.toThrow(/not the MCP address of a wiki/);
     }
   });
 

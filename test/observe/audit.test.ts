@@ -5,7 +5,6 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
-import { purgeExpired } from '../../src/db/purge.ts';
 import { nowSeconds } from '../../src/db/open.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { browser, fieldValue, signIn, signUpNew } from '../support/browser-flow.ts';
@@ -31,7 +30,7 @@ afterAll(async () => {
 });
 
 const rows = (did: string) => app.ctx.audit.list({ did });
-const auditCount = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+const auditCount = () => (app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
 
 async function cli(...argv: string[]) {
   const capture = captureIo({ DATA_DIR: app.dataDir, LOG_LEVEL: 'silent' }, app.dataDir);
@@ -44,7 +43,7 @@ describe('audit log', () => {
     const account = await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'audit' });
     await signUpNew(app, browser(app), account);
     await signIn(app, browser(app), account);
-    const events = rows(account.did);
+    const events = await rows(account.did);
     expect(events.map((e) => e.event)).toEqual(['sign_in', 'signup']);
     expect(events[0]).toMatchObject({ did: account.did, actor: 'person', address: '127.0.0.1' });
     const logged = lines.filter((l) => l.audit === 'sign_in' && l.did === account.did);
@@ -58,7 +57,7 @@ describe('audit log', () => {
     await obtainCode(client, person, app);
     const page = await openConsent(person.browser, authorizeUrl(app, authorizeParams(client, person, newPkce())));
     expect((await submitConsent(person.browser, page, 'deny')).status).toBe(303);
-    const [denied, given] = rows(person.did);
+    const [denied, given] = await rows(person.did);
     expect(given).toMatchObject({ event: 'consent_given', clientId: client.clientId, wikiSlug: 'auditconsent', actor: 'person', address: '127.0.0.1' });
     expect(given!.detail).toEqual({ scope: 'wiki:read wiki:write' });
     expect(denied).toMatchObject({ event: 'consent_denied', clientId: client.clientId, actor: 'person' });
@@ -74,7 +73,7 @@ describe('audit log', () => {
     expect(auditCount()).toBe(before);
     const again = await tokenRequest(app, client, { grant_type: 'authorization_code', code: issued.code, code_verifier: issued.pkce.verifier, redirect_uri: issued.redirectUri });
     expect(again.status).toBe(400);
-    const [revoked, replay] = rows(person.did);
+    const [revoked, replay] = await rows(person.did);
     expect(replay).toMatchObject({ event: 'code_replay_detected', clientId: client.clientId, wikiSlug: 'auditcode', actor: 'replay', address: '127.0.0.1' });
     expect(revoked).toMatchObject({ event: 'grant_revoked', actor: 'replay', detail: { reason: 'code_replay' } });
   });
@@ -86,7 +85,7 @@ describe('audit log', () => {
     const first = await refresh(app, client, tokens.refresh_token);
     expect((await refresh(app, client, String(first.body.refresh_token))).status).toBe(200);
     expect((await refresh(app, client, tokens.refresh_token)).status).toBe(400);
-    const [revoked, replay] = rows(person.did);
+    const [revoked, replay] = await rows(person.did);
     expect(replay).toMatchObject({ event: 'refresh_replay_detected', clientId: client.clientId, actor: 'replay', detail: { reason: 'successor_rotated' } });
     expect(revoked).toMatchObject({ event: 'grant_revoked', actor: 'replay', detail: { reason: 'refresh_replay' } });
     expect(lines.some((l) => l.audit === 'refresh_replay_detected' && l.did === person.did && l.level === 30)).toBe(true);
@@ -97,17 +96,17 @@ describe('audit log', () => {
     const person = await seedPerson(app, 'auditbroken');
     const issued = await obtainCode(client, person, app);
     const tokens = await exchangeCode(app, client, issued);
-    app.ctx.db.exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`);
+    app.ctx.sqlite!.db.exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`);
     try {
       const again = await tokenRequest(app, client, { grant_type: 'authorization_code', code: issued.code, code_verifier: issued.pkce.verifier, redirect_uri: issued.redirectUri });
       expect(again.status, again.raw).toBe(400);
       expect(again.body.error).toBe('invalid_grant');
     } finally {
-      app.ctx.db.exec('DROP TRIGGER audit_broken');
+      app.ctx.sqlite!.db.exec('DROP TRIGGER audit_broken');
     }
     // The grant was revoked all the same: the refresh token is dead.
     expect((await refresh(app, client, tokens.refresh_token)).status).toBe(400);
-    expect(rows(person.did).filter((e) => e.event === 'code_replay_detected')).toHaveLength(0);
+    expect((await rows(person.did)).filter((e) => e.event === 'code_replay_detected')).toHaveLength(0);
     expect(lines.some((l) => l.msg === 'audit event could not be stored (the request itself went through); check the storage faults')).toBe(true);
   });
 
@@ -117,11 +116,11 @@ describe('audit log', () => {
     const viaClient = await exchangeCode(app, client, await obtainCode(client, person, app));
     expect((await postForm(app, OAUTH_PATHS.revoke, client, { token: viaClient.refresh_token })).status).toBe(200);
     await exchangeCode(app, client, await obtainCode(client, person, app));
-    const grantId = app.ctx.grants.listConnectedApps(person.did)[0]!.id;
+    const grantId = (await app.ctx.store.repos.grants.listConnectedApps(person.did))[0]!.id;
     const account = await person.browser.get('/account');
     const res = await person.browser.post('/account/apps/revoke', { _csrf: fieldValue(account.body, '_csrf') ?? '', grant: grantId });
     expect(res.status).toBe(303);
-    const revocations = rows(person.did).filter((e) => e.event === 'grant_revoked');
+    const revocations = (await rows(person.did)).filter((e) => e.event === 'grant_revoked');
     expect(revocations.map((e) => e.actor)).toEqual(['person', 'client']);
     expect(revocations[1]).toMatchObject({ clientId: client.clientId, wikiSlug: 'auditrevoke', detail: { via: 'rfc7009' } });
   });
@@ -147,15 +146,15 @@ describe('audit log', () => {
     expect((await cli('audit', '--since', '2999-01-01')).stdout).toBe('No audit events.');
   });
 
-  it('is purged after AUDIT_RETENTION_DAYS', () => {
+  it('is purged after AUDIT_RETENTION_DAYS (the Store\'s purge)', async () => {
     const now = nowSeconds();
-    const insert = app.ctx.db.prepare("INSERT INTO audit_log (at, event, did) VALUES (?, 'sign_in', 'did:plc:retention')");
+    const insert = app.ctx.sqlite!.db.prepare("INSERT INTO audit_log (at, event, did) VALUES (?, 'sign_in', 'did:plc:retention')");
     insert.run(now - 91 * 86400);
     insert.run(now - 89 * 86400);
-    const counts = purgeExpired(app.ctx.db, { clientIdleSeconds: 3600, auditRetentionDays: 90 });
+    const counts = await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 3600, auditRetentionDays: 90 });
     expect(counts.audit_log).toBe(1);
-    expect(app.ctx.audit.list({ did: 'did:plc:retention' })).toHaveLength(1);
-    expect(purgeExpired(app.ctx.db, { clientIdleSeconds: 3600, auditRetentionDays: 30 }).audit_log).toBe(1);
+    expect(await app.ctx.audit.list({ did: 'did:plc:retention' })).toHaveLength(1);
+    expect((await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 3600, auditRetentionDays: 30 })).audit_log).toBe(1);
   });
 });
 

@@ -47,7 +47,7 @@ describe('Recent activity on the account page', () => {
       await page.waitForURL(`${app.url}/auth/signup`);
       await page.getByRole('button', { name: 'Create my account' }).click();
       await page.waitForURL(`${app.url}/account`);
-      username = app.ctx.users.findByDid(account.did)!.username;
+      username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
       const params = authorizeParams(client, { mcpUrl: `http://${username}.localhost:${app.port}/mcp` }, newPkce(), { state: 'activity' });
       await page.goto(authorizeUrl(app, params));
       await page.waitForURL((url) => url.pathname === OAUTH_PATHS.consent);

@@ -8,16 +8,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { backupDatabase, verifyBackup } from '../../src/db/backup.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { runCli } from '../../src/admin/program.ts';
 import { startTestApp } from '../support/app.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedUser, tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
-beforeEach(() => {
+beforeEach(async () => {
   t = tempData();
-  seedUser(t.db, 'alice');
-  seedUser(t.db, 'bob');
+  await seedUser(t, 'alice');
+  await seedUser(t, 'bob');
 });
 afterEach(() => t.cleanup());
 
@@ -32,11 +33,12 @@ describe('backupDatabase', () => {
       for (let i = 0; i < 3000; i++) insert.run(`k${i}`, 'x'.repeat(500));
     })();
     const server = openDatabase(t.config.databaseFile);
+    const serverStore = createSqliteStore(server, { closeDatabase: false });
     let writes = 0;
     let writing = true;
     const writer = (async () => {
       while (writing) {
-        seedClient(server, `client ${writes++}`);
+        await seedClient(serverStore, `client ${writes++}`);
         await new Promise((resolve) => setImmediate(resolve));
       }
     })();
@@ -154,8 +156,8 @@ describe('restore', () => {
     fs.copyFileSync(file, path.join(restoredDir, 'robot-auth.sqlite'));
     const restored = await startTestApp({}, { listen: false, dataDir: restoredDir });
     try {
-      expect(restored.ctx.users.findByUsername('alice')).toBeDefined();
-      expect(restored.ctx.wikis.findBySlug('bob')).toBeDefined();
+      expect((await restored.ctx.store.repos.users.findByUsername('alice'))).toBeDefined();
+      expect((await restored.ctx.store.repos.wikis.findBySlug('bob'))).toBeDefined();
     } finally {
       await restored.close();
     }

@@ -5,23 +5,29 @@
 // unseen), an access token and a session cookie issued before the crash still work, and the
 // database passes integrity_check.
 //
+// Runs on both stores (vitest.config.ts): SQLite, or in the `postgres` project a PostgreSQL database
+// on the shared test server (DATABASE_URL), where the app process is killed, not the database server.
+// The test reads and seeds through a Store of its own, beside the server's.
+//
 // What this proves, and what it does not: the server runs SQLite in WAL mode with
 // synchronous=NORMAL, so a committed transaction is in the WAL (in the OS page cache) before the
 // response is sent, and survives a crash of the process. An OS crash or power cut can lose the last
 // transactions before a WAL checkpoint (they were not fsynced); that is the documented trade-off.
+// On PostgreSQL a COMMIT has returned before the response is sent; durability across a crash of the
+// database server itself is PostgreSQL's (the test server runs with fsync off and is not killed).
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cookieNames } from '../../src/accounts/cookies.ts';
-import { createSession } from '../../src/accounts/session.ts';
-import { createSessionsRepo } from '../../src/accounts/sessions.repo.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
-import { openDatabase, type Db } from '../../src/db/open.ts';
-import { sha256Hex } from '../../src/lib/secrets.ts';
+import { openDatabase } from '../../src/db/open.ts';
+import { openStore } from '../../src/storage/open-store.ts';
+import type { Store } from '../../src/storage/store.ts';
 import { freePort } from '../support/app.ts';
-import { seedGrant, seedUser } from '../support/seed.ts';
+import { seedGrant, seedSignedInSession, seedUser } from '../support/seed.ts';
+import { createTestDatabase, onPostgres, type TestDatabase } from '../support/test-database.ts';
 import { startServer, stopServer, type ServerProcess } from './server-process.ts';
 
 /** The load goes well past the default per-address limits (everything comes from 127.0.0.1). */
@@ -40,20 +46,25 @@ let dir: string;
 let port: number;
 let config: Config;
 let server: ServerProcess | undefined;
-let db: Db;
+let store: Store | undefined;
+let database: TestDatabase | undefined;
+let storeEnv: Record<string, string> = {};
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-crash-'));
   port = await freePort();
-  config = parseConfig({ DATA_DIR: dir, PORT: String(port) });
+  database = onPostgres() ? await createTestDatabase() : undefined;
+  storeEnv = database ? { DATABASE_URL: database.url } : {};
+  config = parseConfig({ DATA_DIR: dir, PORT: String(port), ...storeEnv });
 });
 afterAll(async () => {
   await stopServer(server);
-  if (db?.open) db.close();
+  await store?.close();
+  await database?.drop();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const start = () => startServer({ dataDir: dir, port, env: GENEROUS_LIMITS });
+const start = () => startServer({ dataDir: dir, port, env: { ...GENEROUS_LIMITS, ...storeEnv } });
 
 async function register(url: string, name: string): Promise<Response> {
   return fetch(`${url}/auth/oauth/register`, {
@@ -88,24 +99,26 @@ describe('kill -9 under load', () => {
   it('loses nothing a client saw succeed', async () => {
     server = await start();
     const url = server.url;
-    // The test's own connection, beside the server's (WAL allows both), for what only a PDS sign-in could create.
-    db = openDatabase(config.databaseFile);
+    // The test's own store, beside the server's (a second SQLite connection, which WAL allows, or a
+    // second PostgreSQL pool), for what only a PDS sign-in could create. Opened once the server has migrated.
+    const own = (store = openStore(config));
 
     const registered = await register(url, 'Crash test');
     expect(registered.status).toBe(201);
     const clientId = ((await registered.json()) as { client_id: string }).client_id;
-    const users = ['alice', 'bobby', 'carol'].map((name) => seedUser(db, name));
-    const chains = Array.from({ length: CHAINS }, (_, i) => {
+    const users = [await seedUser(own, 'alice'), await seedUser(own, 'bobby'), await seedUser(own, 'carol')];
+    const chains: { slug: string; token: string }[] = [];
+    for (let i = 0; i < CHAINS; i++) {
       const user = users[i % users.length]!;
-      return { slug: user.username, token: seedGrant(db, config, { did: user.did, slug: user.username, clientId }).refreshToken };
-    });
+      chains.push({ slug: user.username, token: (await seedGrant(own, config, { did: user.did, slug: user.username, clientId })).refreshToken });
+    }
 
     // Before the load: an access token and a browser session, to use again after the crash.
     const first = await refresh(url, clientId, chains[0]!.token);
     expect(first.status).toBe(200);
     const firstBody = (await first.json()) as { access_token: string; refresh_token: string };
     chains[0]!.token = firstBody.refresh_token;
-    const cookie = createSession({ config, sessions: createSessionsRepo(db) }, users[0]!, 'crash test');
+    const cookie = (await seedSignedInSession({ config, store: own }, users[0]!, 'crash test')).value;
     expect((await verify(url, chains[0]!.slug, firstBody.access_token)).status).toBe(200);
     expect((await account(url, cookie)).status).toBe(200);
 
@@ -162,14 +175,23 @@ describe('kill -9 under load', () => {
     // Every loop had a request in flight when the process died.
     expect(interrupted).toBe(CHAINS + REGISTRARS);
 
-    // Start again on the same file (and port: tokens name the issuer http://localhost:PORT).
+    // Start again on the same database (and port: tokens name the issuer http://localhost:PORT).
     server = await start();
 
-    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    const storedClients = new Set((db.prepare('SELECT client_id FROM oauth_clients').all() as { client_id: string }[]).map((r) => r.client_id));
-    expect(seenClients.filter((id) => !storedClients.has(id))).toEqual([]);
-    const storedTokens = new Set((db.prepare('SELECT hash FROM refresh_tokens').all() as { hash: string }[]).map((r) => r.hash));
-    expect(seenRefreshTokens.filter((token) => !storedTokens.has(sha256Hex(token)))).toEqual([]);
+    if (own.dialect === 'sqlite') {
+      const check = openDatabase(config.databaseFile);
+      try {
+        expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+      } finally {
+        check.close();
+      }
+    }
+    const missingClients: string[] = [];
+    for (const id of seenClients) if (!(await own.repos.clients.find(id))) missingClients.push(id);
+    expect(missingClients).toEqual([]);
+    const missingTokens: string[] = [];
+    for (const token of seenRefreshTokens) if (!(await own.repos.refreshTokens.findByValue(token))) missingTokens.push(token);
+    expect(missingTokens).toEqual([]);
 
     // The last refresh token each client saw still works, whether or not the server had rotated it
     // before dying (the successor would be unseen: the grace period covers exactly this).

@@ -5,15 +5,20 @@
 import express from 'express';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
+import type { Store } from '../../src/storage/store.ts';
 import { DATABASE_PROBE_TIMEOUT_MS, healthRoutes } from '../../src/web/health.route.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { tempData, type TempData } from '../support/seed.ts';
 
 let t: TempData;
+let store: Store;
 let app: express.Express;
 beforeEach(() => {
   t = tempData();
-  app = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }));
+  // The app's store over the same connection: its ping() is the default probe.
+  store = createSqliteStore(t.db, { closeDatabase: false });
+  app = express().use(healthRoutes({ store, log: createLogger('silent') }));
 });
 afterEach(() => t.cleanup());
 
@@ -39,16 +44,16 @@ describe('/healthz', () => {
   });
 
   it('reports a store whose probe rejects as unreachable (503), and one that answers as ok', async () => {
-    const down = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, async () => Promise.reject(new Error('ECONNREFUSED'))));
+    const down = express().use(healthRoutes({ store, log: createLogger('silent') }, async () => Promise.reject(new Error('ECONNREFUSED'))));
     const res = await request(down).get('/healthz');
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ status: 'unavailable', database: 'unreachable' });
-    const up = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, async () => undefined));
+    const up = express().use(healthRoutes({ store, log: createLogger('silent') }, async () => undefined));
     expect((await request(up).get('/healthz')).body).toEqual({ status: 'ok', database: 'ok' });
   });
 
   it('answers 503 (cause timeout) within the probe timeout when the database hangs', async () => {
-    const hung = express().use(healthRoutes({ db: t.db, log: createLogger('silent') }, () => new Promise<void>(() => {})));
+    const hung = express().use(healthRoutes({ store, log: createLogger('silent') }, () => new Promise<void>(() => {})));
     const started = Date.now();
     const res = await request(hung).get('/healthz');
     expect(res.status).toBe(503);

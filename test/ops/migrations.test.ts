@@ -8,6 +8,7 @@ import { migrateWithBackup, preMigrationBackupFile, verifyBackup } from '../../s
 import { migrate, readMigrations, type Migration } from '../../src/db/migrate.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { freePort } from '../support/app.ts';
+import { createUsersRepo } from '../../src/accounts/users.repo.ts';
 import { seedUser, tempData, type TempData } from '../support/seed.ts';
 import { exitWithin, startServer, stopServer, type ServerProcess } from './server-process.ts';
 
@@ -29,17 +30,18 @@ const tables = (db: Db) =>
 const backupsIn = (dir: string) => fs.readdirSync(dir).filter((f) => f.includes('.pre-migration-'));
 
 /** A database at the first release's schema, holding a user. */
-function firstReleaseDatabase(): void {
+async function firstReleaseDatabase(): Promise<void> {
   t.db.close();
   fs.rmSync(t.config.databaseFile);
   t.db = openDatabase(t.config.databaseFile);
   migrate(t.db, shipped.slice(0, 1));
-  seedUser(t.db, 'alice');
+  // The first release's repository (the Store's needs the current schema).
+  createUsersRepo(t.db).insertWithFirstWiki({ did: 'did:plc:alice', handle: 'alice.test', displayName: null, username: 'alice' });
 }
 
 describe('start-up with a newer release', () => {
   it('the real server backs up an older database, then migrates it', async () => {
-    firstReleaseDatabase();
+    await firstReleaseDatabase();
     server = await startServer({ dataDir: t.dir, port: await freePort() });
     const [backup, ...more] = backupsIn(t.dir);
     expect(more).toEqual([]);
@@ -81,7 +83,7 @@ describe('a failing migration', () => {
   ];
 
   it('rolls back entirely, stops there, and leaves the backup it took first', async () => {
-    seedUser(t.db, 'alice');
+    await seedUser(t, 'alice');
     const tablesBefore = tables(t.db);
     await expect(migrateWithBackup(t.db, { file: t.config.databaseFile, migrations: broken })).rejects.toThrow(/syntax error/);
 
@@ -99,7 +101,7 @@ describe('a failing migration', () => {
   });
 
   it('once fixed, the next start applies it and the ones after it', async () => {
-    seedUser(t.db, 'alice');
+    await seedUser(t, 'alice');
     await expect(migrateWithBackup(t.db, { file: t.config.databaseFile, migrations: broken })).rejects.toThrow();
     const fixed = broken.map((m) => (m.version === 901 ? { ...m, sql: 'CREATE TABLE audit (line TEXT);' } : m));
     const result = await migrateWithBackup(t.db, { file: t.config.databaseFile, migrations: fixed });

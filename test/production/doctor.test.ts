@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/open.ts';
+import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { seedUser } from '../support/seed.ts';
 import { startCaddy, type RunningCaddy } from '../deploy/support.ts';
 import { CLI } from '../ops/server-process.ts';
@@ -44,7 +45,7 @@ beforeAll(async () => {
   // A person and their wiki, as a sign-up leaves them (the app's own database, beside the running app).
   const db = openDatabase(stack.env.DATABASE_FILE!);
   try {
-    seedUser(db, WIKI);
+    await seedUser(createSqliteStore(db, { closeDatabase: false }), WIKI);
   } finally {
     db.close();
   }

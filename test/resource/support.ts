@@ -58,9 +58,9 @@ const stub =
 export async function createResourceFixture(): Promise<ResourceFixture> {
   const testApp = await startTestApp({}, { listen: false });
   const { ctx } = testApp;
-  const { now, alice, bob } = seedAliceAndBob(ctx, CLIENT_ID);
-  const grant = (id: string, user: SeededUser, wiki: string, scope: string): GrantSeed => {
-    seedGrant(ctx, ctx.config, { id, did: user.did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
+  const { now, alice, bob } = await seedAliceAndBob(ctx, CLIENT_ID);
+  const grant = async (id: string, user: SeededUser, wiki: string, scope: string): Promise<GrantSeed> => {
+    await seedGrant(ctx, ctx.config, { id, did: user.did, slug: wiki, clientId: CLIENT_ID, scope, expiresAt: now + 3600, refreshToken: false });
     return { id, user, wiki, scope };
   };
 
@@ -79,10 +79,10 @@ export async function createResourceFixture(): Promise<ResourceFixture> {
     app,
     alice,
     bob,
-    aliceGrant: grant('grant-alice', alice, 'alice', 'wiki:read wiki:write'),
-    aliceWriteOnlyGrant: grant('grant-alice-write', alice, 'alice', 'wiki:write'),
-    aliceReadOnlyGrant: grant('grant-alice-read', alice, 'alice', 'wiki:read'),
-    bobGrant: grant('grant-bob', bob, 'bob', 'wiki:read wiki:write'),
+    aliceGrant: await grant('grant-alice', alice, 'alice', 'wiki:read wiki:write'),
+    aliceWriteOnlyGrant: await grant('grant-alice-write', alice, 'alice', 'wiki:write'),
+    aliceReadOnlyGrant: await grant('grant-alice-read', alice, 'alice', 'wiki:read'),
+    bobGrant: await grant('grant-bob', bob, 'bob', 'wiki:read wiki:write'),
     mint: (g) => mintAccessToken(ctx, { grantId: g.id, did: g.user.did, slug: g.wiki, clientId: CLIENT_ID, scope: g.scope }),
     close() {
       void testApp.close();

@@ -26,7 +26,7 @@ let logged: ReturnType<typeof request>;
 
 beforeAll(async () => {
   app = await startHardeningApp();
-  const owner = seedUser(app.ctx);
+  const owner = await seedUser(app.ctx);
   browser = await signedInBrowser(app, owner);
   clientId = (await registerClient(app)).clientId;
   // The same app (createApp) on the same context, with a logger that keeps its lines.

@@ -13,7 +13,7 @@ import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { location, pageText } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import { decodeJwt, startConformanceApp } from '../conformance/support.ts';
-import { seedPerson, type Person } from '../support/seed.ts';
+import { seedPerson, seedWiki, type Person } from '../support/seed.ts';
 import { authorizeParams, authorizeUrl, exchangeCode, newPkce, obtainCode, openConsent, registerClaudeCode, registerClient, submitConsent, type RegisteredClient } from '../support/oauth-flow.ts';
 
 let app: TestApp;
@@ -21,9 +21,9 @@ let alice: Person;
 let carol: Person;
 
 /** A metadata-document client, as if its document had just been fetched from `clientId` (cached copy). */
-function documentClient(clientId: string, metadata: Partial<ClientMetadata> & { redirect_uris: string[] }): RegisteredClient {
+async function documentClient(clientId: string, metadata: Partial<ClientMetadata> & { redirect_uris: string[] }): Promise<RegisteredClient> {
   const now = nowSeconds();
-  app.ctx.clients.upsertDocument(
+  await app.ctx.store.repos.clients.upsertDocument(
     clientId,
     { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], ...metadata },
     now,
@@ -37,7 +37,7 @@ beforeAll(async () => {
   [alice, carol] = [await seedPerson(app, 'alice'), await seedPerson(app, 'carol')];
   // Carol has three wikis.
   for (const slug of ['carol-notes', 'carol-work']) {
-    app.ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(slug, carol.did, nowSeconds());
+    await seedWiki(app.ctx, slug, carol.did);
   }
 });
 
@@ -52,7 +52,7 @@ async function consentText(client: RegisteredClient): Promise<{ text: string; ht
 
 describe('who is asking (issue 9 finding 7, issue 10 item 4)', () => {
   it("Claude.ai's metadata document: the name it gives itself, from claude.ai, unverified", async () => {
-    const claude = documentClient('https://claude.ai/oauth/mcp-oauth-client-metadata', {
+    const claude = await documentClient('https://claude.ai/oauth/mcp-oauth-client-metadata', {
       client_name: 'Claude',
       client_uri: 'https://claude.ai',
       redirect_uris: ['https://claude.ai/api/mcp/auth_callback'],
@@ -64,7 +64,7 @@ describe('who is asking (issue 9 finding 7, issue 10 item 4)', () => {
   });
 
   it('a document on another host that calls itself "Claude" shows that host, not claude.ai', async () => {
-    const fake = documentClient('https://evil.example/claude.json', {
+    const fake = await documentClient('https://evil.example/claude.json', {
       client_name: 'Claude',
       client_uri: 'https://claude.ai',
       redirect_uris: ['https://evil.example/cb'],
@@ -84,7 +84,7 @@ describe('who is asking (issue 9 finding 7, issue 10 item 4)', () => {
   it('every redirect URI on loopback → the warning in plain words, for DCR and documents alike', async () => {
     const claudeCode = await registerClaudeCode(app);
     expect((await consentText(claudeCode)).text).toContain('This app will receive the authorization on this computer (localhost)');
-    const cli = documentClient('https://claude.ai/oauth/claude-code-client-metadata', {
+    const cli = await documentClient('https://claude.ai/oauth/claude-code-client-metadata', {
       client_name: 'Claude Code',
       redirect_uris: ['http://localhost/callback', 'http://127.0.0.1/callback'],
     });
@@ -107,7 +107,7 @@ describe('the account page lists connected apps by the same rule as the consent 
   it('a metadata-document app is "unverified" and shows the host of its client_id; a DCR app is unverified with no host', async () => {
     const dave = await seedPerson(app, 'dave');
     // An attacker's document calling itself "Claude": the list must not make it look like claude.ai's.
-    const fake = documentClient('https://evil.example/connected-claude.json', {
+    const fake = await documentClient('https://evil.example/connected-claude.json', {
       client_name: 'Claude',
       redirect_uris: ['https://evil.example/cb'],
     });
@@ -140,14 +140,14 @@ describe('no resource, several wikis: the person chooses (issue 10 item 6)', () 
     const pkce = newPkce();
     const params = authorizeParams(client, carol, pkce, { resource: undefined });
     const page = await openConsent(carol.browser, authorizeUrl(app, params));
-    const codes = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM authorization_codes').get() as { n: number }).n;
-    const before = codes();
+    const codes = () => app.sql().count('authorization_codes');
+    const before = await codes();
     const refused = await submitConsent(carol.browser, page, 'allow');
     expect(refused.status).toBe(400);
     expect(refused.headers.location).toBeUndefined();
     expect(pageText(refused.body)).toContain('Choose the wiki this app may use');
     expect(checkedRadios(refused.body)).toEqual([]);
-    expect(codes()).toBe(before);
+    expect(await codes()).toBe(before);
 
     const done = await submitConsent(carol.browser, refused, 'allow', { wiki: 'carol-work' });
     expect(done.status).toBe(303);

@@ -59,7 +59,7 @@ describe('what the wiki hosts receive carries no authority on the apex', () => {
     const account = await createPdsAccount(pdsUrl, { handlePrefix: 'victim' });
     const victim = browser(app);
     const signedUp = await signUpNew(app, victim, account);
-    const slug = app.ctx.users.findByDid(account.did)!.username;
+    const slug = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
     // Control: the victim's own browser is signed in.
     expect((await victim.get('/account')).status).toBe(200);
 
@@ -77,7 +77,7 @@ describe('what the wiki hosts receive carries no authority on the apex', () => {
     const clientId = await registerClient();
     const outcome = await tryToApprove(attacker, clientId, slug);
     expect(outcome.headers.location ?? '').not.toMatch(/[?&]code=/);
-    expect(app.ctx.grants.listConnectedApps(account.did)).toEqual([]);
+    expect(await app.ctx.store.repos.grants.listConnectedApps(account.did)).toEqual([]);
   });
 });
 
@@ -120,6 +120,6 @@ describe('cookies planted by a wiki host (cookie tossing)', () => {
         body: new URLSearchParams({ _csrf: csrf, username: `v${crypto.randomBytes(4).toString('hex')}` }).toString(),
       });
     }
-    expect(app.ctx.users.findByDid(attackerAccount.did)).toBeUndefined();
+    expect(await app.ctx.store.repos.users.findByDid(attackerAccount.did)).toBeUndefined();
   });
 });

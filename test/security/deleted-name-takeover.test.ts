@@ -12,7 +12,6 @@ import { signUp } from '../../src/accounts/signup.ts';
 import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { createWikiForUser } from '../../src/wikis/create-wiki.ts';
 import { deleteWikiForOwner } from '../../src/wikis/delete-wiki.ts';
-import { purgeExpired } from '../../src/db/purge.ts';
 import { fieldValue } from '../support/browser-flow.ts';
 import type { TestApp } from '../support/app.ts';
 import { startConformanceApp } from '../conformance/support.ts';
@@ -37,44 +36,44 @@ describe('a deleted wiki’s slug', () => {
     const owner = await seedPerson(app, name('own'));
     const stranger = await seedPerson(app, name('str'));
     const slug = name('notes');
-    expect(createWikiForUser(app.ctx, owner.did, slug)).toEqual({ kind: 'created', slug });
-    expect(deleteWikiForOwner(app.ctx, owner.did, slug, slug).kind).toBe('deleted');
+    expect(await createWikiForUser(app.ctx, owner.did, slug)).toEqual({ kind: 'created', slug });
+    expect((await deleteWikiForOwner(app.ctx, owner.did, slug, slug)).kind).toBe('deleted');
 
-    const asWiki = createWikiForUser(app.ctx, stranger.did, slug);
+    const asWiki = await createWikiForUser(app.ctx, stranger.did, slug);
     expect(asWiki).toMatchObject({ kind: 'refused', status: 409 });
-    const asUsername = signUp(app.ctx, newDid(), ticket('newcomer.test'), slug);
+    const asUsername = await signUp(app.ctx, newDid(), ticket('newcomer.test'), slug);
     expect(asUsername).toMatchObject({ ok: false, conflict: true });
-    expect(app.ctx.wikis.findBySlug(slug)).toBeUndefined();
+    expect(await app.ctx.store.repos.wikis.findBySlug(slug)).toBeUndefined();
 
-    expect(createWikiForUser(app.ctx, owner.did, slug)).toEqual({ kind: 'created', slug });
+    expect(await createWikiForUser(app.ctx, owner.did, slug)).toEqual({ kind: 'created', slug });
   });
 
   it('is free at once with DELETED_SLUG_RESERVE_DAYS=0, and free again once the reservation is over', async () => {
     const owner = await seedPerson(freeApp, name('own'));
     const stranger = await seedPerson(freeApp, name('str'));
     const slug = name('free');
-    createWikiForUser(freeApp.ctx, owner.did, slug);
-    deleteWikiForOwner(freeApp.ctx, owner.did, slug, slug);
-    expect(createWikiForUser(freeApp.ctx, stranger.did, slug)).toEqual({ kind: 'created', slug });
+    await createWikiForUser(freeApp.ctx, owner.did, slug);
+    await deleteWikiForOwner(freeApp.ctx, owner.did, slug, slug);
+    expect(await createWikiForUser(freeApp.ctx, stranger.did, slug)).toEqual({ kind: 'created', slug });
 
     const other = await seedPerson(app, name('own'));
     const expiring = name('exp');
-    createWikiForUser(app.ctx, other.did, expiring);
-    deleteWikiForOwner(app.ctx, other.did, expiring, expiring);
-    app.ctx.db.prepare('UPDATE reserved_names SET reserved_until = 1 WHERE name = ?').run(expiring);
-    expect(purgeExpired(app.ctx.db, { clientIdleSeconds: 1 }).reserved_names).toBeGreaterThanOrEqual(1);
+    await createWikiForUser(app.ctx, other.did, expiring);
+    await deleteWikiForOwner(app.ctx, other.did, expiring, expiring);
+    await app.sql().run('UPDATE reserved_names SET reserved_until = 1 WHERE name = ?', expiring);
+    expect((await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 1 })).reserved_names).toBeGreaterThanOrEqual(1);
     const stranger2 = await seedPerson(app, name('str'));
-    expect(createWikiForUser(app.ctx, stranger2.did, expiring)).toEqual({ kind: 'created', slug: expiring });
+    expect(await createWikiForUser(app.ctx, stranger2.did, expiring)).toEqual({ kind: 'created', slug: expiring });
   });
 
   it('cannot be deleted by anyone but its owner', async () => {
     const owner = await seedPerson(app, name('own'));
     const stranger = await seedPerson(app, name('str'));
-    expect(deleteWikiForOwner(app.ctx, stranger.did, owner.username, owner.username)).toMatchObject({ kind: 'refused', status: 404 });
+    expect(await deleteWikiForOwner(app.ctx, stranger.did, owner.username, owner.username)).toMatchObject({ kind: 'refused', status: 404 });
     const page = await stranger.browser.get('/account');
     const res = await stranger.browser.post('/account/wikis/delete', { _csrf: fieldValue(page.body, '_csrf') ?? '', slug: owner.username, confirm: owner.username });
     expect(res.status).toBe(404);
-    expect(app.ctx.wikis.findBySlug(owner.username)?.ownerDid).toBe(owner.did);
+    expect((await app.ctx.store.repos.wikis.findBySlug(owner.username))?.ownerDid).toBe(owner.did);
   });
 });
 
@@ -82,16 +81,16 @@ describe('a deleted account’s username and wikis', () => {
   it('cannot be taken by a stranger while reserved; the same person may come back and take the username', async () => {
     const person = await seedPerson(app, name('gone'));
     const extra = name('extra');
-    createWikiForUser(app.ctx, person.did, extra);
+    await createWikiForUser(app.ctx, person.did, extra);
     const outcome = await deleteAccount(app.ctx, person.did, person.username);
     expect(outcome.kind).toBe('deleted');
 
-    expect(signUp(app.ctx, newDid(), ticket('x.test'), person.username)).toMatchObject({ ok: false, conflict: true });
+    expect(await signUp(app.ctx, newDid(), ticket('x.test'), person.username)).toMatchObject({ ok: false, conflict: true });
     const stranger = await seedPerson(app, name('str'));
-    expect(createWikiForUser(app.ctx, stranger.did, person.username)).toMatchObject({ kind: 'refused', status: 409 });
-    expect(createWikiForUser(app.ctx, stranger.did, extra)).toMatchObject({ kind: 'refused', status: 409 });
+    expect(await createWikiForUser(app.ctx, stranger.did, person.username)).toMatchObject({ kind: 'refused', status: 409 });
+    expect(await createWikiForUser(app.ctx, stranger.did, extra)).toMatchObject({ kind: 'refused', status: 409 });
 
-    expect(signUp(app.ctx, person.did, ticket(person.handle), person.username)).toMatchObject({ ok: true });
+    expect(await signUp(app.ctx, person.did, ticket(person.handle), person.username)).toMatchObject({ ok: true });
   });
 
   it('a cross-site form post cannot delete an account (CSRF)', async () => {
@@ -102,6 +101,6 @@ describe('a deleted account’s username and wikis', () => {
     expect(crossSite.status).toBe(403);
     const noToken = await person.browser.post('/account/delete', { confirm: person.username });
     expect(noToken.status).toBe(403);
-    expect(app.ctx.users.findByDid(person.did)).toBeDefined();
+    expect(await app.ctx.store.repos.users.findByDid(person.did)).toBeDefined();
   });
 });

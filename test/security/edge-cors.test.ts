@@ -81,7 +81,7 @@ describe('CORS on the issuer’s /token, /register and /revoke', () => {
       [OAUTH_PATHS.revoke, { method: 'POST', headers: form, body: `token=nope&client_id=${client.clientId}` }],
       [OAUTH_PATHS.register, { method: 'POST', headers: { origin: ORIGIN }, json: { client_name: 'Inspector', redirect_uris: ['http://localhost:6274/oauth/callback'], token_endpoint_auth_method: 'none' } }],
     ];
-    const sessionsBefore = app.ctx.db.prepare('SELECT count(*) AS n FROM sessions').get();
+    const sessionsBefore = await app.sql().count('sessions');
     for (const [path, req] of requests) {
       const without = await httpRequest(`${app.url}${path}`, req);
       const withCookie = await httpRequest(`${app.url}${path}`, { ...req, headers: { ...req.headers, cookie } });
@@ -95,7 +95,7 @@ describe('CORS on the issuer’s /token, /register and /revoke', () => {
       expect(comparable(withCookie), path).toEqual(comparable(without));
     }
     // A client registered with a session cookie belongs to nobody, like any other.
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM sessions').get()).toEqual(sessionsBefore);
+    expect(await app.sql().count('sessions')).toBe(sessionsBefore);
   });
 });
 

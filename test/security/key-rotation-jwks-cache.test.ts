@@ -11,8 +11,10 @@ import type { Response } from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IDENTITY_JWKS_PATH } from '../../src/accounts/identity-token.ts';
 import { rotatePlatformKeys } from '../../src/admin/keys.ts';
-import { databaseKeyStore, sqliteKeyRows } from '../../src/config/key-source.ts';
-import { nowSeconds } from '../../src/db/open.ts';
+import { databaseKeyStore, sqliteKeyRows, type PlatformKeyRows } from '../../src/config/key-source.ts';
+import { postgresKeyRows } from '../../src/config/key-source.postgres.ts';
+import { nowSeconds, openDatabase } from '../../src/db/open.ts';
+import { createPool } from '../../src/db/postgres/pool.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 
@@ -22,6 +24,24 @@ afterEach(async () => {
   await app?.close();
   app = undefined;
 });
+
+/** The key rows of the app's database, as `admin keys rotate` reaches them: over its own connection, either store. */
+async function withKeyRows<T>(target: TestApp, fn: (rows: PlatformKeyRows) => Promise<T>): Promise<T> {
+  if (target.config.databaseUrl) {
+    const pool = createPool({ url: target.config.databaseUrl, poolSize: 2 });
+    try {
+      return await fn(postgresKeyRows(pool));
+    } finally {
+      await pool.end();
+    }
+  }
+  const db = openDatabase(target.config.databaseFile);
+  try {
+    return await fn(sqliteKeyRows(db));
+  } finally {
+    db.close();
+  }
+}
 
 /** What a max-age-honouring verifier does with a JWKS response: keeps it until this second. */
 function cachedUntil(res: Response, fetchedAt: number): number {
@@ -59,7 +79,7 @@ describe('a rotated key signs only after every cached copy of the old key set ha
     app = await startTestApp({ PLATFORM_KEYS_KEK: KEK }, { listen: false });
     const fetchedAt = nowSeconds();
     const before = await app.http().get(IDENTITY_JWKS_PATH).expect(200);
-    const rotation = await rotatePlatformKeys(app.config, { purpose: 'identity', now: fetchedAt, store: databaseKeyStore(sqliteKeyRows(app.ctx.db), KEK) });
+    const rotation = await withKeyRows(app, (rows) => rotatePlatformKeys(app!.config, { purpose: 'identity', now: fetchedAt, store: databaseKeyStore(rows, KEK) }));
     expect(rotation.signsFrom).toBeGreaterThan(cachedUntil(before, fetchedAt) + 2 * app.config.platformKeysPollSeconds);
   });
 

@@ -3,7 +3,8 @@
 // (within PLATFORM_KEYS_POLL_SECONDS), not only where the operator remembered to restart or send
 // SIGHUP. Before the reload poll (src/config/key-reload.ts), each instance kept accepting the dropped
 // key until its own restart. Two real server processes (`node src/server.ts`) share one data
-// directory (the SQLite file and the default key file); tokens come from the real token endpoint.
+// directory (the default key file) and one database (the SQLite file there, or a PostgreSQL
+// database in the `postgres` project); tokens come from the real token endpoint.
 import http from 'node:http';
 import * as jose from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,23 +12,24 @@ import { runCli } from '../../src/admin/program.ts';
 import { readKeyFile } from '../../src/config/keys.ts';
 import { freePort } from '../support/app.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
-import { captureIo, seedClient, seedGrant, seedUser, tempData, type TempData } from '../admin/seed.ts';
+import { captureIo } from '../support/cli-io.ts';
+import { seedClient, seedGrant, seedUser, tempStoreData, type TempStoreData } from '../support/seed.ts';
 
-let t: TempData;
+let t: TempStoreData;
 let clientId: string;
 let refreshToken: string;
 const servers: ServerProcess[] = [];
 
-beforeEach(() => {
-  t = tempData();
-  const alice = seedUser(t.db, 'alice');
-  clientId = seedClient(t.db);
-  refreshToken = seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId }).refreshToken;
-  t.db.close();
+beforeEach(async () => {
+  t = await tempStoreData();
+  const alice = await seedUser(t, 'alice');
+  clientId = await seedClient(t);
+  refreshToken = (await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId })).refreshToken;
+  await t.store.close();
 });
 afterEach(async () => {
   for (const server of servers.splice(0)) await stopServer(server);
-  t.cleanup();
+  await t.cleanup();
 });
 
 function call(port: number, options: { method: string; path: string; host?: string; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
@@ -64,7 +66,7 @@ describe('a dropped (compromised) platform key', () => {
     for (const port of ports) {
       // Sequential: the first start writes the development key file the second one reads.
       // One public origin for both, as behind a load balancer (the seeded grant names alice.localhost:3000).
-      servers.push(await startServer({ dataDir: t.dir, port, env: { PUBLIC_URL: t.config.publicUrl, PLATFORM_KEYS_POLL_SECONDS: '1' } }));
+      servers.push(await startServer({ dataDir: t.dir, port, env: { ...t.env, PUBLIC_URL: t.config.publicUrl, PLATFORM_KEYS_POLL_SECONDS: '1' } }));
     }
     const [a, b] = ports as [number, number];
     const leakedKid = readKeyFile(t.config.platformKeysFile)[0]!.kid;
@@ -73,7 +75,7 @@ describe('a dropped (compromised) platform key', () => {
     expect(await verify(a, signedWithLeakedKey)).toBe(200);
     expect(await verify(b, signedWithLeakedKey)).toBe(200);
 
-    const capture = captureIo({ DATA_DIR: t.dir }, t.dir);
+    const capture = captureIo({ DATA_DIR: t.dir, ...t.env }, t.dir);
     expect(await runCli(['keys', 'rotate', '--drop-previous'], capture.io), capture.stderr()).toBe(0);
 
     const deadline = Date.now() + 5000;

@@ -22,7 +22,7 @@ let mcpUrl: string;
 
 beforeAll(async () => {
   app = await startTestApp();
-  app.ctx.users.insertWithFirstWiki({ ...alice, displayName: null });
+  await app.ctx.store.repos.users.insertWithFirstWiki({ ...alice, displayName: null });
   mcpUrl = `http://${alice.username}.localhost:${app.port}/mcp`;
   whoIsThis = createWikiIdentityCheck(app.url);
 });

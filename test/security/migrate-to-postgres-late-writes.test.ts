@@ -38,17 +38,17 @@ async function target(): Promise<pg.Pool> {
   return p;
 }
 
-function seed(): void {
-  const alice = seedUser(t.db, 'alice');
-  const clientId = seedClient(t.db);
-  for (let i = 0; i < 20; i++) seedGrant(t.db, t.config, { did: alice.did, slug: 'alice', clientId });
+async function seed(): Promise<void> {
+  const alice = await seedUser(t, 'alice');
+  const clientId = await seedClient(t);
+  for (let i = 0; i < 20; i++) await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
   const audit = t.db.prepare('INSERT INTO audit_log (at, event, did) VALUES (?, ?, ?)');
   for (let i = 0; i < 300; i++) audit.run(nowSeconds(), 'token_issued', alice.did);
 }
 
 describe('migrate-to-postgres with a writer on the live file', () => {
   it('loses no write acknowledged during the copy: the writer is held (or the copy fails)', async () => {
-    seed();
+    await seed();
     const pool = await target();
     // The "service": its own connection, revoking a token every few milliseconds. busy_timeout 0 so a
     // held lock shows as SQLITE_BUSY at once instead of blocking this (single) thread.
@@ -88,7 +88,7 @@ describe('migrate-to-postgres with a writer on the live file', () => {
   });
 
   it('refuses to start, copying nothing, when another process keeps the write lock', async () => {
-    seed();
+    await seed();
     const pool = await target();
     const writer = new Database(t.config.databaseFile);
     writer.exec('BEGIN IMMEDIATE');
@@ -104,7 +104,7 @@ describe('migrate-to-postgres with a writer on the live file', () => {
   });
 
   it('releases the lock afterwards: the service writes again', async () => {
-    seed();
+    await seed();
     const pool = await target();
     expect((await migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool })).ok).toBe(true);
     const service = new Database(t.config.databaseFile);

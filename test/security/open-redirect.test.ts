@@ -77,7 +77,7 @@ describe('a DCR client registered with https://evil.example/cb cannot use /autho
     const clientId = 'https://evil.example/client.json';
     const now = nowSeconds();
     // As if just fetched from evil.example (the cached copy the resolver serves while fresh).
-    app.ctx.clients.upsertDocument(
+    await app.ctx.store.repos.clients.upsertDocument(
       clientId,
       { redirect_uris: ['https://evil.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
       now,

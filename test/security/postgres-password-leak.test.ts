@@ -65,7 +65,7 @@ describe('migrate-to-postgres and the password', () => {
     });
 
     it('copies into the database --to-env names, and into DATABASE_URL without any option', async () => {
-      seedUser(t.db, 'alice');
+      await seedUser(t, 'alice');
       const viaName = await server.createDatabase();
       const first = await cli({ ROBOT_AUTH_PG_TARGET: viaName }, 'migrate-to-postgres', '--to-env', 'ROBOT_AUTH_PG_TARGET');
       expect(first.stderr).toBe('');

@@ -29,11 +29,12 @@ beforeAll(async () => {
   clientId = (await registerClient(app)).clientId;
   // 2,000 people who each connected Claude to their wiki: one grant and one refresh token each.
   const { ctx } = app;
-  refreshTokens = ctx.db.transaction(() =>
-    Array.from({ length: USERS }, (_, i) => {
-      const user = seedUser(ctx);
+  refreshTokens = await ctx.store.transaction(async (tx) => {
+    const tokens: string[] = [];
+    for (let i = 0; i < USERS; i++) {
+      const user = await seedUser(tx);
       const grantId = `grant-${i}-${user.username}`;
-      ctx.grants.insert({
+      await tx.grants.insert({
         id: grantId,
         clientId,
         userDid: user.did,
@@ -42,9 +43,10 @@ beforeAll(async () => {
         scope: 'wiki:read wiki:write',
         expiresAt: nowSeconds() + 3600,
       });
-      return ctx.refreshTokens.insert(grantId, 3600);
-    }),
-  )();
+      tokens.push(await tx.refreshTokens.insert(grantId, 3600));
+    }
+    return tokens;
+  });
 }, 120_000);
 afterAll(async () => {
   await app?.close();
@@ -113,14 +115,14 @@ describe('refreshes from one shared address', () => {
       else latest = (res.body as Tokens).refresh_token;
     }
     expect(refused, 'the grant’s budget ran out').toBeDefined();
-    const row = app.ctx.refreshTokens.findByHash(sha256Hex(latest));
+    const row = await app.ctx.store.repos.refreshTokens.findByHash(sha256Hex(latest));
     expect(row?.rotatedAt, 'the presented token was not rotated').toBeNull();
     expect(row?.successorHash).toBeNull();
     const grantId = row!.grantId;
-    const count = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ?').get(grantId) as { n: number }).n;
-    const before = count();
+    const count = () => app.sql().count('refresh_tokens', 'grant_id = ?', grantId);
+    const before = await count();
     expect((await refresh(latest)).status).toBe(429);
-    expect(count(), 'no successor was inserted').toBe(before);
-    expect(app.ctx.grants.findLive(grantId), 'the grant is untouched and live').toBeDefined();
+    expect(await count(), 'no successor was inserted').toBe(before);
+    expect(await app.ctx.store.repos.grants.findLive(grantId), 'the grant is untouched and live').toBeDefined();
   }, 120_000);
 });

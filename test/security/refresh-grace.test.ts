@@ -30,11 +30,10 @@ const grantIdOf = (accessToken: string): string =>
   (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string }).gid;
 
 /** Refresh tokens of the grant that could still be used to mint a new branch: neither rotated nor expired. */
-const liveBranches = (grantId: string): number =>
-  (app.ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NULL AND expires_at > ?').get(grantId, nowSeconds()) as { n: number }).n;
+const liveBranches = (grantId: string): Promise<number> => app.sql().count('refresh_tokens', 'grant_id = ? AND rotated_at IS NULL AND expires_at > ?', grantId, nowSeconds());
 
 async function connect(): Promise<{ clientId: string; tokens: Tokens; grantId: string; slug: string }> {
-  const user = seedUser(app.ctx);
+  const user = await seedUser(app.ctx);
   const { client, tokens } = await connectClient(app, await signedInBrowser(app, user));
   return { clientId: client.clientId, tokens, grantId: grantIdOf(tokens.access_token), slug: user.username };
 }
@@ -55,14 +54,14 @@ describe('reusing a rotated refresh token within the grace window', () => {
     // Each answer carries its own, working access token.
     expect(new Set(answers.map((a) => a.access_token)).size).toBe(3);
     for (const a of answers) expect((await mcpCall(app, slug, a.access_token, WHOAMI)).status).toBe(200);
-    expect(liveBranches(grantId)).toBe(1);
+    expect(await liveBranches(grantId)).toBe(1);
 
     // The successor rotates normally; the family still has one live branch.
     const next = await refreshOk(clientId, answers[1]!.refresh_token);
-    expect(liveBranches(grantId)).toBe(1);
+    expect(await liveBranches(grantId)).toBe(1);
     // Within its own grace, the successor again yields the same next token.
     expect((await refreshOk(clientId, answers[2]!.refresh_token)).refresh_token).toBe(next.refresh_token);
-    expect(liveBranches(grantId)).toBe(1);
+    expect(await liveBranches(grantId)).toBe(1);
   });
 
   it('once the successor has rotated, a grace reuse of the grandparent is a replay that revokes the grant', async () => {
@@ -73,8 +72,8 @@ describe('reusing a rotated refresh token within the grace window', () => {
     const replay = await refresh(app, clientId, tokens.refresh_token);
     expect(replay.status, replay.text).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
-    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
-    expect(liveBranches(grantId)).toBe(0);
+    expect(await app.ctx.store.repos.grants.findLive(grantId)).toBeUndefined();
+    expect(await liveBranches(grantId)).toBe(0);
     expect((await refresh(app, clientId, grandchild.refresh_token)).status).toBe(400);
     expect((await mcpCall(app, slug, grandchild.access_token, WHOAMI)).status).toBe(401);
   });
@@ -82,25 +81,22 @@ describe('reusing a rotated refresh token within the grace window', () => {
   it('a use after the window is a replay that revokes the grant, and the sealed successor is gone', async () => {
     const { clientId, tokens, grantId, slug } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
-    const sealed = () =>
-      (app.ctx.db.prepare('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?').get(sha256Hex(tokens.refresh_token)) as { s: string | null }).s;
+    const sealed = async () => (await app.sql().get<{ s: string | null }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', sha256Hex(tokens.refresh_token)))!.s;
     // While the window is open the successor is kept, sealed: never its plaintext.
-    expect(sealed()).toEqual(expect.any(String));
-    expect(sealed()).not.toContain(child.refresh_token);
-    expect(JSON.stringify(app.ctx.db.prepare('SELECT * FROM refresh_tokens WHERE grant_id = ?').all(grantId))).not.toContain(child.refresh_token);
+    expect(await sealed()).toEqual(expect.any(String));
+    expect(await sealed()).not.toContain(child.refresh_token);
+    expect(JSON.stringify(await app.sql().all('SELECT * FROM refresh_tokens WHERE grant_id = ?', grantId))).not.toContain(child.refresh_token);
 
-    app.ctx.db
-      .prepare('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?')
-      .run(nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, sha256Hex(tokens.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, sha256Hex(tokens.refresh_token));
     // Any rotation sweeps the ciphertexts whose window has closed.
     const other = await connect();
     await refreshOk(other.clientId, other.tokens.refresh_token);
-    expect(sealed()).toBeNull();
+    expect(await sealed()).toBeNull();
 
     const late = await refresh(app, clientId, tokens.refresh_token);
     expect(late.status, late.text).toBe(400);
     expect(late.body.error).toBe('invalid_grant');
-    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantId)).toBeUndefined();
     expect((await refresh(app, clientId, child.refresh_token)).status).toBe(400);
     expect((await mcpCall(app, slug, child.access_token, WHOAMI)).status).toBe(401);
   });
@@ -109,16 +105,16 @@ describe('reusing a rotated refresh token within the grace window', () => {
     const { clientId, tokens, grantId } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
     const hash = sha256Hex(tokens.refresh_token);
-    const row = app.ctx.db.prepare('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?').get(hash) as { s: string };
+    const row = (await app.sql().get<{ s: string }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', hash))!;
     // v1.{kid}.{iv}.{ciphertext‖tag} (src/lib/sealing.ts): flip one bit of the ciphertext.
     const [version, kid, iv, body] = row.s.split('.');
     const flipped = Buffer.from(body!, 'base64url');
     flipped[0] = flipped[0]! ^ 1;
-    app.ctx.db.prepare('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?').run([version, kid, iv, flipped.toString('base64url')].join('.'), hash);
+    await app.sql().run('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?', [version, kid, iv, flipped.toString('base64url')].join('.'), hash);
     const res = await refresh(app, clientId, tokens.refresh_token);
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).not.toContain(child.refresh_token);
-    expect(app.ctx.grants.findLive(grantId)).toBeUndefined();
+    expect(await app.ctx.store.repos.grants.findLive(grantId)).toBeUndefined();
   });
 });
 
@@ -128,7 +124,7 @@ describe('30 concurrent refreshes of one token', () => {
     const replies = await Promise.all(Array.from({ length: 30 }, () => refresh(app, clientId, tokens.refresh_token)));
     for (const r of replies) expect(r.status, r.text).toBe(200);
     expect(new Set(replies.map((r) => (r.body as Tokens).refresh_token)).size).toBe(1);
-    expect(liveBranches(grantId)).toBe(1);
+    expect(await liveBranches(grantId)).toBe(1);
     const next = await refreshOk(clientId, (replies[0]!.body as Tokens).refresh_token);
     expect((await mcpCall(app, slug, next.access_token, WHOAMI)).status).toBe(200);
   });

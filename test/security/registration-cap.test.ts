@@ -4,8 +4,9 @@
 // MAX_CACHED_CLIENT_DOCUMENTS new ones get 503 + Retry-After while existing clients keep working.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
-import { purgeExpired } from '../../src/db/purge.ts';
-import { assertRoomForRegistration } from '../../src/oauth/clients/client-caps.ts';
+import { registerWithinCap } from '../../src/oauth/clients/client-caps.ts';
+import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
+import type { Repositories, Store } from '../../src/storage/store.ts';
 import {
   authorizeQuery,
   authorize,
@@ -39,19 +40,19 @@ async function cappedApp(): Promise<HardeningApp> {
   return app;
 }
 
-/** The server's purge job, run `aheadMs` from now (only Date is faked). */
-function purgeAt(app: HardeningApp, aheadMs: number): Record<string, number> {
+/** The server's purge job (the Store's), run `aheadMs` from now (only Date is faked; nothing else runs meanwhile). */
+async function purgeAt(app: HardeningApp, aheadMs: number): Promise<Record<string, number>> {
   vi.useFakeTimers({ toFake: ['Date'] });
   vi.setSystemTime(Date.now() + aheadMs);
   try {
     const { clientIdlePurgeSeconds, unusedClientPurgeSeconds } = app.ctx.config;
-    return purgeExpired(app.ctx.db, { clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds });
+    return await app.ctx.store.repos.purge.expired({ clientIdleSeconds: clientIdlePurgeSeconds, unusedClientSeconds: unusedClientPurgeSeconds });
   } finally {
     vi.useRealTimers();
   }
 }
 
-const clientCount = (app: HardeningApp) => (app.ctx.db.prepare('SELECT count(*) AS n FROM oauth_clients').get() as { n: number }).n;
+const clientCount = (app: HardeningApp): Promise<number> => app.sql().count('oauth_clients');
 
 const register = (app: HardeningApp) =>
   app.http().post('/auth/oauth/register').send({ client_name: 'Flood', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' });
@@ -60,7 +61,7 @@ describe('registrations nobody uses are capped and purged', () => {
   it('past MAX_UNUSED_CLIENTS, /register answers 503 with Retry-After and an RFC 7591 error body, and stores nothing', async () => {
     const app = await cappedApp();
     for (let i = 0; i < CAP; i++) await registerClient(app);
-    const before = clientCount(app);
+    const before = await clientCount(app);
 
     const res = await register(app);
     expect(res.status).toBe(503);
@@ -69,12 +70,12 @@ describe('registrations nobody uses are capped and purged', () => {
     expect(res.headers['cache-control']).toMatch(/no-store/);
     expect(res.body).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/try again later/i) });
     expect(res.body).not.toHaveProperty('client_id');
-    expect(clientCount(app)).toBe(before);
+    expect(await clientCount(app)).toBe(before);
   });
 
   it('a client already in use still refreshes and still completes a new authorization while registration is full', async () => {
     const app = await cappedApp();
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const { client, tokens } = await connectClient(app, browser);
     for (let i = 0; i < CAP; i++) await registerClient(app);
@@ -91,7 +92,7 @@ describe('registrations nobody uses are capped and purged', () => {
   it('the purge deletes never-used registrations after UNUSED_CLIENT_PURGE_SECONDS (1 h), which frees room; used clients stay', async () => {
     const app = await cappedApp();
     expect(app.ctx.config.unusedClientPurgeSeconds).toBe(3600);
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const { client } = await connectClient(app, browser);
     const unused = [];
@@ -99,23 +100,27 @@ describe('registrations nobody uses are capped and purged', () => {
     expect((await register(app)).status).toBe(503);
 
     // Half an hour on: nothing is purged yet.
-    purgeAt(app, HOUR_MS / 2);
+    await purgeAt(app, HOUR_MS / 2);
     expect((await register(app)).status).toBe(503);
 
     // Past the hour: the unused ones are gone, the used one is kept, and registration works again.
-    purgeAt(app, HOUR_MS + 60_000);
-    for (const u of unused) expect(app.ctx.clients.find(u.clientId), u.clientId).toBeUndefined();
-    expect(app.ctx.clients.find(client.clientId)).toBeDefined();
+    await purgeAt(app, HOUR_MS + 60_000);
+    for (const u of unused) expect(await app.ctx.store.repos.clients.find(u.clientId), u.clientId).toBeUndefined();
+    expect(await app.ctx.store.repos.clients.find(client.clientId)).toBeDefined();
     expect((await register(app)).status).toBe(201);
   });
 
-  it('tells the operator what to do in a structured warn line', () => {
+  it('tells the operator what to do in a structured warn line, and inserts nothing', async () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
-    const full = { countUnusedRegistered: () => 5, countDocuments: () => 0 };
-    expect(() => assertRoomForRegistration({ clients: full, log, config: { maxUnusedClients: 5, unusedClientPurgeSeconds: 3600 } })).toThrow(
+    const inserted: unknown[] = [];
+    const full = { lockCaps: async () => undefined, countUnusedRegistered: async () => 5, insertRegistered: async (m: unknown) => void inserted.push(m) };
+    const store = { transaction: (fn: (tx: Repositories) => Promise<unknown>) => fn({ clients: full } as unknown as Repositories) } as Pick<Store, 'transaction'>;
+    const metadata = { client_name: 'Flood', redirect_uris: [REDIRECT_URI] } as ClientMetadata;
+    await expect(registerWithinCap({ store, log, config: { maxUnusedClients: 5, unusedClientPurgeSeconds: 3600 } }, metadata, null)).rejects.toThrow(
       /try again later/i,
     );
+    expect(inserted).toEqual([]);
     expect(lines).toEqual([expect.objectContaining({ level: 40, cap: 5, msg: expect.stringMatching(/MAX_UNUSED_CLIENTS/) })]);
   });
 });
@@ -131,11 +136,11 @@ describe('cached client ID metadata documents are capped', () => {
 
   it('past MAX_CACHED_CLIENT_DOCUMENTS, a new document is refused with a 503 page; cached ones keep working; the purge frees room', async () => {
     const app = await cappedApp();
-    const owner = seedUser(app.ctx);
+    const owner = await seedUser(app.ctx);
     const browser = await signedInBrowser(app, owner);
     const now = Math.floor(Date.now() / 1000);
     const cached = Array.from({ length: CAP }, (_, i) => `https://app${i}.example/client.json`);
-    for (const id of cached) app.ctx.clients.upsertDocument(id, { ...document, client_id: id } as typeof document, now, now + 3600);
+    for (const id of cached) await app.ctx.store.repos.clients.upsertDocument(id, { ...document, client_id: id } as typeof document, now, now + 3600);
 
     const refused = await app.http()
       .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username, READ_ONLY)}`)
@@ -146,7 +151,7 @@ describe('cached client ID metadata documents are capped', () => {
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
     expect(refused.text).toMatch(/try again later/i);
     expect(refused.headers.location).toBeUndefined();
-    expect(app.ctx.clients.find('https://new-app.example/client.json')).toBeUndefined();
+    expect(await app.ctx.store.repos.clients.find('https://new-app.example/client.json')).toBeUndefined();
 
     const served = await app.http().get(`/auth/oauth/authorize?${authorizeQuery(cached[0]!, owner.username, READ_ONLY)}`).set('Cookie', browser.cookie);
     expect(served.status, served.text.slice(0, 300)).toBe(303);
@@ -154,8 +159,8 @@ describe('cached client ID metadata documents are capped', () => {
 
     // Past the hour, the never-used documents are purged: the new one is fetched again (and, as
     // nothing serves it here, refused as unknown rather than for want of room).
-    purgeAt(app, HOUR_MS + 60_000);
-    expect(app.ctx.clients.countDocuments()).toBe(0);
+    await purgeAt(app, HOUR_MS + 60_000);
+    expect(await app.ctx.store.repos.clients.countDocuments()).toBe(0);
     const afterPurge = await app.http()
       .get(`/auth/oauth/authorize?${authorizeQuery('https://new-app.example/client.json', owner.username, READ_ONLY)}`)
       .set('Accept', 'text/html')

@@ -10,7 +10,8 @@ let app: TestApp;
 let alice: PdsAccount;
 let bob: PdsAccount;
 const wikiUrl = (slug: string, path = '/page') => `http://${slug}.localhost:${app.port}${path}`;
-const slugOf = (account: PdsAccount) => app.ctx.users.findByDid(account.did)!.username;
+const slugs = new Map<string, string>();
+const slugOf = (account: PdsAccount) => slugs.get(account.did)!;
 
 beforeAll(async () => {
   app = await startTestApp({ RATE_LIMIT_LOGIN_PER_MINUTE: '100000' });
@@ -18,6 +19,7 @@ beforeAll(async () => {
   bob = await createPdsAccount(inject('pdsUrl'), { handlePrefix: 'bob' });
   await signUpNew(app, browser(app), alice);
   await signUpNew(app, browser(app), bob);
+  for (const account of [alice, bob]) slugs.set(account.did, (await app.ctx.store.repos.users.findByDid(account.did))!.username);
 });
 afterAll(async () => {
   await app?.close();

@@ -36,7 +36,7 @@ async function signUpOverHttp(username: string) {
 /** The signed-in browser with its ticket, ready to send the form. */
 async function signUpForm() {
   const csrf = await anonymousCsrf(app);
-  const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+  const ticket = await app.ctx.store.repos.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
   return (username: string) => app.http().post('/auth/signup').type('form').set('Accept', 'text/html').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`).send({ _csrf: csrf.token, username });
 }
 
@@ -51,7 +51,7 @@ describe('the daily cap on new wikis', () => {
     for (let i = 0; i < CAP; i++) {
       // Within the cap the username page is the form.
       const csrf = await anonymousCsrf(app);
-      const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+      const ticket = await app.ctx.store.repos.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
       const form = await app.http().get('/auth/signup').set('Accept', 'text/html').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`);
       expect(form.status).toBe(200);
       expect(form.text).toContain('name="username"');
@@ -60,7 +60,7 @@ describe('the daily cap on new wikis', () => {
       expect((await ask(`early${i}.localhost`)).status).toBe(200);
     }
     const send = await signUpForm();
-    const before = rowCounts(app.ctx.db);
+    const before = await rowCounts(app);
     const paused = await send('toolate');
     expect(paused.status).toBe(503);
     expect(paused.headers['content-type']).toMatch(/text\/html/);
@@ -69,13 +69,13 @@ describe('the daily cap on new wikis', () => {
     // The oldest of the three leaves the 24-hour window a day after it was created.
     expect(retryAfter).toBeGreaterThan(24 * 3600 - 120);
     expect(retryAfter).toBeLessThanOrEqual(24 * 3600);
-    expect(countChanges(before, rowCounts(app.ctx.db))).toEqual({});
+    expect(countChanges(before, await rowCounts(app))).toEqual({});
     expect((await ask('toolate.localhost')).status).toBe(404);
   });
 
   it('past the cap, the username page says so up front (503, Retry-After), before the person picks a name', async () => {
     const csrf = await anonymousCsrf(app);
-    const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+    const ticket = await app.ctx.store.repos.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
     const page = await app.http().get('/auth/signup').set('Accept', 'text/html').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`);
     expect(page.status).toBe(503);
     expect(page.headers['content-type']).toMatch(/text\/html/);
@@ -84,10 +84,10 @@ describe('the daily cap on new wikis', () => {
     expect(Number(page.headers['retry-after'])).toBeGreaterThan(24 * 3600 - 120);
   });
 
-  it('the operator log line says what to do', () => {
+  it('the operator log line says what to do', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    expect(() => signUp({ ...app.ctx, log }, newDid(), payload, 'logged')).toThrow(/Sign-ups are paused until/);
+    await expect(signUp({ ...app.ctx, log }, newDid(), payload, 'logged')).rejects.toThrow(/Sign-ups are paused until/);
     const entry = JSON.parse(lines.find((l) => l.includes('new-wiki cap')) ?? '{}') as { msg?: string; newWikisPerDay?: number; pausedUntil?: string };
     expect(entry.newWikisPerDay).toBe(CAP);
     expect(entry.pausedUntil).toMatch(/^\d{4}-\d\d-\d\dT/);
@@ -97,11 +97,11 @@ describe('the daily cap on new wikis', () => {
 
   it('a wiki that got past the cap by any other path gets no certificate; one the operator made does', async () => {
     // Rows written directly, as a future code path that forgot the cap would.
-    const sneaky = seedUser(app.ctx, 'sneaky');
-    expect(app.ctx.wikis.findBySlug('sneaky')).toBeDefined();
+    const sneaky = await seedUser(app.ctx, 'sneaky');
+    expect(await app.ctx.store.repos.wikis.findBySlug('sneaky')).toBeDefined();
     expect((await ask('sneaky.localhost')).status).toBe(404);
     // `admin wikis create` is the operator's decision: approved even past the cap.
-    createWiki(app.ctx.db, app.ctx.config, { slug: 'byoperator', user: sneaky.did });
+    await createWiki(app.ctx.store, app.ctx.config, { slug: 'byoperator', user: sneaky.did });
     expect((await ask('byoperator.localhost')).status).toBe(200);
     // The early wikis keep their certificates.
     expect((await ask('early0.localhost')).status).toBe(200);
@@ -109,9 +109,9 @@ describe('the daily cap on new wikis', () => {
 
   it('the window rolls: once the oldest wiki is a day old, sign-up opens again', async () => {
     const dayAgo = nowSeconds() - 24 * 3600;
-    app.ctx.db.prepare("UPDATE wikis SET created_at = ? WHERE slug IN ('early0', 'early1', 'early2', 'sneaky', 'byoperator')").run(dayAgo);
+    await app.sql().run("UPDATE wikis SET created_at = ? WHERE slug IN ('early0', 'early1', 'early2', 'sneaky', 'byoperator')", dayAgo);
     const csrf = await anonymousCsrf(app);
-    const ticket = app.ctx.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
+    const ticket = await app.ctx.store.repos.tickets.issue('signup', newDid(), payload, SIGNUP_TICKET_TTL_SECONDS);
     expect((await app.http().get('/auth/signup').set('Cookie', `${csrf.cookie}; signup_ticket=${ticket}`)).status).toBe(200);
     const res = await signUpOverHttp('nextday');
     expect(res.status, res.text.slice(0, 300)).toBe(303);

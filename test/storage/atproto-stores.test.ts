@@ -1,11 +1,12 @@
 // The ATProto client's state and session stores over the async Store (src/storage/atproto-stores.ts):
 // shared between two PostgreSQL Store instances (as two app instances), the same sealed format as
-// today's SQLite stores (src/atproto/stores.ts: each reads what the other wrote), re-sealed under a
+// the SQLite stores before the switch (src/atproto/stores.ts's rules: a deployment's existing rows
+// still open, and what is written now opens with the same associated data), re-sealed under a
 // rotated key, and a value no key opens treated as missing.
 import crypto from 'node:crypto';
 import type { NodeSavedSession, NodeSavedState } from '@atproto/oauth-client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createSessionStore, createStateStore, type StoreSealing } from '../../src/atproto/stores.ts';
+import type { StoreSealing } from '../../src/atproto/stores.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
@@ -66,7 +67,7 @@ describe('shared ATProto stores', () => {
     }
   });
 
-  it('the seal pass seals plaintext rows, re-seals rotated ones and deletes unreadable ones, like sealAtprotoStores', async () => {
+  it('the seal pass seals plaintext rows, re-seals rotated ones and deletes unreadable ones', async () => {
     const url = await server.createDatabase();
     const pool = createPool({ url });
     await migratePostgres(pool);
@@ -91,20 +92,31 @@ describe('shared ATProto stores', () => {
     }
   });
 
-  it('on SQLite, today\'s stores and the shared ones read each other\'s rows', async () => {
+  it('on SQLite, rows sealed before the switch open, and new rows keep that format (table and row key as associated data)', async () => {
     const db = openDatabase(':memory:');
     migrate(db);
     const store = createSqliteStore(db);
     const s = sealing([newKey]);
+    const now = Math.floor(Date.now() / 1000);
     try {
-      await createStateStore(db, s).set('k-today', state);
-      expect(await createSharedStateStore(store, s).get('k-today')).toEqual(state);
+      // As src/atproto/stores.ts wrote them before the switch.
+      db.prepare('INSERT INTO atproto_auth_states (key, value, app_state_hash, created_at) VALUES (?, ?, NULL, ?)').run(
+        'k-before',
+        s.sealer.seal(JSON.stringify(state), 'atproto_auth_states\0k-before'),
+        now,
+      );
+      db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, ?)').run('did:plc:before', s.sealer.seal(JSON.stringify(session), 'atproto_sessions\0did:plc:before'), now);
+      expect(await createSharedStateStore(store, s).get('k-before')).toEqual(state);
+      expect(await createSharedSessionStore(store, s).get('did:plc:before')).toEqual(session);
+
       await createSharedStateStore(store, s).set('k-shared', state);
-      expect(await createStateStore(db, s).get('k-shared')).toEqual(state);
-      await createSessionStore(db, s).set('did:plc:today', session);
-      expect(await createSharedSessionStore(store, s).get('did:plc:today')).toEqual(session);
       await createSharedSessionStore(store, s).set('did:plc:shared', session);
-      expect(await createSessionStore(db, s).get('did:plc:shared')).toEqual(session);
+      const rawState = (db.prepare('SELECT value FROM atproto_auth_states WHERE key = ?').get('k-shared') as { value: string }).value;
+      const rawSession = (db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get('did:plc:shared') as { value: string }).value;
+      expect(s.sealer.open(rawState, 'atproto_auth_states\0k-shared')).toMatchObject({ ok: true, plaintext: JSON.stringify(state) });
+      expect(s.sealer.open(rawSession, 'atproto_sessions\0did:plc:shared')).toMatchObject({ ok: true, plaintext: JSON.stringify(session) });
+      // Bound to its row: the same ciphertext does not open as another DID's.
+      expect(s.sealer.open(rawSession, 'atproto_sessions\0did:plc:other').ok).toBe(false);
     } finally {
       await store.close();
     }

@@ -265,6 +265,26 @@ describe.each([
       expect(await h.count('deleted_users', "wikis = 'alice,b' AND pds_revoked = 1")).toBe(1);
     });
 
+    // store-accounts
+    it('findByDidForUpdate reads the user and holds a concurrent deletion of it until the transaction ends', async () => {
+      await fresh();
+      await seed(repos, 'alice');
+      const b = h.another();
+      expect(await repos.users.findByDidForUpdate('did:plc:nobody')).toBeUndefined();
+      // delete-account.ts's shape: lock-read, then delete and record; two at once on two instances.
+      const remove = (store: Store) =>
+        store.transaction(async (tx) => {
+          const user = await tx.users.findByDidForUpdate('did:plc:alice');
+          if (!user) return 'gone';
+          await sleep(5); // the other deletion's read happens meanwhile
+          await tx.users.delete(user.did);
+          await tx.users.recordDeletion({ did: user.did, username: user.username, createdAt: user.createdAt, deletedAt: 2, wikis: [], grantsRevoked: 0, sessionsRevoked: 0, pdsRevoked: true });
+          return 'deleted';
+        });
+      expect((await Promise.all([remove(h.store), remove(b)])).sort()).toEqual(['deleted', 'gone']);
+      expect(await h.count('deleted_users')).toBe(1);
+    });
+
     it('lists, counts and inserts wikis; a duplicate slug in another case is a unique violation', async () => {
       await fresh();
       await seed(repos, 'alice');

@@ -8,6 +8,10 @@
 //    through app.http() (supertest) or the helpers of oauth-flow.ts, which send the PUBLIC_URL Host.
 //  - listen false: no server; the context only, for in-process tests that mount their own routers
 //    or call domain code (app.http() then serves createApp(ctx) in-process).
+// The store: SQLite in the data directory, or, in the `postgres` vitest project (TEST_STORE=postgres,
+// ./test-database.ts), a fresh database on the run's PostgreSQL server named by DATABASE_URL (keys
+// still come from the data directory's files unless env sets PLATFORM_KEYS_KEK). reopen() reconnects
+// to the same database; close() drops it (a given `dataDir` keeps its database, as it keeps the directory).
 // Seed rows with ./seed.ts and drive OAuth with ./oauth-flow.ts.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -21,6 +25,8 @@ import { createContext, type AppContext } from '../../src/context.ts';
 import { createApp } from '../../src/app.ts';
 import { createLogger, type Logger } from '../../src/web/log.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
+import { openTestSql, type TestSql } from './sql.ts';
+import { createTestDatabase, onPostgres, type TestDatabase } from './test-database.ts';
 
 export interface TestApp {
   /** PUBLIC_URL, the issuer: http://localhost:PORT unless env or `listen` say otherwise. */
@@ -35,6 +41,8 @@ export interface TestApp {
   server: http.Server | undefined;
   /** A supertest client: bound to the listening server, or to createApp(ctx) in-process. */
   http(): ReturnType<typeof request>;
+  /** Raw SQL on the app's database, either store (./sql.ts): for what no Store method does. Opened on first use, closed with the app. */
+  sql(): TestSql;
   /** Closes the context and opens a new one on the same data directory (a restart; the server keeps serving the new one). */
   reopen(): Promise<AppContext>;
   close(): Promise<void>;
@@ -45,7 +53,7 @@ export interface TestAppOptions {
   log?: Logger;
   /** How it is served: see the file comment. Default 'own-port'. */
   listen?: 'own-port' | 'any-port' | false;
-  /** Use this data directory, and leave it in place on close, instead of a fresh temporary one. */
+  /** Use this data directory, and leave it in place on close, instead of a fresh temporary one (on PostgreSQL: and its database). */
   dataDir?: string;
 }
 
@@ -77,7 +85,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const listen = options.listen ?? 'own-port';
   const port = listen === 'own-port' ? await freePort() : 0;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-test-'));
-  const config = testConfig(dataDir, listen === 'own-port' ? { PORT: String(port), ...env } : env);
+  // A test that names its own DATABASE_URL keeps it.
+  const database: TestDatabase | undefined = onPostgres() && env.DATABASE_URL === undefined ? await createTestDatabase(options.dataDir) : undefined;
+  const storeEnv: Record<string, string> = database ? { DATABASE_URL: database.url } : {};
+  const config = testConfig(dataDir, listen === 'own-port' ? { PORT: String(port), ...storeEnv, ...env } : { ...storeEnv, ...env });
   const open = () => createContext(config, { log: options.log ?? createLogger(config.logLevel) });
   let ctx = await open();
   // Built on first use: an in-process test that never calls http() gets no app.
@@ -85,6 +96,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   const appHandler = () => (handler ??= createApp(ctx));
   let server: http.Server | undefined;
   let boundPort = port;
+  let sql: TestSql | undefined;
   if (listen) {
     // Indirect, so that reopen() swaps the app under the same server.
     server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => appHandler()(req, res));
@@ -99,8 +111,9 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     dataDir,
     server,
     http: () => request(server ?? appHandler()),
+    sql: () => (sql ??= openTestSql(config)),
     async reopen() {
-      ctx.close();
+      await ctx.close();
       ctx = await open();
       handler = undefined;
       app.ctx = ctx;
@@ -111,8 +124,12 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
         server.closeAllConnections();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
-      ctx.close();
-      if (!options.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+      await ctx.close();
+      await sql?.close();
+      if (!options.dataDir) {
+        await database?.drop();
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
     },
   };
   return app;

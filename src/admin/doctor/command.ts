@@ -3,12 +3,13 @@
 import fs from 'node:fs';
 import type { Config } from '../../config/env.ts';
 import type { Db } from '../../db/open.ts';
+import { pendingPostgresMigrations } from '../../db/postgres/migrate.ts';
 import type { Command, CommandContext, OptionSpec, OptionValues } from '../commands.ts';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_CHATGPT_DOCUMENT, DEFAULT_CLAUDE_DOCUMENT } from './checks/client-documents.ts';
 import { formatJson, formatText } from './print.ts';
 import { exitStatus, runDoctor } from './run.ts';
-import type { DoctorTarget } from './types.ts';
+import type { DoctorPostgres, DoctorTarget } from './types.ts';
 
 export const DEFAULT_PDS = 'https://bsky.social';
 /** Where docs/operations.md's nightly timer writes; used when it exists and no --backup-dir is given. */
@@ -55,17 +56,32 @@ function defaultAppUrl(config: Pick<Config, 'host' | 'port'>): string {
 }
 
 /** The oldest wiki, or undefined when there is none or no database here. */
-function oldestWiki(db: () => Db): string | undefined {
+async function oldestWiki(ctx: Pick<CommandContext, 'store'>): Promise<string | undefined> {
   try {
-    const row = db().prepare('SELECT slug FROM wikis ORDER BY created_at, slug LIMIT 1').get() as { slug: string } | undefined;
-    return row?.slug;
+    return await (await ctx.store({ allowPendingMigrations: true })).repos.operator.firstWikiSlug();
   } catch {
     return undefined;
   }
 }
 
-export function doctorTarget(config: Config, values: OptionValues, db: () => Db): DoctorTarget {
-  const wiki = typeof values.wiki === 'string' ? values.wiki.toLowerCase() : oldestWiki(db);
+/** DATABASE_URL's database for the checks (src/admin/database.ts opens it on first use). */
+function doctorPostgres(ctx: Pick<CommandContext, 'store' | 'postgres' | 'keyRows'>): DoctorPostgres | undefined {
+  const postgres = ctx.postgres();
+  if (!postgres) return undefined;
+  return {
+    database: postgres.database,
+    store: () => ctx.store({ allowPendingMigrations: true }),
+    pendingMigrations: async () => (await pendingPostgresMigrations(await postgres.pool())).map((m) => m.name),
+    keyRows: () => ctx.keyRows(),
+    keysUpdatedAt: async () => {
+      const { rows } = await (await postgres.pool()).query<{ updated_at: number }>('SELECT updated_at FROM platform_keys_version WHERE id = 1');
+      return rows[0] === undefined ? undefined : Number(rows[0].updated_at);
+    },
+  };
+}
+
+export async function doctorTarget(config: Config, values: OptionValues, db: () => Db, ctx: Pick<CommandContext, 'store' | 'postgres' | 'keyRows'>): Promise<DoctorTarget> {
+  const wiki = typeof values.wiki === 'string' ? values.wiki.toLowerCase() : await oldestWiki(ctx);
   if (wiki !== undefined && !/^[a-z0-9-]{1,63}$/.test(wiki)) throw new UsageError(`--wiki must be a wiki slug, got "${wiki}"`);
   const backupDir = typeof values['backup-dir'] === 'string' ? values['backup-dir'] : fs.existsSync(DEFAULT_BACKUP_DIR) ? DEFAULT_BACKUP_DIR : undefined;
   return {
@@ -85,6 +101,7 @@ export function doctorTarget(config: Config, values: OptionValues, db: () => Db)
     atprotoClientKeysFile: config.atprotoClientKeysFile,
     databaseFile: config.databaseFile,
     db,
+    postgres: doctorPostgres(ctx),
     backupDirs: backupDir === undefined ? [] : [backupDir],
     backupMaxAgeDays: positiveNumber(values, 'backup-max-age-days', 2),
     keyMaxAgeDays: positiveNumber(values, 'key-max-age-days', 90),
@@ -105,7 +122,7 @@ export const doctorCommand: Command = {
   options,
   async run({ values }, ctx: CommandContext) {
     const config = ctx.config();
-    const target = doctorTarget(config, values, () => ctx.db({ allowPendingMigrations: true }));
+    const target = await doctorTarget(config, values, () => ctx.db({ allowPendingMigrations: true }), ctx);
     const results = await runDoctor(target);
     ctx.out(values.json === true ? formatJson(results) : formatText(results));
     return exitStatus(results);

@@ -4,6 +4,8 @@
 // it is looking for (run.ts turns an unexpected throw or a missed deadline into a `fail` anyway).
 import type { OutboundPolicy } from '../../lib/outbound/policy.ts';
 import type { Db } from '../../db/open.ts';
+import type { PlatformKeyRows } from '../../config/key-source.ts';
+import type { Store } from '../../storage/store.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -47,8 +49,10 @@ export interface DoctorTarget {
   platformKeysKek?: string | undefined;
   atprotoClientKeysFile: string;
   databaseFile: string;
-  /** Opens the service's database (throws AdminError when there is none). */
+  /** Opens the service's SQLite database (throws AdminError when there is none). */
   db(): Db;
+  /** DATABASE_URL's database, when set: the service's data is there and the SQLite checks do not apply. */
+  postgres?: DoctorPostgres;
   /** Directories holding backup files (`*.sqlite`); the pre-migration backups next to the database count too. */
   backupDirs: readonly string[];
   backupMaxAgeDays: number;
@@ -66,4 +70,18 @@ export interface Check {
   /** Checks that must have passed (ok or warn) for this one to mean anything; otherwise it is skipped. */
   requires?: readonly string[];
   run(target: DoctorTarget): Promise<CheckOutcome>;
+}
+
+/** What the checks use of PostgreSQL (DATABASE_URL); each call may throw when the server is unreachable. */
+export interface DoctorPostgres {
+  /** DATABASE_URL with the password redacted. */
+  database: string;
+  /** The Store on it (a schema with pending migrations is accepted: the database check reports them). */
+  store(): Promise<Store>;
+  /** Names of the shipped PostgreSQL migrations not yet applied. */
+  pendingMigrations(): Promise<string[]>;
+  /** The platform key rows (PLATFORM_KEYS_KEK). */
+  keyRows(): Promise<PlatformKeyRows>;
+  /** When the platform keys in the database last changed (platform_keys_version.updated_at), if ever. */
+  keysUpdatedAt(): Promise<number | undefined>;
 }

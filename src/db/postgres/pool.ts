@@ -81,10 +81,11 @@ export function redactUrl(url: string): string {
 }
 
 /**
- * Creates the pool and checks that the server answers. If it does not, logs what the operator
- * should check and throws PostgresUnavailableError (the pool is closed).
+ * Creates the pool and checks that the server answers; if it does not, closes the pool and throws
+ * PostgresUnavailableError (its message names the server, password redacted), without logging:
+ * the service's start-up (src/server.ts, src/db/unavailable-at-start.ts) retries and logs once a minute.
  */
-export async function openPostgres(options: PostgresOptions, log: Pick<Logger, 'error'>): Promise<PgPool> {
+export async function connectPostgres(options: PostgresOptions): Promise<PgPool> {
   const pool = createPool(options);
   try {
     await pool.query('SELECT 1');
@@ -92,13 +93,26 @@ export async function openPostgres(options: PostgresOptions, log: Pick<Logger, '
   } catch (err) {
     await pool.end().catch(() => {});
     const reason = err instanceof Error ? err.message : String(err);
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined;
-    const target = redactUrl(options.url);
-    log.error(
-      { err, code, database: target },
-      'PostgreSQL is unreachable: check that the server at DATABASE_URL is running and reachable from this host, ' +
-        'that the user, password and database name are right, and that pg_hba.conf allows this connection',
-    );
-    throw new PostgresUnavailableError(`Cannot connect to PostgreSQL at ${target}: ${reason}`);
+    throw new PostgresUnavailableError(`Cannot connect to PostgreSQL at ${redactUrl(options.url)}: ${reason}`, { cause: err });
+  }
+}
+
+/** What the operator should check when PostgreSQL does not answer (the log line says it). */
+export const UNREACHABLE_ADVICE =
+  'PostgreSQL is unreachable: check that the server at DATABASE_URL is running and reachable from this host, ' +
+  'that the user, password and database name are right, and that pg_hba.conf allows this connection';
+
+/**
+ * Creates the pool and checks that the server answers. If it does not, logs what the operator
+ * should check and throws PostgresUnavailableError (the pool is closed).
+ */
+export async function openPostgres(options: PostgresOptions, log: Pick<Logger, 'error'>): Promise<PgPool> {
+  try {
+    return await connectPostgres(options);
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause ?? err;
+    const code = typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : undefined;
+    log.error({ err: cause, code, database: redactUrl(options.url) }, UNREACHABLE_ADVICE);
+    throw err;
   }
 }

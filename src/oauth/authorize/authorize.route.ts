@@ -18,7 +18,7 @@ export function authorizeRoutes(ctx: AppContext): Router {
 
   router.get(AUTHORIZE_PATH, noStore, limit, async (req, res) => {
     const pending = await validateAuthorizationRequest(ctx, req.query);
-    const requestId = ctx.authorizationRequests.insert(pending);
+    const requestId = await ctx.store.repos.authorizationRequests.insert(pending);
     res.redirect(303, consentUrl(requestId));
   });
 
@@ -30,7 +30,7 @@ export function authorizeRoutes(ctx: AppContext): Router {
     const { pending, client } = await loadConsent(ctx, requestId);
     res.render('consent', {
       title: 'Allow access?',
-      consent: describeConsent(ctx, requestId, pending, client, user),
+      consent: await describeConsent(ctx, requestId, pending, client, user),
       csrfToken: ctx.csrf.token(req, res),
     });
   });
@@ -42,13 +42,13 @@ export function authorizeRoutes(ctx: AppContext): Router {
     const user = res.locals.user;
     if (!user) return res.redirect(303, `/auth/login?return_to=${encodeURIComponent(consentUrl(requestId))}`);
     const decision = body.decision === 'allow' ? 'allow' : 'deny';
-    const outcome = decideConsent(ctx, requestId, user, decision, singleString(body.wiki), { address: req.ip });
+    const outcome = await decideConsent(ctx, requestId, user, decision, singleString(body.wiki), { address: req.ip });
     if (outcome.kind === 'redirect') return res.redirect(303, outcome.redirectTo);
     // Allow without a wiki: the same page again, saying what is missing (the request is still pending).
     const { pending, client } = await loadConsent(ctx, requestId);
     res.status(400).render('consent', {
       title: 'Choose a wiki',
-      consent: describeConsent(ctx, requestId, pending, client, user, { choiceMissing: true }),
+      consent: await describeConsent(ctx, requestId, pending, client, user, { choiceMissing: true }),
       csrfToken: ctx.csrf.token(req, res),
     });
   });

@@ -2,7 +2,13 @@
 // renders and redirects. Who is asking: client-identity.ts. With no `resource` and several wikis,
 // nothing is preselected and Allow without a choice is refused (issue 10 item 6); the chosen wiki
 // is bound to the code, hence to the token's audience.
+// Allow / Deny is one store transaction (src/storage/store.ts rule 1) that returns an outcome:
+// taking the pending request (single use: only the first of two concurrent decisions, on any
+// instance, gets it), the code and the audit row commit together or not at all. The log lines and
+// audit announcements are written, and "expired" thrown, after commit.
 import type { AppContext } from '../../context.ts';
+import type { AuditEvent } from '../../audit/audit-log.ts';
+import type { Repositories } from '../../storage/store.ts';
 import type { SignedInUser } from '../../accounts/session.ts';
 import { AppError } from '../../web/errors.ts';
 import { wikiMcpUrl } from '../../wikis/urls.ts';
@@ -46,24 +52,25 @@ export interface ConsentView {
   nativeAppScheme: string | undefined;
 }
 
-export async function loadConsent(ctx: Pick<AppContext, 'authorizationRequests' | 'clientResolver'>, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
-  const pending = ctx.authorizationRequests.find(requestId);
+export async function loadConsent(ctx: Pick<AppContext, 'store' | 'clientResolver'>, requestId: string): Promise<{ pending: PendingAuthorization; client: OAuthClientRecord }> {
+  const pending = await ctx.store.repos.authorizationRequests.find(requestId);
   if (!pending) throw new AuthorizationRequestExpired();
   const client = await ctx.clientResolver.resolve(pending.clientId);
   if (!client) throw new AuthorizationRequestExpired();
   return { pending, client };
 }
 
-export function describeConsent(
-  ctx: Pick<AppContext, 'config' | 'wikis'>,
+export async function describeConsent(
+  ctx: Pick<AppContext, 'config' | 'store'>,
   requestId: string,
   pending: PendingAuthorization,
   client: OAuthClientRecord,
   user: SignedInUser,
   options: { choiceMissing?: boolean } = {},
-): ConsentView {
-  const owned = ctx.wikis.listByOwner(user.did).map((w) => ({ slug: w.slug, mcpUrl: wikiMcpUrl(ctx.config, w.slug) }));
-  const named = pending.wikiSlug === undefined ? undefined : ctx.wikis.findBySlug(pending.wikiSlug);
+): Promise<ConsentView> {
+  const { wikis } = ctx.store.repos;
+  const owned = (await wikis.listByOwner(user.did)).map((w) => ({ slug: w.slug, mcpUrl: wikiMcpUrl(ctx.config, w.slug) }));
+  const named = pending.wikiSlug === undefined ? undefined : await wikis.findBySlug(pending.wikiSlug);
   const ownsNamed = named !== undefined && named.ownerDid === user.did;
   const identity = describeClientIdentity(client);
   const choices = pending.wikiSlug === undefined ? owned : [];
@@ -90,50 +97,80 @@ export type ConsentDecision =
   /** Allow without a wiki chosen: show the page again; the request stays pending. */
   | { kind: 'choose_wiki' };
 
+/** What the transaction decided; the log line and audit event are written after commit. */
+type Decided =
+  | { kind: 'expired' }
+  | { kind: 'denied'; redirectTo: string; clientId: string; audit: { event: AuditEvent; stored: boolean } }
+  | { kind: 'not_owner'; redirectTo: string }
+  | { kind: 'approved'; redirectTo: string; clientId: string; wikiSlug: string; audit: { event: AuditEvent; stored: boolean } };
+
+export type ConsentDeps = Pick<AppContext, 'store' | 'config' | 'log'> & Partial<Pick<AppContext, 'audit'>>;
+
 /** Allow → a code; Deny (or a wiki that is not theirs) → access_denied. Either way, back to the client. */
-export function decideConsent(
-  ctx: Pick<AppContext, 'db' | 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'> & Partial<Pick<AppContext, 'audit'>>,
+export async function decideConsent(
+  ctx: ConsentDeps,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
   chosenSlug: string | undefined,
   origin: { address?: string } = {},
-): ConsentDecision {
+): Promise<ConsentDecision> {
   // The form marks the choice required; a submit without one (old browser, forged post) is not a decision.
   if (decision === 'allow' && chosenSlug === undefined) {
-    const waiting = ctx.authorizationRequests.find(requestId);
+    const waiting = await ctx.store.repos.authorizationRequests.find(requestId);
     if (waiting && waiting.wikiSlug === undefined) return { kind: 'choose_wiki' };
   }
   // Taking the request and issuing the code are one write: both happen or neither.
-  return ctx.db.transaction(() => decidePending(ctx, requestId, user, decision, chosenSlug, origin)).immediate();
+  const decided = await ctx.store.transaction((tx) => decidePending(ctx, tx, requestId, user, decision, chosenSlug, origin));
+  // Committed: now the effects outside the database (store.ts rule 4).
+  switch (decided.kind) {
+    case 'expired':
+      throw new AuthorizationRequestExpired();
+    case 'denied':
+      ctx.log.info({ did: user.did, clientId: decided.clientId }, 'authorization denied by user');
+      ctx.audit?.announce(decided.audit.event, decided.audit.stored);
+      return { kind: 'redirect', redirectTo: decided.redirectTo };
+    case 'not_owner':
+      return { kind: 'redirect', redirectTo: decided.redirectTo };
+    case 'approved':
+      ctx.log.info({ did: user.did, clientId: decided.clientId, wiki: decided.wikiSlug }, 'authorization approved');
+      ctx.audit?.announce(decided.audit.event, decided.audit.stored);
+      return { kind: 'redirect', redirectTo: decided.redirectTo };
+  }
 }
 
-function decidePending(
-  ctx: Pick<AppContext, 'config' | 'log' | 'wikis' | 'codes' | 'authorizationRequests'> & Partial<Pick<AppContext, 'audit'>>,
+/** The audit row goes in with the decision (src/audit/audit-log.ts); without an audit log nothing is stored. */
+async function auditIn(ctx: ConsentDeps, tx: Repositories, event: AuditEvent): Promise<{ event: AuditEvent; stored: boolean }> {
+  return { event, stored: ctx.audit ? await ctx.audit.insertIn(tx, event) : false };
+}
+
+async function decidePending(
+  ctx: ConsentDeps,
+  tx: Repositories,
   requestId: string,
   user: SignedInUser,
   decision: 'allow' | 'deny',
   chosenSlug: string | undefined,
   origin: { address?: string },
-): ConsentDecision {
-  const pending = ctx.authorizationRequests.consume(requestId);
-  if (!pending) throw new AuthorizationRequestExpired();
+): Promise<Decided> {
+  // Single use: a DELETE … RETURNING; a concurrent decision (another tab, another instance) gets nothing.
+  const pending = await tx.authorizationRequests.consume(requestId);
+  if (!pending) return { kind: 'expired' };
   const issuer = ctx.config.publicUrl;
   const denied = (message: string) =>
     new AuthorizationErrorRedirect(pending.redirectUri, issuer, pending.state, new AccessDenied(message)).location;
 
   if (decision === 'deny') {
-    ctx.log.info({ did: user.did, clientId: pending.clientId }, 'authorization denied by user');
-    ctx.audit?.record({ event: 'consent_denied', did: user.did, clientId: pending.clientId, wikiSlug: pending.wikiSlug ?? null, actor: 'person', address: origin.address });
-    return { kind: 'redirect', redirectTo: denied('The user denied the request.') };
+    const audit = await auditIn(ctx, tx, { event: 'consent_denied', did: user.did, clientId: pending.clientId, wikiSlug: pending.wikiSlug ?? null, actor: 'person', address: origin.address });
+    return { kind: 'denied', redirectTo: denied('The user denied the request.'), clientId: pending.clientId, audit };
   }
   const slug = pending.wikiSlug ?? chosenSlug;
-  const wiki = slug === undefined ? undefined : ctx.wikis.findBySlug(slug);
+  const wiki = slug === undefined ? undefined : await tx.wikis.findBySlug(slug);
   if (!wiki || wiki.ownerDid !== user.did) {
-    return { kind: 'redirect', redirectTo: denied('The user does not own that wiki.') };
+    return { kind: 'not_owner', redirectTo: denied('The user does not own that wiki.') };
   }
   const resource = wikiMcpUrl(ctx.config, wiki.slug);
-  const code = ctx.codes.insert({
+  const code = await tx.codes.insert({
     clientId: pending.clientId,
     userDid: user.did,
     wikiSlug: wiki.slug,
@@ -143,9 +180,14 @@ function decidePending(
     resource,
     scope: formatScope(pending.scopes),
   });
-  ctx.log.info({ did: user.did, clientId: pending.clientId, wiki: wiki.slug }, 'authorization approved');
-  ctx.audit?.record({ event: 'consent_given', did: user.did, clientId: pending.clientId, wikiSlug: wiki.slug, actor: 'person', address: origin.address, detail: { scope: formatScope(pending.scopes) } });
-  return { kind: 'redirect', redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }) };
+  const audit = await auditIn(ctx, tx, { event: 'consent_given', did: user.did, clientId: pending.clientId, wikiSlug: wiki.slug, actor: 'person', address: origin.address, detail: { scope: formatScope(pending.scopes) } });
+  return {
+    kind: 'approved',
+    redirectTo: authorizationResponseUrl(pending.redirectUri, issuer, { code, state: pending.state }),
+    clientId: pending.clientId,
+    wikiSlug: wiki.slug,
+    audit,
+  };
 }
 
 function redirectHostOf(uri: string): string {

@@ -13,7 +13,7 @@ import { checkScope } from './checks/scope.ts';
 import type { Params } from './params.ts';
 
 /** Throws UnverifiedAuthorizationRequest or AuthorizationRefusedBeforeConsent: both are pages. */
-export async function validateAuthorizationRequest(ctx: Pick<AppContext, 'clientResolver' | 'config' | 'wikis'>, params: Params): Promise<PendingAuthorization> {
+export async function validateAuthorizationRequest(ctx: Pick<AppContext, 'clientResolver' | 'config' | 'store'>, params: Params): Promise<PendingAuthorization> {
   const { client, redirectUri, redirectUriSent } = await checkClientAndRedirectUri(ctx, params);
   // The redirect URI is the registered one, but nothing is sent there before the person decides.
   const state = typeof params.state === 'string' && params.state.length <= 2048 ? params.state : undefined;
@@ -21,7 +21,7 @@ export async function validateAuthorizationRequest(ctx: Pick<AppContext, 'client
     checkResponseType(params);
     const codeChallenge = checkCodeChallenge(params);
     const scopes = checkScope(params, client);
-    const wikiSlug = checkResource(ctx, params);
+    const wikiSlug = await checkResource(ctx, params);
     if (params.state !== undefined && state === undefined) throw new InvalidRequest('The "state" parameter must be given once, in at most 2048 characters.');
     return { clientId: client.clientId, redirectUri, redirectUriSent, state, codeChallenge, scopes, wikiSlug };
   } catch (err) {

@@ -1,18 +1,22 @@
 // OAuth 2.1 §2, draft-ietf-oauth-client-id-metadata-document §4.3 — who a client_id names: a
 // client we registered (looked up), or an https URL whose metadata document we fetch and cache for
 // a bounded time. A stale copy is served when refreshing it fails; never fetched and failing means
-// unknown.
+// unknown. Reads and writes go through the store (src/storage/store.ts); a document is fetched
+// outside any transaction and cached afterwards within MAX_CACHED_CLIENT_DOCUMENTS (client-caps.ts).
 import { nowSeconds } from '../../db/open.ts';
 import type { Logger } from '../../web/log.ts';
 import type { OAuthClientRecord } from './client.ts';
-import type { CachedClientRecord, ClientsRepo } from './clients.repo.ts';
+import type { CachedClientRecord } from './clients.repo.ts';
+import type { Store } from '../../storage/store.ts';
 import { ClientMetadataDocumentError, fetchClientMetadataDocument, looksLikeClientIdUrl } from './client-metadata-document.ts';
 import { documentFailureLog, type DocumentFailure } from './document-failure.ts';
-import { assertRoomForDocument } from './client-caps.ts';
+import { assertRoomForDocument, cacheDocumentWithinCap } from './client-caps.ts';
+import { TemporarilyUnavailable } from '../errors.ts';
 import { DEFAULT_DOCUMENT_TTL_SECONDS, DOCUMENT_RETRY_AFTER_FAILURE_SECONDS, documentTtlSeconds } from '../../lifetimes.ts';
 
 export interface ClientResolverOptions {
-  clients: ClientsRepo;
+  /** Clients are read through `store.repos.clients`; a fetched document is cached in a transaction. */
+  store: Pick<Store, 'repos' | 'transaction'>;
   log: Pick<Logger, 'info' | 'warn'>;
   /** MAX_CACHED_CLIENT_DOCUMENTS: a document not cached yet is refused (503) past this. Default: no cap. */
   maxCachedDocuments?: number;
@@ -46,7 +50,8 @@ export interface ClientResolver {
 const MAX_REMEMBERED_FAILURES = 1000;
 
 export function createClientResolver(options: ClientResolverOptions): ClientResolver {
-  const { clients, log } = options;
+  const { store, log } = options;
+  const clients = store.repos.clients;
   const fetchOptions = {
     allowPrivateAddresses: options.allowPrivateAddresses,
     privateHosts: options.privateHosts,
@@ -70,15 +75,9 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
   }
 
   async function refresh(clientId: string, cached: CachedClientRecord | undefined): Promise<OAuthClientRecord | undefined> {
+    let fetched: Awaited<ReturnType<typeof fetchClientMetadataDocument>>;
     try {
-      const { metadata, maxAgeSeconds } = await fetchClientMetadataDocument(clientId, fetchOptions);
-      const now = nowSeconds();
-      clients.upsertDocument(clientId, metadata, now, now + documentTtlSeconds(maxAgeSeconds, ttlSeconds));
-      retryAt.delete(clientId);
-      failures.delete(clientId);
-      log.info({ clientId, refreshed: cached !== undefined }, 'client metadata document fetched');
-      options.metrics?.clientDocument('fetched');
-      return clients.find(clientId);
+      fetched = await fetchClientMetadataDocument(clientId, fetchOptions);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       options.metrics?.clientDocument(err instanceof ClientMetadataDocumentError && err.kind === 'refused' ? 'refused' : 'failed');
@@ -103,6 +102,27 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
       log.warn(fields, message);
       return undefined;
     }
+    // Fetched: cached after the fetch, in its own transaction (a 503 when a concurrent fetch took the last room).
+    const now = nowSeconds();
+    options.metrics?.clientDocument('fetched');
+    try {
+      await cacheDocumentWithinCap(
+        { store, log, maxCachedDocuments: options.maxCachedDocuments },
+        clientId,
+        fetched.metadata,
+        now,
+        now + documentTtlSeconds(fetched.maxAgeSeconds, ttlSeconds),
+      );
+    } catch (err) {
+      // A storage fault while refreshing a cached copy: the stale copy still serves, as when the fetch fails.
+      if (!cached || err instanceof TemporarilyUnavailable) throw err;
+      log.warn({ err, clientId, staleSince: cached.staleAt }, 'client metadata document was fetched again but could not be stored; serving the stale copy (check the storage faults)');
+      return cached;
+    }
+    retryAt.delete(clientId);
+    failures.delete(clientId);
+    log.info({ clientId, refreshed: cached !== undefined }, 'client metadata document fetched');
+    return clients.find(clientId);
   }
 
   return {
@@ -112,17 +132,19 @@ export function createClientResolver(options: ClientResolverOptions): ClientReso
         remember(clientId, { kind: 'disabled', reason: 'CLIENT_ID_METADATA_DOCUMENTS=off', httpStatus: undefined });
         return undefined;
       }
-      const cached = clients.find(clientId);
+      const cached = await clients.find(clientId);
       if (cached && cached.kind !== 'metadata_document') return cached;
       const now = nowSeconds();
       if (cached && (cached.staleAt ?? 0) > now) return cached;
       if (cached && (retryAt.get(clientId) ?? 0) > now) return cached;
       const pending = inFlight.get(clientId);
       if (pending) return pending;
-      if (!cached && options.maxCachedDocuments !== undefined) {
-        assertRoomForDocument({ clients, log, maxCachedDocuments: options.maxCachedDocuments }, clientId);
-      }
-      const started = refresh(clientId, cached).finally(() => inFlight.delete(clientId));
+      // Registered in inFlight before anything is awaited, so concurrent requests share one fetch.
+      const maxCachedDocuments = options.maxCachedDocuments;
+      const started = (async () => {
+        if (!cached && maxCachedDocuments !== undefined) await assertRoomForDocument({ clients, log, maxCachedDocuments }, clientId);
+        return refresh(clientId, cached);
+      })().finally(() => inFlight.delete(clientId));
       inFlight.set(clientId, started);
       return started;
     },

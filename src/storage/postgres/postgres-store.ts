@@ -28,6 +28,11 @@ export interface PostgresStoreOptions {
   lockConnections?: number;
   lockTimeoutMs?: number;
   log?: Pick<Logger, 'warn' | 'error'>;
+  /**
+   * A pool already opened (and checked) by the caller, e.g. src/context.ts's, which also migrates
+   * through it and reads the platform keys from it; the store then owns it (close() ends it).
+   */
+  pool?: pg.Pool;
 }
 
 export function isRetryable(err: unknown): boolean {
@@ -36,7 +41,7 @@ export function isRetryable(err: unknown): boolean {
 
 export function createPostgresStore(url: string, options: PostgresStoreOptions = {}): Store {
   const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
-  const pool = createPool({ url, poolSize, statementTimeoutMs: options.statementTimeoutMs });
+  const pool = options.pool ?? createPool({ url, poolSize, statementTimeoutMs: options.statementTimeoutMs });
   const lockTimeoutMs = options.lockTimeoutMs ?? DEFAULT_ATPROTO_LOCK_TIMEOUT_MS;
   // The lock's wait is bounded by lock_timeout; the statement timeout must not cut it shorter.
   const lockPool = createPool({ url, poolSize: options.lockConnections ?? Math.max(2, Math.ceil(poolSize / 2)), statementTimeoutMs: lockTimeoutMs + 5_000 });

@@ -289,6 +289,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
           [r.did, r.username, r.createdAt, r.deletedAt, r.wikis.join(','), r.grantsRevoked, r.sessionsRevoked, r.pdsRevoked ? 1 : 0],
         );
       },
+      // store-accounts
+      async findByDidForUpdate(did) {
+        const row = await one<UserRow>(q, 'SELECT * FROM users WHERE did = $1 FOR UPDATE', [did]);
+        return row && toUser(row);
+      },
     },
 
     // src/wikis/wikis.repo.ts, new-wiki-cap.ts, delete-wiki.ts, admin/wikis.ts

@@ -5,16 +5,12 @@
 // round that switches the callers deletes the inline copies.
 // Every method runs synchronously when called: store.ts's mutex decides when it is called.
 import type Database from 'better-sqlite3';
-import { pino } from 'pino';
-import { listClients } from '../../admin/clients.ts';
-import { listDeletedUsers, listDeletedWikis } from '../../admin/deletions.ts';
-import { listUsers } from '../../admin/users.ts';
 import { createSessionsRepo } from '../../accounts/sessions.repo.ts';
 import { createTicketsRepo, type TicketKind } from '../../accounts/tickets.repo.ts';
 import { createUsersRepo } from '../../accounts/users.repo.ts';
-import { forgetAuthStates } from '../../atproto/stores.ts';
-import { createAuditLog, type AuditEvent } from '../../audit/audit-log.ts';
+import type { AuditEvent } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
+import { sha256Hex } from '../../lib/secrets.ts';
 import { purgeExpired } from '../../db/purge.ts';
 import { createAuthorizationRequestsRepo } from '../../oauth/authorize/authorization-requests.repo.ts';
 import { createCodesRepo } from '../../oauth/authorize/codes.repo.ts';
@@ -22,14 +18,21 @@ import { createClientsRepo } from '../../oauth/clients/clients.repo.ts';
 import { createGrantsRepo } from '../../oauth/grants/grants.repo.ts';
 import { createRefreshTokensRepo, refreshTokenHash } from '../../oauth/token/refresh-tokens.repo.ts';
 import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access-tokens.repo.ts';
-import { newWikisPausedUntil, createdWithinCap } from '../../wikis/new-wiki-cap.ts';
-import { releaseName, reservationOf, reserveName } from '../../wikis/reserved-names.ts';
-import { removeWikiRow } from '../../wikis/delete-wiki.ts';
 import { createWikisRepo } from '../../wikis/wikis.repo.ts';
 import type { Repositories } from '../store.ts';
-
-/** audit-log.ts's list() needs a logger it never writes to on that path. */
-const silent = pino({ enabled: false });
+import {
+  createdWithinCap,
+  listAudit,
+  listClients,
+  listDeletedUsers,
+  listDeletedWikis,
+  listUsers,
+  newWikisPausedUntil,
+  releaseName,
+  removeWikiRow,
+  reservationOf,
+  reserveName,
+} from './wikis-admin.ts';
 
 export function createSqliteRepositories(db: Db): Repositories {
   const users = createUsersRepo(db);
@@ -42,9 +45,6 @@ export function createSqliteRepositories(db: Db): Repositories {
   const grants = createGrantsRepo(db);
   const refreshTokens = createRefreshTokensRepo(db);
   const revokedAccessTokens = createRevokedAccessTokensRepo(db);
-  const auditLog = createAuditLog({ db, log: silent });
-  const deps = { db };
-  const capDeps = (newWikisPerDay: number) => ({ db, config: { newWikisPerDay } as Parameters<typeof newWikisPausedUntil>[0]['config'] });
 
   // Prepared lazily: some tables exist only after a migration.
   const prepared = new Map<string, Database.Statement<unknown[]>>();
@@ -70,6 +70,8 @@ export function createSqliteRepositories(db: Db): Repositories {
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         ).run(r.did, r.username, r.createdAt, r.deletedAt, r.wikis.join(','), r.grantsRevoked, r.sessionsRevoked, r.pdsRevoked ? 1 : 0);
       },
+      // store-accounts: BEGIN IMMEDIATE already serialises the deletion.
+      findByDidForUpdate: async (did) => users.findByDid(did),
     },
     wikis: {
       findBySlug: async (slug) => wikis.findBySlug(slug),
@@ -82,15 +84,15 @@ export function createSqliteRepositories(db: Db): Repositories {
       insertCreatedByOperator: async (slug, ownerDid, createdAt) => {
         sql("INSERT INTO wikis (slug, owner_did, created_at, created_by) VALUES (?, ?, ?, 'operator')").run(slug, ownerDid, createdAt);
       },
-      newWikisPausedUntil: async (perDay, now) => newWikisPausedUntil(capDeps(perDay), now),
-      createdWithinCap: async (slug, perDay) => createdWithinCap(capDeps(perDay), slug),
+      newWikisPausedUntil: async (perDay, now) => newWikisPausedUntil(db, perDay, now),
+      createdWithinCap: async (slug, perDay) => createdWithinCap(db, slug, perDay),
       remove: async (wiki, ownerUsername, reason, now) =>
-        removeWikiRow(db, { slug: wiki.slug, owner_did: wiki.ownerDid, created_at: wiki.createdAt }, ownerUsername, reason, now),
+        removeWikiRow(db, wiki, ownerUsername, reason, now),
     },
     reservedNames: {
-      find: async (name, now) => reservationOf(deps, name, now),
-      reserve: async (name, days, reason, heldForDid, now) => reserveName(deps, name, days, reason, heldForDid, now),
-      release: async (name) => releaseName(deps, name),
+      find: async (name, now) => reservationOf(db, name, now),
+      reserve: async (name, days, reason, heldForDid, now) => reserveName(db, name, days, reason, heldForDid, now),
+      release: async (name) => releaseName(db, name),
       // today: src/accounts/delete-account.ts
       releaseHeldFor: async (did) => sql('UPDATE reserved_names SET held_for_did = NULL WHERE held_for_did = ?').run(did).changes,
     },
@@ -177,7 +179,7 @@ export function createSqliteRepositories(db: Db): Repositories {
           .changes === 1,
     },
     atprotoStates: {
-      // today: src/atproto/stores.ts createStateStore
+      // the ATProto client's state store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (key, createdAfter) =>
         (sql('SELECT value FROM atproto_auth_states WHERE key = ? AND created_at > ?').get(key, createdAfter) as { value: string } | undefined)?.value,
       set: async (key, value, appStateHash) => {
@@ -191,8 +193,8 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
       replaceValue: async (key, expected, value) =>
         sql('UPDATE atproto_auth_states SET value = ? WHERE key = ? AND value = ?').run(value, key, expected).changes === 1,
-      forgetByAppState: async (appState) => forgetAuthStates(db, appState),
-      // today: src/atproto/stores.ts sealAtprotoStores
+      forgetByAppState: async (appState) => sql('DELETE FROM atproto_auth_states WHERE app_state_hash = ?').run(sha256Hex(appState)).changes,
+      // the seal pass (src/storage/atproto-stores.ts sealAtprotoRows)
       listNotSealedWith: async (prefix) =>
         sql('SELECT key, value FROM atproto_auth_states WHERE substr(value, 1, ?) <> ?').all(prefix.length, prefix) as { key: string; value: string }[],
       overwrite: async (key, value, appStateHash) => {
@@ -201,7 +203,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       },
     },
     atprotoSessions: {
-      // today: src/atproto/stores.ts createSessionStore
+      // the ATProto client's session store (src/storage/atproto-stores.ts; rules: src/atproto/stores.ts)
       get: async (did) => (sql('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined)?.value,
       set: async (did, value) => {
         sql(
@@ -235,7 +237,7 @@ export function createSqliteRepositories(db: Db): Repositories {
           ),
         )();
       },
-      list: async (filter) => auditLog.list(filter),
+      list: async (filter) => listAudit(db, filter),
     },
     purge: {
       expired: async (options) => purgeExpired(db, options),

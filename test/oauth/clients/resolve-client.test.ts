@@ -41,7 +41,7 @@ function resolverWith(options: Partial<ClientResolverOptions> = {}) {
       if (entry.level === 40) warnings.push(entry);
     },
   });
-  return createClientResolver({ clients: t.ctx.clients, log, allowPrivateAddresses: true, caCertificates: cert, ...options });
+  return createClientResolver({ store: t.ctx.store, log, allowPrivateAddresses: true, caCertificates: cert, ...options });
 }
 
 /** Serves a valid document at `p` and returns its client_id. */
@@ -52,12 +52,12 @@ function serveValid(p: string, extra: Record<string, unknown> = {}, headers: Rec
 }
 
 const row = (clientId: string) =>
-  t.ctx.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
+  t.ctx.sqlite!.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
     | { kind: string; fetched_at: number; stale_at: number }
     | undefined;
 
 const makeStale = (clientId: string) =>
-  t.ctx.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
+  t.ctx.sqlite!.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
 
 beforeEach(async () => {
   t = await startTestApp({}, { listen: false });
@@ -137,10 +137,10 @@ describe('fetching and caching a valid document', () => {
   });
 
   it('a plain client_id is only looked up, never fetched', async () => {
-    const registered = t.ctx.clients.insertRegistered(
+    const registered = (await t.ctx.store.repos.clients.insertRegistered(
       { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
       null,
-    );
+    ));
     const resolver = resolverWith();
     expect((await resolver.resolve(registered.clientId))?.clientId).toBe(registered.clientId);
     expect(await resolver.resolve('rc_unknown')).toBeUndefined();
@@ -279,6 +279,20 @@ describe('serving a stale copy when the server is down', () => {
     expect(warnings).toHaveLength(1); // within the retry pause: no second attempt
   });
 
+  it('serves the stale copy when the refetched document cannot be stored (a storage fault); a new document fails loudly', async () => {
+    const clientId = serveValid('/doc');
+    expect(await resolverWith().resolve(clientId)).toMatchObject({ clientId });
+    makeStale(clientId);
+    const fault = Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+    const failingWrites = { repos: t.ctx.store.repos, transaction: () => Promise.reject(fault) };
+    const resolver = resolverWith({ store: failingWrites });
+    expect(await resolver.resolve(clientId)).toMatchObject({ clientId, kind: 'metadata_document' });
+    expect(warnings.map((w) => w.msg)).toEqual([expect.stringMatching(/could not be stored; serving the stale copy/)]);
+    const newId = serveValid('/new');
+    await expect(resolver.resolve(newId)).rejects.toBe(fault);
+    expect(row(newId)).toBeUndefined();
+  });
+
   it('never fetched and the server is down → undefined', async () => {
     const down = await startDocServer();
     const clientId = `${down.origin}/doc`;
@@ -354,10 +368,10 @@ describe('unreachable versus refused, and what the operator is told', () => {
     expect(docs.connections).toBe(0);
     expect(resolver.failureFor(clientId)).toMatchObject({ kind: 'disabled' });
     // Registered clients are unaffected.
-    const registered = t.ctx.clients.insertRegistered(
+    const registered = (await t.ctx.store.repos.clients.insertRegistered(
       { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
       null,
-    );
+    ));
     expect(await resolver.resolve(registered.clientId)).toMatchObject({ clientId: registered.clientId });
   });
 });

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../../src/db/migrate.ts';
 import { nowSeconds, openDatabase, type Db } from '../../../src/db/open.ts';
 import { BEARER_LOOKUP_SQL, createGrantsRepo, type GrantsRepo } from '../../../src/oauth/grants/grants.repo.ts';
+import { createSqliteStore } from '../../../src/storage/sqlite/sqlite-store.ts';
 import { createRevokedAccessTokensRepo } from '../../../src/oauth/tokens/revoked-access-tokens.repo.ts';
 import { seedClientWithId, seedUser } from '../../support/seed.ts';
 
@@ -15,14 +16,15 @@ let dir: string;
 let db: Db;
 let grants: GrantsRepo;
 
-beforeEach(() => {
+beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lookup-bearer-'));
   db = openDatabase(path.join(dir, 'db.sqlite'));
   migrate(db);
   grants = createGrantsRepo(db);
-  seedUser(db, 'alice', 'did:plc:alice');
-  seedUser(db, 'bob', 'did:plc:bob');
-  seedClientWithId(db, 'client-1');
+  const store = createSqliteStore(db, { closeDatabase: false });
+  await seedUser(store, 'alice', 'did:plc:alice');
+  await seedUser(store, 'bob', 'did:plc:bob');
+  await seedClientWithId({ config: { databaseFile: path.join(dir, 'db.sqlite'), databaseUrl: undefined } }, 'client-1');
   grants.insert({ id: 'g-alice', clientId: 'client-1', userDid: 'did:plc:alice', wikiSlug: 'alice', resource: 'https://alice.wiki.test/mcp', scope: 'wiki:read', expiresAt: nowSeconds() + 600 });
 });
 

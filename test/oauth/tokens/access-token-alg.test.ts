@@ -24,9 +24,9 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
   beforeEach(async () => {
     t = await startTestApp({ ACCESS_TOKEN_ALG: alg }, { listen: false });
     ctx = t.ctx;
-    did = seedUser(ctx, 'alice').did;
-    clientId = seedClient(ctx);
-    refreshToken = seedGrant(ctx, ctx.config, { did, slug: 'alice', clientId }).refreshToken;
+    did = (await seedUser(ctx, 'alice')).did;
+    clientId = await seedClient(ctx);
+    refreshToken = (await seedGrant(ctx, ctx.config, { did, slug: 'alice', clientId })).refreshToken;
   });
   afterEach(() => t.close());
 
@@ -89,7 +89,7 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
     const token = await refresh();
     expect((await verify(token)).status).toBe(200);
     expect((await whoami(token)).status).toBe(200);
-    expect(ctx.grants.revokeAllForUser(did)).toBe(1);
+    expect((await ctx.store.repos.grants.revokeAllForUser(did))).toBe(1);
     expect((await verify(token)).status).toBe(401);
     expect((await whoami(token)).status).toBe(401);
   });

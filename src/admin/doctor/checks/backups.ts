@@ -36,6 +36,13 @@ export const backupsCheck: Check = {
   name: 'backups',
   title: 'age of the latest database backup',
   async run(target) {
+    if (target.postgres) {
+      return {
+        status: 'warn',
+        seen: `the data is in PostgreSQL (${target.postgres.database}): this check sees only SQLite backup files`,
+        advice: 'make sure PostgreSQL is backed up (a nightly `pg_dump -Fc`, or your provider\'s backups) and that a restore has been tried',
+      };
+    }
     const dbName = path.basename(target.databaseFile);
     const found = [
       ...target.backupDirs.flatMap((dir) => sqliteFilesIn(dir, () => true)),

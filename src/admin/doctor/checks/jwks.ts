@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import { keysOfPurpose, readKeyFile } from '../../../config/keys.ts';
 import { keyStoreOf } from '../../keys.ts';
+import { sqliteKeyRows } from '../../../config/key-source.ts';
 import { OAUTH_PATHS } from '../../../oauth/paths.ts';
 import { requestOrFail } from '../explain.ts';
 import { jsonObject } from '../http.ts';
@@ -31,7 +32,7 @@ export const jwksCheck: Check = {
     const source = target.platformKeysKek === undefined ? target.platformKeysFile : 'the platform keys in the database';
     try {
       // Keys in the database (PLATFORM_KEYS_KEK): read there, as the service does.
-      const keys = target.platformKeysKek === undefined ? readKeyFile(target.platformKeysFile) : await keyStoreOf({ platformKeysFile: target.platformKeysFile, platformKeysKek: target.platformKeysKek }, target.db).read();
+      const keys = target.platformKeysKek === undefined ? readKeyFile(target.platformKeysFile) : await keyStoreOf({ platformKeysFile: target.platformKeysFile, platformKeysKek: target.platformKeysKek }, target.postgres ? target.postgres.keyRows : async () => sqliteKeyRows(target.db())).read();
       signing = keysOfPurpose(keys, 'access')[0];
     } catch (err) {
       if (target.platformKeysKek !== undefined) {

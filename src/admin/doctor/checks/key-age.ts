@@ -18,7 +18,9 @@ export const keyAgeCheck: Check = {
     try {
       // In the database every change rewrites the set and stamps platform_keys_version.updated_at.
       if (inDatabase) {
-        const updatedAt = target.db().prepare('SELECT updated_at FROM platform_keys_version WHERE id = 1').pluck().get() as number | undefined;
+        const updatedAt = target.postgres
+          ? await target.postgres.keysUpdatedAt()
+          : (target.db().prepare('SELECT updated_at FROM platform_keys_version WHERE id = 1').pluck().get() as number | undefined);
         if (updatedAt === undefined) return { status: 'fail', seen: 'there are no platform keys in the database', advice: 'run `keys import-to-database`' };
         mtimeMs = updatedAt * 1000;
       } else mtimeMs = fs.statSync(target.platformKeysFile).mtimeMs;

@@ -7,12 +7,12 @@ import { InvalidTarget } from '../../errors.ts';
 import { normalizeResource } from '../../resource-indicator.ts';
 import { optionalParam, type Params } from '../params.ts';
 
-export function checkResource(ctx: Pick<AppContext, 'config' | 'wikis'>, params: Params): string | undefined {
+export async function checkResource(ctx: Pick<AppContext, 'config' | 'store'>, params: Params): Promise<string | undefined> {
   const resource = optionalParam(params, 'resource');
   if (resource === undefined) return undefined;
   const normal = normalizeResource(resource);
   const slug = normal === undefined ? undefined : slugFromResource(ctx.config, normal);
-  if (!slug || !ctx.wikis.findBySlug(slug)) {
+  if (!slug || !(await ctx.store.repos.wikis.findBySlug(slug))) {
     throw new InvalidTarget(`"${resource}" is not the MCP address of a wiki here.`);
   }
   return slug;
