@@ -17,19 +17,9 @@ import { sealAtprotoRows } from './storage/atproto-stores.ts';
 import { createSealer, sealingJwksOf, type Sealer } from './lib/sealing.ts';
 import { keyStoreFor } from './config/key-source.ts';
 import { createKeyReloader, type KeyReloader } from './config/key-reload.ts';
-import { createUsersRepo, type UsersRepo } from './accounts/users.repo.ts';
-import { createSessionsRepo, type SessionsRepo } from './accounts/sessions.repo.ts';
-import { createTicketsRepo, type TicketsRepo } from './accounts/tickets.repo.ts';
-import { createWikisRepo, type WikisRepo } from './wikis/wikis.repo.ts';
-import { createGrantsRepo, type GrantsRepo } from './oauth/grants/grants.repo.ts';
-import { createAuthorizationRequestsRepo, type AuthorizationRequestsRepo } from './oauth/authorize/authorization-requests.repo.ts';
-import { createCodesRepo, type CodesRepo } from './oauth/authorize/codes.repo.ts';
-import { createRefreshTokensRepo, type RefreshTokensRepo } from './oauth/token/refresh-tokens.repo.ts';
-import { createClientsRepo, type ClientsRepo } from './oauth/clients/clients.repo.ts';
 import { createClientResolver, type ClientResolver } from './oauth/clients/resolve-client.ts';
 import { clientAssertionVerifierFor, type ClientAssertionVerifier } from './oauth/token/client-assertion.ts';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './oauth/tokens/access-token.ts';
-import { createRevokedAccessTokensRepo, type RevokedAccessTokensRepo } from './oauth/tokens/revoked-access-tokens.repo.ts';
 import { createCsrf, type Csrf } from './web/csrf.ts';
 import { createLogger, type Logger } from './web/log.ts';
 import { createMetrics, type Metrics } from './metrics/metrics.ts';
@@ -46,16 +36,14 @@ import type { Store } from './storage/store.ts';
 export interface AppContext {
   config: Config;
   /**
-   * The raw SQLite connection, for code not yet switched to `store`. With DATABASE_URL set there is
-   * none: any use throws "not switched to the Store yet" (as do the synchronous repositories below).
-   */
-  db: Db;
-  /**
-   * The async storage seam (src/storage/store.ts): the SQLite store over `db` itself (one
-   * connection), or the PostgreSQL store when DATABASE_URL is set.
+   * All storage (src/storage/store.ts): the SQLite store on DATABASE_FILE's connection, or the
+   * PostgreSQL store when DATABASE_URL is set. Nothing else in the context reads the database.
    */
   store: Store;
-  /** SQLite only (DATABASE_URL unset): the connection and its file, for the checkpointer and the backup (src/server.ts). */
+  /**
+   * SQLite only (DATABASE_URL unset): the store's connection and its file, for what looks after the
+   * file itself: the WAL checkpointer (src/server.ts). Not for reading or writing rows: use `store`.
+   */
   sqlite?: { db: Db; file: string };
   log: Logger;
   /** The access-token key set (MCP access tokens, /.well-known/jwks.json; also seeds the CSRF secret). */
@@ -70,16 +58,6 @@ export interface AppContext {
   /** The ATProto OAuth client (sign-in), loaded on first use: `await ctx.atproto.get()` (src/atproto/client.ts). */
   atproto: AtprotoClient;
   csrf: Csrf;
-  users: UsersRepo;
-  wikis: WikisRepo;
-  sessions: SessionsRepo;
-  tickets: TicketsRepo;
-  grants: GrantsRepo;
-  authorizationRequests: AuthorizationRequestsRepo;
-  codes: CodesRepo;
-  refreshTokens: RefreshTokensRepo;
-  revokedAccessTokens: RevokedAccessTokensRepo;
-  clients: ClientsRepo;
   /** Registered clients and (fetched, cached) client ID metadata documents. */
   clientResolver: ClientResolver;
   /** private_key_jwt client assertions (RFC 7523): key sets fetched and cached, jti used once. */
@@ -100,23 +78,8 @@ export interface ContextOptions {
   db?: Db;
 }
 
-/**
- * What PostgreSQL mode puts where code not yet switched to the Store reads `ctx.db` or a synchronous
- * repository: any use throws, naming the field, instead of silently reading a SQLite file.
- */
-function notSwitched<T extends object>(field: string): T {
-  return new Proxy({} as T, {
-    get(_target, prop) {
-      // Let `await`, inspection and printing look without throwing.
-      if (typeof prop === 'symbol' || prop === 'then' || prop === 'toJSON') return undefined;
-      throw new Error(`not switched to the Store yet: ${field}.${prop} (DATABASE_URL is set, and this code still uses the SQLite repositories)`);
-    },
-  });
-}
-
 interface OpenedStorage {
-  /** The SQLite connection; in PostgreSQL mode a stand-in that throws on use (notSwitched). */
-  db: Db;
+  /** SQLite: the connection and its file. */
   sqlite?: { db: Db; file: string };
   keyRows: () => PlatformKeyRows;
   /** PostgreSQL: the store, its pool and the redacted URL (for the operator's log lines). */
@@ -128,13 +91,13 @@ async function openStorage(config: Config, options: ContextOptions, log: Logger)
     const db = options.db ?? openDatabase(config.databaseFile);
     const applied = migrate(db);
     if (applied.length > 0) log.info({ applied }, 'database migrated');
-    return { db, sqlite: { db, file: db.name }, keyRows: () => sqliteKeyRows(db) };
+    return { sqlite: { db, file: db.name }, keyRows: () => sqliteKeyRows(db) };
   }
   if (options.db !== undefined) throw new Error('createContext: options.db is a SQLite connection, but DATABASE_URL names PostgreSQL');
   const database = redactUrl(config.databaseUrl);
   const { store, pool, applied } = await openPostgresStore(config, { log });
   if (applied.length > 0) log.info({ applied, database }, 'database migrated');
-  return { db: notSwitched<Db>('ctx.db'), keyRows: () => postgresKeyRows(pool), postgres: { store, pool, database } };
+  return { keyRows: () => postgresKeyRows(pool), postgres: { store, pool, database } };
 }
 
 export async function createContext(config: Config, options: ContextOptions = {}): Promise<AppContext> {
@@ -151,7 +114,7 @@ export async function createContext(config: Config, options: ContextOptions = {}
 
 async function buildContext(config: Config, log: Logger, opened: OpenedStorage): Promise<AppContext> {
   const mayGenerateKeys = !config.production;
-  const { db, sqlite, postgres } = opened;
+  const { sqlite, postgres } = opened;
   // The platform keys: the key file, or the database under PLATFORM_KEYS_KEK (src/config/key-source.ts).
   const keyStore = keyStoreFor(config, opened.keyRows);
   const keysVersion = await keyStore.version();
@@ -168,11 +131,12 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
   let store: Store;
   if (postgres) {
     store = instrumentStore(postgres.store, { metrics, storage });
+  } else if (sqlite) {
+    instrumentWrites(sqlite.db, { metrics, storage });
+    // After instrumentWrites, so its statements are timed too; ctx.close() closes the connection.
+    store = createSqliteStore(sqlite.db, { closeDatabase: false });
   } else {
-    instrumentWrites(db, { metrics, storage });
-    // Over the same connection as the repositories below (after instrumentWrites, so its statements
-    // are timed too); ctx.close() closes the connection, not the store.
-    store = createSqliteStore(db, { closeDatabase: false });
+    throw new Error('createContext: no store was opened');
   }
   const sealer = createSealer(sealingJwksOf(keySets.jwks));
   // Development may have just written the keys (first start): what we loaded is then the new version.
@@ -183,12 +147,8 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
   const sealed = await sealAtprotoRows(store, { sealer, log });
   if (sealed.sealed + sealed.resealed + sealed.deleted > 0) log.info({ ...sealed }, 'ATProto stores sealed at rest with the current key');
   const atproto = createAtprotoClient({ config, store, log }, atprotoKeys, { sealer, log });
-  const clients = sqlite ? createClientsRepo(db) : notSwitched<ClientsRepo>('ctx.clients');
-  // PostgreSQL mode: the synchronous repositories are stand-ins that throw on use (notSwitched).
-  const legacy = <T extends object>(field: string, create: (db: Db) => T): T => (sqlite ? create(db) : notSwitched<T>(`ctx.${field}`));
   return {
     config,
-    db,
     store,
     ...(sqlite ? { sqlite } : {}),
     log,
@@ -199,16 +159,6 @@ async function buildContext(config: Config, log: Logger, opened: OpenedStorage):
     accessTokens: createAccessTokenVerifier({ config, keys: platformKeys }),
     atproto,
     csrf: createCsrf(config, platformKeys, { cookieName: cookieNames(config).csrf, sessionIdentifier: sessionIdentifier(config) }),
-    users: legacy('users', createUsersRepo),
-    wikis: legacy('wikis', createWikisRepo),
-    sessions: legacy('sessions', createSessionsRepo),
-    tickets: legacy('tickets', createTicketsRepo),
-    grants: legacy('grants', createGrantsRepo),
-    authorizationRequests: legacy('authorizationRequests', createAuthorizationRequestsRepo),
-    codes: legacy('codes', createCodesRepo),
-    refreshTokens: legacy('refreshTokens', createRefreshTokensRepo),
-    revokedAccessTokens: legacy('revokedAccessTokens', createRevokedAccessTokensRepo),
-    clients,
     metrics,
     storage,
     audit: createAuditLog({ store, log, metrics }),

@@ -14,6 +14,8 @@ interface Sample {
   busyTicks: number;
   ownTicks: number;
   serverTicks: number;
+  /** Per database process: a backend that exits during the run must not take its earlier ticks off the sum. */
+  databaseTicks: Map<number, number>;
 }
 
 export interface NoiseReading {
@@ -21,6 +23,8 @@ export interface NoiseReading {
   foreignCores: number;
   /** CPU seconds the app process (server child, all its threads) used. */
   serverCpuSeconds: number;
+  /** CPU seconds the database server's processes used (PostgreSQL runs; 0 otherwise). */
+  databaseCpuSeconds: number;
 }
 
 function machineBusyTicks(): number | undefined {
@@ -52,21 +56,28 @@ export class CpuNoise {
   private start: Sample | undefined;
   private readonly pids: () => number[];
   private readonly serverPid: () => number;
+  private readonly databasePids: () => number[];
 
-  /** `pids`: the bench's own processes (their CPU time is not noise); `serverPid`: the app's. */
-  constructor(pids: () => number[], serverPid: () => number) {
+  /**
+   * `pids`: the bench's own processes (their CPU time is not noise); `serverPid`: the app's;
+   * `databasePids`: the PostgreSQL server's (ours too, and counted apart).
+   */
+  constructor(pids: () => number[], serverPid: () => number, databasePids: () => number[] = () => []) {
     this.pids = pids;
     this.serverPid = serverPid;
+    this.databasePids = databasePids;
   }
 
   private sample(): Sample | undefined {
     const busy = machineBusyTicks();
     if (busy === undefined) return undefined;
+    const databaseTicks = new Map(this.databasePids().map((pid) => [pid, processTicks(pid)]));
     return {
       wallMs: performance.now(),
       busyTicks: busy,
       ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0),
       serverTicks: processTicks(this.serverPid()),
+      databaseTicks,
     };
   }
 
@@ -79,10 +90,16 @@ export class CpuNoise {
     const end = this.sample();
     if (!this.start || !end) return undefined;
     const seconds = (end.wallMs - this.start.wallMs) / 1000;
-    const foreign = end.busyTicks - this.start.busyTicks - (end.ownTicks - this.start.ownTicks);
+    // The database's processes: each one's ticks since the start (all of them for one forked since);
+    // one that exited during the run takes the ticks it spent in it along (idle pool connections,
+    // closed after 10 s, spend next to nothing).
+    let databaseTicks = 0;
+    for (const [pid, ticks] of end.databaseTicks) databaseTicks += ticks - (this.start.databaseTicks.get(pid) ?? 0);
+    const foreign = end.busyTicks - this.start.busyTicks - (end.ownTicks - this.start.ownTicks) - databaseTicks;
     return {
       foreignCores: Math.max(0, foreign / TICKS_PER_SECOND / seconds),
       serverCpuSeconds: (end.serverTicks - this.start.serverTicks) / TICKS_PER_SECOND,
+      databaseCpuSeconds: databaseTicks / TICKS_PER_SECOND,
     };
   }
 }

@@ -26,6 +26,10 @@ export interface RunResult {
   cpuUsPerRequest?: number;
   /** Runs thrown away before this one because other processes disturbed them. */
   retries?: number;
+  /** PostgreSQL runs: CPU time of the database server's processes per 2xx response, µs. */
+  databaseCpuUsPerRequest?: number;
+  /** Write transactions the store committed during the run (scripts/bench/stores.ts). */
+  writes?: { transactions: number; perSecond: number; walBytes?: number; statements?: number };
 }
 
 export async function runLoad(port: number, requests: RequestSpec[], connections: number, seconds: number): Promise<RunResult> {

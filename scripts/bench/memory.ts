@@ -51,11 +51,13 @@ async function main(): Promise<void> {
   const ctx = await createContext(config);
   const starts = createPools(ctx, scale).refreshPool(chains).map((body) => new URLSearchParams(body));
 
-  const clients = starts.map((p) => {
-    const client = ctx.clients.find(p.get('client_id') ?? '');
-    if (!client) throw new Error('seeded client missing');
-    return client;
-  });
+  const clients = await Promise.all(
+    starts.map(async (p) => {
+      const client = await ctx.store.repos.clients.find(p.get('client_id') ?? '');
+      if (!client) throw new Error('seeded client missing');
+      return client;
+    }),
+  );
 
   let rssPeak = 0;
   const sampler = setInterval(() => {
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
   rssPeak = Math.max(rssPeak, after.rss);
   gc();
   const afterGc = process.memoryUsage();
-  const rows = ctx.db.prepare('SELECT count(*) AS n FROM refresh_tokens').get() as { n: number };
+  const rows = ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM refresh_tokens').get() as { n: number };
   const report: MemoryReport = {
     method: 'refreshAccessToken called directly (in-process, no HTTP)',
     issuances: issued,

@@ -96,9 +96,9 @@ try {
   await time('verifyAccessTokenJwt (node:crypto RS256, the app\'s key)', 5000, () => verifyAccessTokenJwt(deps, token, input.resource));
   await time('crypto.verify RS256, synchronous (signature only)', 5000, () => crypto.verify('sha256', signingInput, publicKey, sig));
   await time('checkBearer (whole: wiki, JWT, grant, revocation, scopes)', 5000, () => checkBearer(ctx, `Bearer ${token}`, slug, 'wiki:read'));
-  await time('grants.findLive', 20000, () => ctx.grants.findLive(input.grantId));
-  await time('wikis.findBySlug', 20000, () => ctx.wikis.findBySlug(slug));
-  await time('revokedAccessTokens.isRevoked', 20000, () => ctx.revokedAccessTokens.isRevoked('none'));
+  await time('grants.findLive', 20000, () => ctx.store.repos.grants.findLive(input.grantId));
+  await time('wikis.findBySlug', 20000, () => ctx.store.repos.wikis.findBySlug(slug));
+  await time('revokedAccessTokens.isRevoked', 20000, () => ctx.store.repos.revokedAccessTokens.isRevoked('none'));
 
   console.log('Signing');
   await time('signAccessToken (node:crypto RS256, the app\'s key)', 2000, () => signAccessToken(deps, input));
@@ -107,19 +107,22 @@ try {
   console.log('SQLite (WAL, synchronous=NORMAL, as the app opens it)');
   const values = createPools(ctx, SMALL).refreshPool(5500).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');
   let next = 0;
-  const clientIds = values.map((v) => {
-    const presented = ctx.refreshTokens.findByValue(v);
-    return (presented && ctx.grants.findById(presented.grantId)?.clientId) ?? '';
-  });
+  const clientIds = await Promise.all(
+    values.map(async (v) => {
+      const presented = await ctx.store.repos.refreshTokens.findByValue(v);
+      return (presented && (await ctx.store.repos.grants.findById(presented.grantId))?.clientId) ?? '';
+    }),
+  );
   await time('refresh rotation (refresh-rotation.ts: one transaction, sealed successor, no signing)', 5000, async () => {
     const i = next++;
     const outcome = await rotateRefreshToken(ctx, clientIds[i] ?? '', values[i] ?? '', () => undefined);
     if (outcome.kind !== 'issued') throw new Error(`refresh not issued: ${outcome.kind}`);
   });
-  ctx.db.exec('CREATE TABLE micro_scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
-  const insert = ctx.db.prepare('INSERT INTO micro_scratch VALUES (?, ?, ?, ?)');
+  const db = ctx.sqlite!.db;
+  db.exec('CREATE TABLE micro_scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
+  const insert = db.prepare('INSERT INTO micro_scratch VALUES (?, ?, ?, ?)');
   await time('one-insert write transaction (the baseline)', 5000, () =>
-    ctx.db.transaction(() => insert.run(crypto.randomBytes(16).toString('hex'), 'g', 1, 2)).immediate(),
+    db.transaction(() => insert.run(crypto.randomBytes(16).toString('hex'), 'g', 1, 2)).immediate(),
   );
 
   console.log('MCP');

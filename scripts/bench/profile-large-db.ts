@@ -19,7 +19,9 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
+import { createGrantsRepo } from '../../src/oauth/grants/grants.repo.ts';
 import { rotateRefreshToken } from '../../src/oauth/token/refresh-rotation.ts';
+import { createRefreshTokensRepo } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { checkBearer } from '../../src/resource/check-bearer.ts';
 import { accessTokenInput, createPools } from './pools.ts';
@@ -75,18 +77,19 @@ function walPages(file: string): number {
 }
 
 /** PASSIVE checkpoints on the main thread every second; their durations (ms). */
-function mainThreadCheckpointer(ctx: AppContext) {
-  ctx.db.pragma('wal_autocheckpoint = 0');
+function mainThreadCheckpointer(ctx: Pick<AppContext, 'sqlite'>) {
+  const db = ctx.sqlite!.db;
+  db.pragma('wal_autocheckpoint = 0');
   const durations: number[] = [];
   const timer = setInterval(() => {
     const t = performance.now();
-    ctx.db.pragma('wal_checkpoint(PASSIVE)');
+    db.pragma('wal_checkpoint(PASSIVE)');
     durations.push(performance.now() - t);
   }, 1000);
   return {
     stop() {
       clearInterval(timer);
-      ctx.db.pragma('wal_autocheckpoint = 1000');
+      db.pragma('wal_autocheckpoint = 1000');
       durations.sort((a, b) => a - b);
       const p = (q: number) => (durations[Math.floor((durations.length - 1) * q)] ?? 0).toFixed(1);
       console.log(`    main-thread checkpoints: ${durations.length}, median ${p(0.5)} ms, max ${p(1)} ms (each one blocks the event loop)`);
@@ -100,7 +103,11 @@ try {
   if (flags.db) fs.copyFileSync(flags.db, file);
   else buildDatabase(file, scale);
   const ctx = await createContext(parseConfig({ DATA_DIR: dir, DATABASE_FILE: file, LOG_LEVEL: 'silent' }));
-  for (const p of flags.pragmas.split(',').filter(Boolean)) console.log(`PRAGMA ${p}: ${JSON.stringify(ctx.db.pragma(p))}`);
+  // The statements themselves: the SQLite store's repositories, synchronously, on the app's connection.
+  const db = ctx.sqlite!.db;
+  const refreshTokens = createRefreshTokensRepo(db);
+  const grants = createGrantsRepo(db);
+  for (const p of flags.pragmas.split(',').filter(Boolean)) console.log(`PRAGMA ${p}: ${JSON.stringify(db.pragma(p))}`);
   console.log(`${scale.grants} grants, ${mib(fs.statSync(file).size)} file; ${N} operations per line; rss at start ${mib(process.memoryUsage().rss)}`);
   const pools = createPools(ctx, scale);
 
@@ -119,14 +126,14 @@ try {
   const fresh = (n: number) => {
     const values = pools.refreshPool(n).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');
     const clientIds = values.map((v) => {
-      const presented = ctx.refreshTokens.findByValue(v);
-      return (presented && ctx.grants.findById(presented.grantId)?.clientId) ?? '';
+      const presented = refreshTokens.findByValue(v);
+      return (presented && grants.findById(presented.grantId)?.clientId) ?? '';
     });
     return { values, clientIds };
   };
   const rotate = async (name: string) => {
     const { values, clientIds } = fresh(N);
-    ctx.db.pragma('wal_checkpoint(TRUNCATE)'); // every mode starts from an empty WAL
+    db.pragma('wal_checkpoint(TRUNCATE)'); // every mode starts from an empty WAL
     let maxWal = 0;
     await time(name, N, async (i) => {
       if (i % 100 === 0) maxWal = Math.max(maxWal, walPages(file));
@@ -141,8 +148,8 @@ try {
     // rotation reads them again (src/oauth/token/token-rate-limits.ts): their cost alone.
     const { values } = fresh(N);
     await time('rate-limit reads: refresh token by hash + grant by id', N, (i) => {
-      const t = ctx.refreshTokens.findByValue(values[i] ?? '');
-      return t && ctx.grants.findById(t.grantId);
+      const t = refreshTokens.findByValue(values[i] ?? '');
+      return t && grants.findById(t.grantId);
     });
   }
   await time('checkBearer, first pass (grants touched: one write each)', 512, verify);
@@ -153,7 +160,7 @@ try {
       await rotate('rotation, SQLite automatic checkpoints (in the commit)');
       await time('  checkBearer right after', N, verify);
     } else if (mode === 'worker') {
-      const checkpointer = startCheckpointer(ctx.db, file, console);
+      const checkpointer = startCheckpointer(db, file, console);
       await rotate('rotation, checkpoint worker (wal_autocheckpoint 0)');
       // What the worker still has to copy lands on whatever runs next (in the bench: the next cases).
       const idle = process.cpuUsage();
@@ -161,7 +168,7 @@ try {
       const used = process.cpuUsage(idle);
       console.log(`    CPU in the 5 s after, with nothing else running: ${((used.user + used.system) / 1000).toFixed(0)} ms (the worker catching up)`);
       await checkpointer.stop();
-      ctx.db.pragma('wal_autocheckpoint = 1000');
+      db.pragma('wal_autocheckpoint = 1000');
     } else if (mode === 'main') {
       const checkpointer = mainThreadCheckpointer(ctx);
       await rotate('rotation, PASSIVE checkpoint on a 1 s main-thread timer');

@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
+import { createGrantsRepo } from '../../src/oauth/grants/grants.repo.ts';
 import { rotateRefreshToken } from '../../src/oauth/token/refresh-rotation.ts';
+import { createRefreshTokensRepo } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { createPools } from './pools.ts';
 import { buildDatabase, QUICK_LARGE, SMALL } from './seed.ts';
 
@@ -59,12 +61,16 @@ try {
   const file = path.join(dir, 'app.sqlite');
   buildDatabase(file, scale);
   const ctx = await createContext(parseConfig({ DATA_DIR: dir, DATABASE_FILE: file, LOG_LEVEL: 'silent' }));
+  // The statements themselves: the SQLite store's repositories, synchronously, on the app's connection.
+  const db = ctx.sqlite!.db;
+  const refreshTokens = createRefreshTokensRepo(db);
+  const grants = createGrantsRepo(db);
   const pools = createPools(ctx, scale);
   const fresh = (n: number) => {
     const values = pools.refreshPool(n).map((b) => new URLSearchParams(b).get('refresh_token') ?? '');
     const clientIds = values.map((v) => {
-      const presented = ctx.refreshTokens.findByValue(v);
-      return (presented && ctx.grants.findById(presented.grantId)?.clientId) ?? '';
+      const presented = refreshTokens.findByValue(v);
+      return (presented && grants.findById(presented.grantId)?.clientId) ?? '';
     });
     return { values, clientIds };
   };
@@ -78,24 +84,24 @@ try {
   console.log(`${scale.grants} grants; ${N} rotations per line`);
   await rotateAll('warm-up');
   await rotateAll('rotation transaction, SQLite automatic checkpoints (in the commit)');
-  const checkpointer = startCheckpointer(ctx.db, file, console);
+  const checkpointer = startCheckpointer(db, file, console);
   await rotateAll('rotation transaction, checkpoint worker (wal_autocheckpoint 0)');
   await checkpointer.stop();
 
   const { values } = fresh(N);
-  const hashes = values.map((v) => ctx.refreshTokens.findByValue(v)?.hash ?? '');
-  const grantIds = values.map((v) => ctx.refreshTokens.findByValue(v)?.grantId ?? '');
+  const hashes = values.map((v) => refreshTokens.findByValue(v)?.hash ?? '');
+  const grantIds = values.map((v) => refreshTokens.findByValue(v)?.grantId ?? '');
   const now = Math.floor(Date.now() / 1000);
   console.log('statements, each in its own implicit transaction (commit included for writes):');
-  time('SELECT refresh token by hash', N, (i) => ctx.refreshTokens.findByValue(values[i] ?? ''));
-  time('SELECT live grant JOIN users', N, (i) => ctx.grants.findLive(grantIds[i] ?? ''));
-  ctx.db.transaction(() => {
-    time('  in one transaction: INSERT successor', N, (i) => ctx.refreshTokens.insert(grantIds[i] ?? '', 3600));
-    time('  in one transaction: UPDATE grant expiry', N, (i) => ctx.grants.extend(grantIds[i] ?? '', now + 3600));
-    time('  in one transaction: UPDATE drop closed grace windows', N, () => ctx.refreshTokens.dropSealedSuccessors(now - 60));
-    time('  in one transaction: UPDATE rotate (compare-and-swap)', N, (i) => ctx.refreshTokens.markRotated(hashes[i] ?? '', 'x', 'y'));
+  time('SELECT refresh token by hash', N, (i) => refreshTokens.findByValue(values[i] ?? ''));
+  time('SELECT live grant JOIN users', N, (i) => grants.findLive(grantIds[i] ?? ''));
+  db.transaction(() => {
+    time('  in one transaction: INSERT successor', N, (i) => refreshTokens.insert(grantIds[i] ?? '', 3600));
+    time('  in one transaction: UPDATE grant expiry', N, (i) => grants.extend(grantIds[i] ?? '', now + 3600));
+    time('  in one transaction: UPDATE drop closed grace windows', N, () => refreshTokens.dropSealedSuccessors(now - 60));
+    time('  in one transaction: UPDATE rotate (compare-and-swap)', N, (i) => refreshTokens.markRotated(hashes[i] ?? '', 'x', 'y'));
   })();
-  time('empty IMMEDIATE transaction (BEGIN + COMMIT)', N, () => ctx.db.transaction(() => undefined).immediate());
+  time('empty IMMEDIATE transaction (BEGIN + COMMIT)', N, () => db.transaction(() => undefined).immediate());
   ctx.close();
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

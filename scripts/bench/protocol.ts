@@ -26,9 +26,11 @@ export type ChildRequest =
   | { id: number; type: 'access-tokens'; count: number }
   /** Signs the same access token as /token does, one at a time, for `seconds`. */
   | { id: number; type: 'sign-baseline'; seconds: number }
-  /** The same, each signature followed by one SQLite write transaction (an insert) on a scratch file. */
+  /** The same, each signature followed by one write transaction (an insert): SQLite on a scratch file, PostgreSQL in a scratch table. */
   | { id: number; type: 'sign-write-baseline'; seconds: number }
   | { id: number; type: 'memory' }
+  /** Outermost SQLite write transactions the app has made so far (src/db/instrument.ts). */
+  | { id: number; type: 'sqlite-writes' }
   /** V8 CPU profile of this process from now on (--profile). */
   | { id: number; type: 'profile-start' }
   /** Stops the profile and writes it to `file`. */
@@ -43,6 +45,8 @@ export interface ReadyMessage {
   type: 'ready';
   appPort: number;
   barePort: number;
+  /** The app's store (ctx.store.dialect); the peer leaves it out. */
+  store?: 'sqlite' | 'postgres';
 }
 
 /** A fixed PKCE verifier (RFC 7636 §4.1: 43–128 unreserved characters). */

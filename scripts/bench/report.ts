@@ -9,6 +9,7 @@ import type { RunResult } from './load.ts';
 import type { MemoryReport } from './memory.ts';
 import type { LoopBaseline } from './protocol.ts';
 import type { PreparedDatabase, Scale } from './seed.ts';
+import type { PgSizeTotals } from './stores.ts';
 
 export interface CaseResult {
   id: CaseId;
@@ -24,6 +25,10 @@ export interface CaseResult {
 
 export interface SizeResult {
   name: 'small' | 'large';
+  /** The app's store (undefined in results written before the store dimension: SQLite). */
+  store?: 'sqlite' | 'postgres';
+  /** PostgreSQL: the server's counters over the whole size (scripts/bench/stores.ts). */
+  pgTotals?: PgSizeTotals;
   scale: Scale;
   database: PreparedDatabase;
   baselines: { sign: LoopBaseline; signWrite: LoopBaseline };

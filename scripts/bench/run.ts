@@ -2,14 +2,18 @@
 // figure beside a baseline measured in the same run, on a small and a large seeded database; the
 // same-run comparison with node-oidc-provider (RS256 and ES256; compare.ts, peer-oidc.ts); then
 // memory after many token issuances, start-up time and idle RSS of `node src/server.ts`, and
-// database size before/after purging. Every target (targets.ts) is printed PASS or MISS. Prints
-// tables and writes bench-results/bench-<timestamp>.json (and .txt). See docs/benchmarks.md.
+// database size before/after purging. Every target (targets.ts) is printed PASS or MISS. With
+// --stores=sqlite,postgres the load cases also run on PostgreSQL (stores.ts, postgres.ts), each run
+// straight after its SQLite twin, and a table gives postgres ÷ sqlite and writes/s per store;
+// the targets stay computed on SQLite. Prints tables and writes bench-results/bench-<timestamp>.json
+// (and .txt). See docs/benchmarks.md.
 // Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
 // for a MISS, so CI runs `--quick` as a smoke check.
 //
 //   npm run bench                      full run (~12 min on 2 cores; the large database is cached)
 //   npm run bench -- --quick           smoke run (~2 min): 1 s runs, a 10× smaller large database
 //   npm run bench -- --only verify,whoami --sizes small --profile   CPU profiles of the app child
+//   npm run bench -- --stores=sqlite,postgres --sizes=small --no-peer   the store comparison alone
 //
 // All load goes to 127.0.0.1 only; every run is bounded in time.
 import { execFileSync } from 'node:child_process';
@@ -29,6 +33,8 @@ import type { AccessTokenForWiki, LoopBaseline, ReadyMessage } from './protocol.
 import { buildRows, buildScaleRows, fmtMs, fmtRate, renderTables, type CaseResult, type SizeResult } from './report.ts';
 import { APEX_HOST, LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
 import { measureStartup, type StartupReport } from './startup.ts';
+import { pgWrites, postgresAvailable, startBenchPostgres, type BenchPostgres, type PgCommit } from './postgres.ts';
+import { buildStoreRows, postgresWriteMeter, renderStoreTable, sqliteWriteMeter, STORES, type StoreName, type WriteMeter } from './stores.ts';
 import { evaluate, TARGETS } from './targets.ts';
 import { benchUnitEnvironment, describeUnitEnvironment } from './unit-env.ts';
 
@@ -57,6 +63,9 @@ const { values: flags } = parseArgs({
     'no-startup': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     retries: { type: 'string' },
+    stores: { type: 'string' },
+    'pg-commit': { type: 'string', default: 'sync' },
+    'pg-sizes': { type: 'string', default: 'small' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -79,6 +88,14 @@ if (flags.help) {
   --no-memory, --no-db-size, --no-startup   skip those parts
   --retries=N             repeat a run disturbed by other processes' CPU use up to N times (default 2; quick 0;
                           at most ${RETRY_BUDGET_SECONDS} s of repeats in all)
+  --stores=sqlite,postgres  stores the load cases run on (default: sqlite with --quick; both otherwise when a
+                          PostgreSQL server is installed, /usr/lib/postgresql/N/bin). PostgreSQL: a throw-away
+                          server on the load generator's CPU, seeded with the same rows; issue 11's targets
+                          are computed on SQLite only
+  --pg-sizes=small        the --sizes that also run on PostgreSQL (default small: copying the large database in
+                          through migrate-to-postgres took 84 s for --quick's 100k grants, so ~14 min for 1M)
+  --pg-commit=sync        PostgreSQL synchronous_commit: sync (on, its default: each commit waits for its WAL
+                          flush) or async (off: durable against an app crash, like SQLite's synchronous=NORMAL)
   --keep                  keep the temporary directory`);
   process.exit(0);
 }
@@ -88,12 +105,32 @@ const duration = Number(flags.duration ?? (quick ? 1 : 4));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
 const connectionLevels = (flags.connections ?? '1,16,64').split(',').map(Number);
 const sizeNames = (flags.sizes ?? 'small,large').split(',').filter((s): s is 'small' | 'large' => s === 'small' || s === 'large');
+const pgSizeNames = new Set(flags['pg-sizes'].split(','));
 const issuances = Number(flags.issuances ?? (quick ? 5_000 : 100_000));
 const scales: Record<'small' | 'large', Scale> = { small: SMALL, large: quick ? QUICK_LARGE : LARGE };
 const logLevel = flags['log-level'];
 const retries = Number(flags.retries ?? (quick ? 0 : 2));
 const algs = (flags.algs ?? ALGS.join(',')).split(',').filter((a): a is Alg => (ALGS as readonly string[]).includes(a));
 let retrySecondsUsed = 0;
+const pgCommit: PgCommit = flags['pg-commit'] === 'async' ? 'async' : 'sync';
+if (flags['pg-commit'] !== 'sync' && flags['pg-commit'] !== 'async') throw new Error(`--pg-commit must be sync or async, not "${flags['pg-commit']}"`);
+const pgInstalled = postgresAvailable();
+/** Why PostgreSQL is not measured although it would be by default (printed). */
+let storeNote: string | undefined;
+const storeNames: StoreName[] = (() => {
+  if (flags.stores !== undefined) {
+    const wanted = flags.stores.split(',').filter((x) => x !== '');
+    for (const w of wanted) if (!(STORES as readonly string[]).includes(w)) throw new Error(`unknown store "${w}" (${STORES.join(', ')})`);
+    if (wanted.includes('postgres') && !pgInstalled) throw new Error('--stores=postgres: no PostgreSQL server is installed (apt-get install postgresql; .ci/run does this)');
+    return STORES.filter((x) => wanted.includes(x));
+  }
+  if (quick) return ['sqlite'];
+  if (!pgInstalled) {
+    storeNote = 'PostgreSQL store not measured: no server binary in /usr/lib/postgresql/N/bin (apt-get install postgresql)';
+    return ['sqlite'];
+  }
+  return ['sqlite', 'postgres'];
+})();
 
 function selectedCases(): LoadCase[] {
   if (!flags.only) return CASES;
@@ -159,6 +196,7 @@ async function runCase(
   noise: CpuNoise,
   levels: number[] = connectionLevels,
   warm = true,
+  meter?: WriteMeter,
 ): Promise<CaseResult> {
   const port = def.app === 'app' ? ports.appPort : ports.barePort;
   const result: CaseResult = { id: def.id, label: def.label, runs: [], exhausted: 0 };
@@ -186,19 +224,24 @@ async function runCase(
     let best: RunResult | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
       const built = await build(duration, connections);
+      const writesSince = await meter?.begin();
       noise.begin();
       const run: RunResult = await runLoad(port, built.requests, connections, duration);
       const reading = noise.end();
       if (reading) {
         run.foreignCores = reading.foreignCores;
         run.cpuUsPerRequest = run.ok > 0 ? (reading.serverCpuSeconds * 1e6) / run.ok : undefined;
+        if (reading.databaseCpuSeconds > 0) run.databaseCpuUsPerRequest = run.ok > 0 ? (reading.databaseCpuSeconds * 1e6) / run.ok : undefined;
       }
+      if (writesSince) run.writes = await writesSince(run.duration);
       run.retries = attempt;
       result.exhausted += built.exhausted();
       const bad = run.non2xx + run.errors;
       log(
         `  ${sizeName.padEnd(5)} ${def.id.padEnd(12)} c=${String(connections).padEnd(3)} ${fmtRate(run.rps).padStart(7)} req/s  p50 ${fmtMs(run.p50)} ms  p99 ${fmtMs(run.p99)} ms` +
           (run.cpuUsPerRequest !== undefined ? `  cpu ${Math.round(run.cpuUsPerRequest)} µs/req` : '') +
+          (run.databaseCpuUsPerRequest !== undefined ? ` + pg ${Math.round(run.databaseCpuUsPerRequest)} µs/req` : '') +
+          (run.writes && run.writes.transactions > 0 ? `  ${fmtRate(run.writes.perSecond)} writes/s` : '') +
           (run.foreignCores !== undefined ? `  other load ${run.foreignCores.toFixed(2)} cores` : '') +
           (bad > 0 ? `  FAILED ${bad} ${JSON.stringify(run.statusCodes)}` : '') +
           (built.exhausted() > 0 ? `  pool exhausted ×${built.exhausted()}` : ''),
@@ -217,22 +260,62 @@ async function runCase(
   return result;
 }
 
-async function runSize(name: 'small' | 'large', tmp: string, cases: LoadCase[], cpu: number | undefined, profileDir: string | undefined): Promise<SizeResult> {
+/** One store's app child on one size, ready to run cases (its baselines measured). */
+interface SizeSide {
+  store: StoreName;
+  label: string;
+  child: BenchChild;
+  ports: ReadyMessage;
+  tokens: AccessTokenForWiki[];
+  poolRate: number;
+  noise: CpuNoise;
+  meter: WriteMeter;
+  profiles: string | undefined;
+  result: SizeResult;
+  /** Stops the child (PostgreSQL: then reads the server's counters over the whole size) and cleans up. */
+  finish(): Promise<void>;
+}
+
+async function startSizeSide(
+  name: 'small' | 'large',
+  tmp: string,
+  cpu: number | undefined,
+  profileDir: string | undefined,
+  store: StoreName,
+  pgServer: BenchPostgres | undefined,
+): Promise<SizeSide> {
   const scale = scales[name];
-  const dir = fs.mkdtempSync(path.join(tmp, `${name}-`));
+  const label = store === 'sqlite' ? name : `${name}-pg`;
+  const dir = fs.mkdtempSync(path.join(tmp, `${name}-${store}-`));
+  const cleanup = () => {
+    if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+  };
   const dbFile = path.join(dir, 'app.sqlite');
-  log(`${name}: ${scale.users} users, ${scale.grants} grants, ${scale.clients} clients`);
+  log(`${name}${store === 'postgres' ? ' on PostgreSQL' : ''}: ${scale.users} users, ${scale.grants} grants, ${scale.clients} clients`);
   const database = prepareDatabase(dbFile, scale, path.join(RESULTS_DIR, 'cache'));
   log(`  database ${database.cached ? 'copied from cache' : `built in ${database.buildSeconds.toFixed(1)} s`} (${(database.bytes / 1024 / 1024).toFixed(0)} MiB)`);
+  let extra: Record<string, string> = {};
+  let databaseUrl: string | undefined;
+  if (store === 'postgres') {
+    if (!pgServer) throw new Error('no PostgreSQL server');
+    databaseUrl = await pgServer.createDatabase(`bench_${name}_${Date.now()}`);
+    const seconds = await pgServer.seedFrom(dbFile, databaseUrl);
+    log(`  copied into PostgreSQL ${pgServer.version} by migrate-to-postgres (checksums verified) and analyzed in ${seconds.toFixed(1)} s`);
+    extra = { DATABASE_URL: databaseUrl, BENCH_STORE: 'postgres' };
+  }
 
-  const child = new BenchChild({ script: path.join(HERE, 'server.ts'), env: appEnv(dir, dbFile, scale), cpu });
+  const child = new BenchChild({ script: path.join(HERE, 'server.ts'), env: appEnv(dir, dbFile, scale, extra), cpu });
   try {
     const ports = await child.waitFor<ReadyMessage>('ready', 120_000);
+    if (ports.store !== store) throw new Error(`asked the app child for the ${store} store, it serves from ${ports.store ?? 'an unknown store'}`);
     const baselineSeconds = quick ? 1 : 3;
     const noise = new CpuNoise(
       () => [process.pid, child.proc.pid ?? 0],
       () => child.proc.pid ?? 0,
+      () => pgServer?.pids() ?? [],
     );
+    const meter = store === 'postgres' && pgServer && databaseUrl ? postgresWriteMeter(pgServer, databaseUrl) : sqliteWriteMeter(child);
+    const pgStart = pgServer && databaseUrl ? await pgServer.counters(databaseUrl) : undefined;
     const measureLoop = async (type: 'sign-baseline' | 'sign-write-baseline'): Promise<LoopBaseline> => {
       noise.begin();
       const loop = await child.request<LoopBaseline>({ type, seconds: baselineSeconds });
@@ -242,16 +325,86 @@ async function runSize(name: 'small' | 'large', tmp: string, cases: LoadCase[], 
     };
     const sign = await measureLoop('sign-baseline');
     const signWrite = await measureLoop('sign-write-baseline');
-    log(`  baselines: sign ${fmtRate(sign.opsPerSecond)}/s, sign + write ${fmtRate(signWrite.opsPerSecond)}/s`);
+    log(`  baselines: sign ${fmtRate(sign.opsPerSecond)}/s, sign + ${store === 'postgres' ? 'PostgreSQL' : 'SQLite'} write ${fmtRate(signWrite.opsPerSecond)}/s`);
     const tokens = await child.request<AccessTokenForWiki[]>({ type: 'access-tokens', count: quick ? 64 : 512 });
     // No token request can go faster than signing on this core; twice that sizes the pools safely.
     const poolRate = Math.max(2 * sign.opsPerSecond, 1000);
-    const results: CaseResult[] = [];
-    for (const def of cases) results.push(await runCase(def, child, ports, tokens, poolRate, name, profileDir, noise));
-    return { name, scale, database, baselines: { sign, signWrite }, cases: results };
-  } finally {
+    const result: SizeResult = { name, store, scale, database, baselines: { sign, signWrite }, cases: [] };
+    return {
+      store,
+      label,
+      child,
+      ports,
+      tokens,
+      poolRate,
+      noise,
+      meter,
+      profiles: profileDir && store !== 'sqlite' ? path.join(profileDir, store) : profileDir,
+      result,
+      async finish() {
+        try {
+          // The child's backends publish their commit counts as they exit.
+          await child.stop();
+          if (pgServer && databaseUrl && pgStart) {
+            const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
+            const answered = result.cases.filter((r) => CASES.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
+            const statements = await pgServer.statements(databaseUrl, 25);
+            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements };
+            log(`  ${label}: PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
+          }
+        } finally {
+          cleanup();
+        }
+      },
+    };
+  } catch (err) {
     await child.stop();
-    if (!flags.keep) fs.rmSync(dir, { recursive: true, force: true });
+    cleanup();
+    throw err;
+  }
+}
+
+/**
+ * One size on each of `stores`: their app children are started together (both pinned to the app's
+ * core; the idle one costs nothing), then each case runs at each concurrency on one store and
+ * straight after on the other, so the two figures of a postgres ÷ sqlite ratio come from the same
+ * few seconds of a shared machine (as the oidc-provider comparison does).
+ */
+async function runSize(
+  name: 'small' | 'large',
+  tmp: string,
+  cases: LoadCase[],
+  cpu: number | undefined,
+  profileDir: string | undefined,
+  stores: StoreName[],
+  pgServer?: BenchPostgres,
+): Promise<SizeResult[]> {
+  const sides: SizeSide[] = [];
+  try {
+    for (const store of stores) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
+    for (const def of cases) {
+      // A profile spans the case's runs on its side (the other side's runs leave it idle).
+      for (const side of sides) if (side.profiles) await side.child.request({ type: 'profile-start' });
+      for (const [i, conc] of connectionLevels.entries()) {
+        for (const side of sides) {
+          if (side.result.cases.find((c) => c.id === def.id)?.failed) continue;
+          const r = await runCase(def, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], i === 0, def.app === 'app' ? side.meter : undefined);
+          const kept = side.result.cases.find((c) => c.id === def.id);
+          if (!kept) side.result.cases.push(r);
+          else {
+            kept.runs.push(...r.runs);
+            kept.exhausted += r.exhausted;
+            kept.failed ??= r.failed;
+          }
+        }
+      }
+      for (const side of sides) {
+        if (side.profiles) await side.child.request({ type: 'profile-stop', file: path.join(side.profiles, `${side.label}-${def.id}.cpuprofile`) });
+      }
+    }
+    return sides.map((s) => s.result);
+  } finally {
+    for (const side of sides) await side.finish();
   }
 }
 
@@ -405,13 +558,28 @@ async function main(): Promise<void> {
       `app children run with ${describeUnitEnvironment()}`,
   );
 
+  if (storeNote) log(storeNote);
   const sizes: SizeResult[] = [];
+  const postgresSizes: SizeResult[] = [];
+  let pgServer: BenchPostgres | undefined;
   let comparison: ComparisonResult[] = [];
   let memory: MemoryReport | undefined;
   let startup: StartupReport | undefined;
   let dbSize: DbSizeReport | undefined;
   try {
-    for (const name of sizeNames) sizes.push(await runSize(name, tmp, cases, cpu, profileDir));
+    if (storeNames.includes('postgres') && sizeNames.some((n) => pgSizeNames.has(n))) {
+      // On the load generator's CPU: the app keeps its core to itself, as on SQLite (postgres.ts).
+      pgServer = await startBenchPostgres({ commit: pgCommit, cpus: cpu === undefined ? undefined : '0' });
+      log(
+        `PostgreSQL ${pgServer.version}: throw-away server, synchronous_commit=${pgCommit === 'sync' ? 'on' : 'off'}, fsync on, ` +
+          `${pgServer.cpus === undefined ? 'not pinned' : `pinned to CPU ${pgServer.cpus} with the load generator`}; the app's pool: DATABASE_POOL_SIZE default`,
+      );
+    }
+    for (const name of sizeNames) {
+      const stores = storeNames.filter((st) => st === 'sqlite' || (pgServer && pgSizeNames.has(name)));
+      if (stores.length === 0) continue;
+      for (const result of await runSize(name, tmp, cases, cpu, profileDir, stores, pgServer)) (result.store === 'postgres' ? postgresSizes : sizes).push(result);
+    }
     if (!flags['no-peer'] && !flags.only) comparison = await runComparison(tmp, cpu);
     if (!flags['no-memory']) memory = await runMemory(tmp, cpu);
     if (!flags['no-startup']) {
@@ -428,6 +596,7 @@ async function main(): Promise<void> {
       dbSize = measureDbSize(dir);
     }
   } finally {
+    await pgServer?.stop();
     if (!flags.keep) fs.rmSync(tmp, { recursive: true, force: true });
   }
 
@@ -436,13 +605,45 @@ async function main(): Promise<void> {
   const comparisonRows = buildComparisonRows(comparison, connectionLevels);
   const bearerCases = cases.filter((c) => c.bearer).map((c) => c.id);
   const checks = evaluate({ rows, scaleRows, bearerCases, sizes, comparison: comparisonRows, memory, startup });
-  const text = renderTables({ sizes, rows, scaleRows, checks, comparison, comparisonRows, memory, dbSize, startup });
+  const storeRows = buildStoreRows(sizes, postgresSizes, cases);
+  let text = renderTables({ sizes, rows, scaleRows, checks, comparison, comparisonRows, memory, dbSize, startup });
+  if (postgresSizes.length > 0) {
+    const header = [
+      `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each case and concurrency on SQLite then straight after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
+        `PostgreSQL ${pgServer?.cpus === undefined ? 'unpinned' : `on CPU ${pgServer.cpus} with the load generator`}; synchronous_commit=${pgCommit === 'sync' ? 'on' : 'off'})`,
+      'pg/sqlite = PostgreSQL req/s ÷ SQLite req/s; writes/s = write transactions the store committed per second (SQLite: the app\'s count;',
+      'PostgreSQL: transaction ids assigned); pg stmts/req = statements PostgreSQL ran per answer (pg_stat_statements, BEGIN/COMMIT included:',
+      'each is a round trip); pg WAL B/req = WAL bytes per answer; cpu µs per request: the app process, and',
+      "PostgreSQL's processes; noise = other processes' cores, sqlite run/pg run",
+      ...postgresSizes.map(
+        (s) =>
+          `  ${s.name}: baselines on PostgreSQL: sign ${fmtRate(s.baselines.sign.opsPerSecond)}/s, sign + one PostgreSQL write transaction ` +
+          `${fmtRate(s.baselines.signWrite.opsPerSecond)}/s (${fmtMs(s.baselines.signWrite.meanMs)} ms each)` +
+          (s.pgTotals
+            ? `\n  ${s.name}: PostgreSQL over the whole size: ${s.pgTotals.commits} commits (pg_stat_database.xact_commit, read-only ones included), ` +
+              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)` +
+              `\n  ${s.name}: the most called statements (calls, mean server ms, statement):` +
+              s.pgTotals.statements.map((st) => `\n    ${String(st.calls).padStart(8)}  ${st.meanMs.toFixed(3).padStart(7)}  ${st.query.slice(0, 150)}`).join('')
+            : ''),
+      ),
+    ];
+    if (storeRows.length === 0) header.push('  (no case measured on PostgreSQL)');
+    text += `\n\n${renderStoreTable(storeRows, header)}`;
+    const failedPg = postgresSizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `  ${s.name} pg ${c.id}: ${c.failed}`));
+    if (failedPg.length > 0) text += `\nNot measured on PostgreSQL (probe failed):\n${failedPg.join('\n')}`;
+  } else if (storeNote) {
+    text += `\n\n${storeNote}`;
+  }
   const totalSeconds = (performance.now() - started) / 1000;
   // A case errored: its probe failed, or requests failed. (A MISS is never an error; an algorithm
   // a side cannot issue is "not available", not an error.)
   const errors = [
     ...sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`)),
     ...rows.filter((r) => r.failures > 0).map((r) => `${r.size} ${r.caseId} c=${r.connections}: ${r.failures} failed requests`),
+    ...postgresSizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} pg ${c.id}: ${c.failed}`)),
+    ...postgresSizes.flatMap((s) =>
+      s.cases.flatMap((c) => c.runs.filter((r) => r.non2xx + r.errors > 0).map((r) => `${s.name} pg ${c.id} c=${r.connections}: ${r.non2xx + r.errors} failed requests`)),
+    ),
     ...comparison.flatMap((c) =>
       (['app', 'peer'] as const).flatMap((k) => c[k].cases.filter((x) => x.failed).map((x) => `comparison ${k} ${c.alg} ${x.id}: ${x.failed}`)),
     ),
@@ -460,9 +661,13 @@ async function main(): Promise<void> {
       memoryBytes: os.totalmem(),
       loadAverageAtEnd: os.loadavg(),
     },
-    options: { quick, duration, warmup, connections: connectionLevels, sizes: sizeNames, cases: cases.map((c) => c.id), logLevel, pinned: cpu !== undefined, issuances },
+    options: { quick, duration, warmup, connections: connectionLevels, sizes: sizeNames, stores: storeNames, pgCommit, cases: cases.map((c) => c.id), logLevel, pinned: cpu !== undefined, issuances },
     targets: TARGETS,
     sizes,
+    postgres: pgServer ? { version: pgServer.version, synchronousCommit: pgCommit === 'sync' ? 'on' : 'off', cpus: pgServer.cpus } : undefined,
+    postgresSizes,
+    storeRows,
+    storeNote,
     rows,
     scaleRows,
     comparison,

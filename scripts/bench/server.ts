@@ -3,7 +3,9 @@
 // IPC requests: fresh refresh tokens and codes (inserted here, values handed back), access tokens,
 // and the signing baselines measured on this process's core while no load runs.
 // Environment: BENCH_DATABASE_FILE, DATA_DIR, BENCH_SCALE (JSON), plus the app's own configuration
-// (LOG_LEVEL, RATE_LIMIT_*_PER_MINUTE, ...), read with parseConfig like the real server.
+// (LOG_LEVEL, RATE_LIMIT_*_PER_MINUTE, DATABASE_URL, ...), read with parseConfig like the real server.
+// BENCH_STORE=postgres (with DATABASE_URL, seeded by the runner: postgres.ts): the app serves from
+// PostgreSQL, the pools go into it, and the write baseline commits there.
 import fs from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -14,13 +16,14 @@ import { parseConfig } from '../../src/config/env.ts';
 import { createContext, type AppContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
+import { createPool } from '../../src/db/postgres/pool.ts';
 import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
 import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadata.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { applyServerTimeouts } from '../../src/web/server-timeouts.ts';
 import { answerRequests, listen, requireEnv } from './child-util.ts';
-import { accessTokenInput, createPools } from './pools.ts';
+import { accessTokenInput, createPools, createPostgresPools } from './pools.ts';
 import type { ChildRequest, LoopBaseline, ReadyMessage } from './protocol.ts';
 import { clientId, SCOPE, userDid, userHandle, wikiSlug, type Scale } from './seed.ts';
 
@@ -82,10 +85,14 @@ async function main(): Promise<void> {
   const scale = JSON.parse(requireEnv('BENCH_SCALE')) as Scale;
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
-  // As server.ts runs it: WAL checkpoints in their worker, the same server options and timeouts.
-  // BENCH_CHECKPOINTS=sqlite leaves SQLite's automatic checkpoints in the commits (A/B only).
-  if (process.env.BENCH_CHECKPOINTS !== 'sqlite') startCheckpointer(ctx.db, config.databaseFile, ctx.log);
-  const pools = createPools(ctx, scale);
+  const postgres = process.env.BENCH_STORE === 'postgres';
+  if (postgres && ctx.store.dialect !== 'postgres') throw new Error(`BENCH_STORE=postgres: the app serves from ${ctx.store.dialect} (is DATABASE_URL set?)`);
+  // As server.ts runs it: WAL checkpoints in their worker (SQLite only), the same server options and
+  // timeouts. BENCH_CHECKPOINTS=sqlite leaves SQLite's automatic checkpoints in the commits (A/B only).
+  if (ctx.sqlite && process.env.BENCH_CHECKPOINTS !== 'sqlite') startCheckpointer(ctx.sqlite.db, ctx.sqlite.file, ctx.log);
+  // The bench's own connection to PostgreSQL (pools, write baseline): not the app's pool.
+  const benchPg = postgres && config.databaseUrl !== undefined ? createPool({ url: config.databaseUrl, poolSize: 1, applicationName: 'robot-auth-bench' }) : undefined;
+  const pools = benchPg ? createPostgresPools(benchPg, ctx, scale) : createPools(ctx, scale);
 
   const appServer = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
   applyServerTimeouts(appServer);
@@ -94,7 +101,9 @@ async function main(): Promise<void> {
   const appPort = await listen(appServer);
   const barePort = await listen(bareServer);
 
-  // The "one SQLite write transaction" of the refresh baseline: same pragmas as the app's file.
+  // The "one write transaction" of the refresh baseline: on SQLite a scratch file with the app's
+  // pragmas; on PostgreSQL a scratch table in the app's database (one autocommit INSERT, WAL-logged
+  // like the app's tables, so its commit waits for the WAL flush as theirs do).
   const scratch = openDatabase(path.join(config.dataDir, 'scratch.sqlite'));
   scratch.exec('CREATE TABLE IF NOT EXISTS scratch (hash TEXT PRIMARY KEY, grant_id TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) STRICT');
   const scratchInsert = scratch.prepare('INSERT INTO scratch (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
@@ -102,8 +111,19 @@ async function main(): Promise<void> {
     const now = nowSeconds();
     scratchInsert.run(hash, 'grant', now, now + 3600);
   });
+  if (benchPg) await benchPg.query('CREATE TABLE IF NOT EXISTS bench_scratch (hash text PRIMARY KEY, grant_id text NOT NULL, created_at bigint NOT NULL, expires_at bigint NOT NULL)');
+  const write = async (hash: string): Promise<void> => {
+    if (!benchPg) return void scratchWrite.immediate(hash);
+    const now = nowSeconds();
+    await benchPg.query({ name: 'bench-scratch', text: 'INSERT INTO bench_scratch (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', values: [hash, 'grant', now, now + 3600] });
+  };
   const signInput = accessTokenInput(scale, 0);
   const sign = async () => signAccessToken({ config: ctx.config, keys: ctx.platformKeys }, signInput);
+  /** Outermost SQLite writes the app made (src/db/instrument.ts's histogram count). */
+  const sqliteWrites = async (): Promise<number> => {
+    const metric = await ctx.metrics.registry.getSingleMetric('robot_auth_db_write_duration_seconds')?.get();
+    return metric?.values.find((v) => (v as { metricName?: string }).metricName === 'robot_auth_db_write_duration_seconds_count')?.value ?? 0;
+  };
 
   let profiler: Session | undefined;
 
@@ -120,10 +140,12 @@ async function main(): Promise<void> {
       case 'sign-write-baseline':
         return loop(msg.seconds, async () => {
           await sign();
-          scratchWrite.immediate(sha256Hex(randomToken(32)));
+          await write(sha256Hex(randomToken(32)));
         });
       case 'memory':
         return process.memoryUsage();
+      case 'sqlite-writes':
+        return sqliteWrites();
       case 'profile-start':
         profiler = new Session();
         profiler.connect();
@@ -146,7 +168,8 @@ async function main(): Promise<void> {
         appServer.close();
         bareServer.close();
         scratch.close();
-        ctx.close();
+        await benchPg?.end();
+        await ctx.close();
         // Let the reply go out, then leave (a --cpu-prof profile is written on exit).
         setImmediate(() => process.exit(0));
         return true;
@@ -154,7 +177,7 @@ async function main(): Promise<void> {
   };
 
   answerRequests(handle);
-  process.send?.({ type: 'ready', appPort, barePort } satisfies ReadyMessage);
+  process.send?.({ type: 'ready', appPort, barePort, store: ctx.store.dialect } satisfies ReadyMessage);
 }
 
 main().catch((err: unknown) => {

@@ -367,8 +367,17 @@ export async function loadPlatformKeySets(
   if (store.kind === 'file') jwks = await loadOrCreateKeyFile(file, access.alg, mayGenerate);
   else if (await store.exists()) jwks = await store.read();
   else if (mayGenerate) {
-    jwks = [await generatePrivateJwk(access.alg)];
-    await store.write(jwks);
+    // Development's first start on an empty database. Instances starting together all get here: the
+    // whole first set (access and identity key) is written only if nothing was yet (version 0), so
+    // one wins and the others read its keys instead of overwriting them with their own.
+    const generated = [await generatePrivateJwk(access.alg), await generatePrivateJwk('RS256', 'identity')];
+    try {
+      await store.write(generated, '0');
+      jwks = generated;
+    } catch (err) {
+      if (!(await store.exists())) throw err;
+      jwks = await store.read();
+    }
   } else {
     throw new ConfigError(`There are no platform keys in ${file}. Move the key file there with \`npm run admin -- keys import-to-database\` (production never generates keys).`);
   }

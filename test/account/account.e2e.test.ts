@@ -131,7 +131,7 @@ describe('more wikis, and connecting a client to the second one', () => {
     expect(await Promise.all(grantsBefore.filter((g) => g.wikiSlug === second).map((g) => app.ctx.store.repos.grants.findLive(g.id)))).toEqual([undefined]);
     expect(await whoamiStatus(onFirst, username)).toBe(200);
     // The operator's record, and the slug held for its owner only.
-    const record = app.ctx.db.prepare('SELECT slug, owner_did, reason, grants_revoked FROM deleted_wikis WHERE slug = ?').get(second);
+    const record = app.ctx.sqlite!.db.prepare('SELECT slug, owner_did, reason, grants_revoked FROM deleted_wikis WHERE slug = ?').get(second);
     expect(record).toEqual({ slug: second, owner_did: account.did, reason: 'owner', grants_revoked: 1 });
     const other = await newPerson('acctb');
     const taken = await submit(other.b, '/account/wikis', { slug: second });
@@ -179,13 +179,13 @@ describe('browser sessions', () => {
     expect(text).toContain('this browser');
     expect(page.body.match(/class="session"/g)).toHaveLength(3);
     // Never the User-Agent string itself.
-    const ua = app.ctx.db.prepare<[string], { user_agent: string | null }>('SELECT user_agent FROM sessions WHERE did = ? LIMIT 1').get(account.did)!.user_agent;
+    const ua = app.ctx.sqlite!.db.prepare<[string], { user_agent: string | null }>('SELECT user_agent FROM sessions WHERE did = ? LIMIT 1').get(account.did)!.user_agent;
     if (ua) expect(page.body).not.toContain(ua);
 
     // "Sign out this one": the second browser's session, by its handle on the page.
     const handles = [...page.body.matchAll(/name="session" value="([0-9a-f]{32})"/g)].map((m) => m[1]!);
     expect(handles).toHaveLength(2);
-    const secondId = app.ctx.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? ORDER BY created_at, rowid LIMIT 1 OFFSET 1').get(account.did)!.id;
+    const secondId = app.ctx.sqlite!.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? ORDER BY created_at, rowid LIMIT 1 OFFSET 1').get(account.did)!.id;
     const { sessionHandle } = await import('../../src/accounts/sessions.repo.ts');
     expect((await submit(first, '/account/sessions/revoke', { session: sessionHandle(secondId) })).status).toBe(303);
     expect((await second.get('/account')).status).toBe(303);
@@ -195,7 +195,7 @@ describe('browser sessions', () => {
     const stranger = await newPerson('sessx');
     const strangerPage = await stranger.b.get('/account');
     expect(strangerPage.status).toBe(200);
-    const thirdId = app.ctx.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? AND revoked_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(account.did)!.id;
+    const thirdId = app.ctx.sqlite!.db.prepare<[string], { id: string }>('SELECT id FROM sessions WHERE did = ? AND revoked_at IS NULL ORDER BY created_at DESC, rowid DESC LIMIT 1').get(account.did)!.id;
     await submit(stranger.b, '/account/sessions/revoke', { session: sessionHandle(thirdId) });
     expect((await third.get('/account')).status).toBe(200);
 
@@ -229,7 +229,7 @@ describe('deleting the account', () => {
     const wrong = await submit(b, '/account/delete', { confirm: 'someone-else' });
     expect(wrong.status).toBe(400);
     expect(await app.ctx.store.repos.users.findByDid(account.did)).toBeDefined();
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM atproto_sessions WHERE did = ?').get(account.did)).toEqual({ n: 1 });
+    expect(app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM atproto_sessions WHERE did = ?').get(account.did)).toEqual({ n: 1 });
 
     const res = await submit(b, '/account/delete', { confirm: username.toUpperCase() });
     expect(res.status).toBe(303);
@@ -239,22 +239,22 @@ describe('deleting the account', () => {
     expect(pageText(home.body)).toContain('Your account was deleted');
 
     // Every column of every table: only the operator's record and the reserved username name the DID.
-    const tables = app.ctx.db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
+    const tables = app.ctx.sqlite!.db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all();
     const naming: string[] = [];
     for (const { name } of tables) {
-      const columns = app.ctx.db.prepare<[], { name: string }>(`PRAGMA table_info("${name}")`).all();
+      const columns = app.ctx.sqlite!.db.prepare<[], { name: string }>(`PRAGMA table_info("${name}")`).all();
       for (const column of columns) {
-        const n = app.ctx.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM "${name}" WHERE CAST("${column.name}" AS TEXT) LIKE '%' || ? || '%'`).get(account.did)!.n;
+        const n = app.ctx.sqlite!.db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM "${name}" WHERE CAST("${column.name}" AS TEXT) LIKE '%' || ? || '%'`).get(account.did)!.n;
         if (n > 0) naming.push(`${name}.${column.name}`);
       }
     }
     // The operator's record: deleted_users, deleted_wikis and the audit log (kept AUDIT_RETENTION_DAYS).
     expect(naming.sort()).toEqual(['audit_log.did', 'deleted_users.did', 'deleted_wikis.owner_did', 'reserved_names.held_for_did']);
     expect((await app.ctx.store.repos.audit.list({ did: account.did })).map((e) => e.event)).toContain('account_deleted');
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
-    const reserved = app.ctx.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
+    expect(app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM users WHERE username = ?').get(username)).toEqual({ n: 0 });
+    const reserved = app.ctx.sqlite!.db.prepare('SELECT name, reason FROM reserved_names ORDER BY name').all();
     expect(reserved).toEqual(expect.arrayContaining([{ name: username, reason: 'account_deleted' }, { name: `${username}-2`, reason: 'account_deleted' }]));
-    expect(app.ctx.db.prepare('SELECT username, wikis, pds_revoked FROM deleted_users WHERE did = ?').get(account.did)).toEqual({
+    expect(app.ctx.sqlite!.db.prepare('SELECT username, wikis, pds_revoked FROM deleted_users WHERE did = ?').get(account.did)).toEqual({
       username,
       wikis: `${username},${username}-2`,
       pds_revoked: 1,

@@ -25,7 +25,7 @@ describe('two concurrent deletions of one account', () => {
     const outcomes = await Promise.all([deleteAccount({ ...app.ctx, atproto: pds }, user.did, 'twiceover'), deleteAccount({ ...app.ctx, atproto: pds }, user.did, 'twiceover')]);
     expect(outcomes.map((o) => o.kind).sort()).toEqual(['deleted', 'refused']);
     expect(outcomes.find((o) => o.kind === 'deleted')).toMatchObject({ wikis: ['twiceover'], pdsRevoked: true });
-    expect(app.ctx.db.prepare('SELECT count(*) AS n FROM deleted_users WHERE did = ?').get(user.did)).toEqual({ n: 1 });
+    expect(app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM deleted_users WHERE did = ?').get(user.did)).toEqual({ n: 1 });
     expect((await app.ctx.store.repos.audit.list({ did: user.did })).filter((e) => e.event === 'account_deleted')).toHaveLength(1);
   });
 });

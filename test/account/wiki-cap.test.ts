@@ -24,7 +24,7 @@ describe('create a wiki past NEW_WIKIS_PER_DAY', () => {
     expect(res.status).toBe(503);
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(pageText(res.body)).toContain('paused');
-    expect(app.ctx.wikis.findBySlug('capalice-two')).toBeUndefined();
+    expect((await app.ctx.store.repos.wikis.findBySlug('capalice-two'))).toBeUndefined();
   });
 });
 
@@ -47,15 +47,15 @@ describe('every account form needs its CSRF token', () => {
     'POST %s without the token (or cross-site) is refused with 403 and changes nothing',
     async (action) => {
       const person = await seedPerson(app, `csrf${Math.random().toString(36).slice(2, 8)}`);
-      const sessionsBefore = app.ctx.sessions.listLive(person.did).length;
+      const sessionsBefore = (await app.ctx.store.repos.sessions.listLive(person.did)).length;
       const fields = { slug: person.username, confirm: person.username, session: 'x' };
       expect((await person.browser.post(action, fields)).status).toBe(403);
       const page = await person.browser.get('/account');
       const token = fieldValue(page.body, '_csrf') ?? '';
       expect((await person.browser.post(action, { _csrf: token, ...fields }, { 'sec-fetch-site': 'cross-site' })).status).toBe(403);
-      expect(app.ctx.users.findByDid(person.did)).toBeDefined();
-      expect(app.ctx.wikis.findBySlug(person.username)).toBeDefined();
-      expect(app.ctx.sessions.listLive(person.did)).toHaveLength(sessionsBefore);
+      expect((await app.ctx.store.repos.users.findByDid(person.did))).toBeDefined();
+      expect((await app.ctx.store.repos.wikis.findBySlug(person.username))).toBeDefined();
+      expect((await app.ctx.store.repos.sessions.listLive(person.did))).toHaveLength(sessionsBefore);
     },
   );
 });

@@ -40,7 +40,7 @@ function userRow(did: string) {
 }
 
 function atprotoSessionRow(did: string): string | undefined {
-  const row = app.ctx.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined;
+  const row = app.ctx.sqlite!.db.prepare('SELECT value FROM atproto_sessions WHERE did = ?').get(did) as { value: string } | undefined;
   return row?.value;
 }
 
@@ -94,7 +94,7 @@ describe.concurrent('returning user', () => {
     const page = await b.get('/account');
     expect(page.status).toBe(200);
     expect(pageText(page.body)).toContain(account.did);
-    const sessions = app.ctx.db.prepare('SELECT count(*) AS n FROM sessions WHERE did = ?').get(account.did) as { n: number };
+    const sessions = app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM sessions WHERE did = ?').get(account.did) as { n: number };
     expect(sessions.n).toBe(2);
   });
 
@@ -128,7 +128,7 @@ describe.concurrent('sign-out', () => {
     const after = await replay.get('/account');
     expect(after.status).toBe(303);
     expect(location(after)).toBe('/auth/login?return_to=%2Faccount');
-    const row = app.ctx.db.prepare('SELECT revoked_at FROM sessions WHERE did = ?').get(account.did) as { revoked_at: number | null };
+    const row = app.ctx.sqlite!.db.prepare('SELECT revoked_at FROM sessions WHERE did = ?').get(account.did) as { revoked_at: number | null };
     expect(row.revoked_at).not.toBeNull();
   });
 
@@ -148,7 +148,7 @@ describe.concurrent('sign-out', () => {
     expect(atprotoSessionRow(account.did)).toBeUndefined();
 
     // Put the old tokens back: refreshing them must fail at the PDS.
-    app.ctx.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, 0)').run(account.did, saved!);
+    app.ctx.sqlite!.db.prepare('INSERT INTO atproto_sessions (did, value, updated_at) VALUES (?, ?, 0)').run(account.did, saved!);
     await expect((await app.ctx.atproto.get()).restore(account.did, true)).rejects.toThrow();
   });
 

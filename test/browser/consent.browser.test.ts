@@ -182,7 +182,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
       await expect.poll(() => page.locator('.loopback-warning').isVisible()).toBe(true);
       expect(text).toContain('This app will receive the authorization on this computer (localhost)');
       expect(text).toContain('Read the pages of your wiki');
-      const username = app.ctx.users.findByDid(account.did)!.username;
+      const username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
       await expect.poll(() => page.getByRole('radio', { name: new RegExp(username) }).isChecked()).toBe(true);
 
       const received = callback.next();
@@ -201,7 +201,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
   });
 
   it('signed in already, with resource: straight to consent, Allow, and the token is for that wiki', async () => {
-    const username = app.ctx.users.findByDid(account.did)!.username;
+    const username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
     const mcpUrl = `http://${username}.localhost:${app.port}/mcp`;
     const auth = authorization(mcpUrl);
     await onPage('consent-returning', async (page) => {
@@ -220,7 +220,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
   });
 
   it('Deny: the loopback gets access_denied with state and iss, and no code', async () => {
-    const username = app.ctx.users.findByDid(account.did)!.username;
+    const username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
     const auth = authorization(`http://${username}.localhost:${app.port}/mcp`);
     await onPage('consent-deny', async (page) => {
       await page.goto(auth.url);
@@ -239,7 +239,7 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
     const clientId = 'https://claude.ai/oauth/claude-code-client-metadata';
     const now = Math.floor(Date.now() / 1000);
     // As if just fetched from claude.ai (the cached copy the resolver serves while fresh).
-    app.ctx.clients.upsertDocument(
+    (await app.ctx.store.repos.clients.upsertDocument(
       clientId,
       {
         client_name: 'Claude Code',
@@ -250,8 +250,8 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
       },
       now,
       now + 3600,
-    );
-    const username = app.ctx.users.findByDid(account.did)!.username;
+    ));
+    const username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
     const auth = authorization(`http://${username}.localhost:${app.port}/mcp`, clientId);
     await onPage('consent-metadata-document', async (page) => {
       await page.goto(auth.url);
@@ -270,9 +270,9 @@ describe('a Claude Code-like client connects a wiki through a real browser', () 
   });
 
   it('several wikis and no resource: nothing preselected, Allow without a choice stays on the page, the chosen wiki is the audience', async () => {
-    const username = app.ctx.users.findByDid(account.did)!.username;
+    const username = (await app.ctx.store.repos.users.findByDid(account.did))!.username;
     const second = `${username}-two`;
-    app.ctx.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(second, account.did, Math.floor(Date.now() / 1000));
+    app.ctx.sqlite!.db.prepare('INSERT INTO wikis (slug, owner_did, created_at) VALUES (?, ?, ?)').run(second, account.did, Math.floor(Date.now() / 1000));
     const auth = authorization(undefined);
     await onPage('consent-choose-wiki', async (page) => {
       await page.goto(auth.url);

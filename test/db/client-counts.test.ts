@@ -1,6 +1,7 @@
 // The counts behind the registration caps (migrations/005-sealed-stores-and-client-counts.sql) are
 // maintained by triggers; they must equal a real count after every kind of write, including the
 // purge's deletions and an upgrade of a database that already holds clients.
+import { createClientsRepo } from '../../src/oauth/clients/clients.repo.ts';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/context.ts';
@@ -20,34 +21,35 @@ beforeEach(async () => {
   ({ ctx, dataDir: dir } = app);
 });
 afterEach(() => app.close());
+const clients = () => createClientsRepo(ctx.sqlite!.db);
 
-function realCounts(db = ctx.db) {
+function realCounts(db = ctx.sqlite!.db) {
   const n = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
   return {
     unused: n("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'registered' AND first_token_at IS NULL"),
     documents: n("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'metadata_document'"),
   };
 }
-const maintained = () => ({ unused: ctx.clients.countUnusedRegistered(), documents: ctx.clients.countDocuments() });
+const maintained = () => ({ unused: clients().countUnusedRegistered(), documents: clients().countDocuments() });
 
 describe('maintained client counts', () => {
   it('follow registration, first token, document insert and refresh, deletion and the purge', () => {
-    const a = ctx.clients.insertRegistered(metadata, null);
-    ctx.clients.insertRegistered(metadata, null);
+    const a = clients().insertRegistered(metadata, null);
+    clients().insertRegistered(metadata, null);
     const now = nowSeconds();
-    ctx.clients.upsertDocument('https://d1.example/c.json', metadata, now, now + 60);
-    ctx.clients.upsertDocument('https://d1.example/c.json', metadata, now, now + 120);
-    ctx.clients.upsertDocument('https://d2.example/c.json', metadata, now, now + 60);
+    clients().upsertDocument('https://d1.example/c.json', metadata, now, now + 60);
+    clients().upsertDocument('https://d1.example/c.json', metadata, now, now + 120);
+    clients().upsertDocument('https://d2.example/c.json', metadata, now, now + 60);
     expect(maintained()).toEqual({ unused: 2, documents: 2 });
-    ctx.clients.markTokenIssued(a.clientId);
-    ctx.clients.markTokenIssued(a.clientId);
+    clients().markTokenIssued(a.clientId);
+    clients().markTokenIssued(a.clientId);
     expect(maintained()).toEqual({ unused: 1, documents: 2 });
     expect(maintained()).toEqual(realCounts());
-    ctx.db.prepare('UPDATE oauth_clients SET created_at = created_at - 7200').run();
-    purgeExpired(ctx.db, { clientIdleSeconds: 7 * 86400, unusedClientSeconds: 3600 });
+    ctx.sqlite!.db.prepare('UPDATE oauth_clients SET created_at = created_at - 7200').run();
+    purgeExpired(ctx.sqlite!.db, { clientIdleSeconds: 7 * 86400, unusedClientSeconds: 3600 });
     expect(maintained()).toEqual({ unused: 0, documents: 0 });
     expect(maintained()).toEqual(realCounts());
-    expect(ctx.clients.find(a.clientId)).toBeDefined();
+    expect(clients().find(a.clientId)).toBeDefined();
   });
 
   it('start from the real counts when a database that holds clients is upgraded', () => {

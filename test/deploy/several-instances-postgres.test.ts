@@ -75,6 +75,11 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // The instances' errors, if any, for whoever reads a failure.
+  for (const [i, { server }] of instances.entries()) {
+    const errors = server.stdout().split('\n').filter((l) => l.includes('"level":50'));
+    if (errors.length > 0) console.log(`instance ${i} logged errors:\n${errors.slice(0, 5).join('\n')}`);
+  }
   await caddy?.stop();
   await wikiMcp?.close();
   for (const { server } of instances) if (server.child.exitCode === null && server.child.signalCode === null) await stopServer(server);

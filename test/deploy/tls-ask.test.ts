@@ -141,7 +141,7 @@ describe(`GET ${TLS_ASK_PATH}`, () => {
   });
 
   it('writes nothing', async () => {
-    const changes = () => (ctx.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const changes = () => (ctx.sqlite!.db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
     const before = changes();
     for (const domain of ['localhost', 'alice.localhost', 'nobody.localhost']) await ask(domain);
     expect(changes()).toBe(before);

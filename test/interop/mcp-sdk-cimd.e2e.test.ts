@@ -75,7 +75,7 @@ describe.each([
     } else {
       expect(clientId).toBe(doc.client_id);
       expect(authUrl.searchParams.get('client_id')).toBe(doc.client_id);
-      expect(h.app.ctx.db.prepare("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'registered'").get()).toEqual({ n: 0 });
+      expect(h.app.ctx.sqlite!.db.prepare("SELECT count(*) AS n FROM oauth_clients WHERE kind = 'registered'").get()).toEqual({ n: 0 });
     }
     expect(back.origin + back.pathname).toBe(redirect);
     expect(me).toMatchObject({ did: person.did, wiki: person.username });

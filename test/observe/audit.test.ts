@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const rows = (did: string) => app.ctx.audit.list({ did });
-const auditCount = () => (app.ctx.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+const auditCount = () => (app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
 
 async function cli(...argv: string[]) {
   const capture = captureIo({ DATA_DIR: app.dataDir, LOG_LEVEL: 'silent' }, app.dataDir);
@@ -96,13 +96,13 @@ describe('audit log', () => {
     const person = await seedPerson(app, 'auditbroken');
     const issued = await obtainCode(client, person, app);
     const tokens = await exchangeCode(app, client, issued);
-    app.ctx.db.exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`);
+    app.ctx.sqlite!.db.exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`);
     try {
       const again = await tokenRequest(app, client, { grant_type: 'authorization_code', code: issued.code, code_verifier: issued.pkce.verifier, redirect_uri: issued.redirectUri });
       expect(again.status, again.raw).toBe(400);
       expect(again.body.error).toBe('invalid_grant');
     } finally {
-      app.ctx.db.exec('DROP TRIGGER audit_broken');
+      app.ctx.sqlite!.db.exec('DROP TRIGGER audit_broken');
     }
     // The grant was revoked all the same: the refresh token is dead.
     expect((await refresh(app, client, tokens.refresh_token)).status).toBe(400);
@@ -116,7 +116,7 @@ describe('audit log', () => {
     const viaClient = await exchangeCode(app, client, await obtainCode(client, person, app));
     expect((await postForm(app, OAUTH_PATHS.revoke, client, { token: viaClient.refresh_token })).status).toBe(200);
     await exchangeCode(app, client, await obtainCode(client, person, app));
-    const grantId = app.ctx.grants.listConnectedApps(person.did)[0]!.id;
+    const grantId = (await app.ctx.store.repos.grants.listConnectedApps(person.did))[0]!.id;
     const account = await person.browser.get('/account');
     const res = await person.browser.post('/account/apps/revoke', { _csrf: fieldValue(account.body, '_csrf') ?? '', grant: grantId });
     expect(res.status).toBe(303);
@@ -148,7 +148,7 @@ describe('audit log', () => {
 
   it('is purged after AUDIT_RETENTION_DAYS (the Store\'s purge)', async () => {
     const now = nowSeconds();
-    const insert = app.ctx.db.prepare("INSERT INTO audit_log (at, event, did) VALUES (?, 'sign_in', 'did:plc:retention')");
+    const insert = app.ctx.sqlite!.db.prepare("INSERT INTO audit_log (at, event, did) VALUES (?, 'sign_in', 'did:plc:retention')");
     insert.run(now - 91 * 86400);
     insert.run(now - 89 * 86400);
     const counts = await app.ctx.store.repos.purge.expired({ clientIdleSeconds: 3600, auditRetentionDays: 90 });

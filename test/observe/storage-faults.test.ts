@@ -121,7 +121,7 @@ describe('disk full (a 3 MiB tmpfs as DATA_DIR)', () => {
     expect(JSON.parse((await httpRequest(`${app.url}/healthz`)).body)).toEqual({ status: 'ok', database: 'ok' });
     expect(lines.some((l) => l.msg === 'storage recovered: writes succeed again')).toBe(true);
     // Nothing was lost and the database is sound.
-    expect(app.ctx.db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(app.ctx.sqlite!.db.pragma('integrity_check', { simple: true })).toBe('ok');
   });
 });
 

@@ -156,8 +156,8 @@ describe('restore', () => {
     fs.copyFileSync(file, path.join(restoredDir, 'robot-auth.sqlite'));
     const restored = await startTestApp({}, { listen: false, dataDir: restoredDir });
     try {
-      expect(restored.ctx.users.findByUsername('alice')).toBeDefined();
-      expect(restored.ctx.wikis.findBySlug('bob')).toBeDefined();
+      expect((await restored.ctx.store.repos.users.findByUsername('alice'))).toBeDefined();
+      expect((await restored.ctx.store.repos.wikis.findBySlug('bob'))).toBeDefined();
     } finally {
       await restored.close();
     }

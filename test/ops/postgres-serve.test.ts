@@ -1,7 +1,7 @@
 // The service on PostgreSQL (issue 12): with DATABASE_URL set, createContext connects, applies the
 // PostgreSQL migrations (two instances starting at once apply each once, under the advisory lock),
 // reads the platform keys from PostgreSQL under PLATFORM_KEYS_KEK, and serves from the PostgreSQL
-// store; there is no SQLite file, and code still reading `ctx.db` fails loudly. Storage faults on
+// store; there is no SQLite file or connection. Storage faults on
 // PostgreSQL (server gone mid-run) answer 503 with Retry-After through the same path as SQLite's,
 // with a log line naming the server (password redacted) and what to check; /healthz says
 // unreachable. The real server process started against an unreachable PostgreSQL answers 503 and
@@ -19,7 +19,10 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { createContext } from '../../src/context.ts';
+import { migrateToPostgres } from '../../src/admin/migrate-to-postgres.ts';
+import { openDatabase } from '../../src/db/open.ts';
 import { readPostgresMigrations } from '../../src/db/postgres/migrate.ts';
+import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { apiResponses, errorHandler } from '../../src/web/error-handler.ts';
 import { freePort, testConfig } from '../support/app.ts';
@@ -68,7 +71,9 @@ describe('createContext with DATABASE_URL', () => {
     const admin = createPool({ url, poolSize: 1 });
     try {
       expect(a.store.dialect).toBe('postgres');
+      // No SQLite connection anywhere in the context: everything reads through the store.
       expect(a.sqlite).toBeUndefined();
+      expect('db' in a).toBe(false);
       const applied = await admin.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY version');
       expect(applied.rows.map((r) => r.name)).toEqual(readPostgresMigrations().map((m) => m.name));
       expect(fs.readdirSync(dirA).filter((f) => f.includes('sqlite'))).toEqual([]);
@@ -79,6 +84,17 @@ describe('createContext with DATABASE_URL', () => {
     } finally {
       await admin.end();
       await Promise.all([a.close(), b.close()]);
+    }
+  }, 60_000);
+
+  it('development instances starting together on an empty database generate one key set, not one each', async () => {
+    const env = { DATABASE_URL: await pg.createDatabase(), PLATFORM_KEYS_KEK: KEK };
+    const contexts = await Promise.all([0, 1, 2].map(() => createContext(testConfig(dataDir(), env), { log: pino({ level: 'silent' }) })));
+    try {
+      const kids = contexts.map((c) => `${c.platformKeys.current.kid}/${c.identityKeys.current.kid}`);
+      expect(new Set(kids).size).toBe(1);
+    } finally {
+      await Promise.all(contexts.map((c) => c.close()));
     }
   }, 60_000);
 
@@ -105,15 +121,40 @@ describe('createContext with DATABASE_URL', () => {
     }
   }, 60_000);
 
-  it('fails loudly where code still reads the SQLite connection or a synchronous repository', async () => {
-    const ctx = await createContext(testConfig(dataDir(), { DATABASE_URL: await pg.createDatabase(), PLATFORM_KEYS_KEK: KEK }), { log: pino({ level: 'silent' }) });
+  it('after `migrate-to-postgres` (docs/operations.md, cut-over), the service on PostgreSQL has the SQLite deployment\'s rows and keys', async () => {
+    const dir = dataDir();
+    const sqliteCtx = await createContext(testConfig(dir, { PLATFORM_KEYS_KEK: KEK }), { log: pino({ level: 'silent' }) });
+    await sqliteCtx.store.repos.users.insertWithFirstWiki({ did: 'did:plc:cutover', handle: 'cutover.test', displayName: null, username: 'cutover' });
+    const input = { did: 'did:plc:cutover', resource: 'http://cutover.localhost:3000/mcp', clientId: 'rc_x', scope: 'wiki:read', grantId: 'g' };
+    const { token } = signAccessToken({ config: sqliteCtx.config, keys: sqliteCtx.platformKeys }, input);
+    const kid = sqliteCtx.platformKeys.current.kid;
+    const databaseFile = sqliteCtx.config.databaseFile;
+    await sqliteCtx.close();
+
+    const url = await pg.createDatabase();
+    const db = openDatabase(databaseFile);
+    const pool = createPool({ url, poolSize: 2 });
     try {
-      expect(() => ctx.db.prepare('SELECT 1')).toThrow(/not switched to the Store yet: ctx\.db\.prepare/);
-      expect(() => ctx.users.findByDid('did:plc:x')).toThrow(/not switched to the Store yet: ctx\.users\.findByDid/);
+      expect((await migrateToPostgres({ db, databaseFile, pool })).ok).toBe(true);
+    } finally {
+      db.close();
+      await pool.end();
+    }
+    const { log, lines } = capture();
+    const ctx = await createContext(testConfig(dataDir(), { DATABASE_URL: url, PLATFORM_KEYS_KEK: KEK }), { log });
+    try {
+      expect(ctx.store.dialect).toBe('postgres');
+      expect((await ctx.store.repos.users.findByUsername('cutover'))?.did).toBe('did:plc:cutover');
+      expect((await ctx.store.repos.wikis.findBySlug('cutover'))?.ownerDid).toBe('did:plc:cutover');
+      // The keys came over with the tables: same signing key, and a token signed before the move verifies.
+      expect(ctx.platformKeys.current.kid).toBe(kid);
+      expect(ctx.accessTokens.verify(token, input.resource)).toMatchObject({ did: 'did:plc:cutover' });
+      // Nothing left to migrate at the switch.
+      expect(lines().some((l) => l.msg === 'database migrated')).toBe(false);
     } finally {
       await ctx.close();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('answers /healthz from PostgreSQL, and a storage fault with 503, Retry-After and the operator\'s log line', async () => {
     // A server of its own: it is stopped half-way.

@@ -206,10 +206,10 @@ describe('bad tokens: 401 invalid_token', () => {
 describe('revocation takes effect at once', () => {
   it('revoked grant', async () => {
     const grant = { ...f.aliceGrant, id: 'grant-to-revoke' };
-    f.ctx.grants.insert({ id: grant.id, clientId: CLIENT_ID, userDid: f.alice.did, wikiSlug: 'alice', resource: ALICE_MCP, scope: grant.scope, expiresAt: nowSeconds() + 3600 });
+    (await f.ctx.store.repos.grants.insert({ id: grant.id, clientId: CLIENT_ID, userDid: f.alice.did, wikiSlug: 'alice', resource: ALICE_MCP, scope: grant.scope, expiresAt: nowSeconds() + 3600 }));
     const { token } = await f.mint(grant);
     expect((await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`)).status).toBe(200);
-    expect(f.ctx.grants.revoke(grant.id)).toBe(true);
+    expect((await f.ctx.store.repos.grants.revoke(grant.id))).toBe(true);
     const res = await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`);
     expectInvalidToken(res);
     expect(res.headers['www-authenticate']).toContain('error_description="The access token has been revoked."');
@@ -218,7 +218,7 @@ describe('revocation takes effect at once', () => {
   it('revoked jti (RFC 7009)', async () => {
     const { token, jti } = await f.mint(f.aliceGrant);
     expect((await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`)).status).toBe(200);
-    f.ctx.revokedAccessTokens.add(jti, nowSeconds() + 600);
+    (await f.ctx.store.repos.revokedAccessTokens.add(jti, nowSeconds() + 600));
     expectInvalidToken(await postMcp(ALICE_HOST, INITIALIZE, `Bearer ${token}`));
   });
 });
@@ -271,12 +271,12 @@ describe('checkBearer', () => {
     await seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
     const { token } = await mintAccessToken(f.ctx, { grantId: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, scope: 'wiki:read wiki:write' });
     await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
-    f.ctx.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
+    f.ctx.sqlite!.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
     await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
   });
 
   it('a grant row of another wiki is not live here, even when its resource names this wiki (defence in depth beside the audience)', async () => {
-    f.ctx.db
+    f.ctx.sqlite!.db
       .prepare('INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run('grant-crossed', CLIENT_ID, f.alice.did, 'bob', ALICE_MCP, 'wiki:read wiki:write', nowSeconds(), nowSeconds(), nowSeconds() + 600);
     const token = await signWith({ gid: 'grant-crossed' });
@@ -284,17 +284,17 @@ describe('checkBearer', () => {
   });
 
   it('records last use at most once a minute', async () => {
-    const setLastUsed = f.ctx.db.prepare('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
-    const lastUsed = () => f.ctx.grants.findById(f.aliceGrant.id)?.lastUsedAt;
+    const setLastUsed = f.ctx.sqlite!.db.prepare('UPDATE oauth_grants SET last_used_at = ? WHERE id = ?');
+    const lastUsed = async () => (await f.ctx.store.repos.grants.findById(f.aliceGrant.id))?.lastUsedAt;
     const { token } = await f.mint(f.aliceGrant);
     const old = nowSeconds() - 3600;
     setLastUsed.run(old, f.aliceGrant.id);
     await checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
-    expect(lastUsed()).toBeGreaterThanOrEqual(nowSeconds() - 1);
+    expect(await lastUsed()).toBeGreaterThanOrEqual(nowSeconds() - 1);
     const recent = nowSeconds() - 30;
     setLastUsed.run(recent, f.aliceGrant.id);
     await checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
-    expect(lastUsed()).toBe(recent);
+    expect(await lastUsed()).toBe(recent);
   });
 });
 

@@ -117,7 +117,7 @@ describe('GET /auth/verify', () => {
   it('a revoked grant is refused at once', async () => {
     const { token } = await f.mint(f.bobGrant);
     expect((await forwardAuth(BOB_HOST, `Bearer ${token}`)).status).toBe(200);
-    f.ctx.grants.revoke(f.bobGrant.id);
+    (await f.ctx.store.repos.grants.revoke(f.bobGrant.id));
     expect((await forwardAuth(BOB_HOST, `Bearer ${token}`)).status).toBe(401);
   });
 });

@@ -50,7 +50,11 @@ function asServerUser(bin: string, args: string[]): { command: string; args: str
   return { command: 'runuser', args: ['-u', 'postgres', '--', bin, ...args] }
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * `settings`: server settings that replace the test ones below or add to them (the bench,
+ * scripts/bench/postgres.ts, turns durability back on).
+ */
+export async function startPostgres(options: { settings?: Record<string, string> } = {}): Promise<TestPostgres> {
   const binDir = postgresBinDir()
   if (!binDir) {
     throw new Error('PostgreSQL is not installed: apt-get install postgresql (.ci/run does this)')
@@ -73,10 +77,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     '-p', String(port),
     '-c', 'listen_addresses=127.0.0.1',
     '-c', `unix_socket_directories=${dir}`,
-    '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off',
-    '-c', 'max_connections=200',
+    ...Object.entries({ fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '200', ...options.settings }).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
   ])
   const child = spawn(server.command, server.args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderrTail = ''

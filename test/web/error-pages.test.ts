@@ -61,7 +61,7 @@ describe('error pages', () => {
 
   it('an unexpected failure gets a plain 500 page without details', async () => {
     const { ctx, app } = await devApp();
-    ctx.db.close();
+    ctx.sqlite!.db.close();
     const res = await app.get('/auth/signup').set('Cookie', 'signup_ticket=anything');
     expectPlainErrorPage(res, 500);
     expect(res.text).toContain('Something went wrong on our side');

@@ -52,12 +52,12 @@ function serveValid(p: string, extra: Record<string, unknown> = {}, headers: Rec
 }
 
 const row = (clientId: string) =>
-  t.ctx.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
+  t.ctx.sqlite!.db.prepare('SELECT kind, fetched_at, stale_at FROM oauth_clients WHERE client_id = ?').get(clientId) as
     | { kind: string; fetched_at: number; stale_at: number }
     | undefined;
 
 const makeStale = (clientId: string) =>
-  t.ctx.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
+  t.ctx.sqlite!.db.prepare('UPDATE oauth_clients SET stale_at = ? WHERE client_id = ?').run(nowSeconds() - 1, clientId);
 
 beforeEach(async () => {
   t = await startTestApp({}, { listen: false });
@@ -137,10 +137,10 @@ describe('fetching and caching a valid document', () => {
   });
 
   it('a plain client_id is only looked up, never fetched', async () => {
-    const registered = t.ctx.clients.insertRegistered(
+    const registered = (await t.ctx.store.repos.clients.insertRegistered(
       { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
       null,
-    );
+    ));
     const resolver = resolverWith();
     expect((await resolver.resolve(registered.clientId))?.clientId).toBe(registered.clientId);
     expect(await resolver.resolve('rc_unknown')).toBeUndefined();
@@ -368,10 +368,10 @@ describe('unreachable versus refused, and what the operator is told', () => {
     expect(docs.connections).toBe(0);
     expect(resolver.failureFor(clientId)).toMatchObject({ kind: 'disabled' });
     // Registered clients are unaffected.
-    const registered = t.ctx.clients.insertRegistered(
+    const registered = (await t.ctx.store.repos.clients.insertRegistered(
       { redirect_uris: ['https://app.example/cb'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'] },
       null,
-    );
+    ));
     expect(await resolver.resolve(registered.clientId)).toMatchObject({ clientId: registered.clientId });
   });
 });

@@ -84,7 +84,7 @@ describe('successful registration', () => {
   it('stores only the hash of the secret', async () => {
     const res = await register(CLAUDE_AI);
     const { client_id: clientId, client_secret: secret } = res.body as { client_id: string; client_secret: string };
-    const row = t.ctx.db.prepare('SELECT * FROM oauth_clients WHERE client_id = ?').get(clientId) as Record<string, unknown>;
+    const row = t.ctx.sqlite!.db.prepare('SELECT * FROM oauth_clients WHERE client_id = ?').get(clientId) as Record<string, unknown>;
     expect(row.secret_hash).toBe(sha256Hex(secret));
     expect(JSON.stringify(row)).not.toContain(secret);
     expect(row.kind).toBe('registered');
@@ -136,7 +136,7 @@ describe('refusals', () => {
     expect(res.status).toBe(400);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(res.body).toEqual({ error, error_description: expect.any(String) });
-    expect(t.ctx.db.prepare('SELECT count(*) AS n FROM oauth_clients').get()).toEqual({ n: 0 });
+    expect(t.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM oauth_clients').get()).toEqual({ n: 0 });
   });
 
   it('a 200-character name is fine', async () => {

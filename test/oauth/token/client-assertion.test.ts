@@ -213,12 +213,12 @@ describe('the replay table', () => {
   it('rows are kept until the assertion expires, then purged', async () => {
     const jti = `purge-${crypto.randomUUID()}`;
     expect((await probe(await signed({ jti }))).status).toBe(200);
-    const count = () => (h.app.ctx.db.prepare('SELECT count(*) AS n FROM client_assertion_jtis WHERE client_id = ?').get(clientId) as { n: number }).n;
+    const count = () => (h.app.ctx.sqlite!.db.prepare('SELECT count(*) AS n FROM client_assertion_jtis WHERE client_id = ?').get(clientId) as { n: number }).n;
     const before = count();
-    purgeExpired(h.app.ctx.db, { clientIdleSeconds: 10 ** 9 });
+    purgeExpired(h.app.ctx.sqlite!.db, { clientIdleSeconds: 10 ** 9 });
     expect(count()).toBe(before);
-    h.app.ctx.db.prepare('UPDATE client_assertion_jtis SET expires_at = 0').run();
-    expect(purgeExpired(h.app.ctx.db, { clientIdleSeconds: 10 ** 9 }).client_assertion_jtis).toBeGreaterThanOrEqual(1);
+    h.app.ctx.sqlite!.db.prepare('UPDATE client_assertion_jtis SET expires_at = 0').run();
+    expect(purgeExpired(h.app.ctx.sqlite!.db, { clientIdleSeconds: 10 ** 9 }).client_assertion_jtis).toBeGreaterThanOrEqual(1);
     expect(count()).toBe(0);
   });
 });

@@ -29,9 +29,9 @@ const metadata = (method: TokenEndpointAuthMethod): ClientMetadata => ({
 
 beforeEach(async () => {
   t = await startTestApp({}, { listen: false });
-  basicClient = t.ctx.clients.insertRegistered(metadata('client_secret_basic'), sha256Hex(SECRET)).clientId;
-  postClient = t.ctx.clients.insertRegistered(metadata('client_secret_post'), sha256Hex(SECRET)).clientId;
-  publicClient = t.ctx.clients.insertRegistered(metadata('none'), null).clientId;
+  basicClient = (await t.ctx.store.repos.clients.insertRegistered(metadata('client_secret_basic'), sha256Hex(SECRET))).clientId;
+  postClient = (await t.ctx.store.repos.clients.insertRegistered(metadata('client_secret_post'), sha256Hex(SECRET))).clientId;
+  publicClient = (await t.ctx.store.repos.clients.insertRegistered(metadata('none'), null)).clientId;
   const router = Router().post(
     '/token',
     apiResponses,
@@ -89,7 +89,7 @@ describe('each method, for the client that registered it', () => {
 
   it('none for a client_id metadata document (resolved through the client resolver)', async () => {
     const url = 'https://claude.ai/oauth/claude-code-client-metadata';
-    t.ctx.clients.upsertDocument(url, metadata('none'), nowSeconds(), nowSeconds() + 3600);
+    (await t.ctx.store.repos.clients.upsertDocument(url, metadata('none'), nowSeconds(), nowSeconds() + 3600));
     const res = await post({ client_id: url });
     expect(res.status).toBe(200);
     expect(res.body.client_id).toBe(url);

@@ -89,7 +89,7 @@ describe.each(['RS256', 'ES256'] as const)('ACCESS_TOKEN_ALG=%s', (alg) => {
     const token = await refresh();
     expect((await verify(token)).status).toBe(200);
     expect((await whoami(token)).status).toBe(200);
-    expect(ctx.grants.revokeAllForUser(did)).toBe(1);
+    expect((await ctx.store.repos.grants.revokeAllForUser(did))).toBe(1);
     expect((await verify(token)).status).toBe(401);
     expect((await whoami(token)).status).toBe(401);
   });
