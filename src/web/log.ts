@@ -1,6 +1,9 @@
 // The service's one logger (pino, JSON lines on stdout, synchronous writes: a line is in the pipe
-// before the next statement runs, so the last lines before a crash or SIGKILL are never lost; an
-// asynchronous destination measured no cheaper to a pipe, docs/benchmarks.md "Round 3").
+// before the next statement runs, so the last lines before a crash or SIGKILL are never lost).
+// pino's default destination is NOT that: with no stream given it writes through an asynchronous
+// SonicBoom (fs.write on libuv's pool), which lost the last lines at a SIGKILL and cost a thread
+// hand-off per request line (docs/benchmarks.md "Round 4: machine endpoints and idle memory"); so
+// the destination is named here, sync (test/web/log-durability.test.ts).
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -17,7 +20,8 @@ export const REDACTED_PATHS: readonly string[] = [
   '*.code_verifier',
 ];
 
-export function createLogger(level: string): Logger {
+/** `destination` is for tests that read the lines; the service writes to stdout, synchronously. */
+export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino({
     level,
     base: { service: 'robot-auth' },
@@ -27,7 +31,7 @@ export function createLogger(level: string): Logger {
       paths: [...REDACTED_PATHS],
       censor: '[redacted]',
     },
-  });
+  }, destination);
 }
 
 /**

@@ -58,23 +58,14 @@ describe('requestLog', () => {
 
   it("writes through the service logger's stream, base fields and level, which still redacts every other line", async () => {
     const written: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((chunk: string) => {
-      written.push(chunk);
-      return true;
-    }) as typeof process.stdout.write;
-    try {
-      const root = createLogger('info');
-      const app = express();
-      app.use(requestLog(root));
-      app.get('/page', (_req, res) => res.send('ok'));
-      await request(app).get('/page?refresh_token=r1').set('Authorization', 'Bearer secret-token').expect(200);
-      root.info({ req: { headers: { authorization: 'Bearer secret-token' } }, body: { refresh_token: 'r2' } }, 'other');
-      root.level = 'warn';
-      await request(app).get('/page').expect(200);
-    } finally {
-      process.stdout.write = write;
-    }
+    const root = createLogger('info', { write: (line: string) => void written.push(line) });
+    const app = express();
+    app.use(requestLog(root));
+    app.get('/page', (_req, res) => res.send('ok'));
+    await request(app).get('/page?refresh_token=r1').set('Authorization', 'Bearer secret-token').expect(200);
+    root.info({ req: { headers: { authorization: 'Bearer secret-token' } }, body: { refresh_token: 'r2' } }, 'other');
+    root.level = 'warn';
+    await request(app).get('/page').expect(200);
     const lines = written.join('').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({ service: 'robot-auth', level: 30, msg: 'request completed', req: { url: '/page?refresh_token=…' } });
