@@ -133,7 +133,7 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
       const last = settled[settled.length - 1];
       const cause = last && !last.ok ? last.error : new Error('transaction aborted');
       observed?.end(cause);
-      for (let i = 0; i < settled.length; i++) units[i]?.reject(cause);
+      settled.forEach((outcome, i) => units[i]?.reject(outcome.ok ? cause : outcome.error));
       const rest = units.slice(settled.length);
       if (rest.length === 0) return;
       return rest.length === 1 ? runAlone(rest[0] as Unit) : runGroup(rest);
