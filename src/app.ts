@@ -1,5 +1,6 @@
 // createApp(ctx): the Express application, with every feature router mounted. It never listens:
 // server.ts does, and tests drive it in-process with supertest.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
@@ -14,7 +15,7 @@ import { metadataRoutes } from './oauth/metadata/metadata.route.ts';
 import { OAUTH_PATHS } from './oauth/paths.ts';
 import { registrationHandlers } from './oauth/register/register.route.ts';
 import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
-import { tokenHandlers } from './oauth/token/token.route.ts';
+import { earlyTokenDispatch, tokenHandlers } from './oauth/token/token.route.ts';
 import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
@@ -23,6 +24,8 @@ import { HEALTH_PATH, healthRoutes } from './web/health.route.ts';
 import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
+import { machineEndpoints } from './web/machine-endpoints.ts';
+import { discoveryRateLimit } from './web/rate-limits.ts';
 import { requestMetrics } from './metrics/route-groups.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,16 +62,25 @@ export function createApp(ctx: AppContext): express.Express {
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
   const token = tokenHandlers(ctx);
   const register = registrationHandlers(ctx);
+  // Shared with the light path below (one budget whichever path answers).
+  const verify = verifyRoutes(ctx);
+  const discoveryLimit = discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
+  const wikiDiscoveryLimit = discoveryRateLimit('wiki-discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
+  const errors = errorHandler(ctx.log, ctx);
+
+  // perf-token2 (issue 11): the apex POST /auth/oauth/token before the routers below, which never
+  // answer it; wiki hosts still reach wikiHostRoutes (404 there). token.route.ts earlyTokenDispatch.
+  app.use(earlyTokenDispatch(ctx.config, token));
 
   // Wiki hosts ({slug}.PLATFORM_DOMAIN): protected-resource metadata, /mcp, and the /authorize,
   // /token, /register fallbacks. Everything else on a wiki host ends there (404).
-  app.use(verifyRoutes(ctx)); // forward_auth: first, and answered without routing (verify.route.ts)
+  app.use(verify); // forward_auth: first, and answered without routing (verify.route.ts)
   app.use(under(TLS_ASK_PATH, tlsAskRoutes(ctx))); // Caddy's on-demand TLS `ask` (GET /internal/tls-ask), on its local address
-  app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register }));
+  app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register, discoveryLimit: wikiDiscoveryLimit }));
 
   // The apex: the authorization server and the pages.
   app.all([OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke], oauthClientCors); // browser MCP clients; preflights end here
-  app.use(under('/.well-known', metadataRoutes(ctx)));
+  app.use(under('/.well-known', metadataRoutes(ctx, discoveryLimit)));
   app.post(OAUTH_PATHS.token, ...token);
   app.post(OAUTH_PATHS.register, ...register);
   app.use(revokeRoutes(ctx));
@@ -81,6 +93,20 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(accountRoutes(ctx));
 
   app.use(notFoundHandler);
-  app.use(errorHandler(ctx.log, ctx));
+  app.use(errors);
+
+  // The light path: plain GETs of the machine endpoints answered before Express's router, with the
+  // same answer (src/web/machine-endpoints.ts); anything else goes on to the stack above.
+  const light = machineEndpoints({ ctx, app, discoveryLimit, wikiDiscoveryLimit, verify, errors });
+  // Express 5 calls app.handle(req, res, next) for each request (next only when mounted in another app).
+  type Handle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
+  const dispatch = app as unknown as { handle: Handle };
+  const handle = dispatch.handle.bind(app);
+  dispatch.handle = (req, res, next) => {
+    if (next !== undefined) return handle(req, res, next);
+    const answered = light(req, res);
+    if (answered === false) handle(req, res, next);
+    else if (answered !== true) void answered.then((done) => done || handle(req, res, next));
+  };
   return app;
 }

@@ -7,7 +7,11 @@
 // stdout: redirect it). The single-use refresh tokens and codes come from the bench pools, made
 // before the clock starts. Prints the main thread's CPU time per answer (process.threadCpuUsage:
 // what the token path itself costs) and the process's (all threads: + checkpoint worker and GC
-// helpers), --rounds times per case, and the median.
+// helpers), --rounds times per case, and the median. Per answer it also prints what the round wrote:
+// COMMITs (robot_auth_db_write_duration_seconds' count: one per transaction, or per group of
+// transactions committed together, src/storage/sqlite/sqlite-store.ts), and from /proc/self/io the
+// bytes and write calls of the whole process (WAL frames are 4,120 bytes; the checkpoint worker's
+// copies into the database file and the request log to stdout count too).
 //   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] > /dev/null
 // The figures go to stderr. --profile FILE writes a CPU profile of the last round.
 import fs from 'node:fs';
@@ -33,6 +37,9 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     cases: { type: 'string', default: 'refresh,authcode' },
     profile: { type: 'string' },
+    // No checkpoints at all (no worker, wal_autocheckpoint = 0): the WAL only grows, and its growth
+    // ÷ 4,120 bytes is the frames (pages) written per answer. Slower rounds: for counting, not timing.
+    frames: { type: 'boolean', default: false },
   },
 });
 const conc = Number(flags.conc);
@@ -53,7 +60,10 @@ function fakeSocket(): Duplex & { send(bytes: string): void } {
   socket.setTimeout = () => {};
   socket.setNoDelay = () => {};
   socket.setKeepAlive = () => {};
-  socket.send = (bytes) => socket.push(bytes);
+  // Delivered on a later turn of the event loop, as bytes from a real socket are (the poll phase):
+  // pushed at once, every request of a run would be served inside one turn, and whatever Node or
+  // the app does once per turn (the request log's buffered writes, setImmediate) would never run.
+  socket.send = (bytes) => void setImmediate(() => socket.push(bytes));
   return socket;
 }
 
@@ -77,7 +87,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
-  const checkpointer = startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
+  const checkpointer = flags.frames ? undefined : startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
+  if (flags.frames) ctx.sqlite!.db.pragma('wal_autocheckpoint = 0');
   const pools = createPools(ctx, SMALL);
   const app = createApp(ctx);
   let onFinish: ((status: number) => void) | undefined;
@@ -115,6 +126,16 @@ async function main(): Promise<void> {
     });
   }
 
+  /** COMMITs so far, and the process's written bytes and write calls (Linux /proc/self/io). */
+  async function writes(): Promise<{ commits: number; bytes: number; calls: number; frames: number }> {
+    const metric = await ctx.metrics.registry.getSingleMetric('robot_auth_db_write_duration_seconds')?.get();
+    const commits = metric?.values.find((v) => (v as { metricName?: string }).metricName === 'robot_auth_db_write_duration_seconds_count')?.value ?? 0;
+    const io = fs.readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+    const wal = fs.statSync(`${dbFile}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+    return { commits, bytes: field('wchar'), calls: field('syscw'), frames: wal / 4120 };
+  }
+
   const cases = flags.cases.split(',');
   const pool = (id: string, count: number) => (id === 'refresh' ? pools.refreshPool(count) : pools.codePool(count));
   for (const id of cases) await drive(pool(id, 500)); // warm-up
@@ -130,6 +151,7 @@ async function main(): Promise<void> {
     }
     for (const id of cases) {
       const bodies = pool(id, n);
+      const io0 = await writes();
       const thread0 = process.threadCpuUsage();
       const all0 = process.cpuUsage();
       const t0 = performance.now();
@@ -139,9 +161,12 @@ async function main(): Promise<void> {
       const all = process.cpuUsage(all0);
       const perThread = (thread.user + thread.system) / n;
       const perAll = (all.user + all.system) / n;
+      const io = await writes();
+      const frames = flags.frames ? `${((io.frames - io0.frames) / n).toFixed(2)} WAL frames, ` : '';
+      const wrote = `${frames}${((io.commits - io0.commits) / n).toFixed(3)} commits, ${((io.bytes - io0.bytes) / n / 1024).toFixed(1)} KiB in ${((io.calls - io0.calls) / n).toFixed(2)} write calls`;
       results.get(id)?.thread.push(perThread);
       results.get(id)?.all.push(perAll);
-      say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req${failed ? `, FAILED ${failed}` : ''}`);
+      say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req; per answer ${wrote}${failed ? `, FAILED ${failed}` : ''}`);
     }
   }
   if (profiler) {
@@ -154,7 +179,7 @@ async function main(): Promise<void> {
     say(`${id}: median main thread ${median(r.thread).toFixed(0)} µs/req (min ${Math.min(...r.thread).toFixed(0)}), process ${median(r.all).toFixed(0)} µs/req  (${flags.alg}, ${conc} connections, ${n} requests × ${rounds})`);
   }
   for (const s of sockets) s.destroy();
-  await checkpointer.stop();
+  await checkpointer?.stop();
   await ctx.close();
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);

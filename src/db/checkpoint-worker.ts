@@ -1,5 +1,7 @@
 // The worker thread of checkpoints.ts: its own connection to the database file, one checkpoint per
-// interval, closed on 'stop'.
+// interval, closed on 'stop', or by itself once every frame has been copied for `idleStopMs` (it
+// then reports the WAL file as it saw it before its last pass, so the app's thread starts a new
+// worker when the WAL changes after that).
 //
 // Each pass is PASSIVE: it copies the WAL into the database file without blocking the app's writer
 // or readers. SQLite starts the WAL over only when a commit finds every frame already copied, which
@@ -14,9 +16,9 @@
 // commits then waited up to a second, and behind a long reader (a backup) on every interval.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CheckpointMessage } from './checkpoints.ts';
+import { walSignature, type CheckpointMessage } from './checkpoints.ts';
 
-const { file, intervalMs, restartAfterBytes } = workerData as { file: string; intervalMs: number; restartAfterBytes: number };
+const { file, intervalMs, restartAfterBytes, idleStopMs } = workerData as { file: string; intervalMs: number; restartAfterBytes: number; idleStopMs: number };
 const port = parentPort;
 if (!port) throw new Error('checkpoint-worker.ts runs as a worker thread');
 
@@ -34,10 +36,30 @@ const MAX_CATCH_UP_PASSES = 8;
 type CheckpointResult = { busy: number; log: number; checkpointed: number };
 const passive = () => (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0] ?? { busy: 0, log: 0, checkpointed: 0 };
 
+/** Passes in a row that found every frame copied. */
+let copiedPasses = 0;
+const idlePasses = Math.max(1, Math.ceil(idleStopMs / intervalMs));
+
+const close = () => {
+  clearInterval(timer);
+  db.close();
+  port.close();
+};
+
 const timer = setInterval(() => {
   try {
+    const wal = walSignature(file);
     let pass = passive();
-    if (pass.log < restartAfterFrames) return;
+    if (pass.log < restartAfterFrames) {
+      // Every frame copied (a busy reader leaves some behind): idle for this pass.
+      copiedPasses = pass.checkpointed === pass.log && pass.busy === 0 ? copiedPasses + 1 : 0;
+      if (copiedPasses >= idlePasses) {
+        send({ type: 'idle', wal });
+        close();
+      }
+      return;
+    }
+    copiedPasses = 0;
     for (let i = 0; i < MAX_CATCH_UP_PASSES; i++) {
       const before = pass.log;
       pass = passive();
@@ -50,9 +72,6 @@ const timer = setInterval(() => {
 }, intervalMs);
 
 port.on('message', (msg: unknown) => {
-  if (msg !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  port.close();
+  if (msg === 'stop') close();
 });
 send({ type: 'ready' });

@@ -10,10 +10,16 @@
 // catches up and this thread copies the last few frames itself (a few ms, between two requests),
 // which makes the next commit start the WAL over: the WAL stays near WAL_SIZE_LIMIT_BYTES.
 //
+// The worker runs only while there is something to copy (idle RSS: its V8 isolate is ~13 MiB of a
+// ~106 MiB idle service, docs/benchmarks.md "Round 4"): it starts when the WAL file changes (this
+// thread looks at its size and mtime every interval: one stat) and stops by itself once every frame
+// has been copied for IDLE_STOP_MS. A WAL that changes while it stops is seen at the next look.
+//
 // Durability is unchanged: synchronous stays as open.ts sets it (NORMAL: a commit is in the WAL before
 // the response; the checkpoint fsyncs the database file). If the worker stops, the app's connection
 // goes back to automatic checkpoints and the operator gets an error line. Only the server starts
 // this (src/server.ts); the admin CLI and tests keep SQLite's default.
+import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../web/log.ts';
 import type { Db } from './open.ts';
@@ -21,18 +27,32 @@ import type { Db } from './open.ts';
 export const CHECKPOINT_INTERVAL_MS = 1000;
 /** The WAL file is cut back to this size after a checkpoint that emptied it. */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** The worker stops after this long with every frame copied; the next change of the WAL starts it again. */
+export const IDLE_STOP_MS = 30_000;
 /** SQLite's default wal_autocheckpoint, restored if the worker stops. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 export interface Checkpointer {
-  /** Settles when the worker has opened its connection (true) or could not start (false). */
+  /** Settles when the first worker has opened its connection (true) or could not start (false); true at once while none is needed. */
   ready: Promise<boolean>;
+  /** Whether a worker is running now (its connection open). */
+  running(): boolean;
   /** Stops the worker and closes its connection (before the app's own close, which then removes the WAL). */
   stop(): Promise<void>;
 }
 
-/** Messages from the worker. */
-export type CheckpointMessage = { type: 'ready' } | { type: 'error'; message: string } | { type: 'wal-long'; frames: number };
+/** Messages from the worker. `idle`: it has stopped, with the WAL as it saw it before its last pass. */
+export type CheckpointMessage =
+  | { type: 'ready' }
+  | { type: 'error'; message: string }
+  | { type: 'wal-long'; frames: number }
+  | { type: 'idle'; wal: string };
+
+/** The WAL file's size and modification time: changes with every commit ('' when there is no WAL or it is empty). */
+export function walSignature(file: string): string {
+  const st = fs.statSync(`${file}-wal`, { throwIfNoEntry: false, bigint: true });
+  return st === undefined || st.size === 0n ? '' : `${st.size}:${st.mtimeNs}`;
+}
 
 export function startCheckpointer(
   db: Db,
@@ -40,52 +60,98 @@ export function startCheckpointer(
   log: Pick<Logger, 'error' | 'warn'>,
   intervalMs = CHECKPOINT_INTERVAL_MS,
   walLimitBytes = WAL_SIZE_LIMIT_BYTES,
+  idleStopMs = IDLE_STOP_MS,
 ): Checkpointer {
   db.pragma(`journal_size_limit = ${walLimitBytes}`);
   db.pragma('wal_autocheckpoint = 0');
-  // Its cost: ~20 MiB of RSS (a second V8 isolate); smaller resourceLimits did not lower it.
-  const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs, restartAfterBytes: walLimitBytes } });
-  worker.unref();
   let settleReady: (ok: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
+  let worker: Worker | undefined;
+  let workerOpen = false;
   let stopping = false;
   let fellBack = false;
+  // What the WAL looked like when last known copied; a WAL with frames at start is copied first.
+  let seen = '';
   const fallBack = (why: string) => {
     if (stopping || fellBack || !db.open) return;
     fellBack = true;
+    clearInterval(watcher);
     db.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
     log.error({ why }, 'the WAL checkpoint worker stopped; SQLite checkpoints inside requests again (restart the service to move them back off the request path)');
   };
-  worker.on('message', (msg: CheckpointMessage) => {
-    if (msg.type === 'ready') settleReady(true);
-    // The worker has copied all but the last few frames of a long WAL: this thread, the only
-    // writer, copies those between two requests, so the next commit starts the WAL over.
-    if (msg.type === 'wal-long' && db.open && !stopping) {
-      try {
-        db.pragma('wal_checkpoint(PASSIVE)');
-      } catch (err) {
-        log.warn({ err: String(err) }, 'WAL checkpoint failed; retrying on the next interval');
+
+  const start = () => {
+    // Its cost: ~13-20 MiB of RSS (a second V8 isolate) while it runs; smaller resourceLimits did not lower it.
+    const w = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs, restartAfterBytes: walLimitBytes, idleStopMs } });
+    worker = w;
+    w.unref();
+    let idle = false;
+    w.on('message', (msg: CheckpointMessage) => {
+      if (msg.type === 'ready') {
+        workerOpen = worker === w;
+        settleReady(true);
       }
+      // The worker has copied all but the last few frames of a long WAL: this thread, the only
+      // writer, copies those between two requests, so the next commit starts the WAL over.
+      if (msg.type === 'wal-long' && db.open && !stopping) {
+        try {
+          db.pragma('wal_checkpoint(PASSIVE)');
+        } catch (err) {
+          log.warn({ err: String(err) }, 'WAL checkpoint failed; retrying on the next interval');
+        }
+      }
+      if (msg.type === 'error') log.warn({ err: msg.message }, 'WAL checkpoint failed; retrying on the next interval');
+      if (msg.type === 'idle') {
+        idle = true;
+        seen = msg.wal;
+      }
+    });
+    w.on('error', (err) => fallBack(String(err)));
+    w.on('exit', (code) => {
+      if (worker === w) {
+        worker = undefined;
+        workerOpen = false;
+      }
+      if (idle && code === 0) return;
+      settleReady(false);
+      fallBack(`exit code ${code}`);
+    });
+  };
+
+  // One stat per interval on this thread; the worker starts when the WAL has changed since it was last copied.
+  const watcher = setInterval(() => {
+    if (worker !== undefined || stopping || fellBack) return;
+    let now: string;
+    try {
+      now = walSignature(file);
+    } catch (err) {
+      log.warn({ err: String(err) }, 'could not look at the WAL file; retrying on the next interval');
+      return;
     }
-    if (msg.type === 'error') log.warn({ err: msg.message }, 'WAL checkpoint failed; retrying on the next interval');
+    if (now !== '' && now !== seen) start();
+  }, intervalMs);
+  watcher.unref();
+  // Nothing to wait for until the WAL changes.
+  setImmediate(() => {
+    if (worker === undefined && !fellBack) settleReady(true);
   });
-  worker.on('error', (err) => fallBack(String(err)));
-  worker.on('exit', (code) => {
-    settleReady(false);
-    fallBack(`exit code ${code}`);
-  });
+
   return {
     ready,
+    running: () => workerOpen,
     stop: () =>
       new Promise<void>((resolve) => {
         if (stopping) return resolve();
         stopping = true;
-        const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
-        worker.once('exit', () => {
+        clearInterval(watcher);
+        const w = worker;
+        if (w === undefined) return resolve();
+        const timer = setTimeout(() => void w.terminate().then(() => resolve()), 2000);
+        w.once('exit', () => {
           clearTimeout(timer);
           resolve();
         });
-        worker.postMessage('stop');
+        w.postMessage('stop');
       }),
   };
 }

@@ -8,7 +8,7 @@ import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
 import { discoveryRateLimit, noStore, precomputeJson, sendJson, type PrecomputedJson } from '../web/http.ts';
-import { grantKeyedLimits, type GrantKeyedLimits } from '../web/rate-limits.ts';
+import { grantKeyedLimits, type DiscoveryLimit, type GrantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
@@ -37,6 +37,8 @@ export interface WikiHostOptions {
   tokenHandlers: RequestHandler[];
   /** The issuer's POST /register chain, served again on wiki hosts. */
   registerHandlers: RequestHandler[];
+  /** PRM's discovery budget, when app.ts shares it with the light path (src/web/machine-endpoints.ts). */
+  discoveryLimit?: DiscoveryLimit;
 }
 
 
@@ -91,7 +93,7 @@ const notFoundOnWikiHost: RequestHandler = (req, res, next) => {
 export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestHandler {
   const { config } = ctx;
   const router = Router();
-  const discoveryLimit = discoveryRateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
+  const discoveryLimit = opts.discoveryLimit ?? discoveryRateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
   const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
   const json = express.json({ limit: '1mb' });
   // Each wiki's PRM, serialised once; bounded (emptied when full: a miss only costs a serialisation).

@@ -112,6 +112,11 @@ export class Budget {
     this.window(key).count++;
   }
 
+  /** Requests `key` may still make in its current window (nothing spent). */
+  left(key: string): number {
+    return this.perMinute - this.window(key).count;
+  }
+
   /** Counts one request against `key` and returns its window: over budget once `count` > perMinute. */
   hit(key: string): { readonly count: number; readonly resetAt: number } {
     const w = this.window(key);
@@ -196,14 +201,12 @@ export function rateLimit(name: string, perMinute: number, config: TrustedNetwor
  * most frequent unauthenticated requests, and express-rate-limit's per-request work (a SHA-256 of
  * the key, several awaits) was 8–10% of one (docs/benchmarks.md, "Round 3").
  */
-export function discoveryRateLimit(name: string, perMinute: number, config: TrustedNetworks): RequestHandler {
+export function discoveryRateLimit(name: string, perMinute: number, config: TrustedNetworks): DiscoveryLimit {
   const budget = new Budget(name, perMinute);
   const policy = `"${name}"; q=${perMinute}; w=${WINDOW_MS / 1000}; pk=:`;
   // req.ip → its limiter key and that key's partition key (both fixed per address); bounded.
   const keys = new Map<string, { key: string; policy: string }>();
-  return (req, res, next) => {
-    const ip = req.ip ?? '';
-    if (isTrustedAddress(config.rateLimitTrustedNetworks, ip)) return next();
+  const keyOf = (ip: string) => {
     let k = keys.get(ip);
     if (k === undefined) {
       if (keys.size >= 10_000) keys.clear();
@@ -211,18 +214,48 @@ export function discoveryRateLimit(name: string, perMinute: number, config: Trus
       k = { key, policy: `${policy}${partitionKey(key)}:` };
       keys.set(ip, k);
     }
-    const w = budget.hit(k.key);
+    return k;
+  };
+  const headersOf = (w: { count: number; resetAt: number }, k: { policy: string }) => {
     const resetSeconds = Math.max(0, Math.ceil((w.resetAt - Date.now()) / 1000));
-    res.setHeader('RateLimit', `"${name}"; r=${Math.max(perMinute - w.count, 0)}; t=${resetSeconds}`);
-    res.setHeader('RateLimit-Policy', k.policy);
+    return { rateLimit: `"${name}"; r=${Math.max(perMinute - w.count, 0)}; t=${resetSeconds}`, policy: k.policy, resetSeconds };
+  };
+  const middleware: RequestHandler = (req, res, next) => {
+    const ip = req.ip ?? '';
+    if (isTrustedAddress(config.rateLimitTrustedNetworks, ip)) return next();
+    const k = keyOf(ip);
+    const w = budget.hit(k.key);
+    const h = headersOf(w, k);
+    res.setHeader('RateLimit', h.rateLimit);
+    res.setHeader('RateLimit-Policy', h.policy);
     if (w.count <= perMinute) return next();
     next(
       new AppError(429, 'too_many_requests', 'Too many requests. Please wait a minute and try again.', {
-        headers: { 'Retry-After': String(resetSeconds) },
+        headers: { 'Retry-After': String(h.resetSeconds) },
         title: 'Slow down',
       }),
     );
   };
+  return Object.assign(middleware, {
+    spendIfLeft(ip: string | undefined): readonly [string, string] | null | undefined {
+      const address = ip ?? '';
+      if (isTrustedAddress(config.rateLimitTrustedNetworks, address)) return null;
+      const k = keyOf(address);
+      if (budget.left(k.key) <= 0) return undefined;
+      const h = headersOf(budget.hit(k.key), k);
+      return [h.rateLimit, h.policy];
+    },
+  });
+}
+
+/** discoveryRateLimit's middleware, and the same budget for the light path (src/web/machine-endpoints.ts). */
+export interface DiscoveryLimit extends RequestHandler {
+  /**
+   * Spends one request of `ip`'s budget and returns its [RateLimit, RateLimit-Policy] values, exactly
+   * as the middleware sets them; null for a trusted address (nothing spent, no headers); undefined,
+   * without spending, when the budget is already spent (the middleware then refuses the request).
+   */
+  spendIfLeft(ip: string | undefined): readonly [string, string] | null | undefined;
 }
 
 /** express-rate-limit's draft-8 partition key: the first 12 hex digits of SHA-256 of the key, base64. */

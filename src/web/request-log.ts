@@ -4,6 +4,7 @@
 // session, approves a pending authorization), also inside a `return_to` that carries one.
 // Headers (Referer, Cookie, Authorization) are never logged.
 import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { withoutRedaction, type Logger } from './log.ts';
 
@@ -64,7 +65,35 @@ declare module 'node:http' {
 }
 
 /** Successful forward_auth checks: one per request to every wiki page, which Caddy logs already (issue 13). */
-const QUIET_PATH = '/auth/verify';
+export const QUIET_PATH = '/auth/verify';
+
+/**
+ * Writes a request's line when its response closes. `url` is the request's URL as received
+ * (req.originalUrl), `quiet` whether its path is QUIET_PATH. Shared by the middleware below and
+ * the light path (src/web/machine-endpoints.ts), so both write the same line.
+ */
+export type RequestLine = (req: IncomingMessage, res: ServerResponse, id: string, url: string, start: number, quiet: boolean) => void;
+
+export function requestLine(root: Logger): RequestLine {
+  // This line never carries a header or a body, only the fields below; the URL's secrets are cut by redactUrl.
+  const log = withoutRedaction(root);
+  return (req, res, id, url, start, quiet) => {
+    // Storage-fault 503s are logged once per kind per minute instead (src/db/faults.ts).
+    if ((res as { locals?: { storageFault?: unknown } }).locals?.storageFault !== undefined) return;
+    const status = res.statusCode;
+    const level = status >= 500 ? 'error' : status < 400 && quiet ? 'debug' : 'info';
+    if (!root.isLevelEnabled(level)) return;
+    if (log.level !== root.level) log.level = root.level; // follows a level changed at run time
+    log[level](
+      {
+        req: { id, method: req.method, url: redactUrl(url), host: req.headers.host },
+        res: { statusCode: status },
+        responseTime: Math.round(performance.now() - start),
+      },
+      res.writableFinished ? 'request completed' : 'request aborted',
+    );
+  };
+}
 
 /**
  * One line per finished request, in the shape pino-http wrote it (`req`, `res`, `responseTime`,
@@ -73,30 +102,15 @@ const QUIET_PATH = '/auth/verify';
  * (docs/benchmarks.md, "Where the time goes"): logging was ~28% of an /auth/verify request's CPU.
  */
 export function requestLog(root: Logger): RequestHandler {
-  // This line never carries a header or a body, only the fields below; the URL's secrets are cut by redactUrl.
-  const log = withoutRedaction(root);
+  const line = requestLine(root);
   return (req, res, next) => {
     const id = crypto.randomUUID();
     req.id = id;
     res.setHeader('X-Request-Id', id);
     const start = performance.now();
     const quiet = req.path === QUIET_PATH;
-    res.once('close', () => {
-      // Storage-fault 503s are logged once per kind per minute instead (src/db/faults.ts).
-      if (res.locals.storageFault !== undefined) return;
-      const status = res.statusCode;
-      const level = status >= 500 ? 'error' : status < 400 && quiet ? 'debug' : 'info';
-      if (!root.isLevelEnabled(level)) return;
-      if (log.level !== root.level) log.level = root.level; // follows a level changed at run time
-      log[level](
-        {
-          req: { id, method: req.method, url: redactUrl(req.originalUrl), host: req.headers.host },
-          res: { statusCode: status },
-          responseTime: Math.round(performance.now() - start),
-        },
-        res.writableFinished ? 'request completed' : 'request aborted',
-      );
-    });
+    const url = req.originalUrl;
+    res.once('close', () => line(req, res, id, url, start, quiet));
     next();
   };
 }

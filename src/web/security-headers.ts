@@ -37,8 +37,11 @@ function isPopupFlowPath(path: string): boolean {
 /** The one script file the pages may load (public/copy.js, served under /static). */
 export const COPY_SCRIPT_PATH = '/static/copy.js';
 
-/** `publicUrl`: the apex origin, which names the script file in script-src. */
-export function securityHeaders(production: boolean, publicUrl?: string): RequestHandler {
+/**
+ * The headers, as [name, value] pairs: `everywhere`, and `popupFlow` for POPUP_FLOW_PATHS. The
+ * middleware below sets them; the light path (machine-endpoints.ts) writes `everywhere` with its answers.
+ */
+export function securityHeaderSets(production: boolean, publicUrl?: string): { everywhere: HeaderSet; popupFlow: HeaderSet } {
   const options: HelmetOptions = {
     contentSecurityPolicy: {
       useDefaults: false,
@@ -57,8 +60,15 @@ export function securityHeaders(production: boolean, publicUrl?: string): Reques
     crossOriginResourcePolicy: { policy: 'same-site' },
     crossOriginOpenerPolicy: { policy: 'same-origin' },
   };
-  const everywhere = precomputed(helmet(options));
-  const popupFlow = precomputed(helmet({ ...options, crossOriginOpenerPolicy: { policy: 'unsafe-none' } }));
+  return {
+    everywhere: precomputed(helmet(options)),
+    popupFlow: precomputed(helmet({ ...options, crossOriginOpenerPolicy: { policy: 'unsafe-none' } })),
+  };
+}
+
+/** `publicUrl`: the apex origin, which names the script file in script-src. */
+export function securityHeaders(production: boolean, publicUrl?: string): RequestHandler {
+  const { everywhere, popupFlow } = securityHeaderSets(production, publicUrl);
   return (req, res, next) => {
     const headers = isPopupFlowPath(req.path) ? popupFlow : everywhere;
     for (let i = 0; i < headers.length; i++) res.setHeader(headers[i]![0], headers[i]![1]);
@@ -66,7 +76,7 @@ export function securityHeaders(production: boolean, publicUrl?: string): Reques
   };
 }
 
-type HeaderSet = ReadonlyArray<readonly [string, string]>;
+export type HeaderSet = ReadonlyArray<readonly [string, string]>;
 
 /**
  * The headers helmet sets, computed once: with this configuration (no nonces) they are the same for

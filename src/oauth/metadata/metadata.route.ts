@@ -5,11 +5,13 @@ import type { AppContext } from '../../context.ts';
 import { apiResponses } from '../../web/error-handler.ts';
 import { metadataCors } from '../../resource/cors.ts';
 import { discoveryRateLimit, precomputeJson, sendJson, type PrecomputedJson } from '../../web/http.ts';
+import type { DiscoveryLimit } from '../../web/rate-limits.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { authorizationServerMetadata } from './as-metadata.ts';
 import { jwksCacheControl } from '../../config/jwks-cache.ts';
 
-export function metadataRoutes(ctx: AppContext): Router {
+/** `limit`: the discovery budget, passed in when app.ts shares it with the light path (src/web/machine-endpoints.ts). */
+export function metadataRoutes(ctx: AppContext, limit: DiscoveryLimit = discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)): Router {
   const router = Router();
   // Serialised once (the JWKS again after a key reload, which replaces publicJwks).
   const metadata = precomputeJson(authorizationServerMetadata(ctx.config));
@@ -20,7 +22,7 @@ export function metadataRoutes(ctx: AppContext): Router {
     return jwks.doc;
   };
   // Any origin may read them (Access-Control-Allow-Origin: *, no credentials).
-  const discovery = [apiResponses, metadataCors, discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config)];
+  const discovery = [apiResponses, metadataCors, limit];
   const serveMetadata = [
     ...discovery,
     (_req: Request, res: Response) => {

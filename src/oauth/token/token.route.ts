@@ -3,8 +3,12 @@
 // The same handlers serve /token on wiki hosts. Whose budget a request spends: token-rate-limits.ts
 // and src/web/rate-limits.ts. The answer (RFC 6749 §5.1) is written with one JSON.stringify and no
 // ETag (a POST answer carrying credentials is never revalidated).
-import express, { type RequestHandler } from 'express';
+import express, { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../../context.ts';
+import type { Config } from '../../config/env.ts';
+import { oauthClientCors } from '../../resource/cors.ts';
+import { wikiSlugOfRequest } from '../../wikis/urls.ts';
+import { OAUTH_PATHS } from '../paths.ts';
 import { apiResponses } from '../../web/error-handler.ts';
 import { noStore } from '../../web/http.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
@@ -61,4 +65,21 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
       }
     },
   ];
+}
+
+/**
+ * The issuer's POST /auth/oauth/token, dispatched right after the header limits instead of after the
+ * verify, TLS-ask, wiki-host and metadata routers, which never answer it (docs/benchmarks.md,
+ * "Round 4: the token endpoint"). Same chain as the apex route (CORS, then `tokenHandlers`). A wiki
+ * host is left to wiki-host.route.ts, which answers 404 there (the check is the one it uses,
+ * wikiSlugOfRequest, and throws the same HostMismatch); any other spelling of the path (case,
+ * trailing slash) takes the ordinary route.
+ */
+export function earlyTokenDispatch(config: Pick<Config, 'apexHost'>, chain: RequestHandler[]): RequestHandler {
+  const router = Router();
+  router.post(OAUTH_PATHS.token, oauthClientCors, ...chain);
+  return (req, res, next) => {
+    if (req.method !== 'POST' || req.path !== OAUTH_PATHS.token || wikiSlugOfRequest(config, req) !== undefined) return next();
+    router(req, res, next);
+  };
 }

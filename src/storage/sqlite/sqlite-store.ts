@@ -2,20 +2,39 @@
 // COMMIT/ROLLBACK around an async callback, so it must own the connection while the callback
 // awaits: a promise mutex queues every other transaction and every call on `store.repos` behind it
 // (store.ts rule 3). Calls run in arrival order; the statements themselves stay synchronous.
+//
+// Group commit (issue 11): transactions that are queued together share ONE BEGIN IMMEDIATE … COMMIT,
+// so concurrent refresh rotations pay for one fsync and write the shared index pages once.
+//  1. A transaction is queued, and the group starts on the next turn of the event loop
+//     (setImmediate): it takes what is queued then, at most MAX_GROUP units, and never waits for more.
+//  2. Each unit runs in its own SAVEPOINT: a unit that throws is rolled back to its savepoint only,
+//     and rejects its own caller; its neighbours' writes stay.
+//  3. Nobody is answered before the shared COMMIT has succeeded (synchronous=FULL: on disk). If the
+//     COMMIT fails, every unit of the group rejects with its error. If SQLite itself aborts the whole
+//     transaction inside a unit (SQLITE_FULL, an I/O error), that unit and the ones before it reject
+//     and the rest run in a new transaction.
+//  4. A group of one runs exactly as a lone transaction (no savepoint).
 // Until every caller has switched, the app's context (src/context.ts) shares this connection with
 // the synchronous repositories, which the mutex does not queue. A store transaction's callback awaits
-// only the store's repositories, which resolve at once, so it runs to COMMIT within one turn of the
-// microtask queue; another request's continuation that runs in between, and writes through the raw
+// only the store's repositories, which resolve at once, so a group runs to COMMIT within one turn of
+// the microtask queue; another request's continuation that runs in between, and writes through the raw
 // `Db`, writes inside the open transaction (a nested db.transaction becomes a SAVEPOINT). It then
-// commits with it, as it would have alone; it is rolled back with it only when the callback throws.
-// So the domain transactions return refusals as outcomes and throw only on a fault (store.ts rule 1).
-// Once every caller uses the store, nothing else touches the connection.
+// commits with it, as it would have alone; it is rolled back with it only when the unit it ran
+// during throws. So the domain transactions return refusals as outcomes and throw only on a fault
+// (store.ts rule 1). Once every caller uses the store, nothing else touches the connection.
 import type { Db } from '../../db/open.ts';
 import { asyncWriteScope } from '../../db/instrument.ts';
+import { storageFaultKind } from '../../db/faults.ts';
 import type { Repositories, Store } from '../store.ts';
 import { createReentryGuard, transactionScoper, wrapRepositories } from '../wrap.ts';
 import { createSqliteRepositories } from './repositories.ts';
 import { processLocalLock } from '../local-lock.ts';
+
+/** Rule 1: the most units one COMMIT carries. */
+export const MAX_GROUP = 32;
+
+// Taken once: a test that fakes timers must not stall the store.
+const nextTurn = globalThis.setImmediate;
 
 /** Runs one task at a time, in the order they were queued; a failed task does not block the next. */
 export function createMutex() {
@@ -29,40 +48,139 @@ export function createMutex() {
   };
 }
 
+interface Unit {
+  fn: (tx: Repositories) => Promise<unknown>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
   const direct = createSqliteRepositories(db);
   const mutex = createMutex();
   const guard = createReentryGuard();
   const repos: Repositories = wrapRepositories(direct, (call) => guard.outside(() => mutex.run(call)));
   // Prepared once: db.exec would compile the SQL on every transaction. On an instrumented database
-  // (src/db/instrument.ts, the app's) the transaction counts as one timed write, as db.transaction does.
+  // (src/db/instrument.ts, the app's) a group counts as one timed write (one COMMIT), as db.transaction does.
   const begin = db.prepare('BEGIN IMMEDIATE');
   const commit = db.prepare('COMMIT');
   const rollback = db.prepare('ROLLBACK');
+  const savepoint = db.prepare('SAVEPOINT unit');
+  const release = db.prepare('RELEASE unit');
+  const rollbackUnit = db.prepare('ROLLBACK TO unit');
   const observed = asyncWriteScope(db);
   const scoped = transactionScoper(direct);
+
+  /** One unit's callback, with its own `tx` that refuses calls once the callback has settled. */
+  async function runUnit(unit: Unit): Promise<unknown> {
+    const scope = scoped();
+    try {
+      return await guard.inside(() => unit.fn(scope.tx));
+    } finally {
+      scope.end();
+    }
+  }
+
+  /** Rule 4: a group of one, exactly as a lone transaction. */
+  async function runAlone(unit: Unit): Promise<void> {
+    observed?.begin();
+    let failure: unknown;
+    try {
+      begin.run();
+      const value = await runUnit(unit);
+      commit.run();
+      unit.resolve(value);
+    } catch (err) {
+      failure = err ?? new Error('transaction callback threw without an error');
+      if (db.inTransaction) rollback.run();
+      unit.reject(err);
+    } finally {
+      observed?.end(failure);
+    }
+  }
+
+  /** Rules 2–3: the units in one transaction, each in a savepoint; every caller answered after COMMIT. */
+  async function runGroup(units: Unit[]): Promise<void> {
+    const settled: Settled[] = [];
+    let failure: unknown;
+    let lost = false;
+    observed?.begin();
+    try {
+      begin.run();
+      for (const unit of units) {
+        savepoint.run();
+        try {
+          settled.push({ ok: true, value: await runUnit(unit) });
+          release.run();
+        } catch (err) {
+          settled.push({ ok: false, error: err ?? new Error('transaction callback threw without an error') });
+          if (!db.inTransaction) {
+            lost = true; // SQLite aborted the whole transaction: rule 3.
+            break;
+          }
+          rollbackUnit.run();
+          release.run();
+        }
+      }
+      if (!lost) commit.run();
+    } catch (err) {
+      failure = err ?? new Error('group commit failed');
+      if (db.inTransaction) rollback.run();
+    }
+    if (failure === undefined && lost) {
+      // Lost inside the last settled unit: it and those before it fail, the rest run in a new transaction.
+      const last = settled[settled.length - 1];
+      const cause = last && !last.ok ? last.error : new Error('transaction aborted');
+      observed?.end(cause);
+      settled.forEach((outcome, i) => units[i]?.reject(outcome.ok ? cause : outcome.error));
+      const rest = units.slice(settled.length);
+      if (rest.length === 0) return;
+      return rest.length === 1 ? runAlone(rest[0] as Unit) : runGroup(rest);
+    }
+    const fault = failure ?? settled.find((s): s is { ok: false; error: unknown } => !s.ok && storageFaultKind(s.error) !== undefined)?.error;
+    observed?.end(fault);
+    units.forEach((unit, i) => {
+      const outcome = settled[i];
+      if (failure !== undefined) unit.reject(failure);
+      else if (outcome?.ok) unit.resolve(outcome.value);
+      else unit.reject(outcome?.error);
+    });
+  }
+
+  // Rule 1: units wait here until the group's turn.
+  let queued: Unit[] = [];
+  let flushing = false;
+  function scheduleFlush(): void {
+    if (flushing) return;
+    flushing = true;
+    void mutex.run(async () => {
+      await new Promise<void>((resolve) => nextTurn(resolve));
+      flushing = false;
+      const units = queued.length > MAX_GROUP ? queued.splice(0, MAX_GROUP) : queued;
+      if (units === queued) queued = [];
+      else scheduleFlush();
+      try {
+        if (units.length === 1) await runAlone(units[0] as Unit);
+        else await runGroup(units);
+      } catch (err) {
+        // A ROLLBACK that failed: no caller may be left waiting (a settled promise ignores this).
+        for (const unit of units) unit.reject(err);
+      }
+    });
+  }
+
   return {
     dialect: 'sqlite',
     repos,
     transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-      return guard.outside(() => mutex.run(async () => {
-        observed?.begin();
-        let failure: unknown;
-        const scope = scoped();
-        try {
-          begin.run();
-          const result = await guard.inside(() => fn(scope.tx));
-          commit.run();
-          return result;
-        } catch (err) {
-          failure = err ?? new Error('transaction callback threw without an error');
-          if (db.inTransaction) rollback.run();
-          throw err;
-        } finally {
-          scope.end();
-          observed?.end(failure);
-        }
-      }));
+      return guard.outside(
+        () =>
+          new Promise<T>((resolve, reject) => {
+            queued.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+            scheduleFlush();
+          }),
+      );
     },
     // One process serves everything on SQLite: the in-process lock is enough.
     requestLock: processLocalLock,

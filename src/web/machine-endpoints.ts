@@ -1,0 +1,240 @@
+// The light path for the GET machine endpoints: AS metadata and the OpenID configuration (RFC 8414),
+// the JWKS, each wiki's protected-resource metadata (RFC 9728) and Caddy's forward_auth check
+// (/auth/verify). They are nearly all of the traffic; this answers their plain requests before
+// Express's router (app.ts hooks it in front of `app.handle`) with exactly what the Express routes
+// answer: the same status, headers and body, the same request log line and request metric, the same
+// rate-limit budgets (shared instances). Measured: docs/benchmarks.md, "Round 4: machine endpoints".
+//
+// The rule that keeps the two paths equal: a request is taken here only when it is the plain case,
+// decided before anything is spent or written; every other request (another method, HEAD, OPTIONS,
+// a query string on a document, a conditional request, another spelling of the path, a header over
+// its limit, a Host the wiki-host rules refuse, an unknown wiki, an address whose budget is spent)
+// goes to Express untouched, and Express answers it as before. test/web/machine-endpoints.test.ts
+// sends each endpoint and those variants both ways and compares status, headers and body.
+//   - Documents (metadata, JWKS, PRM): GET at the exact path, no query, no If-None-Match or
+//     If-Modified-Since; one writeHead with the precomputed headers (security headers, CORS,
+//     Cache-Control, Content-Type, ETag, Content-Length), then the precomputed body.
+//   - /auth/verify at its exact path (any method, any query, as verifyRoutes' own exact-path branch):
+//     the prelude Express would run (metric, request id, log line, security headers), then the very
+//     verifyRoutes handler Express mounts, on a request given Express's prototypes as app.handle does;
+//     its errors go to the app's error handler.
+import crypto from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { AppContext } from '../context.ts';
+import { jwksCacheControl } from '../config/jwks-cache.ts';
+import { routeGroup } from '../metrics/route-groups.ts';
+import { authorizationServerMetadata } from '../oauth/metadata/as-metadata.ts';
+import { OAUTH_PATHS } from '../oauth/paths.ts';
+import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from '../resource/prm.ts';
+import { VERIFY_PATH } from '../resource/verify.route.ts';
+import { wikiSlugOfRequest } from '../wikis/urls.ts';
+import { HEADER_LIMITS } from './header-limits.ts';
+import { precomputeJson, type PrecomputedJson } from './http.ts';
+import type { DiscoveryLimit } from './rate-limits.ts';
+import { QUIET_PATH, requestLine } from './request-log.ts';
+import { securityHeaderSets } from './security-headers.ts';
+
+export interface MachineEndpointDeps {
+  ctx: Pick<AppContext, 'config' | 'log' | 'metrics' | 'platformKeys' | 'store'>;
+  /** The Express app: its trust-proxy setting (req.ip) and its request/response prototypes. */
+  app: Express;
+  /** The budgets the Express routes spend (the same instances). */
+  discoveryLimit: DiscoveryLimit;
+  wikiDiscoveryLimit: DiscoveryLimit;
+  /** The handler app.ts mounts for /auth/verify (verifyRoutes(ctx), the same instance). */
+  verify: RequestHandler;
+  /** The app's error handler. */
+  errors: ErrorRequestHandler;
+}
+
+/**
+ * Answers the request and returns true, or returns false having touched nothing (Express answers it).
+ * A PRM request waits for the wiki's row (the store is async): its promise says the same, later.
+ */
+export type LightPath = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+/** For tests: the light path can be switched off (Express answers everything), and counts its answers. */
+export const machineEndpointSwitch = { enabled: true, answered: 0 };
+
+type Flat = string[];
+
+/** Express's `req.ip` getter (proxy-addr with the app's `trust proxy`), called on the raw request. */
+const ipGetter = Object.getOwnPropertyDescriptor(express.request, 'ip')?.get;
+
+/** headerLimits' rule (src/web/header-limits.ts): every limited header within its length. */
+function withinHeaderLimits(req: IncomingMessage): boolean {
+  for (const name in HEADER_LIMITS) {
+    const value = req.headers[name];
+    if (value === undefined) continue;
+    const length = Array.isArray(value) ? value.join(', ').length : value.length;
+    if (length > HEADER_LIMITS[name]!) return false;
+  }
+  return true;
+}
+
+export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
+  const { ctx, app } = deps;
+  const { config } = ctx;
+  const line = requestLine(ctx.log);
+  const security = securityHeaderSets(config.production, config.publicUrl).everywhere.flatMap(([name, value]) => [name, value]);
+  const requestIp = (req: IncomingMessage): string | undefined => {
+    if (!ipGetter) throw new Error('express.request has no ip getter');
+    return ipGetter.call({ app, socket: req.socket, headers: req.headers }) as string | undefined;
+  };
+  const hostHeaders = (req: IncomingMessage) => ({ get: (name: 'host' | 'x-forwarded-host') => req.headers[name] as string | undefined });
+
+  /** The headers of a document answer after X-Request-Id and before RateLimit: as the Express routes set them. */
+  const documentHeaders = (cacheControl: string, doc: PrecomputedJson): Flat => [
+    ...security,
+    'Access-Control-Allow-Origin',
+    '*',
+    // RateLimit and RateLimit-Policy go here (per request).
+    'Cache-Control',
+    cacheControl,
+    'Content-Type',
+    'application/json; charset=utf-8',
+    'ETag',
+    doc.etag,
+    'Content-Length',
+    String(doc.body.length),
+  ];
+  const RATE_AT = security.length + 2;
+
+  const metadata = precomputeJson(authorizationServerMetadata(config));
+  const metadataAnswer = { doc: metadata, headers: documentHeaders('public, max-age=300', metadata) };
+  let jwks: { source: unknown; doc: PrecomputedJson; headers: Flat } | undefined;
+  const jwksAnswer = () => {
+    const source = ctx.platformKeys.publicJwks;
+    if (jwks?.source !== source) {
+      const doc = precomputeJson(source);
+      jwks = { source, doc, headers: documentHeaders(jwksCacheControl(config), doc) };
+    }
+    return jwks;
+  };
+  // Each wiki's PRM answer, bounded as wikiHostRoutes bounds its documents.
+  const prm = new Map<string, { doc: PrecomputedJson; headers: Flat }>();
+  const prmAnswer = (slug: string) => {
+    let answer = prm.get(slug);
+    if (answer === undefined) {
+      if (prm.size >= 4096) prm.clear();
+      const doc = precomputeJson(protectedResourceMetadata(config, slug));
+      answer = { doc, headers: documentHeaders('public, max-age=300', doc) };
+      prm.set(slug, answer);
+    }
+    return answer;
+  };
+
+  /** The metric and the log line, on the response's close, as requestMetrics and requestLog write them. */
+  const observe = (req: IncomingMessage, res: ServerResponse, id: string, path: string, quiet: boolean) => {
+    const start = performance.now();
+    const url = req.url ?? '';
+    res.once('close', () => {
+      if (res.writableFinished) ctx.metrics.request(routeGroup(path), res.statusCode, (performance.now() - start) / 1000);
+      line(req, res, id, url, start, quiet);
+    });
+  };
+
+  const document = (req: IncomingMessage, res: ServerResponse, path: string, answer: { doc: PrecomputedJson; headers: Flat }, limit: DiscoveryLimit): true | false => {
+    const rate = limit.spendIfLeft(requestIp(req));
+    if (rate === undefined) return false; // spent: Express's limiter refuses it
+    const id = crypto.randomUUID();
+    (req as Request).id = id;
+    observe(req, res, id, path, false);
+    const headers = ['X-Request-Id', id, ...answer.headers];
+    if (rate !== null) headers.splice(RATE_AT, 0, 'RateLimit', rate[0], 'RateLimit-Policy', rate[1]);
+    res.writeHead(200, headers);
+    res.end(answer.doc.body);
+    return true;
+  };
+
+  const verify = (req: IncomingMessage, res: ServerResponse): void => {
+    const id = crypto.randomUUID();
+    const r = req as Request;
+    const s = res as Response;
+    r.id = id;
+    observe(req, res, id, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);
+    // As app.handle and the router prepare a request.
+    r.res = s;
+    s.req = r;
+    Object.setPrototypeOf(req, app.request);
+    Object.setPrototypeOf(res, app.response);
+    s.locals = Object.create(null) as Response['locals'];
+    r.originalUrl = r.url;
+    r.baseUrl = '';
+    res.setHeader('X-Request-Id', id);
+    for (let i = 0; i < security.length; i += 2) res.setHeader(security[i]!, security[i + 1]!);
+    const fail: NextFunction = (err?: unknown) => {
+      if (err === undefined || err === 'route' || err === 'router') {
+        // verifyRoutes never passes its exact path on; if it did, there is nothing else to answer it.
+        err = new Error('verifyRoutes passed /auth/verify on');
+      }
+      try {
+        deps.errors(err, r, s, () => undefined);
+      } catch (thrown) {
+        ctx.log.error({ err: thrown }, 'the error handler failed on /auth/verify');
+        res.destroy();
+      }
+    };
+    try {
+      deps.verify(r, s, fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+
+  return (req, res) => {
+    if (!machineEndpointSwitch.enabled) return false;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    if (path === VERIFY_PATH) {
+      if (!withinHeaderLimits(req)) return false;
+      machineEndpointSwitch.answered++;
+      verify(req, res);
+      return true;
+    }
+    if (req.method !== 'GET' || q !== -1 || !path.startsWith('/.well-known/')) return false;
+    if (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) return false;
+    if (!withinHeaderLimits(req)) return false;
+    let slug: string | undefined;
+    try {
+      slug = wikiSlugOfRequest(config, hostHeaders(req));
+    } catch {
+      return false; // Host and X-Forwarded-Host disagree: Express answers 400
+    }
+    let answered = false;
+    try {
+      if (slug === undefined) {
+        if (path === '/.well-known/oauth-authorization-server' || path === '/.well-known/openid-configuration') {
+          answered = document(req, res, path, metadataAnswer, deps.discoveryLimit);
+        } else if (path === OAUTH_PATHS.jwks) {
+          answered = document(req, res, path, jwksAnswer(), deps.discoveryLimit);
+        }
+      } else if (path === PRM_PATH || path === PRM_ROOT_PATH) {
+        // An unknown wiki, or a storage fault reading it (nothing written yet): Express answers it.
+        return ctx.store.repos.wikis.findBySlug(slug).then(
+          (wiki) => {
+            try {
+              const found = wiki !== undefined && document(req, res, path, prmAnswer(wiki.slug), deps.wikiDiscoveryLimit);
+              if (found) machineEndpointSwitch.answered++;
+              return found;
+            } catch (err) {
+              if (!res.headersSent) return false;
+              ctx.log.error({ err }, 'the light path failed while answering a PRM request');
+              res.destroy();
+              return true;
+            }
+          },
+          () => false,
+        );
+      }
+    } catch (err) {
+      // Nothing was written before a throw (a storage fault reading the wiki): Express answers it.
+      if (res.headersSent) throw err;
+      return false;
+    }
+    if (answered) machineEndpointSwitch.answered++;
+    return answered;
+  };
+}
