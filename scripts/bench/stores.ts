@@ -11,7 +11,9 @@
 // A refresh or a code exchange commits one write transaction, so on the token cases writes/s is
 // about req/s on both; the bearer cases write only when a grant's last_used_at is a minute old.
 // writes/s may exceed req/s by up to connections ÷ seconds: requests in flight when the load
-// generator stops are not counted as answers, but the app still commits them.
+// generator stops are not counted as answers, but the app still commits them. With the SQLite
+// store's group commit, concurrent token requests share one transaction: SQLite's writes/s then
+// counts those shared commits and is below req/s at higher concurrency.
 import type { BenchChild } from './child.ts';
 import type { LoadCase } from './cases.ts';
 import type { RunResult } from './load.ts';
