@@ -9,19 +9,16 @@
 //     (setImmediate): it takes what is queued then, at most MAX_GROUP units, and never waits for more.
 //  2. Each unit runs in its own SAVEPOINT: a unit that throws is rolled back to its savepoint only,
 //     and rejects its own caller; its neighbours' writes stay.
-//  3. Nobody is answered before the shared COMMIT has succeeded (synchronous=FULL: on disk). If the
+//  3. Nobody is answered before the shared COMMIT has succeeded (in the WAL, as a lone transaction's
+//     would be: synchronous=NORMAL, src/db/open.ts, survives a crash of the process). If the
 //     COMMIT fails, every unit of the group rejects with its error. If SQLite itself aborts the whole
 //     transaction inside a unit (SQLITE_FULL, an I/O error), that unit and the ones before it reject
 //     and the rest run in a new transaction.
 //  4. A group of one runs exactly as a lone transaction (no savepoint).
-// Until every caller has switched, the app's context (src/context.ts) shares this connection with
-// the synchronous repositories, which the mutex does not queue. A store transaction's callback awaits
-// only the store's repositories, which resolve at once, so a group runs to COMMIT within one turn of
-// the microtask queue; another request's continuation that runs in between, and writes through the raw
-// `Db`, writes inside the open transaction (a nested db.transaction becomes a SAVEPOINT). It then
-// commits with it, as it would have alone; it is rolled back with it only when the unit it ran
-// during throws. So the domain transactions return refusals as outcomes and throw only on a fault
-// (store.ts rule 1). Once every caller uses the store, nothing else touches the connection.
+// Nothing else touches the connection: the app reaches SQLite only through this store (AppContext has
+// no raw database; test/structure/imports.test.ts). A unit sees the writes of the units before it in
+// its group, as it would have after their COMMIT; they are undone with it only if the COMMIT fails,
+// and then every unit's caller is refused.
 import type { Db } from '../../db/open.ts';
 import { asyncWriteScope } from '../../db/instrument.ts';
 import { storageFaultKind } from '../../db/faults.ts';
