@@ -20,13 +20,15 @@ export interface AuthorizationCode {
   grantId: string | null;
 }
 
-interface CodeRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface CodeRow {
   hash: string;
   client_id: string;
   user_did: string;
   wiki_slug: string;
   redirect_uri: string;
-  redirect_uri_sent: number;
+  /** 0/1 on SQLite; an integer or a boolean column on PostgreSQL. */
+  redirect_uri_sent: number | boolean;
   code_challenge: string;
   resource: string;
   scope: string;
@@ -35,13 +37,13 @@ interface CodeRow {
   grant_id: string | null;
 }
 
-const toCode = (r: CodeRow): AuthorizationCode => ({
+export const toCode = (r: CodeRow): AuthorizationCode => ({
   hash: r.hash,
   clientId: r.client_id,
   userDid: r.user_did,
   wikiSlug: r.wiki_slug,
   redirectUri: r.redirect_uri,
-  redirectUriSent: r.redirect_uri_sent === 1,
+  redirectUriSent: r.redirect_uri_sent === 1 || r.redirect_uri_sent === true,
   codeChallenge: r.code_challenge,
   resource: r.resource,
   scope: r.scope,

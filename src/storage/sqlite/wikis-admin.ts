@@ -9,6 +9,7 @@ import { nowSeconds, type Db } from '../../db/open.ts';
 import type { ClientSummary } from '../../admin/clients.ts';
 import type { DeletedUser, DeletedWiki } from '../../admin/deletions.ts';
 import type { UserSummary } from '../../admin/users.ts';
+import { toClientSummary, type ClientSummaryRow } from '../rows.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS, type Reservation } from '../../wikis/reserved-names.ts';
 
@@ -143,26 +144,13 @@ export function listUsers(db: Db, now = nowSeconds()): UserSummary[] {
 /** admin clients list: by creation, with live-grant counts. */
 export function listClients(db: Db, now = nowSeconds()): ClientSummary[] {
   const rows = db
-    .prepare<[{ now: number }], { client_id: string; kind: 'registered' | 'metadata_document'; metadata: string; live_grants: number; created_at: number; first_token_at: number | null; last_used_at: number | null }>(
+    .prepare<[{ now: number }], ClientSummaryRow>(
       `SELECT c.client_id, c.kind, c.metadata, c.created_at, c.first_token_at, c.last_used_at,
          (SELECT count(*) FROM oauth_grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
        FROM oauth_clients c ORDER BY c.created_at, c.client_id`,
     )
     .all({ now });
-  return rows.map((r) => {
-    const metadata = JSON.parse(r.metadata) as { client_name?: unknown; token_endpoint_auth_method?: unknown; redirect_uris?: unknown };
-    return {
-      clientId: r.client_id,
-      kind: r.kind,
-      clientName: typeof metadata.client_name === 'string' ? metadata.client_name : null,
-      tokenEndpointAuthMethod: typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : null,
-      redirectUris: Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string') : [],
-      liveGrants: r.live_grants,
-      createdAt: r.created_at,
-      firstTokenAt: r.first_token_at,
-      lastUsedAt: r.last_used_at,
-    };
-  });
+  return rows.map(toClientSummary);
 }
 
 /** admin wikis deleted: newest first. */
