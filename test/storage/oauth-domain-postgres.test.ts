@@ -12,8 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignedInUser } from '../../src/accounts/session.ts';
 import type { AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
-import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import { AuthorizationRequestExpired, decideConsent } from '../../src/oauth/authorize/consent.ts';
 import type { ClientMetadata, OAuthClientRecord } from '../../src/oauth/clients/client.ts';
 import { registerWithinCap } from '../../src/oauth/clients/client-caps.ts';
@@ -22,18 +20,19 @@ import { TemporarilyUnavailable } from '../../src/oauth/errors.ts';
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { checkBearer } from '../../src/resource/check-bearer.ts';
 import { InvalidToken } from '../../src/resource/errors.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { healthRoutes } from '../../src/web/health.route.ts';
 import { createLogger } from '../../src/web/log.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { twoPostgresStores, type TwoPostgresStores } from '../support/postgres-stores.ts';
+import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { createTestCertificate, json, startDocServer, type DocServer, type TestCertificate } from '../oauth/clients/https-stand-in.ts';
 
 let server: TestPostgres;
 let app: TestApp;
-let admin: ReturnType<typeof createPool>;
+let stores: TwoPostgresStores;
 let storeA: Store;
 let storeB: Store;
 let ctxA: AppContext;
@@ -41,26 +40,20 @@ let ctxB: AppContext;
 
 beforeAll(async () => {
   server = await startPostgres();
-  const url = await server.createDatabase();
-  admin = createPool({ url, poolSize: 2 });
-  await migratePostgres(admin);
-  storeA = createPostgresStore(url, { poolSize: 10 });
-  storeB = createPostgresStore(url, { poolSize: 10 });
+  stores = await twoPostgresStores(server);
+  ({ a: storeA, b: storeB } = stores);
   app = await startTestApp({}, { listen: false });
   ctxA = { ...app.ctx, store: storeA };
   ctxB = { ...app.ctx, store: storeB };
 }, 60_000);
 
 afterAll(async () => {
-  await storeA?.close();
-  await storeB?.close();
-  await admin?.end();
+  await stores?.close();
   await app?.close();
   await server?.stop();
 });
 
-const count = async (table: string, where: string, ...args: unknown[]) =>
-  Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, args)).rows[0]!.n);
+const count: TwoPostgresStores['count'] = (...args) => stores.count(...args);
 
 const metadata = {
   redirect_uris: ['https://app.example/cb'],
@@ -146,7 +139,7 @@ describe('decideConsent on PostgreSQL', () => {
 
 describe('registerWithinCap on PostgreSQL', () => {
   it('20 concurrent registrations across two instances never exceed MAX_UNUSED_CLIENTS; the rest get 503', async () => {
-    await admin.query('DELETE FROM oauth_clients');
+    await stores.admin.query('DELETE FROM oauth_clients');
     const cap = 5;
     const lines: { msg: string; cap?: number }[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line) as { msg: string; cap?: number }) });
@@ -181,7 +174,7 @@ describe('the client ID metadata document cache on PostgreSQL', () => {
     createClientResolver({ store, log: createLogger('silent'), allowPrivateAddresses: true, caCertificates: certificate.cert, maxCachedDocuments });
 
   it('10 new documents fetched at once through two instances: no more than MAX_CACHED_CLIENT_DOCUMENTS are cached, the rest get 503', async () => {
-    await admin.query('DELETE FROM oauth_clients');
+    await stores.admin.query('DELETE FROM oauth_clients');
     const cap = 3;
     const ids = Array.from({ length: 10 }, (_, i) => {
       const path = `/race/${i}/client.json`;
@@ -203,9 +196,9 @@ describe('the client ID metadata document cache on PostgreSQL', () => {
     expect(await storeA.repos.clients.countDocuments()).toBe(cap);
     // A cached document is still refreshed while the cache is full.
     const cachedId = resolved[0]!.value!.clientId;
-    await admin.query('UPDATE oauth_clients SET stale_at = $1 WHERE client_id = $2', [nowSeconds() - 1, cachedId]);
+    await stores.admin.query('UPDATE oauth_clients SET stale_at = $1 WHERE client_id = $2', [nowSeconds() - 1, cachedId]);
     expect((await b.resolve(cachedId))?.clientId).toBe(cachedId);
-    expect(Number((await admin.query<{ stale_at: string }>('SELECT stale_at FROM oauth_clients WHERE client_id = $1', [cachedId])).rows[0]!.stale_at)).toBeGreaterThan(nowSeconds());
+    expect(Number((await stores.admin.query<{ stale_at: string }>('SELECT stale_at FROM oauth_clients WHERE client_id = $1', [cachedId])).rows[0]!.stale_at)).toBeGreaterThan(nowSeconds());
   }, 60_000);
 });
 

@@ -7,24 +7,21 @@ import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
-import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import type { ClientMetadata, OAuthClientRecord } from '../../src/oauth/clients/client.ts';
 import { exchangeAuthorizationCode } from '../../src/oauth/token/grants/authorization-code.ts';
 import { refreshAccessToken } from '../../src/oauth/token/grants/refresh-token.ts';
 import { readTokenParams } from '../../src/oauth/token/token-params.ts';
 import type { Asker } from '../../src/oauth/token/token-rate-limits.ts';
 import { revokeToken } from '../../src/oauth/revoke/revoke.route.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { AppError } from '../../src/web/errors.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { twoPostgresStores, type TwoPostgresStores } from '../support/postgres-stores.ts';
 
 let server: TestPostgres;
 let app: TestApp;
-let url: string;
-let admin: ReturnType<typeof createPool>;
+let stores: TwoPostgresStores;
 let storeA: Store;
 let storeB: Store;
 let ctxA: AppContext;
@@ -32,26 +29,20 @@ let ctxB: AppContext;
 
 beforeAll(async () => {
   server = await startPostgres();
-  url = await server.createDatabase();
-  admin = createPool({ url, poolSize: 2 });
-  await migratePostgres(admin);
-  storeA = createPostgresStore(url, { poolSize: 10 });
-  storeB = createPostgresStore(url, { poolSize: 10 });
+  stores = await twoPostgresStores(server);
+  ({ a: storeA, b: storeB } = stores);
   app = await startTestApp({}, { listen: false });
   ctxA = { ...app.ctx, store: storeA };
   ctxB = { ...app.ctx, store: storeB };
 }, 60_000);
 
 afterAll(async () => {
-  await storeA?.close();
-  await storeB?.close();
-  await admin?.end();
+  await stores?.close();
   await app?.close();
   await server?.stop();
 });
 
-const count = async (table: string, where: string, ...args: unknown[]) =>
-  Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, args)).rows[0]!.n);
+const count: TwoPostgresStores['count'] = (...args) => stores.count(...args);
 
 const metadata = {
   redirect_uris: ['https://app.example/cb'],
@@ -162,7 +153,7 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
     expect(await count('oauth_grants', 'client_id = $1', client.clientId)).toBe(1);
     expect(await count('oauth_grants', 'client_id = $1 AND revoked_at IS NOT NULL', client.clientId)).toBe(1);
     expect(await count('audit_log', "client_id = $1 AND event = 'code_replay_detected'", client.clientId)).toBe(19);
-    const { rows } = await admin.query<{ first_token_at: number | null }>('SELECT first_token_at FROM oauth_clients WHERE client_id = $1', [client.clientId]);
+    const { rows } = await stores.admin.query<{ first_token_at: number | null }>('SELECT first_token_at FROM oauth_clients WHERE client_id = $1', [client.clientId]);
     expect(rows[0]?.first_token_at).not.toBeNull();
   }, 60_000);
 
