@@ -3,7 +3,7 @@
 // toGrant, refresh-tokens.repo.ts toRefreshToken, clients.repo.ts toClient, wikis.repo.ts toWiki).
 // Only column names and values live here; each store writes its own SQL around them.
 import type { ClientSummary } from '../admin/clients.ts';
-import type { AuditEvent } from '../audit/audit-log.ts';
+import type { AuditEntry, AuditEvent, AuditEventName } from '../audit/audit-log.ts';
 
 /** The audit_log columns an insert writes, in the order auditInsertValues returns them. */
 export const AUDIT_INSERT_COLUMNS = 'at, event, did, client_id, wiki_slug, actor, address, detail';
@@ -21,6 +21,31 @@ export function auditInsertValues(e: AuditEvent, at: number): (string | number |
     e.detail ? JSON.stringify(e.detail) : null,
   ];
 }
+
+/** An audit_log row as both stores read it. */
+export interface AuditRow {
+  id: number;
+  at: number;
+  event: AuditEventName;
+  did: string | null;
+  client_id: string | null;
+  wiki_slug: string | null;
+  actor: string | null;
+  address: string | null;
+  detail: string | null;
+}
+
+export const toAuditEntry = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  at: r.at,
+  event: r.event,
+  did: r.did,
+  clientId: r.client_id,
+  wikiSlug: r.wiki_slug,
+  actor: r.actor,
+  address: r.address,
+  detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
+});
 
 /** What the admin clients list reads of an oauth_clients row and its live-grant count. */
 export interface ClientSummaryRow {

@@ -52,10 +52,37 @@ export const toCode = (r: CodeRow): AuthorizationCode => ({
   grantId: r.grant_id,
 });
 
+type CodeInsertValues = [string, string, string, string, string, number, string, string, string, number, number];
+
+/**
+ * A new code: its value (given to the client once) and the values of its row, in the column order of
+ * the INSERT below (both stores). Only the hash is stored; it expires AUTHORIZATION_CODE_TTL_SECONDS on.
+ */
+export function newCodeRow(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): { value: string; values: CodeInsertValues } {
+  const value = randomToken(32);
+  const now = nowSeconds();
+  return {
+    value,
+    values: [
+      sha256Hex(value),
+      code.clientId,
+      code.userDid,
+      code.wikiSlug,
+      code.redirectUri,
+      code.redirectUriSent ? 1 : 0,
+      code.codeChallenge,
+      code.resource,
+      code.scope,
+      now,
+      now + AUTHORIZATION_CODE_TTL_SECONDS,
+    ],
+  };
+}
+
 export type CodesRepo = ReturnType<typeof createCodesRepo>;
 
 export function createCodesRepo(db: Db) {
-  const insert = db.prepare<[string, string, string, string, string, number, string, string, string, number, number]>(
+  const insert = db.prepare<CodeInsertValues>(
     `INSERT INTO authorization_codes
        (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -66,21 +93,8 @@ export function createCodesRepo(db: Db) {
   return {
     /** Returns the code's value; only its hash is stored. */
     insert(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): string {
-      const value = randomToken(32);
-      const now = nowSeconds();
-      insert.run(
-        sha256Hex(value),
-        code.clientId,
-        code.userDid,
-        code.wikiSlug,
-        code.redirectUri,
-        code.redirectUriSent ? 1 : 0,
-        code.codeChallenge,
-        code.resource,
-        code.scope,
-        now,
-        now + AUTHORIZATION_CODE_TTL_SECONDS,
-      );
+      const { value, values } = newCodeRow(code);
+      insert.run(...values);
       return value;
     },
     findByValue(value: string): AuthorizationCode | undefined {

@@ -11,13 +11,12 @@
 import { sessionHandle, type LiveSession } from '../../accounts/sessions.repo.ts';
 import type { Ticket, TicketKind } from '../../accounts/tickets.repo.ts';
 import { toUser, type UserRow } from '../../accounts/users.repo.ts';
-import type { AuditEntry, AuditEventName } from '../../audit/audit-log.ts';
+import type { AuditEntry } from '../../audit/audit-log.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { LOCKS, lockKey } from '../../db/postgres/advisory-locks.ts';
 import {
   ATPROTO_AUTH_STATE_TTL_SECONDS,
   AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS,
-  AUTHORIZATION_CODE_TTL_SECONDS,
   AUTHORIZATION_REQUEST_TTL_SECONDS,
   LAST_SEEN_RESOLUTION_SECONDS,
   REVOKED_KEEP_SECONDS,
@@ -26,7 +25,7 @@ import {
 } from '../../lifetimes.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import type { PendingAuthorization } from '../../oauth/authorize/authorization-requests.repo.ts';
-import { toCode, type CodeRow } from '../../oauth/authorize/codes.repo.ts';
+import { newCodeRow, toCode, type CodeRow } from '../../oauth/authorize/codes.repo.ts';
 import type { ClientMetadata } from '../../oauth/clients/client.ts';
 import { REGISTERED_CLIENT_ID_PREFIX, toClient as toClientWith, type ClientRow } from '../../oauth/clients/clients.repo.ts';
 import { BEARER_LOOKUP_SQL, toBearerLookup, toGrant, type GrantRow } from '../../oauth/grants/grants.repo.ts';
@@ -35,7 +34,7 @@ import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS } from '../../wikis/reserved-names.ts';
 import { toWiki, type WikiRow } from '../../wikis/wikis.repo.ts';
 import type { Repositories } from '../store.ts';
-import { AUDIT_INSERT_COLUMNS, auditInsertValues, toClientSummary, type ClientSummaryRow } from '../rows.ts';
+import { AUDIT_INSERT_COLUMNS, auditInsertValues, toAuditEntry, toClientSummary, type AuditRow, type ClientSummaryRow } from '../rows.ts';
 import { isUniqueViolation } from '../wrap.ts';
 
 /** What a repository needs of a pool or of a transaction's client. */
@@ -378,25 +377,12 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     // src/oauth/authorize/codes.repo.ts
     codes: {
       async insert(code) {
-        const value = randomToken(32);
-        const now = nowSeconds();
+        const { value, values } = newCodeRow(code);
         await q.query(
           `INSERT INTO authorization_codes
              (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            sha256Hex(value),
-            code.clientId,
-            code.userDid,
-            code.wikiSlug,
-            code.redirectUri,
-            code.redirectUriSent ? 1 : 0,
-            code.codeChallenge,
-            code.resource,
-            code.scope,
-            now,
-            now + AUTHORIZATION_CODE_TTL_SECONDS,
-          ],
+          values,
         );
         return value;
       },
@@ -628,28 +614,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         if (filter.clientId !== undefined) add('client_id', '=', filter.clientId);
         if (filter.since !== undefined) add('at', '>=', filter.since);
         args.push(filter.limit ?? 1000);
-        const { rows } = await q.query<{
-          id: number;
-          at: number;
-          event: AuditEventName;
-          did: string | null;
-          client_id: string | null;
-          wiki_slug: string | null;
-          actor: string | null;
-          address: string | null;
-          detail: string | null;
-        }>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${args.length}`, args);
-        return rows.map((r) => ({
-          id: r.id,
-          at: r.at,
-          event: r.event,
-          did: r.did,
-          clientId: r.client_id,
-          wikiSlug: r.wiki_slug,
-          actor: r.actor,
-          address: r.address,
-          detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-        }));
+        const { rows } = await q.query<AuditRow>(
+          `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${args.length}`,
+          args,
+        );
+        return rows.map(toAuditEntry);
       },
     },
 

@@ -4,12 +4,12 @@
 // delete-wiki.ts, src/audit/audit-log.ts, src/admin/users.ts, clients.ts, deletions.ts), which now
 // go through the Store. The rules stay in those files' opening comments; this file is only SQL.
 // Synchronous on purpose: sqlite/repositories.ts wraps them (store.ts rule 3 decides when they run).
-import type { AuditEntry, AuditEventName, AuditFilter } from '../../audit/audit-log.ts';
+import type { AuditEntry, AuditFilter } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
 import type { ClientSummary } from '../../admin/clients.ts';
 import type { DeletedUser, DeletedWiki } from '../../admin/deletions.ts';
 import type { UserSummary } from '../../admin/users.ts';
-import { toClientSummary, type ClientSummaryRow } from '../rows.ts';
+import { toAuditEntry, toClientSummary, type AuditRow, type ClientSummaryRow } from '../rows.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS, type Reservation } from '../../wikis/reserved-names.ts';
 
@@ -100,21 +100,11 @@ export function listAudit(db: Db, filter: AuditFilter = {}): AuditEntry[] {
   }
   args.push(filter.limit ?? 1000);
   const rows = db
-    .prepare<(string | number)[], { id: number; at: number; event: AuditEventName; did: string | null; client_id: string | null; wiki_slug: string | null; actor: string | null; address: string | null; detail: string | null }>(
+    .prepare<(string | number)[], AuditRow>(
       `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`,
     )
     .all(...args);
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    event: r.event,
-    did: r.did,
-    clientId: r.client_id,
-    wikiSlug: r.wiki_slug,
-    actor: r.actor,
-    address: r.address,
-    detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-  }));
+  return rows.map(toAuditEntry);
 }
 
 /** admin users list: by username, with wiki, live-session and live-grant counts. */
