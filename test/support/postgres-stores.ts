@@ -1,11 +1,15 @@
 // Two app instances on one PostgreSQL database, as issue 12 runs them (they share nothing but the
 // database): a fresh database on `server` (test/support/postgres.ts), migrated, with two Store
-// instances (two pools) on it and a small admin pool for the tests' own assertions.
+// instances (two pools) on it and a small admin pool for the tests' own assertions; with
+// onTwoPostgresInstances, also the test app's context on each (domain code run on two instances).
+import { afterAll, beforeAll } from 'vitest';
+import type { AppContext } from '../../src/context.ts';
 import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import { createPool, type PgPool } from '../../src/db/postgres/pool.ts';
 import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import type { Store } from '../../src/storage/store.ts';
-import type { TestPostgres } from './postgres.ts';
+import { startTestApp, type TestApp } from './app.ts';
+import { startPostgres, type TestPostgres } from './postgres.ts';
 
 export interface TwoPostgresStores {
   url: string;
@@ -40,4 +44,35 @@ export async function twoPostgresStores(server: Pick<TestPostgres, 'createDataba
       await admin.end();
     },
   };
+}
+
+export interface TwoPostgresInstances {
+  server: TestPostgres;
+  stores: TwoPostgresStores;
+  /** The test app (not listening): config, keys, audit log and metrics of both contexts. */
+  app: TestApp;
+  /** The test app's context with `store` = stores.a, and with stores.b: the two instances. */
+  ctxA: AppContext;
+  ctxB: AppContext;
+}
+
+/**
+ * For a test file that runs domain code on two instances: registers its beforeAll (a PostgreSQL
+ * server, twoPostgresStores on it, the test app) and afterAll. The fields are set once beforeAll ran.
+ */
+export function onTwoPostgresInstances(): TwoPostgresInstances {
+  const env = {} as TwoPostgresInstances;
+  beforeAll(async () => {
+    env.server = await startPostgres();
+    env.stores = await twoPostgresStores(env.server);
+    env.app = await startTestApp({}, { listen: false });
+    env.ctxA = { ...env.app.ctx, store: env.stores.a };
+    env.ctxB = { ...env.app.ctx, store: env.stores.b };
+  }, 60_000);
+  afterAll(async () => {
+    await env.stores?.close();
+    await env.app?.close();
+    await env.server?.stop();
+  });
+  return env;
 }
