@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import type { AppContext } from '../../src/context.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import type { PgPool } from '../../src/db/postgres/pool.ts';
+import { inTransaction, type PgPool } from '../../src/db/postgres/pool.ts';
 import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
 import { signAccessToken, type AccessTokenInput } from '../../src/oauth/tokens/access-token.ts';
 import { BENCH_CODE_VERIFIER, type AccessTokenForWiki } from './protocol.ts';
@@ -118,17 +118,9 @@ export function createPostgresPools(pool: PgPool, ctx: Pick<AppContext, 'config'
   /** Column-wise arrays for unnest: one parameter per column, whatever the row count. */
   const columns = <R extends unknown[]>(batch: R[]): unknown[][] => (batch[0] ?? []).map((_, i) => batch.map((r) => r[i]));
   async function insertAll<R extends unknown[]>(sql: string, all: R[]): Promise<void> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
+    await inTransaction(pool, async (client) => {
       for (let i = 0; i < all.length; i += PG_BATCH) await client.query(sql, columns(all.slice(i, i + PG_BATCH)));
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
   return {
     async refreshPool(count: number): Promise<string[]> {

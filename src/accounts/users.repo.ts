@@ -10,7 +10,8 @@ export interface User {
   lastLoginAt: number;
 }
 
-interface UserRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface UserRow {
   did: string;
   handle: string;
   display_name: string | null;
@@ -19,7 +20,7 @@ interface UserRow {
   last_login_at: number;
 }
 
-const toUser = (r: UserRow): User => ({
+export const toUser = (r: UserRow): User => ({
   did: r.did,
   handle: r.handle,
   displayName: r.display_name,

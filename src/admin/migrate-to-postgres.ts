@@ -36,6 +36,7 @@ import { migrate, notApplied, readMigrations, type Migration } from '../db/migra
 import type { Db } from '../db/open.ts';
 import { LOCKS, lockForTransaction } from '../db/postgres/advisory-locks.ts';
 import { appliedPostgresMigrations, migratePostgres, readPostgresMigrations } from '../db/postgres/migrate.ts';
+import { inTransaction } from '../db/postgres/pool.ts';
 import { AdminError } from './errors.ts';
 
 /** Maintained by triggers on oauth_clients (migration 005): recounted on insert, verified, not copied. */
@@ -355,29 +356,25 @@ async function postgresTableSum(client: Pick<pg.PoolClient, 'query'>, table: Tab
 
 async function verify(snapshot: Database.Database, pool: pg.Pool, tables: Table[]): Promise<{ checks: TableCheck[]; ok: boolean }> {
   const checks: TableCheck[] = [];
-  const client = await pool.connect();
-  try {
-    // One snapshot of the PostgreSQL side too.
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    for (const table of tables) {
-      const left = sqliteTableSum(snapshot, table);
-      const exists = (await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`"${table.name}"`])).rows[0]?.t;
-      const right = exists ? await postgresTableSum(client, table) : undefined;
-      checks.push({
-        table: table.name,
-        sqliteRows: left.rows,
-        postgresRows: right?.rows ?? 0,
-        sqliteChecksum: left.checksum,
-        postgresChecksum: right?.checksum ?? 'missing',
-        ok: right !== undefined && left.rows === right.rows && left.checksum === right.checksum,
-      });
-    }
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  // One snapshot of the PostgreSQL side too.
+  await inTransaction(
+    pool,
+    async (client) => {
+      for (const table of tables) {
+        const left = sqliteTableSum(snapshot, table);
+        const exists = (await client.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [`"${table.name}"`])).rows[0]?.t;
+        const right = exists ? await postgresTableSum(client, table) : undefined;
+        checks.push({
+          table: table.name,
+          sqliteRows: left.rows,
+          postgresRows: right?.rows ?? 0,
+          sqliteChecksum: left.checksum,
+          postgresChecksum: right?.checksum ?? 'missing',
+          ok: right !== undefined && left.rows === right.rows && left.checksum === right.checksum,
+        });
+      }
+    },
+    'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+  );
   return { checks, ok: checks.every((c) => c.ok) };
 }

@@ -6,13 +6,14 @@ export interface Wiki {
   createdAt: number;
 }
 
-interface WikiRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface WikiRow {
   slug: string;
   owner_did: string;
   created_at: number;
 }
 
-const toWiki = (r: WikiRow): Wiki => ({ slug: r.slug, ownerDid: r.owner_did, createdAt: r.created_at });
+export const toWiki = (r: WikiRow): Wiki => ({ slug: r.slug, ownerDid: r.owner_did, createdAt: r.created_at });
 
 export type WikisRepo = ReturnType<typeof createWikisRepo>;
 

@@ -4,11 +4,10 @@
 // server stops start-up with a clear error and one structured log line saying what to check.
 // (The service started with DATABASE_URL: test/ops/postgres-serve.test.ts.)
 import { createServer } from 'node:net';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../src/config/env.ts';
 import { createPool, openPostgres, PostgresUnavailableError } from '../../src/db/postgres/pool.ts';
+import { captureLog } from '../support/log-lines.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 const base = { PUBLIC_URL: 'http://localhost:3000' };
@@ -49,16 +48,6 @@ describe('DATABASE_URL', () => {
   });
 });
 
-function capture(): { log: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out.push(chunk.toString());
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 describe('the PostgreSQL pool', () => {
   let server: TestPostgres;
@@ -70,7 +59,7 @@ describe('the PostgreSQL pool', () => {
   });
 
   it('sets its size, the statement timeout and application_name, and returns bigint as numbers', async () => {
-    const { log } = capture();
+    const { log } = captureLog();
     const pool = await openPostgres({ url: await server.createDatabase(), poolSize: 3, statementTimeoutMs: 1500 }, log);
     try {
       expect(pool.options.max).toBe(3);
@@ -95,7 +84,7 @@ describe('the PostgreSQL pool', () => {
         s.close(() => resolve(p));
       });
     });
-    const { log, lines } = capture();
+    const { log, lines } = captureLog();
     const url = `postgres://robot:hunter2@127.0.0.1:${port}/ra`;
     const attempt = openPostgres({ url }, log);
     await expect(attempt).rejects.toBeInstanceOf(PostgresUnavailableError);
@@ -107,7 +96,7 @@ describe('the PostgreSQL pool', () => {
   });
 
   it('names a missing database the same way', async () => {
-    const { log, lines } = capture();
+    const { log, lines } = captureLog();
     await expect(openPostgres({ url: `${server.url.replace(/\/postgres$/, '')}/no_such_db` }, log)).rejects.toThrow(/database "no_such_db" does not exist/);
     expect(lines()[0]).toMatchObject({ code: '3D000' });
   });

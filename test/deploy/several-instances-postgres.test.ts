@@ -18,12 +18,25 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPool, type PgPool } from '../../src/db/postgres/pool.ts';
 import { freePort } from '../support/app.ts';
-import { chooseUsername, fieldValue, location, pageText, type Browser } from '../support/browser-flow.ts';
+import { chooseUsername, fieldValue, location, pageText, routedBrowser, type Browser } from '../support/browser-flow.ts';
 import { exchangeCode, obtainCode, refresh as refreshAt, registerClaudeCode, revoke as revokeAt, type FlowApp, type RegisteredClient } from '../support/oauth-flow.ts';
-import { approveAtPds, createPdsAccount, httpRequest, type CookieJar, type PdsAccount } from '../support/pds.ts';
+import { approveAtPds, createPdsAccount, type CookieJar, type PdsAccount } from '../support/pds.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
-import { caddyBinary, send, startCaddy, startRecorder, type RawRequest, type RawResponse, type Recorder, type RunningCaddy } from './support.ts';
+import {
+  caddyBinary,
+  describeFailures,
+  killUnderLoad,
+  mcpPost,
+  send,
+  servedBy,
+  startCaddy,
+  startRecorder,
+  type RawRequest,
+  type RawResponse,
+  type Recorder,
+  type RunningCaddy,
+} from './support.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
 
@@ -89,7 +102,7 @@ afterAll(async () => {
 });
 
 /** How many requests for `marker` an instance has logged (one structured line per request). */
-const served = (i: number, marker: string) => instances[i]!.server.stdout().split('\n').filter((l) => l.includes(marker)).length;
+const served = (i: number, marker: string) => servedBy(instances[i]!.server, marker);
 
 /** Waits until the instances' logs (arriving through pipes) have `total` lines for `marker`. */
 async function servedCounts(marker: string, total: number): Promise<[number, number]> {
@@ -128,24 +141,7 @@ function alternating(): { next(): FlowApp; browser(jar?: CookieJar): Browser; lo
       log.push({ instance, path: '(back channel)' });
       return { url: publicUrl, port: instances[instance]!.port };
     },
-    browser(jar: CookieJar = new Map()) {
-      return {
-        jar,
-        get: (p) => {
-          const t = target(p);
-          return httpRequest(t.url, { jar, headers: t.headers });
-        },
-        post: (p, form, headers = {}) => {
-          const t = target(p);
-          return httpRequest(t.url, {
-            method: 'POST',
-            jar,
-            body: new URLSearchParams(form).toString(),
-            headers: { 'content-type': 'application/x-www-form-urlencoded', ...t.headers, ...headers },
-          });
-        },
-      };
-    },
+    browser: (jar?: CookieJar) => routedBrowser(target, jar),
   };
 }
 
@@ -169,24 +165,7 @@ async function signUp(b: Browser, account: PdsAccount): Promise<string> {
 const viaCaddy = (r: Omit<RawRequest, 'host'> & { host?: string }): Promise<RawResponse> => send(caddyPort, { host: apex, ...r });
 const caddyApp: FlowApp = { get url() { return publicUrl; }, get port() { return caddyPort; } };
 
-const register = (name: string) =>
-  viaCaddy({
-    path: '/auth/oauth/register',
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ client_name: name, redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
-  });
-
-const mcpStatus = async (slug: string, token: string) =>
-  (
-    await viaCaddy({
-      host: `${slug}.${apex}`,
-      path: '/mcp',
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
-    })
-  ).status;
+const mcpStatus = async (slug: string, token: string) => (await viaCaddy(mcpPost(`${slug}.${apex}`, { Authorization: `Bearer ${token}` }))).status;
 
 describe('two instances on one PostgreSQL behind Caddy (CADDY_INSTANCES=several)', () => {
   let client: RegisteredClient;
@@ -260,56 +239,11 @@ describe('two instances on one PostgreSQL behind Caddy (CADDY_INSTANCES=several)
   }, 120_000);
 
   it('kill -9 of one instance under load: the other serves, only POSTs in flight fail, no acknowledged row is lost', async () => {
-    const WORKERS = 4;
-    type Outcome = { at: number; end: number; method: string; status: number | 'error'; clientId?: string };
-    const outcomes: Outcome[] = [];
-    let stop = false;
-    let n = 0;
-    const worker = async () => {
-      while (!stop) {
-        const i = n++;
-        const isPost = i % 2 === 0;
-        const at = Date.now();
-        try {
-          const res = isPost ? await register(`pg-load-${i}`) : await viaCaddy({ path: `/.well-known/oauth-authorization-server?load=${i}` });
-          const id = res.status === 201 ? (JSON.parse(res.body) as { client_id: string }).client_id : undefined;
-          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
-        } catch {
-          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: 'error' });
-        }
-      }
-    };
-    const load = Promise.all(Array.from({ length: WORKERS }, worker));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const victim = instances[0]!;
-    const killedAt = Date.now();
-    victim.server.child.kill('SIGKILL');
-    await victim.server.exited;
-    const exitedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 4000));
-    stop = true;
-    await load;
-
-    const ok = (o: Outcome) => o.status === 200 || o.status === 201;
-    const failed = outcomes.filter((o) => !ok(o));
-    const beforeKill = outcomes.filter((o) => o.end < killedAt);
-    const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
-    expect(beforeKill.length).toBeGreaterThan(20);
-    expect(afterKill.length).toBeGreaterThan(20);
-    expect(beforeKill.filter((o) => !ok(o))).toEqual([]);
-    // Only requests in flight at the kill: at most one per worker, POSTs, answered 502 by Caddy.
-    expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(WORKERS);
-    for (const f of failed) {
-      expect(f.method).toBe('POST');
-      expect(f.status).toBe(502);
-      expect(f.at).toBeLessThanOrEqual(exitedAt + 250);
-      expect(f.end).toBeGreaterThanOrEqual(killedAt);
-    }
-    expect(afterKill.filter((o) => !ok(o)).map((o) => ({ ...o, sinceKill: o.at - killedAt }))).toEqual([]);
+    const run = await killUnderLoad({ viaCaddy, victim: instances[0]!.server, namePrefix: 'pg-load-' });
+    const { acknowledged, failed } = run;
     expect(served(1, '?load=')).toBeGreaterThan(0);
     // Every registration acknowledged with 201 is a row in PostgreSQL; the only other rows written
     // under load are those of requests that failed in flight (committed, then the answer was lost).
-    const acknowledged = outcomes.flatMap((o) => (o.clientId ? [o.clientId] : []));
     const stored = (await db.query<{ client_id: string; metadata: string }>('SELECT client_id, metadata FROM oauth_clients')).rows.filter((r) =>
       (JSON.parse(r.metadata) as { client_name?: string }).client_name?.startsWith('pg-load-'),
     );
@@ -320,8 +254,7 @@ describe('two instances on one PostgreSQL behind Caddy (CADDY_INSTANCES=several)
     // The survivor still answers /healthz ok (its pool is untouched by the other's death).
     expect(JSON.parse((await send(instances[1]!.port, { host: apex, path: '/healthz' })).body)).toEqual({ status: 'ok', database: 'ok' });
     console.log(
-      `several instances on PostgreSQL: ${outcomes.length} requests, ${acknowledged.length} registrations acknowledged, ${stored.length} stored, ` +
-        `${failed.length} failed at the kill (${failed.map((f) => `${f.method} ${f.status} sent at ${f.at - killedAt} ms`).join(', ') || 'none'}; exit seen at ${exitedAt - killedAt} ms)`,
+      `several instances on PostgreSQL: ${run.outcomes.length} requests, ${acknowledged.length} registrations acknowledged, ${stored.length} stored, ${describeFailures(run)}`,
     );
   }, 60_000);
 });

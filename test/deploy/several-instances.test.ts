@@ -20,7 +20,22 @@ import { freePort } from '../support/app.ts';
 import { startServer, stopServer, type ServerProcess } from '../ops/server-process.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
-import { adaptCaddyfile, caddyBinary, send, startCaddy, startRecorder, type RawRequest, type RawResponse, type Recorder, type RunningCaddy } from './support.ts';
+import {
+  adaptCaddyfile,
+  caddyBinary,
+  describeFailures,
+  killUnderLoad,
+  mcpPost,
+  registerRequest,
+  send,
+  servedBy,
+  startCaddy,
+  startRecorder,
+  type RawRequest,
+  type RawResponse,
+  type Recorder,
+  type RunningCaddy,
+} from './support.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
 
@@ -83,7 +98,7 @@ const form = (fields: Record<string, string>) => ({
 });
 
 /** How many requests for `marker` an instance has logged (one structured line per request). */
-const served = (i: number, marker: string) => instances[i]!.server.stdout().split('\n').filter((l) => l.includes(marker)).length;
+const served = (i: number, marker: string) => servedBy(instances[i]!.server, marker);
 
 async function refresh(): Promise<string> {
   const res = await viaCaddy({ path: '/auth/oauth/token', ...form({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken }) });
@@ -94,24 +109,9 @@ async function refresh(): Promise<string> {
 }
 
 /** /mcp on the wiki host: forward_auth asks an app instance (/auth/verify); 200 from the wiki's server, or 401. */
-const mcpStatus = async (token: string) =>
-  (
-    await viaCaddy({
-      host: `alice.${apex}`,
-      path: '/mcp',
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json, text/event-stream', 'Content-Type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
-    })
-  ).status;
+const mcpStatus = async (token: string) => (await viaCaddy(mcpPost(`alice.${apex}`, { Authorization: `Bearer ${token}` }))).status;
 
-const register = (name: string) =>
-  viaCaddy({
-    path: '/auth/oauth/register',
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ client_name: name, redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
-  });
+const register = (name: string) => viaCaddy(registerRequest(name));
 
 /** Every reverse_proxy handler in an adapted config (forward_auth is one too, with a rewrite to /auth/verify). */
 function proxies(config: unknown): Record<string, unknown>[] {
@@ -238,57 +238,8 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
   });
 
   it('kill -9 of one instance under load: the other serves, only POSTs in flight fail, health checks take it out, no acknowledged row is lost', async () => {
-    const WORKERS = 4;
-    type Outcome = { at: number; end: number; method: string; status: number | 'error'; clientId?: string };
-    const outcomes: Outcome[] = [];
-    let stop = false;
-    let killedAt = Number.POSITIVE_INFINITY;
-    let n = 0;
-    const worker = async () => {
-      while (!stop) {
-        const i = n++;
-        const isPost = i % 2 === 0;
-        const at = Date.now();
-        try {
-          const res = isPost ? await register(`load-${i}`) : await viaCaddy({ path: `/.well-known/oauth-authorization-server?load=${i}` });
-          const id = res.status === 201 ? (JSON.parse(res.body) as { client_id: string }).client_id : undefined;
-          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
-        } catch {
-          outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: 'error' });
-        }
-      }
-    };
-    const load = Promise.all(Array.from({ length: WORKERS }, worker));
-    await new Promise((resolve) => setTimeout(resolve, 1500));
     const victim = instances[0]!;
-    killedAt = Date.now();
-    victim.server.child.kill('SIGKILL');
-    await victim.server.exited;
-    const exitedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 4000));
-    stop = true;
-    await load;
-
-    const ok = (o: Outcome) => o.status === 200 || o.status === 201;
-    const failed = outcomes.filter((o) => !ok(o));
-    // Finished before the kill, and started well after it (in flight at the kill: neither).
-    const beforeKill = outcomes.filter((o) => o.end < killedAt);
-    const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
-    expect(beforeKill.length).toBeGreaterThan(20);
-    expect(afterKill.length).toBeGreaterThan(20);
-    expect(beforeKill.filter((o) => !ok(o))).toEqual([]);
-    // Only requests in flight at the kill (handed to that instance before its death was visible,
-    // answered after it): at most one per worker, POSTs, answered 502 by Caddy.
-    expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(WORKERS);
-    for (const f of failed) {
-      expect(f.method).toBe('POST');
-      expect(f.status).toBe(502);
-      // Handed to the dying instance: sent before its death was visible (the signal is delivered, the
-      // kernel resets its connections, Caddy sees the reset: a few ms), answered after the kill.
-      expect(f.at).toBeLessThanOrEqual(exitedAt + 250);
-      expect(f.end).toBeGreaterThanOrEqual(killedAt);
-    }
-    expect(afterKill.filter((o) => !ok(o)).map((o) => ({ ...o, sinceKill: o.at - killedAt }))).toEqual([]);
+    const run = await killUnderLoad({ viaCaddy, victim: victim.server, namePrefix: 'load-' });
     // The survivor served what came after.
     expect(served(1, '?load=')).toBeGreaterThan(0);
     // Caddy's active health check found the dead instance.
@@ -300,7 +251,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
       .filter((l) => l.logger === 'http.handlers.reverse_proxy.health_checker.active' && l.host === `127.0.0.1:${victim.port}`);
     expect(healthFailures.length).toBeGreaterThan(0);
     // Every registration acknowledged with 201 is in the shared database.
-    const acknowledged = outcomes.flatMap((o) => (o.clientId ? [o.clientId] : []));
+    const { acknowledged } = run;
     const db = new Database(t.config.databaseFile, { readonly: true });
     try {
       const stored = new Set((db.prepare('SELECT client_id FROM oauth_clients').all() as { client_id: string }[]).map((r) => r.client_id));
@@ -308,7 +259,7 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
     } finally {
       db.close();
     }
-    console.log(`several instances: ${outcomes.length} requests, ${failed.length} failed at the kill (${failed.map((f) => `${f.method} ${f.status} sent at ${f.at - killedAt} ms`).join(', ') || 'none'}; exit seen at ${exitedAt - killedAt} ms)`);
+    console.log(`several instances: ${run.outcomes.length} requests, ${describeFailures(run)}`);
   });
 });
 

@@ -10,10 +10,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import type { AppContext } from '../../src/context.ts';
 import { freePort, startTestApp, type TestApp } from '../support/app.ts';
 import { CLIENT_ID, INITIALIZE, MCP_POST_HEADERS } from '../resource/support.ts';
 import { mintAccessToken, seedAliceAndBob, seedGrant } from '../support/seed.ts';
+import type { ServerProcess } from '../ops/server-process.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The file that ships: the tests never use a copy or a variant of it. */
@@ -382,3 +384,104 @@ export function listeningTcpPorts(pid: number): number[] {
   }
   return [...ports].sort((a, b) => a - b);
 }
+
+// The several-instances tests (several-instances.test.ts on SQLite, several-instances-postgres.test.ts
+// on PostgreSQL) share their requests and their kill -9 step below.
+
+/** RFC 7591 registration of a public loopback client named `name` (to the apex, through Caddy). */
+export const registerRequest = (name: string): Omit<RawRequest, 'host'> => ({
+  path: '/auth/oauth/register',
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ client_name: name, redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }),
+});
+
+/** How many requests for `marker` an instance has logged (one structured line per request). */
+export const servedBy = (server: Pick<ServerProcess, 'stdout'>, marker: string): number => server.stdout().split('\n').filter((l) => l.includes(marker)).length;
+
+export interface LoadOutcome {
+  at: number;
+  end: number;
+  method: string;
+  status: number | 'error';
+  clientId?: string;
+}
+
+export interface KillUnderLoad {
+  outcomes: LoadOutcome[];
+  /** Requests that did not get 200 or 201. */
+  failed: LoadOutcome[];
+  /** The 201s' client_ids: registrations the clients were told succeeded. */
+  acknowledged: string[];
+  killedAt: number;
+  exitedAt: number;
+}
+
+/**
+ * `workers` loops through Caddy, each alternating a registration (named `${namePrefix}${i}`) and a GET
+ * of the AS metadata (`?load=${i}`); after 1.5 s `victim` gets SIGKILL, and the load goes on 4 s more.
+ * Then what must hold: nothing failed before the kill or well after it (500 ms); the only failures
+ * are requests in flight at the kill, at most one per worker, POSTs answered 502 by Caddy (GETs in
+ * flight are retried by Caddy, requests that could not be delivered are retried whatever their method).
+ */
+export async function killUnderLoad(opts: {
+  viaCaddy: (r: Omit<RawRequest, 'host'>) => Promise<RawResponse>;
+  victim: ServerProcess;
+  namePrefix: string;
+  workers?: number;
+}): Promise<KillUnderLoad> {
+  const workers = opts.workers ?? 4;
+  const outcomes: LoadOutcome[] = [];
+  let stop = false;
+  let n = 0;
+  const worker = async () => {
+    while (!stop) {
+      const i = n++;
+      const isPost = i % 2 === 0;
+      const at = Date.now();
+      try {
+        const res = await opts.viaCaddy(isPost ? registerRequest(`${opts.namePrefix}${i}`) : { path: `/.well-known/oauth-authorization-server?load=${i}` });
+        const id = res.status === 201 ? (JSON.parse(res.body) as { client_id: string }).client_id : undefined;
+        outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: res.status, ...(id ? { clientId: id } : {}) });
+      } catch {
+        outcomes.push({ at, end: Date.now(), method: isPost ? 'POST' : 'GET', status: 'error' });
+      }
+    }
+  };
+  const load = Promise.all(Array.from({ length: workers }, worker));
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const killedAt = Date.now();
+  opts.victim.child.kill('SIGKILL');
+  await opts.victim.exited;
+  const exitedAt = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 4000));
+  stop = true;
+  await load;
+
+  const ok = (o: LoadOutcome) => o.status === 200 || o.status === 201;
+  const failed = outcomes.filter((o) => !ok(o));
+  // Finished before the kill, and started well after it (in flight at the kill: neither).
+  const beforeKill = outcomes.filter((o) => o.end < killedAt);
+  const afterKill = outcomes.filter((o) => o.at > killedAt + 500);
+  expect(beforeKill.length).toBeGreaterThan(20);
+  expect(afterKill.length).toBeGreaterThan(20);
+  expect(beforeKill.filter((o) => !ok(o))).toEqual([]);
+  // Only requests in flight at the kill (handed to that instance before its death was visible,
+  // answered after it): at most one per worker, POSTs, answered 502 by Caddy.
+  expect(failed.length, JSON.stringify(failed)).toBeLessThanOrEqual(workers);
+  for (const f of failed) {
+    expect(f.method).toBe('POST');
+    expect(f.status).toBe(502);
+    // Handed to the dying instance: sent before its death was visible (the signal is delivered, the
+    // kernel resets its connections, Caddy sees the reset: a few ms), answered after the kill.
+    expect(f.at).toBeLessThanOrEqual(exitedAt + 250);
+    expect(f.end).toBeGreaterThanOrEqual(killedAt);
+  }
+  expect(afterKill.filter((o) => !ok(o)).map((o) => ({ ...o, sinceKill: o.at - killedAt }))).toEqual([]);
+  const acknowledged = outcomes.flatMap((o) => (o.clientId ? [o.clientId] : []));
+  return { outcomes, failed, acknowledged, killedAt, exitedAt };
+}
+
+/** The failures of a killUnderLoad run, for its summary line. */
+export const describeFailures = (r: KillUnderLoad): string =>
+  `${r.failed.length} failed at the kill (${r.failed.map((f) => `${f.method} ${f.status} sent at ${f.at - r.killedAt} ms`).join(', ') || 'none'}; exit seen at ${r.exitedAt - r.killedAt} ms)`;

@@ -12,7 +12,6 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import express from 'express';
 import pino from 'pino';
 import request from 'supertest';
@@ -26,21 +25,12 @@ import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { apiResponses, errorHandler } from '../../src/web/error-handler.ts';
 import { freePort, testConfig } from '../support/app.ts';
+import { captureLog } from '../support/log-lines.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { SERVER } from './server-process.ts';
 
 const KEK = crypto.randomBytes(32).toString('base64url');
 
-function capture(): { log: pino.Logger; lines: () => Record<string, unknown>[] } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out.push(chunk.toString());
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 const dirs: string[] = [];
 function dataDir(): string {
@@ -140,7 +130,7 @@ describe('createContext with DATABASE_URL', () => {
       db.close();
       await pool.end();
     }
-    const { log, lines } = capture();
+    const { log, lines } = captureLog();
     const ctx = await createContext(testConfig(dataDir(), { DATABASE_URL: url, PLATFORM_KEYS_KEK: KEK }), { log });
     try {
       expect(ctx.store.dialect).toBe('postgres');
@@ -160,7 +150,7 @@ describe('createContext with DATABASE_URL', () => {
     // A server of its own: it is stopped half-way.
     const own = await startPostgres();
     const url = (await own.createDatabase()).replace('postgres@', 'postgres:hunter2@');
-    const { log, lines } = capture();
+    const { log, lines } = captureLog();
     const ctx = await createContext(testConfig(dataDir(), { DATABASE_URL: url, PLATFORM_KEYS_KEK: KEK }), { log });
     try {
       const app = createApp(ctx);

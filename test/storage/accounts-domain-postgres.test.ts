@@ -13,14 +13,12 @@ import type { AppContext } from '../../src/context.ts';
 import { deleteAccount } from '../../src/accounts/delete-account.ts';
 import { signUp, type SignupResult } from '../../src/accounts/signup.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
-import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { SignupsPaused } from '../../src/wikis/new-wiki-cap.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { twoPostgresStores } from '../support/postgres-stores.ts';
 
 let server: TestPostgres;
 let app: TestApp;
@@ -28,15 +26,9 @@ const opened: { close(): Promise<void> }[] = [];
 
 /** A fresh database, migrated, with two Store instances on it and an admin pool for assertions. */
 async function twoInstances() {
-  const url = await server.createDatabase();
-  const admin = createPool({ url, poolSize: 2 });
-  await migratePostgres(admin);
-  const a = createPostgresStore(url, { poolSize: 10 });
-  const b = createPostgresStore(url, { poolSize: 10 });
-  opened.push(a, b, { close: () => admin.end() });
-  const count = async (table: string, where: string, ...args: unknown[]) =>
-    Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, args)).rows[0]!.n);
-  return { a, b, admin, count };
+  const stores = await twoPostgresStores(server);
+  opened.push(stores);
+  return stores;
 }
 
 /** The test app's context with `store` swapped (and the config adjusted). */

@@ -4,54 +4,20 @@
 // through the store's repositories. Two Store instances (two pools) stand for two app instances.
 // The rest of the context (keys, sealer, audit log, metrics, config) is the test app's.
 import crypto from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../src/context.ts';
+import { describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
-import { migratePostgres } from '../../src/db/postgres/migrate.ts';
 import type { ClientMetadata, OAuthClientRecord } from '../../src/oauth/clients/client.ts';
 import { exchangeAuthorizationCode } from '../../src/oauth/token/grants/authorization-code.ts';
 import { refreshAccessToken } from '../../src/oauth/token/grants/refresh-token.ts';
 import { readTokenParams } from '../../src/oauth/token/token-params.ts';
 import type { Asker } from '../../src/oauth/token/token-rate-limits.ts';
 import { revokeToken } from '../../src/oauth/revoke/revoke.route.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
-import type { Store } from '../../src/storage/store.ts';
 import { AppError } from '../../src/web/errors.ts';
-import { startTestApp, type TestApp } from '../support/app.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { onTwoPostgresInstances, type TwoPostgresStores } from '../support/postgres-stores.ts';
 
-let server: TestPostgres;
-let app: TestApp;
-let url: string;
-let admin: ReturnType<typeof createPool>;
-let storeA: Store;
-let storeB: Store;
-let ctxA: AppContext;
-let ctxB: AppContext;
+const pg = onTwoPostgresInstances();
 
-beforeAll(async () => {
-  server = await startPostgres();
-  url = await server.createDatabase();
-  admin = createPool({ url, poolSize: 2 });
-  await migratePostgres(admin);
-  storeA = createPostgresStore(url, { poolSize: 10 });
-  storeB = createPostgresStore(url, { poolSize: 10 });
-  app = await startTestApp({}, { listen: false });
-  ctxA = { ...app.ctx, store: storeA };
-  ctxB = { ...app.ctx, store: storeB };
-}, 60_000);
-
-afterAll(async () => {
-  await storeA?.close();
-  await storeB?.close();
-  await admin?.end();
-  await app?.close();
-  await server?.stop();
-});
-
-const count = async (table: string, where: string, ...args: unknown[]) =>
-  Number((await admin.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} WHERE ${where}`, args)).rows[0]!.n);
+const count: TwoPostgresStores['count'] = (...args) => pg.stores.count(...args);
 
 const metadata = {
   redirect_uris: ['https://app.example/cb'],
@@ -66,9 +32,9 @@ let people = 0;
 async function seedPerson(): Promise<{ did: string; slug: string; client: OAuthClientRecord }> {
   const name = `pg${people++}`;
   const did = `did:plc:${name}`;
-  const user = await storeA.repos.users.insertWithFirstWiki({ did, handle: `${name}.test`, displayName: null, username: name });
+  const user = await pg.stores.a.repos.users.insertWithFirstWiki({ did, handle: `${name}.test`, displayName: null, username: name });
   if (user === 'taken') throw new Error('seed: taken');
-  return { did, slug: name, client: await storeA.repos.clients.insertRegistered(metadata, null) };
+  return { did, slug: name, client: await pg.stores.a.repos.clients.insertRegistered(metadata, null) };
 }
 
 /** A live grant with one refresh token. */
@@ -76,8 +42,8 @@ async function seedGrant(): Promise<{ did: string; client: OAuthClientRecord; gr
   const { did, slug, client } = await seedPerson();
   const grantId = `grant-${crypto.randomBytes(6).toString('hex')}`;
   const resource = `https://${slug}.localhost:3000/mcp`;
-  await storeA.repos.grants.insert({ id: grantId, clientId: client.clientId, userDid: did, wikiSlug: slug, resource, scope: 'wiki:read', expiresAt: nowSeconds() + 3600 });
-  return { did, client, grantId, refreshToken: await storeA.repos.refreshTokens.insert(grantId, 3600), resource };
+  await pg.stores.a.repos.grants.insert({ id: grantId, clientId: client.clientId, userDid: did, wikiSlug: slug, resource, scope: 'wiki:read', expiresAt: nowSeconds() + 3600 });
+  return { did, client, grantId, refreshToken: await pg.stores.a.repos.refreshTokens.insert(grantId, 3600), resource };
 }
 
 const form = (body: Record<string, string>) => readTokenParams(body, 'application/x-www-form-urlencoded');
@@ -87,7 +53,7 @@ describe('refreshAccessToken on PostgreSQL', () => {
     const { client, grantId, refreshToken } = await seedGrant();
     const results = await Promise.allSettled(
       Array.from({ length: 50 }, (_, i) =>
-        refreshAccessToken(i % 2 === 0 ? ctxA : ctxB, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken })),
+        refreshAccessToken(i % 2 === 0 ? pg.ctxA : pg.ctxB, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken })),
       ),
     );
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
@@ -97,21 +63,21 @@ describe('refreshAccessToken on PostgreSQL', () => {
     // The presented token and its one successor; the grant is live and nothing was audited as a replay.
     expect(await count('refresh_tokens', 'grant_id = $1', grantId)).toBe(2);
     expect(await count('refresh_tokens', 'grant_id = $1 AND rotated_at IS NOT NULL', grantId)).toBe(1);
-    expect(await storeB.repos.grants.findLive(grantId)).toBeDefined();
+    expect(await pg.stores.b.repos.grants.findLive(grantId)).toBeDefined();
     expect(await count('audit_log', 'client_id = $1', client.clientId)).toBe(0);
     // Every answer's access token is for the grant.
-    const claims = await app.ctx.accessTokens.verify(answers[49]!.access_token, undefined);
+    const claims = await pg.app.ctx.accessTokens.verify(answers[49]!.access_token, undefined);
     expect(claims?.clientId).toBe(client.clientId);
   }, 60_000);
 
   it('a replay after the successor was rotated revokes the grant, with both audit rows in the same transaction', async () => {
     const { client, grantId, refreshToken } = await seedGrant();
-    const first = await refreshAccessToken(ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }));
-    await refreshAccessToken(ctxB, client, form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }));
-    await expect(refreshAccessToken(ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }))).rejects.toMatchObject({
+    const first = await refreshAccessToken(pg.ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }));
+    await refreshAccessToken(pg.ctxB, client, form({ grant_type: 'refresh_token', refresh_token: first.refresh_token }));
+    await expect(refreshAccessToken(pg.ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }))).rejects.toMatchObject({
       code: 'invalid_grant',
     });
-    expect(await storeA.repos.grants.findLive(grantId)).toBeUndefined();
+    expect(await pg.stores.a.repos.grants.findLive(grantId)).toBeUndefined();
     expect(await count('refresh_tokens', 'grant_id = $1', grantId)).toBe(0);
     expect(await count('audit_log', "client_id = $1 AND event = 'refresh_replay_detected' AND detail::text LIKE '%successor_rotated%'", client.clientId)).toBe(1);
     expect(await count('audit_log', "client_id = $1 AND event = 'grant_revoked' AND actor = 'replay'", client.clientId)).toBe(1);
@@ -124,7 +90,7 @@ describe('refreshAccessToken on PostgreSQL', () => {
       askers.push(asker);
       throw new AppError(429, 'too_many_requests', 'spent');
     };
-    await expect(refreshAccessToken(ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }), { attribute })).rejects.toMatchObject({ status: 429 });
+    await expect(refreshAccessToken(pg.ctxA, client, form({ grant_type: 'refresh_token', refresh_token: refreshToken }), { attribute })).rejects.toMatchObject({ status: 429 });
     expect(askers).toEqual([{ clientId: client.clientId, grantId, proven: true }]);
     expect(await count('refresh_tokens', 'grant_id = $1 AND rotated_at IS NULL', grantId)).toBe(1);
     expect(await count('refresh_tokens', 'grant_id = $1', grantId)).toBe(1);
@@ -137,7 +103,7 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
     const verifier = crypto.randomBytes(32).toString('base64url');
     const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
     const resource = `https://${slug}.localhost:3000/mcp`;
-    const code = await storeA.repos.codes.insert({
+    const code = await pg.stores.a.repos.codes.insert({
       clientId: client.clientId,
       userDid: did,
       wikiSlug: slug,
@@ -153,7 +119,7 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
 
   it('exchanges a code once; 20 concurrent exchanges across two instances give one grant, and the replays revoke it', async () => {
     const { client, params } = await seedCode();
-    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => exchangeAuthorizationCode(i % 2 === 0 ? ctxA : ctxB, client, params)));
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => exchangeAuthorizationCode(i % 2 === 0 ? pg.ctxA : pg.ctxB, client, params)));
     const issued = results.filter((r) => r.status === 'fulfilled');
     expect(issued).toHaveLength(1);
     const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
@@ -162,7 +128,7 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
     expect(await count('oauth_grants', 'client_id = $1', client.clientId)).toBe(1);
     expect(await count('oauth_grants', 'client_id = $1 AND revoked_at IS NOT NULL', client.clientId)).toBe(1);
     expect(await count('audit_log', "client_id = $1 AND event = 'code_replay_detected'", client.clientId)).toBe(19);
-    const { rows } = await admin.query<{ first_token_at: number | null }>('SELECT first_token_at FROM oauth_clients WHERE client_id = $1', [client.clientId]);
+    const { rows } = await pg.stores.admin.query<{ first_token_at: number | null }>('SELECT first_token_at FROM oauth_clients WHERE client_id = $1', [client.clientId]);
     expect(rows[0]?.first_token_at).not.toBeNull();
   }, 60_000);
 
@@ -170,10 +136,10 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
     const { client, params } = await seedCode();
     const askers: Asker[] = [];
     const wrong = form({ ...Object.fromEntries(['grant_type', 'code', 'redirect_uri', 'resource'].map((k) => [k, params.optional(k) ?? ''])), code_verifier: 'x'.repeat(43) });
-    await expect(exchangeAuthorizationCode(ctxA, client, wrong, { attribute: (a) => askers.push(a) })).rejects.toMatchObject({ code: 'invalid_grant' });
+    await expect(exchangeAuthorizationCode(pg.ctxA, client, wrong, { attribute: (a) => askers.push(a) })).rejects.toMatchObject({ code: 'invalid_grant' });
     expect(askers).toEqual([]); // the address pays, not the client
     expect(await count('oauth_grants', 'client_id = $1', client.clientId)).toBe(0);
-    const answer = await exchangeAuthorizationCode(ctxB, client, params, { attribute: (a) => askers.push(a) });
+    const answer = await exchangeAuthorizationCode(pg.ctxB, client, params, { attribute: (a) => askers.push(a) });
     expect(answer.refresh_token).toBeTruthy();
     expect(askers).toEqual([{ clientId: client.clientId, proven: true }]);
   });
@@ -182,9 +148,9 @@ describe('exchangeAuthorizationCode on PostgreSQL', () => {
 describe('revokeToken on PostgreSQL', () => {
   it('a refresh token revokes its grant with the audit row; a second revocation reports nothing live', async () => {
     const { client, grantId, refreshToken } = await seedGrant();
-    expect(await revokeToken(ctxA, client, refreshToken, '::ffff:192.0.2.7')).toBe(true);
-    expect(await storeB.repos.grants.findLive(grantId)).toBeUndefined();
+    expect(await revokeToken(pg.ctxA, client, refreshToken, '::ffff:192.0.2.7')).toBe(true);
+    expect(await pg.stores.b.repos.grants.findLive(grantId)).toBeUndefined();
     expect(await count('audit_log', "client_id = $1 AND event = 'grant_revoked' AND actor = 'client' AND address = '192.0.2.7'", client.clientId)).toBe(1);
-    expect(await revokeToken(ctxB, client, refreshToken)).toBe(false);
+    expect(await revokeToken(pg.ctxB, client, refreshToken)).toBe(false);
   });
 });

@@ -18,12 +18,9 @@ import { runCli } from '../../src/admin/program.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
-import { migratePostgres } from '../../src/db/postgres/migrate.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
 import { createSealer } from '../../src/lib/sealing.ts';
 import { purgeNow } from '../../src/maintenance.ts';
 import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
-import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/storage/store.ts';
 import { createWikiForUser, type CreateWikiOutcome } from '../../src/wikis/create-wiki.ts';
@@ -32,6 +29,7 @@ import { createLogger } from '../../src/web/log.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
 import { captureIo } from '../support/cli-io.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { twoPostgresStores } from '../support/postgres-stores.ts';
 
 let server: TestPostgres;
 let dir: string;
@@ -53,14 +51,9 @@ afterAll(async () => {
 
 /** A fresh migrated PostgreSQL database and two stores on it (two app instances). */
 async function twoInstances(): Promise<{ url: string; a: Store; b: Store; count(sql: string, ...args: unknown[]): Promise<number> }> {
-  const url = await server.createDatabase();
-  const admin = createPool({ url, poolSize: 2 });
-  await migratePostgres(admin);
-  const a = createPostgresStore(url, { poolSize: 8 });
-  const b = createPostgresStore(url, { poolSize: 8 });
-  opened.push({ end: () => admin.end() }, { end: () => a.close() }, { end: () => b.close() });
-  const count = async (sql: string, ...args: unknown[]) => Number((await admin.query<{ n: string }>(sql, args)).rows[0]!.n);
-  return { url, a, b, count };
+  const stores = await twoPostgresStores(server, 8);
+  opened.push({ end: () => stores.close() });
+  return { url: stores.url, a: stores.a, b: stores.b, count: stores.number };
 }
 
 async function person(store: Store, username: string): Promise<string> {

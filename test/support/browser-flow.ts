@@ -15,16 +15,20 @@ export function browser(app: Pick<TestApp, 'url' | 'port'>, jar: CookieJar = new
   // are fetched from 127.0.0.1:PORT with the issuer's Host, as Caddy would forward them.
   const issuer = new URL(app.url);
   const remap = issuer.port !== String(app.port);
-  const target = (p: string): { url: string; host: Record<string, string> } => {
+  return routedBrowser((p): { url: string; headers: Record<string, string> } => {
     const url = /^https?:/.test(p) ? p : `${app.url}${p}`;
-    if (!remap || !url.startsWith(`${issuer.origin}/`)) return { url, host: {} };
-    return { url: `http://127.0.0.1:${app.port}${url.slice(issuer.origin.length)}`, host: { host: issuer.host } };
-  };
+    if (!remap || !url.startsWith(`${issuer.origin}/`)) return { url, headers: {} };
+    return { url: `http://127.0.0.1:${app.port}${url.slice(issuer.origin.length)}`, headers: { host: issuer.host } };
+  }, jar);
+}
+
+/** A browser whose every request goes where `target` says: the URL, and headers to add (e.g. a Host). */
+export function routedBrowser(target: (pathOrUrl: string) => { url: string; headers: Record<string, string> }, jar: CookieJar = new Map()): Browser {
   return {
     jar,
     get: (p) => {
       const t = target(p);
-      return httpRequest(t.url, { jar, headers: t.host });
+      return httpRequest(t.url, { jar, headers: t.headers });
     },
     post: (p, form, headers = {}) => {
       const t = target(p);
@@ -32,7 +36,7 @@ export function browser(app: Pick<TestApp, 'url' | 'port'>, jar: CookieJar = new
         method: 'POST',
         jar,
         body: new URLSearchParams(form).toString(),
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...t.host, ...headers },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...t.headers, ...headers },
       });
     },
   };

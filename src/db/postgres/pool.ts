@@ -8,6 +8,8 @@
 //  - bigint (int8) columns come back as JS numbers, like better-sqlite3's integers: the schema keeps
 //    times as integer seconds (migrations/postgres/001-foundation.sql), far inside 2^53. A value
 //    outside the safe range throws instead of silently losing precision.
+//  - `inTransaction` is the one BEGIN … COMMIT on a pooled client: ROLLBACK when the callback
+//    throws, and a client whose ROLLBACK failed too is destroyed instead of going back to the pool.
 //  - `openPostgres` checks the server answers before the service goes on, and if it does not, logs
 //    one structured line that says what to check.
 import pg from 'pg';
@@ -52,6 +54,23 @@ export function createPool(options: PostgresOptions): PgPool {
   // would crash the process. The next query gets a fresh connection (or fails with its own error).
   pool.on('error', () => {});
   return pool;
+}
+
+/** `begin` … COMMIT on one client of `pool` around `fn`; ROLLBACK (and the error rethrown) when it throws. */
+export async function inTransaction<T>(pool: Pick<PgPool, 'connect'>, fn: (client: pg.PoolClient) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(begin);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+    throw err;
+  } finally {
+    client.release(broken);
+  }
 }
 
 export class PostgresUnavailableError extends Error {

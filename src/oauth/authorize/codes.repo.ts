@@ -20,13 +20,15 @@ export interface AuthorizationCode {
   grantId: string | null;
 }
 
-interface CodeRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface CodeRow {
   hash: string;
   client_id: string;
   user_did: string;
   wiki_slug: string;
   redirect_uri: string;
-  redirect_uri_sent: number;
+  /** 0/1 on SQLite; an integer or a boolean column on PostgreSQL. */
+  redirect_uri_sent: number | boolean;
   code_challenge: string;
   resource: string;
   scope: string;
@@ -35,13 +37,13 @@ interface CodeRow {
   grant_id: string | null;
 }
 
-const toCode = (r: CodeRow): AuthorizationCode => ({
+export const toCode = (r: CodeRow): AuthorizationCode => ({
   hash: r.hash,
   clientId: r.client_id,
   userDid: r.user_did,
   wikiSlug: r.wiki_slug,
   redirectUri: r.redirect_uri,
-  redirectUriSent: r.redirect_uri_sent === 1,
+  redirectUriSent: r.redirect_uri_sent === 1 || r.redirect_uri_sent === true,
   codeChallenge: r.code_challenge,
   resource: r.resource,
   scope: r.scope,
@@ -50,10 +52,37 @@ const toCode = (r: CodeRow): AuthorizationCode => ({
   grantId: r.grant_id,
 });
 
+type CodeInsertValues = [string, string, string, string, string, number, string, string, string, number, number];
+
+/**
+ * A new code: its value (given to the client once) and the values of its row, in the column order of
+ * the INSERT below (both stores). Only the hash is stored; it expires AUTHORIZATION_CODE_TTL_SECONDS on.
+ */
+export function newCodeRow(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): { value: string; values: CodeInsertValues } {
+  const value = randomToken(32);
+  const now = nowSeconds();
+  return {
+    value,
+    values: [
+      sha256Hex(value),
+      code.clientId,
+      code.userDid,
+      code.wikiSlug,
+      code.redirectUri,
+      code.redirectUriSent ? 1 : 0,
+      code.codeChallenge,
+      code.resource,
+      code.scope,
+      now,
+      now + AUTHORIZATION_CODE_TTL_SECONDS,
+    ],
+  };
+}
+
 export type CodesRepo = ReturnType<typeof createCodesRepo>;
 
 export function createCodesRepo(db: Db) {
-  const insert = db.prepare<[string, string, string, string, string, number, string, string, string, number, number]>(
+  const insert = db.prepare<CodeInsertValues>(
     `INSERT INTO authorization_codes
        (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -64,21 +93,8 @@ export function createCodesRepo(db: Db) {
   return {
     /** Returns the code's value; only its hash is stored. */
     insert(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): string {
-      const value = randomToken(32);
-      const now = nowSeconds();
-      insert.run(
-        sha256Hex(value),
-        code.clientId,
-        code.userDid,
-        code.wikiSlug,
-        code.redirectUri,
-        code.redirectUriSent ? 1 : 0,
-        code.codeChallenge,
-        code.resource,
-        code.scope,
-        now,
-        now + AUTHORIZATION_CODE_TTL_SECONDS,
-      );
+      const { value, values } = newCodeRow(code);
+      insert.run(...values);
       return value;
     },
     findByValue(value: string): AuthorizationCode | undefined {

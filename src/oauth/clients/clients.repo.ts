@@ -11,7 +11,8 @@ export interface CachedClientRecord extends OAuthClientRecord {
   staleAt: number | null;
 }
 
-interface ClientRow {
+/** The stored row, and its mapping (metadata parsed by the caller); both stores read it. */
+export interface ClientRow {
   client_id: string;
   kind: 'registered' | 'metadata_document';
   secret_hash: string | null;
@@ -23,7 +24,7 @@ interface ClientRow {
   last_used_at: number | null;
 }
 
-const toClient = (r: ClientRow, metadata: ClientMetadata): CachedClientRecord => ({
+export const toClient = (r: ClientRow, metadata: ClientMetadata): CachedClientRecord => ({
   clientId: r.client_id,
   kind: r.kind,
   secretHash: r.secret_hash,

@@ -22,7 +22,8 @@ export interface LiveGrant extends Grant {
   handle: string;
 }
 
-interface GrantRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface GrantRow {
   id: string;
   client_id: string;
   user_did: string;
@@ -35,7 +36,7 @@ interface GrantRow {
   revoked_at: number | null;
 }
 
-const toGrant = (r: GrantRow): Grant => ({
+export const toGrant = (r: GrantRow): Grant => ({
   id: r.id,
   clientId: r.client_id,
   userDid: r.user_did,

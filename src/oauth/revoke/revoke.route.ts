@@ -1,15 +1,12 @@
 // POST /auth/oauth/revoke (RFC 7009). A refresh token revokes its whole grant (§2.1: and so every
 // access token of it); an access token is deny-listed until it expires. Unknown or foreign tokens
 // get the same 200 (§2.2), so the endpoint reveals nothing.
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { AppContext } from '../../context.ts';
 import type { AuditEvent } from '../../audit/audit-log.ts';
-import { apiResponses } from '../../web/error-handler.ts';
-import { noStore } from '../../web/http.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
-import { authenticateClient } from '../token/client-auth.ts';
+import { clientAuthenticatedPost } from '../token/client-post.ts';
 import { OAUTH_PATHS } from '../paths.ts';
-import { readTokenParams } from '../token/token-params.ts';
 import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
 /**
@@ -54,22 +51,13 @@ export function revokeRoutes(ctx: AppContext): Router {
   const limits = tokenEndpointLimits(ctx.config, 'revoke');
   return Router().post(
     OAUTH_PATHS.revoke,
-    apiResponses,
-    noStore,
-    limits.address.check,
-    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 }),
-    async (req, res) => {
-      let attributed = false;
-      try {
-        const params = readTokenParams(req.body, req.get('content-type'));
-        const client = await authenticateClient(ctx, req);
-        limits.client.check(client.clientId);
-        attributed = await revokeToken(ctx, client, params.required('token'), req.ip);
-        if (attributed) limits.client.record(client.clientId);
-        res.status(200).end();
-      } finally {
-        if (!attributed) limits.address.spend(req);
+    ...clientAuthenticatedPost(ctx, limits, async (req, res, { params, client, attributed }) => {
+      limits.client.check(client.clientId);
+      if (await revokeToken(ctx, client, params.required('token'), req.ip)) {
+        attributed();
+        limits.client.record(client.clientId);
       }
-    },
+      res.status(200).end();
+    }),
   );
 }

@@ -15,7 +15,8 @@ export interface RefreshToken {
   successorSealed: string | null;
 }
 
-interface RefreshTokenRow {
+/** The stored row, and its mapping; both stores read it (src/storage/postgres/repositories.ts too). */
+export interface RefreshTokenRow {
   hash: string;
   grant_id: string;
   expires_at: number;
@@ -24,7 +25,7 @@ interface RefreshTokenRow {
   successor_sealed: string | null;
 }
 
-const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
+export const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
   hash: r.hash,
   grantId: r.grant_id,
   expiresAt: r.expires_at,

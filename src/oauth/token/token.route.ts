@@ -1,24 +1,23 @@
 // POST /auth/oauth/token (RFC 6749 §3.2): [no-store, JSON errors, address gate, form body, client
-// authentication, grant dispatch; the grant's transaction names the asker whose budgets it spends].
+// authentication (that shell: client-post.ts), grant dispatch; the grant's transaction names the
+// asker whose budgets it spends].
 // The same handlers serve /token on wiki hosts. Whose budget a request spends: token-rate-limits.ts
 // and src/web/rate-limits.ts. The answer (RFC 6749 §5.1) is written with one JSON.stringify and no
 // ETag (a POST answer carrying credentials is never revalidated).
-import express, { Router, type RequestHandler } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { AppContext } from '../../context.ts';
 import type { Config } from '../../config/env.ts';
 import { oauthClientCors } from '../../resource/cors.ts';
 import { wikiSlugOfRequest } from '../../wikis/urls.ts';
 import { OAUTH_PATHS } from '../paths.ts';
-import { apiResponses } from '../../web/error-handler.ts';
-import { noStore } from '../../web/http.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors.ts';
-import { authenticateClient } from './client-auth.ts';
+import { clientAuthenticatedPost } from './client-post.ts';
 import { exchangeAuthorizationCode } from './grants/authorization-code.ts';
 import { refreshAccessToken } from './grants/refresh-token.ts';
 import { tokenEndpointLimits, type Asker, type TokenRequestOrigin } from './token-rate-limits.ts';
 import type { TokenResponse } from './token-response.ts';
-import { readTokenParams, type TokenParams } from './token-params.ts';
+import type { TokenParams } from './token-params.ts';
 
 /** `origin`: the request's source address, and the hook that spends the asker's budgets. */
 type GrantHandler = (ctx: AppContext, client: OAuthClientRecord, params: TokenParams, origin: TokenRequestOrigin) => Promise<TokenResponse>;
@@ -30,41 +29,28 @@ const grantHandlers: Record<string, GrantHandler> = {
 
 export function tokenHandlers(ctx: AppContext): RequestHandler[] {
   const limits = tokenEndpointLimits(ctx.config, 'token');
-  return [
-    apiResponses,
-    noStore,
-    limits.address.check,
-    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 }),
-    async (req, res) => {
-      let attributed = false;
-      try {
-        const params = readTokenParams(req.body, req.get('content-type'));
-        const client = await authenticateClient(ctx, req);
-        const grantType = params.required('grant_type');
-        const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
-        if (!handler) throw new UnsupportedGrantType(`grant_type "${grantType}" is not supported.`);
-        if (!client.metadata.grant_types.includes(grantType)) {
-          throw new UnauthorizedClient(`This client did not register the ${grantType} grant.`);
-        }
-        // Once per request: a PostgreSQL transaction retried after a deadlock runs its callback again
-        // (src/storage/store.ts rule 4), and must not spend the budgets twice.
-        let asked = false;
-        const attribute = (asker: Asker): void => {
-          if (asked) return;
-          asked = true;
-          limits.spend(asker);
-          attributed = asker.proven;
-        };
-        const body = JSON.stringify(await handler(ctx, client, params, { address: req.ip, attribute }));
-        res.statusCode = 200;
-        res.setHeader('Content-Type', 'application/json; charset=utf-8');
-        res.end(body);
-        ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
-      } finally {
-        if (!attributed) limits.address.spend(req);
-      }
-    },
-  ];
+  return clientAuthenticatedPost(ctx, limits, async (req, res, { params, client, attributed }) => {
+    const grantType = params.required('grant_type');
+    const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
+    if (!handler) throw new UnsupportedGrantType(`grant_type "${grantType}" is not supported.`);
+    if (!client.metadata.grant_types.includes(grantType)) {
+      throw new UnauthorizedClient(`This client did not register the ${grantType} grant.`);
+    }
+    // Once per request: a PostgreSQL transaction retried after a deadlock runs its callback again
+    // (src/storage/store.ts rule 4), and must not spend the budgets twice.
+    let asked = false;
+    const attribute = (asker: Asker): void => {
+      if (asked) return;
+      asked = true;
+      limits.spend(asker);
+      if (asker.proven) attributed();
+    };
+    const body = JSON.stringify(await handler(ctx, client, params, { address: req.ip, attribute }));
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(body);
+    ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
+  });
 }
 
 /**

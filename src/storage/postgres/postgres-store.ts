@@ -6,7 +6,7 @@
 // callback, at most MAX_ATTEMPTS times, after a short random pause.
 // The pools are src/db/postgres/pool.ts's (bigint as numbers, statement_timeout, application_name).
 import type pg from 'pg';
-import { createPool, DEFAULT_POOL_SIZE } from '../../db/postgres/pool.ts';
+import { createPool, DEFAULT_POOL_SIZE, inTransaction } from '../../db/postgres/pool.ts';
 import type { Logger } from '../../web/log.ts';
 import type { Repositories, Store } from '../store.ts';
 import { createReentryGuard, scopedToTransaction, wrapRepositories } from '../wrap.ts';
@@ -51,21 +51,7 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   const guard = createReentryGuard();
   const autocommit: Repositories = createPostgresRepositories({
     q,
-    async atomic(fn) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const result = await fn(client as unknown as Queryable);
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-        throw err;
-      } finally {
-        client.release(broken);
-      }
-    },
+    atomic: (fn) => inTransaction(pool, (client) => fn(client as unknown as Queryable)),
     isolated: (fn) => fn(q),
   });
   const repos = wrapRepositories(autocommit, (call) => guard.outside(call));
@@ -89,20 +75,15 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
   }
 
   async function attempt<T>(fn: (tx: Repositories) => Promise<T>): Promise<T> {
-    const client = await pool.connect();
-    const scope = scopedToTransaction(transactionRepositories(client));
-    let broken: Error | undefined;
+    // The scope ends once the transaction has ended (COMMIT or ROLLBACK), after the client is back in the pool.
+    let scope: ReturnType<typeof scopedToTransaction> | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await guard.inside(() => fn(scope.tx));
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
-      throw err;
+      return await inTransaction(pool, (client) => {
+        const opened = (scope = scopedToTransaction(transactionRepositories(client)));
+        return guard.inside(() => fn(opened.tx));
+      });
     } finally {
-      scope.end();
-      client.release(broken);
+      scope?.end();
     }
   }
 

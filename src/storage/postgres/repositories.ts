@@ -10,14 +10,13 @@
 // (consume, markRotated, use) say who won through their row count.
 import { sessionHandle, type LiveSession } from '../../accounts/sessions.repo.ts';
 import type { Ticket, TicketKind } from '../../accounts/tickets.repo.ts';
-import type { User } from '../../accounts/users.repo.ts';
-import type { AuditEntry, AuditEventName } from '../../audit/audit-log.ts';
+import { toUser, type UserRow } from '../../accounts/users.repo.ts';
+import type { AuditEntry } from '../../audit/audit-log.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { LOCKS, lockKey } from '../../db/postgres/advisory-locks.ts';
 import {
   ATPROTO_AUTH_STATE_TTL_SECONDS,
   AUTHORIZATION_CODE_REPLAY_KEEP_SECONDS,
-  AUTHORIZATION_CODE_TTL_SECONDS,
   AUTHORIZATION_REQUEST_TTL_SECONDS,
   LAST_SEEN_RESOLUTION_SECONDS,
   REVOKED_KEEP_SECONDS,
@@ -26,15 +25,16 @@ import {
 } from '../../lifetimes.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
 import type { PendingAuthorization } from '../../oauth/authorize/authorization-requests.repo.ts';
-import type { AuthorizationCode } from '../../oauth/authorize/codes.repo.ts';
+import { newCodeRow, toCode, type CodeRow } from '../../oauth/authorize/codes.repo.ts';
 import type { ClientMetadata } from '../../oauth/clients/client.ts';
-import { REGISTERED_CLIENT_ID_PREFIX, type CachedClientRecord } from '../../oauth/clients/clients.repo.ts';
-import { BEARER_LOOKUP_SQL, toBearerLookup, type Grant } from '../../oauth/grants/grants.repo.ts';
-import { refreshTokenHash, type RefreshToken } from '../../oauth/token/refresh-tokens.repo.ts';
+import { REGISTERED_CLIENT_ID_PREFIX, toClient as toClientWith, type ClientRow } from '../../oauth/clients/clients.repo.ts';
+import { BEARER_LOOKUP_SQL, toBearerLookup, toGrant, type GrantRow } from '../../oauth/grants/grants.repo.ts';
+import { refreshTokenHash, toRefreshToken, type RefreshTokenRow } from '../../oauth/token/refresh-tokens.repo.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS } from '../../wikis/reserved-names.ts';
-import type { Wiki } from '../../wikis/wikis.repo.ts';
+import { toWiki, type WikiRow } from '../../wikis/wikis.repo.ts';
 import type { Repositories } from '../store.ts';
+import { AUDIT_INSERT_COLUMNS, auditInsertValues, toAuditEntry, toClientSummary, type AuditRow, type ClientSummaryRow } from '../rows.ts';
 import { isUniqueViolation } from '../wrap.ts';
 
 /** What a repository needs of a pool or of a transaction's client. */
@@ -57,124 +57,8 @@ export interface PostgresRepositoryContext {
 
 const flag = (v: unknown): boolean => v === true || v === 1;
 const changed = (r: { rowCount: number | null }): number => r.rowCount ?? 0;
-
-interface UserRow {
-  did: string;
-  handle: string;
-  display_name: string | null;
-  username: string;
-  created_at: number;
-  last_login_at: number;
-}
-const toUser = (r: UserRow): User => ({
-  did: r.did,
-  handle: r.handle,
-  displayName: r.display_name,
-  username: r.username,
-  createdAt: r.created_at,
-  lastLoginAt: r.last_login_at,
-});
-
-interface WikiRow {
-  slug: string;
-  owner_did: string;
-  created_at: number;
-}
-const toWiki = (r: WikiRow): Wiki => ({ slug: r.slug, ownerDid: r.owner_did, createdAt: r.created_at });
-
-interface CodeRow {
-  hash: string;
-  client_id: string;
-  user_did: string;
-  wiki_slug: string;
-  redirect_uri: string;
-  redirect_uri_sent: number | boolean;
-  code_challenge: string;
-  resource: string;
-  scope: string;
-  expires_at: number;
-  consumed_at: number | null;
-  grant_id: string | null;
-}
-const toCode = (r: CodeRow): AuthorizationCode => ({
-  hash: r.hash,
-  clientId: r.client_id,
-  userDid: r.user_did,
-  wikiSlug: r.wiki_slug,
-  redirectUri: r.redirect_uri,
-  redirectUriSent: flag(r.redirect_uri_sent),
-  codeChallenge: r.code_challenge,
-  resource: r.resource,
-  scope: r.scope,
-  expiresAt: r.expires_at,
-  consumedAt: r.consumed_at,
-  grantId: r.grant_id,
-});
-
-interface ClientRow {
-  client_id: string;
-  kind: 'registered' | 'metadata_document';
-  secret_hash: string | null;
-  metadata: string;
-  created_at: number;
-  fetched_at: number | null;
-  stale_at: number | null;
-  first_token_at: number | null;
-  last_used_at: number | null;
-}
-const toClient = (r: ClientRow): CachedClientRecord => ({
-  clientId: r.client_id,
-  kind: r.kind,
-  secretHash: r.secret_hash,
-  metadata: JSON.parse(r.metadata) as ClientMetadata,
-  createdAt: r.created_at,
-  firstTokenAt: r.first_token_at,
-  lastUsedAt: r.last_used_at,
-  fetchedAt: r.fetched_at,
-  staleAt: r.stale_at,
-});
-
-interface GrantRow {
-  id: string;
-  client_id: string;
-  user_did: string;
-  wiki_slug: string;
-  resource: string;
-  scope: string;
-  created_at: number;
-  last_used_at: number;
-  expires_at: number;
-  revoked_at: number | null;
-}
-const toGrant = (r: GrantRow): Grant => ({
-  id: r.id,
-  clientId: r.client_id,
-  userDid: r.user_did,
-  wikiSlug: r.wiki_slug,
-  resource: r.resource,
-  scope: r.scope,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-  expiresAt: r.expires_at,
-  revokedAt: r.revoked_at,
-});
-
-interface RefreshTokenRow {
-  hash: string;
-  grant_id: string;
-  expires_at: number;
-  rotated_at: number | null;
-  successor_hash: string | null;
-  successor_sealed: string | null;
-}
-const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
-  hash: r.hash,
-  grantId: r.grant_id,
-  expiresAt: r.expires_at,
-  rotatedAt: r.rotated_at,
-  successorHash: r.successor_hash,
-  successorSealed: r.successor_sealed,
-});
+// The row types and their mappers are the SQLite repositories' own (exported from each *.repo.ts).
+const toClient = (r: ClientRow) => toClientWith(r, JSON.parse(r.metadata) as ClientMetadata);
 
 /** grants.repo.ts BEARER_LOOKUP_SQL with $n parameters and names for its two unnamed columns. */
 const PG_BEARER_LOOKUP_SQL = (() => {
@@ -493,25 +377,12 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     // src/oauth/authorize/codes.repo.ts
     codes: {
       async insert(code) {
-        const value = randomToken(32);
-        const now = nowSeconds();
+        const { value, values } = newCodeRow(code);
         await q.query(
           `INSERT INTO authorization_codes
              (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-          [
-            sha256Hex(value),
-            code.clientId,
-            code.userDid,
-            code.wikiSlug,
-            code.redirectUri,
-            code.redirectUriSent ? 1 : 0,
-            code.codeChallenge,
-            code.resource,
-            code.scope,
-            now,
-            now + AUTHORIZATION_CODE_TTL_SECONDS,
-          ],
+          values,
         );
         return value;
       },
@@ -729,16 +600,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     audit: {
       async insert(e, at = nowSeconds()) {
         await isolated((t) =>
-          t.query(`INSERT INTO audit_log (at, event, did, client_id, wiki_slug, actor, address, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-            at,
-            e.event,
-            e.did ?? null,
-            e.clientId ?? null,
-            e.wikiSlug ?? null,
-            e.actor ?? null,
-            e.address ?? null,
-            e.detail ? JSON.stringify(e.detail) : null,
-          ]),
+          t.query(`INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, auditInsertValues(e, at)),
         );
       },
       async list(filter = {}): Promise<AuditEntry[]> {
@@ -752,28 +614,11 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         if (filter.clientId !== undefined) add('client_id', '=', filter.clientId);
         if (filter.since !== undefined) add('at', '>=', filter.since);
         args.push(filter.limit ?? 1000);
-        const { rows } = await q.query<{
-          id: number;
-          at: number;
-          event: AuditEventName;
-          did: string | null;
-          client_id: string | null;
-          wiki_slug: string | null;
-          actor: string | null;
-          address: string | null;
-          detail: string | null;
-        }>(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${args.length}`, args);
-        return rows.map((r) => ({
-          id: r.id,
-          at: r.at,
-          event: r.event,
-          did: r.did,
-          clientId: r.client_id,
-          wikiSlug: r.wiki_slug,
-          actor: r.actor,
-          address: r.address,
-          detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-        }));
+        const { rows } = await q.query<AuditRow>(
+          `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT $${args.length}`,
+          args,
+        );
+        return rows.map(toAuditEntry);
       },
     },
 
@@ -830,25 +675,12 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
         return rows.map((r) => ({ ...toUser(r), wikis: r.wikis, liveSessions: r.live_sessions, liveGrants: r.live_grants }));
       },
       async listClients(now = nowSeconds()) {
-        const { rows } = await q.query<ClientRow & { live_grants: number }>(
+        const { rows } = await q.query<ClientSummaryRow>(
           `SELECT c.*, (SELECT count(*) FROM oauth_grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND g.expires_at > $1) AS live_grants
            FROM oauth_clients c ORDER BY c.created_at, c.client_id`,
           [now],
         );
-        return rows.map((r) => {
-          const m = JSON.parse(r.metadata) as { client_name?: unknown; token_endpoint_auth_method?: unknown; redirect_uris?: unknown };
-          return {
-            clientId: r.client_id,
-            kind: r.kind,
-            clientName: typeof m.client_name === 'string' ? m.client_name : null,
-            tokenEndpointAuthMethod: typeof m.token_endpoint_auth_method === 'string' ? m.token_endpoint_auth_method : null,
-            redirectUris: Array.isArray(m.redirect_uris) ? m.redirect_uris.filter((u): u is string => typeof u === 'string') : [],
-            liveGrants: r.live_grants,
-            createdAt: r.created_at,
-            firstTokenAt: r.first_token_at,
-            lastUsedAt: r.last_used_at,
-          };
-        });
+        return rows.map(toClientSummary);
       },
       async listWikis(ownerDid, now = nowSeconds()) {
         const { rows } = await q.query<{ slug: string; owner_did: string; owner_username: string; live_grants: number; created_at: number }>(

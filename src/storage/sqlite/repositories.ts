@@ -1,8 +1,7 @@
-// The SQLite repositories behind the async interface (src/storage/store.ts): today's synchronous
-// repositories and SQL-owning functions, wrapped, so each statement exists once. The statements
-// that are still inline in domain functions today (admin/wikis.ts, delete-account.ts, the ATProto
-// stores' closures, the audit insert) are written here once more, marked "today: <file>"; the later
-// round that switches the callers deletes the inline copies.
+// The SQLite repositories behind the async interface (src/storage/store.ts): the synchronous
+// *.repo.ts repositories and SQL-owning functions (wikis-admin.ts), wrapped, so each statement exists
+// once. The few statements written here directly are marked "today: <file>" with the domain file
+// whose rule they serve (that file calls the Store; it holds no SQL).
 // Every method runs synchronously when called: store.ts's mutex decides when it is called.
 import type Database from 'better-sqlite3';
 import { createSessionsRepo } from '../../accounts/sessions.repo.ts';
@@ -19,6 +18,7 @@ import { createGrantsRepo } from '../../oauth/grants/grants.repo.ts';
 import { createRefreshTokensRepo, refreshTokenHash } from '../../oauth/token/refresh-tokens.repo.ts';
 import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access-tokens.repo.ts';
 import { createWikisRepo } from '../../wikis/wikis.repo.ts';
+import { AUDIT_INSERT_COLUMNS, auditInsertValues } from '../rows.ts';
 import type { Repositories } from '../store.ts';
 import {
   createdWithinCap,
@@ -225,16 +225,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       // today: src/audit/audit-log.ts (a nested better-sqlite3 transaction is a SAVEPOINT)
       insert: async (e: AuditEvent, at = nowSeconds()) => {
         db.transaction(() =>
-          sql(`INSERT INTO audit_log (at, event, did, client_id, wiki_slug, actor, address, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
-            at,
-            e.event,
-            e.did ?? null,
-            e.clientId ?? null,
-            e.wikiSlug ?? null,
-            e.actor ?? null,
-            e.address ?? null,
-            e.detail ? JSON.stringify(e.detail) : null,
-          ),
+          sql(`INSERT INTO audit_log (${AUDIT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(...auditInsertValues(e, at)),
         )();
       },
       list: async (filter) => listAudit(db, filter),

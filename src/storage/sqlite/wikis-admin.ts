@@ -4,11 +4,12 @@
 // delete-wiki.ts, src/audit/audit-log.ts, src/admin/users.ts, clients.ts, deletions.ts), which now
 // go through the Store. The rules stay in those files' opening comments; this file is only SQL.
 // Synchronous on purpose: sqlite/repositories.ts wraps them (store.ts rule 3 decides when they run).
-import type { AuditEntry, AuditEventName, AuditFilter } from '../../audit/audit-log.ts';
+import type { AuditEntry, AuditFilter } from '../../audit/audit-log.ts';
 import { nowSeconds, type Db } from '../../db/open.ts';
 import type { ClientSummary } from '../../admin/clients.ts';
 import type { DeletedUser, DeletedWiki } from '../../admin/deletions.ts';
 import type { UserSummary } from '../../admin/users.ts';
+import { toAuditEntry, toClientSummary, type AuditRow, type ClientSummaryRow } from '../rows.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS, type Reservation } from '../../wikis/reserved-names.ts';
 
@@ -99,21 +100,11 @@ export function listAudit(db: Db, filter: AuditFilter = {}): AuditEntry[] {
   }
   args.push(filter.limit ?? 1000);
   const rows = db
-    .prepare<(string | number)[], { id: number; at: number; event: AuditEventName; did: string | null; client_id: string | null; wiki_slug: string | null; actor: string | null; address: string | null; detail: string | null }>(
+    .prepare<(string | number)[], AuditRow>(
       `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC, id DESC LIMIT ?`,
     )
     .all(...args);
-  return rows.map((r) => ({
-    id: r.id,
-    at: r.at,
-    event: r.event,
-    did: r.did,
-    clientId: r.client_id,
-    wikiSlug: r.wiki_slug,
-    actor: r.actor,
-    address: r.address,
-    detail: r.detail === null ? null : (JSON.parse(r.detail) as Record<string, unknown>),
-  }));
+  return rows.map(toAuditEntry);
 }
 
 /** admin users list: by username, with wiki, live-session and live-grant counts. */
@@ -143,26 +134,13 @@ export function listUsers(db: Db, now = nowSeconds()): UserSummary[] {
 /** admin clients list: by creation, with live-grant counts. */
 export function listClients(db: Db, now = nowSeconds()): ClientSummary[] {
   const rows = db
-    .prepare<[{ now: number }], { client_id: string; kind: 'registered' | 'metadata_document'; metadata: string; live_grants: number; created_at: number; first_token_at: number | null; last_used_at: number | null }>(
+    .prepare<[{ now: number }], ClientSummaryRow>(
       `SELECT c.client_id, c.kind, c.metadata, c.created_at, c.first_token_at, c.last_used_at,
          (SELECT count(*) FROM oauth_grants g WHERE g.client_id = c.client_id AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
        FROM oauth_clients c ORDER BY c.created_at, c.client_id`,
     )
     .all({ now });
-  return rows.map((r) => {
-    const metadata = JSON.parse(r.metadata) as { client_name?: unknown; token_endpoint_auth_method?: unknown; redirect_uris?: unknown };
-    return {
-      clientId: r.client_id,
-      kind: r.kind,
-      clientName: typeof metadata.client_name === 'string' ? metadata.client_name : null,
-      tokenEndpointAuthMethod: typeof metadata.token_endpoint_auth_method === 'string' ? metadata.token_endpoint_auth_method : null,
-      redirectUris: Array.isArray(metadata.redirect_uris) ? metadata.redirect_uris.filter((u): u is string => typeof u === 'string') : [],
-      liveGrants: r.live_grants,
-      createdAt: r.created_at,
-      firstTokenAt: r.first_token_at,
-      lastUsedAt: r.last_used_at,
-    };
-  });
+  return rows.map(toClientSummary);
 }
 
 /** admin wikis deleted: newest first. */
