@@ -5,14 +5,13 @@
 // The wiki is the one the Host header names, the Host the wiki server also sees; a request whose
 // X-Forwarded-Host disagrees is refused with 400 (wikiSlugOfRequest in src/wikis/urls.ts).
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import type { AppContext } from '../context.ts';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest } from '../web/errors.ts';
 import { noStore, singleString } from '../web/http.ts';
 import { grantKeyedLimits } from '../web/rate-limits.ts';
-import { wikiSlugOfRequest } from '../wikis/urls.ts';
-import { checkBearer, type Caller } from './check-bearer.ts';
+import { wikiSlugOfRequest, type HostHeaders } from '../wikis/urls.ts';
+import { checkBearer, type BearerDeps, type Caller } from './check-bearer.ts';
 import { WikiNotFound } from './require-wiki.ts';
 
 export const VERIFY_PATH = '/auth/verify';
@@ -36,24 +35,49 @@ export function authHeaders(caller: Caller): Record<string, string> {
   };
 }
 
+/** What one /auth/verify request's bearer check reads from the request. */
+export interface VerifyInput {
+  /** The request's address as Express's req.ip has it (trust proxy applied): its budget. */
+  ip: string | undefined;
+  /** Host and X-Forwarded-Host: which wiki (wikiSlugOfRequest). */
+  hosts: HostHeaders;
+  authorization: string | undefined;
+  /** `?scope=`, as req.query has it; undefined without a query. */
+  scope: unknown;
+}
+
+/** The /auth/verify handler app.ts mounts, and its check for the light path (src/web/machine-endpoints.ts). */
+export interface VerifyRoutes extends RequestHandler {
+  /** Whether `ip` has budget left (nothing spent); a request from an address without is refused 429 by the handler. */
+  addressOpen(ip: string | undefined): boolean;
+  /**
+   * The bearer check exactly as the handler runs it after the address check: the caller (its
+   * grant's budget spent), or the typed error to answer (the address's budget spent).
+   */
+  check(input: VerifyInput): Promise<Caller>;
+}
+
 /**
  * The proxy calls this once per request to every wiki page, so it is answered without Express
  * routing: the exact path runs the chain directly; other spellings Express would route here
  * (`/auth/verify/`, any case) take the router; every other request passes on at the cost of one
  * string comparison. Mounted after the request log, security headers and header limits (app.ts).
  */
-export function verifyRoutes(ctx: AppContext): RequestHandler {
+export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
   // Every request to every wiki page passes through here: per grant, or per address without a valid token.
   const limits = grantKeyedLimits(ctx.config, 'verify');
 
-  const verify = async (req: Request, res: Response): Promise<void> => {
-    const caller = await limits.spendFor(req, async () => {
-      const slug = wikiSlugOfRequest(ctx.config, req);
+  const check = (input: VerifyInput): Promise<Caller> =>
+    limits.spendFor(input.ip, async () => {
+      const slug = wikiSlugOfRequest(ctx.config, input.hosts);
       if (slug === undefined) throw new WikiNotFound(undefined);
-      // req.query parses the query string on each read: only when there is one.
-      const scope = req.url.includes('?') ? (req.query.scope as unknown) : undefined;
-      return checkBearer(ctx, req.get('authorization'), slug, requiredScopeFrom(scope));
+      return checkBearer(ctx, input.authorization, slug, requiredScopeFrom(input.scope));
     });
+
+  const verify = async (req: Request, res: Response): Promise<void> => {
+    // req.query parses the query string on each read: only when there is one.
+    const scope = req.url.includes('?') ? (req.query.scope as unknown) : undefined;
+    const caller = await check({ ip: req.ip, hosts: req, authorization: req.get('authorization'), scope });
     const headers = authHeaders(caller);
     res.status(200);
     for (const name in headers) res.setHeader(name, headers[name]!);
@@ -64,7 +88,7 @@ export function verifyRoutes(ctx: AppContext): RequestHandler {
   // forward_auth sends GET by default; any method is accepted in case the proxy keeps the original one.
   router.all(VERIFY_PATH, noStore, apiResponses, limits.address.check, (req, res) => verify(req, res));
 
-  return (req, res, next) => {
+  const handler: RequestHandler = (req, res, next) => {
     const path = req.path;
     if (path === VERIFY_PATH) {
       // The same chain as the route above: noStore, apiResponses, the address budget, verify.
@@ -86,4 +110,5 @@ export function verifyRoutes(ctx: AppContext): RequestHandler {
     }
     next();
   };
+  return Object.assign(handler, { addressOpen: (ip: string | undefined) => limits.address.open(ip), check });
 }

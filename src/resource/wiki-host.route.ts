@@ -57,7 +57,7 @@ function wikiSlugOf(res: Response): string {
  */
 function requireBearer(ctx: AppContext, scope: WikiScope, limits: GrantKeyedLimits): RequestHandler {
   return async (req, res, next) => {
-    res.locals.caller = await limits.spendFor(req, () => checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope));
+    res.locals.caller = await limits.spendFor(req.ip, () => checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope));
     next();
   };
 }

@@ -14,20 +14,23 @@
 //   - Documents (metadata, JWKS, PRM): GET at the exact path, no query, no If-None-Match or
 //     If-Modified-Since; one writeHead with the precomputed headers (security headers, CORS,
 //     Cache-Control, Content-Type, ETag, Content-Length), then the precomputed body.
-//   - /auth/verify at its exact path (any method, any query, as verifyRoutes' own exact-path branch):
-//     the prelude Express would run (metric, request id, log line, security headers), then the very
-//     verifyRoutes handler Express mounts, on a request given Express's prototypes as app.handle does;
-//     its errors go to the app's error handler.
+//   - /auth/verify at its exact path (any method, as verifyRoutes' own exact-path branch): the
+//     prelude Express would run (metric, request id, log line), then verifyRoutes' own check
+//     (the same budgets, the same bearer check); a caller is answered with one writeHead of the
+//     headers Express sets (request id, security headers, no-store, X-Auth-*). Its refusals, a query
+//     string (?scope=, Express's query parser) and a spent address budget go through Express's code:
+//     the request is given Express's prototypes as app.handle does, and the error handler or the
+//     very verifyRoutes handler Express mounts answers it.
 import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { jwksCacheControl } from '../config/jwks-cache.ts';
 import { routeGroup } from '../metrics/route-groups.ts';
 import { authorizationServerMetadata } from '../oauth/metadata/as-metadata.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from '../resource/prm.ts';
-import { VERIFY_PATH } from '../resource/verify.route.ts';
+import { authHeaders, VERIFY_PATH, type VerifyRoutes } from '../resource/verify.route.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { HEADER_LIMITS } from './header-limits.ts';
 import { precomputeJson, type PrecomputedJson } from './http.ts';
@@ -42,8 +45,8 @@ export interface MachineEndpointDeps {
   /** The budgets the Express routes spend (the same instances). */
   discoveryLimit: DiscoveryLimit;
   wikiDiscoveryLimit: DiscoveryLimit;
-  /** The handler app.ts mounts for /auth/verify (verifyRoutes(ctx), the same instance). */
-  verify: RequestHandler;
+  /** The handler app.ts mounts for /auth/verify (verifyRoutes(ctx), the same instance: its budgets and its check). */
+  verify: VerifyRoutes;
   /** The app's error handler. */
   errors: ErrorRequestHandler;
 }
@@ -148,12 +151,10 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     return true;
   };
 
-  const verify = (req: IncomingMessage, res: ServerResponse): void => {
-    const id = crypto.randomUUID();
+  /** The prelude Express would run, and Express's prototypes: for the answers that go through Express's code. */
+  const asExpress = (req: IncomingMessage, res: ServerResponse, id: string): { r: Request; s: Response } => {
     const r = req as Request;
     const s = res as Response;
-    r.id = id;
-    observe(req, res, id, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);
     // As app.handle and the router prepare a request.
     r.res = s;
     s.req = r;
@@ -164,23 +165,66 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     r.baseUrl = '';
     res.setHeader('X-Request-Id', id);
     for (let i = 0; i < security.length; i += 2) res.setHeader(security[i]!, security[i + 1]!);
+    return { r, s };
+  };
+
+  /** An error for the app's error handler, on a request made an Express one (asExpress). */
+  const renderError = (err: unknown, r: Request, s: Response): void => {
+    try {
+      deps.errors(err, r, s, () => undefined);
+    } catch (thrown) {
+      ctx.log.error({ err: thrown }, 'the error handler failed on /auth/verify');
+      s.destroy();
+    }
+  };
+
+  /** Everything but the plain case: the very handler Express mounts, on the request made an Express one. */
+  const verifyThroughExpress = (req: IncomingMessage, res: ServerResponse, id: string): void => {
+    const { r, s } = asExpress(req, res, id);
     const fail: NextFunction = (err?: unknown) => {
-      if (err === undefined || err === 'route' || err === 'router') {
-        // verifyRoutes never passes its exact path on; if it did, there is nothing else to answer it.
-        err = new Error('verifyRoutes passed /auth/verify on');
-      }
-      try {
-        deps.errors(err, r, s, () => undefined);
-      } catch (thrown) {
-        ctx.log.error({ err: thrown }, 'the error handler failed on /auth/verify');
-        res.destroy();
-      }
+      // verifyRoutes never passes its exact path on; if it did, there is nothing else to answer it.
+      renderError(err === undefined || err === 'route' || err === 'router' ? new Error('verifyRoutes passed /auth/verify on') : err, r, s);
     };
     try {
       deps.verify(r, s, fail);
     } catch (err) {
       fail(err);
     }
+  };
+
+  // The answer to a caller: the headers Express sets (request id, security headers, noStore), then X-Auth-*.
+  const VERIFIED_PREFIX: Flat = [...security, 'Cache-Control', 'no-store', 'Pragma', 'no-cache'];
+
+  const verify = (req: IncomingMessage, res: ServerResponse, query: boolean): void => {
+    const id = crypto.randomUUID();
+    (req as Request).id = id;
+    observe(req, res, id, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);
+    const ip = requestIp(req);
+    // A query (?scope=, parsed by Express's query parser) or a spent address budget (429): Express's chain.
+    if (query || !deps.verify.addressOpen(ip)) return verifyThroughExpress(req, res, id);
+    deps.verify.check({ ip, hosts: hostHeaders(req), authorization: req.headers.authorization, scope: undefined }).then(
+      (caller) => {
+        const headers = authHeaders(caller);
+        const flat = ['X-Request-Id', id, ...VERIFIED_PREFIX];
+        for (const name in headers) flat.push(name, headers[name]!);
+        if (req.method !== 'HEAD') flat.push('Content-Length', '0'); // as res.end() sets it when nothing was written
+        res.writeHead(200, flat);
+        res.end();
+      },
+      (err: unknown) => {
+        if (res.headersSent) {
+          ctx.log.error({ err }, 'the light path failed while answering /auth/verify');
+          res.destroy();
+          return;
+        }
+        // As the route's chain has it when its check throws (noStore, apiResponses), then the error handler.
+        const { r, s } = asExpress(req, res, id);
+        s.setHeader('Cache-Control', 'no-store');
+        s.setHeader('Pragma', 'no-cache');
+        s.locals.api = true;
+        renderError(err, r, s);
+      },
+    );
   };
 
   return (req, res) => {
@@ -191,7 +235,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     if (path === VERIFY_PATH) {
       if (!withinHeaderLimits(req)) return false;
       machineEndpointSwitch.answered++;
-      verify(req, res);
+      verify(req, res, q !== -1);
       return true;
     }
     if (req.method !== 'GET' || q !== -1 || !path.startsWith('/.well-known/')) return false;

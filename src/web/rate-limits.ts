@@ -30,7 +30,7 @@
 //   /64 or more, and keying by the /128 would give it one fresh budget per address (`addressKey`).
 // Counters live in memory, per process, per app: a restart resets them.
 import crypto from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import { rateLimit as expressRateLimit, ipKeyGenerator } from 'express-rate-limit';
 import ipaddr from 'ipaddr.js';
 import type { Config, TrustedNetwork } from '../config/env.ts';
@@ -138,19 +138,24 @@ export class AddressGate {
     this.config = config;
   }
 
-  private trusted(req: Request): boolean {
-    return isTrustedAddress(this.config.rateLimitTrustedNetworks, req.ip);
+  private trusted(ip: string | undefined): boolean {
+    return isTrustedAddress(this.config.rateLimitTrustedNetworks, ip);
+  }
+
+  /** Whether `ip` may still make a request (nothing spent): false once its budget is spent. */
+  open(ip: string | undefined): boolean {
+    return this.trusted(ip) || this.budget.left(addressKey(ip)) > 0;
   }
 
   /** Middleware, before any work: 429 when the request's address has spent its budget. */
   readonly check: RequestHandler = (req, _res, next) => {
-    if (!this.trusted(req)) this.budget.check(addressKey(req.ip));
+    if (!this.trusted(req.ip)) this.budget.check(addressKey(req.ip));
     next();
   };
 
-  /** Counts a request that was not attributed to a client or grant. */
-  spend(req: Request): void {
-    if (!this.trusted(req)) this.budget.record(addressKey(req.ip));
+  /** Counts a request from `ip` that was not attributed to a client or grant. */
+  spend(ip: string | undefined): void {
+    if (!this.trusted(ip)) this.budget.record(addressKey(ip));
   }
 }
 
@@ -269,9 +274,9 @@ export interface GrantKeyedLimits {
   grant: Budget;
   /**
    * Runs the bearer check: a caller it returns spends its grant's budget (429 when spent), a
-   * request it refuses spends its address's.
+   * request it refuses spends the budget of its address `ip` (Express's req.ip).
    */
-  spendFor<T extends { grantId: string }>(req: Request, identify: () => Promise<T>): Promise<T>;
+  spendFor<T extends { grantId: string }>(ip: string | undefined, identify: () => Promise<T>): Promise<T>;
 }
 
 export function grantKeyedLimits(config: Pick<Config, 'keyedRateLimits' | 'rateLimits' | 'rateLimitTrustedNetworks'>, name: string): GrantKeyedLimits {
@@ -280,12 +285,12 @@ export function grantKeyedLimits(config: Pick<Config, 'keyedRateLimits' | 'rateL
   return {
     address,
     grant,
-    async spendFor(req, identify) {
+    async spendFor(ip, identify) {
       let caller;
       try {
         caller = await identify();
       } catch (err) {
-        address.spend(req);
+        address.spend(ip);
         throw err;
       }
       grant.spend(caller.grantId);

@@ -38,7 +38,7 @@ export function clientAuthenticatedPost(
         const client = await authenticateClient(ctx, req);
         await step(req, res, { params, client, attributed: () => void (attributed = true) });
       } finally {
-        if (!attributed) limits.address.spend(req);
+        if (!attributed) limits.address.spend(req.ip);
       }
     },
   ];
