@@ -400,7 +400,7 @@ export const COMMANDS: Command[] = [
       const config = ctx.config();
       if (config.databaseUrl !== undefined) return postgresStatusCommand(values, ctx);
       const db = ctx.db({ allowPendingMigrations: true });
-      const postgres = await postgresStatus(config); // only when DATABASE_URL is set
+      const postgres = await postgresStatus(ctx.postgres()); // only when DATABASE_URL is set
       const now = nowSeconds();
       const count = (sql: string) => {
         const statement = db.prepare(sql);
@@ -442,7 +442,7 @@ export const COMMANDS: Command[] = [
  */
 async function postgresStatusCommand(values: OptionValues, ctx: CommandContext): Promise<void> {
   const config = ctx.config();
-  const postgres = (await postgresStatus(config))!;
+  const postgres = (await postgresStatus(ctx.postgres()))!;
   const store = await ctx.store({ allowPendingMigrations: true });
   const now = nowSeconds();
   const users = await store.repos.operator.listUsers(now);

@@ -1,7 +1,7 @@
 // The CLI's own connection to the service's database, beside the running server: WAL lets both
 // read and write, the busy timeout (db/open.ts) makes a write wait for the server's instead of failing.
 // The commands read and write through the Store (src/storage/store.ts) of the configured database:
-// PostgreSQL when DATABASE_URL is set (a small pool, checked reachable and migrated), else the SQLite
+// PostgreSQL when DATABASE_URL is set (one small pool, checked reachable and migrated), else the SQLite
 // file (the same checks as the raw connection, which SQLite-only commands such as backup still use).
 import fs from 'node:fs';
 import type pg from 'pg';
@@ -57,7 +57,10 @@ export function openAdminDatabase(config: Pick<Config, 'databaseFile'>, options:
   return db;
 }
 
-/** DATABASE_URL's database for one CLI run: a small pool opened on first use, checked reachable; close() ends it. */
+/**
+ * DATABASE_URL's database for one CLI run: a small pool (no statement_timeout) opened on first use,
+ * checked reachable; close() ends it unless the Store (openAdminStore) took it over and ended it.
+ */
 export interface AdminPostgres {
   /** DATABASE_URL with the password redacted. */
   readonly database: string;
@@ -78,7 +81,8 @@ export function adminPostgres(url: string): AdminPostgres {
       })),
     async close() {
       const opened = await pool?.catch(() => undefined);
-      await opened?.end();
+      // openAdminStore's Store took the pool over and its close() ended it already (pg refuses a second end()).
+      if (opened && !opened.ending) await opened.end();
     },
   };
 }
@@ -100,7 +104,11 @@ export async function openAdminStore(sqlite: () => Db, postgres: AdminPostgres |
       );
     }
   }
-  return createPostgresStore(url, { poolSize: 2 });
+  // The Store takes this pool over (its close() ends it; AdminPostgres.close() then does not), so
+  // one command holds one pool: its statement_timeout stays 0, because an operator's long command
+  // (purge after an outage, a large listing) must run to its end rather than be cut after the
+  // service's 10 s; the operator can interrupt it, and the service's own requests keep their timeout.
+  return createPostgresStore(url, { pool, poolSize: 2 });
 }
 
 /** Where the platform keys live with PLATFORM_KEYS_KEK: the configured database's table (PostgreSQL's or SQLite's). */

@@ -15,10 +15,11 @@
 //     What the migrations insert is learnt by applying the SQLite migrations to an in-memory database
 //     (the two dialects' migrations insert the same rows), so a new seeded table needs no code here.
 //  3. The PostgreSQL migrations are applied (src/db/postgres/migrate.ts), then every table is copied
-//     in foreign-key order, in batches, inside ONE transaction: any error rolls the whole copy back
-//     and the target is left empty (its schema stays; running again is safe). oauth_client_counts is
-//     not copied: its triggers recount the clients as they are inserted, and the check proves it.
-//     Other tables the migrations seed get SQLite's rows in place of the seeded ones.
+//     in foreign-key order, in batches, inside ONE transaction (inTransaction, src/db/postgres/pool.ts):
+//     any error rolls the whole copy back and the target is left empty (its schema stays; running
+//     again is safe). oauth_client_counts is not copied: its triggers recount the clients as they are
+//     inserted, and the check proves it. Other tables the migrations seed get SQLite's rows in place
+//     of the seeded ones.
 //     Identity sequences (audit_log.id) are moved past the copied ids.
 //  4. Verification: per table, a row count and a checksum computed by the same code on both sides
 //     (each row's values normalised to text, hashed with SHA-256; the table's checksum is the sum of
@@ -253,58 +254,55 @@ async function copyAll(
   seeded: Seeded,
   batchSize: number,
 ): Promise<{ table: string; rows: number }[]> {
-  const client = await pool.connect();
   const copied: { table: string; rows: number }[] = [];
   let current = '';
   try {
-    await client.query('BEGIN');
-    await lockForTransaction(client, LOCKS.copyFromSqlite);
-    // Again inside the transaction, under the lock: a second copy that started at the same time waits
-    // for this one and then finds the rows.
-    await requireEmptyTarget(client, seeded, { beforeMigrations: false });
-    for (const table of tables) {
-      if (DERIVED_TABLES.has(table.name)) continue;
-      current = table.name;
-      // What a migration inserted (a singleton row) makes way for the deployment's own rows.
-      if (seeded.has(table.name)) await client.query(`DELETE FROM "${table.name}"`);
-      const perBatch = Math.max(1, Math.min(batchSize, Math.floor(MAX_PARAMETERS / table.columns.length)));
-      const columnList = table.columns.map((c) => `"${c}"`).join(', ');
-      let batch: Value[][] = [];
-      let n = 0;
-      const flush = async () => {
-        if (batch.length === 0) return;
-        const values: Value[] = [];
-        const tuples = batch.map((row) => `(${row.map((v) => `$${values.push(v)}`).join(', ')})`);
-        await client.query(`INSERT INTO "${table.name}" (${columnList}) VALUES ${tuples.join(', ')}`, values);
-        n += batch.length;
-        batch = [];
-      };
-      for (const row of snapshot.prepare(`SELECT ${columnList} FROM "${table.name}"`).raw().iterate() as IterableIterator<Value[]>) {
-        batch.push(row);
-        if (batch.length >= perBatch) await flush();
+    return await inTransaction(pool, async (client) => {
+      await lockForTransaction(client, LOCKS.copyFromSqlite);
+      // Again inside the transaction, under the lock: a second copy that started at the same time waits
+      // for this one and then finds the rows.
+      await requireEmptyTarget(client, seeded, { beforeMigrations: false });
+      for (const table of tables) {
+        if (DERIVED_TABLES.has(table.name)) continue;
+        current = table.name;
+        // What a migration inserted (a singleton row) makes way for the deployment's own rows.
+        if (seeded.has(table.name)) await client.query(`DELETE FROM "${table.name}"`);
+        const perBatch = Math.max(1, Math.min(batchSize, Math.floor(MAX_PARAMETERS / table.columns.length)));
+        const columnList = table.columns.map((c) => `"${c}"`).join(', ');
+        let batch: Value[][] = [];
+        let n = 0;
+        const flush = async () => {
+          if (batch.length === 0) return;
+          const values: Value[] = [];
+          const tuples = batch.map((row) => `(${row.map((v) => `$${values.push(v)}`).join(', ')})`);
+          await client.query(`INSERT INTO "${table.name}" (${columnList}) VALUES ${tuples.join(', ')}`, values);
+          n += batch.length;
+          batch = [];
+        };
+        for (const row of snapshot.prepare(`SELECT ${columnList} FROM "${table.name}"`).raw().iterate() as IterableIterator<Value[]>) {
+          batch.push(row);
+          if (batch.length >= perBatch) await flush();
+        }
+        await flush();
+        copied.push({ table: table.name, rows: n });
       }
-      await flush();
-      copied.push({ table: table.name, rows: n });
-    }
-    current = 'identity sequences';
-    const identities = await client.query<{ table_name: string; column_name: string }>(
-      "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')",
-    );
-    for (const { table_name: t, column_name: c } of identities.rows) {
-      await client.query(`SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(max("${c}"), 1), max("${c}") IS NOT NULL) FROM "${t}"`, [`"${t}"`, c]);
-    }
-    await client.query('COMMIT');
-    return copied;
+      current = 'identity sequences';
+      const identities = await client.query<{ table_name: string; column_name: string }>(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')",
+      );
+      for (const { table_name: t, column_name: c } of identities.rows) {
+        await client.query(`SELECT setval(pg_get_serial_sequence($1, $2), GREATEST(max("${c}"), 1), max("${c}") IS NOT NULL) FROM "${t}"`, [`"${t}"`, c]);
+      }
+      return copied;
+    });
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
+    // inTransaction rolled the whole copy back.
     if (err instanceof AdminError) throw err;
     const reason = err instanceof Error ? err.message : String(err);
     throw new AdminError(
       `Copying ${current} failed, and nothing was copied: the whole copy was rolled back and the PostgreSQL database holds no copied row. ` +
         `PostgreSQL said: ${reason}. Fix the cause (for a row PostgreSQL refuses, correct it in SQLite with the service stopped) and run the command again.`,
     );
-  } finally {
-    client.release();
   }
 }
 

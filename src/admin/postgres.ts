@@ -5,44 +5,38 @@
 //  - `migrate-to-postgres [--to URL | --to-env NAME]` (default target DATABASE_URL): copies the SQLite database into an empty PostgreSQL database and
 //    verifies it (src/admin/migrate-to-postgres.ts); exit status 1 on any mismatch.
 //  - `postgresStatus`: the migration state of DATABASE_URL's database, for `status`.
+// DATABASE_URL's database is the command's one pool (ctx.postgres(), src/admin/database.ts), which
+// its Store shares; only migrate-to-postgres's target opens its own (the same rules).
 import type pg from 'pg';
-import type { Config } from '../config/env.ts';
 import { migrateWithBackup } from '../db/backup.ts';
-import { openPostgres, PostgresUnavailableError, redactUrl } from '../db/postgres/pool.ts';
+import { redactUrl } from '../db/postgres/pool.ts';
 import { appliedPostgresMigrations, pendingPostgresMigrations } from '../db/postgres/migrate.ts';
 import { migratePostgres } from '../db/postgres/migrate.ts';
-import { createLogger } from '../web/log.ts';
+import { adminPostgres, type AdminPostgres } from './database.ts';
 import type { Command, CommandContext, OptionValues } from './commands.ts';
 import { AdminError } from './errors.ts';
 import { formatTable, toJsonRecord } from './format.ts';
 import { migrateToPostgres, type TableCheck } from './migrate-to-postgres.ts';
 
-/** A small pool for one CLI command; an unreachable server becomes the CLI's one-line error. */
+/** A pool on a database other than DATABASE_URL's (migrate-to-postgres --to), for one command; adminPostgres's rules. */
 async function withPostgres<T>(url: string, use: (pool: pg.Pool) => Promise<T>): Promise<T> {
-  let pool: pg.Pool;
+  const postgres = adminPostgres(url);
   try {
-    pool = await openPostgres({ url, poolSize: 2, statementTimeoutMs: 0 }, createLogger('silent'));
-  } catch (err) {
-    if (err instanceof PostgresUnavailableError) {
-      throw new AdminError(`${err.message}. Check that the server is running, the URL (user, password, database) and pg_hba.conf.`);
-    }
-    throw err;
-  }
-  try {
-    return await use(pool);
+    return await use(await postgres.pool());
   } finally {
-    await pool.end();
+    await postgres.close();
   }
 }
 
-export async function postgresStatus(config: Pick<Config, 'databaseUrl'>): Promise<{ database: string; applied: string[]; pending: string[] } | undefined> {
-  const url = config.databaseUrl;
-  if (url === undefined) return undefined;
-  return withPostgres(url, async (pool) => ({
-    database: redactUrl(url),
+/** The migration state of DATABASE_URL's database (undefined when unset), on the command's pool. */
+export async function postgresStatus(postgres: AdminPostgres | undefined): Promise<{ database: string; applied: string[]; pending: string[] } | undefined> {
+  if (postgres === undefined) return undefined;
+  const pool = await postgres.pool();
+  return {
+    database: postgres.database,
     applied: await appliedPostgresMigrations(pool),
     pending: (await pendingPostgresMigrations(pool)).map((m) => m.name),
-  }));
+  };
 }
 
 const json = { type: 'boolean', description: 'print JSON (snake_case keys) for scripts' } as const;
@@ -54,9 +48,9 @@ export const migrateCommand: Command = {
   run: async ({ values }, ctx) => {
     const config = ctx.config();
     let result: { database: string; applied: string[]; backup?: string | undefined };
-    if (config.databaseUrl !== undefined) {
-      const url = config.databaseUrl;
-      result = { database: redactUrl(url), applied: await withPostgres(url, (pool) => migratePostgres(pool)) };
+    const postgres = ctx.postgres();
+    if (postgres !== undefined) {
+      result = { database: postgres.database, applied: await migratePostgres(await postgres.pool()) };
     } else {
       const outcome = await migrateWithBackup(ctx.db({ allowPendingMigrations: true }), { file: config.databaseFile });
       result = { database: config.databaseFile, applied: outcome.applied, backup: outcome.backup };

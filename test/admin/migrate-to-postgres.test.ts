@@ -6,7 +6,7 @@
 // `admin status` on both stores.
 import fs from 'node:fs';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,38 +14,15 @@ import { migrateToPostgres } from '../../src/admin/migrate-to-postgres.ts';
 import { migrate, readMigrations, type Migration } from '../../src/db/migrate.ts';
 import { migratePostgres, readPostgresMigrations } from '../../src/db/postgres/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
 import { createCodesRepo } from '../../src/oauth/authorize/codes.repo.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { onMigrateSetup } from '../support/migrate-setup.ts';
 import { captureIo } from '../support/cli-io.ts';
-import { seedClient, seedGrant, seedSession, seedUser, tempData, type TempData } from '../support/seed.ts';
+import { seedClient, seedGrant, seedSession, seedUser } from '../support/seed.ts';
 
-let server: TestPostgres;
-let t: TempData;
-const pools: pg.Pool[] = [];
-
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(() => {
-  t = tempData();
-});
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()));
-  t.cleanup();
-});
-
-function pool(url: string): pg.Pool {
-  const p = createPool({ url, poolSize: 2 });
-  pools.push(p);
-  return p;
-}
+const setup = onMigrateSetup({ sqlite: true });
 
 async function cli(env: Record<string, string>, ...argv: string[]) {
-  const capture = captureIo({ DATA_DIR: t.dir, LOG_LEVEL: 'silent', ...env }, t.dir);
+  const capture = captureIo({ DATA_DIR: setup.t.dir, LOG_LEVEL: 'silent', ...env }, setup.t.dir);
   const status = await runCli(argv, capture.io);
   return { status, stdout: capture.stdout(), stderr: capture.stderr() };
 }
@@ -53,21 +30,21 @@ const copy = (url: string, ...more: string[]) => cli({}, 'migrate-to-postgres', 
 
 /** What a running deployment holds: a row in every table, through the repositories where they exist. */
 async function seedEverything(): Promise<void> {
-  const db = t.db;
+  const db = setup.t.db;
   const now = nowSeconds();
-  const alice = await seedUser(t, 'Alice');
-  const bob = await seedUser(t, 'bob');
-  const clientId = await seedClient(t);
-  await seedClient(t, 'Cursor — “quotes” ünïcode');
+  const alice = await seedUser(setup.t, 'Alice');
+  const bob = await seedUser(setup.t, 'bob');
+  const clientId = await seedClient(setup.t);
+  await seedClient(setup.t, 'Cursor — “quotes” ünïcode');
   // A fetched client ID metadata document.
   db.prepare("INSERT INTO oauth_clients (client_id, kind, metadata, created_at, fetched_at, stale_at) VALUES ('https://claude.ai/oauth/client.json', 'metadata_document', '{\"client_name\":\"Claude\"}', ?, ?, ?)").run(now, now, now + 3600);
   const grants = [];
-  for (let i = 0; i < 25; i++) grants.push(await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId }));
-  await seedGrant(t, t.config, { did: bob.did, slug: 'bob', clientId });
+  for (let i = 0; i < 25; i++) grants.push(await seedGrant(setup.t, setup.t.config, { did: alice.did, slug: 'alice', clientId }));
+  await seedGrant(setup.t, setup.t.config, { did: bob.did, slug: 'bob', clientId });
   db.prepare("UPDATE refresh_tokens SET rotated_at = ?, successor_hash = 'succ', successor_sealed = 'sealed.value' WHERE grant_id = ?").run(now, grants[0]!.grantId);
   createCodesRepo(db).insert({ clientId, userDid: alice.did, wikiSlug: 'alice', redirectUri: 'http://localhost:54321/callback', redirectUriSent: true, codeChallenge: 'c'.repeat(43), resource: 'http://alice.localhost:3000/mcp', scope: 'wiki:read' });
   db.prepare("UPDATE authorization_codes SET consumed_at = ?, grant_id = ?").run(now, grants[1]!.grantId);
-  for (let i = 0; i < 7; i++) await seedSession(t, alice.did);
+  for (let i = 0; i < 7; i++) await seedSession(setup.t, alice.did);
   db.prepare("UPDATE sessions SET last_seen_at = ?, user_agent = NULL WHERE rowid = 1").run(now);
   db.prepare('INSERT INTO authorization_requests (id_hash, client_id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run('req1', clientId, '{"state":"x"}', now, now + 600);
   db.prepare('INSERT INTO atproto_auth_states (key, value, created_at, app_state_hash) VALUES (?, ?, ?, ?)').run('state1', 'sealed:v1:abc', now, 'h1');
@@ -88,9 +65,9 @@ async function seedEverything(): Promise<void> {
   db.prepare('DELETE FROM audit_log WHERE id = 3').run(); // a gap in the ids
 }
 
-const sqliteCount = (table: string) => (t.db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+const sqliteCount = (table: string) => (setup.t.db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
 const sqliteTables = () =>
-  (t.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  (setup.t.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
 async function postgresCounts(p: pg.Pool): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of sqliteTables()) {
@@ -104,7 +81,7 @@ describe('admin migrate-to-postgres', () => {
   it('copies every table of a live database and verifies equal counts and checksums', async () => {
     await seedEverything();
     for (const table of sqliteTables()) expect(sqliteCount(table), `${table} is seeded`).toBeGreaterThan(0);
-    const url = await server.createDatabase();
+    const url = await setup.server.createDatabase();
     const { status, stdout, stderr } = await copy(url, '--batch-size', '4');
     expect(stderr).toBe('');
     expect(status).toBe(0);
@@ -116,13 +93,13 @@ describe('admin migrate-to-postgres', () => {
     }
     expect(stdout).toContain('verified: every table has the same rows on both sides.');
 
-    const p = pool(url);
+    const p = setup.pool(url);
     expect(await postgresCounts(p)).toEqual(Object.fromEntries(sqliteTables().map((table) => [table, sqliteCount(table)])));
     // The client counts were recounted by the triggers and equal SQLite's.
-    expect((await p.query('SELECT name, n FROM oauth_client_counts ORDER BY name')).rows).toEqual(t.db.prepare('SELECT name, n FROM oauth_client_counts ORDER BY name').all());
+    expect((await p.query('SELECT name, n FROM oauth_client_counts ORDER BY name')).rows).toEqual(setup.t.db.prepare('SELECT name, n FROM oauth_client_counts ORDER BY name').all());
     // Values survive exactly, NULLs stay NULL, and a username keeps its case but compares without it.
     expect((await p.query("SELECT username FROM users WHERE username = 'alice'")).rows).toEqual([{ username: 'Alice' }]);
-    const maxId = (t.db.prepare('SELECT max(id) AS m FROM audit_log').get() as { m: number }).m;
+    const maxId = (setup.t.db.prepare('SELECT max(id) AS m FROM audit_log').get() as { m: number }).m;
     // The identity sequence was moved past the copied ids: the next row does not collide.
     const next = await p.query<{ id: number }>("INSERT INTO audit_log (at, event) VALUES (1, 'x') RETURNING id");
     expect(next.rows[0]!.id).toBe(maxId + 1);
@@ -130,9 +107,9 @@ describe('admin migrate-to-postgres', () => {
 
   it('detects a row changed or deleted on PostgreSQL after the copy (--verify-only), and exits 1', async () => {
     await seedEverything();
-    const url = await server.createDatabase();
+    const url = await setup.server.createDatabase();
     expect((await copy(url)).status).toBe(0);
-    const p = pool(url);
+    const p = setup.pool(url);
     const again = await copy(url, '--verify-only');
     expect(again.status).toBe(0);
     await p.query("UPDATE refresh_tokens SET expires_at = expires_at + 1 WHERE hash = (SELECT min(hash) FROM refresh_tokens)");
@@ -149,17 +126,17 @@ describe('admin migrate-to-postgres', () => {
 
   it('refuses a target that holds rows, or tables that are not robot-auth, and writes nothing to it', async () => {
     await seedEverything();
-    const url = await server.createDatabase();
+    const url = await setup.server.createDatabase();
     expect((await copy(url)).status).toBe(0);
-    const p = pool(url);
+    const p = setup.pool(url);
     const before = await postgresCounts(p);
     const second = await copy(url);
     expect(second.status).toBe(1);
     expect(second.stderr).toMatch(/The PostgreSQL database is not empty: .*users.* hold rows/);
     expect(await postgresCounts(p)).toEqual(before);
 
-    const foreign = await server.createDatabase();
-    const q = pool(foreign);
+    const foreign = await setup.server.createDatabase();
+    const q = setup.pool(foreign);
     await q.query('CREATE TABLE invoices (id int)');
     const third = await copy(foreign);
     expect(third.status).toBe(1);
@@ -170,21 +147,21 @@ describe('admin migrate-to-postgres', () => {
   it('rolls the whole copy back when a row fails half-way, then copies after the fix', async () => {
     await seedEverything();
     // PostgreSQL text cannot hold NUL, SQLite's can: sessions come late in the copy order.
-    t.db.prepare("UPDATE sessions SET user_agent = 'curl' || char(0) || 'evil' WHERE rowid = 2").run();
-    const url = await server.createDatabase();
+    setup.t.db.prepare("UPDATE sessions SET user_agent = 'curl' || char(0) || 'evil' WHERE rowid = 2").run();
+    const url = await setup.server.createDatabase();
     const failed = await copy(url);
     expect(failed.status).toBe(1);
     expect(failed.stderr).toContain('Copying sessions failed, and nothing was copied: the whole copy was rolled back');
     expect(failed.stderr).toMatch(/run the command again/);
-    const p = pool(url);
+    const p = setup.pool(url);
     // Exactly what the migrations alone leave (the two zero counts of migration 005): no copied row.
-    const fresh = pool(await server.createDatabase());
+    const fresh = await setup.emptyDatabase();
     await migratePostgres(fresh);
     expect(await postgresCounts(p)).toEqual(await postgresCounts(fresh));
     expect((await p.query('SELECT count(*) AS n FROM users')).rows[0]).toEqual({ n: 0 });
     expect((await p.query<{ total: number }>('SELECT sum(n)::bigint AS total FROM oauth_client_counts')).rows[0]!.total).toBe(0);
 
-    t.db.prepare("UPDATE sessions SET user_agent = 'curl' WHERE rowid = 2").run();
+    setup.t.db.prepare("UPDATE sessions SET user_agent = 'curl' WHERE rowid = 2").run();
     const retried = await copy(url);
     expect(retried.stderr).toBe('');
     expect(retried.status).toBe(0);
@@ -192,20 +169,20 @@ describe('admin migrate-to-postgres', () => {
   });
 
   it('refuses a SQLite database on an older schema, before touching the target', async () => {
-    const old = openDatabase(`${t.dir}/old.sqlite`);
+    const old = openDatabase(`${setup.t.dir}/old.sqlite`);
     migrate(old, readMigrations().slice(0, 2));
     old.close();
-    const url = await server.createDatabase();
-    const { status, stderr } = await cli({ DATABASE_FILE: `${t.dir}/old.sqlite` }, 'migrate-to-postgres', '--to', url);
+    const url = await setup.server.createDatabase();
+    const { status, stderr } = await cli({ DATABASE_FILE: `${setup.t.dir}/old.sqlite` }, 'migrate-to-postgres', '--to', url);
     expect(status).toBe(1);
     expect(stderr).toContain('The SQLite database is older than this release (pending: 003-foreign-key-indexes.sql');
-    expect((await pool(url).query("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'")).rows[0]).toEqual({ n: 0 });
+    expect((await setup.pool(url).query("SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'")).rows[0]).toEqual({ n: 0 });
   });
 
   it('leaves no snapshot file behind', async () => {
     await seedEverything();
-    await copy(await server.createDatabase());
-    expect(fs.readdirSync(t.dir).filter((f) => f.includes('to-postgres'))).toEqual([]);
+    await copy(await setup.server.createDatabase());
+    expect(fs.readdirSync(setup.t.dir).filter((f) => f.includes('to-postgres'))).toEqual([]);
   });
 });
 
@@ -222,13 +199,13 @@ describe('rows the migrations themselves insert (a version singleton, like a lat
 
   it("count as empty, and make way for the deployment's own row", async () => {
     const migrations = withSingleton();
-    migrate(t.db, migrations.sqlite);
+    migrate(setup.t.db, migrations.sqlite);
     await seedEverything();
-    t.db.prepare('UPDATE test_version SET version = 7').run();
-    const url = await server.createDatabase();
-    const p = pool(url);
+    setup.t.db.prepare('UPDATE test_version SET version = 7').run();
+    const url = await setup.server.createDatabase();
+    const p = setup.pool(url);
     await migratePostgres(p, migrations.postgres); // an instance already created the schema: still empty
-    const result = await migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool: p }, { migrations });
+    const result = await migrateToPostgres({ db: setup.t.db, databaseFile: setup.t.config.databaseFile, pool: p }, { migrations });
     expect(result.ok).toBe(true);
     expect(result.checks.find((c) => c.table === 'test_version')).toMatchObject({ sqliteRows: 1, postgresRows: 1, ok: true });
     expect((await p.query('SELECT id, version FROM test_version')).rows).toEqual([{ id: 1, version: 7 }]);
@@ -236,12 +213,12 @@ describe('rows the migrations themselves insert (a version singleton, like a lat
 
   it('but a changed one is data: the target is refused', async () => {
     const migrations = withSingleton();
-    migrate(t.db, migrations.sqlite);
-    const url = await server.createDatabase();
-    const p = pool(url);
+    migrate(setup.t.db, migrations.sqlite);
+    const url = await setup.server.createDatabase();
+    const p = setup.pool(url);
     await migratePostgres(p, migrations.postgres);
     await p.query('UPDATE test_version SET version = 3');
-    await expect(migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool: p }, { migrations })).rejects.toThrow(
+    await expect(migrateToPostgres({ db: setup.t.db, databaseFile: setup.t.config.databaseFile, pool: p }, { migrations })).rejects.toThrow(
       'The PostgreSQL database is not empty: test_version hold rows.',
     );
   });
@@ -249,7 +226,7 @@ describe('rows the migrations themselves insert (a version singleton, like a lat
 
 describe('admin migrate and status on both stores', () => {
   it('migrate applies the PostgreSQL migrations when DATABASE_URL is set, once, and status shows them', async () => {
-    const url = await server.createDatabase();
+    const url = await setup.server.createDatabase();
     const first = await cli({ DATABASE_URL: url }, 'migrate');
     expect(first.stderr).toBe('');
     expect(first.stdout).toBe(`${url}: applied ${readMigrations().map((m) => m.name).join(', ')}.`);
@@ -259,7 +236,7 @@ describe('admin migrate and status on both stores', () => {
   });
 
   it('migrate on SQLite backs a database that holds data up first, as start-up does', async () => {
-    const file = `${t.dir}/older.sqlite`;
+    const file = `${setup.t.dir}/older.sqlite`;
     const old = openDatabase(file);
     migrate(old, readMigrations().slice(0, 2));
     old.prepare("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:x', 'x.test', 'x', 1, 1)").run();

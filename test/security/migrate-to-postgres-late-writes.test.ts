@@ -6,53 +6,29 @@
 // fail; with the fix the copy holds the file's write lock, so the writer is refused (SQLITE_BUSY,
 // the service's 503 + Retry-After) from the snapshot to the end of the check.
 import Database from 'better-sqlite3';
-import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrateToPostgres } from '../../src/admin/migrate-to-postgres.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import { createPool } from '../../src/db/postgres/pool.ts';
-import { startPostgres, type TestPostgres } from '../support/postgres.ts';
-import { seedClient, seedGrant, seedUser, tempData, type TempData } from '../support/seed.ts';
+import { onMigrateSetup } from '../support/migrate-setup.ts';
+import { seedClient, seedGrant, seedUser } from '../support/seed.ts';
 
-let server: TestPostgres;
-let t: TempData;
-const pools: pg.Pool[] = [];
-
-beforeAll(async () => {
-  server = await startPostgres();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-beforeEach(() => {
-  t = tempData();
-});
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()));
-  t.cleanup();
-});
-
-async function target(): Promise<pg.Pool> {
-  const p = createPool({ url: await server.createDatabase(), poolSize: 2 });
-  pools.push(p);
-  return p;
-}
+const setup = onMigrateSetup({ sqlite: true });
 
 async function seed(): Promise<void> {
-  const alice = await seedUser(t, 'alice');
-  const clientId = await seedClient(t);
-  for (let i = 0; i < 20; i++) await seedGrant(t, t.config, { did: alice.did, slug: 'alice', clientId });
-  const audit = t.db.prepare('INSERT INTO audit_log (at, event, did) VALUES (?, ?, ?)');
+  const alice = await seedUser(setup.t, 'alice');
+  const clientId = await seedClient(setup.t);
+  for (let i = 0; i < 20; i++) await seedGrant(setup.t, setup.t.config, { did: alice.did, slug: 'alice', clientId });
+  const audit = setup.t.db.prepare('INSERT INTO audit_log (at, event, did) VALUES (?, ?, ?)');
   for (let i = 0; i < 300; i++) audit.run(nowSeconds(), 'token_issued', alice.did);
 }
 
 describe('migrate-to-postgres with a writer on the live file', () => {
   it('loses no write acknowledged during the copy: the writer is held (or the copy fails)', async () => {
     await seed();
-    const pool = await target();
+    const pool = await setup.emptyDatabase();
     // The "service": its own connection, revoking a token every few milliseconds. busy_timeout 0 so a
     // held lock shows as SQLITE_BUSY at once instead of blocking this (single) thread.
-    const service = new Database(t.config.databaseFile);
+    const service = new Database(setup.t.config.databaseFile);
     service.pragma('busy_timeout = 0');
     const revoke = service.prepare('INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)');
     const acknowledged: string[] = [];
@@ -72,7 +48,7 @@ describe('migrate-to-postgres with a writer on the live file', () => {
     }, 1);
     let result;
     try {
-      result = await migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool }, { batchSize: 1 });
+      result = await migrateToPostgres({ db: setup.t.db, databaseFile: setup.t.config.databaseFile, pool }, { batchSize: 1 });
     } finally {
       copying = false; // runs before any timer can fire again: nothing after the command is counted
       clearInterval(timer);
@@ -89,12 +65,12 @@ describe('migrate-to-postgres with a writer on the live file', () => {
 
   it('refuses to start, copying nothing, when another process keeps the write lock', async () => {
     await seed();
-    const pool = await target();
-    const writer = new Database(t.config.databaseFile);
+    const pool = await setup.emptyDatabase();
+    const writer = new Database(setup.t.config.databaseFile);
     writer.exec('BEGIN IMMEDIATE');
     try {
       await expect(
-        migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool }, { writeLockWaitMs: 200 }),
+        migrateToPostgres({ db: setup.t.db, databaseFile: setup.t.config.databaseFile, pool }, { writeLockWaitMs: 200 }),
       ).rejects.toThrow(/kept writing to .* so the copy could not hold writes: stop the service/);
     } finally {
       writer.exec('ROLLBACK');
@@ -105,9 +81,9 @@ describe('migrate-to-postgres with a writer on the live file', () => {
 
   it('releases the lock afterwards: the service writes again', async () => {
     await seed();
-    const pool = await target();
-    expect((await migrateToPostgres({ db: t.db, databaseFile: t.config.databaseFile, pool })).ok).toBe(true);
-    const service = new Database(t.config.databaseFile);
+    const pool = await setup.emptyDatabase();
+    expect((await migrateToPostgres({ db: setup.t.db, databaseFile: setup.t.config.databaseFile, pool })).ok).toBe(true);
+    const service = new Database(setup.t.config.databaseFile);
     service.pragma('busy_timeout = 0');
     expect(() => service.prepare('INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)').run('after', 1)).not.toThrow();
     service.close();

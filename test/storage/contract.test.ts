@@ -2,9 +2,11 @@
 // PostgreSQL store (a real server, test/support/postgres.ts, one database per test). Every
 // repository method, the transaction rules (no partial write, a `tx` is dead after its transaction,
 // the SQLite mutex keeps other requests' statements out of an open transaction), and the
-// concurrency guarantees of issue 12 item 2: refresh rotation, code exchange, ticket and jti use-once
-// under 50 concurrent units of work, on PostgreSQL across TWO Store instances (two pools, as two
-// app instances would have); and the ATProto request lock across instances.
+// concurrency guarantees of issue 12 item 2: refresh rotation and code exchange (the token
+// endpoint's own refreshAccessToken and exchangeAuthorizationCode, with the test app's context on
+// the store under test), ticket and jti use-once under 50 concurrent units of work, on PostgreSQL
+// across TWO Store instances (two pools, as two app instances would have); and the ATProto request
+// lock across instances.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,17 +17,20 @@ import { migrate } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase, type Db } from '../../src/db/open.ts';
 import { createPool } from '../../src/db/postgres/pool.ts';
 import { migratePostgres } from '../../src/db/postgres/migrate.ts';
-import { createSealer, type Sealer } from '../../src/lib/sealing.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import type { ClientMetadata } from '../../src/oauth/clients/client.ts';
-import { openSuccessor, sealSuccessor } from '../../src/oauth/token/refresh-seal.ts';
+import { exchangeAuthorizationCode } from '../../src/oauth/token/grants/authorization-code.ts';
+import { refreshAccessToken } from '../../src/oauth/token/grants/refresh-token.ts';
+import { readTokenParams } from '../../src/oauth/token/token-params.ts';
 import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { AtprotoLockTimeout } from '../../src/storage/postgres/atproto-lock.ts';
 import { createPostgresStore } from '../../src/storage/postgres/postgres-store.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
 import { openStore } from '../../src/storage/open-store.ts';
+import type { AppContext } from '../../src/context.ts';
 import type { Repositories, Store } from '../../src/storage/store.ts';
 import { isUniqueViolation } from '../../src/storage/wrap.ts';
+import { startTestApp, type TestApp } from '../support/app.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 
 /** A fresh, migrated database per test, and a way to open more Store instances on it. */
@@ -42,6 +47,8 @@ interface Harness {
 }
 
 let server: TestPostgres | undefined;
+/** The test app (not listening): the keys, sealer, audit log and metrics the token endpoint's domain code runs with. */
+let app: TestApp;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'storage-contract-'));
 let n = 0;
 
@@ -102,7 +109,6 @@ async function postgresHarness(): Promise<Harness> {
   };
 }
 
-const sealer: Sealer = createSealer([{ kid: 'contract', d: crypto.randomBytes(32).toString('base64url') }]);
 const metadata: ClientMetadata = {
   redirect_uris: ['https://app.example/cb'],
   client_name: 'Contract client',
@@ -112,7 +118,6 @@ const metadata: ClientMetadata = {
 } as ClientMetadata;
 const DAY = 24 * 60 * 60;
 const REFRESH_TTL = 30 * DAY;
-const GRACE = 60;
 
 /** A user with a first wiki, a registered client and a live grant with one refresh token. */
 async function seed(repos: Repositories, name = 'alice') {
@@ -134,70 +139,18 @@ async function seed(repos: Repositories, name = 'alice') {
   return { did, user, client, grantId, refreshToken };
 }
 
-type Rotation = { kind: 'issued'; refreshToken: string; reused: boolean } | { kind: 'refused' } | { kind: 'replayed' };
-
-/**
- * The refresh rotation unit of work as src/oauth/token/refresh-rotation.ts does it today, on the
- * async store: the locked read of the presented token decides; a rotated token within grace returns
- * its one successor; otherwise a successor is inserted and the token marked rotated (compare-and-swap).
- */
-function rotate(store: Store, clientId: string, value: string): Promise<Rotation> {
-  return store.transaction(async (tx): Promise<Rotation> => {
-    const now = nowSeconds();
-    const presented = await tx.refreshTokens.findByValueForUpdate(value);
-    if (!presented || presented.expiresAt <= now) return { kind: 'refused' };
-    const grant = await tx.grants.findLive(presented.grantId);
-    if (!grant || grant.clientId !== clientId) return { kind: 'refused' };
-    if (presented.rotatedAt !== null) {
-      const successor = presented.successorHash === null ? undefined : await tx.refreshTokens.findByHash(presented.successorHash);
-      const reused =
-        now - presented.rotatedAt <= GRACE && successor && successor.rotatedAt === null && successor.expiresAt > now && presented.successorSealed !== null
-          ? openSuccessor(sealer, successor.hash, presented.successorSealed)
-          : undefined;
-      if (reused === undefined) {
-        await tx.grants.revoke(grant.id);
-        return { kind: 'replayed' };
-      }
-      return { kind: 'issued', refreshToken: reused, reused: true };
-    }
-    const { value: successor, hash: successorHash } = await tx.refreshTokens.issue(grant.id, REFRESH_TTL);
-    if (!(await tx.refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(sealer, successorHash, successor)))) {
-      throw new Error('refresh token rotated twice inside one transaction');
-    }
-    await tx.grants.extend(grant.id, now + REFRESH_TTL);
-    return { kind: 'issued', refreshToken: successor, reused: false };
-  });
-}
-
-type Exchange = { kind: 'issued'; grantId: string } | { kind: 'replayed' } | { kind: 'refused' };
-
-/** The code exchange unit of work (src/oauth/token/grants/authorization-code.ts), minus PKCE and the token response. */
-function exchange(store: Store, clientId: string, value: string): Promise<Exchange> {
-  return store.transaction(async (tx): Promise<Exchange> => {
-    const code = await tx.codes.findByValueForUpdate(value);
-    if (!code) return { kind: 'refused' };
-    if (code.consumedAt !== null) {
-      if (code.grantId) await tx.grants.revoke(code.grantId);
-      await tx.audit.insert({ event: 'code_replay_detected', clientId: code.clientId, actor: 'replay' });
-      return { kind: 'replayed' };
-    }
-    if (code.expiresAt <= nowSeconds() || code.clientId !== clientId) return { kind: 'refused' };
-    if (!(await tx.codes.consume(code.hash))) throw new Error('code consumed twice inside one transaction');
-    const grantId = crypto.randomBytes(8).toString('hex');
-    await tx.grants.insert({ id: grantId, clientId, userDid: code.userDid, wikiSlug: code.wikiSlug, resource: code.resource, scope: code.scope, expiresAt: nowSeconds() + REFRESH_TTL });
-    await tx.codes.recordGrant(code.hash, grantId);
-    await tx.clients.markTokenIssued(clientId);
-    await tx.refreshTokens.insert(grantId, REFRESH_TTL);
-    return { kind: 'issued', grantId };
-  });
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The test app's context on `store`: the token endpoint's domain functions run on the store under test. */
+const contextOn = (store: Store): AppContext => ({ ...app.ctx, store });
+const tokenForm = (body: Record<string, string>) => readTokenParams(body, 'application/x-www-form-urlencoded');
 
 beforeAll(async () => {
   server = await startPostgres();
+  app = await startTestApp({}, { listen: false });
 });
 afterAll(async () => {
+  await app?.close();
   await server?.stop();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -760,37 +713,56 @@ describe.each([
   });
 
   describe('concurrency (issue 12 item 2)', () => {
-    it('50 concurrent rotations of one refresh token (two instances on PostgreSQL) rotate it once, with no error and no false revocation', async () => {
+    it('50 concurrent refreshes of one token (refreshAccessToken; two instances on PostgreSQL): one rotation, the same successor for all, no revocation', async () => {
       await fresh();
       const { grantId, client, refreshToken } = await seed(repos);
-      const a = h.store;
-      const b = h.another();
-      const outcomes = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => rotate(i % 2 === 0 ? a : b, client.clientId, refreshToken)));
-      const rejected = outcomes.filter((o) => o.status === 'rejected');
-      expect(rejected).toEqual([]);
-      const results = outcomes.map((o) => (o as PromiseFulfilledResult<Rotation>).value);
-      expect(results.every((r) => r.kind === 'issued')).toBe(true);
-      const issued = results as Extract<Rotation, { kind: 'issued' }>[];
-      expect(issued.filter((r) => !r.reused)).toHaveLength(1);
-      expect(new Set(issued.map((r) => r.refreshToken)).size).toBe(1);
+      const a = contextOn(h.store);
+      const b = contextOn(h.another());
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, i) => refreshAccessToken(i % 2 === 0 ? a : b, client, tokenForm({ grant_type: 'refresh_token', refresh_token: refreshToken }))),
+      );
+      expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+      const answers = outcomes.map((o) => (o as PromiseFulfilledResult<Awaited<ReturnType<typeof refreshAccessToken>>>).value);
+      expect(new Set(answers.map((r) => r.refresh_token)).size).toBe(1);
+      expect(answers[0]!.refresh_token).not.toBe(refreshToken);
+      // The presented token and its one successor; the grant is live and nothing was audited as a replay.
       expect(await h.count('refresh_tokens', `grant_id = '${grantId}'`)).toBe(2);
+      expect(await h.count('refresh_tokens', `grant_id = '${grantId}' AND rotated_at IS NOT NULL`)).toBe(1);
       expect(await repos.grants.findLive(grantId)).toBeDefined();
-    });
+      expect(await h.count('audit_log', `client_id = '${client.clientId}'`)).toBe(0);
+      // Every answer's access token is for the grant.
+      expect((await app.ctx.accessTokens.verify(answers[49]!.access_token, undefined))?.clientId).toBe(client.clientId);
+    }, 60_000);
 
-    it('concurrent exchanges of one code issue one grant; the others are replays that revoke it', async () => {
+    it('20 concurrent exchanges of one code (exchangeAuthorizationCode; two instances on PostgreSQL) issue one grant; the others are replays that revoke it', async () => {
       await fresh();
-      const { client } = await seed(repos);
-      const value = await repos.codes.insert({ clientId: client.clientId, userDid: 'did:plc:alice', wikiSlug: 'alice', redirectUri: 'https://app.example/cb', redirectUriSent: true, codeChallenge: 'ch', resource: 'r', scope: 's' });
-      const b = h.another();
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => exchange(i % 2 === 0 ? h.store : b, client.clientId, value)));
-      const issued = results.filter((r) => r.kind === 'issued');
-      expect(issued).toHaveLength(1);
-      expect(results.filter((r) => r.kind === 'replayed')).toHaveLength(19);
-      const grantId = (issued[0] as Extract<Exchange, { kind: 'issued' }>).grantId;
-      expect(await repos.grants.findLive(grantId)).toBeUndefined(); // revoked by the replays
-      expect(await h.count('oauth_grants', `id = '${grantId}'`)).toBe(1);
-      expect(await h.count('audit_log', "event = 'code_replay_detected'")).toBe(19);
-    });
+      const { did, client } = await seed(repos);
+      const verifier = crypto.randomBytes(32).toString('base64url');
+      const resource = 'https://alice.wiki.test/mcp';
+      const code = await repos.codes.insert({
+        clientId: client.clientId,
+        userDid: did,
+        wikiSlug: 'alice',
+        redirectUri: 'https://app.example/cb',
+        redirectUriSent: true,
+        codeChallenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+        resource,
+        scope: 'wiki:read',
+      });
+      const params = tokenForm({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://app.example/cb', resource });
+      const a = contextOn(h.store);
+      const b = contextOn(h.another());
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => exchangeAuthorizationCode(i % 2 === 0 ? a : b, client, params)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(refused).toHaveLength(19);
+      for (const r of refused) expect(r.reason).toMatchObject({ code: 'invalid_grant', message: 'The authorization code was already used.' });
+      // seed()'s grant and the code's, which the replays revoked.
+      expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(2);
+      expect(await h.count('oauth_grants', `client_id = '${client.clientId}' AND revoked_at IS NOT NULL`)).toBe(1);
+      expect(await h.count('audit_log', `client_id = '${client.clientId}' AND event = 'code_replay_detected'`)).toBe(19);
+      expect(await h.count('oauth_clients', `client_id = '${client.clientId}' AND first_token_at IS NOT NULL`)).toBe(1);
+    }, 60_000);
 
     it('a client-assertion jti and a ticket are used once under 50 concurrent attempts', async () => {
       await fresh();

@@ -7,12 +7,14 @@
 //  - a deleted wiki's name is reserved for its owner across instances, and a double deletion
 //    records the wiki once;
 //  - the purge deletes on PostgreSQL exactly what it deletes on SQLite, from the same rows;
-//  - `npm run admin -- users list | wikis create | audit` with DATABASE_URL work on PostgreSQL.
+//  - `npm run admin -- users list | wikis create | audit` with DATABASE_URL work on PostgreSQL, each
+//    command on one pool (its checks and its Store share it) that it ends once.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/admin/program.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
@@ -231,6 +233,41 @@ describe('the admin CLI with DATABASE_URL', () => {
       env: { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'silent', DATABASE_URL: url },
     });
     expect(stdout).toMatch(new RegExp(`^USERNAME\\s+DID.*\\noperated\\s+${did}\\s+operated\\.test\\s+2\\s+1\\s+0\\s`));
+  });
+
+  it('one command opens one pool: blocked mid-command it holds one connection, and closing ends that pool once', async () => {
+    const { url, a } = await twoInstances();
+    const did = await person(a, 'pooled');
+    const observer = new pg.Client({ connectionString: url, application_name: 'test-observer' });
+    const holder = new pg.Client({ connectionString: url, application_name: 'test-holder' });
+    await observer.connect();
+    await holder.connect();
+    try {
+      const ours = async () =>
+        (await observer.query<{ pid: number; waiting: boolean }>("SELECT pid, wait_event_type = 'Lock' AS waiting FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'robot-auth'")).rows;
+      const before = new Set((await ours()).map((r) => r.pid)); // the two stores' and the helper's connections
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE users IN ACCESS EXCLUSIVE MODE');
+      const run = cli(url, 'users', 'list', '--json');
+      let cliConnections: { pid: number; waiting: boolean }[] = [];
+      for (let i = 0; i < 200 && !cliConnections.some((r) => r.waiting); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        cliConnections = (await ours()).filter((r) => !before.has(r.pid));
+      }
+      expect(cliConnections.some((r) => r.waiting), 'the command waits on the lock').toBe(true);
+      // The reachability and migration checks ran on the same connection the listing now waits on:
+      // no second pool (its idle connection would be a second row here).
+      expect(cliConnections).toHaveLength(1);
+      await holder.query('ROLLBACK');
+      const listed = await run; // close() ending the pool twice would reject here
+      expect(listed).toMatchObject({ status: 0, stderr: '' });
+      expect(JSON.parse(listed.stdout)).toEqual([expect.objectContaining({ username: 'pooled', did })]);
+      for (let i = 0; i < 200 && (await ours()).some((r) => !before.has(r.pid)); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect((await ours()).filter((r) => !before.has(r.pid)), 'the command left no connection open').toEqual([]);
+    } finally {
+      await holder.end();
+      await observer.end();
+    }
   });
 
   it('backup create says the data is in PostgreSQL instead of failing on a missing file', async () => {
