@@ -166,6 +166,8 @@ async function main(): Promise<void> {
         return codePool(msg.count);
       case 'memory':
         return process.memoryUsage();
+      case 'settle':
+        return null; // its memory adapter has no WAL to copy
       case 'exit':
         server.closeAllConnections();
         server.close();

@@ -29,6 +29,11 @@ export type ChildRequest =
   /** The same, each signature followed by one write transaction (an insert): SQLite on a scratch file, PostgreSQL in a scratch table. */
   | { id: number; type: 'sign-write-baseline'; seconds: number }
   | { id: number; type: 'memory' }
+  /**
+   * Before each measured run (SQLite): copies the WAL that the pools, the warm-up and the case before
+   * left into the database file (a TRUNCATE checkpoint), so that no run pays for another's writes.
+   */
+  | { id: number; type: 'settle' }
   /** Outermost SQLite write transactions the app has made so far (src/db/instrument.ts). */
   | { id: number; type: 'sqlite-writes' }
   /** V8 CPU profile of this process from now on (--profile). */
@@ -51,3 +56,6 @@ export interface ReadyMessage {
 
 /** A fixed PKCE verifier (RFC 7636 §4.1: 43–128 unreserved characters). */
 export const BENCH_CODE_VERIFIER = 'bench-code-verifier-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+/** What a settle did: the checkpoint's time and frames (null on PostgreSQL, where there is no WAL file to copy). */
+export type SettleResult = { ms: number; frames: number; busy: boolean } | null;

@@ -29,7 +29,7 @@ import { CpuNoise, NOISY_CORES } from './cpu-noise.ts';
 import { measureDbSize, type DbSizeReport } from './db-size.ts';
 import { probe, runLoad, type RunResult } from './load.ts';
 import type { MemoryReport } from './memory.ts';
-import type { AccessTokenForWiki, LoopBaseline, ReadyMessage } from './protocol.ts';
+import type { AccessTokenForWiki, LoopBaseline, ReadyMessage, SettleResult } from './protocol.ts';
 import { buildRows, buildScaleRows, fmtMs, fmtRate, renderTables, type CaseResult, type SizeResult } from './report.ts';
 import { APEX_HOST, LARGE, prepareDatabase, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
 import { measureStartup, type StartupReport } from './startup.ts';
@@ -224,6 +224,9 @@ async function runCase(
     let best: RunResult | undefined;
     for (let attempt = 0; attempt <= retries; attempt++) {
       const built = await build(duration, connections);
+      // Each run starts with an empty WAL: the pools just made and the run before are not charged to this one.
+      const settled = await child.request<SettleResult>({ type: 'settle' });
+      if (settled?.busy) log(`  ${sizeName} ${def.id}: the WAL could not be emptied before the run (a reader or the checkpoint worker held it)`);
       const writesSince = await meter?.begin();
       noise.begin();
       const run: RunResult = await runLoad(port, built.requests, connections, duration);

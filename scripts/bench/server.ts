@@ -24,7 +24,7 @@ import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { applyServerTimeouts } from '../../src/web/server-timeouts.ts';
 import { answerRequests, listen, requireEnv } from './child-util.ts';
 import { accessTokenInput, createPools, createPostgresPools } from './pools.ts';
-import type { ChildRequest, LoopBaseline, ReadyMessage } from './protocol.ts';
+import type { ChildRequest, LoopBaseline, ReadyMessage, SettleResult } from './protocol.ts';
 import { clientId, SCOPE, userDid, userHandle, wikiSlug, type Scale } from './seed.ts';
 
 async function loop(seconds: number, op: () => Promise<unknown>): Promise<LoopBaseline> {
@@ -146,6 +146,14 @@ async function main(): Promise<void> {
         return process.memoryUsage();
       case 'sqlite-writes':
         return sqliteWrites();
+      case 'settle': {
+        // Between runs nothing is in flight: the app's connection is idle. The checkpoint worker may
+        // be in a pass; busy_timeout (open.ts) waits for it.
+        if (!ctx.sqlite) return null satisfies SettleResult;
+        const start = performance.now();
+        const [row] = ctx.sqlite.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number; checkpointed: number }[];
+        return { ms: performance.now() - start, frames: row?.checkpointed ?? 0, busy: row?.busy === 1 } satisfies SettleResult;
+      }
       case 'profile-start':
         profiler = new Session();
         profiler.connect();

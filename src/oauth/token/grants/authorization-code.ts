@@ -9,7 +9,7 @@ import type { AppContext } from '../../../context.ts';
 import type { Config } from '../../../config/env.ts';
 import type { AuditEvent } from '../../../audit/audit-log.ts';
 import { nowSeconds } from '../../../db/open.ts';
-import { randomToken } from '../../../lib/secrets.ts';
+import { newGrantId } from '../../grants/grant-id.ts';
 import type { Repositories } from '../../../storage/store.ts';
 import { AppError } from '../../../web/errors.ts';
 import type { AuthorizationCode } from '../../authorize/codes.repo.ts';
@@ -101,7 +101,7 @@ async function exchange(
   // Under the row lock this cannot lose; the compare-and-swap stays as the guarantee.
   if (!(await tx.codes.consume(code.hash))) return refused('The authorization code was already used.');
 
-  const grantId = randomToken(16);
+  const grantId = newGrantId();
   const expiresAt = nowSeconds() + refreshTokenLifetime(ctx.config);
   await tx.grants.insert({
     id: grantId,
