@@ -1,7 +1,6 @@
 // Grant ids are time-ordered (src/oauth/grants/grant-id.ts): ids made later sort after ids made
 // earlier, byte for byte as SQLite compares TEXT keys (hex digits sort the same in any collation),
-// and each carries
-// 128 random bits.
+// and each carries 128 random bits.
 import { describe, expect, it } from 'vitest';
 import { newGrantId } from '../../../src/oauth/grants/grant-id.ts';
 
