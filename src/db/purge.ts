@@ -69,8 +69,17 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
   ];
   statements.push(['audit_log', 'DELETE FROM audit_log WHERE at <= ?', [now - (options.auditRetentionDays ?? 90) * 24 * 60 * 60]]);
   const counts: Record<string, number> = {};
-  db.transaction(() => {
-    for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
-  })();
+  // A purge can delete tens of thousands of rows in one statement; the statement journal of each
+  // (the original of every page it changes) goes to a temporary file, whatever the connection's
+  // temp_store (the store keeps it in memory for its small transactions: sqlite-store.ts rule 5).
+  const tempStore = db.pragma('temp_store', { simple: true }) as number;
+  if (tempStore !== 1) db.pragma('temp_store = FILE');
+  try {
+    db.transaction(() => {
+      for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
+    })();
+  } finally {
+    if (tempStore !== 1) db.pragma(`temp_store = ${tempStore}`);
+  }
   return counts;
 }

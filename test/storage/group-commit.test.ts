@@ -129,3 +129,46 @@ describe('SQLite group commit', () => {
     expect(committed('late')).toBe(false);
   });
 });
+
+describe('temporary storage (sqlite-store.ts rule 5)', () => {
+  const tempStore = () => db.pragma('temp_store', { simple: true });
+  const MEMORY = 2;
+  const FILE = 1;
+
+  it("keeps the savepoints' sub-journals in memory; a purge runs its transaction with temporary files, then gives memory back", async () => {
+    expect(tempStore()).toBe(MEMORY);
+    const seen: unknown[] = [];
+    const original = db.transaction.bind(db);
+    db.transaction = ((fn: Parameters<Db['transaction']>[0]) => {
+      seen.push(tempStore());
+      return original(fn);
+    }) as Db['transaction'];
+    try {
+      await store.repos.purge.expired({ clientIdleSeconds: 3600 });
+    } finally {
+      db.transaction = original;
+    }
+    expect(seen).toEqual([FILE]);
+    expect(tempStore()).toBe(MEMORY);
+  });
+
+  it('a unit rolled back to its savepoint after changing hundreds of pages (its sub-journal far past the 64 KiB spill size) leaves its neighbours whole', async () => {
+    const rows = 3000;
+    const fill = (prefix: string) => async (tx: Parameters<Parameters<Store['transaction']>[0]>[0]) => {
+      for (let i = 0; i < rows; i++) await tx.revokedAccessTokens.add(`${prefix}-${i}-${'x'.repeat(60)}`, FAR);
+    };
+    const outcomes = await Promise.all([
+      settle(store.transaction(fill('a'))),
+      settle(
+        store.transaction(async (tx) => {
+          await fill('b')(tx);
+          throw new Error('unit b refused');
+        }),
+      ),
+      settle(store.transaction(fill('c'))),
+    ]);
+    expect(outcomes.map((o) => o.ok)).toEqual([true, false, true]);
+    const count = (prefix: string) => (observer.prepare("SELECT count(*) AS n FROM revoked_access_tokens WHERE jti LIKE ? || '-%'").get(prefix) as { n: number }).n;
+    expect([count('a'), count('b'), count('c')]).toEqual([rows, 0, rows]);
+  });
+});

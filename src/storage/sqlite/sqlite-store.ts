@@ -15,6 +15,15 @@
 //     transaction inside a unit (SQLITE_FULL, an I/O error), that unit and the ones before it reject
 //     and the rest run in a new transaction.
 //  4. A group of one runs exactly as a lone transaction (no savepoint).
+//  5. Temporary storage in memory (PRAGMA temp_store = MEMORY, set here on the store's connection).
+//     Each unit's savepoint keeps a sub-journal: the original of every page the unit changes, for
+//     ROLLBACK TO. Past 64 KiB SQLite spills it to a temporary file, and a group of exchanges did:
+//     two thirds of an exchange's write calls and bytes went to those files (97 → 33 KiB and 47 → 16
+//     write calls per exchange at c=16, 15–25 % less CPU per token request; docs/benchmarks.md,
+//     round 5). A group's sub-journals are at most MAX_GROUP units' pages (~1 MiB). The one large
+//     statement the store runs, the purge (src/db/purge.ts), switches back to temporary files for
+//     its own transaction, so that its statement journals never sit in memory. Migrations run before
+//     the store exists (src/context.ts), so their index builds sort on disk as before.
 // Nothing else touches the connection: the app reaches SQLite only through this store (AppContext has
 // no raw database; test/structure/imports.test.ts). A unit sees the writes of the units before it in
 // its group, as it would have after their COMMIT; they are undone with it only if the COMMIT fails,
@@ -54,6 +63,7 @@ interface Unit {
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
+  db.pragma('temp_store = MEMORY'); // rule 5
   const direct = createSqliteRepositories(db);
   const mutex = createMutex();
   const guard = createReentryGuard();
