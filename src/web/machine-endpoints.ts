@@ -57,6 +57,9 @@ export interface MachineEndpointDeps {
  */
 export type LightPath = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
+/** How long a wiki's row, once read, answers its PRM without another read (see knownWikis). */
+export const PRM_RECHECK_MS = 30_000;
+
 /** For tests: the light path can be switched off (Express answers everything), and counts its answers. */
 export const machineEndpointSwitch = { enabled: true, answered: 0 };
 
@@ -117,6 +120,12 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
   };
   // Each wiki's PRM answer, bounded as wikiHostRoutes bounds its documents.
   const prm = new Map<string, { doc: PrecomputedJson; headers: Flat }>();
+  // The wikis whose row was read in the last PRM_RECHECK_MS (request slug → the slug as stored), so
+  // that a wiki's PRM is answered without a store read in between: the answer itself tells every
+  // cache to keep it for 300 s (Cache-Control), so a wiki deleted a few seconds ago may be answered
+  // by any of them anyway. An unknown wiki is never remembered: it goes to Express (404) each time,
+  // and a wiki created since is served at once. Bounded like `prm`.
+  const knownWikis = new Map<string, { slug: string; until: number }>();
   const prmAnswer = (slug: string) => {
     let answer = prm.get(slug);
     if (answer === undefined) {
@@ -256,22 +265,33 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
           answered = document(req, res, path, jwksAnswer(), deps.discoveryLimit);
         }
       } else if (path === PRM_PATH || path === PRM_ROOT_PATH) {
-        // An unknown wiki, or a storage fault reading it (nothing written yet): Express answers it.
-        return ctx.store.repos.wikis.findBySlug(slug).then(
-          (wiki) => {
-            try {
-              const found = wiki !== undefined && document(req, res, path, prmAnswer(wiki.slug), deps.wikiDiscoveryLimit);
-              if (found) machineEndpointSwitch.answered++;
-              return found;
-            } catch (err) {
-              if (!res.headersSent) return false;
-              ctx.log.error({ err }, 'the light path failed while answering a PRM request');
-              res.destroy();
-              return true;
-            }
-          },
-          () => false,
-        );
+        const known = knownWikis.get(slug);
+        if (known !== undefined && known.until > Date.now()) {
+          answered = document(req, res, path, prmAnswer(known.slug), deps.wikiDiscoveryLimit);
+        } else {
+          // An unknown wiki, or a storage fault reading it (nothing written yet): Express answers it.
+          return ctx.store.repos.wikis.findBySlug(slug).then(
+            (wiki) => {
+              if (wiki === undefined) {
+                knownWikis.delete(slug);
+                return false;
+              }
+              if (knownWikis.size >= 4096) knownWikis.clear();
+              knownWikis.set(slug, { slug: wiki.slug, until: Date.now() + PRM_RECHECK_MS });
+              try {
+                const found = document(req, res, path, prmAnswer(wiki.slug), deps.wikiDiscoveryLimit);
+                if (found) machineEndpointSwitch.answered++;
+                return found;
+              } catch (err) {
+                if (!res.headersSent) return false;
+                ctx.log.error({ err }, 'the light path failed while answering a PRM request');
+                res.destroy();
+                return true;
+              }
+            },
+            () => false,
+          );
+        }
       }
     } catch (err) {
       // Nothing was written before a throw (a storage fault reading the wiki): Express answers it.

@@ -6,8 +6,8 @@
 // figures compared by shape), body, the request log line and the request metric must agree.
 import http from 'node:http';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { machineEndpointSwitch } from '../../src/web/machine-endpoints.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { machineEndpointSwitch, PRM_RECHECK_MS } from '../../src/web/machine-endpoints.ts';
 import { mintAccessToken, seedAliceAndBob, seedGrant } from '../support/seed.ts';
 import { startTestApp, type TestApp } from '../support/app.ts';
 
@@ -281,6 +281,39 @@ describe('the light path and the rate limits', () => {
       expect(r.light).toBe(true);
       expect(r.answer.status).toBe(200);
       expect(r.answer.headers.ratelimit).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe("PRM: a wiki's row is read again after PRM_RECHECK_MS", () => {
+  it('a wiki deleted since its last read is answered until the recheck (its answer is cacheable for 300 s anyway), then 404; an unknown wiki is never remembered', async () => {
+    const { app } = await started({});
+    try {
+      await seedAliceAndBob(app.ctx, 'test-client');
+      const prm = { path: '/.well-known/oauth-protected-resource/mcp', headers: { host: ALICE } };
+      const first = await send(app.port, prm);
+      expect(first.status).toBe(200);
+      expect(first.headers['cache-control']).toBe('public, max-age=300');
+      expect(await app.sql().run("DELETE FROM wikis WHERE slug = 'alice'")).toBe(1);
+      // Within the recheck interval: the same answer, from the light path, without a read.
+      const before = machineEndpointSwitch.answered;
+      expect((await send(app.port, prm)).status).toBe(200);
+      expect(machineEndpointSwitch.answered).toBe(before + 1);
+      // Past it: read again, gone, and Express answers 404 (every time: nothing is remembered for it).
+      const now = Date.now();
+      const clock = vi.spyOn(Date, 'now').mockReturnValue(now + PRM_RECHECK_MS + 1);
+      try {
+        expect((await send(app.port, prm)).status).toBe(404);
+        expect((await send(app.port, prm)).status).toBe(404);
+      } finally {
+        clock.mockRestore();
+      }
+      expect(machineEndpointSwitch.answered).toBe(before + 1);
+      // A wiki created after a 404 is served at once.
+      await app.sql().run("INSERT INTO wikis (slug, owner_did, created_at) SELECT 'alice', did, 0 FROM users WHERE handle = 'alice.test'");
+      expect((await send(app.port, prm)).status).toBe(200);
     } finally {
       await app.close();
     }
