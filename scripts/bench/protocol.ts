@@ -31,7 +31,7 @@ export type ChildRequest =
   | { id: number; type: 'memory' }
   /**
    * Before each measured run (SQLite): copies the WAL that the pools, the warm-up and the case before
-   * left into the database file (a TRUNCATE checkpoint), so that no run pays for another's writes.
+   * left into the database file (a RESTART checkpoint), so that no run pays for another's writes.
    */
   | { id: number; type: 'settle' }
   /** Outermost SQLite write transactions the app has made so far (src/db/instrument.ts). */

@@ -150,12 +150,14 @@ async function main(): Promise<void> {
         // Between runs nothing is in flight: the app's connection is idle. The checkpoint worker may
         // be in a pass; busy_timeout (open.ts) waits for it.
         if (!ctx.sqlite) return null satisfies SettleResult;
+        // RESTART, not TRUNCATE: every frame copied and the next commit starts the WAL over, in the
+        // file as it is (as in steady service; a truncated file would be grown again by the run).
         // A checkpoint the worker is running makes this one return busy at once (the busy handler
         // is not called for the checkpoint lock): try again for up to 5 s.
         const start = performance.now();
         let row: { busy: number; log: number; checkpointed: number } | undefined;
         for (;;) {
-          [row] = ctx.sqlite.db.pragma('wal_checkpoint(TRUNCATE)') as (typeof row & object)[];
+          [row] = ctx.sqlite.db.pragma('wal_checkpoint(RESTART)') as (typeof row & object)[];
           if (row?.busy !== 1 || performance.now() - start > 5000) break;
           await new Promise((r) => setTimeout(r, 20));
         }
