@@ -13,7 +13,9 @@
 // sends each endpoint and those variants both ways and compares status, headers and body.
 //   - Documents (metadata, JWKS, PRM): GET at the exact path, no query, no If-None-Match or
 //     If-Modified-Since; one writeHead with the precomputed headers (security headers, CORS,
-//     Cache-Control, Content-Type, ETag, Content-Length), then the precomputed body.
+//     Cache-Control, Content-Type, ETag, Content-Length), then the precomputed body. A wiki's PRM
+//     is answered for PRM_RECHECK_MS after its row was last read, without reading it again (the
+//     one place this path may answer differently: Express would 404 a wiki deleted in between).
 //   - /auth/verify at its exact path (any method, as verifyRoutes' own exact-path branch): the
 //     prelude Express would run (metric, request id, log line), then verifyRoutes' own check
 //     (the same budgets, the same bearer check); a caller is answered with one writeHead of the
@@ -53,7 +55,8 @@ export interface MachineEndpointDeps {
 
 /**
  * Answers the request and returns true, or returns false having touched nothing (Express answers it).
- * A PRM request waits for the wiki's row (the store is async): its promise says the same, later.
+ * A PRM request whose wiki was not read in the last PRM_RECHECK_MS waits for the wiki's row (the
+ * store is async): its promise says the same, later.
  */
 export type LightPath = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
 
