@@ -4,6 +4,7 @@
 // rotations from two machines at once give one winner and one KeySetChanged, never a mixed list.
 // Instances notice a change by polling the version row (src/config/key-reload.ts), as on SQLite.
 import type pg from 'pg';
+import { inTransaction } from '../db/postgres/pool.ts';
 import type { PlatformKeyRow, PlatformKeyRows } from './key-source.ts';
 
 export function postgresKeyRows(pool: pg.Pool): PlatformKeyRows {
@@ -17,35 +18,24 @@ export function postgresKeyRows(pool: pg.Pool): PlatformKeyRows {
       return rows;
     },
     async replace(rows, expected, now) {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        try {
-          // Writers one at a time (readers are not blocked): the version row may not exist yet, so
-          // `SELECT … FOR UPDATE` alone would not serialize the first two writers.
-          await client.query('LOCK TABLE platform_keys_version IN SHARE ROW EXCLUSIVE MODE');
-          const current = await client.query<{ version: string | number }>('SELECT version FROM platform_keys_version WHERE id = 1');
-          if (expected !== undefined && Number(current.rows[0]?.version ?? 0) !== expected) {
-            await client.query('ROLLBACK');
-            return false;
-          }
-          await client.query('DELETE FROM platform_keys');
-          for (const row of rows) {
-            await client.query('INSERT INTO platform_keys (kid, position, sealed_jwk, created_at) VALUES ($1, $2, $3, $4)', [row.kid, row.position, row.sealed_jwk, now]);
-          }
-          await client.query(
-            'INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, $1) ON CONFLICT (id) DO UPDATE SET version = platform_keys_version.version + 1, updated_at = EXCLUDED.updated_at',
-            [now],
-          );
-          await client.query('COMMIT');
-          return true;
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
+      // One transaction (inTransaction: COMMIT, or ROLLBACK on a throw). When the version moved,
+      // nothing has been written and the COMMIT ends a transaction that only read.
+      return inTransaction(pool, async (client) => {
+        // Writers one at a time (readers are not blocked): the version row may not exist yet, so
+        // `SELECT … FOR UPDATE` alone would not serialize the first two writers.
+        await client.query('LOCK TABLE platform_keys_version IN SHARE ROW EXCLUSIVE MODE');
+        const current = await client.query<{ version: string | number }>('SELECT version FROM platform_keys_version WHERE id = 1');
+        if (expected !== undefined && Number(current.rows[0]?.version ?? 0) !== expected) return false;
+        await client.query('DELETE FROM platform_keys');
+        for (const row of rows) {
+          await client.query('INSERT INTO platform_keys (kid, position, sealed_jwk, created_at) VALUES ($1, $2, $3, $4)', [row.kid, row.position, row.sealed_jwk, now]);
         }
-      } finally {
-        client.release();
-      }
+        await client.query(
+          'INSERT INTO platform_keys_version (id, version, updated_at) VALUES (1, 1, $1) ON CONFLICT (id) DO UPDATE SET version = platform_keys_version.version + 1, updated_at = EXCLUDED.updated_at',
+          [now],
+        );
+        return true;
+      });
     },
   };
 }
