@@ -8,7 +8,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { BadRequest } from '../web/errors.ts';
-import { noStore, singleString } from '../web/http.ts';
+import { noStore, setNoStore, singleString } from '../web/http.ts';
 import { grantKeyedLimits } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest, type HostHeaders } from '../wikis/urls.ts';
 import { checkBearer, type BearerDeps, type Caller } from './check-bearer.ts';
@@ -50,6 +50,8 @@ export interface VerifyInput {
 export interface VerifyRoutes extends RequestHandler {
   /** Whether `ip` has budget left (nothing spent); a request from an address without is refused 429 by the handler. */
   addressOpen(ip: string | undefined): boolean;
+  /** What the route's chain does to the response before its check (noStore, apiResponses). */
+  prepare(res: Response): void;
   /**
    * The bearer check exactly as the handler runs it after the address check: the caller (its
    * grant's budget spent), or the typed error to answer (the address's budget spent).
@@ -74,6 +76,11 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
       return checkBearer(ctx, input.authorization, slug, requiredScopeFrom(input.scope));
     });
 
+  const prepare = (res: Response): void => {
+    setNoStore(res);
+    res.locals.api = true;
+  };
+
   const verify = async (req: Request, res: Response): Promise<void> => {
     // req.query parses the query string on each read: only when there is one.
     const scope = req.url.includes('?') ? (req.query.scope as unknown) : undefined;
@@ -91,10 +98,8 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
   const handler: RequestHandler = (req, res, next) => {
     const path = req.path;
     if (path === VERIFY_PATH) {
-      // The same chain as the route above: noStore, apiResponses, the address budget, verify.
-      res.setHeader('Cache-Control', 'no-store');
-      res.setHeader('Pragma', 'no-cache');
-      res.locals.api = true;
+      // The same chain as the route above: noStore and apiResponses (prepare), the address budget, verify.
+      prepare(res);
       try {
         limits.address.check(req, res, () => undefined);
       } catch (err) {
@@ -110,5 +115,5 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
     }
     next();
   };
-  return Object.assign(handler, { addressOpen: (ip: string | undefined) => limits.address.open(ip), check });
+  return Object.assign(handler, { addressOpen: (ip: string | undefined) => limits.address.open(ip), prepare, check });
 }

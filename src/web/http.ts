@@ -3,8 +3,18 @@ import crypto from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
 
 /** RFC 6749 §5.1 / RFC 9700: responses carrying credentials or per-user state must not be cached. */
+export const NO_STORE_HEADERS = [
+  ['Cache-Control', 'no-store'],
+  ['Pragma', 'no-cache'],
+] as const;
+
+/** Sets NO_STORE_HEADERS on `res`. */
+export function setNoStore(res: Pick<Response, 'setHeader'>): void {
+  for (const [name, value] of NO_STORE_HEADERS) res.setHeader(name, value);
+}
+
 export const noStore: RequestHandler = (_req, res, next) => {
-  res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
+  setNoStore(res);
   next();
 };
 

@@ -35,7 +35,7 @@ import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from '../resource/
 import { authHeaders, VERIFY_PATH, type VerifyRoutes } from '../resource/verify.route.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { HEADER_LIMITS } from './header-limits.ts';
-import { precomputeJson, type PrecomputedJson } from './http.ts';
+import { NO_STORE_HEADERS, precomputeJson, type PrecomputedJson } from './http.ts';
 import type { DiscoveryLimit } from './rate-limits.ts';
 import { QUIET_PATH, requestLine } from './request-log.ts';
 import { securityHeaderSets } from './security-headers.ts';
@@ -123,12 +123,12 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
   };
   // Each wiki's PRM answer, bounded as wikiHostRoutes bounds its documents.
   const prm = new Map<string, { doc: PrecomputedJson; headers: Flat }>();
-  // The wikis whose row was read in the last PRM_RECHECK_MS (request slug → the slug as stored), so
+  // The wikis whose row was read in the last PRM_RECHECK_MS (request slug → its answer), so
   // that a wiki's PRM is answered without a store read in between: the answer itself tells every
   // cache to keep it for 300 s (Cache-Control), so a wiki deleted a few seconds ago may be answered
   // by any of them anyway. An unknown wiki is never remembered: it goes to Express (404) each time,
   // and a wiki created since is served at once. Bounded like `prm`.
-  const knownWikis = new Map<string, { slug: string; until: number }>();
+  const knownWikis = new Map<string, { answer: { doc: PrecomputedJson; headers: Flat }; until: number }>();
   const prmAnswer = (slug: string) => {
     let answer = prm.get(slug);
     if (answer === undefined) {
@@ -205,7 +205,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
   };
 
   // The answer to a caller: the headers Express sets (request id, security headers, noStore), then X-Auth-*.
-  const VERIFIED_PREFIX: Flat = [...security, 'Cache-Control', 'no-store', 'Pragma', 'no-cache'];
+  const VERIFIED_PREFIX: Flat = [...security, ...NO_STORE_HEADERS.flat()];
 
   const verify = (req: IncomingMessage, res: ServerResponse, query: boolean): void => {
     const id = crypto.randomUUID();
@@ -229,11 +229,9 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
           res.destroy();
           return;
         }
-        // As the route's chain has it when its check throws (noStore, apiResponses), then the error handler.
+        // As the route's chain has it when its check throws, then the error handler.
         const { r, s } = asExpress(req, res, id);
-        s.setHeader('Cache-Control', 'no-store');
-        s.setHeader('Pragma', 'no-cache');
-        s.locals.api = true;
+        deps.verify.prepare(s);
         renderError(err, r, s);
       },
     );
@@ -270,7 +268,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
       } else if (path === PRM_PATH || path === PRM_ROOT_PATH) {
         const known = knownWikis.get(slug);
         if (known !== undefined && known.until > Date.now()) {
-          answered = document(req, res, path, prmAnswer(known.slug), deps.wikiDiscoveryLimit);
+          answered = document(req, res, path, known.answer, deps.wikiDiscoveryLimit);
         } else {
           // An unknown wiki, or a storage fault reading it (nothing written yet): Express answers it.
           return ctx.store.repos.wikis.findBySlug(slug).then(
@@ -279,10 +277,11 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
                 knownWikis.delete(slug);
                 return false;
               }
-              if (knownWikis.size >= 4096) knownWikis.clear();
-              knownWikis.set(slug, { slug: wiki.slug, until: Date.now() + PRM_RECHECK_MS });
               try {
-                const found = document(req, res, path, prmAnswer(wiki.slug), deps.wikiDiscoveryLimit);
+                const answer = prmAnswer(wiki.slug);
+                if (knownWikis.size >= 4096) knownWikis.clear();
+                knownWikis.set(slug, { answer, until: Date.now() + PRM_RECHECK_MS });
+                const found = document(req, res, path, answer, deps.wikiDiscoveryLimit);
                 if (found) machineEndpointSwitch.answered++;
                 return found;
               } catch (err) {
