@@ -147,13 +147,12 @@ async function main(): Promise<void> {
       case 'sqlite-writes':
         return sqliteWrites();
       case 'settle': {
-        // Between runs nothing is in flight: the app's connection is idle. The checkpoint worker may
-        // be in a pass; busy_timeout (open.ts) waits for it.
+        // Between runs nothing is in flight: the app's connection is idle.
         if (!ctx.sqlite) return null satisfies SettleResult;
         // RESTART, not TRUNCATE: every frame copied and the next commit starts the WAL over, in the
         // file as it is (as in steady service; a truncated file would be grown again by the run).
-        // A checkpoint the worker is running makes this one return busy at once (the busy handler
-        // is not called for the checkpoint lock): try again for up to 5 s.
+        // A pass of the checkpoint worker makes this one return busy at once (busy_timeout does not
+        // wait for the checkpoint lock): try again for up to 5 s.
         const start = performance.now();
         let row: { busy: number; log: number; checkpointed: number } | undefined;
         for (;;) {

@@ -72,14 +72,15 @@ export function purgeExpired(db: Db, options: PurgeOptions): Record<string, numb
   // A purge can delete tens of thousands of rows in one statement; the statement journal of each
   // (the original of every page it changes) goes to a temporary file, whatever the connection's
   // temp_store (the store keeps it in memory for its small transactions: sqlite-store.ts rule 5).
+  const TEMP_STORE_FILE = 1; // PRAGMA temp_store: 0 default (a file in this build), 1 file, 2 memory
   const tempStore = db.pragma('temp_store', { simple: true }) as number;
-  if (tempStore !== 1) db.pragma('temp_store = FILE');
+  if (tempStore !== TEMP_STORE_FILE) db.pragma(`temp_store = ${TEMP_STORE_FILE}`);
   try {
     db.transaction(() => {
       for (const [table, sql, args] of statements) counts[table] = db.prepare(sql).run(...args).changes;
     })();
   } finally {
-    if (tempStore !== 1) db.pragma(`temp_store = ${tempStore}`);
+    if (tempStore !== TEMP_STORE_FILE) db.pragma(`temp_store = ${tempStore}`);
   }
   return counts;
 }
