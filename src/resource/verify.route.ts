@@ -51,7 +51,7 @@ export interface VerifyRoutes extends RequestHandler {
   /** Whether `ip` has budget left (nothing spent); a request from an address without is refused 429 by the handler. */
   addressOpen(ip: string | undefined): boolean;
   /** What the route's chain does to the response before its check (noStore, apiResponses). */
-  prepare(res: Response): void;
+  markResponse(res: Response): void;
   /**
    * The bearer check exactly as the handler runs it after the address check: the caller (its
    * grant's budget spent), or the typed error to answer (the address's budget spent).
@@ -76,7 +76,7 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
       return checkBearer(ctx, input.authorization, slug, requiredScopeFrom(input.scope));
     });
 
-  const prepare = (res: Response): void => {
+  const markResponse = (res: Response): void => {
     setNoStore(res);
     res.locals.api = true;
   };
@@ -98,8 +98,8 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
   const handler: RequestHandler = (req, res, next) => {
     const path = req.path;
     if (path === VERIFY_PATH) {
-      // The same chain as the route above: noStore and apiResponses (prepare), the address budget, verify.
-      prepare(res);
+      // The same chain as the route above: noStore and apiResponses (markResponse), the address budget, verify.
+      markResponse(res);
       try {
         limits.address.check(req, res, () => undefined);
       } catch (err) {
@@ -115,5 +115,5 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
     }
     next();
   };
-  return Object.assign(handler, { addressOpen: (ip: string | undefined) => limits.address.open(ip), prepare, check });
+  return Object.assign(handler, { addressOpen: (ip: string | undefined) => limits.address.open(ip), markResponse, check });
 }

@@ -231,7 +231,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
         }
         // As the route's chain has it when its check throws, then the error handler.
         const { r, s } = asExpress(req, res, id);
-        deps.verify.prepare(s);
+        deps.verify.markResponse(s);
         renderError(err, r, s);
       },
     );
