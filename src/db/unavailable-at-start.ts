@@ -84,14 +84,7 @@ export async function openWhenStorageAllows<T>(
       const found = listen.database !== undefined ? (storageFaultKind(err) ?? postgresFaultKind(err)) : startFaultKind(err, listen.databaseFile);
       if (found === undefined) throw err;
       kind = found;
-      if (Date.now() - lastLogged >= LOG_EVERY_MS) {
-        lastLogged = Date.now();
-        const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
-        log.error(
-          { fault: kind, code, cause: err instanceof Error ? err.message : String(err), ...(listen.database !== undefined ? { database: listen.database } : {}) },
-          `storage fault at start-up (${kind}): answering 503 and retrying every ${RETRY_OPEN_MS / 1000} s; ${adviceFor(kind, listen.database !== undefined ? 'postgres' : 'sqlite')}`,
-        );
-      }
+      // Listening before the line that says so: whoever reads "answering 503" can be answered.
       if (!standIn) {
         const current = (): StorageFaultKind => kind ?? 'io_error';
         standIn = http.createServer((req, res) => answer(current(), req, res));
@@ -100,6 +93,14 @@ export async function openWhenStorageAllows<T>(
           server.once('error', reject);
           server.listen(listen.port, listen.host, () => resolve());
         });
+      }
+      if (Date.now() - lastLogged >= LOG_EVERY_MS) {
+        lastLogged = Date.now();
+        const code = (err as { code?: unknown }).code ?? (err as { cause?: { code?: unknown } }).cause?.code;
+        log.error(
+          { fault: kind, code, cause: err instanceof Error ? err.message : String(err), ...(listen.database !== undefined ? { database: listen.database } : {}) },
+          `storage fault at start-up (${kind}): answering 503 and retrying every ${RETRY_OPEN_MS / 1000} s; ${adviceFor(kind, listen.database !== undefined ? 'postgres' : 'sqlite')}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_OPEN_MS));
     }
