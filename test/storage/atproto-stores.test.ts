@@ -25,7 +25,10 @@ const sealing = (keys: SealingJwk[]): StoreSealing & { warnings: string[] } => {
   return { sealer: createSealer(keys), log: { warn: vi.fn((_: unknown, msg: string) => void warnings.push(msg)) } as unknown as StoreSealing['log'], warnings };
 };
 const state = { iss: 'https://pds.test', verifier: 'v', appState: 'app-1', dpopJwk: { kty: 'EC', crv: 'P-256', x: 'x', y: 'y', d: 'd' } } as unknown as NodeSavedState;
-const session = { dpopJwk: { kty: 'EC' }, authMethod: { method: 'none' }, tokenSet: { sub: 'did:plc:a', access_token: 'at', refresh_token: 'rt' } } as unknown as NodeSavedSession;
+// The refresh token is long and has characters base64url never makes, so "the stored value does not
+// contain it" cannot pass or fail by chance (a two-letter token turned up in ciphertext once).
+const refreshToken = 'refresh-token.plaintext!must-not-be-stored';
+const session = { dpopJwk: { kty: 'EC' }, authMethod: { method: 'none' }, tokenSet: { sub: 'did:plc:a', access_token: 'at', refresh_token: refreshToken } } as unknown as NodeSavedSession;
 
 let server: TestPostgres;
 beforeAll(async () => {
@@ -52,7 +55,8 @@ describe('shared ATProto stores', () => {
       expect(await createSharedSessionStore(b, after).get('did:plc:a')).toEqual(session);
       const stored = (await pool.query<{ value: string }>('SELECT value FROM atproto_sessions')).rows[0]!.value;
       expect(stored.startsWith(after.sealer.currentPrefix)).toBe(true);
-      expect(stored).not.toContain('rt');
+      expect(stored).not.toContain(refreshToken);
+      expect(stored).not.toContain('refresh_token');
 
       const stranger = sealing([jwk('other')]);
       expect(await createSharedSessionStore(a, stranger).get('did:plc:a')).toBeUndefined();
