@@ -15,7 +15,7 @@ import { metadataRoutes } from './oauth/metadata/metadata.route.ts';
 import { OAUTH_PATHS } from './oauth/paths.ts';
 import { registrationHandlers } from './oauth/register/register.route.ts';
 import { revokeRoutes } from './oauth/revoke/revoke.route.ts';
-import { earlyTokenDispatch, tokenHandlers } from './oauth/token/token.route.ts';
+import { earlyTokenDispatch, tokenEndpoint } from './oauth/token/token.route.ts';
 import { oauthClientCors } from './resource/cors.ts';
 import { verifyRoutes } from './resource/verify.route.ts';
 import { wikiHostRoutes } from './resource/wiki-host.route.ts';
@@ -25,6 +25,7 @@ import { headerLimits } from './web/header-limits.ts';
 import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
 import { machineEndpoints } from './web/machine-endpoints.ts';
+import { tokenLightPath } from './web/token-light-path.ts';
 import { discoveryRateLimit } from './web/rate-limits.ts';
 import { requestMetrics } from './metrics/route-groups.ts';
 
@@ -60,7 +61,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(headerLimits); // before anything parses a header (credentials, cookies, hosts)
 
   // Built once so the issuer and the wiki-host fallbacks share one rate-limit budget.
-  const token = tokenHandlers(ctx);
+  const tokens = tokenEndpoint(ctx);
+  const token = tokens.handlers;
   const register = registrationHandlers(ctx);
   // Shared with the light path below (one budget whichever path answers).
   const verify = verifyRoutes(ctx);
@@ -98,13 +100,15 @@ export function createApp(ctx: AppContext): express.Express {
   // The light path: plain GETs of the machine endpoints answered before Express's router, with the
   // same answer (src/web/machine-endpoints.ts); anything else goes on to the stack above.
   const light = machineEndpoints({ ctx, app, discoveryLimit, wikiDiscoveryLimit, verify, errors });
+  // And the plain POST /auth/oauth/token (src/web/token-light-path.ts): Express's router and body parser skipped, the same last step.
+  const tokenLight = tokenLightPath({ ctx, app, errors }, tokens);
   // Express 5 calls app.handle(req, res, next) for each request (next only when mounted in another app).
   type Handle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
   const dispatch = app as unknown as { handle: Handle };
   const handle = dispatch.handle.bind(app);
   dispatch.handle = (req, res, next) => {
     if (next !== undefined) return handle(req, res, next);
-    const answered = light(req, res);
+    const answered = tokenLight(req, res) || light(req, res);
     if (answered === false) handle(req, res, next);
     else if (answered !== true) void answered.then((done) => done || handle(req, res, next));
   };

@@ -26,6 +26,7 @@ import { parseConfig } from '../../src/config/env.ts';
 import { createContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
+import { lightPathSwitch } from '../../src/web/light-request.ts';
 import { createPools } from './pools.ts';
 import { APEX_HOST, buildDatabase, SMALL } from './seed.ts';
 
@@ -37,6 +38,8 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     cases: { type: 'string', default: 'refresh,authcode' },
     profile: { type: 'string' },
+    // The token endpoint through Express's router and body parser (the light paths off), for A/B.
+    express: { type: 'boolean', default: false },
     // No checkpoints at all (no worker, wal_autocheckpoint = 0): the WAL only grows, and its growth
     // ÷ 4,120 bytes is the frames (pages) written per answer. Slower rounds: for counting, not timing.
     frames: { type: 'boolean', default: false },
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
   if (flags.frames) ctx.sqlite!.db.pragma('wal_autocheckpoint = 0');
   const pools = createPools(ctx, SMALL);
   const app = createApp(ctx);
+  lightPathSwitch.enabled = !flags.express;
   let onFinish: ((status: number) => void) | undefined;
   const server = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => {
     res.once('finish', () => onFinish?.(res.statusCode));

@@ -13,12 +13,19 @@ export interface CorsPolicy {
   exposeHeaders?: readonly string[];
 }
 
+/** The CORS headers of an answer that is not a preflight, in the order `cors` sets them: [name, value, name, value…]. */
+export function corsAnswerHeaders(policy: CorsPolicy): string[] {
+  const headers = ['Access-Control-Allow-Origin', '*'];
+  if (policy.exposeHeaders?.length) headers.push('Access-Control-Expose-Headers', policy.exposeHeaders.join(', '));
+  return headers;
+}
+
 /** Sets the CORS response headers; answers a preflight (OPTIONS) with 204 itself. */
 export function cors(policy: CorsPolicy): RequestHandler {
   const methods = [...policy.methods, 'OPTIONS'].join(', ');
+  const answer = corsAnswerHeaders(policy);
   return (req, res, next) => {
-    res.set('Access-Control-Allow-Origin', '*');
-    if (policy.exposeHeaders?.length) res.set('Access-Control-Expose-Headers', policy.exposeHeaders.join(', '));
+    for (let i = 0; i < answer.length; i += 2) res.setHeader(answer[i]!, answer[i + 1]!);
     if (req.method !== 'OPTIONS') return next();
     res.set({ 'Access-Control-Allow-Methods': methods, 'Access-Control-Max-Age': '600' });
     if (policy.allowHeaders?.length) res.set('Access-Control-Allow-Headers', policy.allowHeaders.join(', '));
@@ -37,8 +44,9 @@ export const mcpCors = cors({
 });
 
 /** /token, /register and /revoke (issuer and wiki-host fallbacks), called by browser-based MCP clients. */
-export const oauthClientCors = cors({
+export const OAUTH_CLIENT_CORS: CorsPolicy = {
   methods: ['POST'],
   allowHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Protocol-Version'],
   exposeHeaders: ['WWW-Authenticate', 'Retry-After'],
-});
+};
+export const oauthClientCors = cors(OAUTH_CLIENT_CORS);

@@ -23,34 +23,27 @@
 //     string (?scope=, Express's query parser) and a spent address budget go through Express's code:
 //     the request is given Express's prototypes as app.handle does, and the error handler or the
 //     very verifyRoutes handler Express mounts answers it.
-import crypto from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { jwksCacheControl } from '../config/jwks-cache.ts';
-import { routeGroup } from '../metrics/route-groups.ts';
 import { authorizationServerMetadata } from '../oauth/metadata/as-metadata.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from '../resource/prm.ts';
 import { authHeaders, VERIFY_PATH, type VerifyRoutes } from '../resource/verify.route.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
-import { HEADER_LIMITS } from './header-limits.ts';
 import { NO_STORE_HEADERS, precomputeJson, type PrecomputedJson } from './http.ts';
+import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
 import type { DiscoveryLimit } from './rate-limits.ts';
-import { QUIET_PATH, requestLine } from './request-log.ts';
-import { securityHeaderSets } from './security-headers.ts';
+import { QUIET_PATH } from './request-log.ts';
 
-export interface MachineEndpointDeps {
+export interface MachineEndpointDeps extends LightRequestDeps {
   ctx: Pick<AppContext, 'config' | 'log' | 'metrics' | 'platformKeys' | 'store'>;
-  /** The Express app: its trust-proxy setting (req.ip) and its request/response prototypes. */
-  app: Express;
   /** The budgets the Express routes spend (the same instances). */
   discoveryLimit: DiscoveryLimit;
   wikiDiscoveryLimit: DiscoveryLimit;
   /** The handler app.ts mounts for /auth/verify (verifyRoutes(ctx), the same instance: its budgets and its check). */
   verify: VerifyRoutes;
-  /** The app's error handler. */
-  errors: ErrorRequestHandler;
 }
 
 /**
@@ -63,35 +56,12 @@ export type LightPath = (req: IncomingMessage, res: ServerResponse) => boolean |
 /** How long a wiki's row, once read, answers its PRM without another read (see knownWikis). */
 export const PRM_RECHECK_MS = 30_000;
 
-/** For tests: the light path can be switched off (Express answers everything), and counts its answers. */
-export const machineEndpointSwitch = { enabled: true, answered: 0 };
-
-type Flat = string[];
-
-/** Express's `req.ip` getter (proxy-addr with the app's `trust proxy`), called on the raw request. */
-const ipGetter = Object.getOwnPropertyDescriptor(express.request, 'ip')?.get;
-
-/** headerLimits' rule (src/web/header-limits.ts): every limited header within its length. */
-function withinHeaderLimits(req: IncomingMessage): boolean {
-  for (const name in HEADER_LIMITS) {
-    const value = req.headers[name];
-    if (value === undefined) continue;
-    const length = Array.isArray(value) ? value.join(', ').length : value.length;
-    if (length > HEADER_LIMITS[name]!) return false;
-  }
-  return true;
-}
 
 export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
-  const { ctx, app } = deps;
+  const { ctx } = deps;
   const { config } = ctx;
-  const line = requestLine(ctx.log);
-  const security = securityHeaderSets(config.production, config.publicUrl).everywhere.flatMap(([name, value]) => [name, value]);
-  const requestIp = (req: IncomingMessage): string | undefined => {
-    if (!ipGetter) throw new Error('express.request has no ip getter');
-    return ipGetter.call({ app, socket: req.socket, headers: req.headers }) as string | undefined;
-  };
-  const hostHeaders = (req: IncomingMessage) => ({ get: (name: 'host' | 'x-forwarded-host') => req.headers[name] as string | undefined });
+  const kit = lightRequestKit(deps);
+  const { security, requestIp, asExpress } = kit;
 
   /** The headers of a document answer after X-Request-Id and before RateLimit: as the Express routes set them. */
   const documentHeaders = (cacheControl: string, doc: PrecomputedJson): Flat => [
@@ -140,22 +110,10 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     return answer;
   };
 
-  /** The metric and the log line, on the response's close, as requestMetrics and requestLog write them. */
-  const observe = (req: IncomingMessage, res: ServerResponse, id: string, path: string, quiet: boolean) => {
-    const start = performance.now();
-    const url = req.url ?? '';
-    res.once('close', () => {
-      if (res.writableFinished) ctx.metrics.request(routeGroup(path), res.statusCode, (performance.now() - start) / 1000);
-      line(req, res, id, url, start, quiet);
-    });
-  };
-
   const document = (req: IncomingMessage, res: ServerResponse, path: string, answer: { doc: PrecomputedJson; headers: Flat }, limit: DiscoveryLimit): true | false => {
     const rate = limit.spendIfLeft(requestIp(req));
     if (rate === undefined) return false; // spent: Express's limiter refuses it
-    const id = crypto.randomUUID();
-    (req as Request).id = id;
-    observe(req, res, id, path, false);
+    const id = kit.begin(req, res, path, false);
     const headers = ['X-Request-Id', id, ...answer.headers];
     if (rate !== null) headers.splice(RATE_AT, 0, 'RateLimit', rate[0], 'RateLimit-Policy', rate[1]);
     res.writeHead(200, headers);
@@ -163,32 +121,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     return true;
   };
 
-  /** The prelude Express would run, and Express's prototypes: for the answers that go through Express's code. */
-  const asExpress = (req: IncomingMessage, res: ServerResponse, id: string): { r: Request; s: Response } => {
-    const r = req as Request;
-    const s = res as Response;
-    // As app.handle and the router prepare a request.
-    r.res = s;
-    s.req = r;
-    Object.setPrototypeOf(req, app.request);
-    Object.setPrototypeOf(res, app.response);
-    s.locals = Object.create(null) as Response['locals'];
-    r.originalUrl = r.url;
-    r.baseUrl = '';
-    res.setHeader('X-Request-Id', id);
-    for (let i = 0; i < security.length; i += 2) res.setHeader(security[i]!, security[i + 1]!);
-    return { r, s };
-  };
-
-  /** An error for the app's error handler, on a request made an Express one (asExpress). */
-  const renderError = (err: unknown, r: Request, s: Response): void => {
-    try {
-      deps.errors(err, r, s, () => undefined);
-    } catch (thrown) {
-      ctx.log.error({ err: thrown }, 'the error handler failed on /auth/verify');
-      s.destroy();
-    }
-  };
+  const renderError = (err: unknown, r: Request, s: Response) => kit.renderError(err, r, s, '/auth/verify');
 
   /** Everything but the plain case: the very handler Express mounts, on the request made an Express one. */
   const verifyThroughExpress = (req: IncomingMessage, res: ServerResponse, id: string): void => {
@@ -208,9 +141,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
   const VERIFIED_PREFIX: Flat = [...security, ...NO_STORE_HEADERS.flat()];
 
   const verify = (req: IncomingMessage, res: ServerResponse, query: boolean): void => {
-    const id = crypto.randomUUID();
-    (req as Request).id = id;
-    observe(req, res, id, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);
+    const id = kit.begin(req, res, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);
     const ip = requestIp(req);
     // A query (?scope=, parsed by Express's query parser) or a spent address budget (429): Express's chain.
     if (query || !deps.verify.addressOpen(ip)) return verifyThroughExpress(req, res, id);
@@ -238,13 +169,13 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
   };
 
   return (req, res) => {
-    if (!machineEndpointSwitch.enabled) return false;
+    if (!lightPathSwitch.enabled) return false;
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path === VERIFY_PATH) {
       if (!withinHeaderLimits(req)) return false;
-      machineEndpointSwitch.answered++;
+      lightPathSwitch.answered++;
       verify(req, res, q !== -1);
       return true;
     }
@@ -282,7 +213,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
                 if (knownWikis.size >= 4096) knownWikis.clear();
                 knownWikis.set(slug, { answer, until: Date.now() + PRM_RECHECK_MS });
                 const found = document(req, res, path, answer, deps.wikiDiscoveryLimit);
-                if (found) machineEndpointSwitch.answered++;
+                if (found) lightPathSwitch.answered++;
                 return found;
               } catch (err) {
                 if (!res.headersSent) return false;
@@ -300,7 +231,7 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
       if (res.headersSent) throw err;
       return false;
     }
-    if (answered) machineEndpointSwitch.answered++;
+    if (answered) lightPathSwitch.answered++;
     return answered;
   };
 }

@@ -4,110 +4,14 @@
 // headers, a spent budget, a trusted network) sent once with the light path on and once with it
 // off, over a real socket; status, headers (minus Date; the request id and the per-request RateLimit
 // figures compared by shape), body, the request log line and the request metric must agree.
-import http from 'node:http';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { machineEndpointSwitch, PRM_RECHECK_MS } from '../../src/web/machine-endpoints.ts';
+import { lightPathSwitch } from '../../src/web/light-request.ts';
+import { PRM_RECHECK_MS } from '../../src/web/machine-endpoints.ts';
 import { mintAccessToken, seedAliceAndBob, seedGrant } from '../support/seed.ts';
-import { startTestApp, type TestApp } from '../support/app.ts';
+import type { TestApp } from '../support/app.ts';
+import { both, requestCount, send, started, type LogLine, type Shot } from '../support/light-path.ts';
 
-const APEX = 'localhost:3000';
 const ALICE = 'alice.localhost:3000';
-const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
-
-interface Shot {
-  method?: string;
-  path: string;
-  headers?: Record<string, string>;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function send(port: number, shot: Shot): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method: shot.method ?? 'GET', path: shot.path, headers: { host: APEX, ...shot.headers }, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** What must be equal: Date left out, the request id by shape, RateLimit's remaining count and reset by shape. */
-function normalised(a: Answer): Answer {
-  const headers = { ...a.headers };
-  delete headers.date;
-  if (headers['x-request-id'] !== undefined) {
-    expect(headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    headers['x-request-id'] = '<id>';
-  }
-  if (typeof headers.ratelimit === 'string') headers.ratelimit = headers.ratelimit.replace(/r=\d+; t=\d+/, 'r=<r>; t=<t>');
-  if (typeof headers['retry-after'] === 'string') headers['retry-after'] = '<t>';
-  // An error page shows the request id: its length and ETag change with nothing else.
-  const body = a.body.replace(UUID, '<id>');
-  if (a.body !== body) {
-    delete headers['content-length'];
-    delete headers.etag;
-  }
-  return { status: a.status, headers, body };
-}
-
-interface LogLine {
-  level: number;
-  msg: string;
-  req: { id: string; method: string; url: string; host: string };
-  res: { statusCode: number };
-}
-
-async function started(env: Record<string, string>): Promise<{ app: TestApp; lines: LogLine[] }> {
-  const lines: LogLine[] = [];
-  const log = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-  const app = await startTestApp(env, { listen: 'any-port', log });
-  return { app, lines };
-}
-
-async function requestCount(app: TestApp): Promise<Record<string, number>> {
-  const metric = await app.ctx.metrics.registry.getSingleMetric('robot_auth_http_request_duration_seconds')?.get();
-  const counts: Record<string, number> = {};
-  for (const v of metric?.values ?? []) {
-    if ((v as { metricName?: string }).metricName?.endsWith('_count')) counts[`${v.labels.group} ${v.labels.status}`] = v.value;
-  }
-  return counts;
-}
-
-/** Sends `shot` light then Express; returns both answers, whether the light path took it, and each side's log lines and metric deltas. */
-async function both(app: TestApp, lines: LogLine[], shot: Shot) {
-  const result = [];
-  for (const enabled of [true, false]) {
-    machineEndpointSwitch.enabled = enabled;
-    const answeredBefore = machineEndpointSwitch.answered;
-    const linesBefore = lines.length;
-    const countsBefore = await requestCount(app);
-    const answer = await send(app.port, shot);
-    // The line and the metric are written when the response closes, just after the client has it.
-    await new Promise((r) => setTimeout(r, 20));
-    const counts = await requestCount(app);
-    const delta = Object.fromEntries(Object.entries(counts).filter(([k, v]) => v !== (countsBefore[k] ?? 0)).map(([k, v]) => [k, v - (countsBefore[k] ?? 0)]));
-    const logged = lines.slice(linesBefore).filter((l) => l.msg === 'request completed' || l.msg === 'request aborted');
-    result.push({ answer, light: machineEndpointSwitch.answered > answeredBefore, delta, logged });
-  }
-  machineEndpointSwitch.enabled = true;
-  const [light, express] = result as [(typeof result)[0], (typeof result)[0]];
-  expect(express.light).toBe(false);
-  expect(normalised(light.answer)).toEqual(normalised(express.answer));
-  expect(light.delta).toEqual(express.delta);
-  const line = (l: LogLine) => ({ level: l.level, msg: l.msg, method: l.req.method, url: l.req.url, host: l.req.host, status: l.res.statusCode });
-  expect(light.logged.map(line)).toEqual(express.logged.map(line));
-  if (light.answer.headers['x-request-id'] !== undefined && light.logged.length === 1) expect(light.logged[0]!.req.id).toBe(light.answer.headers['x-request-id']);
-  return { light: light.light, answer: light.answer, other: express.answer };
-}
 
 describe('the light path answers as the Express routes do', () => {
   let app: TestApp;
@@ -124,7 +28,7 @@ describe('the light path answers as the Express routes do', () => {
     readToken = (await mintAccessToken(app.ctx, { grantId: r.grantId, did: alice.did, slug: 'alice', clientId: 'test-client', scope: 'wiki:read' })).token;
   });
   afterAll(async () => {
-    machineEndpointSwitch.enabled = true;
+    lightPathSwitch.enabled = true;
     await app.close();
   });
 
@@ -181,9 +85,9 @@ describe('the light path answers as the Express routes do', () => {
 
   it('documents: HEAD, OPTIONS, other spellings, queries, conditional requests and refusals go to Express', async () => {
     for (const [, shot] of documentVariants.filter(([name]) => !name.startsWith('PRM with X-Forwarded-Host naming') && !name.startsWith('X-Forwarded-For'))) {
-      const before = machineEndpointSwitch.answered;
+      const before = lightPathSwitch.answered;
       await send(app.port, shot);
-      expect(machineEndpointSwitch.answered, JSON.stringify(shot)).toBe(before);
+      expect(lightPathSwitch.answered, JSON.stringify(shot)).toBe(before);
     }
   });
 
@@ -236,21 +140,21 @@ describe('the light path and the rate limits', () => {
     const { app, lines } = await started({ RATE_LIMIT_DISCOVERY_PER_MINUTE: '3' });
     try {
       // Both paths spend one budget: three answers in all, whichever path gives them.
-      machineEndpointSwitch.enabled = true;
+      lightPathSwitch.enabled = true;
       expect((await send(app.port, { path: '/.well-known/oauth-authorization-server' })).status).toBe(200);
       expect((await send(app.port, { path: '/.well-known/jwks.json' })).status).toBe(200);
-      machineEndpointSwitch.enabled = false;
+      lightPathSwitch.enabled = false;
       const third = await send(app.port, { path: '/.well-known/oauth-authorization-server' });
       expect(third.status).toBe(200);
       expect(third.headers.ratelimit).toMatch(/^"discovery"; r=0; t=\d+$/);
-      machineEndpointSwitch.enabled = true;
+      lightPathSwitch.enabled = true;
       const r = await both(app, lines, { path: '/.well-known/oauth-authorization-server' });
       expect(r.light).toBe(false);
       expect(r.answer.status).toBe(429);
       expect(r.answer.headers['retry-after']).toMatch(/^\d+$/);
       expect(await requestCount(app)).toMatchObject({ 'metadata 429': 2 });
     } finally {
-      machineEndpointSwitch.enabled = true;
+      lightPathSwitch.enabled = true;
       await app.close();
     }
   });
@@ -269,7 +173,7 @@ describe('the light path and the rate limits', () => {
       // The apex's budget is untouched.
       expect((await send(app.port, { path: '/.well-known/oauth-authorization-server' })).status).toBe(200);
     } finally {
-      machineEndpointSwitch.enabled = true;
+      lightPathSwitch.enabled = true;
       await app.close();
     }
   });
@@ -298,9 +202,9 @@ describe("PRM: a wiki's row is read again after PRM_RECHECK_MS", () => {
       expect(first.headers['cache-control']).toBe('public, max-age=300');
       expect(await app.sql().run("DELETE FROM wikis WHERE slug = 'alice'")).toBe(1);
       // Within the recheck interval: the same answer, from the light path, without a read.
-      const before = machineEndpointSwitch.answered;
+      const before = lightPathSwitch.answered;
       expect((await send(app.port, prm)).status).toBe(200);
-      expect(machineEndpointSwitch.answered).toBe(before + 1);
+      expect(lightPathSwitch.answered).toBe(before + 1);
       // Past it: read again, gone, and Express answers 404 (every time: nothing is remembered for it).
       const now = Date.now();
       const clock = vi.spyOn(Date, 'now').mockReturnValue(now + PRM_RECHECK_MS + 1);
@@ -310,7 +214,7 @@ describe("PRM: a wiki's row is read again after PRM_RECHECK_MS", () => {
       } finally {
         clock.mockRestore();
       }
-      expect(machineEndpointSwitch.answered).toBe(before + 1);
+      expect(lightPathSwitch.answered).toBe(before + 1);
       // A wiki created after a 404 is served at once.
       await app.sql().run("INSERT INTO wikis (slug, owner_did, created_at) SELECT 'alice', did, 0 FROM users WHERE handle = 'alice.test'");
       expect((await send(app.port, prm)).status).toBe(200);

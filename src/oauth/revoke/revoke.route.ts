@@ -5,7 +5,7 @@ import { Router } from 'express';
 import type { AppContext } from '../../context.ts';
 import type { AuditEvent } from '../../audit/audit-log.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
-import { clientAuthenticatedPost } from '../token/client-post.ts';
+import { clientAuthenticatedPost, clientPostAnswer } from '../token/client-post.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import { tokenEndpointLimits } from '../token/token-rate-limits.ts';
 
@@ -51,13 +51,16 @@ export function revokeRoutes(ctx: AppContext): Router {
   const limits = tokenEndpointLimits(ctx.config, 'revoke');
   return Router().post(
     OAUTH_PATHS.revoke,
-    ...clientAuthenticatedPost(ctx, limits, async (req, res, { params, client, attributed }) => {
-      limits.client.check(client.clientId);
-      if (await revokeToken(ctx, client, params.required('token'), req.ip)) {
-        attributed();
-        limits.client.record(client.clientId);
-      }
-      res.status(200).end();
-    }),
+    ...clientAuthenticatedPost(
+      limits,
+      clientPostAnswer(ctx, limits, async (req, res, { params, client, attributed }) => {
+        limits.client.check(client.clientId);
+        if (await revokeToken(ctx, client, params.required('token'), req.ip)) {
+          attributed();
+          limits.client.record(client.clientId);
+        }
+        res.status(200).end();
+      }),
+    ),
   );
 }

@@ -13,6 +13,7 @@ import type { OAuthClientRecord } from '../clients/client.ts';
 import { authenticateClient } from './client-auth.ts';
 import type { TokenEndpointLimits } from './token-rate-limits.ts';
 import { readTokenParams, type TokenParams } from './token-params.ts';
+import { FORM_BODY_OPTIONS } from './form-body.ts';
 
 export interface ClientPost {
   params: TokenParams;
@@ -21,25 +22,30 @@ export interface ClientPost {
   attributed(): void;
 }
 
-export function clientAuthenticatedPost(
+/** The endpoint's last step (after the body is read into `req.body`): parameters, client authentication, the endpoint's own step. */
+export type ClientPostAnswer = (req: Request, res: Response) => Promise<void>;
+
+export function clientPostAnswer(
   ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>,
   limits: Pick<TokenEndpointLimits, 'address'>,
   step: (req: Request, res: Response, post: ClientPost) => Promise<void>,
-): RequestHandler[] {
-  return [
-    apiResponses,
-    noStore,
-    limits.address.check,
-    express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 30 }),
-    async (req, res) => {
-      let attributed = false;
-      try {
-        const params = readTokenParams(req.body, req.get('content-type'));
-        const client = await authenticateClient(ctx, req);
-        await step(req, res, { params, client, attributed: () => void (attributed = true) });
-      } finally {
-        if (!attributed) limits.address.spend(req.ip);
-      }
-    },
-  ];
+): ClientPostAnswer {
+  return async (req, res) => {
+    let attributed = false;
+    try {
+      const params = readTokenParams(req.body, req.get('content-type'));
+      const client = await authenticateClient(ctx, req);
+      await step(req, res, { params, client, attributed: () => void (attributed = true) });
+    } finally {
+      if (!attributed) limits.address.spend(req.ip);
+    }
+  };
+}
+
+/** The form body as the Express chain reads it (the light path, src/web/token-light-path.ts, reads it itself: form-body.ts). */
+export const formBody = express.urlencoded(FORM_BODY_OPTIONS);
+
+/** The whole chain: JSON errors, no-store, the address gate, the form body, then `answer`. */
+export function clientAuthenticatedPost(limits: Pick<TokenEndpointLimits, 'address'>, answer: ClientPostAnswer): RequestHandler[] {
+  return [apiResponses, noStore, limits.address.check, formBody, answer];
 }

@@ -12,7 +12,8 @@ import { wikiSlugOfRequest } from '../../wikis/urls.ts';
 import { OAUTH_PATHS } from '../paths.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
 import { UnauthorizedClient, UnsupportedGrantType } from '../errors.ts';
-import { clientAuthenticatedPost } from './client-post.ts';
+import { clientAuthenticatedPost, clientPostAnswer, type ClientPostAnswer } from './client-post.ts';
+import type { AddressGate } from '../../web/rate-limits.ts';
 import { exchangeAuthorizationCode } from './grants/authorization-code.ts';
 import { refreshAccessToken } from './grants/refresh-token.ts';
 import { tokenEndpointLimits, type Asker, type TokenRequestOrigin } from './token-rate-limits.ts';
@@ -27,9 +28,18 @@ const grantHandlers: Record<string, GrantHandler> = {
   refresh_token: refreshAccessToken,
 };
 
-export function tokenHandlers(ctx: AppContext): RequestHandler[] {
+export interface TokenEndpoint {
+  /** The Express chain after CORS (client-post.ts: JSON errors, no-store, address gate, form body, `answer`). */
+  handlers: RequestHandler[];
+  /** Its last step, for the light path (src/web/token-light-path.ts), which reads the body itself. */
+  answer: ClientPostAnswer;
+  /** The address gate both spend. */
+  address: AddressGate;
+}
+
+export function tokenEndpoint(ctx: AppContext): TokenEndpoint {
   const limits = tokenEndpointLimits(ctx.config, 'token');
-  return clientAuthenticatedPost(ctx, limits, async (req, res, { params, client, attributed }) => {
+  const answer = clientPostAnswer(ctx, limits, async (req, res, { params, client, attributed }) => {
     const grantType = params.required('grant_type');
     const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(`grant_type "${grantType}" is not supported.`);
@@ -51,12 +61,13 @@ export function tokenHandlers(ctx: AppContext): RequestHandler[] {
     res.end(body);
     ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
   });
+  return { handlers: clientAuthenticatedPost(limits, answer), answer, address: limits.address };
 }
 
 /**
  * The issuer's POST /auth/oauth/token, dispatched right after the header limits instead of after the
  * verify, TLS-ask, wiki-host and metadata routers, which never answer it (docs/benchmarks.md,
- * "Round 4: the token endpoint"). Same chain as the apex route (CORS, then `tokenHandlers`). A wiki
+ * "Round 4: the token endpoint"). Same chain as the apex route (CORS, then `tokenEndpoint`'s handlers). A wiki
  * host is left to wiki-host.route.ts, which answers 404 there (the check is the one it uses,
  * wikiSlugOfRequest, and throws the same HostMismatch); any other spelling of the path (case,
  * trailing slash) takes the ordinary route.

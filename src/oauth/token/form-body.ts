@@ -1,0 +1,59 @@
+// The body of POST /token and /revoke (RFC 6749 §4.1.3 and §6, RFC 7009 §2.1):
+// application/x-www-form-urlencoded, at most FORM_BODY_LIMIT bytes and FORM_BODY_PARAMETERS
+// parameters. The Express chain reads it with body-parser (client-post.ts, FORM_BODY_OPTIONS); the
+// token endpoint's light path (src/web/token-light-path.ts) reads the plain case itself, and must
+// read it into exactly the same object:
+//   - plain: no Content-Encoding or Transfer-Encoding, a Content-Length within the limit, and the
+//     media type alone or with charset=utf-8 (what MCP clients send). Anything else is Express's.
+//   - the bytes decoded as UTF-8 with a leading byte order mark dropped (iconv-lite, as body-parser
+//     decodes), then body-parser's urlencoded parse: more than FORM_BODY_PARAMETERS `&`-separated
+//     parts is 413, else `qs` with the options body-parser gives it when `extended` is false (keys
+//     never nested; a key given twice becomes an array, which token-params.ts refuses).
+// qs is body-parser's own parser, a direct dependency so that both paths parse with the same code.
+import qs from 'qs';
+
+export const FORM_BODY_LIMIT = 16 * 1024;
+export const FORM_BODY_PARAMETERS = 30;
+
+/** express.urlencoded's options (client-post.ts). */
+export const FORM_BODY_OPTIONS = { extended: false, limit: FORM_BODY_LIMIT, parameterLimit: FORM_BODY_PARAMETERS } as const;
+
+const PLAIN_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded;charset=utf-8']);
+
+/** Whether the request's body is the plain case the light path reads itself (the headers alone decide). */
+export function isPlainForm(headers: { [name: string]: string | string[] | undefined }): boolean {
+  const type = headers['content-type'];
+  if (typeof type !== 'string' || !PLAIN_TYPES.has(type.toLowerCase().replaceAll(' ', ''))) return false;
+  if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
+  const length = headers['content-length'];
+  return typeof length === 'string' && /^[0-9]{1,5}$/.test(length) && Number(length) <= FORM_BODY_LIMIT;
+}
+
+/** body-parser's error for too many parameters, as the error handler reads it (status, expose, type). */
+export class TooManyParameters extends Error {
+  readonly status = 413;
+  readonly expose = true;
+  readonly type = 'parameters.too.many';
+  constructor() {
+    super('too many parameters');
+  }
+}
+
+/** The body of a plain form request (isPlainForm), as body-parser's urlencoded parser makes it; throws TooManyParameters. */
+export function parseFormBody(bytes: Buffer): Record<string, unknown> {
+  let text = bytes.toString('utf8');
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.length === 0) return {};
+  let parts = 1;
+  for (let at = text.indexOf('&'); at !== -1; at = text.indexOf('&', at + 1)) {
+    if (++parts > FORM_BODY_PARAMETERS) throw new TooManyParameters();
+  }
+  return qs.parse(text, {
+    allowPrototypes: true,
+    arrayLimit: parts,
+    depth: 0,
+    charset: 'utf-8',
+    parameterLimit: FORM_BODY_PARAMETERS,
+    strictDepth: true,
+  });
+}

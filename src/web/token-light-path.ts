@@ -1,0 +1,79 @@
+// The light path for the issuer's plain POST /auth/oauth/token: the request most clients make most
+// often (every refresh, every code exchange), answered before Express's router and body parser
+// with exactly what the Express chain answers (app.ts: requestMetrics, requestLog, securityHeaders,
+// headerLimits, earlyTokenDispatch → oauthClientCors → client-post.ts's chain → tokenEndpoint's
+// step). Measured: docs/benchmarks.md, "Round 6: the token endpoint without Express's router".
+//
+// The rule that keeps the two paths equal, as in machine-endpoints.ts: the request is taken only in
+// the plain case, decided from its headers before anything is read, spent or written; any other
+// request goes to Express untouched. Plain: POST at the exact path with no query, on the issuer's
+// host (not a wiki host, Host and X-Forwarded-Host agreeing), every limited header within its limit,
+// a plain form body (src/oauth/token/form-body.ts: Content-Length, no Content-Encoding, UTF-8), and
+// an address whose budget is not spent. Then it sets the headers the chain sets, in its order
+// (request id, security headers, CORS, no-store), reads the body into what body-parser would make
+// of it (form-body.ts), and runs the chain's very last step (`answer`, the same instance with the
+// same budgets) on the request made an Express one; whatever that step throws goes to the app's
+// error handler, as the router would pass it. test/web/token-light-path.test.ts sends each variant
+// both ways and compares status, headers, body, log line and metric.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { FORM_BODY_LIMIT, isPlainForm, parseFormBody } from '../oauth/token/form-body.ts';
+import type { TokenEndpoint } from '../oauth/token/token.route.ts';
+import { OAUTH_PATHS } from '../oauth/paths.ts';
+import { corsAnswerHeaders, OAUTH_CLIENT_CORS } from '../resource/cors.ts';
+import { wikiSlugOfRequest } from '../wikis/urls.ts';
+import { BadRequest } from './errors.ts';
+import { setNoStore } from './http.ts';
+import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type LightRequestDeps } from './light-request.ts';
+
+const WHERE = 'POST /auth/oauth/token';
+
+/** Answers the request and returns true, or returns false having touched nothing (Express answers it). */
+export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpoint, 'answer' | 'address'>): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const { config } = deps.ctx;
+  const kit = lightRequestKit(deps);
+  const cors = corsAnswerHeaders(OAUTH_CLIENT_CORS);
+
+  const plain = (req: IncomingMessage): boolean => {
+    if (req.method !== 'POST' || req.url !== OAUTH_PATHS.token || !withinHeaderLimits(req) || !isPlainForm(req.headers)) return false;
+    try {
+      if (wikiSlugOfRequest(config, hostHeaders(req)) !== undefined) return false; // a wiki host: 404 there
+    } catch {
+      return false; // Host and X-Forwarded-Host disagree: Express answers 400
+    }
+    return endpoint.address.open(kit.requestIp(req)); // spent: Express's gate answers 429
+  };
+
+  return (req, res) => {
+    if (!lightPathSwitch.enabled || !plain(req)) return false;
+    lightPathSwitch.answered++;
+    const id = kit.begin(req, res, OAUTH_PATHS.token, false);
+    const { r, s } = kit.asExpress(req, res, id);
+    for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
+    s.locals.api = true;
+    setNoStore(s);
+    const fail = (err: unknown): void => {
+      if (s.headersSent) {
+        deps.ctx.log.error({ err }, `the light path failed while answering ${WHERE}`);
+        s.destroy();
+        return;
+      }
+      kit.renderError(err, r, s, WHERE);
+    };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= FORM_BODY_LIMIT) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
+    });
+    req.once('error', () => fail(new BadRequest('The request was aborted.')));
+    req.once('end', () => {
+      try {
+        r.body = parseFormBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+      } catch (err) {
+        return fail(err);
+      }
+      endpoint.answer(r, s).catch(fail);
+    });
+    return true;
+  };
+}
