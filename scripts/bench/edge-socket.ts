@@ -33,6 +33,8 @@ interface Ready {
   appPort: number;
   barePort: number;
   tokens: { token: string; host: string }[];
+  /** Form bodies of single-use refresh tokens (the `refresh` case; it stops once they are spent). */
+  refreshBodies: string[];
 }
 
 async function serve(): Promise<void> {
@@ -48,11 +50,14 @@ async function serve(): Promise<void> {
     RATE_LIMIT_DISCOVERY_PER_MINUTE: unlimited,
     RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: unlimited,
     RATE_LIMIT_TOKEN_PER_MINUTE: unlimited,
+    RATE_LIMIT_CLIENT_PER_MINUTE: unlimited,
+    RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
   if (process.env.BENCH_CHECKPOINTS !== 'off') startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, SMALL);
   const tokens = await pools.accessTokens(200);
+  const refreshBodies = await pools.refreshPool(Number(process.env.EDGE_REFRESH_POOL ?? '40000'));
   const appServer = http.createServer(HTTP_SERVER_OPTIONS, createApp(ctx));
   applyServerTimeouts(appServer);
   const bare = express();
@@ -67,7 +72,7 @@ async function serve(): Promise<void> {
   });
   const bareServer = http.createServer(bare);
   applyServerTimeouts(bareServer);
-  const ready: Ready = { appPort: await listen(appServer), barePort: await listen(bareServer), tokens };
+  const ready: Ready = { appPort: await listen(appServer), barePort: await listen(bareServer), tokens, refreshBodies };
   process.send?.(ready);
   process.on('disconnect', () => {
     ctx.close();
@@ -131,7 +136,15 @@ async function main(): Promise<void> {
       return { ...r, headers: { host: k.host, 'x-forwarded-host': k.host, authorization: `Bearer ${k.token}` } };
     },
   };
+  let nextRefresh = 0;
+  const refresh: RequestSpec = {
+    method: 'POST',
+    path: '/auth/oauth/token',
+    headers: { host: APEX_HOST, 'content-type': 'application/x-www-form-urlencoded' },
+    setupRequest: (r) => ({ ...r, body: ready.refreshBodies[nextRefresh++] ?? 'grant_type=refresh_token&refresh_token=pool-exhausted&client_id=none' }),
+  };
   const cases: { id: string; port: number; spec: RequestSpec }[] = [
+    { id: 'refresh', port: ready.appPort, spec: refresh },
     { id: 'as-metadata', port: ready.appPort, spec: { method: 'GET', path: '/.well-known/oauth-authorization-server', headers: { host: APEX_HOST } } },
     { id: 'prm', port: ready.appPort, spec: { method: 'GET', path: '/.well-known/oauth-protected-resource/mcp', headers: { host: t[0]!.host } } },
     { id: 'verify', port: ready.appPort, spec: verify },

@@ -49,6 +49,7 @@ const { values: flags } = parseArgs({
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     warmup: { type: 'string' },
+    'start-warmup': { type: 'string' },
     connections: { type: 'string' },
     sizes: { type: 'string' },
     only: { type: 'string' },
@@ -74,7 +75,9 @@ if (flags.help) {
   console.log(`npm run bench -- [options]
   --quick                 smoke run: 1 s per run, no warm-up, large database of ${QUICK_LARGE.grants} grants, ${5000} issuances
   --duration=S            seconds per measured run (default 4; quick 1)
-  --warmup=S              seconds of unrecorded load before each case (default 2; quick 0)
+  --warmup=S              seconds of unrecorded load before each case (default 1; quick 0)
+  --start-warmup=S        seconds of unrecorded token requests on each child that was just started,
+                          before its first measured case (default 6; quick 0): the JIT's steady state
   --connections=1,16,64   concurrency levels
   --sizes=small,large     databases to run on (none: memory and database size only)
   --only=refresh,verify   cases to run, without the oidc-provider comparison (their bare baselines come along): ${CASES.filter((c) => c.app === 'app').map((c) => c.id).join(', ')}
@@ -103,6 +106,7 @@ if (flags.help) {
 const quick = flags.quick;
 const duration = Number(flags.duration ?? (quick ? 1 : 4));
 const warmup = Number(flags.warmup ?? (quick ? 0 : 1));
+const startWarmup = Number(flags['start-warmup'] ?? (quick ? 0 : 6));
 const connectionLevels = (flags.connections ?? '1,16,64').split(',').map(Number);
 const sizeNames = (flags.sizes ?? 'small,large').split(',').filter((s): s is 'small' | 'large' => s === 'small' || s === 'large');
 const pgSizeNames = new Set(flags['pg-sizes'].split(','));
@@ -184,6 +188,25 @@ function appEnv(dataDir: string, databaseFile: string, scale: Scale, extra: Reco
 }
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A child that was just started (the app of a size, either side of the comparison) answers its
+ * token cases for `startWarmup` seconds in all, unrecorded, at c=16, before its first measured
+ * case: a token request runs through far more code than a document, and V8 needs ~10,000 of them to
+ * compile the hot paths (the first 3 s run at c=16 after only the per-case warm-up measured 2,845 and
+ * 3,479 req/s, the next ones 3,349–4,229: docs/benchmarks.md, round 6). The same for both sides of
+ * the comparison.
+ */
+async function warmStart(label: string, defs: LoadCase[], child: BenchChild, ports: ReadyMessage, tokens: AccessTokenForWiki[], poolRate: number): Promise<void> {
+  const tokenCases = defs.filter((d) => d.issuesTokens);
+  if (startWarmup <= 0 || tokenCases.length === 0) return;
+  const each = startWarmup / tokenCases.length;
+  for (const def of tokenCases) {
+    const w = await def.build({ child, seconds: each, connections: 16, tokens, poolRate });
+    await runLoad(def.app === 'app' ? ports.appPort : ports.barePort, w.requests, 16, each);
+  }
+  log(`  ${label}: warmed up (${tokenCases.map((d) => d.id).join(', ')}: ${startWarmup} s, unrecorded)`);
+}
 
 async function runCase(
   def: LoadCase,
@@ -385,6 +408,7 @@ async function runSize(
   const sides: SizeSide[] = [];
   try {
     for (const store of stores) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
+    for (const side of sides) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
     for (const def of cases) {
       // A profile spans the case's runs on its side (the other side's runs leave it idle).
       for (const side of sides) if (side.profiles) await side.child.request({ type: 'profile-start' });
@@ -499,6 +523,7 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
       const peer = await startSide('oidc-provider', alg, dir, cpu);
       if ('child' in peer) sides.push(peer);
       if (!('child' in app)) log(`  robot-auth ${alg}: not available (${app.reason ?? ''})`);
+      for (const s of sides) await warmStart(s.label, s.defs, s.child, s.ports, [], s.poolRate);
       for (const caseId of COMPARED_CASE_IDS) {
         for (const [i, conc] of connectionLevels.entries()) {
           for (const s of sides) {
@@ -556,7 +581,7 @@ async function main(): Promise<void> {
   const profileDir = flags.profile ? path.join(RESULTS_DIR, `profiles-${stamp}`) : undefined;
   const cases = selectedCases();
   log(
-    `robot-auth bench${quick ? ' (quick)' : ''}: ${duration} s per run, warm-up ${warmup} s, concurrency ${connectionLevels.join('/')}, ` +
+    `robot-auth bench${quick ? ' (quick)' : ''}: ${duration} s per run, warm-up ${warmup} s (a started child: ${startWarmup} s of token requests), concurrency ${connectionLevels.join('/')}, ` +
       `LOG_LEVEL=${logLevel}, ${cpu === undefined ? 'no CPU pinning' : 'load generator on CPU 0, app on CPU 1'}; ` +
       `app children run with ${describeUnitEnvironment()}`,
   );
@@ -664,7 +689,7 @@ async function main(): Promise<void> {
       memoryBytes: os.totalmem(),
       loadAverageAtEnd: os.loadavg(),
     },
-    options: { quick, duration, warmup, connections: connectionLevels, sizes: sizeNames, stores: storeNames, pgCommit, cases: cases.map((c) => c.id), logLevel, pinned: cpu !== undefined, issuances },
+    options: { quick, duration, warmup, startWarmup, connections: connectionLevels, sizes: sizeNames, stores: storeNames, pgCommit, cases: cases.map((c) => c.id), logLevel, pinned: cpu !== undefined, issuances },
     targets: TARGETS,
     sizes,
     postgres: pgServer ? { version: pgServer.version, synchronousCommit: pgCommit === 'sync' ? 'on' : 'off', cpus: pgServer.cpus } : undefined,
