@@ -4,7 +4,9 @@
 // and the per-request syscalls are what edge-inproc.ts (no socket) cannot show; `--strace` counts
 // the child's syscalls per request (strace -c -f, slower: only the counts are worth reading).
 //   node scripts/bench/edge-socket.ts [--only as-metadata,prm] [--conc 1,16,64] [--seconds 3] [--strace]
-// Environment for the child (A/B of a setting): anything the app's config reads, e.g. LOG_LEVEL=warn.
+// Environment for the child (A/B of a setting): anything the app's config reads, e.g. LOG_LEVEL=warn,
+// and BENCH_PRAGMA='cache_size=-4000' (pragmas run on the app's connection; several: ';').
+// EDGE_REFRESH_POOL: the single-use refresh tokens made for the `refresh` case (default 40,000).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -54,6 +56,7 @@ async function serve(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
+  if (process.env.BENCH_PRAGMA) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite!.db.pragma(p);
   if (process.env.BENCH_CHECKPOINTS !== 'off') startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, SMALL);
   const tokens = await pools.accessTokens(200);

@@ -90,6 +90,8 @@ async function main(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
+  // A/B of a SQLite setting on the app's connection: BENCH_PRAGMA='cache_size=-4000' (several: ';').
+  if (process.env.BENCH_PRAGMA) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite!.db.pragma(p);
   const checkpointer = flags.frames ? undefined : startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   if (flags.frames) ctx.sqlite!.db.pragma('wal_autocheckpoint = 0');
   const pools = createPools(ctx, SMALL);
