@@ -181,6 +181,8 @@ function appEnv(dataDir: string, databaseFile: string, scale: Scale, extra: Reco
     RATE_LIMIT_MCP_PER_GRANT_PER_MINUTE: unlimited,
     // A/B of the WAL checkpoint mechanism (scripts/bench/server.ts): unset = as src/server.ts runs it.
     ...(process.env.BENCH_CHECKPOINTS ? { BENCH_CHECKPOINTS: process.env.BENCH_CHECKPOINTS } : {}),
+    // A/B of a SQLite setting on the app's connection (scripts/bench/server.ts), e.g. BENCH_PRAGMA='cache_size=-4000'.
+    ...(process.env.BENCH_PRAGMA ? { BENCH_PRAGMA: process.env.BENCH_PRAGMA } : {}),
     // As the systemd unit runs the service (NODE_OPTIONS, MALLOC_ARENA_MAX, NODE_COMPILE_CACHE).
     ...benchUnitEnvironment(),
     ...extra,

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   const scale = JSON.parse(requireEnv('BENCH_SCALE')) as Scale;
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
+  if (process.env.BENCH_PRAGMA && ctx.sqlite) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite.db.pragma(p);
   const postgres = process.env.BENCH_STORE === 'postgres';
   if (postgres && ctx.store.dialect !== 'postgres') throw new Error(`BENCH_STORE=postgres: the app serves from ${ctx.store.dialect} (is DATABASE_URL set?)`);
   // As server.ts runs it: WAL checkpoints in their worker (SQLite only), the same server options and
