@@ -184,7 +184,7 @@ async function main(): Promise<void> {
         const n = r.ok + r.non2xx;
         const us = (ticks: number) => ((ticks / TICKS) * 1e6) / n;
         console.log(
-          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}`,
+          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}${c.id === 'refresh' && nextRefresh > ready.refreshBodies.length ? ' (the refresh pool ran out: these runs answered 401s; raise EDGE_REFRESH_POOL)' : ''}`,
         );
         if (strace) {
           strace.kill('SIGINT');

@@ -7,7 +7,8 @@ import crypto from 'node:crypto';
  * order, as Node's own crypto.randomUUID does with its cache: one call into OpenSSL per ~128 tokens
  * instead of one per token (it was ~2.5 % of a refresh's CPU, docs/benchmarks.md round 6). Bytes are
  * never handed out twice, and each is zeroed once its token has been made, so the pool holds no
- * copy of a token that was issued.
+ * copy of a token that was issued. It does hold up to RANDOM_POOL_BYTES of tokens still to be
+ * issued (~128), in this process's memory like every other secret it handles (keys, sessions).
  */
 export const RANDOM_POOL_BYTES = 4096;
 let pool = Buffer.alloc(0);
@@ -15,6 +16,7 @@ let used = 0;
 
 /** A URL-safe random string carrying `bytes` bytes of entropy (default 256 bits). */
 export function randomToken(bytes = 32): string {
+  if (!Number.isSafeInteger(bytes) || bytes < 1) throw new RangeError(`randomToken: ${bytes} is not a number of bytes`);
   if (bytes > RANDOM_POOL_BYTES / 16) return crypto.randomBytes(bytes).toString('base64url');
   if (used + bytes > pool.length) {
     pool = crypto.randomBytes(RANDOM_POOL_BYTES);

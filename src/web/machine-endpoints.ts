@@ -78,7 +78,8 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     'Content-Length',
     String(doc.body.length),
   ];
-  const RATE_AT = security.length + 2;
+  // In the flat headers of an answer: after X-Request-Id (2), the security headers and Access-Control-Allow-Origin (2).
+  const RATE_AT = 2 + security.length + 2;
 
   const metadata = precomputeJson(authorizationServerMetadata(config));
   const metadataAnswer = { doc: metadata, headers: documentHeaders('public, max-age=300', metadata) };

@@ -16,12 +16,11 @@
 // error handler, as the router would pass it. test/web/token-light-path.test.ts sends each variant
 // both ways and compares status, headers, body, log line and metric.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FORM_BODY_LIMIT, isPlainForm, parseFormBody } from '../oauth/token/form-body.ts';
+import { FORM_BODY_LIMIT, isPlainForm, parseFormBody, RequestAborted } from '../oauth/token/form-body.ts';
 import type { TokenEndpoint } from '../oauth/token/token.route.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { corsAnswerHeaders, OAUTH_CLIENT_CORS } from '../resource/cors.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
-import { BadRequest } from './errors.ts';
 import { setNoStore } from './http.ts';
 import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type LightRequestDeps } from './light-request.ts';
 
@@ -51,21 +50,15 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
     for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
     s.locals.api = true;
     setNoStore(s);
-    const fail = (err: unknown): void => {
-      if (s.headersSent) {
-        deps.ctx.log.error({ err }, `the light path failed while answering ${WHERE}`);
-        s.destroy();
-        return;
-      }
-      kit.renderError(err, r, s, WHERE);
-    };
+    // As the router passes an error on: the error handler answers it (or ends a response already begun).
+    const fail = (err: unknown): void => kit.renderError(err, r, s, WHERE);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= FORM_BODY_LIMIT) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
     });
-    req.once('error', () => fail(new BadRequest('The request was aborted.')));
+    req.once('error', () => fail(new RequestAborted()));
     req.once('end', () => {
       try {
         r.body = parseFormBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));

@@ -4,6 +4,7 @@
 // metric must agree. A refresh is single-use, so each side presents its own token of its own grant
 // and the two 200s are compared field by field. The variants the light path must leave to Express
 // (another spelling, another host, another body encoding, a spent budget…) are checked not taken.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { lightPathSwitch } from '../../src/web/light-request.ts';
@@ -102,6 +103,13 @@ describe('POST /auth/oauth/token: the light path answers as the Express chain do
     ['30 parameters (within the limit: 401, no client)', form(Array.from({ length: 30 }, (_, i) => `p${i}=1`).join('&'))],
     ['a client_assertion that is not a JWT (401)', form(`grant_type=refresh_token&refresh_token=x&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=nope`)],
     ['__proto__ as a key', form(`__proto__=x&grant_type=refresh_token&client_id=${publicClient}&refresh_token=x`)],
+    ['the media type in upper case', form(`grant_type=refresh_token&client_id=${publicClient}&refresh_token=x`, { 'content-type': 'APPLICATION/X-WWW-FORM-URLENCODED; CHARSET=UTF-8' })],
+    ['a body of exactly 16,384 bytes (the limit)', form(`grant_type=refresh_token&pad=${'x'.repeat(16_384 - 'grant_type=refresh_token&pad='.length)}`)],
+    ['X-Forwarded-For from the trusted proxy', form(`grant_type=refresh_token&client_id=${publicClient}&refresh_token=x`, { 'x-forwarded-for': '203.0.113.9' })],
+    [
+      'a body sent in pieces, cutting the byte order mark and a two-byte character',
+      { ...form(''), body: Buffer.from(`\uFEFFgrant_type=refresh_token&client_id=${publicClient}&refresh_token=caf\u00e9`), split: [1, 2, 60, `\uFEFFgrant_type=refresh_token&client_id=${publicClient}&refresh_token=caf`.length + 3 + 1] },
+    ],
   ];
 
   it.each(refusals())('%s: taken, the same answer', async (_name, shot) => {
@@ -125,12 +133,47 @@ describe('POST /auth/oauth/token: the light path answers as the Express chain do
     ['Content-Encoding: gzip that is not gzip (400)', form('grant_type=refresh_token', { 'content-encoding': 'gzip' })],
     ['chunked (no Content-Length)', form(`grant_type=refresh_token&client_id=${publicClient}&refresh_token=x`, { 'transfer-encoding': 'chunked' })],
     ['a body over 16 KiB (413)', form(`grant_type=refresh_token&pad=${'x'.repeat(17_000)}`)],
+    ['a body of 16,385 bytes (413)', form(`grant_type=refresh_token&pad=${'x'.repeat(16_385 - 'grant_type=refresh_token&pad='.length)}`)],
+    ['a space inside the charset (415)', form('grant_type=refresh_token', { 'content-type': `${FORM}; charset=utf -8` })],
+    ['a space inside the media type (400)', form('grant_type=refresh_token', { 'content-type': 'application /x-www-form-urlencoded' })],
+    ['a quoted charset', form(`grant_type=refresh_token&client_id=${publicClient}&refresh_token=x`, { 'content-type': `${FORM}; charset="utf-8"` })],
     ['an oversized Authorization (431)', form('grant_type=refresh_token', { authorization: `Basic ${'x'.repeat(5000)}` })],
   ];
 
   it.each(leftToExpress())('%s: left to Express, the same answer', async (_name, shot) => {
     const r = await both(app, lines, shot);
     expect(r.light).toBe(false);
+  });
+});
+
+describe('a client that goes away in the middle of its body', () => {
+  /** Headers promising 100 bytes, 10 of them, then the connection closed; the log lines it leaves. */
+  async function abandon(): Promise<string[]> {
+    const before = lines.length;
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect(app.port, '127.0.0.1', () => {
+        socket.write(`POST ${TOKEN} HTTP/1.1\r\nHost: localhost:3000\r\nContent-Type: ${FORM}\r\nContent-Length: 100\r\n\r\ngrant_type`);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 50);
+      });
+      socket.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    return lines.slice(before).map((l) => `${l.level} ${l.msg} ${l.res?.statusCode ?? ''}`);
+  }
+
+  it('is logged the same way on both paths, once, and the light path took it', async () => {
+    lightPathSwitch.enabled = true;
+    const answered = lightPathSwitch.answered;
+    const light = await abandon();
+    expect(lightPathSwitch.answered).toBe(answered + 1);
+    lightPathSwitch.enabled = false;
+    const express = await abandon();
+    lightPathSwitch.enabled = true;
+    expect(light).toEqual(express);
+    expect(light.filter((l) => l.includes('request aborted'))).toHaveLength(1);
   });
 });
 

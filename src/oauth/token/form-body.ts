@@ -9,8 +9,13 @@
 //     decodes), then body-parser's urlencoded parse: more than FORM_BODY_PARAMETERS `&`-separated
 //     parts is 413, else `qs` with the options body-parser gives it when `extended` is false (keys
 //     never nested; a key given twice becomes an array, which token-params.ts refuses).
-// qs is body-parser's own parser, a direct dependency so that both paths parse with the same code.
-import qs from 'qs';
+// qs is loaded from body-parser's own dependencies (body-parser from express's), so that both paths
+// parse with the very same module whatever version an install resolves for each.
+import { createRequire } from 'node:module';
+import type QueryString from 'qs';
+
+const fromExpress = createRequire(createRequire(import.meta.url).resolve('express'));
+const qs = createRequire(fromExpress.resolve('body-parser'))('qs') as typeof QueryString;
 
 export const FORM_BODY_LIMIT = 16 * 1024;
 export const FORM_BODY_PARAMETERS = 30;
@@ -18,24 +23,42 @@ export const FORM_BODY_PARAMETERS = 30;
 /** express.urlencoded's options (client-post.ts). */
 export const FORM_BODY_OPTIONS = { extended: false, limit: FORM_BODY_LIMIT, parameterLimit: FORM_BODY_PARAMETERS } as const;
 
-const PLAIN_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded;charset=utf-8']);
+// Exactly these, in any case: whitespace anywhere else (`charset=utf -8`, `application /x-…`) makes
+// body-parser's content-type and type-is read another type or charset (415, or no body at all).
+const PLAIN_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded;charset=utf-8', 'application/x-www-form-urlencoded; charset=utf-8']);
 
 /** Whether the request's body is the plain case the light path reads itself (the headers alone decide). */
 export function isPlainForm(headers: { [name: string]: string | string[] | undefined }): boolean {
   const type = headers['content-type'];
-  if (typeof type !== 'string' || !PLAIN_TYPES.has(type.toLowerCase().replaceAll(' ', ''))) return false;
+  if (typeof type !== 'string' || !PLAIN_TYPES.has(type.toLowerCase())) return false;
   if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
   const length = headers['content-length'];
   return typeof length === 'string' && /^[0-9]{1,5}$/.test(length) && Number(length) <= FORM_BODY_LIMIT;
 }
 
-/** body-parser's error for too many parameters, as the error handler reads it (status, expose, type). */
-export class TooManyParameters extends Error {
-  readonly status = 413;
+/** An error shaped as body-parser's (http-errors: status, expose, type), which the error handler reads the same way. */
+class BodyError extends Error {
   readonly expose = true;
-  readonly type = 'parameters.too.many';
+  readonly status: number;
+  readonly type: string;
+  constructor(message: string, status: number, type: string) {
+    super(message);
+    this.status = status;
+    this.type = type;
+  }
+}
+
+/** body-parser's error for too many parameters. */
+export class TooManyParameters extends BodyError {
   constructor() {
-    super('too many parameters');
+    super('too many parameters', 413, 'parameters.too.many');
+  }
+}
+
+/** raw-body's error for a client that went away before its whole body came. */
+export class RequestAborted extends BodyError {
+  constructor() {
+    super('request aborted', 400, 'request.aborted');
   }
 }
 
