@@ -9,20 +9,22 @@
 // request goes to Express untouched. Plain: POST at the exact path with no query, on the issuer's
 // host (not a wiki host, Host and X-Forwarded-Host agreeing), every limited header within its limit,
 // a plain form body (src/oauth/token/form-body.ts: Content-Length, no Content-Encoding, UTF-8), and
-// an address whose budget is not spent. Then it sets the headers the chain sets, in its order
-// (request id, security headers, CORS, no-store), reads the body into what body-parser would make
-// of it (form-body.ts), and runs the chain's very last step (`answer`, the same instance with the
-// same budgets) on the request made an Express one; whatever that step throws goes to the app's
-// error handler, as the router would pass it. test/web/token-light-path.test.ts sends each variant
+// an address whose budget is not spent. Then it reads the body into what body-parser would make of
+// it (form-body.ts) and runs the chain's very last step (`answer`, the same instance with the same
+// budgets, client-post.ts) on the raw request's body, address and headers. A 200 is written with
+// one writeHead: the headers the chain sets, in its order (request id, security headers, CORS,
+// no-store, Content-Type). Whatever the step throws goes to the app's error handler, as the router
+// would pass it, on the request made an Express one with those headers set. test/web/token-light-path.test.ts sends each variant
 // both ways and compares status, headers, body, log line and metric.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FORM_BODY_LIMIT, isPlainForm, parseFormBody, RequestAborted } from '../oauth/token/form-body.ts';
-import type { TokenEndpoint } from '../oauth/token/token.route.ts';
+import type { PostedRequest } from '../oauth/token/client-post.ts';
+import { TOKEN_ANSWER_TYPE, type TokenEndpoint } from '../oauth/token/token.route.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { corsAnswerHeaders, OAUTH_CLIENT_CORS } from '../resource/cors.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
-import { setNoStore } from './http.ts';
-import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type LightRequestDeps } from './light-request.ts';
+import { NO_STORE_HEADERS, setNoStore } from './http.ts';
+import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
 
 const WHERE = 'POST /auth/oauth/token';
 
@@ -31,27 +33,42 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
   const { config } = deps.ctx;
   const kit = lightRequestKit(deps);
   const cors = corsAnswerHeaders(OAUTH_CLIENT_CORS);
+  // A 200's headers after X-Request-Id, as the chain sets them: security headers, CORS, no-store, then writeTokenAnswer's.
+  const ANSWER_HEADERS: Flat = [...kit.security, ...cors, ...NO_STORE_HEADERS.flat(), 'Content-Type', TOKEN_ANSWER_TYPE];
 
-  const plain = (req: IncomingMessage): boolean => {
-    if (req.method !== 'POST' || req.url !== OAUTH_PATHS.token || !withinHeaderLimits(req) || !isPlainForm(req.headers)) return false;
+  /** The request's address when the request is the plain case; undefined otherwise. */
+  const plain = (req: IncomingMessage): { ip: string | undefined } | undefined => {
+    if (req.method !== 'POST' || req.url !== OAUTH_PATHS.token || !withinHeaderLimits(req) || !isPlainForm(req.headers)) return undefined;
     try {
-      if (wikiSlugOfRequest(config, hostHeaders(req)) !== undefined) return false; // a wiki host: 404 there
+      if (wikiSlugOfRequest(config, hostHeaders(req)) !== undefined) return undefined; // a wiki host: 404 there
     } catch {
-      return false; // Host and X-Forwarded-Host disagree: Express answers 400
+      return undefined; // Host and X-Forwarded-Host disagree: Express answers 400
     }
-    return endpoint.address.open(kit.requestIp(req)); // spent: Express's gate answers 429
+    const ip = kit.requestIp(req);
+    return endpoint.address.open(ip) ? { ip } : undefined; // spent: Express's gate answers 429
   };
 
   return (req, res) => {
-    if (!lightPathSwitch.enabled || !plain(req)) return false;
+    if (!lightPathSwitch.enabled) return false;
+    const taken = plain(req);
+    if (taken === undefined) return false;
     lightPathSwitch.answered++;
     const id = kit.begin(req, res, OAUTH_PATHS.token, false);
-    const { r, s } = kit.asExpress(req, res, id);
-    for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
-    s.locals.api = true;
-    setNoStore(s);
-    // As the router passes an error on: the error handler answers it (or ends a response already begun).
-    const fail = (err: unknown): void => kit.renderError(err, r, s, WHERE);
+    // Anything but a 200, as the router passes an error on: the request made an Express one with the
+    // headers the chain has set by then (request id, security headers, CORS, no-store, JSON errors),
+    // and the app's error handler answers it.
+    const fail = (err: unknown): void => {
+      if (res.headersSent) {
+        deps.ctx.log.error({ reqId: id, err }, `the light path failed after answering ${WHERE}`);
+        res.destroy();
+        return;
+      }
+      const { r, s } = kit.asExpress(req, res, id);
+      for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
+      s.locals.api = true;
+      setNoStore(s);
+      kit.renderError(err, r, s, WHERE);
+    };
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -60,12 +77,17 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
     });
     req.once('error', () => fail(new RequestAborted()));
     req.once('end', () => {
+      let body: Record<string, unknown>;
       try {
-        r.body = parseFormBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        body = parseFormBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
       } catch (err) {
         return fail(err);
       }
-      endpoint.answer(r, s).catch(fail);
+      const posted: PostedRequest = { body, ip: taken.ip, get: (name) => req.headers[name] as string | undefined };
+      endpoint.answer(posted).then((json) => {
+        res.writeHead(200, ['X-Request-Id', id, ...ANSWER_HEADERS, 'Content-Length', String(Buffer.byteLength(json))]);
+        res.end(json);
+      }, fail);
     });
     return true;
   };

@@ -61,6 +61,7 @@ function sameIssuance(light: Answer, express: Answer): void {
   expect(fields(light)).toEqual(fields(express));
   const headers = (a: Answer) => ({ ...a.headers, 'content-length': undefined });
   expect(headers(light)).toEqual(headers(express));
+  expect(light.names).toEqual(express.names);
 }
 
 describe('POST /auth/oauth/token: the light path answers as the Express chain does', () => {

@@ -53,14 +53,15 @@ export function revokeRoutes(ctx: AppContext): Router {
     OAUTH_PATHS.revoke,
     ...clientAuthenticatedPost(
       limits,
-      clientPostAnswer(ctx, limits, async (req, res, { params, client, attributed }) => {
+      clientPostAnswer(ctx, limits, async (req, { params, client, attributed }) => {
         limits.client.check(client.clientId);
         if (await revokeToken(ctx, client, params.required('token'), req.ip)) {
           attributed();
           limits.client.record(client.clientId);
         }
-        res.status(200).end();
       }),
+      // RFC 7009 §2.2: 200 whether or not the token was known.
+      (res) => res.status(200).end(),
     ),
   );
 }

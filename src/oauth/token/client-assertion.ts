@@ -10,7 +10,7 @@
 //  - exp required and at most 5 minutes ahead; iat/nbf not in the future; 30 s of clock skew;
 //  - jti required and usable once: recorded until exp in client_assertion_jtis (the store's atomic insert).
 // Any failure is 401 invalid_client (RFC 6749 §5.2).
-import type { Request } from 'express';
+import type { PostedRequest } from './client-post.ts';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { AppContext } from '../../context.ts';
 import type { Config } from '../../config/env.ts';
@@ -56,7 +56,7 @@ export function assertionClientId(assertion: string): string {
 }
 
 /** Reads client_assertion_type / client_assertion from the body; one method per request. */
-export function readClientAssertion(req: Request): { assertion: string; bodyClientId: string | undefined } {
+export function readClientAssertion(req: Pick<PostedRequest, 'body' | 'get'>): { assertion: string; bodyClientId: string | undefined } {
   const body = req.body as Record<string, unknown>;
   const type = body.client_assertion_type;
   const assertion = body.client_assertion;
@@ -148,7 +148,7 @@ export function createClientAssertionVerifier({ store, config, jwks }: ClientAss
 }
 
 /** RFC 7523 §2.2 — a client that sent client_assertion: private_key_jwt and nothing else. */
-export async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+export async function authenticateByAssertion(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Pick<PostedRequest, 'body' | 'get'>): Promise<OAuthClientRecord> {
   const { assertion, bodyClientId } = readClientAssertion(req);
   const clientId = assertionClientId(assertion);
   if (bodyClientId !== undefined && bodyClientId !== clientId) {

@@ -3,13 +3,13 @@
 // (both in the body) or none (client_id alone). One method per request, the registered one, and
 // secrets compared in constant time; any failure is 401 invalid_client (RFC 6749 §5.2).
 // private_key_jwt (RFC 7523 §2.2) is verified in client-assertion.ts; this file only dispatches to it.
-import type { Request } from 'express';
 import type { AppContext } from '../../context.ts';
 import { sha256Hex, timingSafeEqualStrings } from '../../lib/secrets.ts';
 import type { OAuthClientRecord, TokenEndpointAuthMethod } from '../clients/client.ts';
 import { InvalidClient, InvalidRequest } from '../errors.ts';
 import { authenticateByAssertion, hasClientAssertion } from './client-assertion.ts';
 import { parseBasicAuthorization } from '../../web/authorization-header.ts';
+import type { PostedRequest } from './client-post.ts';
 
 interface PresentedCredentials {
   method: TokenEndpointAuthMethod;
@@ -53,7 +53,7 @@ function bodyParam(body: unknown, name: string): string | undefined {
 }
 
 /** OAuth 2.1 §2.4: the credentials in the request, and which single method they use. */
-function presentedCredentials(req: Request): PresentedCredentials {
+function presentedCredentials(req: PostedRequest): PresentedCredentials {
   const basic = readBasicCredentials(req.get('authorization'));
   const bodyClientId = bodyParam(req.body, 'client_id');
   const bodySecret = bodyParam(req.body, 'client_secret');
@@ -74,7 +74,7 @@ function presentedCredentials(req: Request): PresentedCredentials {
   throw new InvalidClient('The request does not say which client is calling (no client_id).');
 }
 
-export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: Request): Promise<OAuthClientRecord> {
+export async function authenticateClient(ctx: Pick<AppContext, 'clientResolver' | 'clientAssertions'>, req: PostedRequest): Promise<OAuthClientRecord> {
   if (hasClientAssertion(req.body)) return authenticateByAssertion(ctx, req);
   const presented = presentedCredentials(req);
   const client = await ctx.clientResolver.resolve(presented.clientId);

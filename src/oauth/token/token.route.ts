@@ -2,9 +2,10 @@
 // authentication (that shell: client-post.ts), grant dispatch; the grant's transaction names the
 // asker whose budgets it spends].
 // The same handlers serve /token on wiki hosts. Whose budget a request spends: token-rate-limits.ts
-// and src/web/rate-limits.ts. The answer (RFC 6749 §5.1) is written with one JSON.stringify and no
-// ETag (a POST answer carrying credentials is never revalidated).
+// and src/web/rate-limits.ts. The answer (RFC 6749 §5.1) is one JSON.stringify, written with no
+// ETag (a POST answer carrying credentials is never revalidated) by `writeTokenAnswer`.
 import { Router, type RequestHandler } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { AppContext } from '../../context.ts';
 import type { Config } from '../../config/env.ts';
 import { oauthClientCors } from '../../resource/cors.ts';
@@ -29,17 +30,27 @@ const grantHandlers: Record<string, GrantHandler> = {
 };
 
 export interface TokenEndpoint {
-  /** The Express chain after CORS (client-post.ts: JSON errors, no-store, address gate, form body, `answer`). */
+  /** The Express chain after CORS (client-post.ts: JSON errors, no-store, address gate, form body, `answer`, `writeTokenAnswer`). */
   handlers: RequestHandler[];
-  /** Its last step, for the light path (src/web/token-light-path.ts), which reads the body itself. */
-  answer: ClientPostAnswer;
+  /** Its last step, for the light path (src/web/token-light-path.ts), which reads the body itself: the JSON body of a 200. */
+  answer: ClientPostAnswer<string>;
   /** The address gate both spend. */
   address: AddressGate;
 }
 
+/** The media type of a token answer (and of the OAuth errors the error handler writes). */
+export const TOKEN_ANSWER_TYPE = 'application/json; charset=utf-8';
+
+/** A token answer, as the Express chain writes it (the light path writes the same with one writeHead). */
+function writeTokenAnswer(res: Pick<ServerResponse, 'statusCode' | 'setHeader' | 'end'>, body: string): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', TOKEN_ANSWER_TYPE);
+  res.end(body);
+}
+
 export function tokenEndpoint(ctx: AppContext): TokenEndpoint {
   const limits = tokenEndpointLimits(ctx.config, 'token');
-  const answer = clientPostAnswer(ctx, limits, async (req, res, { params, client, attributed }) => {
+  const answer = clientPostAnswer(ctx, limits, async (req, { params, client, attributed }): Promise<string> => {
     const grantType = params.required('grant_type');
     const handler = Object.hasOwn(grantHandlers, grantType) ? grantHandlers[grantType] : undefined;
     if (!handler) throw new UnsupportedGrantType(`grant_type "${grantType}" is not supported.`);
@@ -56,12 +67,10 @@ export function tokenEndpoint(ctx: AppContext): TokenEndpoint {
       if (asker.proven) attributed();
     };
     const body = JSON.stringify(await handler(ctx, client, params, { address: req.ip, attribute }));
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(body);
     ctx.metrics.tokenIssued(grantType as 'authorization_code' | 'refresh_token');
+    return body;
   });
-  return { handlers: clientAuthenticatedPost(limits, answer), answer, address: limits.address };
+  return { handlers: clientAuthenticatedPost(limits, answer, writeTokenAnswer), answer, address: limits.address };
 }
 
 /**
