@@ -5,7 +5,7 @@
 // and the two 200s are compared field by field. The variants the light path must leave to Express
 // (another spelling, another host, another body encoding, a spent budget…) are checked not taken.
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import { lightPathSwitch } from '../../src/web/light-request.ts';
 import type { TestApp } from '../support/app.ts';
@@ -148,20 +148,24 @@ describe('POST /auth/oauth/token: the light path answers as the Express chain do
 });
 
 describe('a client that goes away in the middle of its body', () => {
-  /** Headers promising 100 bytes, 10 of them, then the connection closed; the log lines it leaves. */
+  /**
+   * Headers promising 100 bytes and 10 of them; once the app has the request (its 'request' event
+   * has run the handlers), the connection closed. Returns the log lines it leaves, once its
+   * "request aborted" line is there.
+   */
   async function abandon(): Promise<string[]> {
     const before = lines.length;
+    const server = app.server!;
     await new Promise<void>((resolve, reject) => {
       const socket = net.connect(app.port, '127.0.0.1', () => {
+        server.once('request', () => setImmediate(() => socket.destroy()));
         socket.write(`POST ${TOKEN} HTTP/1.1\r\nHost: localhost:3000\r\nContent-Type: ${FORM}\r\nContent-Length: 100\r\n\r\ngrant_type`);
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 50);
       });
+      socket.once('close', () => resolve());
       socket.on('error', reject);
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(lines.slice(before).some((l) => l.msg === 'request aborted')).toBe(true), { timeout: 5000 });
+    await new Promise((r) => setTimeout(r, 50)); // anything logged after it
     return lines.slice(before).map((l) => `${l.level} ${l.msg} ${l.res?.statusCode ?? ''}`);
   }
 
