@@ -55,12 +55,19 @@ export interface LightRequestKit {
   asExpress(req: IncomingMessage, res: ServerResponse, id: string): { r: Request; s: Response };
   /** An error for the app's error handler, on a request made an Express one (asExpress). */
   renderError(err: unknown, r: Request, s: Response, where: string): void;
+  /**
+   * An error on a request a light path has begun, as the router would pass it on: the request made
+   * an Express one, `prepare` sets on the response what the route's chain had set by then, and the
+   * app's error handler answers. An answer already begun cannot be taken back: the connection is
+   * closed and the operator told.
+   */
+  fail(req: IncomingMessage, res: ServerResponse, id: string, err: unknown, where: string, prepare: (s: Response) => void): void;
 }
 
 export function lightRequestKit({ ctx, app, errors }: LightRequestDeps): LightRequestKit {
   const line = requestLine(ctx.log);
   const security = securityHeaderSets(ctx.config.production, ctx.config.publicUrl).everywhere.flatMap(([name, value]) => [name, value]);
-  return {
+  const kit: LightRequestKit = {
     security,
     requestIp(req) {
       if (!ipGetter) throw new Error('express.request has no ip getter');
@@ -99,5 +106,16 @@ export function lightRequestKit({ ctx, app, errors }: LightRequestDeps): LightRe
         s.destroy();
       }
     },
+    fail(req, res, id, err, where, prepare) {
+      if (res.headersSent) {
+        ctx.log.error({ reqId: id, err }, `the light path failed while answering ${where}`);
+        res.destroy();
+        return;
+      }
+      const { r, s } = kit.asExpress(req, res, id);
+      prepare(s);
+      kit.renderError(err, r, s, where);
+    },
   };
+  return kit;
 }

@@ -155,17 +155,8 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
         res.writeHead(200, flat);
         res.end();
       },
-      (err: unknown) => {
-        if (res.headersSent) {
-          ctx.log.error({ err }, 'the light path failed while answering /auth/verify');
-          res.destroy();
-          return;
-        }
-        // As the route's chain has it when its check throws, then the error handler.
-        const { r, s } = asExpress(req, res, id);
-        deps.verify.markResponse(s);
-        renderError(err, r, s);
-      },
+      // As the route's chain has it when its check throws (markResponse), then the error handler.
+      (err: unknown) => kit.fail(req, res, id, err, VERIFY_PATH, deps.verify.markResponse),
     );
   };
 

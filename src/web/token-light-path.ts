@@ -17,6 +17,7 @@
 // would pass it, on the request made an Express one with those headers set. test/web/token-light-path.test.ts sends each variant
 // both ways and compares status, headers, body, log line and metric.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Response } from 'express';
 import { FORM_BODY_LIMIT, isPlainForm, parseFormBody, RequestAborted } from '../oauth/token/form-body.ts';
 import type { PostedRequest } from '../oauth/token/client-post.ts';
 import { TOKEN_ANSWER_TYPE, type TokenEndpoint } from '../oauth/token/token.route.ts';
@@ -35,6 +36,12 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
   const cors = corsAnswerHeaders(OAUTH_CLIENT_CORS);
   // A 200's headers after X-Request-Id, as the chain sets them: security headers, CORS, no-store, then writeTokenAnswer's.
   const ANSWER_HEADERS: Flat = [...kit.security, ...cors, ...NO_STORE_HEADERS.flat(), 'Content-Type', TOKEN_ANSWER_TYPE];
+  /** What the chain sets after the security headers, on a response made an Express one for an error: CORS, no-store, JSON errors. */
+  const chainHeaders = (s: Response): void => {
+    for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
+    setNoStore(s);
+    s.locals.api = true;
+  };
 
   /** The request's address when the request is the plain case; undefined otherwise. */
   const plain = (req: IncomingMessage): { ip: string | undefined } | undefined => {
@@ -57,18 +64,7 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
     // Anything but a 200, as the router passes an error on: the request made an Express one with the
     // headers the chain has set by then (request id, security headers, CORS, no-store, JSON errors),
     // and the app's error handler answers it.
-    const fail = (err: unknown): void => {
-      if (res.headersSent) {
-        deps.ctx.log.error({ reqId: id, err }, `the light path failed after answering ${WHERE}`);
-        res.destroy();
-        return;
-      }
-      const { r, s } = kit.asExpress(req, res, id);
-      for (let i = 0; i < cors.length; i += 2) s.setHeader(cors[i]!, cors[i + 1]!);
-      s.locals.api = true;
-      setNoStore(s);
-      kit.renderError(err, r, s, WHERE);
-    };
+    const fail = (err: unknown): void => kit.fail(req, res, id, err, WHERE, chainHeaders);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -85,8 +81,9 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
       }
       const posted: PostedRequest = { body, ip: taken.ip, get: (name) => req.headers[name] as string | undefined };
       endpoint.answer(posted).then((json) => {
-        res.writeHead(200, ['X-Request-Id', id, ...ANSWER_HEADERS, 'Content-Length', String(Buffer.byteLength(json))]);
-        res.end(json);
+        const bytes = Buffer.from(json); // encoded once, for its length and for the answer
+        res.writeHead(200, ['X-Request-Id', id, ...ANSWER_HEADERS, 'Content-Length', String(bytes.length)]);
+        res.end(bytes);
       }, fail);
     });
     return true;
