@@ -3,6 +3,16 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildRequest, ChildResponse } from './protocol.ts';
 
+/**
+ * BENCH_PRAGMA (e.g. 'cache_size=-4000', several separated by ';'): pragmas run on the app's SQLite
+ * connection, for an A/B of a setting (server.ts, profile-token.ts, edge-socket.ts). Nothing when unset.
+ */
+export function applyBenchPragmas(sqlite: { db: { pragma(source: string): unknown } } | undefined): void {
+  const pragmas = process.env.BENCH_PRAGMA;
+  if (!pragmas || !sqlite) return;
+  for (const p of pragmas.split(';')) sqlite.db.pragma(p);
+}
+
 export function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set`);

@@ -23,7 +23,7 @@ import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadata.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { applyServerTimeouts } from '../../src/web/server-timeouts.ts';
-import { listen } from './child-util.ts';
+import { applyBenchPragmas, listen } from './child-util.ts';
 import { runLoad } from './load.ts';
 import { createPools } from './pools.ts';
 import { APEX_HOST, buildDatabase, SCOPE, SMALL } from './seed.ts';
@@ -56,7 +56,7 @@ async function serve(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
-  if (process.env.BENCH_PRAGMA) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite!.db.pragma(p);
+  applyBenchPragmas(ctx.sqlite);
   if (process.env.BENCH_CHECKPOINTS !== 'off') startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   const pools = createPools(ctx, SMALL);
   const tokens = await pools.accessTokens(200);

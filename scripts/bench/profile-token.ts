@@ -27,6 +27,7 @@ import { createContext } from '../../src/context.ts';
 import { startCheckpointer } from '../../src/db/checkpoints.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { lightPathSwitch } from '../../src/web/light-request.ts';
+import { applyBenchPragmas } from './child-util.ts';
 import { createPools } from './pools.ts';
 import { APEX_HOST, buildDatabase, SMALL } from './seed.ts';
 
@@ -90,8 +91,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
   const ctx = await createContext(config);
-  // A/B of a SQLite setting on the app's connection: BENCH_PRAGMA='cache_size=-4000' (several: ';').
-  if (process.env.BENCH_PRAGMA) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite!.db.pragma(p);
+  applyBenchPragmas(ctx.sqlite); // BENCH_PRAGMA='cache_size=-4000': an A/B of a SQLite setting
   const checkpointer = flags.frames ? undefined : startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   if (flags.frames) ctx.sqlite!.db.pragma('wal_autocheckpoint = 0');
   const pools = createPools(ctx, SMALL);

@@ -22,7 +22,7 @@ import { authorizationServerMetadata } from '../../src/oauth/metadata/as-metadat
 import { signAccessToken } from '../../src/oauth/tokens/access-token.ts';
 import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { applyServerTimeouts } from '../../src/web/server-timeouts.ts';
-import { answerRequests, listen, requireEnv } from './child-util.ts';
+import { answerRequests, applyBenchPragmas, listen, requireEnv } from './child-util.ts';
 import { accessTokenInput, createPools, createPostgresPools } from './pools.ts';
 import type { ChildRequest, LoopBaseline, ReadyMessage, SettleResult } from './protocol.ts';
 import { clientId, SCOPE, userDid, userHandle, wikiSlug, type Scale } from './seed.ts';
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const scale = JSON.parse(requireEnv('BENCH_SCALE')) as Scale;
   const config = parseConfig({ ...process.env, DATABASE_FILE: requireEnv('BENCH_DATABASE_FILE') });
   const ctx = await createContext(config);
-  if (process.env.BENCH_PRAGMA && ctx.sqlite) for (const p of process.env.BENCH_PRAGMA.split(';')) ctx.sqlite.db.pragma(p);
+  applyBenchPragmas(ctx.sqlite);
   const postgres = process.env.BENCH_STORE === 'postgres';
   if (postgres && ctx.store.dialect !== 'postgres') throw new Error(`BENCH_STORE=postgres: the app serves from ${ctx.store.dialect} (is DATABASE_URL set?)`);
   // As server.ts runs it: WAL checkpoints in their worker (SQLite only), the same server options and
