@@ -7,6 +7,9 @@
 // Environment for the child (A/B of a setting): anything the app's config reads, e.g. LOG_LEVEL=warn,
 // and BENCH_PRAGMA='cache_size=-4000' (pragmas run on the app's connection; several: ';').
 // EDGE_REFRESH_POOL: the single-use refresh tokens made for the `refresh` case (default 40,000).
+// EDGE_NODE_ARGS: node flags for the child that NODE_OPTIONS refuses (e.g. --trace-gc); EDGE_STDOUT=1
+// shows the child's stdout (its request log unless LOG_LEVEL=warn, and what those flags print).
+// Each run prints req/s, p50 and p99 (ms, 2xx answers) and the child's CPU per request.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -123,9 +126,9 @@ async function main(): Promise<void> {
   }
   const script = fileURLToPath(import.meta.url);
   const { NODE_COMPILE_CACHE: _cache, ...unit } = unitEnvironment(); // the bench's warmed cache is run.ts's business
-  const child = spawn('taskset', ['-c', '1', process.execPath, script, 'serve'], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    env: { ...process.env, ...unit, ...(flags.perf ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} --perf-basic-prof-only-functions`.trim() } : {}) },
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...(process.env.EDGE_NODE_ARGS ? process.env.EDGE_NODE_ARGS.split(' ') : []), script, 'serve'], {
+    stdio: ['ignore', process.env.EDGE_STDOUT ? 'inherit' : 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...unit, ...(process.env.EDGE_NODE_OPTIONS ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} ${process.env.EDGE_NODE_OPTIONS}` } : {}), ...(flags.perf ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} --perf-basic-prof-only-functions`.trim() } : {}) },
   });
   const ready = await new Promise<Ready>((resolve) => child.once('message', (m) => resolve(m as Ready)));
   const pid = child.pid!; // taskset execs node in place
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
         const n = r.ok + r.non2xx;
         const us = (ticks: number) => ((ticks / TICKS) * 1e6) / n;
         console.log(
-          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}${c.id === 'refresh' && nextRefresh > ready.refreshBodies.length ? ' (the refresh pool ran out: these runs answered 401s; raise EDGE_REFRESH_POOL)' : ''}`,
+          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}${c.id === 'refresh' && nextRefresh > ready.refreshBodies.length ? ' (the refresh pool ran out: these runs answered 401s; raise EDGE_REFRESH_POOL)' : ''}`,
         );
         if (strace) {
           strace.kill('SIGINT');

@@ -132,14 +132,14 @@ async function main(): Promise<void> {
     });
   }
 
-  /** COMMITs so far, and the process's written bytes and write calls (Linux /proc/self/io). */
-  async function writes(): Promise<{ commits: number; bytes: number; calls: number; frames: number }> {
+  /** COMMITs so far, the process's written bytes and write calls, and its read calls (Linux /proc/self/io). */
+  async function writes(): Promise<{ commits: number; bytes: number; calls: number; reads: number; frames: number }> {
     const metric = await ctx.metrics.registry.getSingleMetric('robot_auth_db_write_duration_seconds')?.get();
     const commits = metric?.values.find((v) => (v as { metricName?: string }).metricName === 'robot_auth_db_write_duration_seconds_count')?.value ?? 0;
     const io = fs.readFileSync('/proc/self/io', 'utf8');
     const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
     const wal = fs.statSync(`${dbFile}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-    return { commits, bytes: field('wchar'), calls: field('syscw'), frames: wal / 4120 };
+    return { commits, bytes: field('wchar'), calls: field('syscw'), reads: field('syscr'), frames: wal / 4120 };
   }
 
   const cases = flags.cases.split(',');
@@ -169,7 +169,7 @@ async function main(): Promise<void> {
       const perAll = (all.user + all.system) / n;
       const io = await writes();
       const frames = flags.frames ? `${((io.frames - io0.frames) / n).toFixed(2)} WAL frames, ` : '';
-      const wrote = `${frames}${((io.commits - io0.commits) / n).toFixed(3)} commits, ${((io.bytes - io0.bytes) / n / 1024).toFixed(1)} KiB in ${((io.calls - io0.calls) / n).toFixed(2)} write calls`;
+      const wrote = `${frames}${((io.commits - io0.commits) / n).toFixed(3)} commits, ${((io.bytes - io0.bytes) / n / 1024).toFixed(1)} KiB in ${((io.calls - io0.calls) / n).toFixed(2)} write calls, ${((io.reads - io0.reads) / n).toFixed(2)} read calls`;
       results.get(id)?.thread.push(perThread);
       results.get(id)?.all.push(perAll);
       say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req; per answer ${wrote}${failed ? `, FAILED ${failed}` : ''}`);

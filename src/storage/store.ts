@@ -208,9 +208,11 @@ export interface CodesRepository {
    * ends (SELECT … FOR UPDATE), so a concurrent exchange or replay waits and then sees consumed_at.
    */
   findByValueForUpdate(value: string): Promise<AuthorizationCode | undefined>;
-  /** Compare-and-swap: false when another request used it first. */
-  consume(hash: string): Promise<boolean>;
-  recordGrant(hash: string, grantId: string): Promise<void>;
+  /**
+   * Compare-and-swap, one statement: marks the code used and bound to `grantId` (the grant the
+   * exchange has just inserted, for a replay to revoke); false when another request used it first.
+   */
+  consume(hash: string, grantId: string): Promise<boolean>;
 }
 
 /** src/oauth/clients/clients.repo.ts. */

@@ -52,6 +52,23 @@ describe('maintained client counts', () => {
     expect(clients().find(a.clientId)).toBeDefined();
   });
 
+  it('are not rewritten when a write leaves what a client counts as unchanged (every code exchange marks its client used)', () => {
+    const a = clients().insertRegistered(metadata, null);
+    const now = nowSeconds();
+    clients().upsertDocument('https://d1.example/c.json', metadata, now, now + 60);
+    clients().markTokenIssued(a.clientId); // first token: the registration leaves 'unused_registered'
+    const db = ctx.sqlite!.db;
+    const total = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    for (const clientId of [a.clientId, 'https://d1.example/c.json']) {
+      const before = total();
+      clients().markTokenIssued(clientId);
+      // The client's own row only: the trigger's two UPDATEs of oauth_client_counts would count 1 each (migration 017).
+      expect(total() - before).toBe(1);
+    }
+    expect(maintained()).toEqual({ unused: 0, documents: 1 });
+    expect(maintained()).toEqual(realCounts());
+  });
+
   it('start from the real counts when a database that holds clients is upgraded', () => {
     const file = path.join(dir, 'old.sqlite');
     const db = openDatabase(file);

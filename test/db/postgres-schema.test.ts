@@ -162,6 +162,13 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
       expect(await counts()).toEqual({ unused_registered: base.unused_registered! + 1, metadata_document: base.metadata_document! + 1 });
       await pool.query("UPDATE oauth_clients SET kind = 'metadata_document' WHERE client_id = 'r2'");
       expect(await counts()).toEqual({ unused_registered: base.unused_registered!, metadata_document: base.metadata_document! + 2 });
+      // A code exchange's markTokenIssued on a client whose counted state does not change (migration
+      // 017): the trigger does not fire, so the counts' rows are not rewritten (a rewrite gives a row a new ctid).
+      const versions = async () => (await pool.query<{ ctid: string }>('SELECT ctid::text FROM oauth_client_counts ORDER BY name')).rows;
+      const before = await versions();
+      await pool.query("UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, 9), last_used_at = 9 WHERE client_id IN ('r1', 'r2', 'm1')");
+      expect(await versions()).toEqual(before);
+      expect(await counts()).toEqual({ unused_registered: base.unused_registered!, metadata_document: base.metadata_document! + 2 });
       await pool.query("DELETE FROM oauth_clients WHERE client_id IN ('r1', 'r2', 'm1')");
       expect(await counts()).toEqual(base);
     });

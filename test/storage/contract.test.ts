@@ -353,10 +353,14 @@ describe.each([
     expect(code).toMatchObject({ hash: sha256Hex(value), redirectUriSent: true, consumedAt: null, grantId: null });
     expect(code.expiresAt).toBeGreaterThan(nowSeconds());
     expect(await h.store.transaction((tx) => tx.codes.findByValueForUpdate(value))).toEqual(code);
-    expect(await repos.codes.consume(code.hash)).toBe(true);
-    expect(await repos.codes.consume(code.hash)).toBe(false);
-    await repos.codes.recordGrant(code.hash, grantId);
-    expect(await repos.codes.findByValue(value)).toMatchObject({ grantId });
+    expect(await repos.codes.consume(code.hash, grantId)).toBe(true);
+    const used = await repos.codes.findByValue(value);
+    expect(used).toMatchObject({ grantId });
+    expect(used?.consumedAt).toBeGreaterThan(0);
+    // A second use changes nothing: not the time, not the grant it is bound to.
+    const { grantId: other } = await seed(repos, 'b');
+    expect(await repos.codes.consume(code.hash, other)).toBe(false);
+    expect(await repos.codes.findByValue(value)).toEqual(used);
     expect(await repos.codes.findByValue('nope')).toBeUndefined();
   });
 
@@ -713,6 +717,25 @@ describe.each([
   });
 
   describe('concurrency (issue 12 item 2)', () => {
+    /** seed()'s person and client, a fresh authorization code of theirs, and the token request that exchanges it. */
+    async function seedCode() {
+      const { did, client } = await seed(repos);
+      const verifier = crypto.randomBytes(32).toString('base64url');
+      const resource = 'https://alice.wiki.test/mcp';
+      const code = await repos.codes.insert({
+        clientId: client.clientId,
+        userDid: did,
+        wikiSlug: 'alice',
+        redirectUri: 'https://app.example/cb',
+        redirectUriSent: true,
+        codeChallenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
+        resource,
+        scope: 'wiki:read',
+      });
+      const params = tokenForm({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://app.example/cb', resource });
+      return { client, code, params };
+    }
+
     it('50 concurrent refreshes of one token (refreshAccessToken; two instances on PostgreSQL): one rotation, the same successor for all, no revocation', async () => {
       await fresh();
       const { grantId, client, refreshToken } = await seed(repos);
@@ -736,20 +759,7 @@ describe.each([
 
     it('20 concurrent exchanges of one code (exchangeAuthorizationCode; two instances on PostgreSQL) issue one grant; the others are replays that revoke it', async () => {
       await fresh();
-      const { did, client } = await seed(repos);
-      const verifier = crypto.randomBytes(32).toString('base64url');
-      const resource = 'https://alice.wiki.test/mcp';
-      const code = await repos.codes.insert({
-        clientId: client.clientId,
-        userDid: did,
-        wikiSlug: 'alice',
-        redirectUri: 'https://app.example/cb',
-        redirectUriSent: true,
-        codeChallenge: crypto.createHash('sha256').update(verifier).digest('base64url'),
-        resource,
-        scope: 'wiki:read',
-      });
-      const params = tokenForm({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://app.example/cb', resource });
+      const { client, params } = await seedCode();
       const a = contextOn(h.store);
       const b = contextOn(h.another());
       const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => exchangeAuthorizationCode(i % 2 === 0 ? a : b, client, params)));
@@ -762,6 +772,24 @@ describe.each([
       expect(await h.count('oauth_grants', `client_id = '${client.clientId}' AND revoked_at IS NOT NULL`)).toBe(1);
       expect(await h.count('audit_log', `client_id = '${client.clientId}' AND event = 'code_replay_detected'`)).toBe(19);
       expect(await h.count('oauth_clients', `client_id = '${client.clientId}' AND first_token_at IS NOT NULL`)).toBe(1);
+    }, 60_000);
+
+    it('an exchange whose compare-and-swap on the code loses writes nothing: the grant it inserted first is rolled back', async () => {
+      await fresh();
+      const { client, code, params } = await seedCode();
+      // The row lock makes a lost compare-and-swap impossible through the store; a store whose
+      // consume always loses stands for it.
+      const losing: Store = {
+        ...h.store,
+        transaction: (fn) => h.store.transaction((tx) => fn({ ...tx, codes: Object.assign(Object.create(tx.codes) as Repositories['codes'], { consume: async () => false }) })),
+      };
+      await expect(exchangeAuthorizationCode(contextOn(losing), client, params)).rejects.toMatchObject({ code: 'invalid_grant', message: 'The authorization code was already used.' });
+      expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(1); // seed()'s only
+      expect(await h.count('refresh_tokens', `grant_id NOT IN (SELECT id FROM oauth_grants)`)).toBe(0);
+      expect(await repos.codes.findByValue(code)).toMatchObject({ consumedAt: null, grantId: null });
+      // Unconsumed, the code still works once.
+      expect((await exchangeAuthorizationCode(contextOn(h.store), client, params)).refresh_token).toBeTruthy();
+      expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(2);
     }, 60_000);
 
     it('a client-assertion jti and a ticket are used once under 50 concurrent attempts', async () => {

@@ -88,8 +88,7 @@ export function createCodesRepo(db: Db) {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const byHash = db.prepare<[string], CodeRow>('SELECT * FROM authorization_codes WHERE hash = ?');
-  const consume = db.prepare<[number, string]>('UPDATE authorization_codes SET consumed_at = ? WHERE hash = ? AND consumed_at IS NULL');
-  const setGrant = db.prepare<[string, string]>('UPDATE authorization_codes SET grant_id = ? WHERE hash = ?');
+  const consume = db.prepare<[number, string, string]>('UPDATE authorization_codes SET consumed_at = ?, grant_id = ? WHERE hash = ? AND consumed_at IS NULL');
   return {
     /** Returns the code's value; only its hash is stored. */
     insert(code: Omit<AuthorizationCode, 'hash' | 'expiresAt' | 'consumedAt' | 'grantId'>): string {
@@ -101,12 +100,9 @@ export function createCodesRepo(db: Db) {
       const row = byHash.get(sha256Hex(value));
       return row && toCode(row);
     },
-    /** Marks the code used; false when another request used it first. */
-    consume(hash: string): boolean {
-      return consume.run(nowSeconds(), hash).changes === 1;
-    },
-    recordGrant(hash: string, grantId: string): void {
-      setGrant.run(grantId, hash);
+    /** Marks the code used by `grantId`; false when another request used it first. */
+    consume(hash: string, grantId: string): boolean {
+      return consume.run(nowSeconds(), grantId, hash).changes === 1;
     },
   };
 }

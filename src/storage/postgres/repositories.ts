@@ -388,11 +388,8 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       },
       findByValue: findCode(false),
       findByValueForUpdate: findCode(true),
-      async consume(hash) {
-        return changed(await q.query('UPDATE authorization_codes SET consumed_at = $1 WHERE hash = $2 AND consumed_at IS NULL', [nowSeconds(), hash])) === 1;
-      },
-      async recordGrant(hash, grantId) {
-        await q.query('UPDATE authorization_codes SET grant_id = $1 WHERE hash = $2', [grantId, hash]);
+      async consume(hash, grantId) {
+        return changed(await q.query('UPDATE authorization_codes SET consumed_at = $1, grant_id = $2 WHERE hash = $3 AND consumed_at IS NULL', [nowSeconds(), grantId, hash])) === 1;
       },
     },
 

@@ -127,8 +127,7 @@ export function createSqliteRepositories(db: Db): Repositories {
       findByValue: async (value) => codes.findByValue(value),
       // BEGIN IMMEDIATE already serialises the transaction: the plain read is the locked read.
       findByValueForUpdate: async (value) => codes.findByValue(value),
-      consume: async (hash) => codes.consume(hash),
-      recordGrant: async (hash, grantId) => codes.recordGrant(hash, grantId),
+      consume: async (hash, grantId) => codes.consume(hash, grantId),
     },
     clients: {
       // BEGIN IMMEDIATE already serialises every writer.

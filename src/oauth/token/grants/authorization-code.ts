@@ -98,9 +98,6 @@ async function exchange(
   // Every failure above pays the address (src/oauth/token/token-rate-limits.ts).
   const limited = attributeAsker(origin, { clientId: client.clientId, proven: true });
   if (limited) return { kind: 'refused', error: limited };
-  // Under the row lock this cannot lose; the compare-and-swap stays as the guarantee.
-  if (!(await tx.codes.consume(code.hash))) return refused('The authorization code was already used.');
-
   const grantId = newGrantId();
   const expiresAt = nowSeconds() + refreshTokenLifetime(ctx.config);
   await tx.grants.insert({
@@ -112,7 +109,10 @@ async function exchange(
     scope: code.scope,
     expiresAt,
   });
-  await tx.codes.recordGrant(code.hash, grantId);
+  // The code is consumed and bound to the grant in one statement. Under the row lock this cannot
+  // lose; the compare-and-swap stays as the guarantee, and a loss is thrown so that the grant
+  // inserted above is rolled back with it (a returned refusal would commit it).
+  if (!(await tx.codes.consume(code.hash, grantId))) throw new InvalidGrant('The authorization code was already used.');
   await tx.clients.markTokenIssued(client.clientId);
   const refreshToken = await tx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
   return { kind: 'issued', grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
