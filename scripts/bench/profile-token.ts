@@ -13,7 +13,8 @@
 // bytes and write calls of the whole process (WAL frames are 4,120 bytes; the checkpoint worker's
 // copies into the database file and the request log to stdout count too).
 //   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] > /dev/null
-// The figures go to stderr. --profile FILE writes a CPU profile of the last round.
+// The figures go to stderr. --profile FILE writes a CPU profile of the last round; --heap-profile FILE
+// what the last round allocated (sampled), and prints the KiB per answer by allocation site.
 import fs from 'node:fs';
 import http from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -39,6 +40,9 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '5' },
     cases: { type: 'string', default: 'refresh,authcode' },
     profile: { type: 'string' },
+    // What the last round allocates, by allocation site (V8's sampling heap profiler, every 4 KiB on
+    // average, objects collected since included): a .heapprofile for DevTools, and the top sites on stderr.
+    'heap-profile': { type: 'string' },
     // The token endpoint through Express's router and body parser (the light paths off), for A/B.
     express: { type: 'boolean', default: false },
     // No checkpoints at all (no worker, wal_autocheckpoint = 0): the WAL only grows, and its growth
@@ -147,7 +151,14 @@ async function main(): Promise<void> {
   for (const id of cases) await drive(pool(id, 500)); // warm-up
   const results = new Map<string, { thread: number[]; all: number[] }>(cases.map((id) => [id, { thread: [], all: [] }]));
   let profiler: Session | undefined;
+  let heap: Session | undefined;
   for (let round = 0; round < rounds; round++) {
+    if (flags['heap-profile'] && round === rounds - 1) {
+      heap = new Session();
+      heap.connect();
+      await heap.post('HeapProfiler.enable');
+      await heap.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
     if (flags.profile && round === rounds - 1) {
       profiler = new Session();
       profiler.connect();
@@ -175,6 +186,12 @@ async function main(): Promise<void> {
       say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req; per answer ${wrote}${failed ? `, FAILED ${failed}` : ''}`);
     }
   }
+  if (heap) {
+    const { profile } = await heap.post('HeapProfiler.stopSampling');
+    fs.writeFileSync(path.resolve(flags['heap-profile']!), JSON.stringify(profile));
+    heap.disconnect();
+    summarizeAllocations(profile, n * cases.length);
+  }
   if (profiler) {
     const { profile } = await profiler.post('Profiler.stop');
     fs.writeFileSync(path.resolve(flags.profile ?? 'token.cpuprofile'), JSON.stringify(profile));
@@ -189,6 +206,34 @@ async function main(): Promise<void> {
   await ctx.close();
   fs.rmSync(dir, { recursive: true, force: true });
   process.exit(0);
+}
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per answer, by the allocating function (self) and by the app's own frame nearest to it. */
+function summarizeAllocations(profile: { head: HeapNode }, answers: number): void {
+  const self = new Map<string, number>();
+  const byApp = new Map<string, number>();
+  const place = (f: HeapNode['callFrame']) => `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${f.lineNumber + 1}`;
+  let total = 0;
+  const walk = (node: HeapNode, app: string | undefined) => {
+    const here = node.callFrame.url.includes('/src/') ? place(node.callFrame) : app;
+    if (node.selfSize > 0) {
+      total += node.selfSize;
+      self.set(place(node.callFrame), (self.get(place(node.callFrame)) ?? 0) + node.selfSize);
+      const key = here ?? '(outside src/)';
+      byApp.set(key, (byApp.get(key) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child, here);
+  };
+  walk(profile.head, undefined);
+  const top = (m: Map<string, number>) =>
+    [...m].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `  ${(v / answers / 1024).toFixed(2).padStart(7)} KiB  ${k}`).join('\n');
+  say(`allocated ${(total / answers / 1024).toFixed(1)} KiB per answer (sampled)\nby allocating function:\n${top(self)}\nby the nearest frame in src/:\n${top(byApp)}`);
 }
 
 main().catch((err: unknown) => {
