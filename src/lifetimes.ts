@@ -112,7 +112,10 @@ export const JWKS_MIN_REFETCH_SECONDS = MINUTE;
 export function sessionLifetime(config: Pick<Config, 'sessionTtlSeconds'>): number {
   return config.sessionTtlSeconds;
 }
-/** A session's last_seen_at is written at most this often (sessions.repo.ts); a grant's last_used_at likewise (check-bearer.ts). */
+/**
+ * A session's last_seen_at is written at most this often (sessions.repo.ts); a grant's last_used_at
+ * likewise (check-bearer.ts), and a client's (clients.repo.ts markTokenIssued; its first token always).
+ */
 export const LAST_SEEN_RESOLUTION_SECONDS = MINUTE;
 
 /** The wikis' identity token (RS256 JWT) and its cookie on COOKIE_DOMAIN; wikis re-check by exp (identity-token.ts, cookies.ts, admin keys). */

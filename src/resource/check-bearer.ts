@@ -4,6 +4,7 @@
 // grant touch at most once a minute.
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
+import { LAST_SEEN_RESOLUTION_SECONDS } from '../lifetimes.ts';
 import type { BearerGrant } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
 import type { AccessTokenClaims } from '../oauth/tokens/access-token.ts';
@@ -26,8 +27,6 @@ export interface Caller {
   jti: string;
 }
 
-/** How often a grant's last-used time is written at most (it is shown on the account page). */
-const TOUCH_INTERVAL_SECONDS = 60;
 
 export type BearerCredentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
 
@@ -81,7 +80,8 @@ function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiSco
 
 /** Records that the grant is in use, at most once a minute. */
 async function touchGrant(deps: BearerDeps, grant: BearerGrant): Promise<void> {
-  if (nowSeconds() - grant.lastUsedAt >= TOUCH_INTERVAL_SECONDS) await deps.store.repos.grants.touch(grant.id);
+  // The last-used time is shown on the account page, to the minute (lifetimes.ts).
+  if (nowSeconds() - grant.lastUsedAt >= LAST_SEEN_RESOLUTION_SECONDS) await deps.store.repos.grants.touch(grant.id);
 }
 
 /**

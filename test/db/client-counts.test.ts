@@ -60,6 +60,8 @@ describe('maintained client counts', () => {
     const db = ctx.sqlite!.db;
     const total = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
     for (const clientId of [a.clientId, 'https://d1.example/c.json']) {
+      // A minute-old last use, so that the row itself is written (the resolution test is below).
+      db.prepare('UPDATE oauth_clients SET last_used_at = coalesce(last_used_at, 0) - 60 WHERE client_id = ?').run(clientId);
       const before = total();
       clients().markTokenIssued(clientId);
       // The client's own row only: the trigger's two UPDATEs of oauth_client_counts would count 1 each (migration 017).
@@ -67,6 +69,26 @@ describe('maintained client counts', () => {
     }
     expect(maintained()).toEqual({ unused: 0, documents: 1 });
     expect(maintained()).toEqual(realCounts());
+  });
+
+  it("record a client's last use to the minute: its first token always, then only a minute-old time is rewritten", () => {
+    const a = clients().insertRegistered(metadata, null);
+    const db = ctx.sqlite!.db;
+    const total = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    const times = () => db.prepare('SELECT first_token_at AS first, last_used_at AS last FROM oauth_clients WHERE client_id = ?').get(a.clientId) as { first: number; last: number };
+    clients().markTokenIssued(a.clientId);
+    const first = times();
+    expect(first.first).toBeGreaterThan(0);
+    expect(first.last).toBe(first.first);
+    // Within the minute: no write at all (a shared client ID metadata document's row is not rewritten by every exchange).
+    const before = total();
+    clients().markTokenIssued(a.clientId);
+    expect(total()).toBe(before);
+    // A minute old: the last use moves, the first token's time does not.
+    db.prepare('UPDATE oauth_clients SET first_token_at = first_token_at - 120, last_used_at = last_used_at - 60 WHERE client_id = ?').run(a.clientId);
+    clients().markTokenIssued(a.clientId);
+    expect(times()).toEqual({ first: first.first - 120, last: expect.any(Number) });
+    expect(times().last).toBeGreaterThanOrEqual(first.last);
   });
 
   it('start from the real counts when a database that holds clients is upgraded', () => {

@@ -379,6 +379,16 @@ describe.each([
     await repos.clients.markTokenIssued(registered.clientId);
     expect((await repos.clients.find(registered.clientId))!.firstTokenAt).toBeGreaterThan(0);
     expect(await repos.clients.countUnusedRegistered()).toBe(0);
+    // The last use is kept to the minute (lifetimes.ts LAST_SEEN_RESOLUTION_SECONDS): 30 s old stays, 61 s old moves.
+    const id = registered.clientId;
+    const recent = nowSeconds() - 30;
+    await h.exec(`UPDATE oauth_clients SET first_token_at = 1000, last_used_at = ${recent} WHERE client_id = '${id}'`);
+    await repos.clients.markTokenIssued(id);
+    expect(await repos.clients.find(id)).toMatchObject({ firstTokenAt: 1000, lastUsedAt: recent });
+    await h.exec(`UPDATE oauth_clients SET last_used_at = ${nowSeconds() - 61} WHERE client_id = '${id}'`);
+    await repos.clients.markTokenIssued(id);
+    expect((await repos.clients.find(id))!.lastUsedAt).toBeGreaterThanOrEqual(nowSeconds() - 1);
+    expect((await repos.clients.find(id))!.firstTokenAt).toBe(1000);
   });
 
   it('grants: live reads with the handle, touch, sliding expiry, connected apps, revocations', async () => {

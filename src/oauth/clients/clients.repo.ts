@@ -3,6 +3,7 @@
 import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { randomToken } from '../../lib/secrets.ts';
+import { LAST_SEEN_RESOLUTION_SECONDS } from '../../lifetimes.ts';
 import type { ClientMetadata, OAuthClientRecord } from './client.ts';
 
 /** A cached metadata document also knows when it was fetched and when it must be fetched again. */
@@ -78,8 +79,12 @@ export function createClientsRepo(db: Db) {
     parsed.set(r.client_id, { text: r.metadata, metadata });
     return metadata;
   }
-  const markTokenIssued = db.prepare<[{ clientId: string; now: number }]>(
-    'UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now WHERE client_id = @clientId',
+  // The first token is always written; last_used_at then only once it is LAST_SEEN_RESOLUTION_SECONDS
+  // old. A client ID metadata document's client_id is shared by every person who connects that
+  // app: without the resolution every code exchange of any of them rewrites the same row.
+  const markTokenIssued = db.prepare<[{ clientId: string; now: number; seenBefore: number }]>(
+    `UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, @now), last_used_at = @now
+      WHERE client_id = @clientId AND (first_token_at IS NULL OR last_used_at IS NULL OR last_used_at <= @seenBefore)`,
   );
   return {
     /** RFC 7591 §3.2.1: a new client with a random client_id. `secretHash` is null for public clients. */
@@ -105,9 +110,10 @@ export function createClientsRepo(db: Db) {
     countDocuments(): number {
       return count.get('metadata_document')?.n ?? 0;
     },
-    /** Called when a token is issued: the client is in use and will not be purged. */
+    /** Called when a token is issued: the client is in use and will not be purged (last use to the minute). */
     markTokenIssued(clientId: string): void {
-      markTokenIssued.run({ clientId, now: nowSeconds() });
+      const now = nowSeconds();
+      markTokenIssued.run({ clientId, now, seenBefore: now - LAST_SEEN_RESOLUTION_SECONDS });
     },
   };
 }

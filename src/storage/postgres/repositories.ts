@@ -427,7 +427,12 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       countUnusedRegistered: () => clientCount('unused_registered'),
       countDocuments: () => clientCount('metadata_document'),
       async markTokenIssued(clientId) {
-        await q.query('UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, $1), last_used_at = $1 WHERE client_id = $2', [nowSeconds(), clientId]);
+        const now = nowSeconds();
+        await q.query(
+          `UPDATE oauth_clients SET first_token_at = coalesce(first_token_at, $1), last_used_at = $1
+            WHERE client_id = $2 AND (first_token_at IS NULL OR last_used_at IS NULL OR last_used_at <= $3)`,
+          [now, clientId, now - LAST_SEEN_RESOLUTION_SECONDS],
+        );
       },
     },
 
