@@ -126,9 +126,10 @@ async function main(): Promise<void> {
   }
   const script = fileURLToPath(import.meta.url);
   const { NODE_COMPILE_CACHE: _cache, ...unit } = unitEnvironment(); // the bench's warmed cache is run.ts's business
-  const child = spawn('taskset', ['-c', '1', process.execPath, ...(process.env.EDGE_NODE_ARGS ? process.env.EDGE_NODE_ARGS.split(' ') : []), script, 'serve'], {
-    stdio: ['ignore', process.env.EDGE_STDOUT ? 'inherit' : 'ignore', 'inherit', 'ipc'],
-    env: { ...process.env, ...unit, ...(process.env.EDGE_NODE_OPTIONS ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} ${process.env.EDGE_NODE_OPTIONS}` } : {}), ...(flags.perf ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} --perf-basic-prof-only-functions`.trim() } : {}) },
+  const nodeArgs = (process.env.EDGE_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn('taskset', ['-c', '1', process.execPath, ...nodeArgs, script, 'serve'], {
+    stdio: ['ignore', process.env.EDGE_STDOUT === '1' ? 'inherit' : 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...unit, ...(flags.perf ? { NODE_OPTIONS: `${unit.NODE_OPTIONS ?? ''} --perf-basic-prof-only-functions`.trim() } : {}) },
   });
   const ready = await new Promise<Ready>((resolve) => child.once('message', (m) => resolve(m as Ready)));
   const pid = child.pid!; // taskset execs node in place

@@ -27,7 +27,6 @@ export interface Caller {
   jti: string;
 }
 
-
 export type BearerCredentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
 
 /**

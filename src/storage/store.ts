@@ -14,7 +14,8 @@
 //  1. A unit of work that reads, decides and writes (refresh rotation, code exchange, replay
 //     revocation, consent, create/delete wiki, delete account) runs in `store.transaction(fn)` and
 //     uses only the `tx` repositories it is given. It returns an outcome; it throws only to roll
-//     back, and errors for the client are thrown after commit by the caller.
+//     back (an error that must undo a write already made, e.g. the code exchange's lost
+//     compare-and-swap), and errors for the client are otherwise thrown after commit by the caller.
 //  2. The read that decides must lock on PostgreSQL (READ COMMITTED): use the `…ForUpdate` method
 //     (SELECT … FOR UPDATE) or a compare-and-swap write (UPDATE … WHERE … IS NULL, INSERT … ON
 //     CONFLICT DO NOTHING) whose Promise<boolean> says who won. On SQLite the transaction is
@@ -231,6 +232,7 @@ export interface ClientsRepository {
   /** Maintained counts (triggers in both schemas), O(1). */
   countUnusedRegistered(): Promise<number>;
   countDocuments(): Promise<number>;
+  /** A token was issued: first_token_at once, last_used_at when the stored one is LAST_SEEN_RESOLUTION_SECONDS old (lifetimes.ts). */
   markTokenIssued(clientId: string): Promise<void>;
 }
 

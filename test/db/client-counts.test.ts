@@ -59,6 +59,8 @@ describe('maintained client counts', () => {
     clients().markTokenIssued(a.clientId); // first token: the registration leaves 'unused_registered'
     const db = ctx.sqlite!.db;
     const total = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+    // The document is the case the old trigger rewrote (n - 1, then n + 1 of its count: 3 changes); a
+    // registration already used made 1 change either way and is here for the counts' sake.
     for (const clientId of [a.clientId, 'https://d1.example/c.json']) {
       // A minute-old last use, so that the row itself is written (the resolution test is below).
       db.prepare('UPDATE oauth_clients SET last_used_at = coalesce(last_used_at, 0) - 60 WHERE client_id = ?').run(clientId);

@@ -173,6 +173,22 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
       expect(await counts()).toEqual(base);
     });
 
+    it('drops closed grace windows through the sealed rows only, with a week of rotated tokens in the table', async () => {
+      await pool.query("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:w', 'w.test', 'walt', 1, 1)");
+      await pool.query("INSERT INTO wikis (slug, owner_did, created_at) VALUES ('walt', 'did:plc:w', 1)");
+      await pool.query("INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ('cw', 'registered', '{}', 1)");
+      await pool.query("INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES ('gw', 'cw', 'did:plc:w', 'walt', 'r', 's', 1, 1, 4102444800)");
+      // 50,000 tokens rotated over a week, their ciphertexts long dropped; 20 rotated within the grace window, still sealed.
+      await pool.query("INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at, rotated_at) SELECT 'old' || i, 'gw', 1, 4102444800, 1000000 + i FROM generate_series(1, 50000) AS i");
+      await pool.query("INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at, rotated_at, successor_hash, successor_sealed) SELECT 'new' || i, 'gw', 1, 4102444800, 2000000 + i, 's' || i, 'sealed' FROM generate_series(1, 20) AS i");
+      await pool.query('ANALYZE refresh_tokens');
+      // The repository's statement (src/storage/postgres/repositories.ts), planned for a window closed at 2,000,010.
+      const plan = (await pool.query<{ 'QUERY PLAN': string }>('EXPLAIN UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= 2000010')).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toContain('refresh_tokens_sealed');
+      expect(plan).not.toContain('refresh_tokens_rotated');
+      await pool.query("DELETE FROM users WHERE did = 'did:plc:w'");
+    });
+
     it('compares usernames, slugs and reserved names without case, as COLLATE NOCASE does', async () => {
       await pool.query("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:a', 'a.test', 'Alice', 1, 1)");
       await expect(pool.query("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:b', 'b.test', 'alice', 1, 1)")).rejects.toMatchObject({ code: '23505' });

@@ -386,8 +386,9 @@ describe.each([
     await repos.clients.markTokenIssued(id);
     expect(await repos.clients.find(id)).toMatchObject({ firstTokenAt: 1000, lastUsedAt: recent });
     await h.exec(`UPDATE oauth_clients SET last_used_at = ${nowSeconds() - 61} WHERE client_id = '${id}'`);
+    const marked = nowSeconds();
     await repos.clients.markTokenIssued(id);
-    expect((await repos.clients.find(id))!.lastUsedAt).toBeGreaterThanOrEqual(nowSeconds() - 1);
+    expect((await repos.clients.find(id))!.lastUsedAt).toBeGreaterThanOrEqual(marked);
     expect((await repos.clients.find(id))!.firstTokenAt).toBe(1000);
   });
 
@@ -795,7 +796,6 @@ describe.each([
       };
       await expect(exchangeAuthorizationCode(contextOn(losing), client, params)).rejects.toMatchObject({ code: 'invalid_grant', message: 'The authorization code was already used.' });
       expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(1); // seed()'s only
-      expect(await h.count('refresh_tokens', `grant_id NOT IN (SELECT id FROM oauth_grants)`)).toBe(0);
       expect(await repos.codes.findByValue(code)).toMatchObject({ consumedAt: null, grantId: null });
       // Unconsumed, the code still works once.
       expect((await exchangeAuthorizationCode(contextOn(h.store), client, params)).refresh_token).toBeTruthy();

@@ -49,8 +49,14 @@ export function createRefreshTokensRepo(db: Db) {
   const rotate = db.prepare<[number, string, string, string]>(
     'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ? AND rotated_at IS NULL',
   );
+  // Every rotation runs this (refresh-rotation.ts rule 3), so it must read the sealed rows only
+  // (refresh_tokens_sealed: the last REFRESH_GRACE_SECONDS of rotations). Left to itself, SQLite's
+  // planner picked refresh_tokens_rotated (migration 015, every token rotated in the last week) for
+  // `rotated_at <= ?` and looked at each of them: a cost per refresh that grew with a week of
+  // rotations (docs/benchmarks.md, round 7). INDEXED BY also makes the statement fail, not slow
+  // down, if the index is ever missing.
   const dropSealed = db.prepare<[number]>(
-    'UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
+    'UPDATE refresh_tokens INDEXED BY refresh_tokens_sealed SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
   );
   function issue(grantId: string, ttlSeconds: number): { value: string; hash: string } {
     const value = randomToken(32);

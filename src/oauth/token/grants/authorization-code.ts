@@ -4,7 +4,8 @@
 // It runs in one store transaction (src/storage/store.ts) that returns an outcome: the deciding read
 // locks the code's row (findByValueForUpdate), so a concurrent exchange or replay of the same code,
 // on any instance, waits and then sees it consumed. Errors are thrown, and the replay's log line,
-// audit announcement and metrics written, after commit.
+// audit announcement and metrics written, after commit; the one error thrown inside is a lost
+// compare-and-swap on the code, which must roll back the grant inserted before it.
 import type { AppContext } from '../../../context.ts';
 import type { Config } from '../../../config/env.ts';
 import type { AuditEvent } from '../../../audit/audit-log.ts';
