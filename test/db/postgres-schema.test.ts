@@ -131,6 +131,17 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
       await server?.stop();
     });
 
+    /** did:plc:{letter}, their wiki `name`, a registered client and a live grant of theirs. */
+    async function personWithGrant(letter: string, name: string, clientId: string, grantId: string): Promise<void> {
+      await pool.query('INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ($1, $2, $3, 1, 1)', [`did:plc:${letter}`, `${letter}.test`, name]);
+      await pool.query('INSERT INTO wikis (slug, owner_did, created_at) VALUES ($1, $2, 1)', [name, `did:plc:${letter}`]);
+      await pool.query("INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ($1, 'registered', '{}', 1)", [clientId]);
+      await pool.query(
+        "INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES ($1, $2, $3, $4, 'r', 's', 1, 1, 4102444800)",
+        [grantId, clientId, `did:plc:${letter}`, name],
+      );
+    }
+
     it('has the same tables, columns, types, nullability, defaults, keys, indexes, foreign keys and case rules as SQLite', async () => {
       const sqlite = sqliteShape();
       const postgres = await postgresShape(pool);
@@ -174,10 +185,7 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
     });
 
     it('drops closed grace windows through the sealed rows only, with a week of rotated tokens in the table', async () => {
-      await pool.query("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:w', 'w.test', 'walt', 1, 1)");
-      await pool.query("INSERT INTO wikis (slug, owner_did, created_at) VALUES ('walt', 'did:plc:w', 1)");
-      await pool.query("INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ('cw', 'registered', '{}', 1)");
-      await pool.query("INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES ('gw', 'cw', 'did:plc:w', 'walt', 'r', 's', 1, 1, 4102444800)");
+      await personWithGrant('w', 'walt', 'cw', 'gw');
       // 50,000 tokens rotated over a week, their ciphertexts long dropped; 20 rotated within the grace window, still sealed.
       await pool.query("INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at, rotated_at) SELECT 'old' || i, 'gw', 1, 4102444800, 1000000 + i FROM generate_series(1, 50000) AS i");
       await pool.query("INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at, rotated_at, successor_hash, successor_sealed) SELECT 'new' || i, 'gw', 1, 4102444800, 2000000 + i, 's' || i, 'sealed' FROM generate_series(1, 20) AS i");
@@ -200,10 +208,7 @@ describe('PostgreSQL migrations mirror the SQLite ones', () => {
     });
 
     it('cascades and nulls on delete as SQLite does, and returns integer seconds as numbers', async () => {
-      await pool.query("INSERT INTO users (did, handle, username, created_at, last_login_at) VALUES ('did:plc:c', 'c.test', 'carol', 1, 1)");
-      await pool.query("INSERT INTO wikis (slug, owner_did, created_at) VALUES ('carol', 'did:plc:c', 1)");
-      await pool.query("INSERT INTO oauth_clients (client_id, kind, metadata, created_at) VALUES ('c1', 'registered', '{}', 1)");
-      await pool.query("INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES ('g1', 'c1', 'did:plc:c', 'carol', 'r', 's', 1, 1, 4102444800)");
+      await personWithGrant('c', 'carol', 'c1', 'g1');
       await pool.query("INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ('h1', 'g1', 1, 2)");
       await pool.query("INSERT INTO authorization_codes (hash, client_id, user_did, wiki_slug, redirect_uri, redirect_uri_sent, code_challenge, resource, scope, created_at, expires_at, grant_id) VALUES ('k1', 'c1', 'did:plc:c', 'carol', 'http://x', 1, 'c', 'r', 's', 1, 2, 'g1')");
       const grant = await pool.query<{ expires_at: unknown }>("SELECT expires_at FROM oauth_grants WHERE id = 'g1'");

@@ -10,8 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase, type Db } from '../../src/db/open.ts';
 import { purgeExpired } from '../../src/db/purge.ts';
-import { nowSeconds } from '../../src/db/open.ts';
-import { createRefreshTokensRepo } from '../../src/oauth/token/refresh-tokens.repo.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -57,25 +55,4 @@ describe('purgeExpired: query plans', () => {
     db.close();
   });
 
-  it('the drop of closed grace windows (every rotation, and the purge) reads the sealed rows only, not every rotated token', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'purge-plans-'));
-    dirs.push(dir);
-    const db = openDatabase(path.join(dir, 'db.sqlite'));
-    migrate(db);
-    const seen: string[] = [];
-    const prepare = db.prepare.bind(db);
-    db.prepare = ((source: string) => {
-      seen.push(source);
-      return prepare(source);
-    }) as Db['prepare'];
-    createRefreshTokensRepo(db).dropSealedSuccessors(nowSeconds() - 60);
-    db.prepare = prepare;
-    const drop = seen.find((sql) => /SET successor_sealed = NULL/.test(sql));
-    expect(drop).toBeDefined();
-    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${drop!}`).all(nowSeconds() - 60) as { detail: string }[]).map((r) => r.detail);
-    // refresh_tokens_rotated would also serve `rotated_at <= ?`: a week of rotated tokens looked at
-    // on every refresh (the planner's own choice before round 7).
-    expect(plan).toEqual(['SEARCH refresh_tokens USING INDEX refresh_tokens_sealed (rotated_at<?)']);
-    db.close();
-  });
 });
