@@ -9,7 +9,7 @@
 // EDGE_REFRESH_POOL: the single-use refresh tokens made for the `refresh` case (default 40,000).
 // EDGE_NODE_ARGS: node flags for the child that NODE_OPTIONS refuses (e.g. --trace-gc); EDGE_STDOUT=1
 // shows the child's stdout (its request log unless LOG_LEVEL=warn, and what those flags print).
-// Each run prints req/s, p50 and p99 (ms, 2xx answers) and the child's CPU per request.
+// Each run prints req/s, p50, p99 and the slowest (ms, 2xx answers) and the child's CPU per request.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
         const n = r.ok + r.non2xx;
         const us = (ticks: number) => ((ticks / TICKS) * 1e6) / n;
         console.log(
-          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}${c.id === 'refresh' && nextRefresh > ready.refreshBodies.length ? ' (the refresh pool ran out: these runs answered 401s; raise EDGE_REFRESH_POOL)' : ''}`,
+          `${c.id.padEnd(12)} c=${String(conc).padEnd(3)} ${String(Math.round(r.rps)).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(6)} ms  p99 ${r.p99.toFixed(2).padStart(6)} ms  max ${r.max.toFixed(0).padStart(4)} ms  user ${us(after.user - before.user).toFixed(0).padStart(4)} µs  sys ${us(after.system - before.system).toFixed(0).padStart(4)} µs  switches ${((after.switches - before.switches) / n).toFixed(2)}  non2xx ${r.non2xx}${c.id === 'refresh' && nextRefresh > ready.refreshBodies.length ? ' (the refresh pool ran out: these runs answered 401s; raise EDGE_REFRESH_POOL)' : ''}`,
         );
         if (strace) {
           strace.kill('SIGINT');
