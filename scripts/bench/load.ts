@@ -52,7 +52,7 @@ export async function runLoad(port: number, requests: RequestSpec[], connections
     rps: r['2xx'] / r.duration,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
-    max: sorted.length === 0 ? 0 : sorted[sorted.length - 1]!,
+    max: percentile(sorted, 100),
     mean: sorted.length === 0 ? 0 : latencies.reduce((a, b) => a + b, 0) / sorted.length,
     ok: r['2xx'],
     non2xx: r.non2xx,

@@ -223,10 +223,11 @@ function summarizeAllocations(profile: { head: HeapNode }, answers: number, case
   const place = (f: HeapNode['callFrame']) => `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}:${f.lineNumber + 1}`;
   let total = 0;
   const walk = (node: HeapNode, app: string | undefined) => {
-    const here = node.callFrame.url.includes('/src/') && !node.callFrame.url.includes('/node_modules/') ? place(node.callFrame) : app;
+    const at = place(node.callFrame);
+    const here = node.callFrame.url.includes('/src/') && !node.callFrame.url.includes('/node_modules/') ? at : app;
     if (node.selfSize > 0) {
       total += node.selfSize;
-      self.set(place(node.callFrame), (self.get(place(node.callFrame)) ?? 0) + node.selfSize);
+      self.set(at, (self.get(at) ?? 0) + node.selfSize);
       const key = here ?? '(outside src/)';
       byApp.set(key, (byApp.get(key) ?? 0) + node.selfSize);
     }
