@@ -11,14 +11,27 @@
 // committed during the previous one, until one finds fewer than CAUGHT_UP_FRAMES new frames; then
 // the worker tells the app's thread ('wal-long'), which copies the last few frames itself, between
 // two requests (checkpoints.ts): as the only writer it finishes with every frame copied, and its
-// next commit starts the WAL over (journal_size_limit then cuts the file back). A RESTART
+// next commit starts the WAL over, reusing the file from its start. A RESTART
 // checkpoint here would do the same but hold the writer lock while waiting for readers: measured,
 // commits then waited up to a second, and behind a long reader (a backup) on every interval.
+//
+// Idle (everything copied for `idleStopMs`), it gives back the space of a WAL file longer than
+// `truncateIdleAboveBytes` with one TRUNCATE checkpoint before it stops: the cut-back that SQLite
+// would otherwise do inside a request's commit (checkpoints.ts). It holds the writer lock for a few
+// ms, which a commit arriving then waits for; it does not wait itself: with a writer or a reader
+// on the WAL it leaves the file as it is until the next idle stop.
+import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { walSignature, type CheckpointMessage } from './checkpoints.ts';
 
-const { file, intervalMs, restartAfterBytes, idleStopMs } = workerData as { file: string; intervalMs: number; restartAfterBytes: number; idleStopMs: number };
+const { file, intervalMs, restartAfterBytes, truncateIdleAboveBytes, idleStopMs } = workerData as {
+  file: string;
+  intervalMs: number;
+  restartAfterBytes: number;
+  truncateIdleAboveBytes: number;
+  idleStopMs: number;
+};
 const port = parentPort;
 if (!port) throw new Error('checkpoint-worker.ts runs as a worker thread');
 
@@ -46,6 +59,23 @@ const close = () => {
   port.close();
 };
 
+/** Truncates a copied WAL file longer than `truncateIdleAboveBytes`; true if it did. */
+function giveBackSpace(): boolean {
+  const size = fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
+  if (size <= truncateIdleAboveBytes) return false;
+  // Without waiting: TRUNCATE holds the writer lock while it waits for readers, and the app's
+  // commits would wait behind a long reader (a backup) as long as the busy timeout.
+  db.pragma('busy_timeout = 0');
+  try {
+    const done = (db.pragma('wal_checkpoint(TRUNCATE)') as CheckpointResult[])[0];
+    return done !== undefined && done.busy === 0;
+  } catch {
+    return false; // SQLITE_BUSY: a commit or another checkpoint is under way; the next idle stop tries again
+  } finally {
+    db.pragma('busy_timeout = 1000');
+  }
+}
+
 /** The WAL as it was when the app's thread was last asked to copy the rest ('wal-long'). */
 let askedAt = '';
 
@@ -61,7 +91,7 @@ const timer = setInterval(() => {
       // Every frame copied (a busy reader leaves some behind): idle for this pass.
       copiedPasses = copied ? copiedPasses + 1 : 0;
       if (copiedPasses >= idlePasses) {
-        send({ type: 'idle', wal });
+        send({ type: 'idle', wal: giveBackSpace() ? walSignature(file) : wal });
         close();
       }
       return;

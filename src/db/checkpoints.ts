@@ -4,11 +4,17 @@
 // docs/benchmarks.md). In the server, the app's connection turns automatic checkpoints off and a
 // worker thread with its own connection runs PASSIVE checkpoints every CHECKPOINT_INTERVAL_MS: a
 // PASSIVE checkpoint never blocks or waits for the writer or readers, so requests only append to
-// the WAL. After a complete checkpoint the next commit starts the WAL over from its beginning, and
-// journal_size_limit truncates a WAL file that a burst made larger than WAL_SIZE_LIMIT_BYTES. Under
+// the WAL. After a complete checkpoint the next commit starts the WAL over from its beginning. Under
 // steady writes no worker pass ends complete, so once the WAL passes WAL_SIZE_LIMIT_BYTES the worker
 // catches up and this thread copies the last few frames itself (a few ms, between two requests),
 // which makes the next commit start the WAL over: the WAL stays near WAL_SIZE_LIMIT_BYTES.
+//
+// The WAL file is not cut back inside a request. A commit that starts the WAL over reuses the file
+// from its start; SQLite truncates it there only past journal_size_limit, which is WAL_KEEP_FACTOR
+// times the limit (what a burst on a loaded machine reaches before the catch-up: ftruncate of a long
+// file took 5-8 ms at 64-95 MiB and 130 ms at 486 MiB on the request thread, docs/benchmarks.md
+// round 9). The worker gives the space back instead: when it stops, idle, it truncates a WAL file
+// longer than WAL_SIZE_LIMIT_BYTES (checkpoint-worker.ts).
 //
 // The worker runs only while there is something to copy (idle RSS: its V8 isolate is ~13 MiB of a
 // ~106 MiB idle service, docs/benchmarks.md "Round 4"): it starts when the WAL file changes (this
@@ -25,8 +31,10 @@ import type { Logger } from '../web/log.ts';
 import type { Db } from './open.ts';
 
 export const CHECKPOINT_INTERVAL_MS = 1000;
-/** The WAL file is cut back to this size after a checkpoint that emptied it. */
+/** Past this size the worker catches up and the WAL is started over; an idle worker truncates a longer file. */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/** journal_size_limit, in WAL limits: a commit that starts the WAL over cuts the file back only past this. */
+export const WAL_KEEP_FACTOR = 4;
 /** The worker stops after this long with every frame copied; the next change of the WAL starts it again. */
 export const IDLE_STOP_MS = 30_000;
 /** SQLite's default wal_autocheckpoint, restored if the worker stops. */
@@ -41,7 +49,7 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** Messages from the worker. `idle`: it has stopped, with the WAL as it saw it before its last pass. */
+/** Messages from the worker. `idle`: it has stopped, with the WAL as it saw it before its last pass (or after truncating it). */
 export type CheckpointMessage =
   | { type: 'ready' }
   | { type: 'error'; message: string }
@@ -62,7 +70,7 @@ export function startCheckpointer(
   walLimitBytes = WAL_SIZE_LIMIT_BYTES,
   idleStopMs = IDLE_STOP_MS,
 ): Checkpointer {
-  db.pragma(`journal_size_limit = ${walLimitBytes}`);
+  db.pragma(`journal_size_limit = ${walLimitBytes * WAL_KEEP_FACTOR}`);
   db.pragma('wal_autocheckpoint = 0');
   let settleReady: (ok: boolean) => void = () => undefined;
   const ready = new Promise<boolean>((resolve) => (settleReady = resolve));
@@ -82,7 +90,9 @@ export function startCheckpointer(
 
   const start = () => {
     // Its cost: ~13-20 MiB of RSS (a second V8 isolate) while it runs; smaller resourceLimits did not lower it.
-    const w = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs, restartAfterBytes: walLimitBytes, idleStopMs } });
+    const w = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), {
+      workerData: { file, intervalMs, restartAfterBytes: walLimitBytes, truncateIdleAboveBytes: walLimitBytes, idleStopMs },
+    });
     worker = w;
     w.unref();
     let idle = false;
