@@ -171,8 +171,10 @@ export function renderTables(result: {
 }): string {
   const out: string[] = [];
   if (result.comparisonRows.length > 0) {
+    const rounds = Math.max(1, ...result.comparisonRows.map((r) => r.roundRatios?.length ?? 1));
     out.push('robot-auth vs node-oidc-provider 9.13 (same run, each on the same pinned core, turn about; ratio = robot-auth req/s ÷ oidc-provider req/s;');
     out.push('p99 in ms; cpu µs = the side\'s process CPU time per answer, the figure other load disturbs least)');
+    if (rounds > 1) out.push(`each figure is the median of ${rounds} rounds, each ratio the median of the rounds' ratios (listed in "rounds")`);
     for (const c of result.comparison) {
       const side = (name: string, s: ComparisonResult['app']) =>
         `${name} ${c.alg}: ${s.available ? `measured${s.issuedAlg ? ` (issued ${s.issuedAlg})` : ''}` : `not available (${s.reason ?? ''})`}`;
@@ -181,7 +183,7 @@ export function renderTables(result: {
     const opt = (n: number | undefined, f: (x: number) => string) => (n === undefined ? 'n/a' : f(n));
     out.push(
       table(
-        ['alg', 'case', 'conc', 'robot-auth req/s', 'oidc-provider req/s', 'robot-auth / oidc-provider', 'robot-auth p99', 'oidc-provider p99', 'robot-auth cpu µs', 'oidc-provider cpu µs', 'failed'],
+        ['alg', 'case', 'conc', 'robot-auth req/s', 'oidc-provider req/s', 'robot-auth / oidc-provider', 'rounds', 'robot-auth p99', 'oidc-provider p99', 'robot-auth cpu µs', 'oidc-provider cpu µs', 'failed'],
         result.comparisonRows.map((r) => [
           r.alg,
           r.caseId,
@@ -189,6 +191,7 @@ export function renderTables(result: {
           opt(r.appRps, fmtRate),
           opt(r.peerRps, fmtRate),
           opt(r.ratio, (x) => `${x.toFixed(2)}×`),
+          r.roundRatios ? r.roundRatios.map((x) => x.toFixed(2)).join(' ') : '',
           opt(r.appP99, fmtMs),
           opt(r.peerP99, fmtMs),
           opt(r.appCpuUs, (x) => String(Math.round(x))),

@@ -64,6 +64,7 @@ const { values: flags } = parseArgs({
     'no-startup': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     retries: { type: 'string' },
+    'compare-rounds': { type: 'string' },
     stores: { type: 'string' },
     'pg-commit': { type: 'string', default: 'sync' },
     'pg-sizes': { type: 'string', default: 'small' },
@@ -88,6 +89,9 @@ if (flags.help) {
   --issuances=N           token issuances for the memory figure (default 100000; quick 5000)
   --algs=RS256,ES256      algorithms of the node-oidc-provider comparison (ACCESS_TOKEN_ALG of the app child)
   --no-peer               skip the node-oidc-provider comparison
+  --compare-rounds=N      rounds of the comparison (default 3; quick 1): each figure is the median of the
+                          rounds, each ratio the median of the rounds' ratios (one window of a shared VM
+                          moved the same code's ratio by up to ±0.4)
   --no-memory, --no-db-size, --no-startup   skip those parts
   --retries=N             repeat a run disturbed by other processes' CPU use up to N times (default 2; quick 0;
                           at most ${RETRY_BUDGET_SECONDS} s of repeats in all)
@@ -114,6 +118,7 @@ const issuances = Number(flags.issuances ?? (quick ? 5_000 : 100_000));
 const scales: Record<'small' | 'large', Scale> = { small: SMALL, large: quick ? QUICK_LARGE : LARGE };
 const logLevel = flags['log-level'];
 const retries = Number(flags.retries ?? (quick ? 0 : 2));
+const compareRounds = Number(flags['compare-rounds'] ?? (quick ? 1 : 3));
 const algs = (flags.algs ?? ALGS.join(',')).split(',').filter((a): a is Alg => (ALGS as readonly string[]).includes(a));
 let retrySecondsUsed = 0;
 const pgCommit: PgCommit = flags['pg-commit'] === 'async' ? 'async' : 'sync';
@@ -511,7 +516,8 @@ async function startSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, dir: st
 /**
  * Both sides are started (both pinned to the same core; the idle one costs nothing), then each
  * case runs at each concurrency on one side and straight after on the other, so the two figures
- * of a ratio come from the same few seconds of a shared machine.
+ * of a ratio come from the same few seconds of a shared machine; `compareRounds` times, turn about,
+ * and compare.ts takes the median of the rounds.
  */
 async function runComparison(tmp: string, cpu: number | undefined): Promise<ComparisonResult[]> {
   const results: ComparisonResult[] = [];
@@ -528,17 +534,19 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
       for (const s of sides) await warmStart(s.label, s.defs, s.child, s.ports, [], s.poolRate);
       for (const caseId of COMPARED_CASE_IDS) {
         for (const [i, conc] of connectionLevels.entries()) {
-          for (const s of sides) {
-            const def = s.defs.find((d) => d.id === caseId);
-            if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
-            if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
-            const r = await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0);
-            const kept = s.result.cases.find((c) => c.id === caseId);
-            if (!kept) s.result.cases.push(r);
-            else {
-              kept.runs.push(...r.runs);
-              kept.exhausted += r.exhausted;
-              kept.failed ??= r.failed;
+          for (let round = 0; round < compareRounds; round++) {
+            for (const s of sides) {
+              const def = s.defs.find((d) => d.id === caseId);
+              if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
+              if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
+              const r = await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0 && round === 0);
+              const kept = s.result.cases.find((c) => c.id === caseId);
+              if (!kept) s.result.cases.push(r);
+              else {
+                kept.runs.push(...r.runs);
+                kept.exhausted += r.exhausted;
+                kept.failed ??= r.failed;
+              }
             }
           }
         }

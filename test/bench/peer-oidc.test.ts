@@ -97,6 +97,21 @@ describe('comparison targets', () => {
     expect(vsPeer.filter((c) => c.subject.startsWith('ES256')).every((c) => !c.pass)).toBe(true);
   });
 
+  it('takes the median of the rounds: one slow window does not decide a target', () => {
+    // Three rounds, turn about; the app's second round ran in a slow window (ratio 0.8).
+    const rounds = (rps: number[]): CaseResult[] =>
+      (['refresh', 'authcode', 'as-metadata'] as const).map((id) => ({ id, label: id, exhausted: 0, runs: rps.flatMap((x) => [run(16, x), run(64, x)]) }));
+    const results: ComparisonResult[] = [
+      { alg: 'ES256', app: { available: true, cases: rounds([1600, 800, 1550]) }, peer: { available: true, cases: rounds([1000, 1000, 1000]) } },
+    ];
+    const row = buildComparisonRows(results, [16, 64]).find((r) => r.caseId === 'refresh' && r.connections === 16);
+    expect(row?.roundRatios).toEqual([1.6, 0.8, 1.55]);
+    expect(row?.ratio).toBeCloseTo(1.55);
+    expect(row?.appRps).toBe(1550);
+    const checks = evaluate({ rows: [], scaleRows: [], bearerCases: [], sizes: [], comparison: buildComparisonRows(results, [16, 64]) });
+    expect(checks.filter((c) => c.target.startsWith('robot-auth ≥')).every((c) => c.pass)).toBe(true);
+  });
+
   it('never passes a side that was not measured', () => {
     const results: ComparisonResult[] = [
       { alg: 'ES256', app: { available: false, reason: 'ACCESS_TOKEN_ALG is not implemented here', cases: [] }, peer: { available: true, cases: cases(1000) } },
