@@ -32,12 +32,25 @@ export function accessTokenLifetime(config: Pick<Config, 'accessTokenTtlSeconds'
 
 /**
  * RFC 9700 §4.14.2: REFRESH_TOKEN_TTL_SECONDS. Each refresh token expires this long after it is
- * issued, and each rotation extends the grant to now + this (never shortens it): a grant used at
- * least once per period lives on, an idle one expires (grants.repo.ts extend, refresh-rotation.ts,
- * the code grant). There is no absolute cap beyond that: revocation ends a grant.
+ * issued, and each rotation extends the grant past now + this (never shortens it; grantExpiryAtRotation):
+ * a grant used at least once per period lives on, an idle one expires (grants.repo.ts extend,
+ * refresh-rotation.ts, the code grant). There is no absolute cap beyond that: revocation ends a grant.
  */
 export function refreshTokenLifetime(config: Pick<Config, 'refreshTokenTtlSeconds'>): number {
   return config.refreshTokenTtlSeconds;
+}
+
+/**
+ * The grant's sliding expiry at a rotation (refresh-rotation.ts rule 1): the grant must outlive its
+ * newest refresh token (now + REFRESH_TOKEN_TTL_SECONDS). Its row is written only when it would not,
+ * and then extended LAST_SEEN_RESOLUTION_SECONDS past the token, so that a client refreshing several
+ * times a minute writes its grant at most once a minute, as a bearer check writes last_used_at. The
+ * grant then lives at most that much longer than its newest token, which expires on its own.
+ * undefined: nothing to write.
+ */
+export function grantExpiryAtRotation(config: Pick<Config, 'refreshTokenTtlSeconds'>, grantExpiresAt: number, now: number): number | undefined {
+  const newestToken = now + refreshTokenLifetime(config);
+  return grantExpiresAt >= newestToken ? undefined : newestToken + LAST_SEEN_RESOLUTION_SECONDS;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   authorize,
   connectClient,
   consent,
+  grantIdOf,
   mcpCall,
   NO_RATE_LIMITS,
   pkcePair,
@@ -36,11 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-function grantIdOf(accessToken: string): string {
-  const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string };
-  return payload.gid;
-}
 
 interface RaceOutcome {
   winners: Tokens[];

@@ -282,6 +282,17 @@ export function refresh(app: Pick<HardeningApp, 'http'>, clientId: string, refre
   return app.http().post('/auth/oauth/token').type('form').send({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: clientId });
 }
 
+/** refresh, expected to succeed: the new tokens. */
+export async function refreshSucceeds(app: Pick<HardeningApp, 'http'>, clientId: string, refreshToken: string): Promise<Tokens> {
+  const res = await refresh(app, clientId, refreshToken);
+  expect(res.status, res.text).toBe(200);
+  return res.body as Tokens;
+}
+
+/** The grant an access token belongs to (its `gid` claim). */
+export const grantIdOf = (accessToken: string): string =>
+  (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string }).gid;
+
 /** register → authorize → consent → token, all over HTTP (support/oauth-flow.ts). */
 export async function connectClient(
   app: HardeningApp,

@@ -8,8 +8,10 @@ import { nowSeconds } from '../../src/db/open.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
 import {
   connectClient,
+  grantIdOf,
   mcpCall,
   refresh,
+  refreshSucceeds,
   seedUser,
   signedInBrowser,
   startHardeningApp,
@@ -26,8 +28,6 @@ afterAll(async () => {
   await app?.close();
 });
 
-const grantIdOf = (accessToken: string): string =>
-  (JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { gid: string }).gid;
 
 /** Refresh tokens of the grant that could still be used to mint a new branch: neither rotated nor expired. */
 const liveBranches = (grantId: string): Promise<number> => app.sql().count('refresh_tokens', 'grant_id = ? AND rotated_at IS NULL AND expires_at > ?', grantId, nowSeconds());
@@ -38,11 +38,7 @@ async function connect(): Promise<{ clientId: string; tokens: Tokens; grantId: s
   return { clientId: client.clientId, tokens, grantId: grantIdOf(tokens.access_token), slug: user.username };
 }
 
-async function refreshOk(clientId: string, token: string): Promise<Tokens> {
-  const res = await refresh(app, clientId, token);
-  expect(res.status, res.text).toBe(200);
-  return res.body as Tokens;
-}
+const refreshOk = (clientId: string, token: string): Promise<Tokens> => refreshSucceeds(app, clientId, token);
 
 describe('reusing a rotated refresh token within the grace window', () => {
   it('three uses of one token give the same successor and leave exactly one live branch', async () => {

@@ -1,5 +1,6 @@
 // Refresh token lifetime rules, all in this file (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2):
-//  1. A refresh token lives REFRESH_TOKEN_TTL_SECONDS; each use slides its grant's expiry to the new token's.
+//  1. A refresh token lives REFRESH_TOKEN_TTL_SECONDS; each use slides its grant's expiry past the new
+//     token's (written at most once a minute per grant: lifetimes.ts grantExpiryAtRotation).
 //  2. Every use rotates: the presented token gets exactly one successor, and the successor is the
 //     family's only live branch.
 //  3. Grace: for REFRESH_GRACE_SECONDS after rotation (a client that refreshed twice in parallel, or
@@ -27,7 +28,7 @@ import { AppError } from '../../web/errors.ts';
 import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
 import type { RefreshToken } from './refresh-tokens.repo.ts';
 import type { Asker, TokenRequestOrigin } from './token-rate-limits.ts';
-import { graceWindowsClosedBefore, refreshGraceClosed, refreshTokenLifetime } from '../../lifetimes.ts';
+import { graceWindowsClosedBefore, grantExpiryAtRotation, refreshGraceClosed, refreshTokenLifetime } from '../../lifetimes.ts';
 
 export type RotationDeps = Pick<AppContext, 'store' | 'config' | 'sealer'> & Partial<Pick<AppContext, 'audit' | 'metrics'>>;
 
@@ -117,7 +118,8 @@ async function rotate(
     // Cannot happen under the row lock; throwing rolls the successor back.
     throw new Error('refresh token rotated twice inside one locked transaction');
   }
-  await tx.grants.extend(grant.id, now + refreshTokenLifetime(config));
+  const grantExpiry = grantExpiryAtRotation(config, grant.expiresAt, now);
+  if (grantExpiry !== undefined) await tx.grants.extend(grant.id, grantExpiry);
   await dropClosedGraceWindows({ refreshTokens: tx.refreshTokens, config }, now);
   return { kind: 'issued', grant, refreshToken: successor, reused: false };
 }
