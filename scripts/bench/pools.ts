@@ -9,6 +9,7 @@ import { nowSeconds } from '../../src/db/open.ts';
 import { inTransaction, type PgPool } from '../../src/db/postgres/pool.ts';
 import { randomToken, sha256Hex } from '../../src/lib/secrets.ts';
 import { signAccessToken, type AccessTokenInput } from '../../src/oauth/tokens/access-token.ts';
+import { newRefreshTokenValue, refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { BENCH_CODE_VERIFIER, type AccessTokenForWiki } from './protocol.ts';
 import { clientId, grantClient, grantId, grantUser, REDIRECT_URI, SCOPE, userDid, wikiHost, wikiResource, wikiSlug, type Scale } from './seed.ts';
 
@@ -38,8 +39,8 @@ function poolRows(ctx: Pick<AppContext, 'config' | 'platformKeys'>, scale: Scale
       const bodies: string[] = [];
       for (let i = 0; i < count; i++) {
         const g = grantAt(nextRefresh++);
-        const value = randomToken(32);
-        rows.push([sha256Hex(value), grantId(g), now, now + ctx.config.refreshTokenTtlSeconds]);
+        const value = newRefreshTokenValue();
+        rows.push([refreshTokenHash(value), grantId(g), now, now + ctx.config.refreshTokenTtlSeconds]);
         const client = clientId(grantClient(scale, g));
         const resource = wikiResource(grantUser(scale, g));
         bodies.push(`grant_type=refresh_token&refresh_token=${value}&client_id=${enc(client)}&resource=${enc(resource)}`);

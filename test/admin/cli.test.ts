@@ -15,8 +15,8 @@ import { runCli } from '../../src/admin/program.ts';
 import { AdminError } from '../../src/admin/errors.ts';
 import { migrate, readMigrations } from '../../src/db/migrate.ts';
 import { nowSeconds, openDatabase } from '../../src/db/open.ts';
-import { sha256Hex } from '../../src/lib/secrets.ts';
 import { createSealer, readSealingJwks, type Sealer } from '../../src/lib/sealing.ts';
+import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { writeTestKeyFiles } from '../support/key-files.ts';
 import { CLI, ROOT } from '../ops/server-process.ts';
 import { createSqliteStore } from '../../src/storage/sqlite/sqlite-store.ts';
@@ -192,8 +192,8 @@ describe('revocation', () => {
     expect(status).toBe(0);
     expect(stdout).toBe(`Revoked 2 grants of alice (${alice.did}).`);
     expect(countWhere('SELECT count(*) AS n FROM oauth_grants WHERE user_did = ? AND revoked_at IS NULL', alice.did)).toBe(0);
-    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', sha256Hex(one.refreshToken))).toBe(0);
-    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', sha256Hex(bobs.refreshToken))).toBe(1);
+    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', refreshTokenHash(one.refreshToken))).toBe(0);
+    expect(countWhere('SELECT count(*) AS n FROM refresh_tokens WHERE hash = ?', refreshTokenHash(bobs.refreshToken))).toBe(1);
     expect((await revokeGrants(store(), 'alice')).revoked).toBe(0);
   });
 

@@ -19,6 +19,7 @@ import type { SizeResult } from '../../scripts/bench/report.ts';
 import { APEX_HOST, buildDatabase, grantId, type Scale } from '../../scripts/bench/seed.ts';
 import { buildStoreRows } from '../../scripts/bench/stores.ts';
 import { sha256Hex } from '../../src/lib/secrets.ts';
+import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 
 const SCRIPT = path.resolve(import.meta.dirname, '../../scripts/bench/server.ts');
 const SCALE: Scale = { users: 5, grants: 40, clients: 3 };
@@ -109,7 +110,7 @@ describe('the bench on the PostgreSQL store', () => {
       const params = new URLSearchParams(body);
       const spent =
         type === 'refresh-pool'
-          ? await query('SELECT rotated_at AS at FROM refresh_tokens WHERE hash = $1', [sha256Hex(params.get('refresh_token') ?? '')])
+          ? await query('SELECT rotated_at AS at FROM refresh_tokens WHERE hash = $1', [refreshTokenHash(params.get('refresh_token') ?? '')])
           : await query('SELECT consumed_at AS at FROM authorization_codes WHERE hash = $1', [sha256Hex(params.get('code') ?? '')]);
       expect(spent[0]?.at).toEqual(expect.any(Number));
     }

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as jose from 'jose';
 import { nowSeconds } from '../../src/db/open.ts';
-import { sha256Hex } from '../../src/lib/secrets.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
+import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import type { TestApp } from '../support/app.ts';
 import { httpRequest } from '../support/pds.ts';
 import { callWhoami, codeHash, decodeJwt, startConformanceApp, wikiHost, wikiHostTokenRequest, wikiRequest } from './support.ts';
@@ -277,7 +277,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
     expect((await callWhoami(app, 'alice', newestAccess)).status).toBe(200);
 
     // The old token was rotated long ago.
-    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.config.refreshGraceSeconds - 10, sha256Hex(t0.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.config.refreshGraceSeconds - 10, refreshTokenHash(t0.refresh_token));
     expectOAuthError(await refresh(app, claudeCode, t0.refresh_token), 400, 'invalid_grant');
 
     expect(await app.ctx.store.repos.grants.findLive(grantIdOf(newestAccess))).toBeUndefined();
@@ -331,7 +331,7 @@ describe('refresh token rotation (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2)', () => 
 
   it('an expired refresh token → invalid_grant', async () => {
     const t0 = await freshTokens();
-    await app.sql().run('UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?', nowSeconds() - 1, sha256Hex(t0.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET expires_at = ? WHERE hash = ?', nowSeconds() - 1, refreshTokenHash(t0.refresh_token));
     expectOAuthError(await refresh(app, claudeCode, t0.refresh_token), 400, 'invalid_grant');
   });
 

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
 import { nowSeconds } from '../../src/db/open.ts';
-import { sha256Hex } from '../../src/lib/secrets.ts';
 import { wikiMcpUrl } from '../../src/wikis/urls.ts';
+import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import { registerClient, seedUser, startHardeningApp, type HardeningApp, type Tokens } from '../hardening/support.ts';
 
 /** One of Anthropic's egress addresses (160.79.104.0/21), as Caddy forwards it. */
@@ -115,7 +115,7 @@ describe('refreshes from one shared address', () => {
       else latest = (res.body as Tokens).refresh_token;
     }
     expect(refused, 'the grant’s budget ran out').toBeDefined();
-    const row = await app.ctx.store.repos.refreshTokens.findByHash(sha256Hex(latest));
+    const row = await app.ctx.store.repos.refreshTokens.findByHash(refreshTokenHash(latest));
     expect(row?.rotatedAt, 'the presented token was not rotated').toBeNull();
     expect(row?.successorHash).toBeNull();
     const grantId = row!.grantId;

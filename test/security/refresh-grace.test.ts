@@ -5,7 +5,7 @@
 // replay that revokes the grant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nowSeconds } from '../../src/db/open.ts';
-import { sha256Hex } from '../../src/lib/secrets.ts';
+import { refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
 import {
   connectClient,
   grantIdOf,
@@ -77,13 +77,13 @@ describe('reusing a rotated refresh token within the grace window', () => {
   it('a use after the window is a replay that revokes the grant, and the sealed successor is gone', async () => {
     const { clientId, tokens, grantId, slug } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
-    const sealed = async () => (await app.sql().get<{ s: string | null }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', sha256Hex(tokens.refresh_token)))!.s;
+    const sealed = async () => (await app.sql().get<{ s: string | null }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', refreshTokenHash(tokens.refresh_token)))!.s;
     // While the window is open the successor is kept, sealed: never its plaintext.
     expect(await sealed()).toEqual(expect.any(String));
     expect(await sealed()).not.toContain(child.refresh_token);
     expect(JSON.stringify(await app.sql().all('SELECT * FROM refresh_tokens WHERE grant_id = ?', grantId))).not.toContain(child.refresh_token);
 
-    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, sha256Hex(tokens.refresh_token));
+    await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, refreshTokenHash(tokens.refresh_token));
     // Any rotation sweeps the ciphertexts whose window has closed.
     const other = await connect();
     await refreshOk(other.clientId, other.tokens.refresh_token);
@@ -100,7 +100,7 @@ describe('reusing a rotated refresh token within the grace window', () => {
   it('a tampered sealed successor is never handed out: the reuse is treated as a replay', async () => {
     const { clientId, tokens, grantId } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
-    const hash = sha256Hex(tokens.refresh_token);
+    const hash = refreshTokenHash(tokens.refresh_token);
     const row = (await app.sql().get<{ s: string }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', hash))!;
     // v1.{kid}.{iv}.{ciphertext‖tag} (src/lib/sealing.ts): flip one bit of the ciphertext.
     const [version, kid, iv, body] = row.s.split('.');

@@ -3,6 +3,7 @@
 import type { Db } from '../../db/open.ts';
 import { nowSeconds } from '../../db/open.ts';
 import { randomToken, sha256Hex } from '../../lib/secrets.ts';
+import { TIME_PREFIX_LENGTH, timePrefix } from '../../lib/time-ordered.ts';
 
 export interface RefreshToken {
   hash: string;
@@ -34,8 +35,26 @@ export const toRefreshToken = (r: RefreshTokenRow): RefreshToken => ({
   successorSealed: r.successor_sealed,
 });
 
-/** The stored form of a refresh token. */
-export const refreshTokenHash = (value: string): string => sha256Hex(value);
+/**
+ * A new refresh token's value: its creation time (src/lib/time-ordered.ts), then 256 random bits
+ * (base64url, 43 characters).
+ */
+export function newRefreshTokenValue(now: number = Date.now()): string {
+  return timePrefix(now) + randomToken(32);
+}
+
+/** A value in the time-ordered form: 12 lowercase hex digits, then 43 base64url characters. Linear. */
+const TIME_ORDERED_VALUE = /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
+
+/**
+ * The stored form of a refresh token, its primary key: the SHA-256 of the value, behind the value's
+ * time prefix when it has one, so that tokens issued close together have keys next to each other
+ * (an issuance writes the right edge of the primary-key index instead of a random leaf: round 9 of
+ * docs/benchmarks.md). Tokens issued before the time-ordered form are stored under the bare hash,
+ * and any other string the same way (it finds nothing).
+ */
+export const refreshTokenHash = (value: string): string =>
+  TIME_ORDERED_VALUE.test(value) ? value.slice(0, TIME_PREFIX_LENGTH) + sha256Hex(value) : sha256Hex(value);
 
 export type RefreshTokensRepo = ReturnType<typeof createRefreshTokensRepo>;
 
@@ -59,7 +78,7 @@ export function createRefreshTokensRepo(db: Db) {
     'UPDATE refresh_tokens INDEXED BY refresh_tokens_sealed SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
   );
   function issue(grantId: string, ttlSeconds: number): { value: string; hash: string } {
-    const value = randomToken(32);
+    const value = newRefreshTokenValue();
     const hash = refreshTokenHash(value);
     const now = nowSeconds();
     insert.run(hash, grantId, now, now + ttlSeconds);

@@ -29,7 +29,7 @@ import { newCodeRow, toCode, type CodeRow } from '../../oauth/authorize/codes.re
 import type { ClientMetadata } from '../../oauth/clients/client.ts';
 import { REGISTERED_CLIENT_ID_PREFIX, toClient as toClientWith, type ClientRow } from '../../oauth/clients/clients.repo.ts';
 import { BEARER_LOOKUP_SQL, toBearerLookup, toGrant, type GrantRow } from '../../oauth/grants/grants.repo.ts';
-import { refreshTokenHash, toRefreshToken, type RefreshTokenRow } from '../../oauth/token/refresh-tokens.repo.ts';
+import { newRefreshTokenValue, refreshTokenHash, toRefreshToken, type RefreshTokenRow } from '../../oauth/token/refresh-tokens.repo.ts';
 import { CAP_WINDOW_SECONDS } from '../../wikis/new-wiki-cap.ts';
 import { DAY_SECONDS } from '../../wikis/reserved-names.ts';
 import { toWiki, type WikiRow } from '../../wikis/wikis.repo.ts';
@@ -119,7 +119,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     return row && toRefreshToken(row);
   };
   const issueRefresh = async (grantId: string, ttlSeconds: number) => {
-    const value = randomToken(32);
+    const value = newRefreshTokenValue();
     const hash = refreshTokenHash(value);
     const now = nowSeconds();
     await q.query('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [hash, grantId, now, now + ttlSeconds]);

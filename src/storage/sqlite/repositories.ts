@@ -15,7 +15,7 @@ import { createAuthorizationRequestsRepo } from '../../oauth/authorize/authoriza
 import { createCodesRepo } from '../../oauth/authorize/codes.repo.ts';
 import { createClientsRepo } from '../../oauth/clients/clients.repo.ts';
 import { createGrantsRepo } from '../../oauth/grants/grants.repo.ts';
-import { createRefreshTokensRepo, refreshTokenHash } from '../../oauth/token/refresh-tokens.repo.ts';
+import { createRefreshTokensRepo } from '../../oauth/token/refresh-tokens.repo.ts';
 import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access-tokens.repo.ts';
 import { createWikisRepo } from '../../wikis/wikis.repo.ts';
 import { AUDIT_INSERT_COLUMNS, auditInsertValues } from '../rows.ts';
@@ -156,10 +156,7 @@ export function createSqliteRepositories(db: Db): Repositories {
     },
     refreshTokens: {
       insert: async (grantId, ttl) => refreshTokens.insert(grantId, ttl),
-      issue: async (grantId, ttl) => {
-        const value = refreshTokens.insert(grantId, ttl);
-        return { value, hash: refreshTokenHash(value) };
-      },
+      issue: async (grantId, ttl) => refreshTokens.issue(grantId, ttl),
       findByValue: async (value) => refreshTokens.findByValue(value),
       // BEGIN IMMEDIATE already serialises the transaction: the plain read is the locked read.
       findByValueForUpdate: async (value) => refreshTokens.findByValue(value),
