@@ -89,9 +89,9 @@ if (flags.help) {
   --issuances=N           token issuances for the memory figure (default 100000; quick 5000)
   --algs=RS256,ES256      algorithms of the node-oidc-provider comparison (ACCESS_TOKEN_ALG of the app child)
   --no-peer               skip the node-oidc-provider comparison
-  --compare-rounds=N      rounds of the comparison (default 3; quick 1): each figure is the median of the
-                          rounds, each ratio the median of the rounds' ratios (one window of a shared VM
-                          moved the same code's ratio by up to ±0.4)
+  --compare-rounds=N      rounds of the comparison (default 3; quick 1; the sides' order alternates): each
+                          figure is the median of the rounds, each ratio the median of the rounds' ratios
+                          (one window of a shared VM moved the same code's ratio by up to ±0.4)
   --no-memory, --no-db-size, --no-startup   skip those parts
   --retries=N             repeat a run disturbed by other processes' CPU use up to N times (default 2; quick 0;
                           at most ${RETRY_BUDGET_SECONDS} s of repeats in all)
@@ -122,6 +122,7 @@ const compareRounds = Number(flags['compare-rounds'] ?? (quick ? 1 : 3));
 const algs = (flags.algs ?? ALGS.join(',')).split(',').filter((a): a is Alg => (ALGS as readonly string[]).includes(a));
 let retrySecondsUsed = 0;
 const pgCommit: PgCommit = flags['pg-commit'] === 'async' ? 'async' : 'sync';
+if (!Number.isInteger(compareRounds) || compareRounds < 1) throw new Error(`--compare-rounds must be a whole number of at least 1, not "${flags['compare-rounds'] ?? ''}"`);
 if (flags['pg-commit'] !== 'sync' && flags['pg-commit'] !== 'async') throw new Error(`--pg-commit must be sync or async, not "${flags['pg-commit']}"`);
 const pgInstalled = postgresAvailable();
 /** Why PostgreSQL is not measured although it would be by default (printed). */
@@ -252,6 +253,8 @@ async function runCase(
     // A run disturbed by other processes (a test suite on the same cores) is repeated, up to
     // --retries times; the least disturbed one is kept.
     let best: RunResult | undefined;
+    // Failed requests of every attempt, the discarded ones too: a failure is never retried away.
+    const failed = { non2xx: 0, errors: 0 };
     for (let attempt = 0; attempt <= retries; attempt++) {
       const built = await build(duration, connections);
       // Each run starts with an empty WAL: the pools just made and the run before are not charged to this one.
@@ -270,6 +273,8 @@ async function runCase(
       run.retries = attempt;
       result.exhausted += built.exhausted();
       const bad = run.non2xx + run.errors;
+      failed.non2xx += run.non2xx;
+      failed.errors += run.errors;
       log(
         `  ${sizeName.padEnd(5)} ${def.id.padEnd(12)} c=${String(connections).padEnd(3)} ${fmtRate(run.rps).padStart(7)} req/s  p50 ${fmtMs(run.p50)} ms  p99 ${fmtMs(run.p99)} ms` +
           (run.cpuUsPerRequest !== undefined ? `  cpu ${Math.round(run.cpuUsPerRequest)} µs/req` : '') +
@@ -287,7 +292,7 @@ async function runCase(
         retrySecondsUsed += duration;
       }
     }
-    if (best) result.runs.push(best);
+    if (best) result.runs.push({ ...best, ...failed });
   }
   if (profileDir) await child.request({ type: 'profile-stop', file: path.join(profileDir, `${sizeName}-${def.id}.cpuprofile`) });
   return result;
@@ -535,7 +540,9 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
       for (const caseId of COMPARED_CASE_IDS) {
         for (const [i, conc] of connectionLevels.entries()) {
           for (let round = 0; round < compareRounds; round++) {
-            for (const s of sides) {
+            // Turn about, and the other way round in every other round, so that what one side leaves
+            // behind on the shared core (its checkpoint, its GC) does not always fall on the same side.
+            for (const s of round % 2 === 0 ? sides : [...sides].reverse()) {
               const def = s.defs.find((d) => d.id === caseId);
               if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
               if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;

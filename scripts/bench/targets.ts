@@ -80,7 +80,9 @@ export function evaluate(input: {
       if (c.ratio === undefined) {
         checks.push({ target, subject, value: Number.NaN, limit: min, unit: '× min', pass: false, note: `not measured: ${c.note ?? 'no figure'}` });
       } else {
-        checks.push({ target, subject, value: c.ratio, limit: min, unit: '× min', pass: c.ratio >= min, note: `${Math.round(c.appRps ?? 0)} vs ${Math.round(c.peerRps ?? 0)} req/s` });
+        const rates = `${Math.round(c.appRps ?? 0)} vs ${Math.round(c.peerRps ?? 0)} req/s`;
+        const note = c.roundRatios === undefined ? rates : `median of the rounds' ${c.roundRatios.map((x) => x.toFixed(2)).join(' ')}; medians ${rates}`;
+        checks.push({ target, subject, value: c.ratio, limit: min, unit: '× min', pass: c.ratio >= min, note });
       }
     }
     if (c.connections === 64 && c.appP99 !== undefined) {

@@ -15,11 +15,14 @@
 // checkpoint here would do the same but hold the writer lock while waiting for readers: measured,
 // commits then waited up to a second, and behind a long reader (a backup) on every interval.
 //
-// Idle (everything copied for `idleStopMs`), it gives back the space of a WAL file longer than
-// `truncateIdleAboveBytes` with one TRUNCATE checkpoint before it stops: the cut-back that SQLite
-// would otherwise do inside a request's commit (checkpoints.ts). It holds the writer lock for a few
-// ms, which a commit arriving then waits for; it does not wait itself: with a writer or a reader
-// on the WAL it leaves the file as it is until the next idle stop.
+// Idle (everything copied for `idleStopMs`) and quiet (the WAL file unchanged all that time: no
+// commit at all), it gives back the space of a WAL file longer than `truncateIdleAboveBytes` with
+// one TRUNCATE checkpoint before it stops: the cut-back that SQLite would otherwise do inside a
+// request's commit (checkpoints.ts). The ftruncate holds the writer lock (5-8 ms at 64-95 MiB, more
+// for a larger file), which a commit arriving then waits for; hence only after a window with no
+// commit, not under light steady writes (each pass copies everything then, and the worker stops
+// every `idleStopMs` while commits go on: it stops without truncating). It does not wait itself: with
+// a writer or a reader on the WAL it leaves the file as it is until the next quiet stop.
 import fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -49,8 +52,9 @@ const MAX_CATCH_UP_PASSES = 8;
 type CheckpointResult = { busy: number; log: number; checkpointed: number };
 const passive = () => (db.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0] ?? { busy: 0, log: 0, checkpointed: 0 };
 
-/** Passes in a row that found every frame copied. */
+/** Passes in a row that found every frame copied, and the WAL as it was before the first of them. */
 let copiedPasses = 0;
+let idleSince = '';
 const idlePasses = Math.max(1, Math.ceil(idleStopMs / intervalMs));
 
 const close = () => {
@@ -90,8 +94,10 @@ const timer = setInterval(() => {
     if (pass.log < restartAfterFrames || (copied && wal === askedAt)) {
       // Every frame copied (a busy reader leaves some behind): idle for this pass.
       copiedPasses = copied ? copiedPasses + 1 : 0;
+      if (copiedPasses === 1) idleSince = wal;
       if (copiedPasses >= idlePasses) {
-        send({ type: 'idle', wal: giveBackSpace() ? walSignature(file) : wal });
+        // Truncated, the WAL is empty: '' (a commit after this differs from it and starts a worker).
+        send({ type: 'idle', wal: wal === idleSince && giveBackSpace() ? '' : wal });
         close();
       }
       return;

@@ -13,8 +13,8 @@
 // from its start; SQLite truncates it there only past journal_size_limit, which is WAL_KEEP_FACTOR
 // times the limit (what a burst on a loaded machine reaches before the catch-up: ftruncate of a long
 // file took 5-8 ms at 64-95 MiB and 130 ms at 486 MiB on the request thread, docs/benchmarks.md
-// round 9). The worker gives the space back instead: when it stops, idle, it truncates a WAL file
-// longer than WAL_SIZE_LIMIT_BYTES (checkpoint-worker.ts).
+// round 9). The worker gives the space back instead: when it stops after IDLE_STOP_MS with no commit
+// at all, it truncates a WAL file longer than WAL_SIZE_LIMIT_BYTES (checkpoint-worker.ts).
 //
 // The worker runs only while there is something to copy (idle RSS: its V8 isolate is ~13 MiB of a
 // ~106 MiB idle service, docs/benchmarks.md "Round 4"): it starts when the WAL file changes (this

@@ -230,11 +230,41 @@ describe('startCheckpointer', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(checkpointer.running()).toBe(false);
     expect(l.error).not.toHaveBeenCalled();
-    // Nothing lost, and the next commit writes a WAL from nothing.
+    // Nothing lost, and the next commit writes a WAL from nothing, which starts a worker again.
     expect(db.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 2000 });
     db.prepare('INSERT INTO t (v) VALUES (randomblob(4096))').run();
     expect(walSize(file)).toBeGreaterThan(0);
     expect(walSize(file)).toBeLessThan(limit);
+    await expect.poll(() => checkpointer.running(), { timeout: 10_000, interval: 5 }).toBe(true);
+    await checkpointer.stop();
+    db.close();
+  });
+
+  it('under light steady writes the worker stops without truncating; it gives the space back once no commit comes', async () => {
+    // Each pass copies everything when commits are small and sparse, so the worker stops every
+    // idle period while commits go on; a truncation then would hold the writer lock (5-8 ms at
+    // 64-95 MiB) against a live commit. Only a window with no commit at all truncates.
+    const { db, file } = freshDb();
+    const limit = 512 * 1024;
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    const checkpointer = startCheckpointer(db, file, log(), 20, limit, 200);
+    expect(await checkpointer.ready).toBe(true);
+    const insert = db.prepare('INSERT INTO t (v) VALUES (randomblob(1000))');
+    for (let i = 0; i < 250; i++) insert.run(); // ~1.5 MiB: past the limit, kept by journal_size_limit
+    await expect.poll(() => checkpointer.running(), { timeout: 10_000, interval: 5 }).toBe(true);
+    // A commit every 30 ms until the worker has stopped once (everything copied for 200 ms).
+    let stopped = false;
+    const started = performance.now();
+    while (!stopped && performance.now() - started < 10_000) {
+      insert.run();
+      await new Promise((r) => setTimeout(r, 30));
+      stopped = !checkpointer.running();
+    }
+    expect(stopped).toBe(true);
+    expect(walSize(file)).toBeGreaterThan(limit); // not truncated while commits came
+    // One last commit starts a worker again; with no commit after it, that worker finds the WAL quiet and truncates it.
+    insert.run();
+    await expect.poll(() => walSize(file), { timeout: 10_000, interval: 20 }).toBe(0);
     await checkpointer.stop();
     db.close();
   });
