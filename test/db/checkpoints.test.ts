@@ -50,6 +50,16 @@ async function burstPastTheLimit(limit: number) {
   write(db);
   return { db, file, l, checkpointer };
 }
+/** ~1.5 MiB of WAL in 250 commits of about a frame each: past a 512 KiB `limit`, within WAL_KEEP_FACTOR of it. */
+async function walPastTheLimitWithinKeep(limit: number, idleStopMs: number) {
+  const { db, file } = freshDb();
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const checkpointer = startCheckpointer(db, file, log(), 20, limit, idleStopMs);
+  expect(await checkpointer.ready).toBe(true);
+  const insert = db.prepare('INSERT INTO t (v) VALUES (randomblob(1000))');
+  for (let i = 0; i < 250; i++) insert.run();
+  return { db, file, checkpointer, insert };
+}
 const walSize = (file: string) => fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 
 describe('startCheckpointer', () => {
@@ -191,13 +201,8 @@ describe('startCheckpointer', () => {
   it('a commit that starts a long WAL over reuses the file: no cut-back inside the request', async () => {
     // SQLite cut the file back to journal_size_limit in that commit, on the request thread: an
     // ftruncate of 5-8 ms at 64-95 MiB, 130 ms at 486 MiB (docs/benchmarks.md, round 9).
-    const { db, file } = freshDb();
     const limit = 512 * 1024;
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const checkpointer = startCheckpointer(db, file, log(), 20, limit, 60_000);
-    expect(await checkpointer.ready).toBe(true);
-    const insert = db.prepare('INSERT INTO t (v) VALUES (randomblob(1000))'); // about a frame per commit
-    for (let i = 0; i < 250; i++) insert.run(); // ~1.5 MiB: past the limit, within WAL_KEEP_FACTOR of it
+    const { db, file, checkpointer, insert } = await walPastTheLimitWithinKeep(limit, 60_000);
     const long = walSize(file);
     expect(long).toBeGreaterThan(2 * limit);
     expect(long).toBeLessThan(WAL_KEEP_FACTOR * limit);
@@ -244,13 +249,8 @@ describe('startCheckpointer', () => {
     // Each pass copies everything when commits are small and sparse, so the worker stops every
     // idle period while commits go on; a truncation then would hold the writer lock (5-8 ms at
     // 64-95 MiB) against a live commit. Only a window with no commit at all truncates.
-    const { db, file } = freshDb();
     const limit = 512 * 1024;
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    const checkpointer = startCheckpointer(db, file, log(), 20, limit, 200);
-    expect(await checkpointer.ready).toBe(true);
-    const insert = db.prepare('INSERT INTO t (v) VALUES (randomblob(1000))');
-    for (let i = 0; i < 250; i++) insert.run(); // ~1.5 MiB: past the limit, kept by journal_size_limit
+    const { db, file, checkpointer, insert } = await walPastTheLimitWithinKeep(limit, 200);
     await expect.poll(() => checkpointer.running(), { timeout: 10_000, interval: 5 }).toBe(true);
     // A commit every 30 ms until the worker has stopped once (everything copied for 200 ms).
     let stopped = false;
