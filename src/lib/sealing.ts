@@ -10,10 +10,13 @@
 //  - Format: `v1.{kid}.{iv}.{ciphertext‖tag}`, each part base64url; the kid names the key that sealed.
 //  - Rotation: the first key of the file seals; any key still in the file opens. Callers re-seal
 //    what a non-current key opened (src/atproto/stores.ts); what no key in the file opens is gone.
+//  - Values made again instead of stored (`mac`): HMAC-SHA256 (RFC 2104) under a second key derived
+//    from the same private key with another HKDF info (key separation), bound to a context string.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 
 const SEALING_INFO = 'robot-auth/at-rest/v1';
+const MAC_INFO = 'robot-auth/mac/v1';
 const VERSION = 'v1';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -38,6 +41,14 @@ export interface Sealer {
   readonly currentPrefix: string;
   seal(plaintext: string, associatedData: string): string;
   open(sealed: string, associatedData: string): Opened;
+  /**
+   * HMAC-SHA256 of `input` bound to `context`, under a key of its own derived from the current key
+   * (HKDF, MAC_INFO: never the sealing key), base64url (43 characters): a value the service can make
+   * again from `input` without storing it (src/oauth/token/refresh-successor.ts).
+   */
+  mac(input: string, context: string): string;
+  /** `mac` under every key in the file, the current one first: to recognise a value made before a rotation. */
+  macs(input: string, context: string): string[];
 }
 
 /** Whether a stored value is sealed (anything else is a plaintext row from before sealing). */
@@ -77,8 +88,12 @@ export function sealingJwksOf(keys: readonly unknown[], now = Math.floor(Date.no
   });
 }
 
-function deriveKey(jwk: SealingJwk): Buffer {
-  return Buffer.from(crypto.hkdfSync('sha256', Buffer.from(jwk.d, 'base64url'), Buffer.from(jwk.kid, 'utf8'), SEALING_INFO, 32));
+function deriveKey(jwk: SealingJwk, info = SEALING_INFO): Buffer {
+  return Buffer.from(crypto.hkdfSync('sha256', Buffer.from(jwk.d, 'base64url'), Buffer.from(jwk.kid, 'utf8'), info, 32));
+}
+
+function hmac(key: Buffer, kid: string, input: string, context: string): string {
+  return crypto.createHmac('sha256', key).update(`${VERSION}\0${kid}\0${context}\0${input}`, 'utf8').digest('base64url');
 }
 
 function aad(kid: string, associatedData: string): Buffer {
@@ -91,6 +106,7 @@ export function createSealer(jwks: readonly SealingJwk[]): Sealer {
   if (!current) throw new Error('No key to seal stored secrets with');
   const keys = new Map(jwks.map((jwk) => [jwk.kid, deriveKey(jwk)]));
   const currentKey = keys.get(current.kid)!;
+  const macKeys = jwks.map((jwk) => ({ kid: jwk.kid, key: deriveKey(jwk, MAC_INFO) }));
   return {
     currentKid: current.kid,
     currentPrefix: `${VERSION}.${Buffer.from(current.kid).toString('base64url')}.`,
@@ -100,6 +116,12 @@ export function createSealer(jwks: readonly SealingJwk[]): Sealer {
       cipher.setAAD(aad(current.kid, associatedData));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
       return [VERSION, Buffer.from(current.kid).toString('base64url'), iv.toString('base64url'), body.toString('base64url')].join('.');
+    },
+    mac(input, context) {
+      return hmac(macKeys[0]!.key, current.kid, input, context);
+    },
+    macs(input, context) {
+      return macKeys.map(({ kid, key }) => hmac(key, kid, input, context));
     },
     open(sealed, associatedData) {
       if (!isSealed(sealed)) return { ok: false, reason: 'not_sealed', kid: undefined };

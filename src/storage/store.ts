@@ -258,8 +258,8 @@ export interface GrantsRepository {
 /** src/oauth/token/refresh-tokens.repo.ts. */
 export interface RefreshTokensRepository {
   insert(grantId: string, ttlSeconds: number): Promise<string>;
-  /** insert, also returning the stored hash (rotation records it as the successor's; the perf-token branch adds the same to today's repository). */
-  issue(grantId: string, ttlSeconds: number): Promise<{ value: string; hash: string }>;
+  /** insert, also returning the stored hash (rotation records it as the successor's); `value`: the rotation's successor (refresh-successor.ts), else a new random one. */
+  issue(grantId: string, ttlSeconds: number, value?: string): Promise<{ value: string; hash: string }>;
   findByValue(value: string): Promise<RefreshToken | undefined>;
   /**
    * Refresh rotation's deciding read (refresh-rotation.ts): locks the presented token's row until
@@ -269,7 +269,8 @@ export interface RefreshTokensRepository {
   findByValueForUpdate(value: string): Promise<RefreshToken | undefined>;
   findByHash(hash: string): Promise<RefreshToken | undefined>;
   /** Compare-and-swap: false when it already had a successor. */
-  markRotated(hash: string, successorHash: string, successorSealed: string): Promise<boolean>;
+  markRotated(hash: string, successorHash: string): Promise<boolean>;
+  /** Rows rotated before successors were derived: drops their sealed successors rotated at or before `rotatedBefore`. */
   dropSealedSuccessors(rotatedBefore: number): Promise<number>;
 }
 

@@ -74,21 +74,17 @@ describe('reusing a rotated refresh token within the grace window', () => {
     expect((await mcpCall(app, slug, grandchild.access_token, WHOAMI)).status).toBe(401);
   });
 
-  it('a use after the window is a replay that revokes the grant, and the sealed successor is gone', async () => {
+  it('a use after the window is a replay that revokes the grant; nothing of the successor is stored', async () => {
     const { clientId, tokens, grantId, slug } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
-    const sealed = async () => (await app.sql().get<{ s: string | null }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', refreshTokenHash(tokens.refresh_token)))!.s;
-    // While the window is open the successor is kept, sealed: never its plaintext.
-    expect(await sealed()).toEqual(expect.any(String));
-    expect(await sealed()).not.toContain(child.refresh_token);
-    expect(JSON.stringify(await app.sql().all('SELECT * FROM refresh_tokens WHERE grant_id = ?', grantId))).not.toContain(child.refresh_token);
+    // The successor is made again from the presented token on a reuse: neither it nor a ciphertext of it is kept.
+    const rotated = await app.sql().get<{ h: string; s: string | null }>('SELECT successor_hash AS h, successor_sealed AS s FROM refresh_tokens WHERE hash = ?', refreshTokenHash(tokens.refresh_token));
+    expect(rotated).toEqual({ h: refreshTokenHash(child.refresh_token), s: null });
+    const rows = JSON.stringify(await app.sql().all('SELECT * FROM refresh_tokens WHERE grant_id = ?', grantId));
+    expect(rows).not.toContain(child.refresh_token);
+    expect(rows).not.toContain(child.refresh_token.slice(12));
 
     await app.sql().run('UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ?', nowSeconds() - app.ctx.config.refreshGraceSeconds - 1, refreshTokenHash(tokens.refresh_token));
-    // Any rotation sweeps the ciphertexts whose window has closed.
-    const other = await connect();
-    await refreshOk(other.clientId, other.tokens.refresh_token);
-    expect(await sealed()).toBeNull();
-
     const late = await refresh(app, clientId, tokens.refresh_token);
     expect(late.status, late.text).toBe(400);
     expect(late.body.error).toBe('invalid_grant');
@@ -97,19 +93,55 @@ describe('reusing a rotated refresh token within the grace window', () => {
     expect((await mcpCall(app, slug, child.access_token, WHOAMI)).status).toBe(401);
   });
 
-  it('a tampered sealed successor is never handed out: the reuse is treated as a replay', async () => {
+  it('a reuse hands out only the successor recorded for it: a successor_hash pointed at another live token is a replay', async () => {
     const { clientId, tokens, grantId } = await connect();
     const child = await refreshOk(clientId, tokens.refresh_token);
-    const hash = refreshTokenHash(tokens.refresh_token);
+    // Another live, unrotated token of the same grant (what an attacker who can write the database
+    // would point the rotated row at, to have the reuse hand it out).
+    const other = await app.ctx.store.repos.refreshTokens.issue(grantId, 3600);
+    await app.sql().run('UPDATE refresh_tokens SET successor_hash = ? WHERE hash = ?', other.hash, refreshTokenHash(tokens.refresh_token));
+    const res = await refresh(app, clientId, tokens.refresh_token);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).not.toContain(other.value);
+    expect(JSON.stringify(res.body)).not.toContain(child.refresh_token);
+    expect(await app.ctx.store.repos.grants.findLive(grantId)).toBeUndefined();
+  });
+});
+
+describe('a row rotated before successors were derived (its successor sealed)', () => {
+  /** The presented token rotated the former way: the successor's value sealed in `successor_sealed`. */
+  async function rotatedTheFormerWay(): Promise<{ clientId: string; presented: string; successor: string; grantId: string }> {
+    const { clientId, tokens, grantId } = await connect();
+    const successor = await app.ctx.store.repos.refreshTokens.issue(grantId, 3600);
+    const sealed = app.ctx.sealer.seal(successor.value, `refresh_tokens.successor_sealed:${successor.hash}`);
+    await app.sql().run(
+      'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ?',
+      nowSeconds(),
+      successor.hash,
+      sealed,
+      refreshTokenHash(tokens.refresh_token),
+    );
+    return { clientId, presented: tokens.refresh_token, successor: successor.value, grantId };
+  }
+
+  it('still returns that successor within its window', async () => {
+    const { clientId, presented, successor, grantId } = await rotatedTheFormerWay();
+    expect((await refreshOk(clientId, presented)).refresh_token).toBe(successor);
+    expect(await liveBranches(grantId)).toBe(1);
+  });
+
+  it('a tampered ciphertext is never opened: the reuse is treated as a replay', async () => {
+    const { clientId, presented, successor, grantId } = await rotatedTheFormerWay();
+    const hash = refreshTokenHash(presented);
     const row = (await app.sql().get<{ s: string }>('SELECT successor_sealed AS s FROM refresh_tokens WHERE hash = ?', hash))!;
     // v1.{kid}.{iv}.{ciphertext‖tag} (src/lib/sealing.ts): flip one bit of the ciphertext.
     const [version, kid, iv, body] = row.s.split('.');
     const flipped = Buffer.from(body!, 'base64url');
     flipped[0] = flipped[0]! ^ 1;
     await app.sql().run('UPDATE refresh_tokens SET successor_sealed = ? WHERE hash = ?', [version, kid, iv, flipped.toString('base64url')].join('.'), hash);
-    const res = await refresh(app, clientId, tokens.refresh_token);
+    const res = await refresh(app, clientId, presented);
     expect(res.status).toBe(400);
-    expect(JSON.stringify(res.body)).not.toContain(child.refresh_token);
+    expect(JSON.stringify(res.body)).not.toContain(successor);
     expect(await app.ctx.store.repos.grants.findLive(grantId)).toBeUndefined();
   });
 });

@@ -459,14 +459,21 @@ describe.each([
     expect(token).toMatchObject({ hash: refreshTokenHash(refreshToken), grantId, rotatedAt: null, successorHash: null });
     expect(await repos.refreshTokens.findByHash(token.hash)).toEqual(token);
     expect(await h.store.transaction((tx) => tx.refreshTokens.findByValueForUpdate(refreshToken))).toEqual(token);
-    expect(await repos.refreshTokens.markRotated(token.hash, 'next', 'sealed')).toBe(true);
-    expect(await repos.refreshTokens.markRotated(token.hash, 'other', 'sealed')).toBe(false);
+    expect(await repos.refreshTokens.markRotated(token.hash, 'next')).toBe(true);
+    expect(await repos.refreshTokens.markRotated(token.hash, 'other')).toBe(false);
+    expect(await repos.refreshTokens.findByHash(token.hash)).toMatchObject({ successorHash: 'next', successorSealed: null });
+    // A row rotated before successors were derived keeps its sealed successor until the window closes.
+    await h.exec(`UPDATE refresh_tokens SET successor_sealed = 'sealed' WHERE hash = '${token.hash}'`);
     expect(await repos.refreshTokens.findByHash(token.hash)).toMatchObject({ successorHash: 'next', successorSealed: 'sealed' });
     expect(await repos.refreshTokens.dropSealedSuccessors(nowSeconds() - 10)).toBe(0);
     expect(await repos.refreshTokens.dropSealedSuccessors(nowSeconds() + 1)).toBe(1);
     expect(await repos.refreshTokens.findByHash(token.hash)).toMatchObject({ successorHash: 'next', successorSealed: null });
     const issued = await repos.refreshTokens.issue(grantId, 600);
     expect(issued.hash).toBe(refreshTokenHash(issued.value));
+    // A given value (a rotation's successor) is stored under its hash.
+    const given = `${'0'.repeat(11)}1${'a'.repeat(43)}`;
+    expect(await repos.refreshTokens.issue(grantId, 600, given)).toEqual({ value: given, hash: refreshTokenHash(given) });
+    expect(await repos.refreshTokens.findByValue(given)).toMatchObject({ grantId, rotatedAt: null });
     expect(await repos.refreshTokens.findByHash(issued.hash)).toMatchObject({ grantId, rotatedAt: null });
   });
 

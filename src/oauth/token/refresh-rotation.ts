@@ -6,7 +6,8 @@
 //  3. Grace: for REFRESH_GRACE_SECONDS after rotation (a client that refreshed twice in parallel, or
 //     crashed before saving the answer), presenting the old token again returns the SAME successor
 //     with a fresh access token; it never mints a second live refresh token. The successor's value is
-//     kept sealed with a server key (refresh-seal.ts) for that window only, then the ciphertext is dropped.
+//     never stored: it is made from the presented token's value under a server key, and made again
+//     on a reuse (refresh-successor.ts).
 //  4. Replay: a rotated token presented after the window, or after its successor has itself been
 //     rotated, revokes the whole grant (and with it every refresh and access token of the family).
 //  5. Rotated tokens are kept (hashed) for a week after rotation so a late replay is still recognised
@@ -25,7 +26,7 @@ import type { Repositories } from '../../storage/store.ts';
 import type { Grant } from '../grants/grants.repo.ts';
 import { InvalidGrant } from '../errors.ts';
 import { AppError } from '../../web/errors.ts';
-import { openSuccessor, sealSuccessor } from './refresh-seal.ts';
+import { successorAgain, successorValue } from './refresh-successor.ts';
 import type { RefreshToken } from './refresh-tokens.repo.ts';
 import type { Asker, TokenRequestOrigin } from './token-rate-limits.ts';
 import { graceWindowsClosedBefore, grantExpiryAtRotation, refreshGraceClosed, refreshTokenLifetime } from '../../lifetimes.ts';
@@ -94,7 +95,7 @@ async function rotate(
   // Live: neither revoked nor expired (its user row always exists: ON DELETE CASCADE).
   const live = grant !== undefined && presented.expiresAt > now && grant.revokedAt === null && grant.expiresAt > now;
   const graceClosed = presented.rotatedAt !== null && refreshGraceClosed(config, presented.rotatedAt, now);
-  const reused = live && presented.rotatedAt !== null && !graceClosed ? await graceSuccessor(deps, tx, presented, now) : undefined;
+  const reused = live && presented.rotatedAt !== null && !graceClosed ? await graceSuccessor(deps, tx, value, presented, now) : undefined;
   // A known token of this client's grant spends that grant's budget; the client's only if it proves
   // possession: live and unrotated, or a reuse within the grace window (token-rate-limits.ts). A 429
   // is returned before anything has been written.
@@ -113,23 +114,22 @@ async function rotate(
   if (refused) return { kind: 'refused', error: refused };
   if (reused !== undefined) return { kind: 'issued', grant, refreshToken: reused, reused: true };
 
-  const { value: successor, hash: successorHash } = await tx.refreshTokens.issue(grant.id, refreshTokenLifetime(config));
-  if (!(await tx.refreshTokens.markRotated(presented.hash, successorHash, sealSuccessor(deps.sealer, successorHash, successor)))) {
+  const { value: successor, hash: successorHash } = await tx.refreshTokens.issue(grant.id, refreshTokenLifetime(config), successorValue(deps.sealer, value));
+  if (!(await tx.refreshTokens.markRotated(presented.hash, successorHash))) {
     // Cannot happen under the row lock; throwing rolls the successor back.
     throw new Error('refresh token rotated twice inside one locked transaction');
   }
   const grantExpiry = grantExpiryAtRotation(config, grant.expiresAt, now);
   if (grantExpiry !== undefined) await tx.grants.extend(grant.id, grantExpiry);
-  await dropClosedGraceWindows({ refreshTokens: tx.refreshTokens, config }, now);
   return { kind: 'issued', grant, refreshToken: successor, reused: false };
 }
 
 /** Rule 3: the successor's value, while it is live and unrotated and the window is open; else undefined. */
-async function graceSuccessor(deps: RotationDeps, tx: Repositories, presented: RefreshToken, now: number): Promise<string | undefined> {
-  if (presented.successorHash === null || presented.successorSealed === null) return undefined;
+async function graceSuccessor(deps: RotationDeps, tx: Repositories, value: string, presented: RefreshToken, now: number): Promise<string | undefined> {
+  if (presented.successorHash === null) return undefined;
   const successor = await tx.refreshTokens.findByHash(presented.successorHash);
   if (!successor || successor.rotatedAt !== null || successor.expiresAt <= now) return undefined;
-  return openSuccessor(deps.sealer, successor.hash, presented.successorSealed);
+  return successorAgain(deps.sealer, value, presented);
 }
 
 async function replay(deps: RotationDeps, tx: Repositories, grant: Grant, reason: 'after_grace' | 'successor_rotated', origin: { address?: string }): Promise<Decided> {
@@ -146,9 +146,8 @@ async function replay(deps: RotationDeps, tx: Repositories, grant: Grant, reason
   return { kind: 'replayed', grant, reason, audit };
 }
 
-/** Rule 3's end: drops the sealed successors whose grace window has closed. */
+/** Rule 3's end for rows rotated before successors were derived: drops their sealed successors once the grace window has closed (src/maintenance.ts). */
 export function dropClosedGraceWindows<Count extends number | Promise<number>>(
-  // The store's repository inside the rotation, today's synchronous one in the purge (src/maintenance.ts).
   deps: { refreshTokens: { dropSealedSuccessors(rotatedBefore: number): Count }; config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
   now = nowSeconds(),
 ): Count {

@@ -12,7 +12,7 @@ export interface RefreshToken {
   rotatedAt: number | null;
   /** The hash of the one token issued in its place (set at rotation). */
   successorHash: string | null;
-  /** That successor's value, sealed (refresh-seal.ts); only during the grace window. */
+  /** That successor's value, sealed, on rows rotated before successors were derived (refresh-successor.ts); only during the grace window. */
   successorSealed: string | null;
 }
 
@@ -65,8 +65,8 @@ export function createRefreshTokensRepo(db: Db) {
   const byHash = db.prepare<[string], RefreshTokenRow>(
     'SELECT hash, grant_id, expires_at, rotated_at, successor_hash, successor_sealed FROM refresh_tokens WHERE hash = ?',
   );
-  const rotate = db.prepare<[number, string, string, string]>(
-    'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?, successor_sealed = ? WHERE hash = ? AND rotated_at IS NULL',
+  const rotate = db.prepare<[number, string, string]>(
+    'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE hash = ? AND rotated_at IS NULL',
   );
   // Every rotation runs this (refresh-rotation.ts rule 3), so it must read the sealed rows only
   // (refresh_tokens_sealed: the last REFRESH_GRACE_SECONDS of rotations). Left to itself, SQLite's
@@ -77,8 +77,8 @@ export function createRefreshTokensRepo(db: Db) {
   const dropSealed = db.prepare<[number]>(
     'UPDATE refresh_tokens INDEXED BY refresh_tokens_sealed SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= ?',
   );
-  function issue(grantId: string, ttlSeconds: number): { value: string; hash: string } {
-    const value = newRefreshTokenValue();
+  /** Stores a token: a new random one, or `value` (a rotation's successor, refresh-successor.ts). */
+  function issue(grantId: string, ttlSeconds: number, value: string = newRefreshTokenValue()): { value: string; hash: string } {
     const hash = refreshTokenHash(value);
     const now = nowSeconds();
     insert.run(hash, grantId, now, now + ttlSeconds);
@@ -100,8 +100,8 @@ export function createRefreshTokensRepo(db: Db) {
       return row && toRefreshToken(row);
     },
     /** Records the token's one successor; false when it already had one (compare-and-swap). */
-    markRotated(hash: string, successorHash: string, successorSealed: string): boolean {
-      return rotate.run(nowSeconds(), successorHash, successorSealed, hash).changes === 1;
+    markRotated(hash: string, successorHash: string): boolean {
+      return rotate.run(nowSeconds(), successorHash, hash).changes === 1;
     },
     /** Drops every sealed successor of a token rotated at or before `rotatedBefore`; returns how many. */
     dropSealedSuccessors(rotatedBefore: number): number {

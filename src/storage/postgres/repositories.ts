@@ -118,8 +118,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
     const row = await one<RefreshTokenRow>(q, `SELECT ${REFRESH_COLUMNS} FROM refresh_tokens WHERE hash = $1${lock ? ' FOR UPDATE' : ''}`, [hash]);
     return row && toRefreshToken(row);
   };
-  const issueRefresh = async (grantId: string, ttlSeconds: number) => {
-    const value = newRefreshTokenValue();
+  const issueRefresh = async (grantId: string, ttlSeconds: number, value: string = newRefreshTokenValue()) => {
     const hash = refreshTokenHash(value);
     const now = nowSeconds();
     await q.query('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES ($1, $2, $3, $4)', [hash, grantId, now, now + ttlSeconds]);
@@ -509,17 +508,8 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       findByValue: (value) => findRefresh(false)(refreshTokenHash(value)),
       findByValueForUpdate: (value) => findRefresh(true)(refreshTokenHash(value)),
       findByHash: findRefresh(false),
-      async markRotated(hash, successorHash, successorSealed) {
-        return (
-          changed(
-            await q.query('UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2, successor_sealed = $3 WHERE hash = $4 AND rotated_at IS NULL', [
-              nowSeconds(),
-              successorHash,
-              successorSealed,
-              hash,
-            ]),
-          ) === 1
-        );
+      async markRotated(hash, successorHash) {
+        return changed(await q.query('UPDATE refresh_tokens SET rotated_at = $1, successor_hash = $2 WHERE hash = $3 AND rotated_at IS NULL', [nowSeconds(), successorHash, hash])) === 1;
       },
       async dropSealedSuccessors(rotatedBefore) {
         return changed(await q.query('UPDATE refresh_tokens SET successor_sealed = NULL WHERE successor_sealed IS NOT NULL AND rotated_at <= $1', [rotatedBefore]));

@@ -156,12 +156,12 @@ export function createSqliteRepositories(db: Db): Repositories {
     },
     refreshTokens: {
       insert: async (grantId, ttl) => refreshTokens.insert(grantId, ttl),
-      issue: async (grantId, ttl) => refreshTokens.issue(grantId, ttl),
+      issue: async (grantId, ttl, value) => refreshTokens.issue(grantId, ttl, value),
       findByValue: async (value) => refreshTokens.findByValue(value),
       // BEGIN IMMEDIATE already serialises the transaction: the plain read is the locked read.
       findByValueForUpdate: async (value) => refreshTokens.findByValue(value),
       findByHash: async (hash) => refreshTokens.findByHash(hash),
-      markRotated: async (hash, successorHash, sealed) => refreshTokens.markRotated(hash, successorHash, sealed),
+      markRotated: async (hash, successorHash) => refreshTokens.markRotated(hash, successorHash),
       dropSealedSuccessors: async (before) => refreshTokens.dropSealedSuccessors(before),
     },
     revokedAccessTokens: {
