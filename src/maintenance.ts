@@ -5,7 +5,7 @@
 //     file opens are deleted (atproto/stores.ts; issue 9 finding 10);
 //  3. audit log entries older than AUDIT_RETENTION_DAYS are deleted (audit/; issue 13);
 //  4. sealed refresh successors whose grace window closed are dropped (oauth/token/refresh-rotation.ts
-//     rule 3; rotation sweeps them too, this covers a quiet server).
+//     rule 3): rows rotated before successors were derived (refresh-successor.ts) are the only ones.
 // The sealer must be the one the service holds: the service passes its own; the CLI reads the same
 // key file (PLATFORM_KEYS_FILE), so run `admin purge` after the service has reloaded a rotated key.
 // Storage: the Store (SQLite or PostgreSQL): step 1 is `purge.expired` (one transaction; its SQL is

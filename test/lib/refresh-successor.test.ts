@@ -3,7 +3,7 @@
 // made again on a reuse, across a key rotation, only for the successor hash recorded.
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSealer, type SealingJwk } from '../../src/lib/sealing.ts';
+import { createSealer, sealingJwksOf, type SealingJwk } from '../../src/lib/sealing.ts';
 import { randomToken } from '../../src/lib/secrets.ts';
 import { successorAgain, successorValue } from '../../src/oauth/token/refresh-successor.ts';
 import { newRefreshTokenValue, refreshTokenHash } from '../../src/oauth/token/refresh-tokens.repo.ts';
@@ -41,6 +41,21 @@ describe('the derived successor', () => {
     expect(successorAgain(sealer, presented, { successorHash: refreshTokenHash(newRefreshTokenValue()), successorSealed: null })).toBeUndefined();
     expect(successorAgain(sealer, presented, { successorHash: refreshTokenHash(randomToken(32)), successorSealed: null })).toBeUndefined();
     expect(successorAgain(sealer, presented, { successorHash: null, successorSealed: null })).toBeUndefined();
+  });
+
+  it('shares nothing with a successor of the same token made at another time (a rotation lost, then made again)', () => {
+    const sealer = createSealer([a]);
+    const presented = newRefreshTokenValue();
+    const first = successorValue(sealer, presented, 0x0190_0000_0000);
+    const again = successorValue(sealer, presented, 0x0190_0000_0001);
+    expect(again.slice(12)).not.toBe(first.slice(12));
+  });
+
+  it('uses the key that seals, not a key published ahead of signing', () => {
+    const future = Math.floor(Date.now() / 1000) + 3600;
+    const keys = sealingJwksOf([{ ...b, purpose: 'access', sign_after: future }, { ...a, purpose: 'access' }]);
+    const presented = newRefreshTokenValue();
+    expect(successorValue(createSealer(keys), presented, 1)).toBe(successorValue(createSealer([a]), presented, 1));
   });
 
   it('is made again after a key rotation while the old key is in the file, and not once it is gone', () => {

@@ -68,7 +68,8 @@ export function createRefreshTokensRepo(db: Db) {
   const rotate = db.prepare<[number, string, string]>(
     'UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ? WHERE hash = ? AND rotated_at IS NULL',
   );
-  // Every rotation runs this (refresh-rotation.ts rule 3), so it must read the sealed rows only
+  // Maintenance runs this every 10 minutes (refresh-rotation.ts rule 3; rotations ran it too before
+  // successors were derived), so it must read the sealed rows only
   // (refresh_tokens_sealed: the last REFRESH_GRACE_SECONDS of rotations). Left to itself, SQLite's
   // planner picked refresh_tokens_rotated (migration 015, every token rotated in the last week) for
   // `rotated_at <= ?` and looked at each of them: a cost per refresh that grew with a week of

@@ -87,6 +87,8 @@ describe('refresh token values and their stored keys (refresh-tokens.repo.ts)', 
     await app.sql().run('INSERT INTO refresh_tokens (hash, grant_id, created_at, expires_at) VALUES (?, ?, ?, ?)', sha256Hex(old), grantId, nowSeconds(), nowSeconds() + 3600);
     const next = await refreshSucceeds(app, client.clientId, old);
     expect(next.refresh_token).toMatch(/^[0-9a-f]{12}/);
+    // Within the grace window it gets the same successor again (made again from its value).
+    expect((await refreshSucceeds(app, client.clientId, old)).refresh_token).toBe(next.refresh_token);
     // Rotated like any other: a replay after the grace window still revokes the grant.
     expect(await app.sql().count('refresh_tokens', 'hash = ? AND rotated_at IS NOT NULL AND successor_hash = ?', sha256Hex(old), refreshTokenHash(next.refresh_token))).toBe(1);
   });
