@@ -71,7 +71,7 @@ export function median(values: number[]): number | undefined {
 }
 
 const medianOf = (runs: RunResult[], pick: (r: RunResult) => number | undefined): number | undefined =>
-  runs.length === 0 ? undefined : median(runs.map(pick).filter((v): v is number => v !== undefined));
+  median(runs.map(pick).filter((v): v is number => v !== undefined));
 
 export function buildComparisonRows(results: ComparisonResult[], connections: number[]): ComparisonRow[] {
   const rows: ComparisonRow[] = [];

@@ -16,7 +16,7 @@
 // commits then waited up to a second, and behind a long reader (a backup) on every interval.
 //
 // Idle (everything copied for `idleStopMs`) and quiet (the WAL file unchanged all that time: no
-// commit at all), it gives back the space of a WAL file longer than `truncateIdleAboveBytes` with
+// commit at all), it gives back the space of a WAL file longer than `restartAfterBytes` with
 // one TRUNCATE checkpoint before it stops: the cut-back that SQLite would otherwise do inside a
 // request's commit (checkpoints.ts). The ftruncate holds the writer lock (5-8 ms at 64-95 MiB, more
 // for a larger file), which a commit arriving then waits for; hence only after a window with no
@@ -28,13 +28,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { walSignature, type CheckpointMessage } from './checkpoints.ts';
 
-const { file, intervalMs, restartAfterBytes, truncateIdleAboveBytes, idleStopMs } = workerData as {
-  file: string;
-  intervalMs: number;
-  restartAfterBytes: number;
-  truncateIdleAboveBytes: number;
-  idleStopMs: number;
-};
+const { file, intervalMs, restartAfterBytes, idleStopMs } = workerData as { file: string; intervalMs: number; restartAfterBytes: number; idleStopMs: number };
 const port = parentPort;
 if (!port) throw new Error('checkpoint-worker.ts runs as a worker thread');
 
@@ -63,10 +57,10 @@ const close = () => {
   port.close();
 };
 
-/** Truncates a copied WAL file longer than `truncateIdleAboveBytes`; true if it did. */
+/** Truncates a copied WAL file longer than the limit (`restartAfterBytes`); true if it did. */
 function giveBackSpace(): boolean {
   const size = fs.statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0;
-  if (size <= truncateIdleAboveBytes) return false;
+  if (size <= restartAfterBytes) return false;
   // Without waiting: TRUNCATE holds the writer lock while it waits for readers, and the app's
   // commits would wait behind a long reader (a backup) as long as the busy timeout.
   db.pragma('busy_timeout = 0');

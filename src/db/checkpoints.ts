@@ -90,9 +90,7 @@ export function startCheckpointer(
 
   const start = () => {
     // Its cost: ~13-20 MiB of RSS (a second V8 isolate) while it runs; smaller resourceLimits did not lower it.
-    const w = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), {
-      workerData: { file, intervalMs, restartAfterBytes: walLimitBytes, truncateIdleAboveBytes: walLimitBytes, idleStopMs },
-    });
+    const w = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), { workerData: { file, intervalMs, restartAfterBytes: walLimitBytes, idleStopMs } });
     worker = w;
     w.unref();
     let idle = false;

@@ -147,9 +147,9 @@ async function replay(deps: RotationDeps, tx: Repositories, grant: Grant, reason
 }
 
 /** Rule 3's end for rows rotated before successors were derived: drops their sealed successors once the grace window has closed (src/maintenance.ts). */
-export function dropClosedGraceWindows<Count extends number | Promise<number>>(
-  deps: { refreshTokens: { dropSealedSuccessors(rotatedBefore: number): Count }; config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
+export function dropClosedGraceWindows(
+  deps: { refreshTokens: Pick<Repositories['refreshTokens'], 'dropSealedSuccessors'>; config: Pick<RotationDeps['config'], 'refreshGraceSeconds'> },
   now = nowSeconds(),
-): Count {
+): Promise<number> {
   return deps.refreshTokens.dropSealedSuccessors(graceWindowsClosedBefore(deps.config, now));
 }

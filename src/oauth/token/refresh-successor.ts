@@ -22,7 +22,6 @@ import { TIME_PREFIX_LENGTH, timePrefix } from '../../lib/time-ordered.ts';
 import { refreshTokenHash, type RefreshToken } from './refresh-tokens.repo.ts';
 
 const MAC_CONTEXT = 'refresh_tokens.successor';
-const HEX_PREFIX = /^[0-9a-f]{12}/;
 
 /** What the MAC covers: the time prefix too, so that two successors of one token (a rotation lost with its database, then made again) share nothing. */
 const macInput = (prefix: string, presentedValue: string) => `${prefix}\0${presentedValue}`;
@@ -38,7 +37,6 @@ export function successorAgain(sealer: Pick<Sealer, 'macs' | 'open'>, presentedV
   const { successorHash, successorSealed } = presented;
   if (successorHash === null) return undefined;
   if (successorSealed !== null) return openSealedSuccessor(sealer, successorHash, successorSealed);
-  if (!HEX_PREFIX.test(successorHash)) return undefined;
   const prefix = successorHash.slice(0, TIME_PREFIX_LENGTH);
   for (const mac of sealer.macs(macInput(prefix, presentedValue), MAC_CONTEXT)) {
     const value = prefix + mac;
