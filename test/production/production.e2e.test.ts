@@ -272,6 +272,12 @@ describe.each(KINDS)('$kind', (k) => {
     expect(after.refresh_token).not.toBe(before!.refresh_token);
     expect(after.access_token).not.toBe(before!.access_token);
     expect((await whoami(provider, mcpUrl)).did).toBe(account.did);
+    // A client that lost the answer retries with the token it had: within the grace window it gets
+    // the same successor back (made again from the presented token, refresh-successor.ts), not a second branch.
+    provider.saveTokens(before!);
+    expect(await auth(provider, { serverUrl: mcpUrl, fetchFn: stack.fetch })).toBe('AUTHORIZED');
+    expect(provider.tokens()!.refresh_token).toBe(after.refresh_token);
+    expect((await whoami(provider, mcpUrl)).did).toBe(account.did);
   });
 });
 
