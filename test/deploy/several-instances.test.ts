@@ -192,6 +192,13 @@ describe('two instances behind Caddy (CADDY_INSTANCES=several)', () => {
       expect(JSON.parse(res.body)).toMatchObject({ error: 'invalid_grant' });
     }
     expect(served(0, '/auth/oauth/token') > 0 && served(1, '/auth/oauth/token') > 0).toBe(true);
+    // Its access tokens too, on both instances, though each had just answered them 200 (each instance
+    // remembers a bearer check's answer until a commit, its own or the other's: bearer-lookups.ts).
+    const verifiedBefore = [served(0, '/auth/verify'), served(1, '/auth/verify')];
+    for (const token of tokens.slice(-2)) for (let i = 0; i < 10; i++) expect(await mcpStatus(token)).toBe(401);
+    const bothAsked = () => served(0, '/auth/verify') > verifiedBefore[0]! && served(1, '/auth/verify') > verifiedBefore[1]!;
+    for (let tries = 0; tries < 40 && !bothAsked(); tries++) await new Promise((resolve) => setTimeout(resolve, 50)); // stdout comes through a pipe
+    expect(bothAsked()).toBe(true);
   });
 
   it('a key rotation with the CLI reaches both running instances: published by both first, then signing on both; old tokens still verify', async () => {

@@ -57,7 +57,7 @@ export interface ConnectedApp extends Grant {
 }
 
 /** What the bearer check reads of a live grant (src/resource/check-bearer.ts). */
-export type BearerGrant = Pick<LiveGrant, 'id' | 'clientId' | 'userDid' | 'resource' | 'scope' | 'lastUsedAt' | 'handle'>;
+export type BearerGrant = Pick<LiveGrant, 'id' | 'clientId' | 'userDid' | 'resource' | 'scope' | 'lastUsedAt' | 'expiresAt' | 'handle'>;
 
 /**
  * What the resource's bearer check needs to know after the token's signature, in one read
@@ -83,23 +83,34 @@ export type BearerLookup =
  */
 export const BEARER_LOOKUP_SQL = `SELECT w.slug,
        EXISTS (SELECT 1 FROM revoked_access_tokens r WHERE r.jti = ?),
-       g.id, g.client_id, g.user_did, g.resource, g.scope, g.last_used_at, u.handle
+       g.id, g.client_id, g.user_did, g.resource, g.scope, g.last_used_at, g.expires_at, u.handle
 FROM wikis w
 LEFT JOIN oauth_grants g ON g.id = ? AND w.slug = g.wiki_slug AND g.revoked_at IS NULL AND g.expires_at > ?
 LEFT JOIN users u ON u.did = g.user_did
 WHERE w.slug = ?`;
 
 /** A row of BEARER_LOOKUP_SQL; the grant's columns are null when no live grant matched. */
-export type BearerRow = [wikiSlug: string, jtiRevoked: 0 | 1 | boolean, id: string | null, clientId: string | null, userDid: string | null, resource: string | null, scope: string | null, lastUsedAt: number | null, handle: string | null];
+export type BearerRow = [
+  wikiSlug: string,
+  jtiRevoked: 0 | 1 | boolean,
+  id: string | null,
+  clientId: string | null,
+  userDid: string | null,
+  resource: string | null,
+  scope: string | null,
+  lastUsedAt: number | null,
+  expiresAt: number | null,
+  handle: string | null,
+];
 
 /** BEARER_LOOKUP_SQL's row as the bearer check reads it (both stores). */
 export function toBearerLookup(row: BearerRow | undefined): BearerLookup {
   if (!row) return { wiki: 'missing' };
-  const [wikiSlug, jtiRevoked, id, clientId, userDid, resource, scope, lastUsedAt, handle] = row;
+  const [wikiSlug, jtiRevoked, id, clientId, userDid, resource, scope, lastUsedAt, expiresAt, handle] = row;
   const grant =
-    id === null || clientId === null || userDid === null || resource === null || scope === null || lastUsedAt === null || handle === null
+    id === null || clientId === null || userDid === null || resource === null || scope === null || lastUsedAt === null || expiresAt === null || handle === null
       ? undefined
-      : { id, clientId, userDid, resource, scope, lastUsedAt, handle };
+      : { id, clientId, userDid, resource, scope, lastUsedAt, expiresAt, handle };
   return { wiki: 'found', wikiSlug, grant, jtiRevoked: jtiRevoked === 1 || jtiRevoked === true };
 }
 

@@ -76,6 +76,7 @@ interface PgBearerRow {
   resource: string | null;
   scope: string | null;
   last_used_at: number | null;
+  expires_at: number | null;
   handle: string | null;
 }
 
@@ -458,7 +459,7 @@ export function createPostgresRepositories({ q, atomic, isolated }: PostgresRepo
       // grants.repo.ts lookupBearer: the same statement, each table read by its primary key.
       async lookupBearer(slug, grantId, jti) {
         const row = await one<PgBearerRow>(q, PG_BEARER_LOOKUP_SQL, [jti, grantId, nowSeconds(), slug]);
-        return toBearerLookup(row && [row.w, row.r, row.id, row.client_id, row.user_did, row.resource, row.scope, row.last_used_at, row.handle]);
+        return toBearerLookup(row && [row.w, row.r, row.id, row.client_id, row.user_did, row.resource, row.scope, row.last_used_at, row.expires_at, row.handle]);
       },
       revoke: revokeGrant,
       async touch(id) {

@@ -20,6 +20,7 @@ import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access
 import { createWikisRepo } from '../../wikis/wikis.repo.ts';
 import { AUDIT_INSERT_COLUMNS, auditInsertValues } from '../rows.ts';
 import type { Repositories } from '../store.ts';
+import { rememberedBearerLookups } from './bearer-lookups.ts';
 import {
   createdWithinCap,
   listAudit,
@@ -45,6 +46,11 @@ export function createSqliteRepositories(db: Db): Repositories {
   const grants = createGrantsRepo(db);
   const refreshTokens = createRefreshTokensRepo(db);
   const revokedAccessTokens = createRevokedAccessTokensRepo(db);
+  const bearerLookups = rememberedBearerLookups(
+    db,
+    (slug, grantId, jti) => grants.lookupBearer(slug, grantId, jti),
+    (id) => grants.touch(id),
+  );
 
   // Prepared lazily: some tables exist only after a migration.
   const prepared = new Map<string, Database.Statement<unknown[]>>();
@@ -143,9 +149,9 @@ export function createSqliteRepositories(db: Db): Repositories {
       insert: async (grant) => grants.insert(grant),
       findById: async (id) => grants.findById(id),
       findLive: async (id) => grants.findLive(id),
-      lookupBearer: async (slug, grantId, jti) => grants.lookupBearer(slug, grantId, jti),
+      lookupBearer: async (slug, grantId, jti) => bearerLookups.lookupBearer(slug, grantId, jti),
       revoke: async (id) => grants.revoke(id),
-      touch: async (id) => grants.touch(id),
+      touch: async (id) => bearerLookups.touch(id),
       extend: async (id, expiresAt) => grants.extend(id, expiresAt),
       listConnectedApps: async (did) => grants.listConnectedApps(did),
       revokeForUser: async (id, did) => grants.revokeForUser(id, did),
