@@ -11,6 +11,11 @@
 //   CPU (docs/benchmarks.md, "Round 3: verify, MCP and discovery").
 // - Everything else (initialize, notifications, batches, headers the transport refuses):
 //   a fresh McpServer and the SDK's own StreamableHTTPServerTransport, as before.
+// - Before both, `tools/call` of whoami in its plainest form (whoamiCallOf: no _meta, no task, an
+//   integer or string id) is answered by the tool's own function without the server's generic
+//   request path (zod parsing of the message, the handler lookup, output validation: half a
+//   whoami's CPU, docs/benchmarks.md "Round 10"). The answer is the one the server gives, byte
+//   for byte (test/resource/mcp-whoami-direct.test.ts sends each shape both ways).
 import type { Request, Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -64,6 +69,35 @@ function callerOf(authInfo: AuthInfo | undefined): Caller {
  */
 const schemaValidator = new AjvJsonSchemaValidator();
 
+/** What the whoami tool returns (CallToolResult): the caller as text and as structured content. */
+function whoamiResult(caller: Caller): { content: { type: 'text'; text: string }[]; structuredContent: Record<string, unknown> } {
+  const result = whoami(caller);
+  return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: { ...result } };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The id of a JSON-RPC `tools/call` of whoami that the server would answer with the tool's result
+ * and nothing else: exactly the members jsonrpc "2.0", id (a string or a safe integer), method and
+ * params; params with a name of "whoami" and at most `arguments`, an object (whoami takes none and
+ * the server ignores them). Anything else (a `_meta`, a task, another tool) is the server's.
+ */
+export function whoamiCallOf(body: unknown): string | number | undefined {
+  if (!isPlainObject(body) || body.jsonrpc !== '2.0' || body.method !== 'tools/call') return undefined;
+  const { id, params } = body;
+  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return undefined;
+  if (!isPlainObject(params) || params.name !== 'whoami') return undefined;
+  for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return undefined;
+  for (const key in params) if (key !== 'name' && !(key === 'arguments' && isPlainObject(params.arguments))) return undefined;
+  return id as string | number;
+}
+
+/** The JSON-RPC answer to a whoami call (whoamiCallOf), as the server writes it. */
+export function whoamiAnswer(caller: Caller, id: string | number): string {
+  return JSON.stringify({ result: whoamiResult(caller), jsonrpc: '2.0', id });
+}
+
 /** A wiki's MCP server; its tools act for the request's caller (`authInfo`), never for a fixed one. */
 export function createWikiMcpServer(): McpServer {
   const server = new McpServer(MCP_SERVER_INFO, { capabilities: { tools: {} }, jsonSchemaValidator: schemaValidator });
@@ -75,10 +109,7 @@ export function createWikiMcpServer(): McpServer {
       outputSchema: { did: z.string(), handle: z.string(), wiki: z.string(), scopes: z.array(z.string()) },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    (extra) => {
-      const result = whoami(callerOf(extra.authInfo));
-      return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: { ...result } };
-    },
+    (extra) => whoamiResult(callerOf(extra.authInfo)),
   );
   return server;
 }
@@ -168,7 +199,17 @@ export async function sharedServer(): Promise<{ server: McpServer; transport: Si
   return shared;
 }
 
-function header(req: Request, name: string): string | undefined {
+/** The SDK transport's checks of a POST's headers (Accept, Content-Type, MCP-Protocol-Version), with its own predicates. */
+export function transportWouldAccept(req: Pick<Request, 'method' | 'headers'>): boolean {
+  if (req.method !== 'POST') return false;
+  const accept = header(req, 'accept');
+  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
+  if (!isJsonContentType(header(req, 'content-type'))) return false;
+  const version = header(req, 'mcp-protocol-version');
+  return version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version);
+}
+
+function header(req: Pick<Request, 'headers'>, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
@@ -181,12 +222,7 @@ function header(req: Request, name: string): string | undefined {
  * answers it (406, 415, 400, 202, batches…) exactly as before.
  */
 export function singleRequestOf(req: Request, body: unknown = req.body, isRequest = isJSONRPCRequest(body)): JSONRPCRequest | undefined {
-  if (req.method !== 'POST') return undefined;
-  const accept = header(req, 'accept');
-  if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
-  if (!isJsonContentType(header(req, 'content-type'))) return undefined;
-  const version = header(req, 'mcp-protocol-version');
-  if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return undefined;
+  if (!transportWouldAccept(req)) return undefined;
   // Any `initialize`, valid or not, is the SDK transport's to answer.
   if (!isRequest || (body as JSONRPCRequest).method === 'initialize') return undefined;
   return body as JSONRPCRequest;
@@ -195,6 +231,12 @@ export function singleRequestOf(req: Request, body: unknown = req.body, isReques
 /** Serves one MCP POST/DELETE (the body already parsed by express.json) for this caller. */
 export async function serveMcpRequest(caller: Caller, req: Request, res: Response): Promise<void> {
   const body: unknown = req.body;
+  const whoamiId = whoamiCallOf(body);
+  if (whoamiId !== undefined && transportWouldAccept(req)) {
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.end(whoamiAnswer(caller, whoamiId));
+    return;
+  }
   const isRequest = isJSONRPCRequest(body); // one schema check for both questions below
   const early = discoverFallback(body, isRequest);
   if (early) {

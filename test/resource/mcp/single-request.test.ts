@@ -7,7 +7,7 @@ import express from 'express';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Caller } from '../../../src/resource/check-bearer.ts';
-import { authInfoOf, serveWithSdkTransport, sharedServer, singleRequestOf, serveMcpRequest } from '../../../src/resource/mcp/mcp-server.ts';
+import { authInfoOf, serveWithSdkTransport, sharedServer, singleRequestOf, serveMcpRequest, whoamiCallOf } from '../../../src/resource/mcp/mcp-server.ts';
 import { ALICE_HOST, BOB_HOST, createResourceFixture, MCP_POST_HEADERS, type ResourceFixture } from '../support.ts';
 
 let f: ResourceFixture;
@@ -63,6 +63,49 @@ describe('the single-request way answers as the SDK transport does', () => {
     const fast = await request(app).post('/fast').set(MCP_POST_HEADERS).set(headers).send(JSON.stringify(body));
     expect(fast.status).toBe(sdk.status);
     expect(fast.text).toBe(sdk.text);
+  });
+});
+
+// whoami's plainest calls are answered by the tool's own function (whoamiCallOf), every other shape
+// by the server: either way the answer is the SDK transport's, byte for byte.
+const WHOAMI_CALLS: Array<[string, unknown, boolean]> = [
+  ['no arguments', { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami' } }, true],
+  ['arguments {}', { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'whoami', arguments: {} } }, true],
+  ['arguments it ignores, members in another order', { params: { arguments: { x: [1, { y: null }] }, name: 'whoami' }, id: -7, method: 'tools/call', jsonrpc: '2.0' }, true],
+  ['the largest safe integer id', { jsonrpc: '2.0', id: Number.MAX_SAFE_INTEGER, method: 'tools/call', params: { name: 'whoami' } }, true],
+  ['a string id with quotes and non-ASCII', { jsonrpc: '2.0', id: 'ré"q\\1', method: 'tools/call', params: { name: 'whoami' } }, true],
+  ['an empty string id', { jsonrpc: '2.0', id: '', method: 'tools/call', params: { name: 'whoami' } }, true],
+  ['a _meta with a progress token', { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'whoami', _meta: { progressToken: 'p' } } }, false],
+  ['a task', { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'whoami', task: { ttl: 1000 } } }, false],
+  ['arguments as an array', { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'whoami', arguments: [] } }, false],
+  ['arguments null', { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'whoami', arguments: null } }, false],
+  ['a fractional id', { jsonrpc: '2.0', id: 1.5, method: 'tools/call', params: { name: 'whoami' } }, false],
+  ['a null id', { jsonrpc: '2.0', id: null, method: 'tools/call', params: { name: 'whoami' } }, false],
+  ['a member JSON-RPC does not have', { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'whoami' }, extra: 1 }, false],
+  ['jsonrpc "1.0"', { jsonrpc: '1.0', id: 7, method: 'tools/call', params: { name: 'whoami' } }, false],
+  ['another name', { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'WhoAmI' } }, false],
+];
+
+describe('whoami answered by its own function: the same answer as the server gives', () => {
+  const app = bothWays(alice);
+  it.each(WHOAMI_CALLS)('%s', async (_name, body, direct) => {
+    expect(whoamiCallOf(body) !== undefined).toBe(direct);
+    const sdk = await request(app).post('/sdk').set(MCP_POST_HEADERS).send(JSON.stringify(body));
+    const fast = await request(app).post('/fast').set(MCP_POST_HEADERS).send(JSON.stringify(body));
+    expect(fast.status).toBe(sdk.status);
+    expect(fast.headers['content-type']).toBe(sdk.headers['content-type']);
+    expect(fast.text).toBe(sdk.text);
+    if (direct) expect(JSON.parse(fast.text)).toMatchObject({ result: { structuredContent: { did: alice.did, wiki: 'alice' } } });
+  });
+
+  it('headers the SDK transport refuses still get its answer, not the tool result', async () => {
+    const call = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami' } });
+    for (const headers of [{ Accept: 'application/json' }, { 'MCP-Protocol-Version': '2099-01-01' }]) {
+      const sdk = await request(app).post('/sdk').set(MCP_POST_HEADERS).set(headers).send(call);
+      const fast = await request(app).post('/fast').set(MCP_POST_HEADERS).set(headers).send(call);
+      expect(sdk.status).toBeGreaterThanOrEqual(400);
+      expect([fast.status, fast.text]).toEqual([sdk.status, sdk.text]);
+    }
   });
 });
 
