@@ -30,6 +30,17 @@ export function accessTokenLifetime(config: Pick<Config, 'accessTokenTtlSeconds'
   return config.accessTokenTtlSeconds;
 }
 
+/** Clock skew allowed on an access token's `exp`, `nbf` and `iat` (access-token.ts). */
+export const ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS = 30;
+
+/**
+ * RFC 7009 §2.2: an access token revoked on its own is remembered (revoked_access_tokens) until it
+ * can no longer pass verification at all: its `exp` plus the clock tolerance (purge.ts drops it then).
+ */
+export function revokedAccessTokenKeptUntil(exp: number): number {
+  return exp + ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS;
+}
+
 /**
  * RFC 9700 §4.14.2: REFRESH_TOKEN_TTL_SECONDS. Each refresh token expires this long after it is
  * issued, and each rotation extends the grant past now + this (never shortens it; grantExpiryAtRotation):

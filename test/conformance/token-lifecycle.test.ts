@@ -2,7 +2,8 @@
 // RFC 7636; RFC 8707; RFC 9068; RFC 7009; RFC 9700 §4.14): code exchange, PKCE, code replay,
 // refresh rotation with a grace period and family revocation, concurrent refreshes, scopes,
 // client authentication, error format, revocation, and the wiki-host aliases.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { purgeNow } from '../../src/maintenance.ts';
 import * as jose from 'jose';
 import { nowSeconds } from '../../src/db/open.ts';
 import { OAUTH_PATHS } from '../../src/oauth/paths.ts';
@@ -445,6 +446,20 @@ describe('revocation (RFC 7009)', () => {
     expect((await callWhoami(app, 'alice', t0.access_token)).status).toBe(401);
     expect((await callWhoami(app, 'alice', other)).status).toBe(200);
     expect((await refresh(app, claudeCode, String(r1.body.refresh_token))).status).toBe(200);
+  });
+
+  it('a revoked access token stays refused past its exp, through the clock tolerance, whatever the purge does meanwhile', async () => {
+    const tokens = await freshTokens();
+    const exp = decodeJwt(tokens.access_token).payload.exp as number;
+    expect((await revoke(claudeCode, tokens.access_token, { token_type_hint: 'access_token' })).status).toBe(200);
+    // 10 s after exp: the signature check still takes the token (30 s of clock tolerance), the grant is live.
+    vi.useFakeTimers({ toFake: ['Date'], now: (exp + 10) * 1000 });
+    try {
+      await purgeNow(app.ctx);
+      expect((await callWhoami(app, 'alice', tokens.access_token)).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('an unknown token → 200 (§2.2), and a wrong type hint does not matter', async () => {

@@ -167,8 +167,8 @@ export function createGrantsRepo(db: Db) {
     revoke(id: string): boolean {
       return revokeGrant(id);
     },
-    touch(id: string): void {
-      touch.run(nowSeconds(), id);
+    touch(id: string, now = nowSeconds()): void {
+      touch.run(now, id);
     },
     /** Keeps a grant alive as long as its newest refresh token (sliding expiry). */
     extend(id: string, expiresAt: number): void {

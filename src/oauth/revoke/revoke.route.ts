@@ -4,6 +4,7 @@
 import { Router } from 'express';
 import type { AppContext } from '../../context.ts';
 import type { AuditEvent } from '../../audit/audit-log.ts';
+import { revokedAccessTokenKeptUntil } from '../../lifetimes.ts';
 import type { OAuthClientRecord } from '../clients/client.ts';
 import { clientAuthenticatedPost, clientPostAnswer } from '../token/client-post.ts';
 import { OAUTH_PATHS } from '../paths.ts';
@@ -38,7 +39,7 @@ export async function revokeToken(ctx: RevokeDeps, client: OAuthClientRecord, to
   if (!claims || claims.clientId !== client.clientId) return false;
   const added = await ctx.store.transaction(async (tx) => {
     if (await tx.revokedAccessTokens.isRevoked(claims.jti)) return false;
-    await tx.revokedAccessTokens.add(claims.jti, claims.expiresAt);
+    await tx.revokedAccessTokens.add(claims.jti, revokedAccessTokenKeptUntil(claims.expiresAt));
     return true;
   });
   if (!added) return false;

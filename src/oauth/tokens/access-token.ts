@@ -12,11 +12,10 @@ import crypto from 'node:crypto';
 import type { Config } from '../../config/env.ts';
 import type { PlatformKeys, SigningKey } from '../../config/keys.ts';
 import { randomToken } from '../../lib/secrets.ts';
-import { accessTokenLifetime } from '../../lifetimes.ts';
+import { ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS, accessTokenLifetime } from '../../lifetimes.ts';
 
 export const ACCESS_TOKEN_TYP = 'at+jwt';
-/** Seconds of clock skew allowed on `exp`, `nbf` and `iat`. */
-const CLOCK_TOLERANCE = 30;
+const CLOCK_TOLERANCE = ACCESS_TOKEN_CLOCK_TOLERANCE_SECONDS;
 const MAX_TOKEN_LENGTH = 8192;
 /** One base64url segment (RFC 7515 §2: no padding). A single character class: linear. */
 const BASE64URL = /^[A-Za-z0-9_-]+$/;

@@ -12,11 +12,11 @@
 //      minute per grant: lifetimes.ts), which changes `last_used_at` alone; it is counted apart and
 //      the answers of that grant carry the new time.
 //   2. No commit by another connection since: `PRAGMA data_version` (SQLite's own signal for
-//      "another connection committed") is read at the first lookup of each event-loop turn, and a
-//      change forgets every answer. Another connection is another instance sharing the file
-//      (CADDY_INSTANCES=several), the admin CLI (`grants revoke`, `users delete`), or anything else
-//      that opens it. Such a commit is seen from the next turn on: at most one turn after it lands
-//      (a turn answers the requests that were waiting when it began; about 1 ms under load).
+//      "another connection committed") is read at the first lookup of each event-loop turn, and
+//      again once CHECK_EVERY_MS has passed within one; a change forgets every answer. Another
+//      connection is another instance sharing the file (CADDY_INSTANCES=several), the admin CLI
+//      (`grants revoke`, `users delete`), or anything else that opens it. Such a commit is seen
+//      within one turn and at most CHECK_EVERY_MS after it lands.
 //   3. The grant has not expired since: the answer keeps the grant's `expires_at`, and is used only
 //      while it is in the future (the statement's own `g.expires_at > now`).
 //   4. Never remembered inside a transaction, whose writes may still roll back; at most MAX_ENTRIES
@@ -28,6 +28,12 @@ import { nowSeconds, type Db } from '../../db/open.ts';
 import type { BearerLookup } from '../../oauth/grants/grants.repo.ts';
 
 export const MAX_ENTRIES = 10_000;
+
+/** Rule 2's bound within one event-loop turn (a long turn, or one whose end was not seen). */
+export const CHECK_EVERY_MS = 1;
+
+// Taken once: tests that fake timers must not stop a turn from ending (as sqlite-store.ts does).
+const nextTurn = globalThis.setImmediate;
 
 interface Entry {
   slug: string;
@@ -46,7 +52,7 @@ export interface RememberedBearerLookups {
 }
 
 /** `read` (the repository's lookupBearer on `db`), answered again under the rules above. */
-export function rememberedBearerLookups(db: Db, read: LookupBearer, touch: (grantId: string) => void): RememberedBearerLookups {
+export function rememberedBearerLookups(db: Db, read: LookupBearer, touch: (grantId: string, now: number) => void): RememberedBearerLookups {
   const totalChanges = db.prepare<[], number>('SELECT total_changes()').pluck();
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   // Keyed by the access token's jti: one answer per token; slug and grant are compared on a hit.
@@ -57,9 +63,10 @@ export function rememberedBearerLookups(db: Db, read: LookupBearer, touch: (gran
   const touchedAt = new Map<string, number>();
   const changesSoFar = () => totalChanges.get()! - touchedRows;
   let seenVersion: number | undefined;
-  let checkedThisTurn = false;
+  /** performance.now() of the last data_version read in this turn; undefined once the turn has ended. */
+  let checkedAt: number | undefined;
   const endTurn = () => {
-    checkedThisTurn = false;
+    checkedAt = undefined;
   };
 
   const forgetAll = (): void => {
@@ -67,12 +74,18 @@ export function rememberedBearerLookups(db: Db, read: LookupBearer, touch: (gran
     touchedAt.clear();
   };
 
-  /** Rule 2: once per event-loop turn, forget everything if another connection has committed. */
+  /**
+   * Rule 2: once per event-loop turn (and every CHECK_EVERY_MS within one), forget everything if
+   * another connection has committed. The turn's end is an immediate kept referenced: an unreferenced
+   * one queued from the check phase (a lookup queued behind a group commit runs there) would let the
+   * loop sleep in its poll with the turn still open.
+   */
   const forgetOthersCommits = (): void => {
-    if (checkedThisTurn) return;
-    checkedThisTurn = true;
-    setImmediate(endTurn).unref();
-    const version = dataVersion.get()!;
+    const now = performance.now();
+    if (checkedAt !== undefined && now - checkedAt < CHECK_EVERY_MS) return;
+    const version = dataVersion.get()!; // throws (SQLITE_BUSY, I/O): nothing marked checked
+    if (checkedAt === undefined) nextTurn(endTurn);
+    checkedAt = now;
     if (version !== seenVersion) {
       seenVersion = version;
       forgetAll();
@@ -104,11 +117,15 @@ export function rememberedBearerLookups(db: Db, read: LookupBearer, touch: (gran
       return answer;
     },
     touch(grantId) {
+      const now = nowSeconds();
+      if (db.inTransaction) return touch(grantId, now); // counted as any write: its transaction may hold others
       const before = totalChanges.get()!;
-      touch(grantId);
-      touchedRows += totalChanges.get()! - before;
+      touch(grantId, now);
+      const changed = totalChanges.get()! - before;
+      if (changed !== 1) return; // 0 (no such grant) changes nothing; more would be something else
+      touchedRows += changed;
       if (touchedAt.size >= MAX_ENTRIES) touchedAt.clear();
-      touchedAt.set(grantId, nowSeconds());
+      touchedAt.set(grantId, now);
     },
   };
 }

@@ -49,7 +49,7 @@ export function createSqliteRepositories(db: Db): Repositories {
   const bearerLookups = rememberedBearerLookups(
     db,
     (slug, grantId, jti) => grants.lookupBearer(slug, grantId, jti),
-    (id) => grants.touch(id),
+    (id, now) => grants.touch(id, now),
   );
 
   // Prepared lazily: some tables exist only after a migration.
