@@ -26,6 +26,8 @@ import { requestLog } from './web/request-log.ts';
 import { securityHeaders } from './web/security-headers.ts';
 import { machineEndpoints } from './web/machine-endpoints.ts';
 import { tokenLightPath } from './web/token-light-path.ts';
+import { mcpLightPath } from './web/mcp-light-path.ts';
+import { mcpEndpoint } from './resource/mcp.route.ts';
 import { discoveryRateLimit } from './web/rate-limits.ts';
 import { requestMetrics } from './metrics/route-groups.ts';
 
@@ -66,6 +68,7 @@ export function createApp(ctx: AppContext): express.Express {
   const register = registrationHandlers(ctx);
   // Shared with the light path below (one budget whichever path answers).
   const verify = verifyRoutes(ctx);
+  const mcp = mcpEndpoint(ctx);
   const discoveryLimit = discoveryRateLimit('discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
   const wikiDiscoveryLimit = discoveryRateLimit('wiki-discovery', ctx.config.rateLimits.discoveryPerMinute, ctx.config);
   const errors = errorHandler(ctx.log, ctx);
@@ -78,7 +81,7 @@ export function createApp(ctx: AppContext): express.Express {
   // /token, /register fallbacks. Everything else on a wiki host ends there (404).
   app.use(verify); // forward_auth: first, and answered without routing (verify.route.ts)
   app.use(under(TLS_ASK_PATH, tlsAskRoutes(ctx))); // Caddy's on-demand TLS `ask` (GET /internal/tls-ask), on its local address
-  app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register, discoveryLimit: wikiDiscoveryLimit }));
+  app.use(wikiHostRoutes(ctx, { tokenHandlers: token, registerHandlers: register, discoveryLimit: wikiDiscoveryLimit, mcp }));
 
   // The apex: the authorization server and the pages.
   app.all([OAUTH_PATHS.token, OAUTH_PATHS.register, OAUTH_PATHS.revoke], oauthClientCors); // browser MCP clients; preflights end here
@@ -102,13 +105,15 @@ export function createApp(ctx: AppContext): express.Express {
   const light = machineEndpoints({ ctx, app, discoveryLimit, wikiDiscoveryLimit, verify, errors });
   // And the plain POST /auth/oauth/token (src/web/token-light-path.ts): Express's router and body parser skipped, the same last step.
   const tokenLight = tokenLightPath({ ctx, app, errors }, tokens);
+  // And the plain POST /mcp of a wiki host (src/web/mcp-light-path.ts): the same chain, whoami answered in one writeHead.
+  const mcpLight = mcpLightPath({ ctx, app, errors }, mcp);
   // Express 5 calls app.handle(req, res, next) for each request (next only when mounted in another app).
   type Handle = (req: IncomingMessage, res: ServerResponse, next?: unknown) => void;
   const dispatch = app as unknown as { handle: Handle };
   const handle = dispatch.handle.bind(app);
   dispatch.handle = (req, res, next) => {
     if (next !== undefined) return handle(req, res, next);
-    const answered = tokenLight(req, res) || light(req, res);
+    const answered = tokenLight(req, res) || mcpLight(req, res) || light(req, res);
     if (answered === false) handle(req, res, next);
     else if (answered !== true) void answered.then((done) => done || handle(req, res, next));
   };

@@ -37,11 +37,14 @@ export function cors(policy: CorsPolicy): RequestHandler {
 export const metadataCors = cors({ methods: ['GET', 'HEAD'] });
 
 /** The MCP endpoint: browser clients must read the challenge and send the MCP headers (MCP 2025-11-25 transports). */
-export const mcpCors = cors({
+const MCP_CORS: CorsPolicy = {
   methods: ['GET', 'POST', 'DELETE'],
   allowHeaders: ['Authorization', 'Content-Type', 'Mcp-Protocol-Version', 'Mcp-Session-Id', 'Last-Event-ID'],
   exposeHeaders: ['WWW-Authenticate', 'Mcp-Session-Id', 'Mcp-Protocol-Version'],
-});
+};
+export const mcpCors = cors(MCP_CORS);
+/** mcpCors' headers on an answer that is not a preflight (the light path writes them itself). */
+export const MCP_CORS_ANSWER = corsAnswerHeaders(MCP_CORS);
 
 /** /token, /register and /revoke (issuer and wiki-host fallbacks), called by browser-based MCP clients. */
 export const OAUTH_CLIENT_CORS: CorsPolicy = {

@@ -2,19 +2,19 @@
 // metadata (RFC 9728), its MCP endpoint behind the bearer check, and the /authorize, /token and
 // /register aliases some clients build on the MCP origin. Any other path on a wiki host is a 404;
 // other hosts pass through untouched.
-import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { AppContext } from '../context.ts';
-import { WIKI_READ, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
 import { discoveryRateLimit, noStore, precomputeJson, sendJson, type PrecomputedJson } from '../web/http.ts';
-import { grantKeyedLimits, type DiscoveryLimit, type GrantKeyedLimits } from '../web/rate-limits.ts';
+import type { DiscoveryLimit } from '../web/rate-limits.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
-import { checkBearer, type Caller } from './check-bearer.ts';
-import { mcpCors, metadataCors, oauthClientCors } from './cors.ts';
+import type { Caller } from './check-bearer.ts';
+import { metadataCors, oauthClientCors } from './cors.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
 import { requireWiki } from './require-wiki.ts';
 import { VERIFY_PATH } from './verify.route.ts';
+import { MCP_PATH, mcpEndpoint, type McpEndpoint } from './mcp.route.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 
 declare global {
@@ -29,9 +29,6 @@ declare global {
   }
 }
 
-/** The MCP endpoint; `/mcp/` is served alike (the router is not strict), never redirected. */
-export const MCP_PATH = '/mcp';
-
 export interface WikiHostOptions {
   /** The issuer's POST /token chain, served again on wiki hosts. */
   tokenHandlers: RequestHandler[];
@@ -39,6 +36,8 @@ export interface WikiHostOptions {
   registerHandlers: RequestHandler[];
   /** PRM's discovery budget, when app.ts shares it with the light path (src/web/machine-endpoints.ts). */
   discoveryLimit?: DiscoveryLimit;
+  /** The MCP endpoint's chain, when app.ts shares it with the light path (src/web/mcp-light-path.ts). */
+  mcp?: McpEndpoint;
 }
 
 
@@ -50,34 +49,6 @@ function wikiSlugOf(res: Response): string {
   if (slug === undefined) throw new Error('wiki host route reached without a wiki slug');
   return slug;
 }
-
-/**
- * RFC 6750 §3 — sets res.locals.caller, or fails with 401/403 (404 for an unknown wiki); a caller spends
- * its grant's budget, a refused request its address's (src/web/rate-limits.ts).
- */
-function requireBearer(ctx: AppContext, scope: WikiScope, limits: GrantKeyedLimits): RequestHandler {
-  return async (req, res, next) => {
-    res.locals.caller = await limits.spendFor(req.ip, () => checkBearer(ctx, req.get('authorization'), wikiSlugOf(res), scope));
-    next();
-  };
-}
-
-/**
- * The built-in MCP server and its SDK load on the first MCP request, not at start-up: the SDK is
- * ~30 MiB of RSS and ~0.15 s of start-up CPU that a process serving no MCP request never needs
- * (docs/benchmarks.md, "Memory").
- */
-let mcpServerModule: Promise<typeof import('./mcp/mcp-server.ts')> | undefined;
-const loadMcpServer = () => (mcpServerModule ??= import('./mcp/mcp-server.ts'));
-
-/** Serves the MCP request for the checked caller; GET (the SSE stream) is not offered. */
-const serveMcp: RequestHandler = async (req, res) => {
-  const caller = res.locals.caller;
-  if (!caller) throw new Error('MCP request reached without a caller');
-  const { EventStreamNotOffered, serveMcpRequest } = await loadMcpServer();
-  if (req.method === 'GET' || req.method === 'HEAD') throw new EventStreamNotOffered();
-  await serveMcpRequest(caller, req, res);
-};
 
 /** The issuer's authorization endpoint with the same query string, byte for byte. */
 export function issuerAuthorizeUrl(publicUrl: string, req: Request): string {
@@ -94,8 +65,7 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
   const { config } = ctx;
   const router = Router();
   const discoveryLimit = opts.discoveryLimit ?? discoveryRateLimit('wiki-discovery', config.rateLimits.discoveryPerMinute, config);
-  const mcpLimits = grantKeyedLimits(config, 'wiki-mcp');
-  const json = express.json({ limit: '1mb' });
+  const mcp = opts.mcp ?? mcpEndpoint(ctx);
   // Each wiki's PRM, serialised once; bounded (emptied when full: a miss only costs a serialisation).
   const prmDocs = new Map<string, PrecomputedJson>();
   const prmDocument = (slug: string): PrecomputedJson => {
@@ -115,8 +85,7 @@ export function wikiHostRoutes(ctx: AppContext, opts: WikiHostOptions): RequestH
     sendJson(res, prmDocument(wiki.slug));
   });
 
-  // Every request without a valid token, `initialize` and `server/discover` included, gets the 401 challenge.
-  router.all(MCP_PATH, mcpCors, noStore, apiResponses, mcpLimits.address.check, requireBearer(ctx, WIKI_READ, mcpLimits), json, serveMcp);
+  router.all(MCP_PATH, ...mcp.handlers);
 
   // Some Claude.ai versions build these on the MCP origin when the AS lives elsewhere.
   router.get('/authorize', noStore, (req, res) => {

@@ -27,17 +27,28 @@ export const FORM_BODY_OPTIONS = { extended: false, limit: FORM_BODY_LIMIT, para
 // body-parser's content-type and type-is read another type or charset (415, or no body at all).
 const PLAIN_TYPES = new Set(['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded;charset=utf-8', 'application/x-www-form-urlencoded; charset=utf-8']);
 
-/** Whether the request's body is the plain case the light path reads itself (the headers alone decide). */
-export function isPlainForm(headers: { [name: string]: string | string[] | undefined }): boolean {
+type Headers = { [name: string]: string | string[] | undefined };
+
+/**
+ * A light path's rule for a body it reads itself (the headers alone decide): a Content-Type in
+ * `types` (compared lower case), no Content-Encoding or Transfer-Encoding, and a Content-Length of
+ * `min` to `max` bytes. Shared with json-body.ts.
+ */
+export function isPlainBody(headers: Headers, types: ReadonlySet<string>, min: number, max: number): boolean {
   const type = headers['content-type'];
-  if (typeof type !== 'string' || !PLAIN_TYPES.has(type.toLowerCase())) return false;
+  if (typeof type !== 'string' || !types.has(type.toLowerCase())) return false;
   if (headers['content-encoding'] !== undefined || headers['transfer-encoding'] !== undefined) return false;
   const length = headers['content-length'];
-  return typeof length === 'string' && /^[0-9]{1,5}$/.test(length) && Number(length) <= FORM_BODY_LIMIT;
+  return typeof length === 'string' && /^[0-9]{1,7}$/.test(length) && Number(length) >= min && Number(length) <= max;
+}
+
+/** Whether the request's body is the plain case the light path reads itself (the headers alone decide). */
+export function isPlainForm(headers: Headers): boolean {
+  return isPlainBody(headers, PLAIN_TYPES, 0, FORM_BODY_LIMIT);
 }
 
 /** An error shaped as body-parser's (http-errors: status, expose, type), which the error handler reads the same way. */
-class BodyError extends Error {
+export class BodyError extends Error {
   readonly expose = true;
   readonly status: number;
   readonly type: string;

@@ -16,6 +16,7 @@
 //   request path (zod parsing of the message, the handler lookup, output validation: half a
 //   whoami's CPU, docs/benchmarks.md "Round 10"). The answer is the one the server gives, byte
 //   for byte (test/resource/mcp-whoami-direct.test.ts sends each shape both ways).
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
@@ -200,7 +201,7 @@ export async function sharedServer(): Promise<{ server: McpServer; transport: Si
 }
 
 /** The SDK transport's checks of a POST's headers (Accept, Content-Type, MCP-Protocol-Version), with its own predicates. */
-export function transportWouldAccept(req: Pick<Request, 'method' | 'headers'>): boolean {
+export function transportWouldAccept(req: { method?: string; headers: IncomingHttpHeaders }): boolean {
   if (req.method !== 'POST') return false;
   const accept = header(req, 'accept');
   if (!accept?.includes('application/json') || !accept.includes('text/event-stream')) return false;
@@ -209,7 +210,7 @@ export function transportWouldAccept(req: Pick<Request, 'method' | 'headers'>): 
   return version === undefined || SUPPORTED_PROTOCOL_VERSIONS.includes(version);
 }
 
-function header(req: Pick<Request, 'headers'>, name: string): string | undefined {
+function header(req: { headers: IncomingHttpHeaders }, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
