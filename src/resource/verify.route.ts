@@ -4,9 +4,14 @@
 // as is (401/403 with the wiki's WWW-Authenticate challenge, 404 for an unknown wiki).
 // The wiki is the one the Host header names, the Host the wiki server also sees; a request whose
 // X-Forwarded-Host disagrees is refused with 400 (wikiSlugOfRequest in src/wikis/urls.ts).
+// A caller's 2xx is read by the proxy alone and never reaches a browser: it carries no body and no
+// page's security headers (CSP, frame and sniffing rules: nothing to apply them to), only no-store
+// and X-Auth-* (answerWithout; the light path likewise). A refusal is what the client sees, and
+// keeps them all.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
+import { securityHeaderSets } from '../web/security-headers.ts';
 import { BadRequest } from '../web/errors.ts';
 import { noStore, setNoStore, singleString } from '../web/http.ts';
 import { grantKeyedLimits } from '../web/rate-limits.ts';
@@ -15,6 +20,11 @@ import { checkBearer, type BearerDeps, type Caller } from './check-bearer.ts';
 import { WikiNotFound } from './require-wiki.ts';
 
 export const VERIFY_PATH = '/auth/verify';
+
+/** The security headers (securityHeaders' `everywhere` set) a caller's 2xx goes without. */
+export function answerWithout(config: Pick<BearerDeps['config'], 'production' | 'publicUrl'>): string[] {
+  return securityHeaderSets(config.production, config.publicUrl).everywhere.map(([name]) => name);
+}
 
 /** `?scope=wiki:write` in the forward_auth URI names the scope a route needs; wiki:read by default. */
 export function requiredScopeFrom(value: unknown): WikiScope {
@@ -76,6 +86,7 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
       return checkBearer(ctx, input.authorization, slug, requiredScopeFrom(input.scope));
     });
 
+  const without = answerWithout(ctx.config);
   const markResponse = (res: Response): void => {
     setNoStore(res);
     res.locals.api = true;
@@ -87,6 +98,7 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
     const caller = await check({ ip: req.ip, hosts: req, authorization: req.get('authorization'), scope });
     const headers = authHeaders(caller);
     res.status(200);
+    for (const name of without) res.removeHeader(name);
     for (const name in headers) res.setHeader(name, headers[name]!);
     res.end();
   };

@@ -19,7 +19,7 @@
 //   - /auth/verify at its exact path (any method, as verifyRoutes' own exact-path branch): the
 //     prelude Express would run (metric, request id, log line), then verifyRoutes' own check
 //     (the same budgets, the same bearer check); a caller is answered with one writeHead of the
-//     headers Express sets (request id, security headers, no-store, X-Auth-*). Its refusals, a query
+//     headers Express sets (request id, no-store, X-Auth-*; no security headers on a 2xx). Its refusals, a query
 //     string (?scope=, Express's query parser) and a spent address budget go through Express's code:
 //     the request is given Express's prototypes as app.handle does, and the error handler or the
 //     very verifyRoutes handler Express mounts answers it.
@@ -138,8 +138,9 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     }
   };
 
-  // The answer to a caller: the headers Express sets (request id, security headers, noStore), then X-Auth-*.
-  const VERIFIED_PREFIX: Flat = [...security, ...NO_STORE_HEADERS.flat()];
+  // The answer to a caller: the headers Express leaves on it (request id, noStore; verify.route.ts
+  // takes the security headers off a 2xx), then X-Auth-*.
+  const VERIFIED_PREFIX: Flat = [...NO_STORE_HEADERS.flat()];
 
   const verify = (req: IncomingMessage, res: ServerResponse, query: boolean): void => {
     const id = kit.begin(req, res, VERIFY_PATH, VERIFY_PATH === QUIET_PATH);

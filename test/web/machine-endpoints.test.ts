@@ -118,6 +118,25 @@ describe('the light path answers as the Express routes do', () => {
       if (name.startsWith('a valid token')) {
         expect(r.answer.status).toBe(200);
         expect(r.answer.headers['x-auth-handle']).toBe('alice.test');
+        // Read by the proxy alone: no body and none of a page's security headers; no-store kept.
+        expect(r.answer.names.filter((n) => !['date', 'connection', 'keep-alive'].includes(n))).toEqual([
+          'x-request-id',
+          'cache-control',
+          'pragma',
+          'x-auth-did',
+          'x-auth-handle',
+          'x-auth-wiki',
+          'x-auth-scopes',
+          'x-auth-client-id',
+          'content-length',
+        ]);
+        expect(r.answer.body).toBe('');
+      }
+      if (name.startsWith('no token')) {
+        // A refusal reaches the client through the proxy: every security header.
+        expect(r.answer.headers['content-security-policy']).toContain("default-src 'none'");
+        expect(r.answer.headers['x-frame-options']).toBe('DENY');
+        expect(r.answer.headers['x-content-type-options']).toBe('nosniff');
       }
     }
   });
