@@ -108,7 +108,8 @@ export function lightRequestKit({ ctx, app, errors }: LightRequestDeps): LightRe
     },
     fail(req, res, id, err, where, prepare) {
       if (res.headersSent) {
-        ctx.log.error({ reqId: id, err }, `the light path failed while answering ${where}`);
+        // As the error handler logs it (its own branch for an answer already begun), where added.
+        ctx.log.error({ reqId: id, err, where }, 'request failed');
         res.destroy();
         return;
       }

@@ -16,7 +16,12 @@
 //      (request id, security headers, CORS, no-store, Content-Type). Any other message goes to
 //      the MCP server exactly as the chain's last step hands it (serveMcpRequest), on the request
 //      made an Express one with those headers set.
-// Whatever a step throws goes to the app's error handler, as the router would pass it on.
+// Whatever a step throws goes to the app's error handler, as the router would pass it on. The one
+// known difference is in the log of a client that goes away mid-body while the bearer check is still
+// running: neither path answers it, but Express then skips the body (body-parser sees a finished
+// request) and hands the server none, where this path logs the aborted body as a refusal. The
+// budgets are spent as the chain spends them (test/hardening/rate-limits.test.ts fails if either
+// is skipped here).
 // test/web/mcp-light-path.test.ts sends each variant both ways and compares status, headers, body,
 // log lines and metrics.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -89,6 +94,7 @@ export function mcpLightPath(deps: LightRequestDeps, endpoint: Pick<McpEndpoint,
       if (size <= JSON_LIGHT_BODY_LIMIT) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
     });
     req.once('error', () => {
+      if (body === 'read') return; // the whole body came: what follows is the answer's business
       body = 'aborted';
       answer();
     });

@@ -20,6 +20,7 @@ let app: TestApp;
 let lines: LogLine[];
 let token: string;
 let otherWikiToken: string;
+let writeOnlyToken: string;
 
 beforeAll(async () => {
   ({ app, lines } = await started({ TRUST_PROXY: 'loopback' }));
@@ -28,11 +29,19 @@ beforeAll(async () => {
   token = (await mintAccessToken(app.ctx, { grantId: g.grantId, did: alice.did, slug: 'alice', clientId: 'test-client', scope: 'wiki:read wiki:write' })).token;
   const b = await seedGrant(app.ctx, app.config, { did: bob.did, slug: 'bob', clientId: 'test-client', refreshToken: false });
   otherWikiToken = (await mintAccessToken(app.ctx, { grantId: b.grantId, did: bob.did, slug: 'bob', clientId: 'test-client', scope: 'wiki:read' })).token;
+  const w = await seedGrant(app.ctx, app.config, { did: alice.did, slug: 'alice', clientId: 'test-client', scope: 'wiki:write', refreshToken: false });
+  writeOnlyToken = (await mintAccessToken(app.ctx, { grantId: w.grantId, did: alice.did, slug: 'alice', clientId: 'test-client', scope: 'wiki:write' })).token;
 });
 afterAll(async () => {
   lightPathSwitch.enabled = true;
   await app?.close();
 });
+
+/** A whoami call of exactly `bytes` bytes (its arguments padded). */
+function whoamiOfLength(bytes: number): string {
+  const bare = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'whoami', arguments: { pad: '' } } });
+  return bare.replace('"pad":""', `"pad":"${'x'.repeat(bytes - bare.length)}"`);
+}
 
 const mcp = (body: string, headers: Record<string, string> = {}, path = '/mcp'): Shot => ({
   method: 'POST',
@@ -73,6 +82,11 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
     ['a token of another wiki (401)', mcp(WHOAMI, { authorization: `Bearer ${otherWikiToken}` })],
     ['a token that is not one (401), with a body that is not JSON either: the token decides', mcp('not json', { authorization: 'Bearer abc.def.ghi' })],
     ['an unknown wiki (404)', mcp(WHOAMI, { host: 'nobody.localhost:3000' })],
+    ['a token without wiki:read (403 insufficient_scope)', mcp(WHOAMI, { authorization: `Bearer ${writeOnlyToken}` })],
+    ['X-Forwarded-Host naming the same wiki', mcp(WHOAMI, { 'x-forwarded-host': ALICE })],
+    ['the wiki host in upper case', mcp(WHOAMI, { host: 'ALICE.localhost:3000' })],
+    ['a Content-Length with leading zeros', mcp(WHOAMI, { 'content-length': `00${Buffer.byteLength(WHOAMI)}` })],
+    [`a body of exactly ${JSON_LIGHT_BODY_LIMIT} bytes`, mcp(whoamiOfLength(JSON_LIGHT_BODY_LIMIT))],
   ];
   it.each(taken)('%s: taken, the same answer', async (_name, shot) => {
     const r = await both(app, lines, shot);
@@ -83,6 +97,7 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
     ['another spelling of the path (/mcp/)', mcp(WHOAMI, {}, '/mcp/')],
     ['a query string', mcp(WHOAMI, {}, '/mcp?x=1')],
     ['the apex host', mcp(WHOAMI, { host: 'localhost:3000' })],
+    ['a wiki host with a trailing dot (not a wiki host: the apex answers)', mcp(WHOAMI, { host: 'alice.localhost.:3000' })],
     ['Host and X-Forwarded-Host disagreeing (400)', mcp(WHOAMI, { 'x-forwarded-host': 'bob.localhost:3000' })],
     ['text/plain', mcp(WHOAMI, { 'content-type': 'text/plain' })],
     ['application/json with another charset (415)', mcp(WHOAMI, { 'content-type': 'application/json; charset=latin1' })],
@@ -90,7 +105,7 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
     ['a compressed body', mcp(WHOAMI, { 'content-encoding': 'gzip' })],
     ['a chunked body', mcp(WHOAMI, { 'transfer-encoding': 'chunked' })],
     ['an empty body (body-parser: {})', mcp('')],
-    ['a body over the light limit', mcp(JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'whoami', arguments: { pad: 'x'.repeat(JSON_LIGHT_BODY_LIMIT) } } }))],
+    [`a body of ${JSON_LIGHT_BODY_LIMIT + 1} bytes, one over the light limit`, mcp(whoamiOfLength(JSON_LIGHT_BODY_LIMIT + 1))],
   ];
   it.each(notTaken)('%s: left to Express, the same answer', async (_name, shot) => {
     const r = await both(app, lines, shot);
@@ -105,7 +120,7 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
   });
 
   /** Sends the headers, then the body's parts each in its own packet (a pause between): the raw answer. */
-  const inPieces = (parts: string[], length = parts.join('').length) =>
+  const inPieces = (parts: (string | Buffer)[], length = Buffer.byteLength(Buffer.concat(parts.map((p) => Buffer.from(p))))) =>
     new Promise<string>((resolve, reject) => {
       let answer = '';
       const socket = net.connect(app.port, '127.0.0.1', async () => {
@@ -114,7 +129,7 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
           await new Promise((r) => setTimeout(r, 30));
           socket.write(part);
         }
-        if (length > parts.join('').length) setTimeout(() => socket.destroy(), 50);
+        if (length > Buffer.concat(parts.map((p) => Buffer.from(p))).length) setTimeout(() => socket.destroy(), 50);
       });
       socket.on('data', (d: Buffer) => (answer += d.toString()));
       socket.on('close', () => resolve(answer));
@@ -127,6 +142,14 @@ describe('POST /mcp: the light path answers as the Express chain does', () => {
     expect(lightPathSwitch.answered - before).toBe(1);
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain('"structuredContent":{"did":');
+  });
+
+  it('a character cut between two packets: decoded whole (the string id comes back as sent)', async () => {
+    const bytes = Buffer.from(JSON.stringify({ jsonrpc: '2.0', id: 'ré-1', method: 'tools/call', params: { name: 'whoami' } }));
+    const cut = bytes.indexOf(0xc3) + 1; // between the two bytes of é
+    const answer = await inPieces([bytes.subarray(0, cut), bytes.subarray(cut)]);
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"id":"ré-1"');
   });
 
   it('a client that goes away before its whole body came: nothing answered, the same lines logged as with Express', async () => {

@@ -15,7 +15,7 @@
 //   integer or string id) is answered by the tool's own function without the server's generic
 //   request path (zod parsing of the message, the handler lookup, output validation: half a
 //   whoami's CPU, docs/benchmarks.md "Round 10"). The answer is the one the server gives, byte
-//   for byte (test/resource/mcp-whoami-direct.test.ts sends each shape both ways).
+//   for byte (test/resource/mcp/single-request.test.ts sends each shape both ways).
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, Response } from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
