@@ -55,7 +55,8 @@ describe('the SQLite repositories: query plans', () => {
 
   it('finds every row through an index: no statement scans a table whole', () => {
     expect(plans.length).toBeGreaterThan(40);
-    const scans = plans.filter((p) => p.plan.some((detail) => /^SCAN /.test(detail))).map((p) => `${p.sql}  →  ${p.plan.join(' | ')}`);
+    // `SCAN CONSTANT ROW` reads no table (SELECT total_changes(), bearer-lookups.ts).
+    const scans = plans.filter((p) => p.plan.some((detail) => detail.startsWith('SCAN ') && detail !== 'SCAN CONSTANT ROW')).map((p) => `${p.sql}  →  ${p.plan.join(' | ')}`);
     expect(scans).toEqual([]);
   });
 
