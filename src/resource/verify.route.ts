@@ -22,7 +22,7 @@ import { WikiNotFound } from './require-wiki.ts';
 export const VERIFY_PATH = '/auth/verify';
 
 /** The security headers (securityHeaders' `everywhere` set) a caller's 2xx goes without. */
-export function answerWithout(config: Pick<BearerDeps['config'], 'production' | 'publicUrl'>): string[] {
+function answerWithout(config: Pick<BearerDeps['config'], 'production' | 'publicUrl'>): string[] {
   return securityHeaderSets(config.production, config.publicUrl).everywhere.map(([name]) => name);
 }
 

@@ -24,7 +24,7 @@ export function isPlainJson(headers: { [name: string]: string | string[] | undef
 }
 
 /** body-parser's error for a body that is not JSON (or not an object or array). */
-export class JsonParseFailed extends BodyError {
+class JsonParseFailed extends BodyError {
   constructor() {
     super('the body is not valid JSON', 400, 'entity.parse.failed');
   }
