@@ -12,6 +12,7 @@ import { noStore, setNoStore } from '../web/http.ts';
 import { grantKeyedLimits, type AddressGate } from '../web/rate-limits.ts';
 import { checkBearer, type Caller } from './check-bearer.ts';
 import { MCP_CORS_ANSWER, mcpCors } from './cors.ts';
+import { wikiSlugOf } from './require-wiki.ts';
 
 /** The MCP endpoint; `/mcp/` is served alike (the router is not strict), never redirected. */
 export const MCP_PATH = '/mcp';
@@ -36,12 +37,6 @@ export interface McpEndpoint {
   check(ip: string | undefined, authorization: string | undefined, slug: string): Promise<Caller>;
   /** What the chain sets on the response before its bearer check: CORS, no-store, JSON errors. */
   markResponse(res: Pick<Response, 'setHeader' | 'locals'>): void;
-}
-
-function wikiSlugOf(res: Response): string {
-  const slug = res.locals.wikiSlug;
-  if (slug === undefined) throw new Error('wiki host route reached without a wiki slug');
-  return slug;
 }
 
 export function mcpEndpoint(ctx: AppContext): McpEndpoint {

@@ -2,7 +2,7 @@
 // metadata (RFC 9728), its MCP endpoint behind the bearer check, and the /authorize, /token and
 // /register aliases some clients build on the MCP origin. Any other path on a wiki host is a 404;
 // other hosts pass through untouched.
-import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import type { AppContext } from '../context.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { NotFound } from '../web/errors.ts';
@@ -12,7 +12,7 @@ import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import type { Caller } from './check-bearer.ts';
 import { metadataCors, oauthClientCors } from './cors.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from './prm.ts';
-import { requireWiki } from './require-wiki.ts';
+import { requireWiki, wikiSlugOf } from './require-wiki.ts';
 import { VERIFY_PATH } from './verify.route.ts';
 import { MCP_PATH, mcpEndpoint, type McpEndpoint } from './mcp.route.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
@@ -43,12 +43,6 @@ export interface WikiHostOptions {
 
 /** Paths whose 404 is JSON even for a browser. */
 const API_PATHS = /^\/(?:\.well-known\/|mcp(?:\/|$)|token\/?$|register\/?$|authorize\/?$)/i;
-
-function wikiSlugOf(res: Response): string {
-  const slug = res.locals.wikiSlug;
-  if (slug === undefined) throw new Error('wiki host route reached without a wiki slug');
-  return slug;
-}
 
 /** The issuer's authorization endpoint with the same query string, byte for byte. */
 export function issuerAuthorizeUrl(publicUrl: string, req: Request): string {
