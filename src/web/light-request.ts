@@ -28,6 +28,31 @@ export function withinHeaderLimits(req: IncomingMessage): boolean {
   return true;
 }
 
+/**
+ * Reads the body of a request a light path took as plain (its Content-Length within `limit`, checked
+ * from the headers): `read` gets the bytes once the body has come, or `aborted` is called instead
+ * when the client goes away first; never both.
+ */
+export function readPlainBody(req: IncomingMessage, limit: number, read: (bytes: Buffer) => void, aborted: () => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
+  });
+  req.once('error', () => {
+    if (ended) return;
+    ended = true;
+    aborted();
+  });
+  req.once('end', () => {
+    if (ended) return;
+    ended = true;
+    read(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+  });
+}
+
 /** What wikiSlugOfRequest reads of a request, from the raw headers. */
 export const hostHeaders = (req: IncomingMessage) => ({ get: (name: 'host' | 'x-forwarded-host') => req.headers[name] as string | undefined });
 

@@ -32,7 +32,7 @@ import { MCP_CORS_ANSWER } from '../resource/cors.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { NO_STORE_HEADERS } from './http.ts';
 import { isPlainJson, JSON_LIGHT_BODY_LIMIT, parseJsonBody } from './json-body.ts';
-import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
+import { hostHeaders, lightPathSwitch, lightRequestKit, readPlainBody, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
 
 const WHERE = 'POST /mcp';
 
@@ -72,36 +72,34 @@ export function mcpLightPath(deps: LightRequestDeps, endpoint: Pick<McpEndpoint,
       failNow(err);
     };
 
-    // Step 2's bytes, gathered while step 1 runs.
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let body: 'reading' | 'aborted' | 'read' = 'reading';
+    // Step 2's bytes, gathered while step 1 runs: undefined while they come, or if the client went away.
+    let bytes: Buffer | undefined;
+    let aborted = false;
     let caller: Caller | undefined;
     const answer = (): void => {
-      if (settled || caller === undefined || body === 'reading') return;
-      if (body === 'aborted') return fail(new RequestAborted());
+      if (settled || caller === undefined || (bytes === undefined && !aborted)) return;
+      if (bytes === undefined) return fail(new RequestAborted());
       settled = true;
       let message: unknown;
       try {
-        message = parseJsonBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+        message = parseJsonBody(bytes);
       } catch (err) {
         return failNow(err);
       }
       serve(req, res, id, caller, message).catch(failNow);
     };
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= JSON_LIGHT_BODY_LIMIT) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
-    });
-    req.once('error', () => {
-      if (body === 'read') return; // the whole body came: what follows is the answer's business
-      body = 'aborted';
-      answer();
-    });
-    req.once('end', () => {
-      body = 'read';
-      answer();
-    });
+    readPlainBody(
+      req,
+      JSON_LIGHT_BODY_LIMIT,
+      (read) => {
+        bytes = read;
+        answer();
+      },
+      () => {
+        aborted = true;
+        answer();
+      },
+    );
     endpoint.check(taken.ip, req.headers.authorization, taken.slug).then((c) => {
       caller = c;
       answer();

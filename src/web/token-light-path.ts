@@ -25,7 +25,7 @@ import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { corsAnswerHeaders, OAUTH_CLIENT_CORS } from '../resource/cors.ts';
 import { wikiSlugOfRequest } from '../wikis/urls.ts';
 import { NO_STORE_HEADERS, setNoStore } from './http.ts';
-import { hostHeaders, lightPathSwitch, lightRequestKit, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
+import { hostHeaders, lightPathSwitch, lightRequestKit, readPlainBody, withinHeaderLimits, type Flat, type LightRequestDeps } from './light-request.ts';
 
 const WHERE = 'POST /auth/oauth/token';
 
@@ -65,27 +65,25 @@ export function tokenLightPath(deps: LightRequestDeps, endpoint: Pick<TokenEndpo
     // headers the chain has set by then (request id, security headers, CORS, no-store, JSON errors),
     // and the app's error handler answers it.
     const fail = (err: unknown): void => kit.fail(req, res, id, err, WHERE, chainHeaders);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= FORM_BODY_LIMIT) chunks.push(chunk); // Node's parser stops at Content-Length, itself within the limit
-    });
-    req.once('error', () => fail(new RequestAborted()));
-    req.once('end', () => {
-      let body: Record<string, unknown>;
-      try {
-        body = parseFormBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-      } catch (err) {
-        return fail(err);
-      }
-      const posted: PostedRequest = { body, ip: taken.ip, get: (name) => req.headers[name] as string | undefined };
-      endpoint.answer(posted).then((json) => {
-        const bytes = Buffer.from(json); // encoded once, for its length and for the answer
-        res.writeHead(200, ['X-Request-Id', id, ...ANSWER_HEADERS, 'Content-Length', String(bytes.length)]);
-        res.end(bytes);
-      }, fail);
-    });
+    readPlainBody(
+      req,
+      FORM_BODY_LIMIT,
+      (bytes) => {
+        let body: Record<string, unknown>;
+        try {
+          body = parseFormBody(bytes);
+        } catch (err) {
+          return fail(err);
+        }
+        const posted: PostedRequest = { body, ip: taken.ip, get: (name) => req.headers[name] as string | undefined };
+        endpoint.answer(posted).then((json) => {
+          const answer = Buffer.from(json); // encoded once, for its length and for the answer
+          res.writeHead(200, ['X-Request-Id', id, ...ANSWER_HEADERS, 'Content-Length', String(answer.length)]);
+          res.end(answer);
+        }, fail);
+      },
+      () => fail(new RequestAborted()),
+    );
     return true;
   };
 }
