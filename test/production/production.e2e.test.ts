@@ -16,7 +16,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { BrowserContext, Page } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../ops/server-process.ts';
 import { deriveUsername } from '../../src/accounts/username.ts';
 import { launchChromium, signInWithBluesky, withFailureScreenshot, type LaunchedChromium } from '../support/chromium.ts';
 import { MemoryOAuthProvider } from '../support/mcp-oauth-client.ts';
@@ -29,6 +31,8 @@ let chromium: LaunchedChromium;
 let person: BrowserContext;
 let account: PdsAccount;
 let username: string;
+/** The last client's tokens after its refresh: the revocation test at the end presents its access token. */
+let lastAccessToken: string | undefined;
 
 beforeAll(async () => {
   const started = Date.now();
@@ -278,6 +282,7 @@ describe.each(KINDS)('$kind', (k) => {
     expect(await auth(provider, { serverUrl: mcpUrl, fetchFn: stack.fetch })).toBe('AUTHORIZED');
     expect(provider.tokens()!.refresh_token).toBe(after.refresh_token);
     expect((await whoami(provider, mcpUrl)).did).toBe(account.did);
+    lastAccessToken = provider.tokens()!.access_token;
   });
 });
 
@@ -345,5 +350,25 @@ describe('what strangers name stays out of reach: only OUTBOUND_PRIVATE_HOSTS is
       await fresh.close();
     }
     expect(stack.trap.connections()).toBe(before);
+  });
+});
+
+describe('a revocation made by another process, in production too', () => {
+  it("the admin CLI's `grants revoke` is refused by forward_auth at once, though the service had just answered that token", async () => {
+    expect(lastAccessToken).toBeTruthy();
+    const call = () =>
+      stack.fetch(stack.wikiMcpUrl(username), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${lastAccessToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+      });
+    // Answered (and remembered: src/storage/sqlite/bearer-lookups.ts) before the revocation.
+    for (let i = 0; i < 3; i++) expect((await call()).status).toBe(200);
+    const revoked = spawnSync(process.execPath, [CLI, 'grants', 'revoke', '--user', username], { env: { PATH: process.env.PATH ?? '', ...stack.env }, encoding: 'utf8' });
+    expect(revoked.status, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toMatch(/^Revoked [1-9]\d* grants? of /);
+    const refused = await call();
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
   });
 });
