@@ -190,6 +190,33 @@ export const CASES: LoadCase[] = [
   },
 ];
 
+/**
+ * The bare route a read case runs turn about with (run.ts runSize, --edge-rounds): every app case
+ * with a bare route that issues no tokens. The token cases keep their bare route as a case of its
+ * own: their targets compare them with the signing loops and with oidc-provider, not with it.
+ */
+export function pairedBare(def: LoadCase): LoadCase | undefined {
+  if (def.app !== 'app' || def.issuesTokens || !def.bare) return undefined;
+  const bare = CASES.find((c) => c.id === def.bare);
+  if (!bare) throw new Error(`case ${def.id} names an unknown bare route ${def.bare}`);
+  return bare;
+}
+
+/**
+ * The cases a run measures, in CASES order: all of them, or `only`'s with their bare routes. A bare
+ * route that only paired cases name is measured with them (pairedBare), not as a case of its own,
+ * unless `only` asks for it by name.
+ */
+export function selectCases(only?: string[]): LoadCase[] {
+  const wanted = new Set(only ?? CASES.map((c) => c.id));
+  for (const id of wanted) if (!CASES.some((c) => c.id === id)) throw new Error(`unknown case "${id}"`);
+  for (const c of CASES) if (wanted.has(c.id) && c.bare) wanted.add(c.bare);
+  const selected = CASES.filter((c) => wanted.has(c.id));
+  const namedBy = (bare: LoadCase, paired: boolean) => selected.some((c) => c.bare === bare.id && (pairedBare(c) !== undefined) === paired);
+  const asked = new Set(only ?? []);
+  return selected.filter((c) => c.app !== 'bare' || asked.has(c.id) || namedBy(c, false) || !namedBy(c, true));
+}
+
 /** The peer's token endpoint (node-oidc-provider mounts it at /token). */
 const PEER_TOKEN_PATH = '/token';
 

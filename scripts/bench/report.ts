@@ -1,7 +1,7 @@
 // Turns the measured runs into rows (each figure beside its baseline from the same run, as a
 // ratio) and the printed tables (the targets and their checks are in targets.ts).
 import type { CaseId, LoadCase } from './cases.ts';
-import type { ComparisonResult, ComparisonRow } from './compare.ts';
+import { median, type ComparisonResult, type ComparisonRow } from './compare.ts';
 import type { StartupReport } from './startup.ts';
 import type { Check } from './targets.ts';
 import type { DbSizeReport } from './db-size.ts';
@@ -21,6 +21,12 @@ export interface CaseResult {
   exhausted: number;
   /** Token cases: the `alg` of the access token the probe request was answered with. */
   accessTokenAlg?: string;
+  /**
+   * Edge cases (a read case with a bare route, run.ts --edge-rounds): the bare route's runs,
+   * measured turn about with this case's, one per round and concurrency, in the order of `runs`.
+   * Without them (token cases, older results) the ratio uses the bare case's own runs.
+   */
+  bareRuns?: RunResult[];
 }
 
 export interface SizeResult {
@@ -56,6 +62,10 @@ export interface Row {
   bareCpuUs?: number;
   /** Cores other processes used during this run (max of this run and its bare run). */
   foreignCores?: number;
+  /** Rounds measured at this concurrency (more than one: every figure above is their median). */
+  rounds?: number;
+  /** Each round's bare req/s ÷ req/s, in the order they ran (`vsBare` is their median). */
+  roundVsBare?: number[];
 }
 
 export interface ScaleRow {
@@ -71,6 +81,22 @@ export interface ScaleRow {
   p99Factor: number;
 }
 
+/** A case's runs by concurrency, in the order the concurrencies first ran. */
+export function runsByConnections(runs: RunResult[]): Map<number, RunResult[]> {
+  const out = new Map<number, RunResult[]>();
+  for (const run of runs) out.set(run.connections, [...(out.get(run.connections) ?? []), run]);
+  return out;
+}
+
+const medianOf = (runs: RunResult[], pick: (r: RunResult) => number | undefined): number | undefined =>
+  median(runs.map(pick).filter((v): v is number => v !== undefined));
+
+/**
+ * One row per case and concurrency. A case measured in rounds (several runs at one concurrency)
+ * shows the median of each figure; when its bare route ran turn about with it (`bareRuns`), its
+ * `vs bare` is the median of the rounds' ratios, each from two runs a few seconds apart, as the
+ * oidc-provider comparison does (compare.ts).
+ */
 export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
   const rows: Row[] = [];
   for (const size of sizes) {
@@ -78,35 +104,46 @@ export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
     for (const def of cases) {
       const result = byId.get(def.id);
       if (!result || def.app !== 'app') continue;
-      for (const run of result.runs) {
-        const bareRun = def.bare ? byId.get(def.bare)?.runs.find((r) => r.connections === run.connections) : undefined;
+      const paired = result.bareRuns ? runsByConnections(result.bareRuns) : undefined;
+      for (const [connections, runs] of runsByConnections(result.runs)) {
+        const bareRuns = paired ? (paired.get(connections) ?? []) : (def.bare ? byId.get(def.bare)?.runs.filter((r) => r.connections === connections) : undefined) ?? [];
+        const rps = medianOf(runs, (r) => r.rps) ?? 0;
         const row: Row = {
           size: size.name,
           caseId: def.id,
           label: def.label,
-          connections: run.connections,
-          rps: run.rps,
-          p50: run.p50,
-          p99: run.p99,
-          failures: run.non2xx + run.errors,
-          foreignCores: run.foreignCores,
-          cpuUs: run.cpuUsPerRequest,
+          connections,
+          rps,
+          p50: medianOf(runs, (r) => r.p50) ?? 0,
+          p99: medianOf(runs, (r) => r.p99) ?? 0,
+          failures: runs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+          foreignCores: maxOf([...runs, ...bareRuns].map((r) => r.foreignCores)),
+          cpuUs: medianOf(runs, (r) => r.cpuUsPerRequest),
         };
-        if (bareRun && def.bare) {
-          row.bare = { id: def.bare, rps: bareRun.rps, p50: bareRun.p50, p99: bareRun.p99 };
-          row.vsBare = bareRun.rps / run.rps;
-          row.bareCpuUs = bareRun.cpuUsPerRequest;
-          if (bareRun.foreignCores !== undefined) row.foreignCores = Math.max(row.foreignCores ?? 0, bareRun.foreignCores);
+        if (runs.length > 1) row.rounds = runs.length;
+        if (def.bare && bareRuns.length > 0) {
+          const bareRps = medianOf(bareRuns, (r) => r.rps) ?? 0;
+          row.bare = { id: def.bare, rps: bareRps, p50: medianOf(bareRuns, (r) => r.p50) ?? 0, p99: medianOf(bareRuns, (r) => r.p99) ?? 0 };
+          row.bareCpuUs = medianOf(bareRuns, (r) => r.cpuUsPerRequest);
+          const pairs = paired ? Math.min(runs.length, bareRuns.length) : 0;
+          const roundVsBare = Array.from({ length: pairs }, (_, k) => (bareRuns[k]?.rps ?? 0) / (runs[k]?.rps ?? 1));
+          row.vsBare = pairs > 0 ? median(roundVsBare) : bareRps / rps;
+          if (pairs > 1) row.roundVsBare = roundVsBare;
         }
         if (def.issuesTokens) {
-          row.vsSign = size.baselines.sign.opsPerSecond / run.rps;
-          row.vsSignWrite = size.baselines.signWrite.opsPerSecond / run.rps;
+          row.vsSign = size.baselines.sign.opsPerSecond / rps;
+          row.vsSignWrite = size.baselines.signWrite.opsPerSecond / rps;
         }
         rows.push(row);
       }
     }
   }
   return rows;
+}
+
+function maxOf(values: (number | undefined)[]): number | undefined {
+  const known = values.filter((v): v is number => v !== undefined);
+  return known.length === 0 ? undefined : Math.max(...known);
 }
 
 export function buildScaleRows(rows: Row[]): ScaleRow[] {
@@ -227,10 +264,11 @@ export function renderTables(result: {
     out.push('');
     out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
     out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
-    out.push('and its bare run, > 0.15 is disturbed)');
+    out.push('and its bare run, > 0.15 is disturbed; rounds = each round\'s vs bare, the case and its bare route run turn about:');
+    out.push('the row shows the medians, and vs bare is the median of the rounds\' ratios)');
     out.push(
       table(
-        ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'targets'],
+        ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'rounds', 'targets'],
         result.rows.map((r) => [
           r.size,
           r.label,
@@ -247,6 +285,7 @@ export function renderTables(result: {
           r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
           r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
           r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
+          r.roundVsBare ? r.roundVsBare.map((x) => x.toFixed(2)).join(' ') : '',
           checkMark(result.checks, r),
         ]),
       ),
@@ -254,12 +293,22 @@ export function renderTables(result: {
   }
   const failed = result.sizes.flatMap((s) => s.cases.filter((c) => c.failed).map((c) => `${s.name} ${c.id}: ${c.failed}`));
   if (failed.length > 0) out.push('', 'Not measured (probe failed):', ...failed.map((f) => `  ${f}`));
-  const bare = result.sizes.flatMap((s) =>
-    s.cases.filter((c) => c.id.startsWith('bare-')).flatMap((c) => c.runs.map((r) => [s.name, c.label, String(r.connections), fmtRate(r.rps), fmtMs(r.p50), fmtMs(r.p99)])),
-  );
+  const bareLine = (size: string, route: string, connections: number, runs: RunResult[]): string[] => [
+    size,
+    route,
+    String(connections),
+    fmtRate(medianOf(runs, (r) => r.rps) ?? 0),
+    fmtMs(medianOf(runs, (r) => r.p50) ?? 0),
+    fmtMs(medianOf(runs, (r) => r.p99) ?? 0),
+    runs.length > 1 ? String(runs.length) : '',
+  ];
+  const bare = result.sizes.flatMap((s) => [
+    ...s.cases.filter((c) => c.id.startsWith('bare-')).flatMap((c) => [...runsByConnections(c.runs)].map(([conc, runs]) => bareLine(s.name, c.label, conc, runs))),
+    ...s.cases.flatMap((c) => (c.bareRuns ? [...runsByConnections(c.bareRuns)].map(([conc, runs]) => bareLine(s.name, `${c.id}'s bare route, turn about`, conc, runs)) : [])),
+  ]);
   if (bare.length > 0) {
-    out.push('', 'Bare Express routes (same child process, same core)');
-    out.push(table(['size', 'route', 'conc', 'req/s', 'p50 ms', 'p99 ms'], bare));
+    out.push('', 'Bare Express routes (same child process, same core; in rounds: medians)');
+    out.push(table(['size', 'route', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'rounds'], bare));
   }
   if (result.scaleRows.length > 0) {
     out.push('', 'Scale (large database ÷ small database)');

@@ -18,7 +18,8 @@ import type { BenchChild } from './child.ts';
 import type { LoadCase } from './cases.ts';
 import type { RunResult } from './load.ts';
 import { pgWrites, type BenchPostgres, type PgStatement } from './postgres.ts';
-import { fmtMs, fmtRate, table, type SizeResult } from './report.ts';
+import { median } from './compare.ts';
+import { fmtMs, fmtRate, runsByConnections, table, type SizeResult } from './report.ts';
 
 export const STORES = ['sqlite', 'postgres'] as const;
 export type StoreName = (typeof STORES)[number];
@@ -124,7 +125,25 @@ function figures(run: RunResult): StoreFigures {
   };
 }
 
-/** Each PostgreSQL run, beside the SQLite run of the same size, case and concurrency when there is one. */
+/** A case's figures at one concurrency: the run's, or the median of its rounds' (failures summed, noise the worst). */
+function roundFigures(runs: RunResult[]): StoreFigures {
+  const each = runs.map(figures);
+  const mid = (pick: (f: StoreFigures) => number | undefined) => median(each.map(pick).filter((v): v is number => v !== undefined));
+  const noise = each.map((f) => f.foreignCores).filter((v): v is number => v !== undefined);
+  return {
+    rps: mid((f) => f.rps) ?? 0,
+    p99: mid((f) => f.p99) ?? 0,
+    cpuUs: mid((f) => f.cpuUs),
+    databaseCpuUs: mid((f) => f.databaseCpuUs),
+    writesPerSecond: mid((f) => f.writesPerSecond),
+    walBytesPerRequest: mid((f) => f.walBytesPerRequest),
+    statementsPerRequest: mid((f) => f.statementsPerRequest),
+    failures: each.reduce((sum, f) => sum + f.failures, 0),
+    foreignCores: noise.length > 0 ? Math.max(...noise) : undefined,
+  };
+}
+
+/** Each PostgreSQL case and concurrency, beside the SQLite figures of the same size, case and concurrency when there are some. */
 export function buildStoreRows(sqlite: SizeResult[], postgres: SizeResult[], cases: LoadCase[]): StoreRow[] {
   const rows: StoreRow[] = [];
   for (const pgSize of postgres) {
@@ -133,15 +152,17 @@ export function buildStoreRows(sqlite: SizeResult[], postgres: SizeResult[], cas
       if (def.app !== 'app') continue;
       const pgCase = pgSize.cases.find((c) => c.id === def.id);
       if (!pgCase) continue;
-      for (const pgRun of pgCase.runs) {
-        const liteRun = liteSize?.cases.find((c) => c.id === def.id)?.runs.find((r) => r.connections === pgRun.connections);
+      for (const [connections, pgRuns] of runsByConnections(pgCase.runs)) {
+        const liteRuns = liteSize?.cases.find((c) => c.id === def.id)?.runs.filter((r) => r.connections === connections) ?? [];
+        const pg = roundFigures(pgRuns);
+        const lite = liteRuns.length > 0 ? roundFigures(liteRuns) : undefined;
         rows.push({
           size: pgSize.name,
           caseId: def.id,
           label: def.label,
-          connections: pgRun.connections,
-          ...(liteRun ? { sqlite: figures(liteRun), rpsRatio: pgRun.rps / liteRun.rps, p99Ratio: pgRun.p99 / liteRun.p99 } : {}),
-          postgres: figures(pgRun),
+          connections,
+          ...(lite ? { sqlite: lite, rpsRatio: pg.rps / lite.rps, p99Ratio: pg.p99 / lite.p99 } : {}),
+          postgres: pg,
         });
       }
     }

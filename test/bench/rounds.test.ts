@@ -1,0 +1,89 @@
+// `npm run bench` measures each read case (verify, whoami, the documents) turn about with its bare
+// route, in rounds (scripts/bench/run.ts --edge-rounds): a row shows the medians and its `vs bare`
+// is the median of the rounds' ratios, so one slow window of a shared machine cannot decide a
+// target. These tests hold the rules that make the printed PASS/MISS mean that. No timing.
+import { describe, expect, it } from 'vitest';
+import { CASES, selectCases } from '../../scripts/bench/cases.ts';
+import type { RunResult } from '../../scripts/bench/load.ts';
+import { buildRows, type SizeResult } from '../../scripts/bench/report.ts';
+import { SMALL } from '../../scripts/bench/seed.ts';
+import { buildStoreRows } from '../../scripts/bench/stores.ts';
+import { evaluate } from '../../scripts/bench/targets.ts';
+
+function run(connections: number, rps: number, p99 = 1, extra: Partial<RunResult> = {}): RunResult {
+  return { connections, duration: 4, rps, p50: p99 / 2, p99, max: p99, mean: p99 / 2, ok: rps * 4, non2xx: 0, errors: 0, timeouts: 0, statusCodes: { 200: rps * 4 }, ...extra };
+}
+
+const loop = { opsPerSecond: 1000, meanMs: 1, ops: 1000, seconds: 1 };
+
+function size(cases: SizeResult['cases']): SizeResult {
+  return { name: 'small', scale: SMALL, database: { file: '', bytes: 0, cached: true, buildSeconds: 0 }, baselines: { sign: loop, signWrite: loop }, cases };
+}
+
+const ids = (only?: string[]) => selectCases(only).map((c) => c.id);
+
+describe('which cases a run measures', () => {
+  it('runs the read cases with their bare routes beside them, the token cases and their bare route as before', () => {
+    expect(ids()).toEqual(['bare-token', 'refresh', 'authcode', 'verify', 'whoami', 'as-metadata', 'prm']);
+    expect(CASES.map((c) => c.id)).toContain('bare-verify');
+  });
+
+  it('--only: a read case alone (its bare route comes with it), a token case with its bare route, a bare route asked by name', () => {
+    expect(ids(['verify'])).toEqual(['verify']);
+    expect(ids(['refresh', 'whoami'])).toEqual(['bare-token', 'refresh', 'whoami']);
+    expect(ids(['bare-verify'])).toEqual(['bare-verify']);
+    expect(ids(['verify', 'bare-verify'])).toEqual(['bare-verify', 'verify']);
+    expect(() => ids(['nope'])).toThrow(/unknown case "nope"/);
+  });
+});
+
+describe('rows of a case measured in rounds, turn about with its bare route', () => {
+  // Round ratios (bare ÷ case): 1.10, 2.00, 1.03. Their median is 1.10; the ratio of the medians
+  // (300 ÷ 150) would be 2.00: the one slow window (round 2) would decide.
+  const verify = { id: 'verify' as const, label: 'GET /auth/verify', exhausted: 0, runs: [run(16, 100, 3), run(16, 150, 9), run(16, 300, 5)], bareRuns: [run(16, 110), run(16, 300), run(16, 310)] };
+
+  it('shows the medians and the median of the rounds\u2019 ratios', () => {
+    const [row] = buildRows([size([verify])], selectCases(['verify']));
+    expect(row).toMatchObject({ caseId: 'verify', connections: 16, rps: 150, p99: 5, rounds: 3, bare: { id: 'bare-verify', rps: 300 } });
+    expect(row?.vsBare).toBeCloseTo(1.1, 6);
+    expect(row?.roundVsBare?.map((x) => Number(x.toFixed(3)))).toEqual([1.1, 2, 1.033]);
+  });
+
+  it('a target is judged on that median: 1 ÷ 1.10 passes verify\u2019s 0.6×, the ratio of the medians would not', () => {
+    const rows = buildRows([size([verify])], selectCases(['verify']));
+    const checks = evaluate({ rows, scaleRows: [], bearerCases: ['verify'], sizes: [], comparison: [] });
+    const min = checks.find((c) => c.target.startsWith('≥ 0.6×'));
+    expect(min).toMatchObject({ pass: true, subject: 'small verify c=16' });
+    expect(min?.value).toBeCloseTo(1 / 1.1, 6);
+    // Slower than 0.6× in two rounds of three is a MISS.
+    const slow = { ...verify, runs: [run(16, 100), run(16, 100), run(16, 300)], bareRuns: [run(16, 300), run(16, 300), run(16, 310)] };
+    const missed = evaluate({ rows: buildRows([size([slow])], selectCases(['verify'])), scaleRows: [], bearerCases: ['verify'], sizes: [], comparison: [] });
+    expect(missed.find((c) => c.target.startsWith('≥ 0.6×'))).toMatchObject({ pass: false, value: 1 / 3 });
+  });
+
+  it('one row per concurrency; failures of every round count', () => {
+    const failing = { ...verify, runs: [run(1, 10), run(1, 12, 1, { non2xx: 2 }), run(1, 11), ...verify.runs], bareRuns: [run(1, 20), run(1, 20), run(1, 20), ...verify.bareRuns] };
+    const rows = buildRows([size([failing])], selectCases(['verify']));
+    expect(rows.map((r) => [r.connections, r.rps, r.failures])).toEqual([
+      [1, 11, 2],
+      [16, 150, 0],
+    ]);
+  });
+
+  it('a case without paired runs (older results, token cases) keeps the bare case\u2019s own run', () => {
+    const sizes = [size([{ id: 'bare-verify', label: 'bare', exhausted: 0, runs: [run(16, 300)] }, { id: 'verify', label: 'verify', exhausted: 0, runs: [run(16, 150)] }])];
+    const [row] = buildRows(sizes, CASES);
+    expect(row?.vsBare).toBe(2);
+    expect(row?.rounds).toBeUndefined();
+  });
+
+  it('the PostgreSQL table shows one row per concurrency with the rounds\u2019 medians', () => {
+    const lite = size([verify]);
+    const pg = size([{ ...verify, runs: [run(16, 50), run(16, 75), run(16, 60)] }]);
+    const rows = buildStoreRows([lite], [pg], selectCases(['verify']));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.postgres.rps).toBe(60);
+    expect(rows[0]?.sqlite?.rps).toBe(150);
+    expect(rows[0]?.rpsRatio).toBeCloseTo(0.4, 6);
+  });
+});
