@@ -14,6 +14,7 @@ interface Sample {
   busyTicks: number;
   ownTicks: number;
   serverTicks: number;
+  runnerTicks: number;
   /** Per database process: a backend that exits during the run must not take its earlier ticks off the sum. */
   databaseTicks: Map<number, number>;
 }
@@ -23,6 +24,8 @@ export interface NoiseReading {
   foreignCores: number;
   /** CPU seconds the app process (server child, all its threads) used. */
   serverCpuSeconds: number;
+  /** Cores the load generator (this process, autocannon) used: near 1, it and not the app set the pace. */
+  loadGeneratorCores: number;
   /** CPU seconds the database server's processes used (PostgreSQL runs; 0 otherwise). */
   databaseCpuSeconds: number;
 }
@@ -77,6 +80,7 @@ export class CpuNoise {
       busyTicks: busy,
       ownTicks: this.pids().reduce((sum, pid) => sum + processTicks(pid), 0),
       serverTicks: processTicks(this.serverPid()),
+      runnerTicks: processTicks(process.pid),
       databaseTicks,
     };
   }
@@ -99,6 +103,7 @@ export class CpuNoise {
     return {
       foreignCores: Math.max(0, foreign / TICKS_PER_SECOND / seconds),
       serverCpuSeconds: (end.serverTicks - this.start.serverTicks) / TICKS_PER_SECOND,
+      loadGeneratorCores: (end.runnerTicks - this.start.runnerTicks) / TICKS_PER_SECOND / seconds,
       databaseCpuSeconds: databaseTicks / TICKS_PER_SECOND,
     };
   }

@@ -30,6 +30,8 @@ export interface RunResult {
   retries?: number;
   /** PostgreSQL runs: CPU time of the database server's processes per 2xx response, µs. */
   databaseCpuUsPerRequest?: number;
+  /** Cores the load generator used during the run (cpu-noise.ts): near 1, it limited the run, not the app. */
+  loadGeneratorCores?: number;
   /** Write transactions the store committed during the run (scripts/bench/stores.ts). */
   writes?: { transactions: number; perSecond: number; walBytes?: number; statements?: number };
 }

@@ -12,7 +12,7 @@
 // transactions committed together, src/storage/sqlite/sqlite-store.ts), and from /proc/self/io the
 // bytes and write calls of the whole process (WAL frames are 4,120 bytes; the checkpoint worker's
 // copies into the database file and the request log to stdout count too).
-//   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] > /dev/null
+//   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] [--frames] [--db FILE] > /dev/null
 // The figures go to stderr. --profile FILE writes a CPU profile of the last round; --heap-profile FILE
 // what the last round allocated (sampled), and prints the KiB per answer by allocation site.
 import fs from 'node:fs';
@@ -30,7 +30,7 @@ import { HTTP_SERVER_OPTIONS } from '../../src/web/header-limits.ts';
 import { lightPathSwitch } from '../../src/web/light-request.ts';
 import { applyBenchPragmas } from './child-util.ts';
 import { createPools } from './pools.ts';
-import { APEX_HOST, buildDatabase, SMALL } from './seed.ts';
+import { APEX_HOST, buildDatabase, LARGE, QUICK_LARGE, SMALL, type Scale } from './seed.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -48,6 +48,9 @@ const { values: flags } = parseArgs({
     // No checkpoints at all (no worker, wal_autocheckpoint = 0): the WAL only grows, and its growth
     // ÷ 4,120 bytes is the frames (pages) written per answer. Slower rounds: for counting, not timing.
     frames: { type: 'boolean', default: false },
+    // A copy of this seeded database instead of a small one built here: the bench's large one
+    // (bench-results/cache/db-1000000-….sqlite; the scale is read from its name).
+    db: { type: 'string' },
   },
 });
 const conc = Number(flags.conc);
@@ -78,10 +81,20 @@ function fakeSocket(): Duplex & { send(bytes: string): void } {
 const request = (body: string) =>
   `POST /auth/oauth/token HTTP/1.1\r\nHost: ${APEX_HOST}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
+/** The scale of a cached bench database, from its name (db-<grants>-<hash>.sqlite, seed.ts prepareDatabase). */
+function scaleOf(file: string): Scale {
+  const grants = Number(/db-(\d+)-/.exec(path.basename(file))?.[1]);
+  const scale = [SMALL, QUICK_LARGE, LARGE].find((s) => s.grants === grants);
+  if (!scale) throw new Error(`--db ${file}: not a bench database of a known scale (db-<grants>-<hash>.sqlite)`);
+  return scale;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-token-'));
   const dbFile = path.join(dir, 'app.sqlite');
-  buildDatabase(dbFile, SMALL);
+  const scale = flags.db ? scaleOf(flags.db) : SMALL;
+  if (flags.db) fs.copyFileSync(flags.db, dbFile);
+  else buildDatabase(dbFile, scale);
   const unlimited = '1000000000';
   const config = parseConfig({
     PATH: process.env.PATH,
@@ -98,7 +111,7 @@ async function main(): Promise<void> {
   applyBenchPragmas(ctx.sqlite); // BENCH_PRAGMA='cache_size=-4000': an A/B of a SQLite setting
   const checkpointer = flags.frames ? undefined : startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
   if (flags.frames) ctx.sqlite!.db.pragma('wal_autocheckpoint = 0');
-  const pools = createPools(ctx, SMALL);
+  const pools = createPools(ctx, scale);
   const app = createApp(ctx);
   lightPathSwitch.enabled = !flags.express;
   let onFinish: ((status: number) => void) | undefined;

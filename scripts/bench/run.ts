@@ -270,6 +270,7 @@ async function runCase(
       if (reading) {
         run.foreignCores = reading.foreignCores;
         run.cpuUsPerRequest = run.ok > 0 ? (reading.serverCpuSeconds * 1e6) / run.ok : undefined;
+        run.loadGeneratorCores = reading.loadGeneratorCores;
         if (reading.databaseCpuSeconds > 0) run.databaseCpuUsPerRequest = run.ok > 0 ? (reading.databaseCpuSeconds * 1e6) / run.ok : undefined;
       }
       if (writesSince) run.writes = await writesSince(run.duration);
@@ -283,6 +284,7 @@ async function runCase(
           (run.cpuUsPerRequest !== undefined ? `  cpu ${Math.round(run.cpuUsPerRequest)} µs/req` : '') +
           (run.databaseCpuUsPerRequest !== undefined ? ` + pg ${Math.round(run.databaseCpuUsPerRequest)} µs/req` : '') +
           (run.writes && run.writes.transactions > 0 ? `  ${fmtRate(run.writes.perSecond)} writes/s` : '') +
+          (run.loadGeneratorCores !== undefined ? `  load generator ${run.loadGeneratorCores.toFixed(2)} cores` : '') +
           (run.foreignCores !== undefined ? `  other load ${run.foreignCores.toFixed(2)} cores` : '') +
           (bad > 0 ? `  FAILED ${bad} ${JSON.stringify(run.statusCodes)}` : '') +
           (built.exhausted() > 0 ? `  pool exhausted ×${built.exhausted()}` : ''),
@@ -434,12 +436,14 @@ async function runSize(
             if (side.result.cases.find((c) => c.id === def.id)?.failed) continue;
             // The case and its bare route turn about, the other way round in every other round, so
             // that what one leaves behind on the core (its garbage, a checkpoint) does not always fall on the same one.
-            const turn = !bare ? [def] : round % 2 === 0 ? [def, bare] : [bare, def];
+            // On PostgreSQL the case alone: the bare route reads no store, and its targets are SQLite's.
+            const pair = side.store === 'sqlite' ? bare : undefined;
+            const turn = !pair ? [def] : round % 2 === 0 ? [def, pair] : [pair, def];
             for (const d of turn) {
               const first = i === 0 && round === 0;
               const r = await runCase(d, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], first, d.app === 'app' ? side.meter : undefined);
               let kept = side.result.cases.find((c) => c.id === def.id);
-              if (d === bare) {
+              if (d === pair) {
                 if (!kept) side.result.cases.push((kept = { id: def.id, label: def.label, runs: [], exhausted: 0 }));
                 kept.bareRuns = [...(kept.bareRuns ?? []), ...r.runs];
                 // A bare route that cannot answer leaves the case without its ratio: said, as a failed probe is.
