@@ -58,6 +58,8 @@ declare module 'autocannon' {
   export interface Tracker extends PromiseLike<Result> {
     /** Every response; `responseTime` in milliseconds (fractional: the result's histograms round it down to whole ms). */
     on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void): this;
+    /** Once every connection's requests are built and before the first is sent (autocannon's clock started earlier). */
+    on(event: 'start', listener: () => void): this;
     stop(): void;
   }
 

@@ -27,6 +27,8 @@ export interface CaseResult {
    * Without them (token cases, older results) the ratio uses the bare case's own runs.
    */
   bareRuns?: RunResult[];
+  /** Set when the bare route's probe failed: the case was measured alone, without its ratio. */
+  bareFailed?: string;
 }
 
 export interface SizeResult {
@@ -116,7 +118,8 @@ export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
           rps,
           p50: medianOf(runs, (r) => r.p50) ?? 0,
           p99: medianOf(runs, (r) => r.p99) ?? 0,
-          failures: runs.reduce((n, r) => n + r.non2xx + r.errors, 0),
+          // The bare route's failures too: a bare route that fails partway flatters the ratio.
+          failures: [...runs, ...bareRuns].reduce((n, r) => n + r.non2xx + r.errors, 0),
           foreignCores: maxOf([...runs, ...bareRuns].map((r) => r.foreignCores)),
           cpuUs: medianOf(runs, (r) => r.cpuUsPerRequest),
         };

@@ -10,7 +10,7 @@
 // Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
 // for a MISS, so CI runs `--quick` as a smoke check.
 //
-//   npm run bench                      full run (~12 min on 2 cores, ~5 more with PostgreSQL installed; the large database is cached)
+//   npm run bench                      full run (~28 min on 2 cores with PostgreSQL installed; the large database is cached)
 //   npm run bench -- --quick           smoke run (~2 min): 1 s runs, a 10× smaller large database
 //   npm run bench -- --only verify,whoami --sizes small --profile   CPU profiles of the app child
 //   npm run bench -- --stores=sqlite,postgres --sizes=small --no-peer   the store comparison alone
@@ -428,7 +428,8 @@ async function runSize(
     for (const side of sides) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
     for (const def of cases) {
       const bare = pairedBare(def);
-      // A profile spans the case's runs on its side (the other side's runs leave it idle).
+      // A profile spans the case's runs on its side (the other side's runs leave it idle), and the
+      // runs of its bare route between them: the same child serves it (its frames are the bare app's).
       for (const side of sides) if (side.profiles) await side.child.request({ type: 'profile-start' });
       for (const [i, conc] of connectionLevels.entries()) {
         for (let round = 0; round < (bare ? edgeRounds : 1); round++) {
@@ -437,17 +438,19 @@ async function runSize(
             // The case and its bare route turn about, the other way round in every other round, so
             // that what one leaves behind on the core (its garbage, a checkpoint) does not always fall on the same one.
             // On PostgreSQL the case alone: the bare route reads no store, and its targets are SQLite's.
-            const pair = side.store === 'sqlite' ? bare : undefined;
+            // A bare route whose probe failed is left out from then on: the case runs alone, without its ratio.
+            const pair = side.store === 'sqlite' && !side.result.cases.find((c) => c.id === def.id)?.bareFailed ? bare : undefined;
             const turn = !pair ? [def] : round % 2 === 0 ? [def, pair] : [pair, def];
             for (const d of turn) {
+              if (side.result.cases.find((c) => c.id === def.id)?.failed) break; // the case's own probe failed: nothing to compare
               const first = i === 0 && round === 0;
               const r = await runCase(d, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], first, d.app === 'app' ? side.meter : undefined);
               let kept = side.result.cases.find((c) => c.id === def.id);
               if (d === pair) {
                 if (!kept) side.result.cases.push((kept = { id: def.id, label: def.label, runs: [], exhausted: 0 }));
                 kept.bareRuns = [...(kept.bareRuns ?? []), ...r.runs];
-                // A bare route that cannot answer leaves the case without its ratio: said, as a failed probe is.
-                kept.failed ??= r.failed === undefined ? undefined : `its bare route: ${r.failed}`;
+                // A bare route that cannot answer leaves the case without its ratio (its targets MISS, "not measured").
+                kept.bareFailed ??= r.failed;
                 continue;
               }
               if (!kept) side.result.cases.push(r);
@@ -730,7 +733,7 @@ async function main(): Promise<void> {
       memoryBytes: os.totalmem(),
       loadAverageAtEnd: os.loadavg(),
     },
-    options: { quick, duration, warmup, startWarmup, connections: connectionLevels, sizes: sizeNames, stores: storeNames, pgCommit, cases: cases.map((c) => c.id), logLevel, pinned: cpu !== undefined, issuances },
+    options: { quick, duration, warmup, startWarmup, connections: connectionLevels, sizes: sizeNames, stores: storeNames, pgCommit, cases: cases.map((c) => c.id), pairedBare: Object.fromEntries(cases.flatMap((c) => { const b = pairedBare(c); return b ? [[c.id, b.id]] : []; })), edgeRounds, compareRounds, logLevel, pinned: cpu !== undefined, issuances },
     targets: TARGETS,
     sizes,
     postgres: pgServer ? { version: pgServer.version, synchronousCommit: pgCommit === 'sync' ? 'on' : 'off', cpus: pgServer.cpus } : undefined,

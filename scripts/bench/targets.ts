@@ -99,6 +99,9 @@ export function evaluate(input: {
     if (minVsBare !== undefined && row.vsBare !== undefined) {
       const share = 1 / row.vsBare;
       checks.push({ target: `≥ ${minVsBare}× the bare route's req/s`, subject, value: share, limit: minVsBare, unit: '× min', pass: share >= minVsBare });
+    } else if (minVsBare !== undefined) {
+      // Its bare route was not measured (its probe failed): never a PASS.
+      checks.push({ target: `≥ ${minVsBare}× the bare route's req/s`, subject, value: 0, limit: minVsBare, unit: '× min', pass: false, note: 'not measured: no run of the bare route' });
     }
     if (input.bearerCases.includes(row.caseId) && row.vsBare !== undefined) {
       checks.push({

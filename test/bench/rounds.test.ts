@@ -105,3 +105,19 @@ describe('what the load generator sends for the read cases', () => {
     }
   });
 });
+
+describe('a read case whose bare route was not measured', () => {
+  it('has no ratio, and its target is a MISS, never left out', () => {
+    const alone = { id: 'verify' as const, label: 'GET /auth/verify', exhausted: 0, runs: [run(16, 150)], bareFailed: 'probe answered 500: nope' };
+    const rows = buildRows([size([alone])], selectCases(['verify']));
+    expect(rows[0]?.vsBare).toBeUndefined();
+    const checks = evaluate({ rows, scaleRows: [], bearerCases: ['verify'], sizes: [], comparison: [] });
+    expect(checks.find((c) => c.target.startsWith('≥ 0.6×'))).toMatchObject({ pass: false, note: 'not measured: no run of the bare route' });
+  });
+
+  it('a bare route that failed requests counts in the row\u2019s failures (it would flatter the ratio)', () => {
+    const flaky = { id: 'verify' as const, label: 'GET /auth/verify', exhausted: 0, runs: [run(16, 150)], bareRuns: [run(16, 300, 1, { non2xx: 3 })] };
+    const [row] = buildRows([size([flaky])], selectCases(['verify']));
+    expect(row?.failures).toBe(3);
+  });
+});
