@@ -70,7 +70,8 @@ export function median(values: number[]): number | undefined {
   return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-const medianOf = (runs: RunResult[], pick: (r: RunResult) => number | undefined): number | undefined =>
+/** The median of one figure of some runs (those that have it). */
+export const medianOf = (runs: RunResult[], pick: (r: RunResult) => number | undefined): number | undefined =>
   median(runs.map(pick).filter((v): v is number => v !== undefined));
 
 export function buildComparisonRows(results: ComparisonResult[], connections: number[]): ComparisonRow[] {

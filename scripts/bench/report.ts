@@ -1,7 +1,7 @@
 // Turns the measured runs into rows (each figure beside its baseline from the same run, as a
 // ratio) and the printed tables (the targets and their checks are in targets.ts).
 import type { CaseId, LoadCase } from './cases.ts';
-import { median, type ComparisonResult, type ComparisonRow } from './compare.ts';
+import { median, medianOf, type ComparisonResult, type ComparisonRow } from './compare.ts';
 import type { StartupReport } from './startup.ts';
 import type { Check } from './targets.ts';
 import type { DbSizeReport } from './db-size.ts';
@@ -90,9 +90,6 @@ export function runsByConnections(runs: RunResult[]): Map<number, RunResult[]> {
   return out;
 }
 
-const medianOf = (runs: RunResult[], pick: (r: RunResult) => number | undefined): number | undefined =>
-  median(runs.map(pick).filter((v): v is number => v !== undefined));
-
 /**
  * One row per case and concurrency. A case measured in rounds (several runs at one concurrency)
  * shows the median of each figure; when its bare route ran turn about with it (`bareRuns`), its
@@ -144,7 +141,8 @@ export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
   return rows;
 }
 
-function maxOf(values: (number | undefined)[]): number | undefined {
+/** The largest of the values that are known; undefined for none. */
+export function maxOf(values: (number | undefined)[]): number | undefined {
   const known = values.filter((v): v is number => v !== undefined);
   return known.length === 0 ? undefined : Math.max(...known);
 }

@@ -303,6 +303,20 @@ async function runCase(
   return result;
 }
 
+/** Adds a case's runs (of one concurrency or round) to what was kept of that case; the first ones are kept as they are. */
+function keepRuns(cases: CaseResult[], r: CaseResult): CaseResult {
+  const kept = cases.find((c) => c.id === r.id);
+  if (!kept) {
+    cases.push(r);
+    return r;
+  }
+  kept.runs.push(...r.runs);
+  kept.exhausted += r.exhausted;
+  kept.failed ??= r.failed;
+  kept.accessTokenAlg ??= r.accessTokenAlg;
+  return kept;
+}
+
 /** One store's app child on one size, ready to run cases (its baselines measured). */
 interface SizeSide {
   store: StoreName;
@@ -445,21 +459,12 @@ async function runSize(
               if (side.result.cases.find((c) => c.id === def.id)?.failed) break; // the case's own probe failed: nothing to compare
               const first = i === 0 && round === 0;
               const r = await runCase(d, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], first, d.app === 'app' ? side.meter : undefined);
-              let kept = side.result.cases.find((c) => c.id === def.id);
               if (d === pair) {
-                if (!kept) side.result.cases.push((kept = { id: def.id, label: def.label, runs: [], exhausted: 0 }));
+                const kept = keepRuns(side.result.cases, { id: def.id, label: def.label, runs: [], exhausted: 0 });
                 kept.bareRuns = [...(kept.bareRuns ?? []), ...r.runs];
                 // A bare route that cannot answer leaves the case without its ratio (its targets MISS, "not measured").
                 kept.bareFailed ??= r.failed;
-                continue;
-              }
-              if (!kept) side.result.cases.push(r);
-              else {
-                kept.runs.push(...r.runs);
-                kept.exhausted += r.exhausted;
-                kept.failed ??= r.failed;
-                kept.accessTokenAlg ??= r.accessTokenAlg;
-              }
+              } else keepRuns(side.result.cases, r);
             }
           }
         }
@@ -573,14 +578,7 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
               const def = s.defs.find((d) => d.id === caseId);
               if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
               if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
-              const r = await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0 && round === 0);
-              const kept = s.result.cases.find((c) => c.id === caseId);
-              if (!kept) s.result.cases.push(r);
-              else {
-                kept.runs.push(...r.runs);
-                kept.exhausted += r.exhausted;
-                kept.failed ??= r.failed;
-              }
+              keepRuns(s.result.cases, await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0 && round === 0));
             }
           }
         }

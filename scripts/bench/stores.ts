@@ -19,7 +19,7 @@ import type { LoadCase } from './cases.ts';
 import type { RunResult } from './load.ts';
 import { pgWrites, type BenchPostgres, type PgStatement } from './postgres.ts';
 import { median } from './compare.ts';
-import { fmtMs, fmtRate, runsByConnections, table, type SizeResult } from './report.ts';
+import { fmtMs, fmtRate, maxOf, runsByConnections, table, type SizeResult } from './report.ts';
 
 export const STORES = ['sqlite', 'postgres'] as const;
 export type StoreName = (typeof STORES)[number];
@@ -129,7 +129,6 @@ function figures(run: RunResult): StoreFigures {
 function roundFigures(runs: RunResult[]): StoreFigures {
   const each = runs.map(figures);
   const mid = (pick: (f: StoreFigures) => number | undefined) => median(each.map(pick).filter((v): v is number => v !== undefined));
-  const noise = each.map((f) => f.foreignCores).filter((v): v is number => v !== undefined);
   return {
     rps: mid((f) => f.rps) ?? 0,
     p99: mid((f) => f.p99) ?? 0,
@@ -139,7 +138,7 @@ function roundFigures(runs: RunResult[]): StoreFigures {
     walBytesPerRequest: mid((f) => f.walBytesPerRequest),
     statementsPerRequest: mid((f) => f.statementsPerRequest),
     failures: each.reduce((sum, f) => sum + f.failures, 0),
-    foreignCores: noise.length > 0 ? Math.max(...noise) : undefined,
+    foreignCores: maxOf(each.map((f) => f.foreignCores)),
   };
 }
 
