@@ -136,6 +136,14 @@ export function instrumentStore(store: Store, observer: WriteObserver): Store {
       }
     },
     requestLock: store.requestLock,
+    lookupBearerNow(slug, grantId, jti) {
+      try {
+        return store.lookupBearerNow(slug, grantId, jti);
+      } catch (err) {
+        observe(err);
+        throw err;
+      }
+    },
     async ping() {
       try {
         await store.ping();

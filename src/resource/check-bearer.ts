@@ -5,7 +5,8 @@
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
 import { LAST_SEEN_RESOLUTION_SECONDS } from '../lifetimes.ts';
-import type { BearerGrant } from '../oauth/grants/grants.repo.ts';
+import type { MaybePromise } from '../lib/maybe-promise.ts';
+import type { BearerGrant, BearerLookup } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
 import type { AccessTokenClaims } from '../oauth/tokens/access-token.ts';
 import { wikiMcpUrl } from '../wikis/urls.ts';
@@ -29,6 +30,11 @@ export interface Caller {
 
 export type BearerCredentials = { kind: 'none' } | { kind: 'malformed' } | { kind: 'token'; token: string };
 
+/** RFC 6750 §2.1 b64token. One character class, then `=`s: linear. */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+const isSpaceOrTab = (code: number): boolean => code === 0x20 || code === 0x09;
+
 /**
  * RFC 6750 §2.1 — `Authorization: Bearer <b64token>`, the scheme case-insensitive (RFC 9110 §11.1),
  * exactly one token. Another scheme counts as no token (RFC 6750 §3.1: no error code then).
@@ -36,17 +42,21 @@ export type BearerCredentials = { kind: 'none' } | { kind: 'malformed' } | { kin
 export function bearerCredentials(authorization: string | undefined): BearerCredentials {
   const header = authorization?.trim() ?? '';
   if (header === '') return { kind: 'none' };
-  const [scheme = '', ...rest] = header.split(/[ \t]+/);
-  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' };
-  const token = rest.length === 1 ? rest[0] : undefined;
-  return token !== undefined && /^[A-Za-z0-9\-._~+/]+=*$/.test(token) ? { kind: 'token', token } : { kind: 'malformed' };
+  // The scheme ends at the first space or tab; the token follows after any number of them.
+  let end = 0;
+  while (end < header.length && !isSpaceOrTab(header.charCodeAt(end))) end++;
+  if (header.slice(0, end).toLowerCase() !== 'bearer') return { kind: 'none' };
+  let start = end;
+  while (start < header.length && isSpaceOrTab(header.charCodeAt(start))) start++;
+  // B64TOKEN has no space or tab: a second word after the token makes it malformed.
+  const token = header.slice(start);
+  return B64TOKEN.test(token) ? { kind: 'token', token } : { kind: 'malformed' };
 }
 
+
 /** RFC 9068 §4 and RFC 8707 — signature, typ, issuer, expiry, and an audience that is this wiki's MCP URL. */
-async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: string, metadata: string): Promise<AccessTokenClaims> {
-  const claims = await deps.accessTokens.verify(token, audience);
-  if (!claims) throw new InvalidToken(metadata, 'The access token is invalid, has expired or is not for this wiki.');
-  return claims;
+function verifyTokenForWiki(deps: BearerDeps, token: string, audience: string): AccessTokenClaims | undefined {
+  return deps.accessTokens.verify(token, audience);
 }
 
 /**
@@ -55,8 +65,7 @@ async function verifyTokenForWiki(deps: BearerDeps, token: string, audience: str
  * grant or the token takes effect at once. One read (grants.lookupBearer) also tells whether the
  * wiki exists: a deleted wiki is a 404 as before.
  */
-async function checkGrantLive(deps: BearerDeps, slug: string, claims: AccessTokenClaims, metadata: string): Promise<{ grant: BearerGrant; wikiSlug: string }> {
-  const found = await deps.store.repos.grants.lookupBearer(slug, claims.grantId, claims.jti);
+function checkGrantLive(found: BearerLookup, slug: string, claims: AccessTokenClaims, metadata: string): { grant: BearerGrant; wikiSlug: string } {
   if (found.wiki === 'missing') throw new WikiNotFound(slug);
   const grant = found.grant;
   const matches = grant !== undefined && grant.resource === claims.resource && grant.userDid === claims.did && grant.clientId === claims.clientId;
@@ -77,41 +86,24 @@ function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiSco
   return claims.scopes.filter((s): s is WikiScope => isWikiScope(s) && granted.has(s));
 }
 
-/** Records that the grant is in use, at most once a minute. */
-async function touchGrant(deps: BearerDeps, grant: BearerGrant): Promise<void> {
+/** Records that the grant is in use, at most once a minute; undefined when it is not yet due. */
+function touchGrant(deps: BearerDeps, grant: BearerGrant): Promise<void> | undefined {
   // The last-used time is shown on the account page, to the minute (lifetimes.ts).
-  if (nowSeconds() - grant.lastUsedAt >= LAST_SEEN_RESOLUTION_SECONDS) await deps.store.repos.grants.touch(grant.id);
+  return nowSeconds() - grant.lastUsedAt >= LAST_SEEN_RESOLUTION_SECONDS ? deps.store.repos.grants.touch(grant.id) : undefined;
 }
 
-/**
- * Checks the bearer token of a request to wiki `slug` and returns the caller. Throws WikiNotFound
- * (404) for an unknown wiki, InvalidToken (401) and InsufficientScope (403) otherwise.
- *
- * The unknown wiki wins over every token error. A valid token is checked first, then one read
- * answers wiki, grant and revocation together; a request whose token fails before that read looks
- * the wiki up on its own (requireWiki) to answer 404 rather than 401 for a wiki that is not there.
- */
-export async function checkBearer(deps: BearerDeps, authorization: string | undefined, slug: string, requiredScope: WikiScope): Promise<Caller> {
-  const metadata = resourceMetadataUrl(deps.config, slug);
-  const credentials = bearerCredentials(authorization);
-  if (credentials.kind === 'none') {
-    await requireWiki(deps, slug);
-    throw InvalidToken.missing(metadata);
-  }
-  if (credentials.kind === 'malformed') {
-    await requireWiki(deps, slug);
-    // RFC 6750 §3.1 would allow 400 invalid_request; MCP clients re-authorize only on a 401.
-    throw new InvalidToken(metadata, 'The Authorization header must be Bearer followed by one access token.');
-  }
-  const claims = await verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, slug), metadata).catch(async (err: unknown) => {
-    await requireWiki(deps, slug);
-    throw err;
-  });
-  const { grant, wikiSlug } = await checkGrantLive(deps, slug, claims, metadata);
+/** A token refused before the grant's read: 404 for a wiki that is not there rather than 401 (see checkBearer). */
+async function refuseOnWiki(deps: BearerDeps, slug: string, err: InvalidToken): Promise<never> {
+  await requireWiki(deps, slug);
+  throw err;
+}
+
+/** The steps after the grant's read, on its answer. */
+function callerFrom(deps: BearerDeps, found: BearerLookup, slug: string, claims: AccessTokenClaims, requiredScope: WikiScope, metadata: string): MaybePromise<Caller> {
+  const { grant, wikiSlug } = checkGrantLive(found, slug, claims, metadata);
   const scopes = effectiveScopes(claims, grant);
   checkScope(scopes, requiredScope, metadata);
-  await touchGrant(deps, grant);
-  return {
+  const caller: Caller = {
     did: claims.did,
     handle: grant.handle,
     wiki: wikiSlug.toLowerCase(),
@@ -120,4 +112,34 @@ export async function checkBearer(deps: BearerDeps, authorization: string | unde
     grantId: grant.id,
     jti: claims.jti,
   };
+  const touched = touchGrant(deps, grant);
+  return touched === undefined ? caller : touched.then(() => caller);
+}
+
+/**
+ * Checks the bearer token of a request to wiki `slug` and returns the caller. Throws, or rejects
+ * with, WikiNotFound (404) for an unknown wiki, InvalidToken (401) and InsufficientScope (403)
+ * otherwise.
+ *
+ * The unknown wiki wins over every token error. A valid token is checked first, then one read
+ * answers wiki, grant and revocation together; a request whose token fails before that read looks
+ * the wiki up on its own (requireWiki) to answer 404 rather than 401 for a wiki that is not there.
+ *
+ * Synchronous (no Promise, no await) when the token was verified before and the store reads now
+ * (store.lookupBearerNow: SQLite outside a transaction), the usual case; take the answer with
+ * src/lib/maybe-promise.ts.
+ */
+export function checkBearer(deps: BearerDeps, authorization: string | undefined, slug: string, requiredScope: WikiScope): MaybePromise<Caller> {
+  const metadata = resourceMetadataUrl(deps.config, slug);
+  const credentials = bearerCredentials(authorization);
+  if (credentials.kind === 'none') return refuseOnWiki(deps, slug, InvalidToken.missing(metadata));
+  if (credentials.kind === 'malformed') {
+    // RFC 6750 §3.1 would allow 400 invalid_request; MCP clients re-authorize only on a 401.
+    return refuseOnWiki(deps, slug, new InvalidToken(metadata, 'The Authorization header must be Bearer followed by one access token.'));
+  }
+  const claims = verifyTokenForWiki(deps, credentials.token, wikiMcpUrl(deps.config, slug));
+  if (!claims) return refuseOnWiki(deps, slug, new InvalidToken(metadata, 'The access token is invalid, has expired or is not for this wiki.'));
+  const now = deps.store.lookupBearerNow(slug, claims.grantId, claims.jti);
+  if (now !== undefined) return callerFrom(deps, now, slug, claims, requiredScope, metadata);
+  return deps.store.repos.grants.lookupBearer(slug, claims.grantId, claims.jti).then((found) => callerFrom(deps, found, slug, claims, requiredScope, metadata));
 }

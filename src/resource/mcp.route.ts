@@ -6,6 +6,7 @@
 // The MCP server itself (src/resource/mcp/mcp-server.ts) is loaded on the first MCP request.
 import express, { type RequestHandler, type Response } from 'express';
 import type { AppContext } from '../context.ts';
+import type { MaybePromise } from '../lib/maybe-promise.ts';
 import { WIKI_READ } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { noStore, setNoStore } from '../web/http.ts';
@@ -34,14 +35,14 @@ export interface McpEndpoint {
   /** The address budget the chain checks before the bearer check. */
   address: AddressGate;
   /** The bearer check as the chain runs it: the caller (its grant's budget spent), or the error to answer (the address's spent). */
-  check(ip: string | undefined, authorization: string | undefined, slug: string): Promise<Caller>;
+  check(ip: string | undefined, authorization: string | undefined, slug: string): MaybePromise<Caller>;
   /** What the chain sets on the response before its bearer check: CORS, no-store, JSON errors. */
   markResponse(res: Pick<Response, 'setHeader' | 'locals'>): void;
 }
 
 export function mcpEndpoint(ctx: AppContext): McpEndpoint {
   const limits = grantKeyedLimits(ctx.config, 'wiki-mcp');
-  const check = (ip: string | undefined, authorization: string | undefined, slug: string): Promise<Caller> =>
+  const check = (ip: string | undefined, authorization: string | undefined, slug: string): MaybePromise<Caller> =>
     limits.spendFor(ip, () => checkBearer(ctx, authorization, slug, WIKI_READ));
 
   /** RFC 6750 §3 — sets res.locals.caller, or fails with 401/403 (404 for an unknown wiki). */

@@ -9,6 +9,7 @@
 // and X-Auth-* (answerWithout; the light path likewise). A refusal is what the client sees, and
 // keeps them all.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { MaybePromise } from '../lib/maybe-promise.ts';
 import { isWikiScope, WIKI_READ, formatScope, type WikiScope } from '../oauth/scopes.ts';
 import { apiResponses } from '../web/error-handler.ts';
 import { securityHeaderSets } from '../web/security-headers.ts';
@@ -66,7 +67,7 @@ export interface VerifyRoutes extends RequestHandler {
    * The bearer check exactly as the handler runs it after the address check: the caller (its
    * grant's budget spent), or the typed error to answer (the address's budget spent).
    */
-  check(input: VerifyInput): Promise<Caller>;
+  check(input: VerifyInput): MaybePromise<Caller>;
 }
 
 /**
@@ -79,8 +80,8 @@ export function verifyRoutes(ctx: BearerDeps): VerifyRoutes {
   // Every request to every wiki page passes through here: per grant, or per address without a valid token.
   const limits = grantKeyedLimits(ctx.config, 'verify');
 
-  const check = (input: VerifyInput): Promise<Caller> =>
-    limits.spendFor(input.ip, async () => {
+  const check = (input: VerifyInput): MaybePromise<Caller> =>
+    limits.spendFor(input.ip, () => {
       const slug = wikiSlugOfRequest(ctx.config, input.hosts);
       if (slug === undefined) throw new WikiNotFound(undefined);
       return checkBearer(ctx, input.authorization, slug, requiredScopeFrom(input.scope));

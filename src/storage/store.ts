@@ -75,6 +75,13 @@ export interface Store {
   transaction<T>(fn: (tx: Repositories) => Promise<T>): Promise<T>;
   /** The ATProto OAuth client's `requestLock` (token refreshes of one DID are serial across instances). */
   readonly requestLock: RuntimeLock;
+  /**
+   * `repos.grants.lookupBearer`, answered synchronously when the store can read without waiting
+   * (SQLite with no transaction open on its connection); undefined otherwise (PostgreSQL always),
+   * and the caller asks `repos`. The bearer check runs on every request to every wiki: this saves
+   * the queue's promises on each (src/resource/check-bearer.ts).
+   */
+  lookupBearerNow(slug: string, grantId: string, jti: string): BearerLookup | undefined;
   /** Whether the database answers (for /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -27,6 +27,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { AppContext } from '../context.ts';
 import { jwksCacheControl } from '../config/jwks-cache.ts';
+import { settle } from '../lib/maybe-promise.ts';
 import { authorizationServerMetadata } from '../oauth/metadata/as-metadata.ts';
 import { OAUTH_PATHS } from '../oauth/paths.ts';
 import { PRM_PATH, PRM_ROOT_PATH, protectedResourceMetadata } from '../resource/prm.ts';
@@ -147,7 +148,8 @@ export function machineEndpoints(deps: MachineEndpointDeps): LightPath {
     const ip = requestIp(req);
     // A query (?scope=, parsed by Express's query parser) or a spent address budget (429): Express's chain.
     if (query || !deps.verify.addressOpen(ip)) return verifyThroughExpress(req, res, id);
-    deps.verify.check({ ip, hosts: hostHeaders(req), authorization: req.headers.authorization, scope: undefined }).then(
+    settle(
+      () => deps.verify.check({ ip, hosts: hostHeaders(req), authorization: req.headers.authorization, scope: undefined }),
       (caller) => {
         const headers = authHeaders(caller);
         const flat = ['X-Request-Id', id, ...VERIFIED_PREFIX];

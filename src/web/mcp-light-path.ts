@@ -25,6 +25,7 @@
 // test/web/mcp-light-path.test.ts sends each variant both ways and compares status, headers, body,
 // log lines and metrics.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { settle } from '../lib/maybe-promise.ts';
 import { RequestAborted } from '../oauth/token/form-body.ts';
 import type { Caller } from '../resource/check-bearer.ts';
 import { loadMcpServer, MCP_PATH, type McpEndpoint } from '../resource/mcp.route.ts';
@@ -100,10 +101,14 @@ export function mcpLightPath(deps: LightRequestDeps, endpoint: Pick<McpEndpoint,
         answer();
       },
     );
-    endpoint.check(taken.ip, req.headers.authorization, taken.slug).then((c) => {
-      caller = c;
-      answer();
-    }, fail);
+    settle(
+      () => endpoint.check(taken.ip, req.headers.authorization, taken.slug),
+      (c) => {
+        caller = c;
+        answer();
+      },
+      fail,
+    );
     return true;
   };
 

@@ -34,6 +34,7 @@ import type { RequestHandler } from 'express';
 import { rateLimit as expressRateLimit, ipKeyGenerator } from 'express-rate-limit';
 import ipaddr from 'ipaddr.js';
 import type { Config, TrustedNetwork } from '../config/env.ts';
+import type { MaybePromise } from '../lib/maybe-promise.ts';
 import { AppError } from './errors.ts';
 
 const WINDOW_MS = 60_000;
@@ -276,7 +277,7 @@ export interface GrantKeyedLimits {
    * Runs the bearer check: a caller it returns spends its grant's budget (429 when spent), a
    * request it refuses spends the budget of its address `ip` (Express's req.ip).
    */
-  spendFor<T extends { grantId: string }>(ip: string | undefined, identify: () => Promise<T>): Promise<T>;
+  spendFor<T extends { grantId: string }>(ip: string | undefined, identify: () => MaybePromise<T>): MaybePromise<T>;
 }
 
 export function grantKeyedLimits(config: Pick<Config, 'keyedRateLimits' | 'rateLimits' | 'rateLimitTrustedNetworks'>, name: string): GrantKeyedLimits {
@@ -285,16 +286,23 @@ export function grantKeyedLimits(config: Pick<Config, 'keyedRateLimits' | 'rateL
   return {
     address,
     grant,
-    async spendFor(ip, identify) {
-      let caller;
-      try {
-        caller = await identify();
-      } catch (err) {
+    // Synchronous when `identify` is (the bearer check's usual answer): no await on every request.
+    spendFor(ip, identify) {
+      const refused = (err: unknown): never => {
         address.spend(ip);
         throw err;
+      };
+      const accepted = <T extends { grantId: string }>(caller: T): T => {
+        grant.spend(caller.grantId);
+        return caller;
+      };
+      let caller;
+      try {
+        caller = identify();
+      } catch (err) {
+        return refused(err);
       }
-      grant.spend(caller.grantId);
-      return caller;
+      return caller instanceof Promise ? caller.then(accepted, refused) : accepted(caller);
     },
   };
 }

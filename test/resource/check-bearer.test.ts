@@ -31,6 +31,9 @@ beforeAll(async () => {
 });
 afterAll(() => f.close());
 
+/** checkBearer's answer as a Promise: it throws synchronously when it refuses without a read. */
+const check = (...args: Parameters<typeof checkBearer>) => Promise.resolve().then(() => checkBearer(...args));
+
 function postMcp(host: string, body: unknown, authorization?: string, path = '/mcp') {
   const req = request(f.app).post(path).set('Host', host).set(MCP_POST_HEADERS);
   if (authorization !== undefined) req.set('Authorization', authorization);
@@ -236,7 +239,7 @@ describe('scope', () => {
 
   it('scopes the grant no longer allows are dropped', async () => {
     const token = await signWith({ gid: f.aliceWriteOnlyGrant.id, scope: 'wiki:read wiki:write' });
-    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read')).rejects.toBeInstanceOf(InsufficientScope);
+    await expect(check(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read')).rejects.toBeInstanceOf(InsufficientScope);
   });
 });
 
@@ -256,23 +259,23 @@ describe('checkBearer', () => {
   });
 
   it('throws typed errors', async () => {
-    await expect(checkBearer(f.ctx, undefined, 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && !e.tokenSent);
-    await expect(checkBearer(f.ctx, 'Bearer x', 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && e.tokenSent);
-    await expect(checkBearer(f.ctx, 'Bearer x', 'nobody', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
+    await expect(check(f.ctx, undefined, 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && !e.tokenSent);
+    await expect(check(f.ctx, 'Bearer x', 'alice', 'wiki:read')).rejects.toSatisfy((e) => e instanceof InvalidToken && e.tokenSent);
+    await expect(check(f.ctx, 'Bearer x', 'nobody', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
   });
 
   it('an unknown or deleted wiki is a 404 whatever the token (none, malformed, garbage, valid for it, for another wiki)', async () => {
     const { token: aliceToken } = await f.mint(f.aliceGrant);
     for (const authorization of [undefined, 'Bearer', 'Bearer x', `Bearer ${aliceToken}`]) {
-      await expect(checkBearer(f.ctx, authorization, 'nobody', 'wiki:read'), String(authorization)).rejects.toBeInstanceOf(WikiNotFound);
+      await expect(check(f.ctx, authorization, 'nobody', 'wiki:read'), String(authorization)).rejects.toBeInstanceOf(WikiNotFound);
     }
     // A wiki deleted after its token was issued (the grant goes with it: ON DELETE CASCADE).
     await seedWiki(f.ctx, 'doomed', f.alice.did);
     await seedGrant(f.ctx, f.ctx.config, { id: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, refreshToken: false });
     const { token } = await mintAccessToken(f.ctx, { grantId: 'grant-doomed', did: f.alice.did, slug: 'doomed', clientId: CLIENT_ID, scope: 'wiki:read wiki:write' });
-    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
+    await expect(check(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).resolves.toMatchObject({ wiki: 'doomed', grantId: 'grant-doomed' });
     f.ctx.sqlite!.db.prepare('DELETE FROM wikis WHERE slug = ?').run('doomed');
-    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
+    await expect(check(f.ctx, `Bearer ${token}`, 'doomed', 'wiki:read')).rejects.toBeInstanceOf(WikiNotFound);
   });
 
   it('a grant row of another wiki is not live here, even when its resource names this wiki (defence in depth beside the audience)', async () => {
@@ -280,7 +283,38 @@ describe('checkBearer', () => {
       .prepare('INSERT INTO oauth_grants (id, client_id, user_did, wiki_slug, resource, scope, created_at, last_used_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run('grant-crossed', CLIENT_ID, f.alice.did, 'bob', ALICE_MCP, 'wiki:read wiki:write', nowSeconds(), nowSeconds(), nowSeconds() + 600);
     const token = await signWith({ gid: 'grant-crossed' });
-    await expect(checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read')).rejects.toBeInstanceOf(InvalidToken);
+    await expect(check(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read')).rejects.toBeInstanceOf(InvalidToken);
+  });
+
+  it('answers synchronously once the token is verified and the store reads now; through the store queue inside a transaction', async () => {
+    const { token, jti } = await f.mint(f.aliceGrant);
+    await check(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read'); // verified, last use recorded
+    const now = checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
+    expect(now).not.toBeInstanceOf(Promise);
+    expect(now).toMatchObject({ jti, grantId: f.aliceGrant.id });
+    // A synchronous refusal is thrown: a revoked grant's remembered answer is not served.
+    await f.ctx.store.repos.grants.revoke(f.aliceWriteOnlyGrant.id);
+    const { token: revoked } = await f.mint(f.aliceWriteOnlyGrant);
+    expect(() => checkBearer(f.ctx, `Bearer ${revoked}`, 'alice', 'wiki:write')).toThrow(InvalidToken);
+    // While a transaction is open on the connection its writes may still roll back: a check from
+    // outside it queues behind it, and sees what it left (here: nothing, it rolls back).
+    let entered!: () => void;
+    let release!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const rolledBack = f.ctx.store
+      .transaction(async (tx) => {
+        await tx.grants.revoke(f.aliceGrant.id);
+        entered();
+        await new Promise<void>((resolve) => (release = resolve));
+        throw new Error('roll back');
+      })
+      .catch((err: unknown) => String(err));
+    await inside;
+    const during = checkBearer(f.ctx, `Bearer ${token}`, 'alice', 'wiki:read');
+    expect(during).toBeInstanceOf(Promise);
+    release();
+    expect(await rolledBack).toContain('roll back');
+    await expect(during).resolves.toMatchObject({ jti });
   });
 
   it('records last use at most once a minute', async () => {
@@ -311,6 +345,13 @@ describe('bearerCredentials (RFC 6750 §2.1)', () => {
     ['Bearer', { kind: 'malformed' }],
     ['Bearer a b', { kind: 'malformed' }],
     ['Bearer a"b', { kind: 'malformed' }],
+    ['Bearer\ttok', { kind: 'token', token: 'tok' }],
+    [' Bearer \t tok ', { kind: 'token', token: 'tok' }],
+    ['Bearer a\tb', { kind: 'malformed' }],
+    // Only spaces and tabs separate: another whitespace character is part of the scheme or token.
+    ['Bearer \u00a0tok', { kind: 'malformed' }],
+    ['Bearer\u00a0tok', { kind: 'none' }],
+    ['Bearers tok', { kind: 'none' }],
   ])('%j', (header, expected) => {
     expect(bearerCredentials(header)).toEqual(expected);
   });

@@ -422,34 +422,42 @@ describe.each([
 
   it('grants: the bearer check reads the wiki, the live grant on it and the jti in one lookup; each refusal is told apart', async () => {
     await fresh();
+    // Each read also through lookupBearerNow: the same answer on SQLite, none on PostgreSQL (every read a round trip).
+    const lookup = async (slug: string, grant: string, jti: string) => {
+      const answer = await repos.grants.lookupBearer(slug, grant, jti);
+      const now = h.store.lookupBearerNow(slug, grant, jti);
+      if (dialect === 'sqlite') expect(now).toEqual(answer);
+      else expect(now).toBeUndefined();
+      return answer;
+    };
     const { grantId, client } = await seed(repos);
     await seed(repos, 'bob');
-    const ok = await repos.grants.lookupBearer('alice', grantId, 'jti-a');
+    const ok = await lookup('alice', grantId, 'jti-a');
     expect(ok).toMatchObject({ wiki: 'found', wikiSlug: 'alice', jtiRevoked: false, grant: { id: grantId, clientId: client.clientId, userDid: 'did:plc:alice', handle: 'alice.test' } });
-    expect(await repos.grants.lookupBearer('ALICE', grantId, 'jti-a')).toMatchObject({ wiki: 'found', wikiSlug: 'alice', grant: { id: grantId } });
+    expect(await lookup('ALICE', grantId, 'jti-a')).toMatchObject({ wiki: 'found', wikiSlug: 'alice', grant: { id: grantId } });
     // An unknown wiki, whatever the grant.
-    expect(await repos.grants.lookupBearer('nowiki', grantId, 'jti-a')).toEqual({ wiki: 'missing' });
+    expect(await lookup('nowiki', grantId, 'jti-a')).toEqual({ wiki: 'missing' });
     // A token for another wiki: alice's grant presented on bob's wiki.
-    expect(await repos.grants.lookupBearer('bob', grantId, 'jti-a')).toMatchObject({ wiki: 'found', wikiSlug: 'bob', grant: undefined });
+    expect(await lookup('bob', grantId, 'jti-a')).toMatchObject({ wiki: 'found', wikiSlug: 'bob', grant: undefined });
     // An unknown grant.
-    expect(await repos.grants.lookupBearer('alice', 'no-such-grant', 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined });
+    expect(await lookup('alice', 'no-such-grant', 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined });
     // A revoked jti, the grant still live.
     await repos.revokedAccessTokens.add('jti-r', nowSeconds() + 60);
-    expect(await repos.grants.lookupBearer('alice', grantId, 'jti-r')).toMatchObject({ wiki: 'found', jtiRevoked: true, grant: { id: grantId } });
+    expect(await lookup('alice', grantId, 'jti-r')).toMatchObject({ wiki: 'found', jtiRevoked: true, grant: { id: grantId } });
     // An expired grant.
     await h.exec(`UPDATE oauth_grants SET expires_at = ${nowSeconds() - 1} WHERE id = '${grantId}'`);
-    expect(await repos.grants.lookupBearer('alice', grantId, 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined, jtiRevoked: false });
+    expect(await lookup('alice', grantId, 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined, jtiRevoked: false });
     await h.exec(`UPDATE oauth_grants SET expires_at = ${nowSeconds() + 600} WHERE id = '${grantId}'`);
-    expect((await repos.grants.lookupBearer('alice', grantId, 'jti-a')).wiki === 'found').toBe(true);
+    expect((await lookup('alice', grantId, 'jti-a')).wiki === 'found').toBe(true);
     // A revoked grant.
     expect(await repos.grants.revoke(grantId)).toBe(true);
-    expect(await repos.grants.lookupBearer('alice', grantId, 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined });
+    expect(await lookup('alice', grantId, 'jti-a')).toMatchObject({ wiki: 'found', grant: undefined });
     // A deleted wiki (its grants cascade).
     const bobGrant = `grant-bob-live`;
     await repos.grants.insert({ id: bobGrant, clientId: client.clientId, userDid: 'did:plc:bob', wikiSlug: 'bob', resource: 'https://bob.wiki.test/mcp', scope: 'wiki:read', expiresAt: nowSeconds() + 600 });
-    expect(await repos.grants.lookupBearer('bob', bobGrant, 'jti-b')).toMatchObject({ wiki: 'found', grant: { id: bobGrant, handle: 'bob.test' } });
+    expect(await lookup('bob', bobGrant, 'jti-b')).toMatchObject({ wiki: 'found', grant: { id: bobGrant, handle: 'bob.test' } });
     await h.exec(`DELETE FROM wikis WHERE slug = 'bob'`);
-    expect(await repos.grants.lookupBearer('bob', bobGrant, 'jti-b')).toEqual({ wiki: 'missing' });
+    expect(await lookup('bob', bobGrant, 'jti-b')).toEqual({ wiki: 'missing' });
   });
 
   it('refresh tokens: stored hashed, read by value or hash, rotated once, sealed successors dropped', async () => {

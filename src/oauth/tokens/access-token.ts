@@ -160,24 +160,34 @@ export interface AccessTokenVerifier {
 }
 
 /**
+ * The part of a token that keys the verified-token cache: its last KEY_CHARS characters, the end of
+ * its signature (a JWS signature is at least 64 bytes, 86 characters). V8 hashes a Map key's every
+ * character, and each request's token is a new string: hashing the whole ~700-character token was
+ * the cache's largest cost (docs/benchmarks.md, round 12). The entry keeps the whole token and a hit
+ * must equal it, so a token sharing only the key is verified as any new token is.
+ */
+export const CACHE_KEY_CHARS = 24;
+
+/**
  * MCP clients send the same access token with every call for up to an hour. Tokens whose signature
  * and claims were verified are remembered (bounded, least recently used out) until they expire or
  * their key is withdrawn. Only the JWT check is cached: grant liveness and revocation are still read
  * per request by the caller (src/resource/check-bearer.ts).
  */
 export function createAccessTokenVerifier(deps: { config: Pick<Config, 'publicUrl'>; keys: PlatformKeys }, maxEntries = 10_000): AccessTokenVerifier {
-  const verified = new Map<string, { claims: AccessTokenClaims; key: SigningKey }>();
+  const verified = new Map<string, { token: string; claims: AccessTokenClaims; key: SigningKey }>();
   const forAudience = (claims: AccessTokenClaims, expectedAudience: string | undefined) =>
     expectedAudience === undefined || claims.resource === expectedAudience ? claims : undefined;
   return {
     verify(token, expectedAudience) {
-      const hit = verified.get(token);
-      if (hit) {
-        verified.delete(token);
+      const cacheKey = token.slice(-CACHE_KEY_CHARS);
+      const hit = verified.get(cacheKey);
+      if (hit !== undefined && hit.token === token) {
+        verified.delete(cacheKey);
         // The same key object as at verification: a reload that withdrew or replaced the key ends the entry.
         const keyStillTrusted = deps.keys.byKid.get(hit.key.kid) === hit.key;
         if (keyStillTrusted && hit.claims.expiresAt > Date.now() / 1000) {
-          verified.set(token, hit);
+          verified.set(cacheKey, hit);
           return forAudience(hit.claims, expectedAudience);
         }
       }
@@ -186,7 +196,8 @@ export function createAccessTokenVerifier(deps: { config: Pick<Config, 'publicUr
       const kid = parseJsonObject(token.slice(0, token.indexOf('.')))?.kid;
       const key = typeof kid === 'string' ? deps.keys.byKid.get(kid) : undefined;
       if (key) {
-        verified.set(token, { claims, key });
+        verified.delete(cacheKey); // a token sharing the key is replaced, and the new one is the most recent
+        verified.set(cacheKey, { token, claims, key });
         if (verified.size > maxEntries) verified.delete(verified.keys().next().value!);
       }
       return forAudience(claims, expectedAudience);

@@ -106,6 +106,8 @@ export function createPostgresStore(url: string, options: PostgresStoreOptions =
       return guard.outside(() => retrying(fn));
     },
     requestLock: createAdvisoryRequestLock(lockPool, { timeoutMs: lockTimeoutMs }),
+    // Every read is a round trip: the bearer check asks repos.grants.lookupBearer.
+    lookupBearerNow: () => undefined,
     async ping() {
       await pool.query('SELECT 1');
     },

@@ -20,7 +20,7 @@ import { createRevokedAccessTokensRepo } from '../../oauth/tokens/revoked-access
 import { createWikisRepo } from '../../wikis/wikis.repo.ts';
 import { AUDIT_INSERT_COLUMNS, auditInsertValues } from '../rows.ts';
 import type { Repositories } from '../store.ts';
-import { rememberedBearerLookups } from './bearer-lookups.ts';
+import { rememberedBearerLookups, type LookupBearer } from './bearer-lookups.ts';
 import {
   createdWithinCap,
   listAudit,
@@ -35,7 +35,13 @@ import {
   reserveName,
 } from './wikis-admin.ts';
 
-export function createSqliteRepositories(db: Db): Repositories {
+export interface SqliteRepositories {
+  repos: Repositories;
+  /** repos.grants.lookupBearer, synchronous (the store's lookupBearerNow). */
+  lookupBearer: LookupBearer;
+}
+
+export function createSqliteRepositories(db: Db): SqliteRepositories {
   const users = createUsersRepo(db);
   const wikis = createWikisRepo(db);
   const sessions = createSessionsRepo(db);
@@ -60,7 +66,7 @@ export function createSqliteRepositories(db: Db): Repositories {
     return statement;
   };
 
-  return {
+  const repos: Repositories = {
     users: {
       findByDid: async (did) => users.findByDid(did),
       findByUsername: async (username) => users.findByUsername(username),
@@ -255,4 +261,5 @@ export function createSqliteRepositories(db: Db): Repositories {
       firstWikiSlug: async () => (sql('SELECT slug FROM wikis ORDER BY created_at, slug LIMIT 1').get() as { slug: string } | undefined)?.slug,
     },
   };
+  return { repos, lookupBearer: bearerLookups.lookupBearer };
 }

@@ -64,7 +64,7 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } = {}): Store {
   db.pragma('temp_store = MEMORY'); // rule 5
-  const direct = createSqliteRepositories(db);
+  const { repos: direct, lookupBearer } = createSqliteRepositories(db);
   const mutex = createMutex();
   const guard = createReentryGuard();
   const repos: Repositories = wrapRepositories(direct, (call) => guard.outside(() => mutex.run(call)));
@@ -189,6 +189,11 @@ export function createSqliteStore(db: Db, options: { closeDatabase?: boolean } =
           }),
       );
     },
+    // A transaction open on the connection (its callback awaiting) holds the mutex, and its writes
+    // may still roll back: then the caller asks repos, which queue behind it. Otherwise the read runs
+    // now: a call queued ahead of it has not been answered yet, so the read may come first, as it
+    // would have had it been called first.
+    lookupBearerNow: (slug, grantId, jti) => (db.inTransaction ? undefined : lookupBearer(slug, grantId, jti)),
     // One process serves everything on SQLite: the in-process lock is enough.
     requestLock: processLocalLock,
     ping: () => mutex.run(async () => void db.prepare('SELECT 1').get()),

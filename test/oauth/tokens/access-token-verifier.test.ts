@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig, type Config } from '../../../src/config/env.ts';
 import { generatePrivateJwk, loadPlatformKeys, type PlatformKeys } from '../../../src/config/keys.ts';
-import { createAccessTokenVerifier, signAccessToken } from '../../../src/oauth/tokens/access-token.ts';
+import { CACHE_KEY_CHARS, createAccessTokenVerifier, signAccessToken } from '../../../src/oauth/tokens/access-token.ts';
 
 const ALICE = 'http://alice.localhost:3000/mcp';
 let config: Config;
@@ -49,6 +49,34 @@ describe.each(['RS256', 'ES256'] as const)('createAccessTokenVerifier (%s)', (al
     expect(await verifier.verify(token, ALICE)).toBeDefined();
     Object.assign(keys, await loadPlatformKeys([await generatePrivateJwk(alg)], undefined, 'access', alg));
     expect(await verifier.verify(token, ALICE)).toBeUndefined();
+  });
+
+  it('a token that shares a cached token\'s key (its signature\'s end) but not the rest is verified afresh, and refused when forged', async () => {
+    const verifier = createAccessTokenVerifier({ config, keys });
+    const { token } = mint();
+    expect(verifier.verify(token, ALICE)?.grantId).toBe('g1');
+    // The attack: the cached token's signature on claims of the attacker's choosing (another grant, another wiki).
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const forged = (changes: Record<string, unknown>) => `${header}.${Buffer.from(JSON.stringify({ ...claims, ...changes })).toString('base64url')}.${signature}`;
+    expect(forged({ gid: 'g2' }).slice(-CACHE_KEY_CHARS)).toBe(token.slice(-CACHE_KEY_CHARS));
+    expect(verifier.verify(forged({ gid: 'g2' }), ALICE)).toBeUndefined();
+    expect(verifier.verify(forged({ aud: 'http://bob.localhost:3000/mcp' }), 'http://bob.localhost:3000/mcp')).toBeUndefined();
+    // The genuine token is still answered, and still from the cache.
+    expect(verifier.verify(token, ALICE)?.grantId).toBe('g1');
+  });
+
+  it('two tokens whose keys collide are both answered correctly, each verified on its own', async () => {
+    const verifier = createAccessTokenVerifier({ config, keys });
+    const a = mint().token;
+    const b = mint().token;
+    // Not a real collision (those are 2^-144): the same end spliced onto b, so b's key is a's. b no longer
+    // verifies, and a must not be answered for it; a stays answered.
+    const bWithAsEnd = b.slice(0, -CACHE_KEY_CHARS) + a.slice(-CACHE_KEY_CHARS);
+    expect(verifier.verify(a, ALICE)).toBeDefined();
+    expect(verifier.verify(bWithAsEnd, ALICE)).toBeUndefined();
+    expect(verifier.verify(a, ALICE)).toBeDefined();
+    expect(verifier.verify(b, ALICE)).toBeDefined();
   });
 
   it('stays bounded: the least recently used token is forgotten, and still verifies afresh', async () => {
