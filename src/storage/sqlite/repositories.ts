@@ -249,7 +249,7 @@ export function createSqliteRepositories(db: Db): SqliteRepositories {
         (
           sql(
             `SELECT w.slug, w.owner_did, u.username AS owner_username, w.created_at,
-               (SELECT count(*) FROM oauth_grants g WHERE g.wiki_slug = w.slug AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
+               (SELECT count(*) FROM oauth_grants g WHERE w.slug = g.wiki_slug AND g.revoked_at IS NULL AND g.expires_at > @now) AS live_grants
              FROM wikis w JOIN users u ON u.did = w.owner_did
              WHERE @owner IS NULL OR w.owner_did = @owner
              ORDER BY w.slug`,

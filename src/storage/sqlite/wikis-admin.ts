@@ -72,9 +72,9 @@ export function removeWikiRow(
   now = nowSeconds(),
 ): number {
   const revoked = db
-    .prepare<[number, string, number]>('UPDATE oauth_grants SET revoked_at = ? WHERE wiki_slug = ? AND revoked_at IS NULL AND expires_at > ?')
+    .prepare<[number, string, number]>('UPDATE oauth_grants SET revoked_at = ? WHERE wiki_slug = ? COLLATE NOCASE AND revoked_at IS NULL AND expires_at > ?')
     .run(now, wiki.slug, now).changes;
-  db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE wiki_slug = ?)').run(wiki.slug);
+  db.prepare<[string]>('DELETE FROM refresh_tokens WHERE grant_id IN (SELECT id FROM oauth_grants WHERE wiki_slug = ? COLLATE NOCASE)').run(wiki.slug);
   db.prepare<[string, string, string, number, number, string, number]>(
     'INSERT INTO deleted_wikis (slug, owner_did, owner_username, created_at, deleted_at, reason, grants_revoked) VALUES (?, ?, ?, ?, ?, ?, ?)',
   ).run(wiki.slug, wiki.ownerDid, ownerUsername, wiki.createdAt, now, reason, revoked);
