@@ -68,6 +68,8 @@ export interface Row {
   rounds?: number;
   /** Each round's bare req/s ÷ req/s, in the order they ran (`vsBare` is their median). */
   roundVsBare?: number[];
+  /** `vsBare` and the bare figures come from the bare route's runs turn about with this case's (not minutes away). */
+  bareTurnAbout?: boolean;
 }
 
 export interface ScaleRow {
@@ -81,6 +83,14 @@ export interface ScaleRow {
   largeP99: number;
   /** large p99 ÷ small p99. */
   p99Factor: number;
+  /**
+   * Set for a case measured turn about with its bare route on both databases: rpsFactor and
+   * p99Factor are each size's figure against its own bare route (large vs bare ÷ small vs bare), so
+   * that the machine's speed, which moves within minutes and may differ between the two sizes'
+   * sections, cancels; the bare route reads no database, so what remains is the database's. The
+   * raw figures, each size's own, are kept here.
+   */
+  raw?: { rpsFactor: number; p99Factor: number };
 }
 
 /** A case's runs by concurrency, in the order the concurrencies first ran. */
@@ -129,6 +139,7 @@ export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
           const roundVsBare = Array.from({ length: pairs }, (_, k) => (bareRuns[k]?.rps ?? 0) / (runs[k]?.rps ?? 1));
           row.vsBare = pairs > 0 ? median(roundVsBare) : bareRps / rps;
           if (pairs > 1) row.roundVsBare = roundVsBare;
+          if (pairs > 0) row.bareTurnAbout = true;
         }
         if (def.issuesTokens) {
           row.vsSign = size.baselines.sign.opsPerSecond / rps;
@@ -152,16 +163,15 @@ export function buildScaleRows(rows: Row[]): ScaleRow[] {
   for (const large of rows.filter((r) => r.size === 'large')) {
     const small = rows.find((r) => r.size === 'small' && r.caseId === large.caseId && r.connections === large.connections);
     if (!small) continue;
-    out.push({
-      caseId: large.caseId,
-      connections: large.connections,
-      smallRps: small.rps,
-      largeRps: large.rps,
-      rpsFactor: small.rps / large.rps,
-      smallP99: small.p99,
-      largeP99: large.p99,
-      p99Factor: large.p99 / small.p99,
-    });
+    const rpsFactor = small.rps / large.rps;
+    const p99Factor = large.p99 / small.p99;
+    const row: ScaleRow = { caseId: large.caseId, connections: large.connections, smallRps: small.rps, largeRps: large.rps, rpsFactor, smallP99: small.p99, largeP99: large.p99, p99Factor };
+    if (small.bareTurnAbout && large.bareTurnAbout && small.vsBare && large.vsBare && small.bare && large.bare) {
+      row.raw = { rpsFactor, p99Factor };
+      row.rpsFactor = large.vsBare / small.vsBare;
+      row.p99Factor = large.p99 / large.bare.p99 / (small.p99 / small.bare.p99);
+    }
+    out.push(row);
   }
   return out;
 }
@@ -312,7 +322,7 @@ export function renderTables(result: {
     out.push(table(['size', 'route', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'rounds'], bare));
   }
   if (result.scaleRows.length > 0) {
-    out.push('', 'Scale (large database ÷ small database)');
+    out.push('', 'Scale (large database ÷ small database; read cases: each size against its own bare route, turn about, the raw factor in brackets)');
     out.push(
       table(
         ['case', '', 'conc', 'small req/s', 'large req/s', 'req/s ×', 'small p99', 'large p99', 'p99 ×'],
@@ -322,10 +332,10 @@ export function renderTables(result: {
           String(s.connections),
           fmtRate(s.smallRps),
           fmtRate(s.largeRps),
-          fmtX(s.rpsFactor),
+          s.raw ? `${fmtX(s.rpsFactor)} (${fmtX(s.raw.rpsFactor)})` : fmtX(s.rpsFactor),
           fmtMs(s.smallP99),
           fmtMs(s.largeP99),
-          fmtX(s.p99Factor),
+          s.raw ? `${fmtX(s.p99Factor)} (${fmtX(s.raw.p99Factor)})` : fmtX(s.p99Factor),
         ]),
       ),
     );

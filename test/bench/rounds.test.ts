@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { CASES, selectCases } from '../../scripts/bench/cases.ts';
 import type { RunResult } from '../../scripts/bench/load.ts';
-import { buildRows, type SizeResult } from '../../scripts/bench/report.ts';
+import { buildRows, buildScaleRows, type SizeResult } from '../../scripts/bench/report.ts';
 import { SMALL } from '../../scripts/bench/seed.ts';
 import { buildStoreRows } from '../../scripts/bench/stores.ts';
 import { evaluate } from '../../scripts/bench/targets.ts';
@@ -119,5 +119,40 @@ describe('a read case whose bare route was not measured', () => {
     const flaky = { id: 'verify' as const, label: 'GET /auth/verify', exhausted: 0, runs: [run(16, 150)], bareRuns: [run(16, 300, 1, { non2xx: 3 })] };
     const [row] = buildRows([size([flaky])], selectCases(['verify']));
     expect(row?.failures).toBe(3);
+  });
+});
+
+describe('the large database against the small one, for a read case measured turn about with its bare route', () => {
+  const sized = (name: 'small' | 'large', runs: RunResult[], bareRuns: RunResult[]): SizeResult => ({
+    ...size([{ id: 'verify', label: 'GET /auth/verify', exhausted: 0, runs, bareRuns }]),
+    name,
+  });
+
+  it("compares each size against its own bare route: a slow window on the large database's section is not the database's", () => {
+    // The large section ran at half the machine's speed: the case and its bare route both halved.
+    const small = sized('small', [run(16, 200, 2), run(16, 200, 2), run(16, 200, 2)], [run(16, 300, 1), run(16, 300, 1), run(16, 300, 1)]);
+    const large = sized('large', [run(16, 100, 4), run(16, 100, 4), run(16, 100, 4)], [run(16, 150, 2), run(16, 150, 2), run(16, 150, 2)]);
+    const [scale] = buildScaleRows(buildRows([small, large], selectCases(['verify'])));
+    expect(scale).toMatchObject({ caseId: 'verify', connections: 16, raw: { rpsFactor: 2, p99Factor: 2 } });
+    expect(scale?.rpsFactor).toBeCloseTo(1, 6);
+    expect(scale?.p99Factor).toBeCloseTo(1, 6);
+    const checks = evaluate({ rows: [], scaleRows: [scale!], bearerCases: [], sizes: [], comparison: [] });
+    expect(checks[0]).toMatchObject({ pass: true });
+  });
+
+  it('a case slower on the large database beside the same bare route is still a MISS', () => {
+    const small = sized('small', [run(16, 200, 2), run(16, 200, 2), run(16, 200, 2)], [run(16, 300), run(16, 300), run(16, 300)]);
+    const large = sized('large', [run(16, 150, 2), run(16, 150, 2), run(16, 150, 2)], [run(16, 300), run(16, 300), run(16, 300)]);
+    const [scale] = buildScaleRows(buildRows([small, large], selectCases(['verify'])));
+    expect(scale?.rpsFactor).toBeCloseTo(200 / 150, 6);
+    expect(evaluate({ rows: [], scaleRows: [scale!], bearerCases: [], sizes: [], comparison: [] })[0]).toMatchObject({ pass: false });
+  });
+
+  it('a case without its bare route turn about (the token cases) keeps the raw factor', () => {
+    const small = sized('small', [run(16, 200, 2)], []);
+    const large = sized('large', [run(16, 100, 4)], []);
+    const [scale] = buildScaleRows(buildRows([small, large], selectCases(['verify'])));
+    expect(scale).toMatchObject({ rpsFactor: 2, p99Factor: 2 });
+    expect(scale?.raw).toBeUndefined();
   });
 });
