@@ -83,6 +83,8 @@ export interface ScaleRow {
   largeP99: number;
   /** large p99 ÷ small p99. */
   p99Factor: number;
+  /** How much worse the large database's p99 is, in ms (with `raw`: the small one's scaled by the two bare routes' p99s first). */
+  p99ExcessMs: number;
   /**
    * Set for a case measured turn about with its bare route on both databases: rpsFactor and
    * p99Factor are each size's figure against its own bare route (large vs bare ÷ small vs bare), so
@@ -165,11 +167,13 @@ export function buildScaleRows(rows: Row[]): ScaleRow[] {
     if (!small) continue;
     const rpsFactor = small.rps / large.rps;
     const p99Factor = large.p99 / small.p99;
-    const row: ScaleRow = { caseId: large.caseId, connections: large.connections, smallRps: small.rps, largeRps: large.rps, rpsFactor, smallP99: small.p99, largeP99: large.p99, p99Factor };
+    const row: ScaleRow = { caseId: large.caseId, connections: large.connections, smallRps: small.rps, largeRps: large.rps, rpsFactor, smallP99: small.p99, largeP99: large.p99, p99Factor, p99ExcessMs: large.p99 - small.p99 };
     if (small.bareTurnAbout && large.bareTurnAbout && small.vsBare && large.vsBare && small.bare && large.bare) {
       row.raw = { rpsFactor, p99Factor };
       row.rpsFactor = large.vsBare / small.vsBare;
       row.p99Factor = large.p99 / large.bare.p99 / (small.p99 / small.bare.p99);
+      // The noise floor on the same footing: the small p99 as it would have been in the large section's window.
+      row.p99ExcessMs = large.p99 - small.p99 * (large.bare.p99 / small.bare.p99);
     }
     out.push(row);
   }

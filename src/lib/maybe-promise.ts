@@ -1,7 +1,8 @@
 // A value now, or a Promise of it. The bearer check answers synchronously when every step can (a
-// token already verified, a store that reads without waiting: src/resource/check-bearer.ts) and
-// through a Promise otherwise; each await it saves is a microtask on every request to every wiki
-// (docs/benchmarks.md, round 12). Its callers take it with `settle` (or `await`), so that a
+// store that reads without waiting, no touch due: src/resource/check-bearer.ts) and through a
+// Promise otherwise; each await it saves is a microtask on every request to every wiki
+// (docs/benchmarks.md, round 12). Its callers take it with `settle` or `await` (rate-limits.ts
+// spendFor, which passes it on in the same form, tests for a Promise itself), so that a
 // synchronous throw and a rejection always reach the same handler.
 export type MaybePromise<T> = T | Promise<T>;
 

@@ -53,7 +53,6 @@ export function bearerCredentials(authorization: string | undefined): BearerCred
   return B64TOKEN.test(token) ? { kind: 'token', token } : { kind: 'malformed' };
 }
 
-
 /** RFC 9068 §4 and RFC 8707 — signature, typ, issuer, expiry, and an audience that is this wiki's MCP URL. */
 function verifyTokenForWiki(deps: BearerDeps, token: string, audience: string): AccessTokenClaims | undefined {
   return deps.accessTokens.verify(token, audience);
@@ -125,9 +124,10 @@ function callerFrom(deps: BearerDeps, found: BearerLookup, slug: string, claims:
  * answers wiki, grant and revocation together; a request whose token fails before that read looks
  * the wiki up on its own (requireWiki) to answer 404 rather than 401 for a wiki that is not there.
  *
- * Synchronous (no Promise, no await) when the token was verified before and the store reads now
- * (store.lookupBearerNow: SQLite outside a transaction), the usual case; take the answer with
- * src/lib/maybe-promise.ts.
+ * Synchronous (no Promise, no await) when the store reads now (store.lookupBearerNow: SQLite with
+ * no transaction open) and no touch is due (touchGrant: once a minute per grant), the usual case;
+ * a Promise otherwise, and for a refusal before the grant's read (requireWiki). Take the answer
+ * with `settle` (src/lib/maybe-promise.ts) or `await`.
  */
 export function checkBearer(deps: BearerDeps, authorization: string | undefined, slug: string, requiredScope: WikiScope): MaybePromise<Caller> {
   const metadata = resourceMetadataUrl(deps.config, slug);

@@ -25,9 +25,12 @@
 //     `store.repos` waits for it, so no statement of another request runs inside an open
 //     transaction while its callback awaits. Inside a callback, `store.repos` and `store.transaction`
 //     reject at once (they would wait for the transaction itself; on PostgreSQL for a row it locked):
-//     use `tx`. `tx` refuses calls once its transaction has ended (wrap.ts). Transactions queued
-//     together may share one COMMIT, each in its own savepoint (group commit, sqlite/sqlite-store.ts);
-//     each caller is answered only after that COMMIT, and a throw rolls back only its own unit.
+//     use `tx`. `tx` refuses calls once its transaction has ended (wrap.ts). The one read that does
+//     not queue is `store.lookupBearerNow` (the bearer check's, on every request): it answers only
+//     while no transaction is open on the connection, and the caller otherwise asks `repos`.
+//     Transactions queued together may share one COMMIT, each in its own savepoint (group commit,
+//     sqlite/sqlite-store.ts); each caller is answered only after that COMMIT, and a throw rolls
+//     back only its own unit.
 //  4. PostgreSQL: a transaction takes a client from the pool (BEGIN … COMMIT/ROLLBACK, release) and
 //     is retried, callback included, on serialization failure or deadlock (40001/40P01), a bounded
 //     number of times: so the callback must not have effects outside the database (log after commit).

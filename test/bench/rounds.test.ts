@@ -140,6 +140,17 @@ describe('the large database against the small one, for a read case measured tur
     expect(checks[0]).toMatchObject({ pass: true });
   });
 
+  it('the p99 noise floor is judged on the same footing: a large p99 less than 1 ms over the small one is still counted when the large window was faster', () => {
+    // The large section's window twice as fast (bare p99 0.5 against 1 ms): verify's p99 of 1.8 ms
+    // there is 0.3 ms over the small one's 1.5, but 1.05 ms over the 0.75 ms it would have had.
+    const small = sized('small', [run(16, 200, 1.5), run(16, 200, 1.5), run(16, 200, 1.5)], [run(16, 300, 1), run(16, 300, 1), run(16, 300, 1)]);
+    const large = sized('large', [run(16, 400, 1.8), run(16, 400, 1.8), run(16, 400, 1.8)], [run(16, 600, 0.5), run(16, 600, 0.5), run(16, 600, 0.5)]);
+    const [scale] = buildScaleRows(buildRows([small, large], selectCases(['verify'])));
+    expect(scale?.p99Factor).toBeCloseTo(2.4, 6);
+    expect(scale?.p99ExcessMs).toBeCloseTo(1.05, 6);
+    expect(evaluate({ rows: [], scaleRows: [scale!], bearerCases: [], sizes: [], comparison: [] })[0]).toMatchObject({ pass: false, value: expect.closeTo(2.4, 6) });
+  });
+
   it('a case slower on the large database beside the same bare route is still a MISS', () => {
     const small = sized('small', [run(16, 200, 2), run(16, 200, 2), run(16, 200, 2)], [run(16, 300), run(16, 300), run(16, 300)]);
     const large = sized('large', [run(16, 150, 2), run(16, 150, 2), run(16, 150, 2)], [run(16, 300), run(16, 300), run(16, 300)]);

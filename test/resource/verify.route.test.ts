@@ -1,4 +1,5 @@
 // /auth/verify — Caddy forward_auth: 200 with X-Auth-* for a valid token, the wiki's challenge otherwise.
+import Database from 'better-sqlite3';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALICE_HOST, ALICE_PRM, BOB_HOST, CLIENT_ID, createResourceFixture, type ResourceFixture } from './support.ts';
@@ -23,6 +24,28 @@ function forwardAuth(forwardedHost: string, authorization?: string, query = '') 
 }
 
 describe('GET /auth/verify', () => {
+  it('a storage fault in the bearer check\'s synchronous read answers 503 with Retry-After, on the light path and through Express', async () => {
+    const { token } = await f.mint(f.aliceGrant);
+    expect((await forwardAuth(ALICE_HOST, `Bearer ${token}`)).status).toBe(200); // verified: the next read is the synchronous one
+    const store = f.ctx.store;
+    const lookupBearerNow = store.lookupBearerNow;
+    store.lookupBearerNow = () => {
+      throw new Database.SqliteError('disk I/O error', 'SQLITE_IOERR_READ');
+    };
+    try {
+      // No query: the light path (machine-endpoints.ts). ?scope=: Express's route (verify.route.ts).
+      for (const query of ['', '?scope=wiki:read']) {
+        const res = await forwardAuth(ALICE_HOST, `Bearer ${token}`, query);
+        expect(res.status, query).toBe(503);
+        expect(res.headers['retry-after'], query).toBeDefined();
+        expect(res.headers['x-auth-did'], query).toBeUndefined();
+      }
+    } finally {
+      store.lookupBearerNow = lookupBearerNow;
+    }
+    expect((await forwardAuth(ALICE_HOST, `Bearer ${token}`)).status).toBe(200);
+  });
+
   it('200 with the caller in X-Auth-* headers, not cacheable', async () => {
     const { token } = await f.mint(f.aliceGrant);
     const res = await forwardAuth(ALICE_HOST, `Bearer ${token}`);

@@ -160,7 +160,7 @@ export interface AccessTokenVerifier {
 }
 
 /**
- * The part of a token that keys the verified-token cache: its last KEY_CHARS characters, the end of
+ * The part of a token that keys the verified-token cache: its last CACHE_KEY_CHARS characters, the end of
  * its signature (a JWS signature is at least 64 bytes, 86 characters). V8 hashes a Map key's every
  * character, and each request's token is a new string: hashing the whole ~700-character token was
  * the cache's largest cost (docs/benchmarks.md, round 12). The entry keeps the whole token and a hit
