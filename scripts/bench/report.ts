@@ -29,6 +29,11 @@ export interface CaseResult {
   bareRuns?: RunResult[];
   /** Set when the bare route's probe failed: the case was measured alone, without its ratio. */
   bareFailed?: string;
+  /**
+   * Token cases on SQLite when both database sizes run (run.ts runSizes): the case's rounds ran turn
+   * about with the other size's, round k of one straight after or before round k of the other.
+   */
+  sizesTurnAbout?: boolean;
 }
 
 export interface SizeResult {
@@ -70,6 +75,11 @@ export interface Row {
   roundVsBare?: number[];
   /** `vsBare` and the bare figures come from the bare route's runs turn about with this case's (not minutes away). */
   bareTurnAbout?: boolean;
+  /** Each round's req/s and p99, in the order they ran (with more than one round). */
+  roundRps?: number[];
+  roundP99?: number[];
+  /** The rounds ran turn about with the other database size's (CaseResult.sizesTurnAbout). */
+  sizesTurnAbout?: boolean;
 }
 
 export interface ScaleRow {
@@ -91,8 +101,14 @@ export interface ScaleRow {
    * that the machine's speed, which moves within minutes and may differ between the two sizes'
    * sections, cancels; the bare route reads no database, so what remains is the database's. The
    * raw figures, each size's own, are kept here.
+   * Also set for a case whose rounds ran turn about on the two databases (the token cases):
+   * rpsFactor, p99Factor and p99ExcessMs are then the medians of the rounds' own (round k on the
+   * small database against round k on the large one, seconds apart); raw has the factors of the
+   * medians.
    */
   raw?: { rpsFactor: number; p99Factor: number };
+  /** How `raw` was cancelled out: against each size's bare route, or by the sizes' rounds turn about. */
+  footing?: 'bare' | 'rounds';
 }
 
 /** A case's runs by concurrency, in the order the concurrencies first ran. */
@@ -132,7 +148,12 @@ export function buildRows(sizes: SizeResult[], cases: LoadCase[]): Row[] {
           foreignCores: maxOf([...runs, ...bareRuns].map((r) => r.foreignCores)),
           cpuUs: medianOf(runs, (r) => r.cpuUsPerRequest),
         };
-        if (runs.length > 1) row.rounds = runs.length;
+        if (runs.length > 1) {
+          row.rounds = runs.length;
+          row.roundRps = runs.map((r) => r.rps);
+          row.roundP99 = runs.map((r) => r.p99);
+        }
+        if (result.sizesTurnAbout) row.sizesTurnAbout = true;
         if (def.bare && bareRuns.length > 0) {
           const bareRps = medianOf(bareRuns, (r) => r.rps) ?? 0;
           row.bare = { id: def.bare, rps: bareRps, p50: medianOf(bareRuns, (r) => r.p50) ?? 0, p99: medianOf(bareRuns, (r) => r.p99) ?? 0 };
@@ -174,6 +195,17 @@ export function buildScaleRows(rows: Row[]): ScaleRow[] {
       row.p99Factor = large.p99 / large.bare.p99 / (small.p99 / small.bare.p99);
       // The noise floor on the same footing: the small p99 as it would have been in the large section's window.
       row.p99ExcessMs = large.p99 - small.p99 * (large.bare.p99 / small.bare.p99);
+      row.footing = 'bare';
+    } else if (small.sizesTurnAbout && large.sizesTurnAbout && small.roundRps && large.roundRps && small.roundP99 && large.roundP99) {
+      // Round k of each size ran seconds apart: their ratios see the same machine; the median of them.
+      const pairs = Math.min(small.roundRps.length, large.roundRps.length);
+      const each = (f: (k: number) => number, raw: number) => median(Array.from({ length: pairs }, (_, k) => f(k))) ?? raw;
+      const [sr, lr, sp, lp] = [small.roundRps, large.roundRps, small.roundP99, large.roundP99];
+      row.raw = { rpsFactor, p99Factor };
+      row.rpsFactor = each((k) => (sr[k] ?? 0) / (lr[k] ?? 1), rpsFactor);
+      row.p99Factor = each((k) => (lp[k] ?? 0) / (sp[k] ?? 1), p99Factor);
+      row.p99ExcessMs = each((k) => (lp[k] ?? 0) - (sp[k] ?? 0), large.p99 - small.p99);
+      row.footing = 'rounds';
     }
     out.push(row);
   }
@@ -326,7 +358,7 @@ export function renderTables(result: {
     out.push(table(['size', 'route', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'rounds'], bare));
   }
   if (result.scaleRows.length > 0) {
-    out.push('', 'Scale (large database ÷ small database; read cases: each size against its own bare route, turn about, the raw factor in brackets)');
+    out.push('', 'Scale (large database ÷ small database; read cases: each size against its own bare route, turn about; token cases: the median of the rounds\' factors, the two databases turn about; the raw factor in brackets)');
     out.push(
       table(
         ['case', '', 'conc', 'small req/s', 'large req/s', 'req/s ×', 'small p99', 'large p99', 'p99 ×'],

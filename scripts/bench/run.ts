@@ -422,35 +422,55 @@ async function startSizeSide(
 }
 
 /**
- * One size on each of `stores`: their app children are started together (both pinned to the app's
- * core; the idle one costs nothing), then each case runs at each concurrency on one store and
- * straight after on the other, so the two figures of a postgres ÷ sqlite ratio come from the same
- * few seconds of a shared machine (as the oidc-provider comparison does).
+ * The sizes, each on its stores: every app child is started first (all pinned to the app's core;
+ * an idle one costs nothing), then each case runs at each concurrency on one child and straight
+ * after on the next, so that the figures a ratio is made of come from the same few seconds of a
+ * shared machine: postgres ÷ sqlite (as the oidc-provider comparison does), and the large database
+ * against the small one. A read case runs in rounds turn about with its bare route on each child
+ * (target 8 compares each size against its own bare route); a token case has no bare route to pair
+ * with, so with both sizes on SQLite it runs in rounds turn about on the two databases (target 8
+ * takes the median of the rounds' factors; PostgreSQL runs it once). Every other round goes the
+ * other way round, so that what one leaves behind on the core (its garbage) does not always fall on
+ * the same one, and before each run every other SQLite child's WAL is emptied (settle), so that
+ * its checkpoint worker copies nothing during another's run.
  */
-async function runSize(
-  name: 'small' | 'large',
+async function runSizes(
+  names: ('small' | 'large')[],
   tmp: string,
   cases: LoadCase[],
   cpu: number | undefined,
   profileDir: string | undefined,
-  stores: StoreName[],
+  storesOf: (name: 'small' | 'large') => StoreName[],
   pgServer?: BenchPostgres,
 ): Promise<SizeResult[]> {
-  const sides: SizeSide[] = [];
+  /** The sides of each size, in the order of `names` (a size's stores stay in their order). */
+  const bySize: SizeSide[][] = [];
+  const all = () => bySize.flat();
   try {
-    for (const store of stores) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
-    for (const side of sides) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
+    for (const name of names) {
+      const sides: SizeSide[] = [];
+      bySize.push(sides);
+      for (const store of storesOf(name)) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
+    }
+    for (const side of all()) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
+    const sqliteSizes = all().filter((s) => s.store === 'sqlite').length;
+    const settleOthers = async (current: SizeSide) => {
+      for (const other of all()) if (other !== current && other.store === 'sqlite') await other.child.request<SettleResult>({ type: 'settle' });
+    };
     for (const def of cases) {
       const bare = pairedBare(def);
-      // A profile spans the case's runs on its side (the other side's runs leave it idle), and the
+      const sizesTurnAbout = !bare && def.app === 'app' && sqliteSizes > 1;
+      const rounds = bare || sizesTurnAbout ? edgeRounds : 1;
+      // A profile spans the case's runs on its side (the other sides' runs leave it idle), and the
       // runs of its bare route between them: the same child serves it (its frames are the bare app's).
-      for (const side of sides) if (side.profiles) await side.child.request({ type: 'profile-start' });
+      for (const side of all()) if (side.profiles) await side.child.request({ type: 'profile-start' });
       for (const [i, conc] of connectionLevels.entries()) {
-        for (let round = 0; round < (bare ? edgeRounds : 1); round++) {
-          for (const side of sides) {
+        for (let round = 0; round < rounds; round++) {
+          for (const side of (round % 2 === 0 ? bySize : [...bySize].reverse()).flat()) {
             if (side.result.cases.find((c) => c.id === def.id)?.failed) continue;
-            // The case and its bare route turn about, the other way round in every other round, so
-            // that what one leaves behind on the core (its garbage, a checkpoint) does not always fall on the same one.
+            // The sizes' rounds are for target 8, on SQLite: PostgreSQL runs a token case once.
+            if (round > 0 && !bare && side.store !== 'sqlite') continue;
+            // The case and its bare route turn about, the other way round in every other round.
             // On PostgreSQL the case alone: the bare route reads no store, and its targets are SQLite's.
             // A bare route whose probe failed is left out from then on: the case runs alone, without its ratio.
             const pair = side.store === 'sqlite' && !side.result.cases.find((c) => c.id === def.id)?.bareFailed ? bare : undefined;
@@ -458,24 +478,28 @@ async function runSize(
             for (const d of turn) {
               if (side.result.cases.find((c) => c.id === def.id)?.failed) break; // the case's own probe failed: nothing to compare
               const first = i === 0 && round === 0;
+              await settleOthers(side);
               const r = await runCase(d, side.child, side.ports, side.tokens, side.poolRate, side.label, undefined, side.noise, [conc], first, d.app === 'app' ? side.meter : undefined);
               if (d === pair) {
                 const kept = keepRuns(side.result.cases, { id: def.id, label: def.label, runs: [], exhausted: 0 });
                 kept.bareRuns = [...(kept.bareRuns ?? []), ...r.runs];
                 // A bare route that cannot answer leaves the case without its ratio (its targets MISS, "not measured").
                 kept.bareFailed ??= r.failed;
-              } else keepRuns(side.result.cases, r);
+              } else {
+                const kept = keepRuns(side.result.cases, r);
+                if (sizesTurnAbout && side.store === 'sqlite') kept.sizesTurnAbout = true;
+              }
             }
           }
         }
       }
-      for (const side of sides) {
+      for (const side of all()) {
         if (side.profiles) await side.child.request({ type: 'profile-stop', file: path.join(side.profiles, `${side.label}-${def.id}.cpuprofile`) });
       }
     }
-    return sides.map((s) => s.result);
+    return all().map((s) => s.result);
   } finally {
-    for (const side of sides) await side.finish();
+    for (const side of all()) await side.finish();
   }
 }
 
@@ -489,6 +513,7 @@ const COMPARISON_MAX_POOL_RATE = 20_000;
 const PEER_POOL_RATE = 6_000;
 
 interface Side {
+  name: 'robot-auth' | 'oidc-provider';
   child: BenchChild;
   ports: ReadyMessage;
   poolRate: number;
@@ -547,7 +572,7 @@ async function startSide(side: 'robot-auth' | 'oidc-provider', alg: Alg, dir: st
     () => child.proc.pid ?? 0,
   );
   const defs = side === 'robot-auth' ? CASES.filter((c) => (COMPARED_CASE_IDS as readonly string[]).includes(c.id)) : PEER_CASES;
-  return { child, ports, poolRate, noise, label, defs, result: { available: true, issuedAlg, cases: [] } };
+  return { name: side, child, ports, poolRate, noise, label, defs, result: { available: true, issuedAlg, cases: [] } };
 }
 
 /**
@@ -578,6 +603,8 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
               const def = s.defs.find((d) => d.id === caseId);
               if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
               if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
+              // The other side idle for this run: robot-auth's checkpoint worker done copying its last run's WAL.
+              for (const o of sides) if (o !== s && o.name === 'robot-auth') await o.child.request<SettleResult>({ type: 'settle' });
               keepRuns(s.result.cases, await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0 && round === 0));
             }
           }
@@ -645,10 +672,10 @@ async function main(): Promise<void> {
           `${pgServer.cpus === undefined ? 'not pinned' : `pinned to CPU ${pgServer.cpus} with the load generator`}; the app's pool: DATABASE_POOL_SIZE default`,
       );
     }
-    for (const name of sizeNames) {
-      const stores = storeNames.filter((st) => st === 'sqlite' || (pgServer && pgSizeNames.has(name)));
-      if (stores.length === 0) continue;
-      for (const result of await runSize(name, tmp, cases, cpu, profileDir, stores, pgServer)) (result.store === 'postgres' ? postgresSizes : sizes).push(result);
+    const storesOf = (name: 'small' | 'large') => storeNames.filter((st) => st === 'sqlite' || (pgServer && pgSizeNames.has(name)));
+    const names = sizeNames.filter((name) => storesOf(name).length > 0);
+    if (names.length > 0) {
+      for (const result of await runSizes(names, tmp, cases, cpu, profileDir, storesOf, pgServer)) (result.store === 'postgres' ? postgresSizes : sizes).push(result);
     }
     if (!flags['no-peer'] && !flags.only) comparison = await runComparison(tmp, cpu);
     if (!flags['no-memory']) memory = await runMemory(tmp, cpu);
