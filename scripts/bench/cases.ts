@@ -184,7 +184,7 @@ export const CASES: LoadCase[] = [
 ];
 
 /**
- * The bare route a read case runs turn about with (run.ts runSize, --edge-rounds): every app case
+ * The bare route a read case runs turn about with (run.ts runSizes, --edge-rounds): every app case
  * with a bare route that issues no tokens. The token cases keep their bare route as a case of its
  * own: their targets compare them with the signing loops and with oidc-provider, not with it.
  */

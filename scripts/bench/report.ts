@@ -98,16 +98,16 @@ export interface ScaleRow {
   /**
    * Set for a case measured turn about with its bare route on both databases: rpsFactor and
    * p99Factor are each size's figure against its own bare route (large vs bare ÷ small vs bare), so
-   * that the machine's speed, which moves within minutes and may differ between the two sizes'
-   * sections, cancels; the bare route reads no database, so what remains is the database's. The
-   * raw figures, each size's own, are kept here.
+   * that the machine's speed, which moves within minutes and may differ between the runs on the
+   * two databases, cancels; the bare route reads no database, so what remains is the database's.
+   * The raw figures, each size's own medians, are kept here.
    * Also set for a case whose rounds ran turn about on the two databases (the token cases):
    * rpsFactor, p99Factor and p99ExcessMs are then the medians of the rounds' own (round k on the
    * small database against round k on the large one, seconds apart); raw has the factors of the
    * medians.
    */
   raw?: { rpsFactor: number; p99Factor: number };
-  /** How `raw` was cancelled out: against each size's bare route, or by the sizes' rounds turn about. */
+  /** How the machine's speed was taken out of the factors above (`raw` keeps them with it): each size's bare route, or the rounds' pairs. */
   footing?: 'bare' | 'rounds';
 }
 
@@ -312,7 +312,8 @@ export function renderTables(result: {
     out.push('Load (autocannon over loopback; vs = baseline req/s ÷ req/s, so 2.00× = half the throughput;');
     out.push('cpu µs = app process CPU time (all threads) per request; noise = cores used by other processes during the run');
     out.push('and its bare run, > 0.15 is disturbed; rounds = each round\'s vs bare, the case and its bare route run turn about:');
-    out.push('the row shows the medians, and vs bare is the median of the rounds\' ratios)');
+    out.push('the row shows the medians, and vs bare is the median of the rounds\' ratios; for a token case run turn about on the');
+    out.push('two databases, each round\'s req/s)');
     out.push(
       table(
         ['size', 'case', 'conc', 'req/s', 'p50 ms', 'p99 ms', 'bare req/s', 'bare p50', 'bare p99', 'vs bare', 'vs sign', 'vs sign+wr', 'cpu µs', 'bare cpu', 'noise', 'rounds', 'targets'],
@@ -332,7 +333,7 @@ export function renderTables(result: {
           r.cpuUs === undefined ? '' : String(Math.round(r.cpuUs)),
           r.bareCpuUs === undefined ? '' : String(Math.round(r.bareCpuUs)),
           r.foreignCores === undefined ? '' : r.foreignCores.toFixed(2),
-          r.roundVsBare ? r.roundVsBare.map((x) => x.toFixed(2)).join(' ') : '',
+          r.roundVsBare ? r.roundVsBare.map((x) => x.toFixed(2)).join(' ') : r.sizesTurnAbout && r.roundRps ? r.roundRps.map(fmtRate).join(' ') : '',
           checkMark(result.checks, r),
         ]),
       ),

@@ -10,7 +10,7 @@
 // Exits non-zero only when a case errors (a child crashes, a probe or a request fails): never
 // for a MISS, so CI runs `--quick` as a smoke check.
 //
-//   npm run bench                      full run (~28 min on 2 cores with PostgreSQL installed; the large database is cached)
+//   npm run bench                      full run (~30 min on 2 cores with PostgreSQL installed; the large database is cached)
 //   npm run bench -- --quick           smoke run (~2 min): 1 s runs, a 10× smaller large database
 //   npm run bench -- --only verify,whoami --sizes small --profile   CPU profiles of the app child
 //   npm run bench -- --stores=sqlite,postgres --sizes=small --no-peer   the store comparison alone
@@ -96,7 +96,9 @@ if (flags.help) {
   --edge-rounds=N         rounds of each read case with a bare route (verify, whoami, as-metadata, prm; default 3;
                           quick 1): at each concurrency the case and its bare route run turn about, the order
                           alternating by round; each figure is the median of the rounds, vs bare the median of
-                          the rounds' ratios (the same bare route measured 17.8k and 29.8k req/s minutes apart)
+                          the rounds' ratios (the same bare route measured 17.8k and 29.8k req/s minutes apart).
+                          With both sizes, the token cases run as many rounds, the two databases turn about
+                          (the large-vs-small target takes the median of the rounds' factors)
   --no-memory, --no-db-size, --no-startup   skip those parts
   --retries=N             repeat a run disturbed by other processes' CPU use up to N times (default 2; quick 0;
                           at most ${RETRY_BUDGET_SECONDS} s of repeats in all)
@@ -340,6 +342,8 @@ async function startSizeSide(
   profileDir: string | undefined,
   store: StoreName,
   pgServer: BenchPostgres | undefined,
+  /** Another size's PostgreSQL child runs beside this one (PgSizeTotals.serverWide). */
+  pgShared = false,
 ): Promise<SizeSide> {
   const scale = scales[name];
   const label = store === 'sqlite' ? name : `${name}-pg`;
@@ -406,7 +410,7 @@ async function startSizeSide(
             const d = pgWrites(pgStart, await pgServer.counters(databaseUrl));
             const answered = result.cases.filter((r) => CASES.find((c) => c.id === r.id)?.app === 'app').reduce((sum, r) => sum + r.runs.reduce((a, run) => a + run.ok, 0), 0);
             const statements = await pgServer.statements(databaseUrl, 25);
-            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements };
+            result.pgTotals = { commits: d.commits, writeTransactions: d.writeTransactions, walBytes: d.walBytes, answered, statements, ...(pgShared ? { serverWide: true } : {}) };
             log(`  ${label}: PostgreSQL over the whole size: ${d.commits} commits (xact_commit), ${d.writeTransactions} write transactions, ${answered} answers measured`);
           }
         } finally {
@@ -429,10 +433,12 @@ async function startSizeSide(
  * against the small one. A read case runs in rounds turn about with its bare route on each child
  * (target 8 compares each size against its own bare route); a token case has no bare route to pair
  * with, so with both sizes on SQLite it runs in rounds turn about on the two databases (target 8
- * takes the median of the rounds' factors; PostgreSQL runs it once). Every other round goes the
- * other way round, so that what one leaves behind on the core (its garbage) does not always fall on
- * the same one, and before each run every other SQLite child's WAL is emptied (settle), so that
- * its checkpoint worker copies nothing during another's run.
+ * takes the median of the rounds' factors; PostgreSQL runs it once, in the first round).
+ * A round's order (`roundOrder`): the SQLite children next to each other in the middle, each
+ * PostgreSQL child on the outside beside its SQLite twin; every other round the other way round,
+ * so that what one leaves behind on the core (its garbage) does not always fall on the same one.
+ * Before each run every other SQLite child's WAL is emptied (settle), so that its checkpoint
+ * worker copies nothing during another's run.
  */
 async function runSizes(
   names: ('small' | 'large')[],
@@ -443,19 +449,31 @@ async function runSizes(
   storesOf: (name: 'small' | 'large') => StoreName[],
   pgServer?: BenchPostgres,
 ): Promise<SizeResult[]> {
-  /** The sides of each size, in the order of `names` (a size's stores stay in their order). */
+  /** The sides of each size, in the order of `names`. */
   const bySize: SizeSide[][] = [];
   const all = () => bySize.flat();
+  /** The first size's PostgreSQL child, the SQLite children, the other sizes' PostgreSQL children; reversed in odd rounds. */
+  const roundOrder = (round: number): SizeSide[] => {
+    const pg = (sides: SizeSide[]) => sides.filter((s) => s.store !== 'sqlite');
+    const [first = [], ...rest] = bySize;
+    const order = [...pg(first), ...all().filter((s) => s.store === 'sqlite'), ...rest.flatMap(pg)];
+    return round % 2 === 0 ? order : order.reverse();
+  };
+  const pgShared = names.filter((name) => storesOf(name).includes('postgres')).length > 1;
   try {
     for (const name of names) {
       const sides: SizeSide[] = [];
       bySize.push(sides);
-      for (const store of storesOf(name)) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer));
+      for (const store of storesOf(name)) sides.push(await startSizeSide(name, tmp, cpu, profileDir, store, pgServer, pgShared));
     }
     for (const side of all()) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
     const sqliteSizes = all().filter((s) => s.store === 'sqlite').length;
     const settleOthers = async (current: SizeSide) => {
-      for (const other of all()) if (other !== current && other.store === 'sqlite') await other.child.request<SettleResult>({ type: 'settle' });
+      for (const other of all()) {
+        if (other === current || other.store !== 'sqlite') continue;
+        const settled = await other.child.request<SettleResult>({ type: 'settle' });
+        if (settled?.busy) log(`  ${other.label}: its WAL could not be emptied before ${current.label}'s run (a reader or the checkpoint worker held it)`);
+      }
     };
     for (const def of cases) {
       const bare = pairedBare(def);
@@ -466,7 +484,7 @@ async function runSizes(
       for (const side of all()) if (side.profiles) await side.child.request({ type: 'profile-start' });
       for (const [i, conc] of connectionLevels.entries()) {
         for (let round = 0; round < rounds; round++) {
-          for (const side of (round % 2 === 0 ? bySize : [...bySize].reverse()).flat()) {
+          for (const side of roundOrder(round)) {
             if (side.result.cases.find((c) => c.id === def.id)?.failed) continue;
             // The sizes' rounds are for target 8, on SQLite: PostgreSQL runs a token case once.
             if (round > 0 && !bare && side.store !== 'sqlite') continue;
@@ -499,7 +517,10 @@ async function runSizes(
     }
     return all().map((s) => s.result);
   } finally {
-    for (const side of all()) await side.finish();
+    // Every child is stopped, one after the other, even when a finish fails (the first error is thrown).
+    let failure: unknown;
+    for (const side of all()) await side.finish().catch((err: unknown) => void (failure ??= err));
+    if (failure !== undefined) throw failure;
   }
 }
 
@@ -706,7 +727,7 @@ async function main(): Promise<void> {
   let text = renderTables({ sizes, rows, scaleRows, checks, comparison, comparisonRows, memory, dbSize, startup });
   if (postgresSizes.length > 0) {
     const header = [
-      `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each case and concurrency on SQLite then straight after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
+      `SQLite vs PostgreSQL ${pgServer?.version ?? ''} (same run, each case and concurrency on SQLite and straight before or after on PostgreSQL; app on CPU ${cpu ?? '(unpinned)'}, ` +
         `PostgreSQL ${pgServer?.cpus === undefined ? 'unpinned' : `on CPU ${pgServer.cpus} with the load generator`}; synchronous_commit=${pgCommit === 'sync' ? 'on' : 'off'})`,
       'pg/sqlite = PostgreSQL req/s ÷ SQLite req/s; writes/s = write transactions the store committed per second (SQLite: the app\'s count;',
       'PostgreSQL: transaction ids assigned); pg stmts/req = statements PostgreSQL ran per answer (pg_stat_statements, BEGIN/COMMIT included:',
@@ -718,7 +739,7 @@ async function main(): Promise<void> {
           `${fmtRate(s.baselines.signWrite.opsPerSecond)}/s (${fmtMs(s.baselines.signWrite.meanMs)} ms each)` +
           (s.pgTotals
             ? `\n  ${s.name}: PostgreSQL over the whole size: ${s.pgTotals.commits} commits (pg_stat_database.xact_commit, read-only ones included), ` +
-              `${s.pgTotals.writeTransactions} write transactions, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)` +
+              `${s.pgTotals.writeTransactions} write transactions${s.pgTotals.serverWide ? " (the server's: another size's database was measured at the same time)" : ''}, ${s.pgTotals.answered} answers measured (pools, warm-ups and probes are in the first two)` +
               `\n  ${s.name}: the most called statements (calls, mean server ms, statement):` +
               s.pgTotals.statements.map((st) => `\n    ${String(st.calls).padStart(8)}  ${st.meanMs.toFixed(3).padStart(7)}  ${st.query.slice(0, 150)}`).join('')
             : ''),

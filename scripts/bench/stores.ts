@@ -81,6 +81,12 @@ export interface PgSizeTotals {
   answered: number;
   /** The most called statements over the size (pools and baselines included): what the round trips are. */
   statements: PgStatement[];
+  /**
+   * Another size's PostgreSQL child was alive at the same time (--pg-sizes with both sizes: run.ts
+   * starts every size's children first): writeTransactions and walBytes are the server's, both
+   * databases together (commits and statements stay this database's).
+   */
+  serverWide?: boolean;
 }
 
 export interface StoreRow {
@@ -152,7 +158,9 @@ export function buildStoreRows(sqlite: SizeResult[], postgres: SizeResult[], cas
       const pgCase = pgSize.cases.find((c) => c.id === def.id);
       if (!pgCase) continue;
       for (const [connections, pgRuns] of runsByConnections(pgCase.runs)) {
-        const liteRuns = liteSize?.cases.find((c) => c.id === def.id)?.runs.filter((r) => r.connections === connections) ?? [];
+        // The SQLite runs that ran beside these: a token case runs once on PostgreSQL, in the first of
+        // SQLite's rounds when both sizes run (run.ts runSizes); a read case in every round.
+        const liteRuns = (liteSize?.cases.find((c) => c.id === def.id)?.runs.filter((r) => r.connections === connections) ?? []).slice(0, pgRuns.length);
         const pg = roundFigures(pgRuns);
         const lite = liteRuns.length > 0 ? roundFigures(liteRuns) : undefined;
         rows.push({

@@ -86,6 +86,16 @@ describe('rows of a case measured in rounds, turn about with its bare route', ()
     expect(rows[0]?.sqlite?.rps).toBe(150);
     expect(rows[0]?.rpsRatio).toBeCloseTo(0.4, 6);
   });
+
+  it('a token case run once on PostgreSQL is compared with the SQLite round that ran beside it, not the rounds minutes later', () => {
+    const refresh = (runs: RunResult[]) => size([{ id: 'refresh', label: 'POST /token refresh_token', exhausted: 0, runs, sizesTurnAbout: true }]);
+    const lite = refresh([run(16, 1000, 10), run(16, 2000, 5), run(16, 2000, 5, { non2xx: 3 })]);
+    const pg = refresh([run(16, 250, 40)]);
+    const [row] = buildStoreRows([lite], [pg], selectCases(['refresh'])).filter((r) => r.caseId === 'refresh');
+    expect(row?.sqlite).toMatchObject({ rps: 1000, p99: 10, failures: 0 });
+    expect(row?.rpsRatio).toBeCloseTo(0.25, 6);
+    expect(row?.p99Ratio).toBeCloseTo(4, 6);
+  });
 });
 
 describe('what the load generator sends for the read cases', () => {
