@@ -221,6 +221,12 @@ async function warmStart(label: string, defs: LoadCase[], child: BenchChild, por
   log(`  ${label}: warmed up (${tokenCases.map((d) => d.id).join(', ')}: ${startWarmup} s, unrecorded)`);
 }
 
+/** Empties a child's WAL (every frame copied: its checkpoint worker has nothing left to do), and says so when it could not. */
+async function settle(child: BenchChild, who: string): Promise<void> {
+  const settled = await child.request<SettleResult>({ type: 'settle' });
+  if (settled?.busy) log(`  ${who}: the WAL could not be emptied before the run (a reader or the checkpoint worker held it)`);
+}
+
 async function runCase(
   def: LoadCase,
   child: BenchChild,
@@ -263,8 +269,7 @@ async function runCase(
     for (let attempt = 0; attempt <= retries; attempt++) {
       const built = await build(duration, connections);
       // Each run starts with an empty WAL: the pools just made and the run before are not charged to this one.
-      const settled = await child.request<SettleResult>({ type: 'settle' });
-      if (settled?.busy) log(`  ${sizeName} ${def.id}: the WAL could not be emptied before the run (a reader or the checkpoint worker held it)`);
+      await settle(child, `${sizeName} ${def.id}`);
       const writesSince = await meter?.begin();
       noise.begin();
       const run: RunResult = await runLoad(port, built.requests, connections, duration);
@@ -469,11 +474,7 @@ async function runSizes(
     for (const side of all()) await warmStart(side.label, cases, side.child, side.ports, side.tokens, side.poolRate);
     const sqliteSizes = all().filter((s) => s.store === 'sqlite').length;
     const settleOthers = async (current: SizeSide) => {
-      for (const other of all()) {
-        if (other === current || other.store !== 'sqlite') continue;
-        const settled = await other.child.request<SettleResult>({ type: 'settle' });
-        if (settled?.busy) log(`  ${other.label}: its WAL could not be emptied before ${current.label}'s run (a reader or the checkpoint worker held it)`);
-      }
+      for (const other of all()) if (other !== current && other.store === 'sqlite') await settle(other.child, `${other.label}, before ${current.label}'s run`);
     };
     for (const def of cases) {
       const bare = pairedBare(def);
@@ -625,7 +626,7 @@ async function runComparison(tmp: string, cpu: number | undefined): Promise<Comp
               if (!def) throw new Error(`no ${caseId} case for ${s.label}`);
               if (s.result.cases.find((c) => c.id === caseId)?.failed) continue;
               // The other side idle for this run: robot-auth's checkpoint worker done copying its last run's WAL.
-              for (const o of sides) if (o !== s && o.name === 'robot-auth') await o.child.request<SettleResult>({ type: 'settle' });
+              for (const o of sides) if (o !== s && o.name === 'robot-auth') await settle(o.child, `${o.label}, before ${s.label}'s run`);
               keepRuns(s.result.cases, await runCase(def, s.child, s.ports, [], s.poolRate, s.label, undefined, s.noise, [conc], i === 0 && round === 0));
             }
           }

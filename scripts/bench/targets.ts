@@ -13,8 +13,8 @@
 //  7. start-up to first request under 1 s on a migrated database;
 //  8. on the large database (1M grants, 100k clients), no figure more than 1.2× worse than on the small one.
 //     A read case measured turn about with its bare route compares its figures against that bare
-//     route on each database (report.ts buildScaleRows): the two sizes' sections run minutes apart,
-//     and the machine's speed moves within minutes; the bare route reads no database (round 12).
+//     route on each database (report.ts buildScaleRows): the machine's speed moves within minutes,
+//     and the bare route reads no database (round 12).
 //     A token case, which has no bare route to pair with, runs in rounds turn about on the two
 //     databases (run.ts runSizes): each factor is the median of the rounds' own (round 13).
 // Kept from before issue 11 (stricter than or different from the list above, so not dropped):
