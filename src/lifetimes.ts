@@ -141,6 +141,10 @@ export function sessionLifetime(config: Pick<Config, 'sessionTtlSeconds'>): numb
  * likewise (check-bearer.ts), and a client's (clients.repo.ts markTokenIssued; its first token always).
  */
 export const LAST_SEEN_RESOLUTION_SECONDS = MINUTE;
+/** Whether a stored last-use time (null: none yet) is LAST_SEEN_RESOLUTION_SECONDS old, so due to be written again. */
+export function lastSeenDue(stored: number | null, now: number): boolean {
+  return stored === null || now - stored >= LAST_SEEN_RESOLUTION_SECONDS;
+}
 
 /** The wikis' identity token (RS256 JWT) and its cookie on COOKIE_DOMAIN; wikis re-check by exp (identity-token.ts, cookies.ts, admin keys). */
 export const IDENTITY_TOKEN_TTL_SECONDS = 15 * MINUTE;

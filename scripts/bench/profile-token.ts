@@ -12,8 +12,9 @@
 // transactions committed together, src/storage/sqlite/sqlite-store.ts), and from /proc/self/io the
 // bytes and write calls of the whole process (WAL frames are 4,120 bytes; the checkpoint worker's
 // copies into the database file and the request log to stdout count too).
-//   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] [--frames] [--db FILE] > /dev/null
-// The figures go to stderr. --profile FILE writes a CPU profile of the last round; --heap-profile FILE
+//   taskset -c 1 node scripts/bench/profile-token.ts [--alg ES256] [--conc 16] [--n 4000] [--rounds 5] [--frames] [--statements] [--db FILE] > /dev/null
+// The figures go to stderr. --statements times each SQLite statement (BEGIN, SAVEPOINT and COMMIT
+// included) in the last round and prints its wall µs per answer, by SQL text. --profile FILE writes a CPU profile of the last round; --heap-profile FILE
 // what the last round allocated (sampled), and prints the KiB per answer by allocation site.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
+import Database from 'better-sqlite3';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/env.ts';
 import { createContext } from '../../src/context.ts';
@@ -51,6 +53,8 @@ const { values: flags } = parseArgs({
     // A copy of this seeded database instead of a small one built here: the bench's large one
     // (bench-results/cache/db-1000000-….sqlite; the scale is read from its name).
     db: { type: 'string' },
+    // Wall time of each prepared statement's run/get/all in the last round, per answer, by its SQL.
+    statements: { type: 'boolean', default: false },
   },
 });
 const conc = Number(flags.conc);
@@ -89,6 +93,38 @@ function scaleOf(file: string): Scale {
   return scale;
 }
 
+/** Per SQL text: calls and nanoseconds, while `on`. Wraps the methods of better-sqlite3's Statement prototype once. */
+const statementTimes = { on: false, bySql: new Map<string, { calls: number; ns: bigint }>() };
+function timeStatements(): void {
+  // Before the app prepares any statement: src/db/instrument.ts keeps each writer's own `run`.
+  const scratch = new Database(':memory:');
+  const proto = Object.getPrototypeOf(scratch.prepare('SELECT 1')) as Record<string, unknown>;
+  scratch.close();
+  for (const method of ['run', 'get', 'all']) {
+    const original = proto[method] as (this: Database.Statement, ...args: unknown[]) => unknown;
+    proto[method] = function (this: Database.Statement, ...args: unknown[]) {
+      if (!statementTimes.on) return original.apply(this, args);
+      const t0 = process.hrtime.bigint();
+      try {
+        return original.apply(this, args);
+      } finally {
+        const key = this.source.replace(/\s+/g, ' ').slice(0, 110);
+        const entry = statementTimes.bySql.get(key) ?? { calls: 0, ns: 0n };
+        entry.calls++;
+        entry.ns += process.hrtime.bigint() - t0;
+        statementTimes.bySql.set(key, entry);
+      }
+    };
+  }
+}
+
+function summarizeStatements(answers: number): void {
+  const rows = [...statementTimes.bySql].sort((a, b) => Number(b[1].ns - a[1].ns));
+  const total = rows.reduce((sum, [, e]) => sum + Number(e.ns), 0);
+  const lines = rows.map(([sql, e]) => `  ${(Number(e.ns) / 1000 / answers).toFixed(1).padStart(7)} µs  ${(e.calls / answers).toFixed(3).padStart(6)} calls  ${sql}`);
+  say(`SQLite statements, wall per answer (last round): ${(total / 1000 / answers).toFixed(1)} µs\n${lines.join('\n')}`);
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'robot-auth-token-'));
   const dbFile = path.join(dir, 'app.sqlite');
@@ -107,6 +143,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_CLIENT_PER_MINUTE: unlimited,
     RATE_LIMIT_REFRESH_PER_GRANT_PER_MINUTE: unlimited,
   });
+  if (flags.statements) timeStatements();
   const ctx = await createContext(config);
   applyBenchPragmas(ctx.sqlite); // BENCH_PRAGMA='cache_size=-4000': an A/B of a SQLite setting
   const checkpointer = flags.frames ? undefined : startCheckpointer(ctx.sqlite!.db, config.databaseFile, ctx.log);
@@ -174,6 +211,7 @@ async function main(): Promise<void> {
       await heap.post('HeapProfiler.enable');
       await heap.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
     }
+    if (flags.statements && round === rounds - 1) statementTimes.on = true;
     if (flags.profile && round === rounds - 1) {
       profiler = new Session();
       profiler.connect();
@@ -201,6 +239,8 @@ async function main(): Promise<void> {
       say(`${id.padEnd(9)} round ${round + 1}: main thread ${perThread.toFixed(0)} µs/req, process ${perAll.toFixed(0)} µs/req, wall ${((wall * 1000) / n).toFixed(0)} µs/req; per answer ${wrote}${failed ? `, FAILED ${failed}` : ''}`);
     }
   }
+  statementTimes.on = false;
+  if (flags.statements) summarizeStatements(n * cases.length);
   if (heap) {
     const { profile } = await heap.post('HeapProfiler.stopSampling');
     fs.writeFileSync(path.resolve(flags['heap-profile']!), JSON.stringify(profile));

@@ -4,7 +4,7 @@
 // grant touch at most once a minute.
 import type { AppContext } from '../context.ts';
 import { nowSeconds } from '../db/open.ts';
-import { LAST_SEEN_RESOLUTION_SECONDS } from '../lifetimes.ts';
+import { lastSeenDue } from '../lifetimes.ts';
 import type { MaybePromise } from '../lib/maybe-promise.ts';
 import type { BearerGrant, BearerLookup } from '../oauth/grants/grants.repo.ts';
 import { isWikiScope, type WikiScope } from '../oauth/scopes.ts';
@@ -88,7 +88,7 @@ function effectiveScopes(claims: AccessTokenClaims, grant: BearerGrant): WikiSco
 /** Records that the grant is in use, at most once a minute; undefined when it is not yet due. */
 function touchGrant(deps: BearerDeps, grant: BearerGrant): Promise<void> | undefined {
   // The last-used time is shown on the account page, to the minute (lifetimes.ts).
-  return nowSeconds() - grant.lastUsedAt >= LAST_SEEN_RESOLUTION_SECONDS ? deps.store.repos.grants.touch(grant.id) : undefined;
+  return lastSeenDue(grant.lastUsedAt, nowSeconds()) ? deps.store.repos.grants.touch(grant.id) : undefined;
 }
 
 /** A token refused before the grant's read: 404 for a wiki that is not there rather than 401 (see checkBearer). */

@@ -746,10 +746,15 @@ describe.each([
     /** seed()'s person and client, a fresh authorization code of theirs, and the token request that exchanges it. */
     async function seedCode() {
       const { did, client } = await seed(repos);
+      return { client, ...(await codeFor(did, client.clientId)) };
+    }
+
+    /** A fresh code of alice's for `clientId`, and its exchange's form. */
+    async function codeFor(did: string, clientId: string) {
       const verifier = crypto.randomBytes(32).toString('base64url');
       const resource = 'https://alice.wiki.test/mcp';
       const code = await repos.codes.insert({
-        clientId: client.clientId,
+        clientId,
         userDid: did,
         wikiSlug: 'alice',
         redirectUri: 'https://app.example/cb',
@@ -759,7 +764,7 @@ describe.each([
         scope: 'wiki:read',
       });
       const params = tokenForm({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://app.example/cb', resource });
-      return { client, code, params };
+      return { code, params };
     }
 
     it('50 concurrent refreshes of one token (refreshAccessToken; two instances on PostgreSQL): one rotation, the same successor for all, no revocation', async () => {
@@ -815,6 +820,45 @@ describe.each([
       // Unconsumed, the code still works once.
       expect((await exchangeAuthorizationCode(contextOn(h.store), client, params)).refresh_token).toBeTruthy();
       expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(2);
+    }, 60_000);
+
+    it("an exchange records the client's first token, and its last use only when the record read for the request is a minute old", async () => {
+      await fresh();
+      const marks: string[] = [];
+      const counting: Store = {
+        ...h.store,
+        transaction: (fn) =>
+          h.store.transaction((tx) =>
+            fn({
+              ...tx,
+              clients: Object.assign(Object.create(tx.clients) as Repositories['clients'], {
+                markTokenIssued: async (clientId: string) => {
+                  marks.push(clientId);
+                  await tx.clients.markTokenIssued(clientId);
+                },
+              }),
+            }),
+          ),
+      };
+      const { did, client } = await seed(repos);
+      const id = client.clientId;
+      const exchange = async () => {
+        const { params } = await codeFor(did, id);
+        await exchangeAuthorizationCode(contextOn(counting), (await repos.clients.find(id))!, params);
+      };
+      // First token: written, though the client has no last use to compare.
+      await exchange();
+      expect(marks).toEqual([id]);
+      expect(await h.count('oauth_clients', `client_id = '${id}' AND first_token_at IS NOT NULL AND last_used_at IS NOT NULL`)).toBe(1);
+      // Recorded within the minute: the record read for the request says so, and no statement runs.
+      await h.exec(`UPDATE oauth_clients SET first_token_at = ${nowSeconds() - 30}, last_used_at = ${nowSeconds() - 30} WHERE client_id = '${id}'`);
+      await exchange();
+      expect(marks).toEqual([id]);
+      // A minute old: written again.
+      await h.exec(`UPDATE oauth_clients SET last_used_at = ${nowSeconds() - 61} WHERE client_id = '${id}'`);
+      await exchange();
+      expect(marks).toEqual([id, id]);
+      expect(await h.count('oauth_clients', `client_id = '${id}' AND last_used_at >= ${nowSeconds() - 5}`)).toBe(1);
     }, 60_000);
 
     it('a client-assertion jti and a ticket are used once under 50 concurrent attempts', async () => {

@@ -22,7 +22,7 @@ import { checkResourceMatches } from '../resource-param.ts';
 import { buildTokenResponse, type TokenResponse, type TokenResponseDeps } from '../token-response.ts';
 import type { TokenParams } from '../token-params.ts';
 import type { TokenRequestOrigin } from '../token-rate-limits.ts';
-import { refreshTokenLifetime } from '../../../lifetimes.ts';
+import { lastSeenDue, refreshTokenLifetime } from '../../../lifetimes.ts';
 
 export type CodeExchangeDeps = Pick<AppContext, 'store' | 'audit' | 'metrics' | 'log'> &
   TokenResponseDeps & { config: Pick<Config, 'refreshTokenTtlSeconds'> };
@@ -114,7 +114,9 @@ async function exchange(
   // lose; the compare-and-swap stays as the guarantee, and a loss is thrown so that the grant
   // inserted above is rolled back with it (a returned refusal would commit it).
   if (!(await tx.codes.consume(code.hash, grantId))) throw new InvalidGrant('The authorization code was already used.');
-  await tx.clients.markTokenIssued(client.clientId);
+  // The client's first token and last use (to the minute): no statement at all when the record
+  // read for this request already says both are recorded (lifetimes.ts).
+  if (client.firstTokenAt === null || lastSeenDue(client.lastUsedAt, nowSeconds())) await tx.clients.markTokenIssued(client.clientId);
   const refreshToken = await tx.refreshTokens.insert(grantId, refreshTokenLifetime(ctx.config));
   return { kind: 'issued', grant: { id: grantId, userDid: code.userDid, resource: code.resource, clientId: client.clientId }, refreshToken, scope: code.scope };
 }
