@@ -26,7 +26,17 @@ export class SignInFailed extends AppError {
   }
 }
 
-const HANDLE = /^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// A handle (ATProto handle syntax): at most 253 characters, two or more DNS labels of 1–63 letters,
+// digits and inner hyphens, the last one starting with a letter. Checked label by label: one pattern
+// over the whole name nests a repeated label inside a repetition, which backtracks on a near miss
+// (test/security/redos.test.ts); a label's own pattern is linear.
+const HANDLE_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
+const MAX_LABEL_LENGTH = 63;
+function isHandle(name: string): boolean {
+  if (name.length > 253) return false;
+  const labels = name.split('.');
+  return labels.length >= 2 && labels.every((l) => l.length <= MAX_LABEL_LENGTH && HANDLE_LABEL.test(l)) && /^[a-z]/.test(labels[labels.length - 1] ?? '');
+}
 const DID = /^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000}$/;
 
 /**
@@ -47,7 +57,7 @@ export function normaliseLoginInput(raw: unknown): string | undefined {
   }
   if (input.startsWith('did:')) return DID.test(input) ? input : undefined;
   const handle = input.replace(/^@/, '').toLowerCase();
-  return handle.length <= 253 && HANDLE.test(handle) ? handle : undefined;
+  return isHandle(handle) ? handle : undefined;
 }
 
 export async function startSignIn(
