@@ -4,6 +4,7 @@ import type { NodeOAuthClient, OAuthSession } from '@atproto/oauth-client-node';
 import { AppError } from '../web/errors.ts';
 import type { Store } from '../storage/store.ts';
 import { ATPROTO_SCOPE, type AtprotoClient } from './client.ts';
+import { dnsLabels } from '../lib/dns-name.ts';
 
 /** What we keep, server-side, with the ATProto authorization state. */
 export interface SignInState {
@@ -26,16 +27,10 @@ export class SignInFailed extends AppError {
   }
 }
 
-// A handle (ATProto handle syntax): at most 253 characters, two or more DNS labels of 1–63 letters,
-// digits and inner hyphens, the last one starting with a letter. Checked label by label: one pattern
-// over the whole name nests a repeated label inside a repetition, which backtracks on a near miss
-// (test/security/redos.test.ts); a label's own pattern is linear.
-const HANDLE_LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const MAX_LABEL_LENGTH = 63;
+/** A handle (ATProto handle syntax): a DNS name of two or more labels, the last one starting with a letter. */
 function isHandle(name: string): boolean {
-  if (name.length > 253) return false;
-  const labels = name.split('.');
-  return labels.length >= 2 && labels.every((l) => l.length <= MAX_LABEL_LENGTH && HANDLE_LABEL.test(l)) && /^[a-z]/.test(labels[labels.length - 1] ?? '');
+  const labels = dnsLabels(name);
+  return labels !== undefined && labels.length >= 2 && /^[a-z]/.test(labels[labels.length - 1] ?? '');
 }
 const DID = /^did:[a-z]+:[a-zA-Z0-9._:%-]{1,2000}$/;
 

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { dnsLabels } from '../lib/dns-name.ts';
 
 export const DEFAULT_RESERVED_USERNAMES = [
   'www', 'api', 'auth', 'admin', 'administrator', 'root', 'mail', 'email', 'smtp', 'imap', 'mx',
@@ -445,6 +446,6 @@ export function isLoopbackHostname(hostname: string): boolean {
 
 /** A DNS host name: dot-separated labels of letters, digits and inner hyphens, not all-numeric. */
 function isHostName(name: string): boolean {
-  if (name.length === 0 || name.length > 253 || /^[\d.]+$/.test(name)) return false;
-  return name.split('.').every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
+  if (name.length === 0 || /^[\d.]+$/.test(name)) return false;
+  return dnsLabels(name) !== undefined;
 }

@@ -1,6 +1,7 @@
 // Where wikis live: `scheme://{slug}.{apex host}`; each wiki's MCP endpoint is `/mcp` on its host.
 // Which wiki a request is for: decided by its Host header only (wikiSlugOfRequest), everywhere.
 import type { Config } from '../config/env.ts';
+import { isDnsLabel } from '../lib/dns-name.ts';
 import { BadRequest } from '../web/errors.ts';
 
 export function wikiOrigin(config: Pick<Config, 'scheme' | 'apexHost'>, slug: string): string {
@@ -19,7 +20,7 @@ export function slugFromHost(config: Pick<Config, 'apexHost'>, host: string | un
   const suffix = `.${config.apexHost.toLowerCase()}`;
   if (!h.endsWith(suffix)) return undefined;
   const slug = h.slice(0, -suffix.length);
-  return /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(slug) ? slug : undefined;
+  return isDnsLabel(slug) ? slug : undefined;
 }
 
 /** The slug of a resource URL that names one of this deployment's wiki MCP endpoints (trailing slash tolerated). */
