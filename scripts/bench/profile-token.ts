@@ -93,7 +93,7 @@ function scaleOf(file: string): Scale {
   return scale;
 }
 
-/** Per SQL text: calls and nanoseconds, while `on`. Wraps the methods of better-sqlite3's Statement prototype once. */
+/** Per SQL source: calls and nanoseconds, while `on`. Wraps the methods of better-sqlite3's Statement prototype once. */
 const statementTimes = { on: false, bySql: new Map<string, { calls: number; ns: bigint }>() };
 function timeStatements(): void {
   // Before the app prepares any statement: src/db/instrument.ts keeps each writer's own `run`.
@@ -108,11 +108,12 @@ function timeStatements(): void {
       try {
         return original.apply(this, args);
       } finally {
-        const key = this.source.replace(/\s+/g, ' ').slice(0, 110);
-        const entry = statementTimes.bySql.get(key) ?? { calls: 0, ns: 0n };
+        // The clock stops before the bookkeeping: only the statement is timed.
+        const ns = process.hrtime.bigint() - t0;
+        let entry = statementTimes.bySql.get(this.source);
+        if (entry === undefined) statementTimes.bySql.set(this.source, (entry = { calls: 0, ns: 0n }));
         entry.calls++;
-        entry.ns += process.hrtime.bigint() - t0;
-        statementTimes.bySql.set(key, entry);
+        entry.ns += ns;
       }
     };
   }
@@ -121,7 +122,7 @@ function timeStatements(): void {
 function summarizeStatements(answers: number): void {
   const rows = [...statementTimes.bySql].sort((a, b) => Number(b[1].ns - a[1].ns));
   const total = rows.reduce((sum, [, e]) => sum + Number(e.ns), 0);
-  const lines = rows.map(([sql, e]) => `  ${(Number(e.ns) / 1000 / answers).toFixed(1).padStart(7)} µs  ${(e.calls / answers).toFixed(3).padStart(6)} calls  ${sql}`);
+  const lines = rows.map(([sql, e]) => `  ${(Number(e.ns) / 1000 / answers).toFixed(1).padStart(7)} µs  ${(e.calls / answers).toFixed(3).padStart(6)} calls  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`);
   say(`SQLite statements, wall per answer (last round): ${(total / 1000 / answers).toFixed(1)} µs\n${lines.join('\n')}`);
 }
 

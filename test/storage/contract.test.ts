@@ -749,6 +749,14 @@ describe.each([
       return { client, ...(await codeFor(did, client.clientId)) };
     }
 
+    /** The store under test, with some methods of one repository replaced inside its transactions (`made` gets the transaction's own). */
+    function storeWith<K extends keyof Repositories>(key: K, made: (original: Repositories[K]) => Partial<Repositories[K]>): Store {
+      return {
+        ...h.store,
+        transaction: (fn) => h.store.transaction((tx) => fn({ ...tx, [key]: Object.assign(Object.create(tx[key]) as Repositories[K], made(tx[key])) })),
+      };
+    }
+
     /** A fresh code of alice's for `clientId`, and its exchange's form. */
     async function codeFor(did: string, clientId: string) {
       const verifier = crypto.randomBytes(32).toString('base64url');
@@ -810,10 +818,7 @@ describe.each([
       const { client, code, params } = await seedCode();
       // The row lock makes a lost compare-and-swap impossible through the store; a store whose
       // consume always loses stands for it.
-      const losing: Store = {
-        ...h.store,
-        transaction: (fn) => h.store.transaction((tx) => fn({ ...tx, codes: Object.assign(Object.create(tx.codes) as Repositories['codes'], { consume: async () => false }) })),
-      };
+      const losing = storeWith('codes', () => ({ consume: async () => false }));
       await expect(exchangeAuthorizationCode(contextOn(losing), client, params)).rejects.toMatchObject({ code: 'invalid_grant', message: 'The authorization code was already used.' });
       expect(await h.count('oauth_grants', `client_id = '${client.clientId}'`)).toBe(1); // seed()'s only
       expect(await repos.codes.findByValue(code)).toMatchObject({ consumedAt: null, grantId: null });
@@ -825,21 +830,12 @@ describe.each([
     it("an exchange records the client's first token, and its last use only when the record read for the request is a minute old", async () => {
       await fresh();
       const marks: string[] = [];
-      const counting: Store = {
-        ...h.store,
-        transaction: (fn) =>
-          h.store.transaction((tx) =>
-            fn({
-              ...tx,
-              clients: Object.assign(Object.create(tx.clients) as Repositories['clients'], {
-                markTokenIssued: async (clientId: string) => {
-                  marks.push(clientId);
-                  await tx.clients.markTokenIssued(clientId);
-                },
-              }),
-            }),
-          ),
-      };
+      const counting = storeWith('clients', (clients) => ({
+        markTokenIssued: async (clientId: string) => {
+          marks.push(clientId);
+          await clients.markTokenIssued(clientId);
+        },
+      }));
       const { did, client } = await seed(repos);
       const id = client.clientId;
       const exchange = async () => {
